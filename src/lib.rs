@@ -1,0 +1,20 @@
+//! `xo-sdn-native`: the protocol core of Xen Orchestra's SDN controller.
+//!
+//! ```text
+//!  JS (xo-server plugin)
+//!    │  js/ facade, adapters
+//!  src/node/      napi bindings: convert JS <-> Rust, map errors to `code`; nothing else
+//!    │
+//!  src/openflow/  OpenFlow 1.1 codec + flow text syntax     (sans-I/O)
+//! ```
+//!
+//! Layering rules: protocol modules import neither `tokio` nor `napi`; only
+//! `node/` imports `napi`.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod openflow;
+
+#[cfg(feature = "node")]
+mod node;

@@ -1,0 +1,36 @@
+//! OpenFlow 1.1 codec (OpenFlow Switch Specification 1.1.0, wire version 0x02).
+//!
+//! Sans-I/O: bytes in, [`Message`] values out, and back. Nothing here touches a
+//! socket or a clock. One message family per file, each with `decode`/`encode`;
+//! [`message`] only dispatches. Wire enums are open newtypes so unknown values
+//! round-trip, and every decode error carries the OpenFlow (type, code) a switch
+//! would answer with.
+
+pub mod action;
+pub mod codec;
+pub mod error_msg;
+pub mod flow;
+pub mod flow_match;
+pub mod framer;
+pub mod group;
+pub mod header;
+pub mod instruction;
+pub mod message;
+pub mod packet;
+pub mod port;
+pub mod queue;
+pub mod stats;
+pub mod switch;
+pub mod symmetric;
+pub mod text;
+pub mod types;
+
+pub use action::Action;
+pub use codec::DecodeError;
+pub use flow::{FlowMod, FlowModCommand, FlowModFlags};
+pub use flow_match::Match;
+pub use framer::Framer;
+pub use header::{MsgType, OFP11_VERSION};
+pub use instruction::Instruction;
+pub use message::{EncodeError, Message};
+pub use types::{MacAddr, Masked, PortNo};

@@ -1,0 +1,652 @@
+//! Value types shared by the message families: open wire enums, flag sets, ports,
+//! addresses with masks, and opaque byte payloads, with the serde forms the JS
+//! surface uses (names in lower snake case, unknown values kept as numbers).
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::ser::{SerializeSeq, Serializer};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::str::FromStr;
+
+/// Defines an open newtype over a wire integer with named constants: unknown values
+/// survive a round trip, serialize as plain numbers, and Debug prints hex.
+macro_rules! open_enum {
+    ($(#[$m:meta])* pub struct $name:ident($int:ty) { $($(#[$cm:meta])* $konst:ident = $val:expr => $text:literal,)* }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+        pub struct $name(pub $int);
+
+        impl $name {
+            $($(#[$cm])* #[allow(missing_docs)] pub const $konst: Self = Self($val);)*
+
+            /// The lower-snake-case name of a known value.
+            pub fn name(self) -> Option<&'static str> {
+                match self.0 { $(v if v == $val => Some($text),)* _ => None }
+            }
+
+            /// The value for a name (case-insensitive).
+            pub fn from_name(s: &str) -> Option<Self> {
+                $(if s.eq_ignore_ascii_case($text) { return Some(Self($val)); })*
+                None
+            }
+        }
+
+        impl ::std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                match self.name() {
+                    Some(n) => f.write_str(n),
+                    None => ::std::write!(f, "{}(0x{:x})", stringify!($name), self.0),
+                }
+            }
+        }
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self.name() {
+                    Some(n) => s.serialize_str(n),
+                    None => ::serde::Serialize::serialize(&self.0, s),
+                }
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_any($crate::openflow::types::NameOrNumber::<$int>::new(stringify!($name), |s| $name::from_name(s).map(|v| v.0)))
+                    .map($name)
+            }
+        }
+    };
+}
+pub(crate) use open_enum;
+
+/// Defines a bit-flag newtype whose serde form is an array of flag names; bits
+/// without a name are kept as one trailing number so nothing is lost.
+macro_rules! flags {
+    ($(#[$m:meta])* pub struct $name:ident($int:ty) { $($konst:ident = $val:expr => $text:literal,)* }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+        pub struct $name(pub $int);
+
+        impl $name {
+            $(#[allow(missing_docs)] pub const $konst: Self = Self($val);)*
+            const NAMED: &'static [($int, &'static str)] = &[$(($val, $text),)*];
+
+            /// True when every bit of `other` is set.
+            pub fn contains(self, other: Self) -> bool {
+                self.0 & other.0 == other.0
+            }
+
+            /// Names of the set bits, then the value of unnamed bits (if any).
+            pub fn names(self) -> (Vec<&'static str>, $int) {
+                let mut rest = self.0;
+                let mut names = Vec::new();
+                for &(bit, text) in Self::NAMED {
+                    if bit != 0 && self.0 & bit == bit {
+                        names.push(text);
+                        rest &= !bit;
+                    }
+                }
+                (names, rest)
+            }
+
+            /// The bit of a flag name (case-insensitive).
+            pub fn bit(name: &str) -> Option<$int> {
+                Self::NAMED.iter().find(|(_, t)| t.eq_ignore_ascii_case(name)).map(|(b, _)| *b)
+            }
+        }
+
+        impl ::std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                let (names, rest) = self.names();
+                ::std::write!(f, "{}{:?}", stringify!($name), names)?;
+                if rest != 0 { ::std::write!(f, "+0x{:x}", rest)?; }
+                Ok(())
+            }
+        }
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                $crate::openflow::types::serialize_flags(self.names(), s)
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_any($crate::openflow::types::FlagsVisitor::<$int>::new(stringify!($name), $name::bit)).map($name)
+            }
+        }
+    };
+}
+pub(crate) use flags;
+
+/// Integers the open-enum and flag visitors can produce.
+pub trait WireInt: Copy + Default + TryFrom<u64> + Into<u64> + std::ops::BitOr<Output = Self> + fmt::Display {}
+impl WireInt for u8 {}
+impl WireInt for u16 {}
+impl WireInt for u32 {}
+
+fn int_from<T: WireInt, E: de::Error>(v: u64, what: &'static str) -> Result<T, E> {
+    T::try_from(v).map_err(|_| E::custom(format_args!("{what}: {v} is out of range")))
+}
+
+fn int_from_f64<T: WireInt, E: de::Error>(v: f64, what: &'static str) -> Result<T, E> {
+    if v.fract() != 0.0 || v < 0.0 || v > u64::MAX as f64 {
+        return Err(E::custom(format_args!("{what}: {v} is not a non-negative integer")));
+    }
+    int_from(v as u64, what)
+}
+
+/// Visitor accepting a known name or a number.
+pub struct NameOrNumber<T> {
+    what: &'static str,
+    lookup: fn(&str) -> Option<T>,
+}
+
+impl<T> NameOrNumber<T> {
+    /// `what` names the type in errors; `lookup` maps names to values.
+    pub fn new(what: &'static str, lookup: fn(&str) -> Option<T>) -> Self {
+        Self { what, lookup }
+    }
+}
+
+impl<'de, T: WireInt> Visitor<'de> for NameOrNumber<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a {} name or number", self.what)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+        int_from(v, self.what)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        int_from(u64::try_from(v).map_err(|_| E::custom(format_args!("{}: {v} is negative", self.what)))?, self.what)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
+        int_from_f64(v, self.what)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        if let Some(x) = (self.lookup)(v) {
+            return Ok(x);
+        }
+        match parse_uint(v) {
+            Some(n) => int_from(n, self.what),
+            None => Err(E::custom(format_args!("unknown {} '{v}'", self.what))),
+        }
+    }
+}
+
+/// Visitor for flag sets: an array of names and numbers, or a single number.
+pub struct FlagsVisitor<T> {
+    what: &'static str,
+    bit: fn(&str) -> Option<T>,
+}
+
+impl<T> FlagsVisitor<T> {
+    /// `bit` maps a flag name to its bit.
+    pub fn new(what: &'static str, bit: fn(&str) -> Option<T>) -> Self {
+        Self { what, bit }
+    }
+}
+
+impl<'de, T: WireInt> Visitor<'de> for FlagsVisitor<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "an array of {} names, or a number", self.what)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+        int_from(v, self.what)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
+        int_from_f64(v, self.what)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
+        let mut acc = T::default();
+        while let Some(item) = seq.next_element::<FlagItem>()? {
+            let bit = match item {
+                FlagItem::Name(n) => (self.bit)(&n)
+                    .ok_or_else(|| de::Error::custom(format_args!("unknown {} flag '{n}'", self.what)))?,
+                FlagItem::Number(n) => int_from(n, self.what)?,
+            };
+            acc = acc | bit;
+        }
+        Ok(acc)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum FlagItem {
+    Number(u64),
+    Name(String),
+}
+
+/// Serializes `(names, unnamed bits)` as an array.
+pub fn serialize_flags<S: Serializer, T: Into<u64> + Copy>(parts: (Vec<&'static str>, T), s: S) -> Result<S::Ok, S::Error> {
+    let (names, rest) = parts;
+    let rest: u64 = rest.into();
+    let mut seq = s.serialize_seq(Some(names.len() + usize::from(rest != 0)))?;
+    for n in names {
+        seq.serialize_element(n)?;
+    }
+    if rest != 0 {
+        seq.serialize_element(&rest)?;
+    }
+    seq.end()
+}
+
+/// Parses a decimal or `0x` hexadecimal unsigned integer.
+pub fn parse_uint(s: &str) -> Option<u64> {
+    let s = s.trim();
+    if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        u64::from_str_radix(hex, 16).ok()
+    } else if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        s.parse().ok()
+    } else {
+        None
+    }
+}
+
+open_enum! {
+    /// An OpenFlow 1.1 port number (OpenFlow 1.1.0 §A.2.1, `enum ofp_port_no`).
+    /// Reserved ports serialize by name (`'normal'`), others as numbers.
+    pub struct PortNo(u32) {
+        /// Largest physical port number.
+        MAX = 0xffff_ff00 => "max",
+        /// The packet's input port.
+        IN_PORT = 0xffff_fff8 => "in_port",
+        /// Submit to the first flow table (packet-out only).
+        TABLE = 0xffff_fff9 => "table",
+        /// The switch's normal L2/L3 processing.
+        NORMAL = 0xffff_fffa => "normal",
+        /// Every port except the input port and those with flooding disabled.
+        FLOOD = 0xffff_fffb => "flood",
+        /// Every port except the input port.
+        ALL = 0xffff_fffc => "all",
+        /// Send to the controller.
+        CONTROLLER = 0xffff_fffd => "controller",
+        /// The local networking stack.
+        LOCAL = 0xffff_fffe => "local",
+        /// Wildcard port in requests.
+        ANY = 0xffff_ffff => "any",
+    }
+}
+
+/// OFPG_ANY / OFPG_ALL: the group wildcard (OpenFlow 1.1.0 §A.2.3.3? `ofp_group`).
+pub const GROUP_ANY: u32 = 0xffff_ffff;
+/// Buffer id meaning "no buffered packet".
+pub const NO_BUFFER: u32 = 0xffff_ffff;
+
+/// An Ethernet address.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct MacAddr(pub [u8; 6]);
+
+impl MacAddr {
+    /// All-ones address (also the exact-match mask).
+    pub const BROADCAST: Self = Self([0xff; 6]);
+    /// All-zeros.
+    pub const ZERO: Self = Self([0; 6]);
+
+    /// Bitwise NOT (OF1.1 wire masks are wildcard masks).
+    pub fn not(self) -> Self {
+        let mut o = self.0;
+        for b in &mut o {
+            *b = !*b;
+        }
+        Self(o)
+    }
+}
+
+impl fmt::Display for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [a, b, c, d, e, g] = self.0;
+        write!(f, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}")
+    }
+}
+
+impl fmt::Debug for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// A MAC or IP address that failed to parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {what} '{text}'")]
+pub struct AddrParseError {
+    /// Kind of value.
+    pub what: &'static str,
+    /// The text given.
+    pub text: String,
+}
+
+impl FromStr for MacAddr {
+    type Err = AddrParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || AddrParseError { what: "MAC address", text: s.to_owned() };
+        let mut out = [0u8; 6];
+        let mut parts = s.split(|c| c == ':' || c == '-');
+        for slot in &mut out {
+            let p = parts.next().ok_or_else(err)?;
+            if p.is_empty() || p.len() > 2 {
+                return Err(err());
+            }
+            *slot = u8::from_str_radix(p, 16).map_err(|_| err())?;
+        }
+        if parts.next().is_some() {
+            return Err(err());
+        }
+        Ok(Self(out))
+    }
+}
+
+/// A value with an optional mask, where mask bits set to 1 must match (the OVS
+/// convention; the OF1.1 wire inverts it). `mask: None` means exact match.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Masked<T> {
+    /// The value.
+    pub value: T,
+    /// Bits that matter; `None` for all of them.
+    pub mask: Option<T>,
+}
+
+impl<T> Masked<T> {
+    /// Exact match.
+    pub fn exact(value: T) -> Self {
+        Self { value, mask: None }
+    }
+}
+
+impl fmt::Display for Masked<MacAddr> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.mask {
+            None => write!(f, "{}", self.value),
+            Some(m) => write!(f, "{}/{}", self.value, m),
+        }
+    }
+}
+
+impl FromStr for Masked<MacAddr> {
+    type Err = AddrParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once('/') {
+            None => Ok(Self::exact(s.parse()?)),
+            Some((v, m)) => {
+                let mask: MacAddr = m.parse()?;
+                Ok(Self { value: v.parse()?, mask: (mask != MacAddr::BROADCAST).then_some(mask) })
+            }
+        }
+    }
+}
+
+/// Prefix length of a contiguous IPv4 netmask.
+pub fn prefix_len(mask: Ipv4Addr) -> Option<u32> {
+    let m = u32::from(mask);
+    let ones = m.leading_ones();
+    (m.checked_shl(ones).unwrap_or(0) == 0).then_some(ones)
+}
+
+impl fmt::Display for Masked<Ipv4Addr> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.mask {
+            None => write!(f, "{}", self.value),
+            Some(m) => match prefix_len(m) {
+                Some(32) => write!(f, "{}", self.value),
+                Some(p) => write!(f, "{}/{}", self.value, p),
+                None => write!(f, "{}/{}", self.value, m),
+            },
+        }
+    }
+}
+
+impl FromStr for Masked<Ipv4Addr> {
+    type Err = AddrParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || AddrParseError { what: "IPv4 address", text: s.to_owned() };
+        let (v, m) = match s.split_once('/') {
+            None => (s, None),
+            Some((v, m)) => (v, Some(m)),
+        };
+        let value: Ipv4Addr = v.parse().map_err(|_| err())?;
+        let mask = match m {
+            None => None,
+            Some(m) if m.contains('.') => Some(m.parse::<Ipv4Addr>().map_err(|_| err())?),
+            Some(m) => {
+                let p: u32 = m.parse().map_err(|_| err())?;
+                if p > 32 {
+                    return Err(err());
+                }
+                Some(Ipv4Addr::from(u32::MAX.checked_shl(32 - p).unwrap_or(0)))
+            }
+        };
+        Ok(Self { value, mask: mask.filter(|m| u32::from(*m) != u32::MAX) })
+    }
+}
+
+macro_rules! string_serde {
+    ($t:ty, $what:literal) => {
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = $t;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($what)
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<$t, E> {
+                        v.parse().map_err(E::custom)
+                    }
+                }
+                d.deserialize_str(V)
+            }
+        }
+    };
+}
+string_serde!(MacAddr, "a MAC address string");
+string_serde!(Masked<MacAddr>, "a MAC address string, optionally with a /mask");
+string_serde!(Masked<Ipv4Addr>, "an IPv4 address string, optionally with a /prefix or /mask");
+
+/// A 64-bit value with an optional mask: a BigInt when exact, `{ value, mask }` when
+/// masked (metadata, write_metadata).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub struct MaskedU64 {
+    /// The value.
+    pub value: u64,
+    /// Bits that matter; `None` for all.
+    pub mask: Option<u64>,
+}
+
+impl Serialize for MaskedU64 {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        match self.mask {
+            None => s.serialize_u64(self.value),
+            Some(mask) => {
+                let mut st = s.serialize_struct("MaskedU64", 2)?;
+                st.serialize_field("value", &self.value)?;
+                st.serialize_field("mask", &mask)?;
+                st.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MaskedU64 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Exact(U64),
+            Masked { value: U64, mask: U64 },
+        }
+        Ok(match Form::deserialize(d)? {
+            Form::Exact(v) => MaskedU64 { value: v.0, mask: None },
+            Form::Masked { value, mask } => MaskedU64 { value: value.0, mask: (mask.0 != u64::MAX).then_some(mask.0) },
+        })
+    }
+}
+
+/// A u64 that also accepts a safe-integer number or a decimal/hex string from JS.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize)]
+#[serde(transparent)]
+pub struct U64(pub u64);
+
+impl<'de> Deserialize<'de> for U64 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = U64;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a BigInt, a non-negative integer or a 0x hex string")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<U64, E> {
+                Ok(U64(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<U64, E> {
+                u64::try_from(v).map(U64).map_err(|_| E::custom(format_args!("{v} is negative")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<U64, E> {
+                if v.fract() != 0.0 || !(0.0..=9_007_199_254_740_991.0).contains(&v) {
+                    return Err(E::custom(format_args!("{v} is not a safe non-negative integer (use a BigInt)")));
+                }
+                Ok(U64(v as u64))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<U64, E> {
+                parse_uint(v).map(U64).ok_or_else(|| E::custom(format_args!("'{v}' is not an integer")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Serde helpers for plain `u64` fields that must also accept numbers and strings.
+pub mod u64_field {
+    use super::U64;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Always a u64 (a BigInt in JS).
+    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(*v)
+    }
+
+    /// BigInt, safe integer, or string.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        U64::deserialize(d).map(|v| v.0)
+    }
+}
+
+/// Opaque bytes (packet data, error data, experimenter bodies): a Buffer in JS.
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct Bytes(pub Vec<u8>);
+
+impl fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Bytes(")?;
+        for b in &self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        write!(f, ")")
+    }
+}
+
+impl Serialize for Bytes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Bytes;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a Buffer, a Uint8Array or an array of bytes")
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Bytes, E> {
+                Ok(Bytes(v.to_vec()))
+            }
+            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Bytes, E> {
+                Ok(Bytes(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Bytes, E> {
+                hex_decode(v).map(Bytes).ok_or_else(|| E::custom("expected a hex string"))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Bytes, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(b) = seq.next_element::<u8>()? {
+                    out.push(b);
+                }
+                Ok(Bytes(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Decodes a hex string (whitespace ignored).
+pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    if digits.len() % 2 != 0 {
+        return None;
+    }
+    digits
+        .chunks(2)
+        .map(|pair| std::str::from_utf8(pair).ok().and_then(|p| u8::from_str_radix(p, 16).ok()))
+        .collect()
+}
+
+/// Encodes bytes as lower-case hex.
+pub fn hex_encode(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len() * 2);
+    for x in b {
+        s.push_str(&format!("{x:02x}"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_print_like_ovs() {
+        let m: Masked<Ipv4Addr> = "10.0.0.0/8".parse().unwrap();
+        assert_eq!(m.to_string(), "10.0.0.0/8");
+        let m: Masked<Ipv4Addr> = "10.0.0.0/255.0.255.0".parse().unwrap();
+        assert_eq!(m.to_string(), "10.0.0.0/255.0.255.0");
+        let m: Masked<Ipv4Addr> = "10.0.0.1/32".parse().unwrap();
+        assert_eq!(m.mask, None);
+        assert!("10.0.0.0/33".parse::<Masked<Ipv4Addr>>().is_err());
+        let m: Masked<MacAddr> = "01:00:00:00:00:00/01:00:00:00:00:00".parse().unwrap();
+        assert_eq!(m.to_string(), "01:00:00:00:00:00/01:00:00:00:00:00");
+        assert!("01:00:00:00:00".parse::<MacAddr>().is_err());
+        assert!("01:00:00:00:00:00:00".parse::<MacAddr>().is_err());
+    }
+
+    #[test]
+    fn port_names_round_trip() {
+        assert_eq!(PortNo::from_name("NORMAL"), Some(PortNo::NORMAL));
+        assert_eq!(serde_json::to_string(&PortNo(3)).unwrap(), "3");
+        assert_eq!(serde_json::to_string(&PortNo::NORMAL).unwrap(), "\"normal\"");
+        assert_eq!(serde_json::from_str::<PortNo>("\"local\"").unwrap(), PortNo::LOCAL);
+        assert_eq!(serde_json::from_str::<PortNo>("7").unwrap(), PortNo(7));
+        assert!(serde_json::from_str::<PortNo>("\"nope\"").is_err());
+    }
+}
+
+open_enum! {
+    /// A group id (`enum ofp_group`): `'all'`/`'any'` are the reserved wildcards.
+    pub struct GroupNo(u32) {
+        /// Last usable group number.
+        MAX = 0xffff_ff00 => "max",
+        /// All groups (group delete, stats).
+        ALL = 0xffff_fffc => "all",
+        /// Wildcard group.
+        ANY = 0xffff_ffff => "any",
+    }
+}
