@@ -9,12 +9,13 @@
 //! ```
 //!
 //! Layering rules: protocol modules import neither `tokio` nor `napi`; only
-//! `node/` imports `napi`.
+//! `node/` imports `napi`. Every module but `node/` forbids `unsafe` (napi's macros
+//! generate it there).
 
-#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod openflow;
+pub mod tape;
 
 #[cfg(feature = "node")]
 mod node;

@@ -200,6 +200,10 @@ pub struct FlowRemoved {
     pub duration_nsec: u32,
     /// Its idle timeout.
     pub idle_timeout: u16,
+    /// Its hard timeout. OF1.1 has padding here; OF1.2 put the hard timeout in it,
+    /// and Open vSwitch fills it in OF1.1 too.
+    #[serde(default)]
+    pub hard_timeout: u16,
     /// Packets matched.
     #[serde(with = "u64_field")]
     pub packet_count: u64,
@@ -221,11 +225,12 @@ impl FlowRemoved {
         let duration_sec = r.u32()?;
         let duration_nsec = r.u32()?;
         let idle_timeout = r.u16()?;
-        r.skip(2)?;
+        let hard_timeout = r.u16()?;
         let packet_count = r.u64()?;
         let byte_count = r.u64()?;
         let flow_match = Match::decode(r)?;
         Ok(FlowRemoved {
+            hard_timeout,
             xid,
             cookie,
             priority,
@@ -249,7 +254,7 @@ impl FlowRemoved {
         out.put_u32(self.duration_sec);
         out.put_u32(self.duration_nsec);
         out.put_u16(self.idle_timeout);
-        out.put_u16(0);
+        out.put_u16(self.hard_timeout);
         out.put_u64(self.packet_count);
         out.put_u64(self.byte_count);
         self.flow_match.encode(out);

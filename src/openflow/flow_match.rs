@@ -12,10 +12,12 @@ use std::net::Ipv4Addr;
 
 use super::codec::{DecodeError, DecodeResult, Reader};
 use super::error_msg::ErrorType;
-use super::types::{MacAddr, Masked, MaskedU64, PortNo};
+use super::types::{Bytes, MacAddr, Masked, MaskedU64, PortNo};
 
 /// `OFPMT_STANDARD`.
 pub const MATCH_TYPE_STANDARD: u16 = 0;
+/// `OFPMT_OXM` (OpenFlow 1.2+, and Open vSwitch's OF1.1 flow stats).
+pub const MATCH_TYPE_OXM: u16 = 1;
 /// `OFPMT11_STANDARD_LENGTH`.
 pub const MATCH_LEN: usize = 88;
 
@@ -89,6 +91,13 @@ pub struct Match {
     /// Metadata, maskable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<MaskedU64>,
+    /// The raw NXM/OXM fields, present only when the peer sent the match in that
+    /// form (`OFPMT_OXM`, type 1). Open vSwitch does so in OF1.1 flow stats replies.
+    /// The fields above are decoded from it where OF1.1 has an equivalent; this copy
+    /// makes re-encoding exact. It is encoded verbatim when present: delete it to
+    /// encode from the fields instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oxm: Option<Bytes>,
 }
 
 fn bad_match(code: u16, detail: impl Into<String>) -> DecodeError {
@@ -149,8 +158,11 @@ impl Match {
     pub fn decode(r: &mut Reader<'_>) -> DecodeResult<Match> {
         let match_type = r.u16()?;
         let len = r.u16()?;
+        if match_type == MATCH_TYPE_OXM {
+            return Match::decode_oxm(len, r);
+        }
         if match_type != MATCH_TYPE_STANDARD {
-            return Err(bad_match(0, format!("match type {match_type} is not OFPMT_STANDARD")));
+            return Err(bad_match(0, format!("match type {match_type} is neither OFPMT_STANDARD nor OFPMT_OXM")));
         }
         if usize::from(len) != MATCH_LEN {
             return Err(bad_match(1, format!("standard match length {len} is not 88")));
@@ -196,7 +208,99 @@ impl Match {
                 0 => Some(MaskedU64 { value: metadata, mask: None }),
                 w => Some(MaskedU64 { value: metadata, mask: Some(!w) }),
             },
+            oxm: None,
         })
+    }
+
+    /// Decodes an `OFPMT_OXM` match whose 4-byte header is already read: TLVs of
+    /// the OXM basic class (0x8000) and Nicira's NXM_0 class (0x0000), padded to 8.
+    fn decode_oxm(len: u16, r: &mut Reader<'_>) -> DecodeResult<Match> {
+        let len = usize::from(len);
+        if len < 4 {
+            return Err(bad_match(1, format!("OXM match length {len} is under 4")));
+        }
+        let padded = (len + 7) / 8 * 8;
+        let mut body = r.sub(padded - 4, "ofp_match (OXM)")?;
+        let tlvs = body.take(len - 4)?;
+        let mut m = Match { oxm: Some(Bytes(tlvs.to_vec())), ..Match::default() };
+        let mut t = Reader::new(tlvs, "oxm field");
+        while !t.is_empty() {
+            let header = t.u32()?;
+            let class = header >> 16;
+            let field = (header >> 9) & 0x7f;
+            let has_mask = header & 0x100 != 0;
+            let n = (header & 0xff) as usize;
+            let payload = t.take(n)?;
+            let (value, mask) = if has_mask {
+                let half = n / 2;
+                (payload.get(..half).unwrap_or_default(), payload.get(half..).unwrap_or_default())
+            } else {
+                (payload, &[][..])
+            };
+            m.apply_oxm(class, field, value, mask);
+        }
+        Ok(m)
+    }
+
+    /// Maps one OXM/NXM field onto the OF1.1 model. Fields OF1.1 cannot express
+    /// stay only in `oxm`.
+    fn apply_oxm(&mut self, class: u32, field: u32, value: &[u8], mask: &[u8]) {
+        let be = |b: &[u8]| b.iter().fold(0u64, |acc, x| (acc << 8) | u64::from(*x));
+        let mac = |b: &[u8]| <[u8; 6]>::try_from(b).ok().map(MacAddr);
+        let masked_mac = || {
+            mac(value).map(|v| Masked { value: v, mask: mac(mask).filter(|m| *m != MacAddr::BROADCAST) })
+        };
+        let masked_ip = || {
+            let v = u32::try_from(be(value)).ok()?;
+            let m = (!mask.is_empty()).then(|| be(mask) as u32).filter(|m| *m != u32::MAX);
+            Some(Masked { value: Ipv4Addr::from(v), mask: m.map(Ipv4Addr::from) })
+        };
+        let v = be(value);
+        let u8v = u8::try_from(v).ok();
+        let u16v = u16::try_from(v).ok();
+        match (class, field) {
+            (0x8000, 0) => self.in_port = u32::try_from(v).ok().map(PortNo),
+            (0x0000, 0) => self.in_port = u16v.map(|p| PortNo(super::port_from_of10(p))),
+            (0x8000, 2) => {
+                self.metadata = Some(MaskedU64 {
+                    value: v,
+                    mask: (!mask.is_empty()).then(|| be(mask)).filter(|m| *m != u64::MAX),
+                })
+            }
+            (0x8000, 3) | (0x0000, 1) => self.dl_dst = masked_mac(),
+            (0x8000, 4) | (0x0000, 2) => self.dl_src = masked_mac(),
+            (0x8000, 5) | (0x0000, 3) => self.dl_type = u16v,
+            (0x0000, 4) => {
+                // NXM_OF_VLAN_TCI: CFI bit set = tagged; tci 0 = untagged.
+                let tci = u16v.unwrap_or(0);
+                if tci & 0x1000 != 0 {
+                    self.dl_vlan = Some(tci & 0x0fff);
+                    if mask.is_empty() || be(mask) & 0xe000 == 0xe000 {
+                        self.dl_vlan_pcp = Some((tci >> 13) as u8);
+                    }
+                } else if tci == 0 {
+                    self.dl_vlan = Some(VID_NONE);
+                }
+            }
+            (0x8000, 6) => {
+                let vid = u16v.unwrap_or(0);
+                self.dl_vlan = Some(if vid & 0x1000 != 0 { vid & 0x0fff } else { VID_NONE });
+            }
+            (0x8000, 7) => self.dl_vlan_pcp = u8v,
+            (0x8000, 8) => self.nw_tos = u8v.map(|d| d << 2),
+            (0x0000, 5) => self.nw_tos = u8v,
+            (0x8000, 10) | (0x0000, 6) => self.nw_proto = u8v,
+            (0x8000, 11) | (0x0000, 7) | (0x8000, 22) | (0x0000, 16) => self.nw_src = masked_ip(),
+            (0x8000, 12) | (0x0000, 8) | (0x8000, 23) | (0x0000, 17) => self.nw_dst = masked_ip(),
+            (0x8000, 21) | (0x0000, 15) => self.nw_proto = u8::try_from(v & 0xff).ok(),
+            (0x8000, 13) | (0x8000, 15) | (0x8000, 17) | (0x0000, 9) | (0x0000, 11) => self.tp_src = u16v,
+            (0x8000, 14) | (0x8000, 16) | (0x8000, 18) | (0x0000, 10) | (0x0000, 12) => self.tp_dst = u16v,
+            (0x8000, 19) | (0x0000, 13) => self.tp_src = u16v,
+            (0x8000, 20) | (0x0000, 14) => self.tp_dst = u16v,
+            (0x8000, 34) => self.mpls_label = u32::try_from(v).ok(),
+            (0x8000, 35) => self.mpls_tc = u8v,
+            _ => {}
+        }
     }
 
     /// The `wildcards` field for this match.
@@ -220,8 +324,16 @@ impl Match {
         wc
     }
 
-    /// Encodes the 88-byte standard match.
+    /// Encodes the 88-byte standard match, or the kept OXM form (see `oxm`).
     pub fn encode(&self, out: &mut BytesMut) {
+        if let Some(oxm) = &self.oxm {
+            let start = out.len();
+            out.put_u16(MATCH_TYPE_OXM);
+            out.put_u16(u16::try_from(4 + oxm.0.len()).unwrap_or(u16::MAX));
+            out.put_slice(&oxm.0);
+            super::codec::pad_to_8(out, start);
+            return;
+        }
         out.put_u16(MATCH_TYPE_STANDARD);
         out.put_u16(MATCH_LEN as u16);
         out.put_u32(self.in_port.map_or(0, |p| p.0));

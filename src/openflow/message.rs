@@ -2,7 +2,9 @@
 //! from header type to family decoder. Nothing else lives here.
 
 use bytes::{BufMut, BytesMut};
-use serde::{Deserialize, Serialize};
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
 
 use super::codec::{DecodeError, DecodeResult, Reader};
 use super::error_msg::ErrorMsg;
@@ -36,7 +38,7 @@ pub struct RawMessage {
 
 /// Any OpenFlow 1.1 message. In JS, a plain object whose `type` is the spec name in
 /// lower snake case without `OFPT_`, then `xid`, then the family's fields.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum Message {
@@ -271,4 +273,81 @@ impl Message {
 
 fn raw(h: &Header, r: Reader<'_>) -> Message {
     Message::Raw(RawMessage { xid: h.xid, version: h.version, msg_type: h.msg_type.0, body: Bytes(r.rest().to_vec()) })
+}
+
+/// Reads `type` first and hands the rest of the object straight to the family's
+/// struct, so field errors keep their path (`match.dlSrc: ...`) and nothing is
+/// buffered. When `type` is not the first key (serde_json sorts keys), the object
+/// is buffered once and read again.
+impl<'de> Deserialize<'de> for Message {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(MessageVisitor)
+    }
+}
+
+macro_rules! by_type {
+    ($t:expr, $de:expr, $err:ty, { $($name:literal => $variant:ident,)* }) => {
+        match $t {
+            $($name => Deserialize::deserialize($de).map(Message::$variant),)*
+            other => Err(<$err as de::Error>::unknown_variant(other, MESSAGE_TYPES)),
+        }
+    };
+}
+
+macro_rules! message_types {
+    ($mac:ident, $t:expr, $de:expr, $err:ty) => {
+        $mac!($t, $de, $err, {
+            "hello" => Hello, "error" => Error, "echo_request" => EchoRequest, "echo_reply" => EchoReply,
+            "experimenter" => Experimenter, "features_request" => FeaturesRequest,
+            "features_reply" => FeaturesReply, "get_config_request" => GetConfigRequest,
+            "get_config_reply" => GetConfigReply, "set_config" => SetConfig, "packet_in" => PacketIn,
+            "flow_removed" => FlowRemoved, "port_status" => PortStatus, "packet_out" => PacketOut,
+            "flow_mod" => FlowMod, "group_mod" => GroupMod, "port_mod" => PortMod, "table_mod" => TableMod,
+            "stats_request" => StatsRequest, "stats_reply" => StatsReply,
+            "barrier_request" => BarrierRequest, "barrier_reply" => BarrierReply,
+            "queue_get_config_request" => QueueGetConfigRequest,
+            "queue_get_config_reply" => QueueGetConfigReply, "raw" => Raw,
+        })
+    };
+}
+
+const MESSAGE_TYPES: &[&str] = &[
+    "hello", "error", "echo_request", "echo_reply", "experimenter", "features_request", "features_reply",
+    "get_config_request", "get_config_reply", "set_config", "packet_in", "flow_removed", "port_status",
+    "packet_out", "flow_mod", "group_mod", "port_mod", "table_mod", "stats_request", "stats_reply",
+    "barrier_request", "barrier_reply", "queue_get_config_request", "queue_get_config_reply", "raw",
+];
+
+struct MessageVisitor;
+
+impl<'de> Visitor<'de> for MessageVisitor {
+    type Value = Message;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an OpenFlow message object with a `type`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Message, A::Error> {
+        let Some(first) = map.next_key::<std::borrow::Cow<'de, str>>()? else {
+            return Err(de::Error::missing_field("type"));
+        };
+        if first == "type" {
+            let t: std::borrow::Cow<'de, str> = map.next_value()?;
+            let rest = de::value::MapAccessDeserializer::new(map);
+            return message_types!(by_type, t.as_ref(), rest, A::Error);
+        }
+        let mut obj = serde_json::Map::new();
+        let v: serde_json::Value = map.next_value()?;
+        obj.insert(first.into_owned(), v);
+        while let Some((k, v)) = map.next_entry::<String, serde_json::Value>()? {
+            obj.insert(k, v);
+        }
+        let t = match obj.remove("type") {
+            Some(serde_json::Value::String(t)) => t,
+            Some(_) => return Err(de::Error::custom("`type` must be a string")),
+            None => return Err(de::Error::missing_field("type")),
+        };
+        let rest = serde_json::Value::Object(obj);
+        message_types!(by_type, t.as_str(), rest, serde_json::Error).map_err(de::Error::custom)
+    }
 }

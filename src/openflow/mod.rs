@@ -6,6 +6,8 @@
 //! round-trip, and every decode error carries the OpenFlow (type, code) a switch
 //! would answer with.
 
+#![forbid(unsafe_code)]
+
 pub mod action;
 pub mod codec;
 pub mod error_msg;
@@ -24,6 +26,16 @@ pub mod switch;
 pub mod symmetric;
 pub mod text;
 pub mod types;
+
+/// Maps an OpenFlow 1.0 16-bit port (as NXM carries it) to OF1.1's 32-bit space:
+/// reserved ports 0xff00.. become 0xffffff00.. (OVS's `OFPP11_OFFSET`).
+pub(crate) fn port_from_of10(p: u16) -> u32 {
+    if p >= 0xff00 {
+        u32::from(p) + 0xffff_0000
+    } else {
+        u32::from(p)
+    }
+}
 
 pub use action::Action;
 pub use codec::DecodeError;

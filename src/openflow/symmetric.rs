@@ -139,7 +139,9 @@ pub struct Echo {
     pub data: Bytes,
 }
 
-/// EXPERIMENTER (`struct ofp_experimenter_header`: id plus 4 pad bytes in OF1.1).
+/// EXPERIMENTER (`struct ofp_experimenter_header`). OF1.1 has 4 pad bytes after
+/// the id; vendors (Nicira's `nicira_header`) and OF1.2+ use them as a subtype, so
+/// they are kept as `expType`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Experimenter {
@@ -148,6 +150,9 @@ pub struct Experimenter {
     pub xid: u32,
     /// Experimenter id.
     pub experimenter: u32,
+    /// Experimenter-defined subtype (the OF1.1 pad bytes).
+    #[serde(default)]
+    pub exp_type: u32,
     /// Body after the header.
     #[serde(default)]
     pub data: Bytes,
@@ -157,14 +162,14 @@ impl Experimenter {
     /// Decodes the body.
     pub fn decode(xid: u32, r: &mut Reader<'_>) -> DecodeResult<Self> {
         let experimenter = r.u32()?;
-        r.skip(4)?;
-        Ok(Experimenter { xid, experimenter, data: Bytes(r.take_rest().to_vec()) })
+        let exp_type = r.u32()?;
+        Ok(Experimenter { xid, experimenter, exp_type, data: Bytes(r.take_rest().to_vec()) })
     }
 
     /// Encodes the body.
     pub fn encode(&self, out: &mut BytesMut) {
         out.put_u32(self.experimenter);
-        out.put_u32(0);
+        out.put_u32(self.exp_type);
         out.put_slice(&self.data.0);
     }
 }

@@ -1,0 +1,190 @@
+//! OpenFlow codec bindings over the value tape (see `src/tape`). The JS facade
+//! (`js/codec.js`) owns the tape buffers and builds the objects.
+
+use bytes::BytesMut;
+use napi::bindgen_prelude::BufferSlice;
+use napi_derive::napi;
+use serde::Serialize;
+use std::cell::RefCell;
+
+use super::errors::{err, from_decode, from_encode, Code};
+use super::errors::from_tape as tape_error;
+use crate::openflow::{Framer, Message};
+use crate::tape::{from_tape, key_names, to_tape};
+
+thread_local! {
+    static SCRATCH: RefCell<(BytesMut, Vec<u8>)> = RefCell::new((BytesMut::with_capacity(1 << 16), Vec::with_capacity(1 << 12)));
+}
+
+/// Copies `src` into `out` and returns its length, or returns `-len` when `out` is
+/// too small (the caller grows it and asks again).
+fn deliver(src: &[u8], out: &mut [u8]) -> i64 {
+    match out.get_mut(..src.len()) {
+        Some(dst) => {
+            dst.copy_from_slice(src);
+            src.len() as i64
+        }
+        None => -(src.len() as i64),
+    }
+}
+
+/// Names of the tape's object keys from index `from` on.
+#[napi(js_name = "__keyNames")]
+pub fn key_names_js(from: u32) -> Vec<String> {
+    key_names(from as usize)
+}
+
+/// Encodes `count` messages read from `tape[..tapeLen]` into `out`, back to back.
+/// Returns the byte length, or minus the needed length when `out` is too small.
+/// Either every message is encoded or none is.
+#[napi(js_name = "__encodeTape", catch_unwind)]
+pub fn encode_tape(tape: BufferSlice, tape_len: u32, count: u32, mut out: BufferSlice) -> napi::Result<i64, Code> {
+    let tape = tape.get(..tape_len as usize).ok_or_else(|| err("ERR_INTERNAL_TAPE", "tape length out of bounds"))?;
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        let buf = &mut s.0;
+        buf.clear();
+        let mut pos = 0;
+        for i in 0..count {
+            let rest = tape.get(pos..).unwrap_or_default();
+            let (m, used): (Message, usize) = from_tape(rest).map_err(|e| {
+                let e = if count > 1 { e.at_index(i) } else { e };
+                tape_error(e)
+            })?;
+            pos += used;
+            m.encode(buf).map_err(from_encode)?;
+        }
+        Ok(deliver(buf, &mut out))
+    })
+}
+
+/// Decodes one whole message into a tape in `out`. Returns the tape length, or
+/// minus the needed length when `out` is too small.
+#[napi(js_name = "__decodeTape", catch_unwind)]
+pub fn decode_tape(bytes: BufferSlice, mut out: BufferSlice) -> napi::Result<i64, Code> {
+    let m = Message::decode(&bytes).map_err(from_decode)?;
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        let tape = &mut s.1;
+        tape.clear();
+        to_tape(&m, tape).map_err(|e| err("ERR_NATIVE", e))?;
+        Ok(deliver(tape, &mut out))
+    })
+}
+
+/// A message the framer delimited but the codec could not decode. The stream
+/// stays usable; the entry says what was wrong and keeps the bytes.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InvalidMessage<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    xid: u32,
+    version: u8,
+    msg_type: u8,
+    code: String,
+    message: String,
+    #[serde(with = "serde_bytes_slice")]
+    data: &'a [u8],
+}
+
+mod serde_bytes_slice {
+    pub fn serialize<S: serde::Serializer>(b: &&[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(b)
+    }
+}
+
+/// Incremental decoder for a byte stream from a switch: push chunks of any size,
+/// get every whole message out.
+#[napi(js_name = "NativeFrameDecoder")]
+pub struct FrameDecoder {
+    framer: RefCell<Framer>,
+    pending: RefCell<Vec<u8>>,
+    broken: RefCell<Option<String>>,
+}
+
+#[napi]
+impl FrameDecoder {
+    #[napi(constructor)]
+    pub fn new() -> Self {
+        FrameDecoder { framer: RefCell::new(Framer::new()), pending: RefCell::new(Vec::new()), broken: RefCell::new(None) }
+    }
+
+    /// Appends `chunk` and writes every whole message as one tape array into `out`.
+    /// Returns the tape length, or minus the needed length (then call `drain`).
+    #[napi(catch_unwind)]
+    pub fn push(&self, chunk: BufferSlice, mut out: BufferSlice) -> napi::Result<i64, Code> {
+        if let Some(why) = self.broken.borrow().as_ref() {
+            return Err(err("OFP_BAD_FRAME", why));
+        }
+        let mut framer = self.framer.borrow_mut();
+        framer.push(&chunk);
+        let mut messages = Vec::new();
+        let mut invalid = Vec::new();
+        loop {
+            match framer.next_frame() {
+                Ok(Some(frame)) => match Message::decode(&frame) {
+                    Ok(m) => messages.push(Ok(m)),
+                    Err(e) => {
+                        invalid.push((e, frame));
+                        messages.push(Err(invalid.len() - 1));
+                    }
+                },
+                Ok(None) => break,
+                Err(e) => {
+                    let why = e.to_string();
+                    *self.broken.borrow_mut() = Some(why.clone());
+                    return Err(err("OFP_BAD_FRAME", why));
+                }
+            }
+        }
+        let mut tape = self.pending.borrow_mut();
+        tape.clear();
+        tape.push(crate::tape::op::ARRAY);
+        tape.extend_from_slice(&(messages.len() as u32).to_le_bytes());
+        for m in &messages {
+            let r = match m {
+                Ok(m) => to_tape(m, &mut tape),
+                Err(i) => {
+                    let (e, frame) = &invalid[*i];
+                    let xid = frame.get(4..8).map_or(0, |x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]));
+                    to_tape(
+                        &InvalidMessage {
+                            kind: "invalid",
+                            xid,
+                            version: frame.first().copied().unwrap_or(0),
+                            msg_type: frame.get(1).copied().unwrap_or(0),
+                            code: e.code_str(),
+                            message: e.to_string(),
+                            data: frame,
+                        },
+                        &mut tape,
+                    )
+                }
+            };
+            r.map_err(|e| err("ERR_NATIVE", e))?;
+        }
+        let n = deliver(&tape, &mut out);
+        if n >= 0 {
+            tape.clear();
+        }
+        Ok(n)
+    }
+
+    /// Delivers a tape that did not fit in the last `push`.
+    #[napi(catch_unwind)]
+    pub fn drain(&self, mut out: BufferSlice) -> i64 {
+        let mut tape = self.pending.borrow_mut();
+        let n = deliver(&tape, &mut out);
+        if n >= 0 {
+            tape.clear();
+        }
+        n
+    }
+
+    /// Bytes held that do not yet make a whole message.
+    #[napi(getter)]
+    pub fn buffered(&self) -> u32 {
+        self.framer.borrow().buffered() as u32
+    }
+}
