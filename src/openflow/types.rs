@@ -127,12 +127,12 @@ impl WireInt for u16 {}
 impl WireInt for u32 {}
 
 fn int_from<T: WireInt, E: de::Error>(v: u64, what: &'static str) -> Result<T, E> {
-    T::try_from(v).map_err(|_| E::custom(format_args!("{what}: {v} is out of range")))
+    T::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &what))
 }
 
 fn int_from_f64<T: WireInt, E: de::Error>(v: f64, what: &'static str) -> Result<T, E> {
     if v.fract() != 0.0 || v < 0.0 || v > u64::MAX as f64 {
-        return Err(E::custom(format_args!("{what}: {v} is not a non-negative integer")));
+        return Err(E::invalid_value(de::Unexpected::Float(v), &what));
     }
     int_from(v as u64, what)
 }
@@ -159,7 +159,7 @@ impl<'de, T: WireInt> Visitor<'de> for NameOrNumber<T> {
         int_from(v, self.what)
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
-        int_from(u64::try_from(v).map_err(|_| E::custom(format_args!("{}: {v} is negative", self.what)))?, self.what)
+        int_from(u64::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self.what))?, self.what)
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
         int_from_f64(v, self.what)
@@ -507,11 +507,11 @@ impl<'de> Deserialize<'de> for U64 {
                 Ok(U64(v))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<U64, E> {
-                u64::try_from(v).map(U64).map_err(|_| E::custom(format_args!("{v} is negative")))
+                u64::try_from(v).map(U64).map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<U64, E> {
                 if v.fract() != 0.0 || !(0.0..=9_007_199_254_740_991.0).contains(&v) {
-                    return Err(E::custom(format_args!("{v} is not a safe non-negative integer (use a BigInt)")));
+                    return Err(E::invalid_value(de::Unexpected::Float(v), &"a safe non-negative integer (or a BigInt)"));
                 }
                 Ok(U64(v as u64))
             }

@@ -85,7 +85,13 @@ impl de::Error for TapeError {
         TapeError::new(TapeErrorKind::Value, msg.to_string())
     }
     fn invalid_type(unexp: Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        TapeError::new(TapeErrorKind::Type, format!("expected {exp}, got {}", describe(unexp)))
+        // A fractional number where an integer belongs is a range error, as in
+        // Node's own argument checks.
+        let kind = match unexp {
+            Unexpected::Float(_) => TapeErrorKind::Range,
+            _ => TapeErrorKind::Type,
+        };
+        TapeError::new(kind, format!("expected {exp}, got {}", describe(unexp)))
     }
     fn invalid_value(unexp: Unexpected<'_>, exp: &dyn de::Expected) -> Self {
         let kind = match unexp {
