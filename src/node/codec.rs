@@ -188,3 +188,10 @@ impl FrameDecoder {
         self.framer.borrow().buffered() as u32
     }
 }
+
+/// Panics inside the addon. Exists so a test can prove that a panic becomes a JS
+/// error instead of killing the process (xo-server would die with it).
+#[napi(js_name = "__panicForTest", catch_unwind)]
+pub fn panic_for_test() -> napi::Result<(), Code> {
+    panic!("deliberate panic for the boundary test")
+}
