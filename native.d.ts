@@ -42,3 +42,9 @@ export declare function __encodeTape(tape: Buffer, tapeLen: number, count: numbe
 
 /** Names of the tape's object keys from index `from` on. */
 export declare function __keyNames(from: number): Array<string>
+
+/**
+ * Panics inside the addon. Exists so a test can prove that a panic becomes a JS
+ * error instead of killing the process (xo-server would die with it).
+ */
+export declare function __panicForTest(): void

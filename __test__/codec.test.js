@@ -287,3 +287,18 @@ describe("Open vSwitch's own decoder reads our encodings", () => {
     }
   })
 })
+
+describe('the native boundary', () => {
+  test('a panic inside the addon becomes an error with code ERR_PANIC; the process lives on', () => {
+    const native = require('../native.js')
+    let thrown
+    try {
+      native.__panicForTest()
+    } catch (e) {
+      thrown = e
+    }
+    expect(thrown.code).toBe('ERR_PANIC')
+    // The addon still works afterwards.
+    expect(decode(encode({ type: 'barrier_request', xid: 1 }))).toEqual({ type: 'barrier_request', xid: 1 })
+  })
+})

@@ -7,7 +7,7 @@ use napi_derive::napi;
 use serde::Serialize;
 use std::cell::RefCell;
 
-use super::errors::{err, from_decode, from_encode, Code};
+use super::errors::{err, from_decode, from_encode, guard, Code};
 use super::errors::from_tape as tape_error;
 use crate::openflow::{Framer, Message};
 use crate::tape::{from_tape, key_names, to_tape};
@@ -37,8 +37,12 @@ pub fn key_names_js(from: u32) -> Vec<String> {
 /// Encodes `count` messages read from `tape[..tapeLen]` into `out`, back to back.
 /// Returns the byte length, or minus the needed length when `out` is too small.
 /// Either every message is encoded or none is.
-#[napi(js_name = "__encodeTape", catch_unwind)]
+#[napi(js_name = "__encodeTape")]
 pub fn encode_tape(tape: BufferSlice, tape_len: u32, count: u32, mut out: BufferSlice) -> napi::Result<i64, Code> {
+    guard(|| encode_tape_inner(&tape, tape_len, count, &mut out))
+}
+
+fn encode_tape_inner(tape: &[u8], tape_len: u32, count: u32, out: &mut [u8]) -> napi::Result<i64, Code> {
     let tape = tape.get(..tape_len as usize).ok_or_else(|| err("ERR_INTERNAL_TAPE", "tape length out of bounds"))?;
     SCRATCH.with(|s| {
         let mut s = s.borrow_mut();
@@ -54,21 +58,23 @@ pub fn encode_tape(tape: BufferSlice, tape_len: u32, count: u32, mut out: Buffer
             pos += used;
             m.encode(buf).map_err(from_encode)?;
         }
-        Ok(deliver(buf, &mut out))
+        Ok(deliver(buf, out))
     })
 }
 
 /// Decodes one whole message into a tape in `out`. Returns the tape length, or
 /// minus the needed length when `out` is too small.
-#[napi(js_name = "__decodeTape", catch_unwind)]
+#[napi(js_name = "__decodeTape")]
 pub fn decode_tape(bytes: BufferSlice, mut out: BufferSlice) -> napi::Result<i64, Code> {
-    let m = Message::decode(&bytes).map_err(from_decode)?;
-    SCRATCH.with(|s| {
-        let mut s = s.borrow_mut();
-        let tape = &mut s.1;
-        tape.clear();
-        to_tape(&m, tape).map_err(|e| err("ERR_NATIVE", e))?;
-        Ok(deliver(tape, &mut out))
+    guard(|| {
+        let m = Message::decode(&bytes).map_err(from_decode)?;
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            let tape = &mut s.1;
+            tape.clear();
+            to_tape(&m, tape).map_err(|e| err("ERR_NATIVE", e))?;
+            Ok(deliver(tape, &mut out))
+        })
     })
 }
 
@@ -112,13 +118,36 @@ impl FrameDecoder {
 
     /// Appends `chunk` and writes every whole message as one tape array into `out`.
     /// Returns the tape length, or minus the needed length (then call `drain`).
-    #[napi(catch_unwind)]
+    #[napi]
     pub fn push(&self, chunk: BufferSlice, mut out: BufferSlice) -> napi::Result<i64, Code> {
+        guard(|| self.push_inner(&chunk, &mut out))
+    }
+
+    /// Delivers a tape that did not fit in the last `push`.
+    #[napi]
+    pub fn drain(&self, mut out: BufferSlice) -> i64 {
+        let mut tape = self.pending.borrow_mut();
+        let n = deliver(&tape, &mut out);
+        if n >= 0 {
+            tape.clear();
+        }
+        n
+    }
+
+    /// Bytes held that do not yet make a whole message.
+    #[napi(getter)]
+    pub fn buffered(&self) -> u32 {
+        self.framer.borrow().buffered() as u32
+    }
+}
+
+impl FrameDecoder {
+    fn push_inner(&self, chunk: &[u8], out: &mut [u8]) -> napi::Result<i64, Code> {
         if let Some(why) = self.broken.borrow().as_ref() {
             return Err(err("OFP_BAD_FRAME", why));
         }
         let mut framer = self.framer.borrow_mut();
-        framer.push(&chunk);
+        framer.push(chunk);
         let mut messages = Vec::new();
         let mut invalid = Vec::new();
         loop {
@@ -164,34 +193,17 @@ impl FrameDecoder {
             };
             r.map_err(|e| err("ERR_NATIVE", e))?;
         }
-        let n = deliver(&tape, &mut out);
+        let n = deliver(&tape, out);
         if n >= 0 {
             tape.clear();
         }
         Ok(n)
     }
-
-    /// Delivers a tape that did not fit in the last `push`.
-    #[napi(catch_unwind)]
-    pub fn drain(&self, mut out: BufferSlice) -> i64 {
-        let mut tape = self.pending.borrow_mut();
-        let n = deliver(&tape, &mut out);
-        if n >= 0 {
-            tape.clear();
-        }
-        n
-    }
-
-    /// Bytes held that do not yet make a whole message.
-    #[napi(getter)]
-    pub fn buffered(&self) -> u32 {
-        self.framer.borrow().buffered() as u32
-    }
 }
 
 /// Panics inside the addon. Exists so a test can prove that a panic becomes a JS
 /// error instead of killing the process (xo-server would die with it).
-#[napi(js_name = "__panicForTest", catch_unwind)]
+#[napi(js_name = "__panicForTest")]
 pub fn panic_for_test() -> napi::Result<(), Code> {
-    panic!("deliberate panic for the boundary test")
+    guard(|| panic!("deliberate panic for the boundary test"))
 }

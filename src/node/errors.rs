@@ -63,3 +63,19 @@ fn intern_code(code: String) -> &'static str {
     set.insert(leaked);
     leaked
 }
+
+/// Runs a binding body, turning a panic into a JS error with code `ERR_PANIC`
+/// instead of letting it unwind into Node (which would abort xo-server).
+pub fn guard<T>(f: impl FnOnce() -> Result<T, JsError>) -> Result<T, JsError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            Err(err("ERR_PANIC", format!("internal error in xo-sdn-native (please report): {what}")))
+        }
+    }
+}
