@@ -27,6 +27,37 @@ export declare class NativeFrameDecoder {
 }
 export type FrameDecoder = NativeFrameDecoder
 
+/** The native half of `OpenFlowChannel`. */
+export declare class NativeOpenFlowChannel {
+  /** Connects (TCP, TLS, HELLO, FEATURES). Rejects with a stable code. */
+  connect(): Promise<Outcome<NativeConnected>>
+  /** One message, its reply. */
+  request(message: Buffer, timeoutMs?: number | undefined | null): Promise<Outcome<NativeReply>>
+  /** Messages back to back, then a barrier. */
+  sendBatch(messages: Buffer, timeoutMs?: number | undefined | null): Promise<Outcome<NativeBatchResult>>
+  /** Graceful, idempotent. */
+  close(): Promise<void>
+}
+
+/** The controller's TLS identity, shared by every connection. */
+export declare class TlsConfig {
+  /** SHA-256 fingerprint of the client certificate (`AB:CD:...`). */
+  get clientCertFingerprint(): string
+}
+
+/**
+ * Validates the options and makes a channel (a function rather than a
+ * constructor so that errors keep their `code`).
+ */
+export declare function __createOpenFlowChannel(options: NativeChannelOptions, tls: TlsConfig | undefined | null, hostOptions: HostTlsOptions | undefined | null, onEvent: EventFn): NativeOpenFlowChannel
+
+/**
+ * Loads and checks the identity: bad PEM, a key that does not match, an expired
+ * or not-yet-valid certificate, or one the pool CA did not sign, throw with a
+ * `TLS_*` code. (A function rather than a constructor so errors keep their code.)
+ */
+export declare function __createTlsConfig(options: TlsConfigOptions): TlsConfig
+
 /**
  * Decodes one whole message into a tape in `out`. Returns the tape length, or
  * minus the needed length when `out` is too small.
@@ -40,6 +71,12 @@ export declare function __decodeTape(bytes: Buffer, out: Buffer): number
  */
 export declare function __encodeTape(tape: Buffer, tapeLen: number, count: number, out: Buffer): number
 
+/**
+ * Prints a flow_mod, or a flow stats entry, read from a tape, the way
+ * `ovs-ofctl -O OpenFlow11 dump-flows` does.
+ */
+export declare function __formatFlowTape(tape: Buffer, tapeLen: number, isFlowMod: boolean): string
+
 /** Names of the tape's object keys from index `from` on. */
 export declare function __keyNames(from: number): Array<string>
 
@@ -48,3 +85,86 @@ export declare function __keyNames(from: number): Array<string>
  * error instead of killing the process (xo-server would die with it).
  */
 export declare function __panicForTest(): void
+
+/**
+ * Parses `ovs-ofctl` flow text into a FLOW_MOD, written as a tape into `out`.
+ * `command` is a flow_mod command name (`add`, `delete`, ...).
+ */
+export declare function __parseFlowTape(text: string, command: string, out: Buffer): number
+
+/** How one host is authenticated; exactly one of these must be given. */
+export interface HostTlsOptions {
+  /** The host's certificate (XAPI `host.get_server_certificate`), the anchor for that host. */
+  serverCert?: string
+  /** SHA-256 pin of the host's certificate. */
+  fingerprint?: string
+  /** A CA that signs the host's certificate. */
+  ca?: string
+  /** No verification at all (the JS facade warns each time). */
+  insecure?: boolean
+  /** Name to verify with `ca` (default: the host address). */
+  serverName?: string
+}
+
+/** A refusal inside a batch. */
+export interface NativeBatchError {
+  index: number
+  xid: number
+  error: Buffer
+}
+
+/** Result of `sendBatch`. */
+export interface NativeBatchResult {
+  count: number
+  firstXid: number
+  errors: Array<NativeBatchError>
+}
+
+/** Options of a channel (see the JS `OpenFlowChannel` for their documentation). */
+export interface NativeChannelOptions {
+  host: string
+  port: number
+  expectedDatapathId?: bigint
+  echoIntervalMs?: number
+  echoTimeoutMs?: number
+  connectTimeoutMs?: number
+  requestTimeoutMs?: number
+  reconnect?: boolean
+  reconnectMinMs?: number
+  reconnectMaxMs?: number
+  missSendLen?: number
+}
+
+/** Result of `connect`. */
+export interface NativeConnected {
+  datapathId: bigint
+  /** The FEATURES_REPLY as received. */
+  features: Buffer
+}
+
+/**
+ * A failed async call. napi's async methods only reject with napi's own status
+ * codes, so failures resolve as this object and the JS facade throws it with its
+ * stable `code`.
+ */
+export interface NativeFailure {
+  failed: boolean
+  code: string
+  message: string
+}
+
+/** Result of `request`: the reply parts, or the switch's OFPT_ERROR. */
+export interface NativeReply {
+  parts: Array<Buffer>
+  switchError?: Buffer
+}
+
+/** Options of `new TlsConfig()`. */
+export interface TlsConfigOptions {
+  /** The controller's certificate (PEM), signed by the pool's SDN CA. */
+  clientCert: Pem
+  /** Its private key (PEM). */
+  clientKey: Pem
+  /** The pool's SDN CA (PEM): checked to sign `clientCert` before any connection. */
+  poolCa?: Pem
+}

@@ -102,3 +102,60 @@ class FrameDecoder {
 }
 
 module.exports = { encode, decode, encodeBatch, FrameDecoder }
+
+const FLOW_COMMANDS = ['add', 'modify', 'modify_strict', 'delete', 'delete_strict']
+
+/**
+ * Reads Open vSwitch's `ovs-ofctl` flow syntax (`priority=65527,tcp,in_port=4,...
+ * actions=drop`) into a flow_mod, encoding exactly as `ovs-ofctl -O OpenFlow11`
+ * would. Invalid text throws a TypeError whose `code` says why (`FLOW_UNKNOWN_FIELD`,
+ * `FLOW_NOT_IN_OF11`...) and whose message names the offending token.
+ */
+function parseFlow(text, { command = 'add' } = {}) {
+  if (typeof text !== 'string') {
+    const e = new TypeError('flow text must be a string')
+    e.code = 'ERR_INVALID_ARG_TYPE'
+    throw e
+  }
+  if (!FLOW_COMMANDS.includes(command)) {
+    const e = new TypeError(`command must be one of ${FLOW_COMMANDS.join(', ')}`)
+    e.code = 'ERR_INVALID_ARG_VALUE'
+    throw e
+  }
+  let n
+  try {
+    n = native.__parseFlowTape(text, command, tapeOut)
+    if (n < 0) {
+      tapeOut = grownTo(tapeOut, -n)
+      n = native.__parseFlowTape(text, command, tapeOut)
+    }
+  } catch (err) {
+    const e = classify(err)
+    if (typeof e.code === 'string' && e.code.startsWith('FLOW_') && !(e instanceof TypeError)) {
+      const t = new TypeError(e.message)
+      t.code = e.code
+      throw t
+    }
+    throw e
+  }
+  return readTape(tapeOut)
+}
+
+/** Prints a flow_mod or a flow stats entry as `ovs-ofctl -O OpenFlow11 dump-flows` does. */
+function formatFlow(flow) {
+  if (flow === null || typeof flow !== 'object') {
+    const e = new TypeError('formatFlow takes a flow_mod or a flow stats entry')
+    e.code = 'ERR_INVALID_ARG_TYPE'
+    throw e
+  }
+  const isFlowMod = flow.type === 'flow_mod'
+  try {
+    const tape = writeOne(flow)
+    return native.__formatFlowTape(tape, tapeLength(), isFlowMod)
+  } catch (err) {
+    throw classify(err)
+  }
+}
+
+module.exports.parseFlow = parseFlow
+module.exports.formatFlow = formatFlow

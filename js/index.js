@@ -2,7 +2,11 @@
 // xo-sdn-native: the whole API. `require('xo-sdn-native')`.
 
 const codec = require('./codec.js')
+const { TlsConfig } = require('./tls.js')
+const { OpenFlowChannel } = require('./openflow-channel.js')
 
 module.exports = {
   ...codec,
+  TlsConfig,
+  OpenFlowChannel,
 }

@@ -15,7 +15,10 @@
 #![warn(missing_docs)]
 
 pub mod openflow;
+pub mod session;
+pub mod driver;
 pub mod tape;
+pub mod tls;
 
 #[cfg(feature = "node")]
 mod node;

@@ -207,3 +207,40 @@ impl FrameDecoder {
 pub fn panic_for_test() -> napi::Result<(), Code> {
     guard(|| panic!("deliberate panic for the boundary test"))
 }
+
+/// Parses `ovs-ofctl` flow text into a FLOW_MOD, written as a tape into `out`.
+/// `command` is a flow_mod command name (`add`, `delete`, ...).
+#[napi(js_name = "__parseFlowTape")]
+pub fn parse_flow_tape(text: String, command: String, mut out: BufferSlice) -> napi::Result<i64, Code> {
+    guard(|| {
+        let command = crate::openflow::FlowModCommand::from_name(&command)
+            .ok_or_else(|| err("ERR_INVALID_ARG_VALUE", format!("unknown flow_mod command '{command}'")))?;
+        let fm = crate::openflow::text::parse_flow(&text, command).map_err(|e| err(e.code(), e))?;
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            let tape = &mut s.1;
+            tape.clear();
+            to_tape(&Message::FlowMod(fm), tape).map_err(|e| err("ERR_NATIVE", e))?;
+            Ok(deliver(tape, &mut out))
+        })
+    })
+}
+
+/// Prints a flow_mod, or a flow stats entry, read from a tape, the way
+/// `ovs-ofctl -O OpenFlow11 dump-flows` does.
+#[napi(js_name = "__formatFlowTape")]
+pub fn format_flow_tape(tape: BufferSlice, tape_len: u32, is_flow_mod: bool) -> napi::Result<String, Code> {
+    guard(|| {
+        let tape = tape.get(..tape_len as usize).ok_or_else(|| err("ERR_INTERNAL_TAPE", "tape length out of bounds"))?;
+        if is_flow_mod {
+            let (m, _): (Message, usize) = from_tape(tape).map_err(tape_error)?;
+            match m {
+                Message::FlowMod(fm) => Ok(crate::openflow::text::format_flow_mod(&fm)),
+                _ => Err(err("ERR_INVALID_ARG_VALUE", "expected a flow_mod")),
+            }
+        } else {
+            let (fs, _): (crate::openflow::stats::FlowStats, usize) = from_tape(tape).map_err(tape_error)?;
+            Ok(crate::openflow::text::format_flow_stats(&fs))
+        }
+    })
+}

@@ -1,6 +1,10 @@
 //! napi bindings: the only module that imports `napi`. Each function converts its
 //! arguments, calls the core, converts the result; errors leave through
-//! [`errors::JsError`] so every JS error has a stable `code`.
+//! [`errors`] so every JS error has a stable `code`.
+
+#![allow(missing_docs)] // documented on the JS side (index.d.ts)
 
 mod codec;
 mod errors;
+mod openflow;
+mod tls;

@@ -283,8 +283,15 @@ impl Match {
                 }
             }
             (0x8000, 6) => {
+                // OXM_OF_VLAN_VID: OFPVID_PRESENT (0x1000) marks a tag; a mask that
+                // leaves out the VID bits means "any tag" (OF1.1's OFPVID_ANY).
                 let vid = u16v.unwrap_or(0);
-                self.dl_vlan = Some(if vid & 0x1000 != 0 { vid & 0x0fff } else { VID_NONE });
+                let mask = (!mask.is_empty()).then(|| be(mask) as u16);
+                self.dl_vlan = Some(match mask {
+                    Some(m) if vid & 0x1000 != 0 && m & 0x0fff == 0 => VID_ANY,
+                    _ if vid & 0x1000 != 0 => vid & 0x0fff,
+                    _ => VID_NONE,
+                });
             }
             (0x8000, 7) => self.dl_vlan_pcp = u8v,
             (0x8000, 8) => self.nw_tos = u8v.map(|d| d << 2),

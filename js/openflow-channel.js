@@ -1,0 +1,207 @@
+'use strict'
+// OpenFlowChannel: a persistent OpenFlow 1.1 connection to one bridge of one host.
+// The Rust driver owns the socket (TLS with the pool CA), the handshake, echo
+// probes, barriers and reconnection; this facade encodes/decodes messages with the
+// codec and turns native events into EventEmitter events.
+
+const { EventEmitter } = require('node:events')
+const native = require('../native.js')
+const { encode, encodeBatch, decode } = require('./codec.js')
+const { classify } = require('./errors.js')
+const { TlsConfig } = require('./tls.js')
+
+/** Native async calls resolve failures as `{ failed, code, message }`; throw them. */
+function unwrap(r) {
+  if (r !== null && typeof r === 'object' && r.failed === true) throw fail(r.code, r.message)
+  return r
+}
+
+function fail(code, message, extra) {
+  const e = new Error(message)
+  e.code = code
+  return Object.assign(e, extra)
+}
+
+function argError(Cls, code, message) {
+  const e = new Cls(message)
+  e.code = code
+  return e
+}
+
+const HOST_TLS_KEYS = ['serverCert', 'fingerprint', 'ca', 'insecure', 'serverName']
+
+/** A flow given as ovs-ofctl text (`parseFlow`) or as a flow_mod object. */
+function toFlowMod(flow, command) {
+  if (typeof flow === 'string') {
+    const { parseFlow } = require('./index.js')
+    return parseFlow(flow, { command })
+  }
+  if (flow === null || typeof flow !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'a flow is a flow_mod object or ovs-ofctl flow text')
+  return command === undefined ? { type: 'flow_mod', ...flow } : { type: 'flow_mod', ...flow, command }
+}
+
+class OpenFlowChannel extends EventEmitter {
+  #native
+
+  /**
+   * @param {object} options
+   * @param {string} options.host
+   * @param {number} [options.port=6653]
+   * @param {TlsConfig} [options.tls] omitted: plain TCP (tests, ptcp: listeners)
+   * @param {string|Buffer} [options.serverCert] host certificate (XAPI host.get_server_certificate): the trust anchor for this host
+   * @param {string} [options.fingerprint] SHA-256 pin of the host certificate
+   * @param {string|Buffer} [options.ca] verify the host's chain against this CA
+   * @param {boolean} [options.insecure] no host verification (warns every time)
+   * @param {bigint} [options.expectedDatapathId]
+   * @param {number} [options.echoIntervalMs=5000] idle time before probing the switch
+   * @param {number} [options.echoTimeoutMs=5000]
+   * @param {number} [options.connectTimeoutMs=10000]
+   * @param {number} [options.requestTimeoutMs=30000] every request has one: no promise waits forever
+   * @param {boolean} [options.reconnect=true]
+   * @param {number} [options.reconnectMinMs=200]
+   * @param {number} [options.reconnectMaxMs=30000]
+   * @param {number} [options.missSendLen=65535] 0: do not send SET_CONFIG
+   */
+  constructor(options) {
+    super()
+    if (options === null || typeof options !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options must be an object')
+    const { host, port = 6653, tls, ...rest } = options
+    if (typeof host !== 'string' || host === '') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.host must be a non-empty string')
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.port must be 1..65535')
+    const hostTls = {}
+    const channelOptions = { host, port }
+    for (const [k, v] of Object.entries(rest)) {
+      if (v === undefined) continue
+      if (HOST_TLS_KEYS.includes(k)) hostTls[k] = typeof v === 'string' || typeof v === 'boolean' ? v : Buffer.from(v).toString()
+      else channelOptions[k] = v
+    }
+    if (tls === undefined && Object.keys(hostTls).length > 0) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'host verification options need options.tls')
+    if (hostTls.insecure === true) process.emitWarning(`OpenFlowChannel to ${host}:${port}: insecure: true, the host is NOT authenticated`, { code: 'XO_SDN_INSECURE_TLS' })
+    if (tls !== undefined && !(tls instanceof TlsConfig)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.tls must be a TlsConfig')
+    for (const k of ['echoIntervalMs', 'echoTimeoutMs', 'connectTimeoutMs', 'requestTimeoutMs', 'reconnectMinMs', 'reconnectMaxMs', 'missSendLen']) {
+      const v = channelOptions[k]
+      if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 0xffffffff)) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `options.${k} must be a non-negative integer`)
+    }
+    try {
+      this.#native = native.__createOpenFlowChannel(channelOptions, tls?._native ?? null, tls ? hostTls : null, (kind, payload, code, message) =>
+        this.#onNativeEvent(kind, payload, code, message),
+      )
+    } catch (err) {
+      throw classify(err)
+    }
+    this.host = host
+    this.port = port
+  }
+
+  #onNativeEvent(kind, payload, code, message) {
+    switch (kind) {
+      case 'message': {
+        let m
+        try {
+          m = decode(payload)
+        } catch (err) {
+          this.emit('error', Object.assign(classify(err), { data: payload }))
+          return
+        }
+        const event = { port_status: 'portStatus', flow_removed: 'flowRemoved', packet_in: 'packetIn', error: 'switchError' }[m.type] ?? 'message'
+        this.emit(event, m)
+        if (event !== 'message') this.emit('message', m)
+        return
+      }
+      case 'disconnected':
+        this.emit('disconnected', fail(code, message))
+        return
+      case 'reconnected': {
+        const features = decode(payload)
+        this.datapathId = features.datapathId
+        this.emit('reconnected', { datapathId: features.datapathId, ports: features.ports })
+        return
+      }
+      case 'closed':
+        this.emit('close')
+    }
+  }
+
+  /** TCP + TLS, HELLO negotiation (OF1.1), FEATURES: resolves `{ datapathId, ports }`. */
+  async connect() {
+    const r = unwrap(await this.#native.connect())
+    const features = decode(r.features)
+    this.datapathId = features.datapathId
+    this.ports = features.ports
+    return { datapathId: features.datapathId, ports: features.ports }
+  }
+
+  /** Sends one message and resolves with its decoded reply (multipart STATS replies gathered into an array). */
+  async request(message, { timeoutMs } = {}) {
+    const bytes = encode(message)
+    const r = unwrap(await this.#native.request(bytes, timeoutMs))
+    if (r.switchError) throw switchError(decode(r.switchError), message, 0)
+    const parts = r.parts.map((p) => decode(p))
+    return parts.length === 1 ? parts[0] : parts
+  }
+
+  /**
+   * Pipelines `messages` and one BARRIER_REQUEST; resolves `{ count }` when the
+   * barrier reply comes back. If the switch refused any, rejects with
+   * `code: 'OF_SWITCH_ERROR'` and `errors: [{ index, xid, error, message }]` (the
+   * others were applied).
+   */
+  async send(messages, { timeoutMs } = {}) {
+    if (!Array.isArray(messages)) messages = [messages]
+    const bytes = encodeBatch(messages)
+    const r = unwrap(await this.#native.sendBatch(bytes, timeoutMs))
+    if (r.errors.length === 0) return { count: r.count }
+    const errors = r.errors.map(({ index, xid, error }) => ({ index, xid, error: decode(error), message: messages[index] }))
+    const first = errors[0]
+    const e = switchError(first.error, first.message, first.index)
+    e.errors = errors
+    e.applied = r.count - errors.length
+    e.message = `${errors.length} of ${r.count} messages refused by the switch; first: #${first.index} ${e.message}`
+    throw e
+  }
+
+  /** Flow stats, filtered like `ovs-ofctl dump-flows` (table 0xff = all). */
+  async dumpFlows({ tableId = 0xff, cookie = 0n, cookieMask = 0n, match = {}, outPort = 'any', outGroup = 'any', timeoutMs } = {}) {
+    const reply = await this.request(
+      { type: 'stats_request', body: { type: 'flow', tableId, cookie, cookieMask, match, outPort, outGroup } },
+      { timeoutMs },
+    )
+    const parts = Array.isArray(reply) ? reply : [reply]
+    return parts.flatMap((p) => p.body.flows)
+  }
+
+  /** Adds flows (objects or ovs-ofctl text), barrier-confirmed. */
+  addFlows(flows, options) {
+    return this.send(flows.map((f) => toFlowMod(f, typeof f === 'string' ? 'add' : undefined)), options)
+  }
+
+  /** Deletes flows (objects or ovs-ofctl text; non-strict by default), barrier-confirmed. */
+  deleteFlows(flows, { strict = false, ...options } = {}) {
+    const command = strict ? 'delete_strict' : 'delete'
+    return this.send(flows.map((f) => ({ ...toFlowMod(f, command), command })), options)
+  }
+
+  /** Graceful and idempotent. */
+  async close() {
+    await this.#native.close()
+  }
+}
+
+function switchError(error, message, index) {
+  const name = typeof error.errorType === 'string' && typeof error.code === 'string' ? `${error.errorType}/${error.code}` : `${error.errorType}/${error.code}`
+  return fail('OF_SWITCH_ERROR', `switch refused ${message?.type ?? 'the message'}: ${name}`, {
+    index,
+    xid: error.xid,
+    errorType: error.errorType,
+    errorCode: error.code,
+    offending: (() => {
+      try {
+        return decode(error.data)
+      } catch {
+        return undefined
+      }
+    })(),
+  })
+}
+
+module.exports = { OpenFlowChannel }

@@ -1,0 +1,34 @@
+//! Tokio drivers: one task per connection owns the socket and a sans-I/O session
+//! from `session/`, and talks to its handle through channels. The only module that
+//! imports tokio's networking.
+
+pub mod io;
+pub mod openflow;
+
+use std::fmt;
+
+/// A failure a caller sees, with a stable code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelError {
+    /// Stable code (`CONNECTION_REFUSED`, `TLS_UNKNOWN_ISSUER`, `OF_TIMEOUT`, ...).
+    pub code: &'static str,
+    /// Human-readable detail.
+    pub message: String,
+    /// The switch's OFPT_ERROR, when the switch refused the request.
+    pub switch_error: Option<Vec<u8>>,
+}
+
+impl ChannelError {
+    /// An error with a code and message.
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        ChannelError { code, message: message.into(), switch_error: None }
+    }
+}
+
+impl fmt::Display for ChannelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ChannelError {}

@@ -1,0 +1,822 @@
+//! The controller side of an OpenFlow 1.1 connection, as a state machine.
+//!
+//! `ExpectHello` → (HELLO, version negotiated) → `ExpectFeaturesReply` →
+//! (FEATURES_REPLY, datapath id checked, SET_CONFIG sent) → `Active` → `Closed`.
+//!
+//! Inputs: bytes received, commands (`request`, `send_batch`, `close`) and `now`.
+//! Outputs: bytes to write (`take_output`), events (`poll_event`) and the next
+//! deadline (`poll_timeout`); call `handle_timeout` when it passes. Messages cross
+//! this layer as encoded bytes: the session only rewrites transaction ids and reads
+//! headers, so callers encode and decode with the codec on their side.
+
+use bytes::{BufMut, BytesMut};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::openflow::error_msg::ErrorType;
+use crate::openflow::header::{MsgType, HEADER_LEN, OFP11_VERSION};
+use crate::openflow::stats::StatsFlags;
+use crate::openflow::switch::{ConfigFlags, FeaturesReply, SwitchConfig};
+use crate::openflow::symmetric::{Echo, Empty, Hello};
+use crate::openflow::types::Bytes;
+use crate::openflow::{Framer, Message};
+
+/// Session settings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Idle time after which we probe the switch with ECHO_REQUEST.
+    pub echo_interval: Duration,
+    /// Time to wait for any traffic after a probe before giving up.
+    pub echo_timeout: Duration,
+    /// Time allowed from connection to `Active`.
+    pub handshake_timeout: Duration,
+    /// Datapath id the switch must report, if known.
+    pub expected_datapath_id: Option<u64>,
+    /// `miss_send_len` to set once connected. Open vSwitch sends no asynchronous
+    /// message (PORT_STATUS, PACKET_IN, FLOW_REMOVED) to a service connection
+    /// until the controller sets a non-zero one. `None`: leave the switch as is.
+    pub miss_send_len: Option<u16>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            echo_interval: Duration::from_secs(5),
+            echo_timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(10),
+            expected_datapath_id: None,
+            miss_send_len: Some(0xffff),
+        }
+    }
+}
+
+/// Identifies a command until its completion event.
+pub type RequestId = u64;
+
+/// What the switch said when the session became active.
+#[derive(Clone, Debug)]
+pub struct Connected {
+    /// Datapath id.
+    pub datapath_id: u64,
+    /// Version negotiated (always OF1.1 here).
+    pub version: u8,
+    /// The FEATURES_REPLY as received (ports included), for the caller to decode.
+    pub features: Vec<u8>,
+}
+
+/// Why the session ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    /// Both sides share no version we speak.
+    VersionNegotiation(String),
+    /// The switch is not the one expected.
+    DatapathMismatch {
+        /// Expected id.
+        expected: u64,
+        /// Reported id.
+        actual: u64,
+    },
+    /// No HELLO/FEATURES_REPLY in time.
+    HandshakeTimeout,
+    /// The switch did not answer our probe.
+    ProbeTimeout,
+    /// The switch sent bytes that cannot be framed, or broke the protocol.
+    Protocol(String),
+    /// The transport ended (set by the driver).
+    Transport(String),
+    /// `close()` was called.
+    ByUser,
+}
+
+impl CloseReason {
+    /// Stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CloseReason::VersionNegotiation(_) => "OF_VERSION_NEGOTIATION_FAILED",
+            CloseReason::DatapathMismatch { .. } => "OF_DATAPATH_MISMATCH",
+            CloseReason::HandshakeTimeout => "OF_HANDSHAKE_TIMEOUT",
+            CloseReason::ProbeTimeout => "OF_ECHO_TIMEOUT",
+            CloseReason::Protocol(_) => "OF_PROTOCOL_ERROR",
+            CloseReason::Transport(_) => "CHANNEL_CLOSED",
+            CloseReason::ByUser => "CHANNEL_CLOSED",
+        }
+    }
+}
+
+impl std::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CloseReason::VersionNegotiation(s) => write!(f, "version negotiation failed: {s}"),
+            CloseReason::DatapathMismatch { expected, actual } => {
+                write!(f, "datapath id is {actual:#018x}, expected {expected:#018x}")
+            }
+            CloseReason::HandshakeTimeout => f.write_str("handshake timed out"),
+            CloseReason::ProbeTimeout => f.write_str("switch did not answer the echo probe"),
+            CloseReason::Protocol(s) => write!(f, "protocol error: {s}"),
+            CloseReason::Transport(s) => write!(f, "connection lost: {s}"),
+            CloseReason::ByUser => f.write_str("channel closed"),
+        }
+    }
+}
+
+/// An error one message of a batch drew from the switch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchError {
+    /// Position of the message in the batch.
+    pub index: u32,
+    /// Its transaction id on the wire.
+    pub xid: u32,
+    /// The OFPT_ERROR as received.
+    pub error: Vec<u8>,
+}
+
+/// A command's successful result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Completion {
+    /// The reply, or the parts of a multipart STATS reply, as received.
+    Reply(Vec<Vec<u8>>),
+    /// The barrier after a batch came back: every message was processed. Messages
+    /// listed in `errors` were refused; the others were applied.
+    Batch {
+        /// Messages in the batch.
+        count: u32,
+        /// Transaction id of the first (they are consecutive).
+        first_xid: u32,
+        /// Refusals.
+        errors: Vec<BatchError>,
+    },
+}
+
+/// Why a command failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RequestError {
+    /// No answer in time.
+    Timeout,
+    /// The session ended first.
+    Closed(CloseReason),
+    /// Not connected yet, or not any more.
+    NotConnected,
+    /// The switch answered with OFPT_ERROR (as received).
+    Switch(Vec<u8>),
+    /// The bytes given are not well-formed messages.
+    Invalid(String),
+}
+
+impl RequestError {
+    /// Stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RequestError::Timeout => "OF_TIMEOUT",
+            RequestError::Closed(r) => r.code(),
+            RequestError::NotConnected => "CHANNEL_NOT_CONNECTED",
+            RequestError::Switch(_) => "OF_SWITCH_ERROR",
+            RequestError::Invalid(_) => "ERR_INVALID_ARG_VALUE",
+        }
+    }
+}
+
+/// Something the caller must know about.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// The handshake finished.
+    Connected(Connected),
+    /// A command finished.
+    Completed {
+        /// Which.
+        id: RequestId,
+        /// How.
+        result: Result<Completion, RequestError>,
+    },
+    /// A message the switch sent on its own (PORT_STATUS, FLOW_REMOVED, PACKET_IN,
+    /// an ERROR for no pending command, ...), as received.
+    Async(Vec<u8>),
+    /// The session ended; every pending command has completed with an error.
+    Closed(CloseReason),
+}
+
+#[derive(Debug)]
+enum State {
+    ExpectHello,
+    ExpectFeaturesReply { xid: u32 },
+    Active,
+    Closed,
+}
+
+#[derive(Debug)]
+enum Pending {
+    Single { id: RequestId, deadline: Instant, parts: Vec<Vec<u8>> },
+    Barrier { id: RequestId, deadline: Instant, first_xid: u32, count: u32, errors: Vec<BatchError> },
+}
+
+impl Pending {
+    fn deadline(&self) -> Instant {
+        match self {
+            Pending::Single { deadline, .. } | Pending::Barrier { deadline, .. } => *deadline,
+        }
+    }
+}
+
+/// One OpenFlow 1.1 controller connection.
+#[derive(Debug)]
+pub struct Session {
+    config: Config,
+    state: State,
+    framer: Framer,
+    out: BytesMut,
+    events: VecDeque<Event>,
+    next_xid: u32,
+    next_id: RequestId,
+    pending: HashMap<u32, Pending>,
+    deadlines: BTreeSet<(Instant, u32)>,
+    /// Batches in flight: (first xid, count, barrier xid), to attribute errors.
+    batches: Vec<(u32, u32, u32)>,
+    handshake_deadline: Instant,
+    last_rx: Instant,
+    probe_sent: Option<Instant>,
+}
+
+/// Largest input we accept from the caller in one batch (bytes), so one call
+/// cannot make the session buffer without bound.
+pub const MAX_BATCH_BYTES: usize = 256 << 20;
+
+impl Session {
+    /// A session for a connection that was just established; queues our HELLO.
+    pub fn new(config: Config, now: Instant) -> Session {
+        let mut s = Session {
+            handshake_deadline: now + config.handshake_timeout,
+            config,
+            state: State::ExpectHello,
+            framer: Framer::new(),
+            out: BytesMut::with_capacity(4096),
+            events: VecDeque::new(),
+            next_xid: 1,
+            next_id: 1,
+            pending: HashMap::new(),
+            deadlines: BTreeSet::new(),
+            batches: Vec::new(),
+            last_rx: now,
+            probe_sent: None,
+        };
+        let xid = s.alloc_xids(1);
+        s.queue(&Message::Hello(Hello { xid, version: OFP11_VERSION, elements: Vec::new() }));
+        s
+    }
+
+    /// True once the handshake is done and until the session ends.
+    pub fn is_active(&self) -> bool {
+        matches!(self.state, State::Active)
+    }
+
+    /// True once ended.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed)
+    }
+
+    /// Commands in flight.
+    pub fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+
+    fn queue(&mut self, m: &Message) {
+        // Messages built here are small and always encodable.
+        if m.encode(&mut self.out).is_err() {
+            debug_assert!(false, "internal message failed to encode");
+        }
+    }
+
+    /// Reserves `n` consecutive transaction ids (never 0, never wrapping inside a
+    /// batch) and returns the first.
+    fn alloc_xids(&mut self, n: u32) -> u32 {
+        if self.next_xid.checked_add(n).is_none() {
+            self.next_xid = 1;
+        }
+        let first = self.next_xid;
+        self.next_xid += n;
+        first
+    }
+
+    fn register(&mut self, xid: u32, p: Pending) {
+        self.deadlines.insert((p.deadline(), xid));
+        self.pending.insert(xid, p);
+    }
+
+    fn unregister(&mut self, xid: u32) -> Option<Pending> {
+        let p = self.pending.remove(&xid)?;
+        self.deadlines.remove(&(p.deadline(), xid));
+        if let Pending::Barrier { .. } = p {
+            self.batches.retain(|b| b.2 != xid);
+        }
+        Some(p)
+    }
+
+    fn complete(&mut self, id: RequestId, result: Result<Completion, RequestError>) {
+        self.events.push_back(Event::Completed { id, result });
+    }
+
+    fn new_id(&mut self) -> RequestId {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// Sends one message and waits for its reply (matched by xid; multipart STATS
+    /// replies are gathered). `message` is one encoded message; its xid is replaced.
+    pub fn request(&mut self, message: &[u8], timeout: Duration, now: Instant) -> Result<RequestId, RequestError> {
+        if !self.is_active() {
+            return Err(RequestError::NotConnected);
+        }
+        let len = frame_len(message, 0)?;
+        if len != message.len() {
+            return Err(RequestError::Invalid("request must be exactly one message".into()));
+        }
+        let xid = self.alloc_xids(1);
+        let start = self.out.len();
+        self.out.put_slice(message);
+        patch_xid(&mut self.out, start, xid);
+        let id = self.new_id();
+        self.register(xid, Pending::Single { id, deadline: now + timeout, parts: Vec::new() });
+        Ok(id)
+    }
+
+    /// Sends `messages` (encoded back to back) followed by one BARRIER_REQUEST and
+    /// completes when the barrier reply arrives, listing the messages the switch
+    /// refused. Transaction ids are replaced with consecutive ones.
+    pub fn send_batch(&mut self, messages: &[u8], timeout: Duration, now: Instant) -> Result<RequestId, RequestError> {
+        if !self.is_active() {
+            return Err(RequestError::NotConnected);
+        }
+        if messages.len() > MAX_BATCH_BYTES {
+            return Err(RequestError::Invalid(format!("batch of {} bytes exceeds {MAX_BATCH_BYTES}", messages.len())));
+        }
+        // Validate framing first: nothing is sent unless every message is whole.
+        let mut count = 0u32;
+        let mut pos = 0;
+        while pos < messages.len() {
+            pos += frame_len(messages, pos)?;
+            count += 1;
+        }
+        let first_xid = self.alloc_xids(count + 1);
+        let barrier_xid = first_xid + count;
+        self.out.reserve(messages.len() + HEADER_LEN);
+        let base = self.out.len();
+        self.out.put_slice(messages);
+        let mut pos = 0;
+        let mut xid = first_xid;
+        while pos < messages.len() {
+            let len = frame_len(messages, pos)?;
+            patch_xid(&mut self.out, base + pos, xid);
+            xid += 1;
+            pos += len;
+        }
+        self.queue(&Message::BarrierRequest(Empty { xid: barrier_xid }));
+        let id = self.new_id();
+        self.batches.push((first_xid, count, barrier_xid));
+        self.register(barrier_xid, Pending::Barrier { id, deadline: now + timeout, first_xid, count, errors: Vec::new() });
+        Ok(id)
+    }
+
+    /// Ends the session: pending commands fail with `reason`.
+    pub fn close(&mut self, reason: CloseReason) {
+        if self.is_closed() {
+            return;
+        }
+        self.state = State::Closed;
+        let xids: Vec<u32> = self.pending.keys().copied().collect();
+        for xid in xids {
+            if let Some(p) = self.unregister(xid) {
+                let id = match p {
+                    Pending::Single { id, .. } | Pending::Barrier { id, .. } => id,
+                };
+                self.complete(id, Err(RequestError::Closed(reason.clone())));
+            }
+        }
+        self.events.push_back(Event::Closed(reason));
+    }
+
+    /// Bytes to write to the transport, if any.
+    pub fn take_output(&mut self) -> Option<BytesMut> {
+        if self.out.is_empty() {
+            None
+        } else {
+            Some(self.out.split())
+        }
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When `handle_timeout` must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut next = match self.state {
+            State::Closed => return None,
+            State::ExpectHello | State::ExpectFeaturesReply { .. } => Some(self.handshake_deadline),
+            State::Active => Some(match self.probe_sent {
+                Some(sent) => sent + self.config.echo_timeout,
+                None => self.last_rx + self.config.echo_interval,
+            }),
+        };
+        if let Some(&(d, _)) = self.deadlines.iter().next() {
+            next = Some(next.map_or(d, |n| n.min(d)));
+        }
+        next
+    }
+
+    /// Expires what is due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.state {
+            State::Closed => return,
+            State::ExpectHello | State::ExpectFeaturesReply { .. } => {
+                if now >= self.handshake_deadline {
+                    self.close(CloseReason::HandshakeTimeout);
+                    return;
+                }
+            }
+            State::Active => match self.probe_sent {
+                Some(sent) if now >= sent + self.config.echo_timeout => {
+                    self.close(CloseReason::ProbeTimeout);
+                    return;
+                }
+                None if now >= self.last_rx + self.config.echo_interval => {
+                    let xid = self.alloc_xids(1);
+                    self.queue(&Message::EchoRequest(Echo { xid, data: Bytes(Vec::new()) }));
+                    self.probe_sent = Some(now);
+                }
+                _ => {}
+            },
+        }
+        while let Some(&(d, xid)) = self.deadlines.iter().next() {
+            if d > now {
+                break;
+            }
+            if let Some(p) = self.unregister(xid) {
+                let id = match p {
+                    Pending::Single { id, .. } | Pending::Barrier { id, .. } => id,
+                };
+                self.complete(id, Err(RequestError::Timeout));
+            }
+        }
+    }
+
+    /// Feeds bytes received from the switch.
+    pub fn receive(&mut self, bytes: &[u8], now: Instant) {
+        if self.is_closed() {
+            return;
+        }
+        self.framer.push(bytes);
+        loop {
+            match self.framer.next_frame() {
+                Ok(Some(frame)) => {
+                    self.last_rx = now;
+                    self.probe_sent = None;
+                    self.handle_message(&frame);
+                    if self.is_closed() {
+                        return;
+                    }
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    self.close(CloseReason::Protocol(e.to_string()));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn handle_message(&mut self, frame: &[u8]) {
+        let (version, msg_type, xid) = match frame {
+            [v, t, _, _, a, b, c, d, ..] => (*v, MsgType(*t), u32::from_be_bytes([*a, *b, *c, *d])),
+            _ => return,
+        };
+        match self.state {
+            State::ExpectHello => self.on_hello(frame, msg_type),
+            State::ExpectFeaturesReply { xid: want } => {
+                if msg_type == MsgType::FEATURES_REPLY && xid == want {
+                    self.on_features(frame);
+                } else if msg_type == MsgType::ECHO_REQUEST {
+                    self.echo_reply(frame, xid);
+                } else if msg_type == MsgType::ERROR {
+                    self.close(CloseReason::Protocol(format!("switch refused the handshake: {}", describe_error(frame))));
+                }
+                // Anything else before the handshake ends is ignored, as OVS's rconn does.
+            }
+            State::Active => {
+                if version != OFP11_VERSION {
+                    self.events.push_back(Event::Async(frame.to_vec()));
+                    return;
+                }
+                self.on_active(frame, msg_type, xid)
+            }
+            State::Closed => {}
+        }
+    }
+
+    fn on_hello(&mut self, frame: &[u8], msg_type: MsgType) {
+        if msg_type != MsgType::HELLO {
+            self.close(CloseReason::Protocol(format!("expected HELLO, got message type {}", msg_type.0)));
+            return;
+        }
+        let hello = match Message::decode(frame) {
+            Ok(Message::Hello(h)) => h,
+            Ok(_) => return,
+            Err(e) => {
+                self.close(CloseReason::Protocol(format!("bad HELLO: {e}")));
+                return;
+            }
+        };
+        // OpenFlow 1.3.1 §6.3.1: with bitmaps, the highest version in both; without,
+        // the smaller of the two header versions. We speak OF1.1 only.
+        let versions = hello.versions();
+        if !versions.contains(&OFP11_VERSION) {
+            let xid = self.alloc_xids(1);
+            let text = format!("we speak OpenFlow 1.1 (0x02); the switch offers {versions:?} (add OpenFlow11 to Bridge.protocols)");
+            self.queue(&Message::Error(crate::openflow::error_msg::ErrorMsg {
+                xid,
+                error_type: ErrorType::HELLO_FAILED,
+                code: crate::openflow::error_msg::ErrorCode(0),
+                data: Bytes(text.clone().into_bytes()),
+            }));
+            self.close(CloseReason::VersionNegotiation(text));
+            return;
+        }
+        let xid = self.alloc_xids(1);
+        self.queue(&Message::FeaturesRequest(Empty { xid }));
+        self.state = State::ExpectFeaturesReply { xid };
+    }
+
+    fn on_features(&mut self, frame: &[u8]) {
+        let features: FeaturesReply = match Message::decode(frame) {
+            Ok(Message::FeaturesReply(f)) => f,
+            Ok(_) => return,
+            Err(e) => {
+                self.close(CloseReason::Protocol(format!("bad FEATURES_REPLY: {e}")));
+                return;
+            }
+        };
+        if let Some(expected) = self.config.expected_datapath_id {
+            if expected != features.datapath_id {
+                self.close(CloseReason::DatapathMismatch { expected, actual: features.datapath_id });
+                return;
+            }
+        }
+        if let Some(miss_send_len) = self.config.miss_send_len {
+            let xid = self.alloc_xids(1);
+            self.queue(&Message::SetConfig(SwitchConfig { xid, flags: ConfigFlags(0), miss_send_len }));
+        }
+        self.state = State::Active;
+        self.events.push_back(Event::Connected(Connected {
+            datapath_id: features.datapath_id,
+            version: OFP11_VERSION,
+            features: frame.to_vec(),
+        }));
+    }
+
+    fn echo_reply(&mut self, frame: &[u8], xid: u32) {
+        // OpenFlow 1.1.0 §A.5.3: the reply carries the request's xid and payload.
+        let data = frame.get(HEADER_LEN..).unwrap_or_default().to_vec();
+        self.queue(&Message::EchoReply(Echo { xid, data: Bytes(data) }));
+    }
+
+    fn on_active(&mut self, frame: &[u8], msg_type: MsgType, xid: u32) {
+        match msg_type {
+            MsgType::ECHO_REQUEST => return self.echo_reply(frame, xid),
+            MsgType::ECHO_REPLY if !self.pending.contains_key(&xid) => return,
+            MsgType::ERROR => {
+                if let Some(&(first, _, barrier)) = self.batches.iter().find(|(f, n, _)| xid >= *f && xid < f + n) {
+                    if let Some(Pending::Barrier { errors, .. }) = self.pending.get_mut(&barrier) {
+                        errors.push(BatchError { index: xid - first, xid, error: frame.to_vec() });
+                    }
+                    return;
+                }
+                if let Some(p) = self.unregister(xid) {
+                    let id = match p {
+                        Pending::Single { id, .. } | Pending::Barrier { id, .. } => id,
+                    };
+                    return self.complete(id, Err(RequestError::Switch(frame.to_vec())));
+                }
+                return self.events.push_back(Event::Async(frame.to_vec()));
+            }
+            _ => {}
+        }
+        match self.pending.get_mut(&xid) {
+            Some(Pending::Single { parts, .. }) => {
+                parts.push(frame.to_vec());
+                let more = msg_type == MsgType::STATS_REPLY && stats_reply_more(frame);
+                if !more {
+                    if let Some(Pending::Single { id, parts, .. }) = self.unregister(xid) {
+                        self.complete(id, Ok(Completion::Reply(parts)));
+                    }
+                }
+            }
+            Some(Pending::Barrier { .. }) if msg_type == MsgType::BARRIER_REPLY => {
+                if let Some(Pending::Barrier { id, first_xid, count, errors, .. }) = self.unregister(xid) {
+                    self.complete(id, Ok(Completion::Batch { count, first_xid, errors }));
+                }
+            }
+            _ => self.events.push_back(Event::Async(frame.to_vec())),
+        }
+    }
+}
+
+/// Length of the message starting at `pos`, checked against the buffer.
+fn frame_len(buf: &[u8], pos: usize) -> Result<usize, RequestError> {
+    let len = buf
+        .get(pos + 2..pos + 4)
+        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        .ok_or_else(|| RequestError::Invalid(format!("truncated message header at byte {pos}")))?;
+    if len < HEADER_LEN || pos + len > buf.len() {
+        return Err(RequestError::Invalid(format!("message at byte {pos} has impossible length {len}")));
+    }
+    Ok(len)
+}
+
+fn patch_xid(out: &mut BytesMut, start: usize, xid: u32) {
+    if let Some(slot) = out.get_mut(start + 4..start + 8) {
+        slot.copy_from_slice(&xid.to_be_bytes());
+    }
+}
+
+/// `OFPSF_REPLY_MORE` in a STATS_REPLY header (type at 8..10, flags at 10..12).
+fn stats_reply_more(frame: &[u8]) -> bool {
+    frame.get(10..12).is_some_and(|f| u16::from_be_bytes([f[0], f[1]]) & StatsFlags::REPLY_MORE.0 != 0)
+}
+
+fn describe_error(frame: &[u8]) -> String {
+    match Message::decode(frame) {
+        Ok(Message::Error(e)) => e.ovs_name(),
+        _ => "an undecodable error".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::openflow::stats::{StatsReply, StatsReplyBody};
+
+    fn enc(m: Message) -> Vec<u8> {
+        m.to_bytes().unwrap()
+    }
+
+    fn out_messages(s: &mut Session) -> Vec<Message> {
+        let mut f = Framer::new();
+        if let Some(b) = s.take_output() {
+            f.push(&b);
+        }
+        let mut v = Vec::new();
+        while let Some(fr) = f.next_frame().unwrap() {
+            v.push(Message::decode(&fr).unwrap());
+        }
+        v
+    }
+
+    fn ovs_hello() -> Vec<u8> {
+        // What OVS sends: an OF1.3 header with a version bitmap of 1.1 and 1.3.
+        crate::openflow::types::hex_decode("04000010000000010001000800000014").unwrap()
+    }
+
+    fn features(xid: u32, dpid: u64) -> Vec<u8> {
+        enc(Message::FeaturesReply(FeaturesReply {
+            xid,
+            datapath_id: dpid,
+            n_buffers: 0,
+            n_tables: 254,
+            capabilities: Default::default(),
+            reserved: 0,
+            ports: vec![],
+        }))
+    }
+
+    fn active(now: Instant) -> Session {
+        let mut s = Session::new(Config::default(), now);
+        let out = out_messages(&mut s);
+        assert!(matches!(out[0], Message::Hello(_)));
+        s.receive(&ovs_hello(), now);
+        let out = out_messages(&mut s);
+        let Message::FeaturesRequest(Empty { xid }) = out[0] else { panic!("{out:?}") };
+        s.receive(&features(xid, 0xabc), now);
+        assert!(s.is_active());
+        assert!(matches!(s.poll_event(), Some(Event::Connected(Connected { datapath_id: 0xabc, .. }))));
+        let out = out_messages(&mut s);
+        assert!(matches!(out[0], Message::SetConfig(SwitchConfig { miss_send_len: 0xffff, .. })));
+        s
+    }
+
+    #[test]
+    fn handshake_with_ovs_hello_negotiates_of11() {
+        active(Instant::now());
+    }
+
+    #[test]
+    fn refuses_a_switch_without_of11() {
+        let now = Instant::now();
+        let mut s = Session::new(Config::default(), now);
+        s.take_output();
+        // OF1.3-only bitmap (bit 4).
+        s.receive(&crate::openflow::types::hex_decode("04000010000000010001000800000010").unwrap(), now);
+        assert!(s.is_closed());
+        let out = out_messages(&mut s);
+        assert!(matches!(&out[0], Message::Error(e) if e.error_type == ErrorType::HELLO_FAILED));
+        assert!(matches!(s.poll_event(), Some(Event::Closed(CloseReason::VersionNegotiation(_)))));
+    }
+
+    #[test]
+    fn wrong_datapath_closes() {
+        let now = Instant::now();
+        let mut s = Session::new(Config { expected_datapath_id: Some(1), ..Config::default() }, now);
+        s.take_output();
+        s.receive(&ovs_hello(), now);
+        let Message::FeaturesRequest(Empty { xid }) = out_messages(&mut s)[0] else { panic!() };
+        s.receive(&features(xid, 2), now);
+        assert!(matches!(s.poll_event(), Some(Event::Closed(CloseReason::DatapathMismatch { expected: 1, actual: 2 }))));
+    }
+
+    #[test]
+    fn answers_echo_and_probes_when_idle() {
+        let t0 = Instant::now();
+        let mut s = active(t0);
+        s.receive(&enc(Message::EchoRequest(Echo { xid: 0, data: Bytes(b"hi".to_vec()) })), t0);
+        assert_eq!(out_messages(&mut s), vec![Message::EchoReply(Echo { xid: 0, data: Bytes(b"hi".to_vec()) })]);
+        let t1 = s.poll_timeout().unwrap();
+        assert_eq!(t1, t0 + Duration::from_secs(5));
+        s.handle_timeout(t1);
+        let Message::EchoRequest(probe) = &out_messages(&mut s)[0] else { panic!() };
+        s.receive(&enc(Message::EchoReply(Echo { xid: probe.xid, data: Bytes(vec![]) })), t1);
+        assert!(s.is_active());
+        let t2 = s.poll_timeout().unwrap();
+        s.handle_timeout(t2);
+        out_messages(&mut s);
+        s.handle_timeout(t2 + Duration::from_secs(5));
+        assert!(matches!(s.poll_event(), Some(Event::Closed(CloseReason::ProbeTimeout))));
+    }
+
+    #[test]
+    fn batch_reports_errors_by_index_then_completes_at_the_barrier() {
+        let now = Instant::now();
+        let mut s = active(now);
+        let fm = enc(Message::BarrierRequest(Empty { xid: 0 })); // any message will do
+        let mut batch = Vec::new();
+        for _ in 0..3 {
+            batch.extend_from_slice(&fm);
+        }
+        let id = s.send_batch(&batch, Duration::from_secs(1), now).unwrap();
+        let out = out_messages(&mut s);
+        assert_eq!(out.len(), 4);
+        let xids: Vec<u32> = out.iter().map(Message::xid).collect();
+        assert_eq!(xids[1], xids[0] + 1);
+        let err = enc(Message::Error(crate::openflow::error_msg::ErrorMsg {
+            xid: xids[1],
+            error_type: ErrorType::BAD_ACTION,
+            code: crate::openflow::error_msg::ErrorCode(9),
+            data: Bytes(vec![]),
+        }));
+        s.receive(&err, now);
+        s.receive(&enc(Message::BarrierReply(Empty { xid: xids[3] })), now);
+        match s.poll_event() {
+            Some(Event::Completed { id: got, result: Ok(Completion::Batch { count: 3, errors, .. }) }) => {
+                assert_eq!(got, id);
+                assert_eq!(errors.len(), 1);
+                assert_eq!(errors[0].index, 1);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn gathers_multipart_replies_and_times_out_and_fails_pending_on_close() {
+        let now = Instant::now();
+        let mut s = active(now);
+        let req = enc(Message::BarrierRequest(Empty { xid: 0 }));
+        let id = s.request(&req, Duration::from_secs(2), now).unwrap();
+        let xid = out_messages(&mut s)[0].xid();
+        let part = |more: bool| {
+            enc(Message::StatsReply(StatsReply {
+                xid,
+                flags: StatsFlags(u16::from(more)),
+                body: StatsReplyBody::Flow { flows: vec![] },
+            }))
+        };
+        s.receive(&part(true), now);
+        assert!(s.poll_event().is_none());
+        s.receive(&part(false), now);
+        assert!(matches!(s.poll_event(), Some(Event::Completed { id: i, result: Ok(Completion::Reply(p)) }) if i == id && p.len() == 2));
+
+        let id2 = s.request(&req, Duration::from_secs(2), now).unwrap();
+        s.handle_timeout(now + Duration::from_secs(2));
+        assert!(matches!(s.poll_event(), Some(Event::Completed { id, result: Err(RequestError::Timeout) }) if id == id2));
+
+        let id3 = s.request(&req, Duration::from_secs(2), now).unwrap();
+        s.close(CloseReason::Transport("eof".into()));
+        assert!(matches!(s.poll_event(), Some(Event::Completed { id, result: Err(RequestError::Closed(_)) }) if id == id3));
+        assert!(matches!(s.poll_event(), Some(Event::Closed(_))));
+        assert_eq!(s.request(&req, Duration::from_secs(1), now), Err(RequestError::NotConnected));
+    }
+
+    #[test]
+    fn malformed_batches_are_refused_before_anything_is_sent() {
+        let now = Instant::now();
+        let mut s = active(now);
+        assert!(matches!(s.send_batch(&[2, 0, 0, 9, 0, 0, 0, 0], Duration::from_secs(1), now), Err(RequestError::Invalid(_))));
+        assert!(s.take_output().is_none());
+    }
+}
