@@ -42,6 +42,7 @@ function toFlowMod(flow, command) {
 
 class OpenFlowChannel extends EventEmitter {
   #native
+  #insecure
 
   /**
    * @param {object} options
@@ -76,16 +77,18 @@ class OpenFlowChannel extends EventEmitter {
       else channelOptions[k] = v
     }
     if (tls === undefined && Object.keys(hostTls).length > 0) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'host verification options need options.tls')
-    if (hostTls.insecure === true) process.emitWarning(`OpenFlowChannel to ${host}:${port}: insecure: true, the host is NOT authenticated`, { code: 'XO_SDN_INSECURE_TLS' })
+    this.#insecure = hostTls.insecure === true
     if (tls !== undefined && !(tls instanceof TlsConfig)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.tls must be a TlsConfig')
     for (const k of ['echoIntervalMs', 'echoTimeoutMs', 'connectTimeoutMs', 'requestTimeoutMs', 'reconnectMinMs', 'reconnectMaxMs', 'missSendLen']) {
       const v = channelOptions[k]
       if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 0xffffffff)) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `options.${k} must be a non-negative integer`)
     }
     try {
-      this.#native = native.__createOpenFlowChannel(channelOptions, tls?._native ?? null, tls ? hostTls : null, (kind, payload, code, message) =>
-        this.#onNativeEvent(kind, payload, code, message),
-      )
+      this.#native = native.__createOpenFlowChannel(channelOptions, tls?._native ?? null, tls ? hostTls : null, (...args) => {
+        // napi delivers the event tuple as one array argument.
+        const [kind, payload, code, message] = args.length === 1 && Array.isArray(args[0]) ? args[0] : args
+        this.#onNativeEvent(kind, payload, code, message)
+      })
     } catch (err) {
       throw classify(err)
     }
@@ -124,6 +127,9 @@ class OpenFlowChannel extends EventEmitter {
 
   /** TCP + TLS, HELLO negotiation (OF1.1), FEATURES: resolves `{ datapathId, ports }`. */
   async connect() {
+    if (this.#insecure) {
+      process.emitWarning(`OpenFlowChannel to ${this.host}:${this.port} uses insecure: true: the host is NOT authenticated`, { code: 'XO_SDN_INSECURE_TLS' })
+    }
     const r = unwrap(await this.#native.connect())
     const features = decode(r.features)
     this.datapathId = features.datapathId

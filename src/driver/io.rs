@@ -56,6 +56,12 @@ fn io_error(addr: &str, e: &io::Error) -> ChannelError {
 fn tls_error(addr: &str, e: &io::Error) -> ChannelError {
     let inner = e.get_ref().and_then(|i| i.downcast_ref::<tokio_rustls::rustls::Error>());
     match inner {
+        // The peer's first bytes were not a TLS record: most likely a plain-TCP
+        // listener (an OVS ptcp: port answers with its OpenFlow HELLO).
+        Some(tokio_rustls::rustls::Error::InvalidMessage(m)) => ChannelError::new(
+            "TLS_PEER_NOT_TLS",
+            format!("{addr} does not speak TLS (a plain-TCP port?): {m:?}"),
+        ),
         Some(rustls_err) => {
             let t = crate::tls::classify(rustls_err);
             ChannelError::new(t.code(), format!("TLS handshake with {addr} failed: {t}"))

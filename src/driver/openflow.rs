@@ -131,8 +131,8 @@ async fn establish(options: &ChannelOptions) -> Result<(Box<dyn Stream>, Session
         let deadline = session.poll_timeout().unwrap_or_else(|| Instant::now() + options.connect_timeout);
         tokio::select! {
             n = stream.read(&mut buf) => match n {
-                Ok(0) => return Err(ChannelError::new("CHANNEL_CLOSED", format!(
-                    "{}:{} closed the connection during the OpenFlow handshake (is this bridge's controller listening here, and is OpenFlow11 in Bridge.protocols?)",
+                Ok(0) => return Err(ChannelError::new("OF_CLOSED_BEFORE_HELLO", format!(
+                    "{}:{} closed the connection before the switch's OpenFlow HELLO (a TLS port reached without tls? a bridge whose controller is not listening here?)",
                     options.host, options.port))),
                 Ok(n) => session.receive(buf.get(..n).unwrap_or_default(), Instant::now()),
                 Err(e) => return Err(transport("reading the handshake", &e)),
@@ -143,6 +143,11 @@ async fn establish(options: &ChannelOptions) -> Result<(Box<dyn Stream>, Session
 }
 
 fn transport(what: &str, e: &std::io::Error) -> ChannelError {
+    // With TLS 1.3 the host checks our certificate after the handshake looks done
+    // to us: its refusal arrives as an alert on the first read.
+    if let Some(t) = crate::tls::classify_io(e) {
+        return ChannelError::new(t.code(), format!("TLS failure while {what}: {t}"));
+    }
     ChannelError::new("CHANNEL_CLOSED", format!("connection lost while {what}: {e}"))
 }
 

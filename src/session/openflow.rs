@@ -82,6 +82,8 @@ pub enum CloseReason {
     ProbeTimeout,
     /// The switch sent bytes that cannot be framed, or broke the protocol.
     Protocol(String),
+    /// The first bytes were a TLS record: the port expects TLS and we spoke plain TCP.
+    PeerExpectsTls,
     /// The transport ended (set by the driver).
     Transport(String),
     /// `close()` was called.
@@ -97,6 +99,7 @@ impl CloseReason {
             CloseReason::HandshakeTimeout => "OF_HANDSHAKE_TIMEOUT",
             CloseReason::ProbeTimeout => "OF_ECHO_TIMEOUT",
             CloseReason::Protocol(_) => "OF_PROTOCOL_ERROR",
+            CloseReason::PeerExpectsTls => "OF_PEER_EXPECTS_TLS",
             CloseReason::Transport(_) => "CHANNEL_CLOSED",
             CloseReason::ByUser => "CHANNEL_CLOSED",
         }
@@ -113,6 +116,7 @@ impl std::fmt::Display for CloseReason {
             CloseReason::HandshakeTimeout => f.write_str("handshake timed out"),
             CloseReason::ProbeTimeout => f.write_str("switch did not answer the echo probe"),
             CloseReason::Protocol(s) => write!(f, "protocol error: {s}"),
+            CloseReason::PeerExpectsTls => f.write_str("the switch answered with TLS: this port expects TLS (give a TlsConfig)"),
             CloseReason::Transport(s) => write!(f, "connection lost: {s}"),
             CloseReason::ByUser => f.write_str("channel closed"),
         }
@@ -463,6 +467,14 @@ impl Session {
     pub fn receive(&mut self, bytes: &[u8], now: Instant) {
         if self.is_closed() {
             return;
+        }
+        // A TLS record header (alert 0x15 or handshake 0x16, version 3.x) where the
+        // HELLO should be: we spoke plain TCP to a TLS port.
+        if matches!(self.state, State::ExpectHello) && self.framer.buffered() == 0 {
+            if let [0x15 | 0x16, 0x03, ..] = bytes {
+                self.close(CloseReason::PeerExpectsTls);
+                return;
+            }
         }
         self.framer.push(bytes);
         loop {

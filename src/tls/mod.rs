@@ -215,7 +215,11 @@ impl ClientTls {
             }
         }
 
-        let leaf = &chain[0]; // load_certs never returns an empty chain
+        // load_certs never returns an empty chain; no panic path if that ever changes
+        let (leaf, intermediates) = chain.split_first().ok_or(PemError::NoPemBlock {
+            what: "client certificate",
+            looks_like_der: false,
+        })?;
         let info = CertInfo::parse(leaf).map_err(|e| PemError::BadDer {
             what: "client certificate",
             index: 1,
@@ -242,7 +246,7 @@ impl ClientTls {
                     .build()
                     .map_err(|e| TlsError::InvalidConfig(format!("pool CA: {e}")))?;
             verifier
-                .verify_client_cert(leaf, &chain[1..], opts.now)
+                .verify_client_cert(leaf, intermediates, opts.now)
                 .map_err(|e| TlsError::ClientCertNotFromPoolCa {
                     reason: pool_ca_reason(&e),
                 })?;
