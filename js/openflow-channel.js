@@ -166,6 +166,22 @@ class OpenFlowChannel extends EventEmitter {
     throw e
   }
 
+  /**
+   * `send` for messages already encoded back to back (e.g. by `encodeBatch`):
+   * their xids are rewritten, then one barrier. Resolves `{ count }`; refusals
+   * reject as in `send` (without the original objects).
+   */
+  async sendEncoded(bytes, { timeoutMs } = {}) {
+    if (!Buffer.isBuffer(bytes)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'bytes must be a Buffer')
+    const r = unwrap(await this.#native.sendBatch(bytes, timeoutMs))
+    if (r.errors.length === 0) return { count: r.count }
+    const errors = r.errors.map(({ index, xid, error }) => ({ index, xid, error: decode(error) }))
+    const e = switchError(errors[0].error, undefined, errors[0].index)
+    e.errors = errors
+    e.applied = r.count - errors.length
+    throw e
+  }
+
   /** Flow stats, filtered like `ovs-ofctl dump-flows` (table 0xff = all). */
   async dumpFlows({ tableId = 0xff, cookie = 0n, cookieMask = 0n, match = {}, outPort = 'any', outGroup = 'any', timeoutMs } = {}) {
     const reply = await this.request(

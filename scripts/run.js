@@ -111,7 +111,10 @@ function demo() {
 
 function bench() {
   setup()
-  must('node', [path.join('bench', 'codec.bench.js'), ...process.argv.slice(3)])
+  const args = process.argv.slice(3)
+  must('node', [path.join('bench', 'codec.bench.js'), ...args])
+  must('node', ['--expose-gc', path.join('bench', 'channel.bench.js'), ...args])
+  must('cargo', ['bench', '--no-default-features', '--bench', 'codec'])
 }
 
 const commands = { setup, test, demo, bench }
