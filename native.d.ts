@@ -39,6 +39,28 @@ export declare class NativeOpenFlowChannel {
   close(): Promise<void>
 }
 
+/** The sans-I/O session, driven from JS. */
+export declare class NativeOpenFlowSession {
+  /** Feeds received bytes. */
+  receive(bytes: Buffer): void
+  /** Bytes to write, if any. */
+  takeOutput(): Buffer | null
+  /** Milliseconds until `handleTimeout` is due (0 = now), or null. */
+  pollTimeoutMs(): number | null
+  /** Expires what is due. */
+  handleTimeout(): void
+  /** One encoded message; returns the command id. */
+  request(message: Buffer, timeoutMs: number): number
+  /** Encoded messages back to back, then a barrier; returns the command id. */
+  sendBatch(messages: Buffer, timeoutMs: number): number
+  /** Ends the session; `transportError` says the connection was lost (else: closed by the user). */
+  close(transportError?: string | undefined | null): void
+  /** True once the handshake is done and until the session ends. */
+  get active(): boolean
+  /** Events since the last call. */
+  pollEvents(): Array<NativeSessionEvent>
+}
+
 /** The controller's TLS identity, shared by every connection. */
 export declare class TlsConfig {
   /** SHA-256 fingerprint of the client certificate (`AB:CD:...`). */
@@ -50,6 +72,12 @@ export declare class TlsConfig {
  * constructor so that errors keep their `code`).
  */
 export declare function __createOpenFlowChannel(options: NativeChannelOptions, tls: TlsConfig | undefined | null, hostOptions: HostTlsOptions | undefined | null, onEvent: EventFn): NativeOpenFlowChannel
+
+/**
+ * Creates a session for a connection that was just established; its HELLO is
+ * queued (`takeOutput`).
+ */
+export declare function __createOpenFlowSession(options: NativeChannelOptions): NativeOpenFlowSession
 
 /**
  * Loads and checks the identity: bad PEM, a key that does not match, an expired
@@ -157,6 +185,29 @@ export interface NativeFailure {
 export interface NativeReply {
   parts: Array<Buffer>
   switchError?: Buffer
+}
+
+/** One event for the JS driver. */
+export interface NativeSessionEvent {
+  /** `connected`, `completed`, `message` or `closed`. */
+  kind: string
+  /** Command id (`completed`). */
+  id?: number
+  /** Features (`connected`) or the message (`message`). */
+  payload?: Buffer
+  /** Datapath id (`connected`). */
+  datapathId?: bigint
+  /** Reply parts (`completed` request). */
+  parts?: Array<Buffer>
+  /** Batch size and refusals (`completed` batch). */
+  count?: number
+  firstXid?: number
+  errors?: Array<NativeBatchError>
+  /** The switch's OFPT_ERROR (`completed` request refused). */
+  switchError?: Buffer
+  /** Failure (`completed` with an error, `closed`). */
+  code?: string
+  message?: string
 }
 
 /** Options of `new TlsConfig()`. */

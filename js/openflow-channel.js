@@ -9,6 +9,7 @@ const native = require('../native.js')
 const { encode, encodeBatch, decode } = require('./codec.js')
 const { classify } = require('./errors.js')
 const { TlsConfig } = require('./tls.js')
+const { NodeStreamChannel } = require('./node-transport.js')
 
 /** Native async calls resolve failures as `{ failed, code, message }`; throw them. */
 function unwrap(r) {
@@ -62,6 +63,7 @@ class OpenFlowChannel extends EventEmitter {
    * @param {number} [options.reconnectMinMs=200]
    * @param {number} [options.reconnectMaxMs=30000]
    * @param {number} [options.missSendLen=65535] 0: do not send SET_CONFIG
+   * @param {'rustls'|'node'} [options.transport='rustls'] 'node': the same session over a node:tls (OpenSSL) socket
    */
   constructor(options) {
     super()
@@ -83,15 +85,23 @@ class OpenFlowChannel extends EventEmitter {
       const v = channelOptions[k]
       if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 0xffffffff)) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `options.${k} must be a non-negative integer`)
     }
+    const transport = channelOptions.transport ?? 'rustls'
+    delete channelOptions.transport
+    if (transport !== 'rustls' && transport !== 'node') throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', "options.transport must be 'rustls' or 'node'")
+    const onEvent = (...args) => {
+      // napi delivers the event tuple as one array argument.
+      const [kind, payload, code, message] = args.length === 1 && Array.isArray(args[0]) ? args[0] : args
+      this.#onNativeEvent(kind, payload, code, message)
+    }
     try {
-      this.#native = native.__createOpenFlowChannel(channelOptions, tls?._native ?? null, tls ? hostTls : null, (...args) => {
-        // napi delivers the event tuple as one array argument.
-        const [kind, payload, code, message] = args.length === 1 && Array.isArray(args[0]) ? args[0] : args
-        this.#onNativeEvent(kind, payload, code, message)
-      })
+      this.#native =
+        transport === 'node'
+          ? new NodeStreamChannel(channelOptions, tls, tls ? hostTls : null, onEvent)
+          : native.__createOpenFlowChannel(channelOptions, tls?._native ?? null, tls ? hostTls : null, onEvent)
     } catch (err) {
       throw classify(err)
     }
+    this.transport = transport
     this.host = host
     this.port = port
   }

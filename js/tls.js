@@ -16,6 +16,9 @@ function pem(value, name, optional = false) {
   throw e
 }
 
+/** The PEMs of each TlsConfig, for drivers that run TLS in Node (`node:tls`). */
+const pems = new WeakMap()
+
 class TlsConfig {
   /**
    * @param {object} options
@@ -39,6 +42,7 @@ class TlsConfig {
     } catch (err) {
       throw classify(err)
     }
+    pems.set(this, opts)
   }
 
   /** SHA-256 fingerprint of the client certificate (`AB:CD:…`). */
@@ -47,4 +51,4 @@ class TlsConfig {
   }
 }
 
-module.exports = { TlsConfig }
+module.exports = { TlsConfig, pemsOf: (config) => pems.get(config) }

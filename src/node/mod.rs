@@ -7,4 +7,5 @@
 mod codec;
 mod errors;
 mod openflow;
+mod session;
 mod tls;

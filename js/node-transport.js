@@ -1,0 +1,294 @@
+'use strict'
+// Runs the Rust OpenFlow session (sans-I/O) over a byte stream owned by Node:
+// `node:tls` (OpenSSL) or `node:net`. Used when rustls cannot talk to a host, and
+// by anyone who wants to supply their own stream. The host is authenticated with
+// the same policy as the rustls transport: serverCert, fingerprint, ca, or an
+// explicit insecure.
+//
+// It implements the same interface as the native channel (connect, request,
+// sendBatch, close, events as (kind, payload, code, message)).
+
+const crypto = require('node:crypto')
+const net = require('node:net')
+const tls = require('node:tls')
+const native = require('../native.js')
+const { pemsOf } = require('./tls.js')
+
+function fail(code, message) {
+  const e = new Error(message)
+  e.code = code
+  return e
+}
+
+/** Maps Node/OpenSSL TLS and socket errors onto the codes the rustls transport uses. */
+function codeOf(err) {
+  const c = String(err.code ?? '')
+  if (c === 'ECONNREFUSED') return 'CONNECTION_REFUSED'
+  if (c === 'ETIMEDOUT') return 'CONNECT_TIMEOUT'
+  if (/UNABLE_TO_VERIFY|SELF_SIGNED|UNABLE_TO_GET_ISSUER/.test(c)) return 'TLS_UNKNOWN_ISSUER'
+  if (c === 'CERT_HAS_EXPIRED' || c === 'CERT_NOT_YET_VALID') return 'TLS_HOST_CERT_EXPIRED'
+  if (c === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'TLS_HOST_NAME_MISMATCH'
+  if (/ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_REQUIRED|CERTIFICATE_EXPIRED|CERTIFICATE_UNKNOWN|ACCESS_DENIED)/.test(c)) return 'TLS_CLIENT_CERT_REJECTED'
+  if (/HANDSHAKE_FAILURE|NO_SHARED_CIPHER|PROTOCOL_VERSION|NO_PROTOCOLS|UNSUPPORTED_PROTOCOL|INSUFFICIENT_SECURITY/.test(c)) return 'TLS_NO_SHARED_CIPHER'
+  if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|RECORD_LAYER/.test(c)) return 'TLS_PEER_NOT_TLS'
+  if (c.startsWith('ERR_SSL')) return 'TLS_HANDSHAKE_FAILED'
+  return 'CHANNEL_CLOSED'
+}
+
+function derOf(pem) {
+  return new crypto.X509Certificate(pem).raw
+}
+
+/** Checks the peer certificate against the host policy; returns an error code or null. */
+function verifyPeer(socket, host) {
+  const peer = socket.getPeerX509Certificate?.()
+  if (!peer) return ['TLS_HANDSHAKE_FAILED', 'the host presented no certificate']
+  const now = Date.now()
+  const expired = () => now < Date.parse(peer.validFrom) || now > Date.parse(peer.validTo)
+  if (host.serverCert !== undefined) {
+    if (!peer.raw.equals(derOf(host.serverCert))) return ['TLS_HOST_CERT_MISMATCH', 'the host presented another certificate than serverCert']
+    if (expired()) return ['TLS_HOST_CERT_EXPIRED', `the host certificate is valid ${peer.validFrom} .. ${peer.validTo}`]
+    return null
+  }
+  if (host.fingerprint !== undefined) {
+    const want = host.fingerprint.replace(/^sha256 Fingerprint=/i, '').replace(/:/g, '').toLowerCase()
+    const got = crypto.createHash('sha256').update(peer.raw).digest('hex')
+    if (got !== want) return ['TLS_HOST_CERT_MISMATCH', 'the host certificate does not match the fingerprint']
+    if (expired()) return ['TLS_HOST_CERT_EXPIRED', `the host certificate is valid ${peer.validFrom} .. ${peer.validTo}`]
+    return null
+  }
+  return null // ca: verified by OpenSSL (rejectUnauthorized); insecure: nothing
+}
+
+class NodeStreamChannel {
+  #options
+  #tls
+  #host
+  #onEvent
+  #socket = null
+  #session = null
+  #timer = null
+  #waiting = new Map()
+  #closing = false
+  #connectedOnce = false
+  #attempt = 0
+
+  /**
+   * @param {object} options channel options (host, port, timeouts, reconnect...)
+   * @param {TlsConfig|undefined} tlsConfig
+   * @param {object|null} host serverCert | fingerprint | ca | insecure, serverName
+   * @param {Function} onEvent (kind, payload, code, message)
+   */
+  constructor(options, tlsConfig, host, onEvent) {
+    this.#options = options
+    this.#tls = tlsConfig ? pemsOf(tlsConfig) : null
+    this.#host = host ?? {}
+    this.#onEvent = onEvent
+    if (this.#tls) {
+      const given = ['serverCert', 'fingerprint', 'ca'].filter((k) => this.#host[k] !== undefined).length + (this.#host.insecure === true ? 1 : 0)
+      if (given === 0) throw fail('TLS_HOST_AUTH_REQUIRED', 'say how to authenticate the host: serverCert, fingerprint, ca, or insecure: true')
+      if (given > 1) throw fail('ERR_INVALID_ARG_VALUE', 'give only one of serverCert, fingerprint, ca, insecure')
+    }
+  }
+
+  #openSocket() {
+    const { host, port } = this.#options
+    const timeout = this.#options.connectTimeoutMs ?? 10000
+    return new Promise((resolve, reject) => {
+      let socket
+      const timer = setTimeout(() => {
+        socket?.destroy()
+        reject(fail(this.#tls ? 'TLS_HANDSHAKE_TIMEOUT' : 'CONNECT_TIMEOUT', `no connection to ${host}:${port} within ${timeout} ms`))
+      }, timeout)
+      const done = (err) => {
+        clearTimeout(timer)
+        if (err) {
+          socket.destroy()
+          reject(err)
+        } else resolve(socket)
+      }
+      if (this.#tls) {
+        const h = this.#host
+        socket = tls.connect({
+          host,
+          port,
+          cert: this.#tls.clientCert,
+          key: this.#tls.clientKey,
+          servername: net.isIP(h.serverName ?? host) ? undefined : (h.serverName ?? host),
+          // serverCert and fingerprint are checked against the peer below; ca by OpenSSL.
+          rejectUnauthorized: h.ca !== undefined,
+          ca: h.ca,
+          checkServerIdentity: h.ca !== undefined ? (name, cert) => tls.checkServerIdentity(h.serverName ?? name, cert) : () => undefined,
+        })
+        socket.once('secureConnect', () => {
+          const bad = verifyPeer(socket, h)
+          if (bad) return done(fail(bad[0], bad[1]))
+          this.cipher = socket.getCipher()
+          done(null)
+        })
+      } else {
+        socket = net.connect({ host, port }, () => done(null))
+      }
+      socket.setNoDelay(true)
+      socket.once('error', (err) => done(fail(codeOf(err), `${host}:${port}: ${err.message}`)))
+    })
+  }
+
+  async #establish() {
+    const socket = await this.#openSocket()
+    const session = native.__createOpenFlowSession(this.#options)
+    this.#socket = socket
+    this.#session = session
+    return new Promise((resolve, reject) => {
+      let settled = false
+      this.#pendingConnect = { resolve: (v) => { settled = true; resolve(v) }, reject: (e) => { settled = true; reject(e) } }
+      socket.on('data', (chunk) => {
+        session.receive(chunk)
+        this.#pump()
+      })
+      // With TLS 1.3 the host refuses our certificate after the handshake looks done
+      // to us: the alert arrives here, before 'close'.
+      let lastError = null
+      socket.on('error', (err) => (lastError = err))
+      socket.on('close', () => {
+        if (this.#session !== session) return
+        if (!settled) {
+          const p = this.#pendingConnect
+          this.#pendingConnect = null
+          p?.reject(
+            lastError
+              ? fail(codeOf(lastError), `${this.#options.host}:${this.#options.port}: ${lastError.message}`)
+              : fail('OF_CLOSED_BEFORE_HELLO', `${this.#options.host}:${this.#options.port} closed the connection before the switch's HELLO`),
+          )
+        }
+        session.close(this.#closing ? undefined : 'the connection closed')
+        this.#pump()
+        this.#lost()
+      })
+      this.#pump()
+    })
+  }
+
+  #pendingConnect = null
+
+  #pump() {
+    const session = this.#session
+    if (!session) return
+    for (const ev of session.pollEvents()) this.#dispatch(ev)
+    const out = session.takeOutput()
+    if (out && this.#socket && !this.#socket.destroyed) this.#socket.write(out)
+    clearTimeout(this.#timer)
+    const due = session.pollTimeoutMs()
+    if (due !== null) {
+      this.#timer = setTimeout(() => {
+        session.handleTimeout()
+        this.#pump()
+      }, Math.ceil(due))
+      this.#timer.unref?.()
+    }
+  }
+
+  #dispatch(ev) {
+    switch (ev.kind) {
+      case 'connected': {
+        const p = this.#pendingConnect
+        this.#pendingConnect = null
+        p?.resolve({ datapathId: ev.datapathId, features: ev.payload })
+        return
+      }
+      case 'message':
+        this.#onEvent('message', ev.payload, null, null)
+        return
+      case 'closed': {
+        const p = this.#pendingConnect
+        this.#pendingConnect = null
+        p?.reject(fail(ev.code, ev.message))
+        this.#socket?.destroy()
+        return
+      }
+      case 'completed': {
+        const w = this.#waiting.get(ev.id)
+        if (!w) return
+        this.#waiting.delete(ev.id)
+        if (ev.code) w.reject(fail(ev.code, ev.message))
+        else if (ev.switchError) w.resolve({ parts: [], switchError: ev.switchError })
+        else if (ev.parts) w.resolve({ parts: ev.parts })
+        else w.resolve({ count: ev.count, firstXid: ev.firstXid, errors: ev.errors })
+      }
+    }
+  }
+
+  #lost() {
+    clearTimeout(this.#timer)
+    this.#session = null
+    this.#socket = null
+    if (!this.#connectedOnce) return
+    if (this.#closing) {
+      this.#onEvent('closed', null, null, null)
+      return
+    }
+    this.#onEvent('disconnected', null, 'CHANNEL_CLOSED', `${this.#options.host}:${this.#options.port} closed the connection`)
+    if (this.#options.reconnect === false) {
+      this.#onEvent('closed', null, null, null)
+      return
+    }
+    const min = this.#options.reconnectMinMs ?? 200
+    const max = this.#options.reconnectMaxMs ?? 30000
+    const delay = Math.min(max, min * 2 ** Math.min(this.#attempt++, 20)) * (0.5 + Math.random() / 2)
+    setTimeout(() => {
+      if (this.#closing) return this.#onEvent('closed', null, null, null)
+      this.#establish().then(
+        (c) => {
+          this.#attempt = 0
+          this.#onEvent('reconnected', c.features, null, null)
+        },
+        () => this.#lost(),
+      )
+    }, delay).unref?.()
+  }
+
+  async connect() {
+    if (this.#connectedOnce) throw fail('CHANNEL_ALREADY_CONNECTED', 'connect() was already called; close() first')
+    const c = await this.#establish()
+    this.#connectedOnce = true
+    return c
+  }
+
+  #command(method, bytes, timeoutMs) {
+    const session = this.#session
+    if (!session || !session.active) return Promise.reject(fail('CHANNEL_NOT_CONNECTED', 'the channel is not connected'))
+    let id
+    try {
+      id = session[method](bytes, timeoutMs ?? this.#options.requestTimeoutMs ?? 30000)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const p = new Promise((resolve, reject) => this.#waiting.set(id, { resolve, reject }))
+    this.#pump()
+    return p
+  }
+
+  request(bytes, timeoutMs) {
+    return this.#command('request', bytes, timeoutMs)
+  }
+
+  sendBatch(bytes, timeoutMs) {
+    return this.#command('sendBatch', bytes, timeoutMs)
+  }
+
+  async close() {
+    if (this.#closing) return
+    this.#closing = true
+    const socket = this.#socket
+    if (!socket) return
+    this.#session?.close()
+    this.#pump()
+    await new Promise((resolve) => {
+      socket.once('close', resolve)
+      socket.end()
+      setTimeout(() => socket.destroy(), 2000).unref?.()
+    })
+  }
+}
+
+module.exports = { NodeStreamChannel, codeOf }
