@@ -375,3 +375,108 @@ export class FrameDecoder {
   /** Bytes held that do not yet make a whole message. */
   readonly buffered: number
 }
+
+// ---------------------------------------------------------------------------
+// Flow text (Open vSwitch's ovs-ofctl syntax)
+// ---------------------------------------------------------------------------
+
+/**
+ * Reads `ovs-ofctl` flow text (`priority=65527,tcp,in_port=4,... actions=drop`) into a
+ * flow_mod encoded exactly as `ovs-ofctl -O OpenFlow11` would. Invalid text throws a
+ * TypeError whose `code` says why (`FLOW_UNKNOWN_FIELD`, `FLOW_BAD_VALUE`,
+ * `FLOW_NOT_IN_OF11`, ...) and whose message names the offending token.
+ */
+export function parseFlow(text: string, options?: { command?: FlowModCommand }): FlowMod
+/** Prints a flow_mod or a flow stats entry as `ovs-ofctl -O OpenFlow11 dump-flows` does. */
+export function formatFlow(flow: FlowMod | FlowStats): string
+
+// ---------------------------------------------------------------------------
+// TLS and the OpenFlow channel
+// ---------------------------------------------------------------------------
+
+/** The controller's TLS identity, shared by every connection. Throws `TLS_*` codes. */
+export class TlsConfig {
+  constructor(options: { clientCert: string | Buffer; clientKey: string | Buffer; poolCa?: string | Buffer })
+  /** SHA-256 fingerprint of the client certificate (`AB:CD:…`). */
+  readonly clientCertFingerprint: string
+}
+
+/** How one host is authenticated: exactly one of serverCert, fingerprint, ca, insecure. */
+export interface HostAuthOptions {
+  /** The host certificate as XAPI `host.get_server_certificate` returns it: the anchor for that host. */
+  serverCert?: string | Buffer
+  /** SHA-256 pin of the host certificate (hex, with or without colons). */
+  fingerprint?: string
+  /** Verify the host's chain against this CA (name checked when the certificate has a usable one). */
+  ca?: string | Buffer
+  /** No verification at all; warns (`XO_SDN_INSECURE_TLS`) on every connect. */
+  insecure?: boolean
+  /** Name to verify with `ca` (default: `host`). */
+  serverName?: string
+}
+
+export interface OpenFlowChannelOptions extends HostAuthOptions {
+  host: string
+  /** Default 6653. */
+  port?: number
+  /** Omitted: plain TCP (tests, ptcp: listeners). */
+  tls?: TlsConfig
+  expectedDatapathId?: bigint
+  /** Idle time before the channel probes the switch (default 5000). */
+  echoIntervalMs?: number
+  echoTimeoutMs?: number
+  connectTimeoutMs?: number
+  /** Every request has one (default 30000): no promise waits forever. */
+  requestTimeoutMs?: number
+  /** Default true: jittered exponential backoff between reconnectMinMs and reconnectMaxMs. */
+  reconnect?: boolean
+  reconnectMinMs?: number
+  reconnectMaxMs?: number
+  /** SET_CONFIG miss_send_len sent after FEATURES (default 65535; 0: none). */
+  missSendLen?: number
+  /** 'rustls' (default) or 'node' (the same session over a node:tls socket). */
+  transport?: 'rustls' | 'node'
+}
+
+/** A request the switch refused (`code: 'OF_SWITCH_ERROR'`). */
+export interface OpenFlowSwitchError extends Error {
+  code: 'OF_SWITCH_ERROR'
+  /** Position of the (first) refused message in the batch. */
+  index: number
+  xid: number
+  errorType: ErrorType | number
+  errorCode: string | number
+  /** The refused message as the switch echoed it, decoded. */
+  offending?: Message
+  /** Every refusal of a batch, and how many messages were applied. */
+  errors?: Array<{ index: number; xid: number; error: ErrorMsg; message?: MessageInput }>
+  applied?: number
+}
+
+/**
+ * A persistent OpenFlow 1.1 connection to one bridge of one host. Events:
+ * `portStatus`, `flowRemoved`, `packetIn`, `switchError` (unsolicited), `message`
+ * (every asynchronous message), `disconnected` (Error with `code`), `reconnected`
+ * ({ datapathId, ports }), `close`, `error` (undecodable bytes from the switch).
+ */
+export class OpenFlowChannel extends import('node:events').EventEmitter {
+  constructor(options: OpenFlowChannelOptions)
+  readonly host: string
+  readonly port: number
+  readonly transport: 'rustls' | 'node'
+  datapathId?: bigint
+  ports?: Port[]
+  /** TCP, TLS, HELLO negotiation (OF1.1), FEATURES. Rejects with a stable `code`. */
+  connect(): Promise<{ datapathId: bigint; ports: Port[] }>
+  /** One message; resolves with its reply (an array for multipart STATS replies). */
+  request(message: MessageInput, options?: { timeoutMs?: number }): Promise<Message | Message[]>
+  /** Pipelines messages and one barrier; rejects with OpenFlowSwitchError if any was refused. */
+  send(messages: MessageInput | MessageInput[], options?: { timeoutMs?: number }): Promise<{ count: number }>
+  /** `send` for messages already encoded back to back. */
+  sendEncoded(bytes: Buffer, options?: { timeoutMs?: number }): Promise<{ count: number }>
+  dumpFlows(filter?: { tableId?: number; cookie?: U64Input; cookieMask?: U64Input; match?: Match; outPort?: PortNo; outGroup?: GroupNo; timeoutMs?: number }): Promise<FlowStats[]>
+  addFlows(flows: Array<string | Partial<FlowMod>>, options?: { timeoutMs?: number }): Promise<{ count: number }>
+  deleteFlows(flows: Array<string | Partial<FlowMod>>, options?: { strict?: boolean; timeoutMs?: number }): Promise<{ count: number }>
+  /** Graceful and idempotent. */
+  close(): Promise<void>
+}
