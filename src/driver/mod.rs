@@ -4,6 +4,7 @@
 
 pub mod io;
 pub mod openflow;
+pub mod stream;
 
 use std::fmt;
 

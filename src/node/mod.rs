@@ -8,4 +8,5 @@ mod codec;
 mod errors;
 mod openflow;
 mod session;
+mod stream;
 mod tls;

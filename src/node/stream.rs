@@ -1,0 +1,100 @@
+//! `NativeStream`: a TCP or rustls TLS connection for protocol drivers written in
+//! JS. Events: ('data', Buffer) and ('close', null, code, message).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use napi::bindgen_prelude::{Buffer, BufferSlice};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Status;
+use napi_derive::napi;
+
+use super::errors::{err, guard, Code};
+use super::openflow::NativeFailure;
+use super::tls::{host_tls, HostTlsOptions, TlsConfig};
+use crate::driver::io::TlsTarget;
+use crate::driver::stream::{open_stream, StreamEvent, StreamHandle};
+
+type EventArgs = (String, Option<Buffer>, Option<String>, Option<String>);
+type EventFn = ThreadsafeFunction<EventArgs, (), EventArgs, Status, false, true>;
+
+/// A byte stream whose reads arrive as events.
+#[napi]
+pub struct NativeStream {
+    host: String,
+    port: u16,
+    tls: Option<TlsTarget>,
+    timeout: Duration,
+    on_event: Arc<EventFn>,
+    handle: Arc<Mutex<Option<StreamHandle>>>,
+}
+
+/// Validates and prepares a stream (connect with `connect()`).
+#[napi(js_name = "__createStream")]
+pub fn create_stream(
+    host: String,
+    port: u32,
+    connect_timeout_ms: Option<u32>,
+    tls: Option<&TlsConfig>,
+    host_options: Option<HostTlsOptions>,
+    on_event: EventFn,
+) -> napi::Result<NativeStream, Code> {
+    guard(|| {
+        let port = u16::try_from(port).map_err(|_| err("ERR_OUT_OF_RANGE", format!("port {port} is not a TCP port")))?;
+        let tls = match tls {
+            Some(t) => Some(host_tls(t, host_options.as_ref(), &host)?),
+            None => None,
+        };
+        Ok(NativeStream {
+            host,
+            port,
+            tls,
+            timeout: Duration::from_millis(connect_timeout_ms.map_or(10_000, u64::from)),
+            on_event: Arc::new(on_event),
+            handle: Arc::new(Mutex::new(None)),
+        })
+    })
+}
+
+#[napi]
+impl NativeStream {
+    /// Connects; resolves `null` or a failure object (`{ failed, code, message }`).
+    #[napi]
+    pub async fn connect(&self) -> napi::Result<Option<NativeFailure>> {
+        let tsfn = self.on_event.clone();
+        let r = open_stream(&self.host, self.port, self.tls.as_ref(), self.timeout, move |ev| {
+            let args: EventArgs = match ev {
+                StreamEvent::Data(b) => ("data".into(), Some(b.into()), None, None),
+                StreamEvent::Closed(None) => ("close".into(), None, None, None),
+                StreamEvent::Closed(Some(e)) => ("close".into(), None, Some(e.code.into()), Some(e.message)),
+            };
+            tsfn.call(args, ThreadsafeFunctionCallMode::NonBlocking);
+        })
+        .await;
+        match r {
+            Ok(h) => {
+                *self.handle.lock().unwrap_or_else(|e| e.into_inner()) = Some(h);
+                Ok(None)
+            }
+            Err(e) => Ok(Some(NativeFailure { failed: true, code: e.code.into(), message: e.message })),
+        }
+    }
+
+    /// Queues bytes; false when the stream is closed.
+    #[napi]
+    pub fn write(&self, bytes: BufferSlice) -> bool {
+        let data = bytes.to_vec();
+        match self.handle.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            Some(h) => h.write(data),
+            None => false,
+        }
+    }
+
+    /// Flushes and shuts down.
+    #[napi]
+    pub fn end(&self) {
+        if let Some(h) = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            h.close();
+        }
+    }
+}
