@@ -4,9 +4,12 @@
 const codec = require('./codec.js')
 const { TlsConfig } = require('./tls.js')
 const { OpenFlowChannel } = require('./openflow-channel.js')
+const { OvsdbClient, ovsdb } = require('./ovsdb-client.js')
 
 module.exports = {
   ...codec,
   TlsConfig,
   OpenFlowChannel,
+  OvsdbClient,
+  ovsdb,
 }

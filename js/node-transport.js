@@ -60,6 +60,54 @@ function verifyPeer(socket, host) {
   return null // ca: verified by OpenSSL (rejectUnauthorized); insecure: nothing
 }
 
+
+/**
+ * Opens a `node:net` or `node:tls` socket to `options.host:options.port` and
+ * authenticates the host per `host` (serverCert, fingerprint, ca or insecure).
+ * Resolves `{ socket, cipher }`; rejects with an Error carrying a stable `code`.
+ */
+function connectNodeSocket(options, pems, host = {}) {
+  const { host: address, port } = options
+  const timeout = options.connectTimeoutMs ?? 10000
+  return new Promise((resolve, reject) => {
+    let socket
+    const timer = setTimeout(() => {
+      socket?.destroy()
+      reject(fail(pems ? 'TLS_HANDSHAKE_TIMEOUT' : 'CONNECT_TIMEOUT', `no connection to ${address}:${port} within ${timeout} ms`))
+    }, timeout)
+    const done = (err, cipher) => {
+      clearTimeout(timer)
+      if (err) {
+        socket.destroy()
+        reject(err)
+      } else resolve({ socket, cipher })
+    }
+    if (pems) {
+      const name = host.serverName ?? address
+      socket = tls.connect({
+        host: address,
+        port,
+        cert: pems.clientCert,
+        key: pems.clientKey,
+        servername: net.isIP(name) ? undefined : name,
+        // serverCert and fingerprint are checked against the peer below; ca by OpenSSL.
+        rejectUnauthorized: host.ca !== undefined,
+        ca: host.ca,
+        checkServerIdentity: host.ca !== undefined ? (_, cert) => tls.checkServerIdentity(name, cert) : () => undefined,
+      })
+      socket.once('secureConnect', () => {
+        const bad = verifyPeer(socket, host)
+        if (bad) return done(fail(bad[0], bad[1]))
+        done(null, socket.getCipher())
+      })
+    } else {
+      socket = net.connect({ host: address, port }, () => done(null, null))
+    }
+    socket.setNoDelay(true)
+    socket.once('error', (err) => done(fail(codeOf(err), `${address}:${port}: ${err.message}`)))
+  })
+}
+
 class NodeStreamChannel {
   #options
   #tls
@@ -92,45 +140,9 @@ class NodeStreamChannel {
   }
 
   #openSocket() {
-    const { host, port } = this.#options
-    const timeout = this.#options.connectTimeoutMs ?? 10000
-    return new Promise((resolve, reject) => {
-      let socket
-      const timer = setTimeout(() => {
-        socket?.destroy()
-        reject(fail(this.#tls ? 'TLS_HANDSHAKE_TIMEOUT' : 'CONNECT_TIMEOUT', `no connection to ${host}:${port} within ${timeout} ms`))
-      }, timeout)
-      const done = (err) => {
-        clearTimeout(timer)
-        if (err) {
-          socket.destroy()
-          reject(err)
-        } else resolve(socket)
-      }
-      if (this.#tls) {
-        const h = this.#host
-        socket = tls.connect({
-          host,
-          port,
-          cert: this.#tls.clientCert,
-          key: this.#tls.clientKey,
-          servername: net.isIP(h.serverName ?? host) ? undefined : (h.serverName ?? host),
-          // serverCert and fingerprint are checked against the peer below; ca by OpenSSL.
-          rejectUnauthorized: h.ca !== undefined,
-          ca: h.ca,
-          checkServerIdentity: h.ca !== undefined ? (name, cert) => tls.checkServerIdentity(h.serverName ?? name, cert) : () => undefined,
-        })
-        socket.once('secureConnect', () => {
-          const bad = verifyPeer(socket, h)
-          if (bad) return done(fail(bad[0], bad[1]))
-          this.cipher = socket.getCipher()
-          done(null)
-        })
-      } else {
-        socket = net.connect({ host, port }, () => done(null))
-      }
-      socket.setNoDelay(true)
-      socket.once('error', (err) => done(fail(codeOf(err), `${host}:${port}: ${err.message}`)))
+    return connectNodeSocket(this.#options, this.#tls, this.#host).then(({ socket, cipher }) => {
+      this.cipher = cipher
+      return socket
     })
   }
 
@@ -291,4 +303,4 @@ class NodeStreamChannel {
   }
 }
 
-module.exports = { NodeStreamChannel, codeOf }
+module.exports = { NodeStreamChannel, connectNodeSocket, codeOf, fail }

@@ -7,6 +7,7 @@
 mod codec;
 mod errors;
 mod openflow;
+mod ovsdb;
 mod session;
 mod stream;
 mod tls;

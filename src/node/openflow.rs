@@ -85,7 +85,9 @@ pub struct NativeBatchResult {
 
 /// (kind, payload, code, message), delivered on the JS thread.
 type EventArgs = (String, Option<Buffer>, Option<String>, Option<String>);
-type EventFn = ThreadsafeFunction<EventArgs, (), EventArgs, Status, false, true>;
+/// Strong (keeps Node's event loop alive while the channel is open); released by
+/// `close()` and when the driver task ends.
+type EventFn = ThreadsafeFunction<EventArgs, (), EventArgs, Status, false, false>;
 
 fn ms(v: Option<u32>, default: u64) -> Duration {
     Duration::from_millis(v.map_or(default, u64::from))
@@ -99,7 +101,7 @@ fn channel_error(e: ChannelError) -> napi::Error<Code> {
 #[napi]
 pub struct NativeOpenFlowChannel {
     options: ChannelOptions,
-    on_event: Arc<EventFn>,
+    on_event: Mutex<Option<Arc<EventFn>>>,
     handle: Arc<Mutex<Option<ChannelHandle>>>,
 }
 
@@ -162,7 +164,7 @@ impl NativeOpenFlowChannel {
                 request_timeout: ms(options.request_timeout_ms, 30_000),
                 reconnect,
             },
-            on_event: Arc::new(on_event),
+            on_event: Mutex::new(Some(Arc::new(on_event))),
             handle: Arc::new(Mutex::new(None)),
         })
     }
@@ -176,7 +178,9 @@ impl NativeOpenFlowChannel {
         if self.current().is_some() {
             return outcome(Err(err("CHANNEL_ALREADY_CONNECTED", "connect() was already called; close() first")));
         }
-        let tsfn = self.on_event.clone();
+        let Some(tsfn) = self.on_event.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
+            return outcome(Err(err("CHANNEL_CLOSED", "the channel was closed")));
+        };
         let (handle, connected) = match open(self.options.clone(), move |ev| deliver(&tsfn, ev)).await {
             Ok(v) => v,
             Err(e) => return outcome(Err(channel_error(e))),
@@ -221,6 +225,7 @@ impl NativeOpenFlowChannel {
         if let Some(h) = handle {
             h.close().await;
         }
+        self.on_event.lock().unwrap_or_else(|e| e.into_inner()).take();
         Ok(())
     }
 }

@@ -16,7 +16,9 @@ use crate::driver::io::TlsTarget;
 use crate::driver::stream::{open_stream, StreamEvent, StreamHandle};
 
 type EventArgs = (String, Option<Buffer>, Option<String>, Option<String>);
-type EventFn = ThreadsafeFunction<EventArgs, (), EventArgs, Status, false, true>;
+/// Strong (keeps Node's event loop alive while the stream is open); released when
+/// the stream ends, so a closed stream never holds the process.
+type EventFn = ThreadsafeFunction<EventArgs, (), EventArgs, Status, false, false>;
 
 /// A byte stream whose reads arrive as events.
 #[napi]
@@ -25,7 +27,7 @@ pub struct NativeStream {
     port: u16,
     tls: Option<TlsTarget>,
     timeout: Duration,
-    on_event: Arc<EventFn>,
+    on_event: Mutex<Option<Arc<EventFn>>>,
     handle: Arc<Mutex<Option<StreamHandle>>>,
 }
 
@@ -50,7 +52,7 @@ pub fn create_stream(
             port,
             tls,
             timeout: Duration::from_millis(connect_timeout_ms.map_or(10_000, u64::from)),
-            on_event: Arc::new(on_event),
+            on_event: Mutex::new(Some(Arc::new(on_event))),
             handle: Arc::new(Mutex::new(None)),
         })
     })
@@ -61,7 +63,9 @@ impl NativeStream {
     /// Connects; resolves `null` or a failure object (`{ failed, code, message }`).
     #[napi]
     pub async fn connect(&self) -> napi::Result<Option<NativeFailure>> {
-        let tsfn = self.on_event.clone();
+        let Some(tsfn) = self.on_event.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
+            return Ok(Some(NativeFailure { failed: true, code: "CHANNEL_CLOSED".into(), message: "the stream was ended".into() }));
+        };
         let r = open_stream(&self.host, self.port, self.tls.as_ref(), self.timeout, move |ev| {
             let args: EventArgs = match ev {
                 StreamEvent::Data(b) => ("data".into(), Some(b.into()), None, None),
@@ -76,7 +80,10 @@ impl NativeStream {
                 *self.handle.lock().unwrap_or_else(|e| e.into_inner()) = Some(h);
                 Ok(None)
             }
-            Err(e) => Ok(Some(NativeFailure { failed: true, code: e.code.into(), message: e.message })),
+            Err(e) => {
+                self.on_event.lock().unwrap_or_else(|e| e.into_inner()).take();
+                Ok(Some(NativeFailure { failed: true, code: e.code.into(), message: e.message }))
+            }
         }
     }
 
@@ -96,5 +103,7 @@ impl NativeStream {
         if let Some(h) = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take() {
             h.close();
         }
+        // The reader task keeps its own reference until the stream's end is read.
+        self.on_event.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 }

@@ -1,0 +1,521 @@
+'use strict'
+// OvsdbClient: one persistent OVSDB (RFC 7047) connection to a host's
+// ovsdb-server, with a live replica of the tables the SDN controller needs and the
+// XCP-ng operations of XO's plugin. The Rust session (src/ovsdb) frames JSON-RPC,
+// matches replies, answers and sends echo probes, checks every operation of a
+// transaction and applies monitor updates to its replica; this file moves bytes
+// (rustls by default, node:tls when the host only offers suites rustls refuses),
+// reconnects, and indexes the replica for lookups without a round trip.
+
+const { EventEmitter } = require('node:events')
+const native = require('../native.js')
+const { TlsConfig, pemsOf } = require('./tls.js')
+const { connectNodeSocket, fail } = require('./node-transport.js')
+const { classify } = require('./errors.js')
+
+const DB = 'Open_vSwitch'
+const HOST_TLS_KEYS = ['serverCert', 'fingerprint', 'ca', 'insecure', 'serverName']
+/** Tables replicated by default: what setBridgeController, tunnels and VIF lookups read. */
+const DEFAULT_TABLES = {
+  Open_vSwitch: ['bridges', 'ovs_version', 'external_ids'],
+  Bridge: ['name', 'datapath_id', 'controller', 'protocols', 'ports', 'external_ids', 'other_config', 'fail_mode'],
+  Port: ['name', 'interfaces', 'external_ids', 'other_config', 'tag'],
+  Interface: ['name', 'type', 'ofport', 'options', 'external_ids', 'other_config', 'mac_in_use', 'error'],
+  Controller: ['target', 'is_connected', 'inactivity_probe', 'connection_mode'],
+}
+const PRIVATE_NETWORK_KEY = 'xo:sdn-controller:private-network-uuid'
+
+function argError(Cls, code, message) {
+  const e = new Cls(message)
+  e.code = code
+  return e
+}
+
+/** OVSDB notation helpers for transact(). */
+const ovsdb = {
+  uuid: (u) => ['uuid', u],
+  namedUuid: (n) => ['named-uuid', n],
+  set: (items) => ['set', items],
+  map: (obj) => ['map', Object.entries(obj)],
+}
+
+class OvsdbClient extends EventEmitter {
+  #opts
+  #tls
+  #hostTls
+  #session = null
+  #native = null
+  #stream = null // { write(buf), end() }
+  #timer = null
+  #waiting = new Map()
+  #tables = new Map() // table -> Map(uuid -> row, natural notation)
+  #closing = false
+  #connected = false
+  #attempt = 0
+  #monitorSeq = 0
+
+  /**
+   * @param {object} options
+   * @param {string} options.host
+   * @param {number} [options.port=6640]
+   * @param {TlsConfig} [options.tls] omitted: plain TCP (ptcp: listeners, tests)
+   * @param {string|Buffer} [options.serverCert] / fingerprint / ca / insecure: how the host is authenticated
+   * @param {'auto'|'never'|'always'} [options.legacyTls='auto'] node:tls (OpenSSL) when rustls finds no shared cipher
+   * @param {object} [options.tables] table -> columns to replicate (default: what the SDN controller needs)
+   */
+  constructor(options) {
+    super()
+    if (options === null || typeof options !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options must be an object')
+    const { host, port = 6640, tls, legacyTls = 'auto', tables = DEFAULT_TABLES, ...rest } = options
+    if (typeof host !== 'string' || host === '') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.host must be a non-empty string')
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.port must be 1..65535')
+    if (tls !== undefined && !(tls instanceof TlsConfig)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.tls must be a TlsConfig')
+    if (!['auto', 'never', 'always'].includes(legacyTls)) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', "options.legacyTls must be 'auto', 'never' or 'always'")
+    const hostTls = {}
+    const opts = { host, port, legacyTls, tables }
+    for (const [k, v] of Object.entries(rest)) {
+      if (v === undefined) continue
+      if (HOST_TLS_KEYS.includes(k)) hostTls[k] = typeof v === 'string' || typeof v === 'boolean' ? v : Buffer.from(v).toString()
+      else opts[k] = v
+    }
+    for (const k of ['echoIntervalMs', 'echoTimeoutMs', 'connectTimeoutMs', 'requestTimeoutMs', 'reconnectMinMs', 'reconnectMaxMs']) {
+      const v = opts[k]
+      if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 0xffffffff)) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `options.${k} must be a non-negative integer`)
+    }
+    if (tls) {
+      const given = ['serverCert', 'fingerprint', 'ca'].filter((k) => hostTls[k] !== undefined).length + (hostTls.insecure === true ? 1 : 0)
+      if (given === 0) throw fail('TLS_HOST_AUTH_REQUIRED', 'say how to authenticate the host: serverCert, fingerprint, ca, or insecure: true')
+      if (given > 1) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'give only one of serverCert, fingerprint, ca, insecure')
+    } else if (Object.keys(hostTls).length > 0) {
+      throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'host verification options need options.tls')
+    }
+    this.#opts = opts
+    this.#tls = tls
+    this.#hostTls = hostTls
+    this.host = host
+    this.port = port
+  }
+
+  // ---- transport ----
+
+  async #openRustls() {
+    let stream
+    try {
+      stream = native.__createStream(this.host, this.port, this.#opts.connectTimeoutMs, this.#tls?._native ?? null, this.#tls ? this.#hostTls : null, (...a) => {
+        const [kind, payload, code, message] = a.length === 1 && Array.isArray(a[0]) ? a[0] : a
+        if (kind === 'data') this.#onData(stream, payload)
+        else this.#onClose(stream, code ? fail(code, message) : null)
+      })
+    } catch (err) {
+      throw classify(err)
+    }
+    const failure = await stream.connect()
+    if (failure) throw fail(failure.code, failure.message)
+    return { write: (b) => stream.write(b), end: () => stream.end(), id: stream, transport: 'rustls' }
+  }
+
+  async #openNode() {
+    const { socket, cipher } = await connectNodeSocket(this.#opts, this.#tls ? pemsOf(this.#tls) : null, this.#hostTls)
+    const handle = { write: (b) => socket.write(b), end: () => socket.end(), id: socket, transport: 'node', cipher }
+    let lastError = null
+    socket.on('data', (d) => this.#onData(socket, d))
+    socket.on('error', (e) => (lastError = e))
+    socket.on('close', () => this.#onClose(socket, lastError ? fail(require('./node-transport.js').codeOf(lastError), lastError.message) : null))
+    return handle
+  }
+
+  async #openTransport() {
+    const legacy = this.#opts.legacyTls
+    if (!this.#tls || legacy === 'never') return this.#openRustls()
+    if (legacy === 'always') return this.#warnLegacy(await this.#openNode())
+    try {
+      return await this.#openRustls()
+    } catch (err) {
+      if (err.code !== 'TLS_NO_SHARED_CIPHER') throw err
+      // XCP-ng 8.3's ovsdb-server offers only RSA-key-exchange suites, which
+      // rustls refuses by design: run the same session over OpenSSL instead.
+      return this.#warnLegacy(await this.#openNode())
+    }
+  }
+
+  #warnLegacy(handle) {
+    this.transport = 'node'
+    process.emitWarning(
+      `OvsdbClient ${this.host}:${this.port}: rustls shares no cipher suite with this host; using node:tls (OpenSSL) with ${handle.cipher?.name ?? 'an unknown suite'} (${handle.cipher?.version ?? '?'}), host still authenticated`,
+      { code: 'XO_SDN_LEGACY_TLS' },
+    )
+    return handle
+  }
+
+  #onData(id, bytes) {
+    if (!this.#stream || this.#stream.id !== id || !this.#session) return
+    this.#session.receive(bytes)
+    this.#pump()
+  }
+
+  #onClose(id, error) {
+    if (!this.#stream || this.#stream.id !== id) return
+    const session = this.#session
+    this.#stream = null
+    if (session) {
+      session.close(this.#closing ? undefined : (error?.message ?? 'the connection closed'))
+      this.#pump(session)
+    }
+    this.#session = null
+    clearTimeout(this.#timer)
+    this.#lost(error)
+  }
+
+  #pump(session = this.#session) {
+    if (!session) return
+    for (const ev of session.pollEvents()) this.#dispatch(ev)
+    const out = session.takeOutput()
+    if (out && this.#stream) this.#stream.write(out)
+    clearTimeout(this.#timer)
+    const due = session.pollTimeoutMs()
+    if (due !== null && this.#session === session) {
+      this.#timer = setTimeout(() => {
+        session.handleTimeout()
+        this.#pump(session)
+      }, Math.ceil(due))
+      this.#timer.unref?.()
+    }
+  }
+
+  #dispatch(ev) {
+    switch (ev.kind) {
+      case 'completed': {
+        const w = this.#waiting.get(ev.id)
+        if (!w) return
+        this.#waiting.delete(ev.id)
+        if (ev.code) {
+          const e = fail(ev.code, ev.message)
+          if (ev.json) Object.assign(e, JSON.parse(ev.json))
+          w.reject(e)
+        } else w.resolve(JSON.parse(ev.json))
+        return
+      }
+      case 'rows':
+        for (const change of JSON.parse(ev.json)) this.#applyRow(change)
+        return
+      case 'resync':
+        this.emit('error', fail(ev.code, ev.message))
+        this.#stream?.end()
+        return
+      case 'locked':
+      case 'stolen':
+        this.emit(ev.kind, JSON.parse(ev.json))
+        return
+      case 'notification':
+      case 'monitor_canceled':
+        this.emit('notification', JSON.parse(ev.json))
+        return
+      case 'closed':
+        return
+    }
+  }
+
+  #applyRow({ table, uuid, kind, old, new: row }) {
+    let t = this.#tables.get(table)
+    if (!t) this.#tables.set(table, (t = new Map()))
+    if (kind === 'delete') t.delete(uuid)
+    else t.set(uuid, row)
+    this.emit('row', { table, uuid, kind, old, new: row })
+    if (table === 'Interface') {
+      const vif = (row ?? old)?.external_ids?.['xs-vif-uuid']
+      const name = (row ?? old)?.name ?? ''
+      if (vif !== undefined && !name.includes('tap')) {
+        const ofport = (r) => (r && typeof r.ofport === 'number' ? r.ofport : undefined)
+        if (kind === 'insert') this.emit('vifAdded', { vifUuid: vif, name, ofport: ofport(row) })
+        else if (kind === 'delete') this.emit('vifRemoved', { vifUuid: vif, name, ofport: ofport(old) })
+        else if (ofport(old) !== ofport(row)) this.emit('vifChanged', { vifUuid: vif, name, ofport: ofport(row), previousOfport: ofport(old) })
+      }
+    }
+  }
+
+  #command(fn) {
+    const session = this.#session
+    if (!session) return Promise.reject(fail('CHANNEL_NOT_CONNECTED', 'the OVSDB client is not connected'))
+    let id
+    try {
+      id = fn(session)
+    } catch (err) {
+      return Promise.reject(classify(err))
+    }
+    const p = new Promise((resolve, reject) => this.#waiting.set(id, { resolve, reject }))
+    this.#pump()
+    return p
+  }
+
+  async #establish() {
+    const stream = await this.#openTransport()
+    this.transport = stream.transport
+    this.cipher = stream.cipher ?? null
+    this.#stream = stream
+    // A fresh protocol session per connection, but one replica across reconnects:
+    // the re-monitor's reply replaces the tables and only real differences come out.
+    if (this.#native === null) {
+      this.#native = native.__createOvsdbSession({
+        echoIntervalMs: this.#opts.echoIntervalMs,
+        echoTimeoutMs: this.#opts.echoTimeoutMs,
+        requestTimeoutMs: this.#opts.requestTimeoutMs,
+      })
+    } else {
+      this.#native.restart()
+    }
+    this.#session = this.#native
+    this.#pump()
+    const schema = await this.getSchema(DB)
+    this.schema = schema
+    this.#session.setSchema(JSON.stringify(schema))
+    const requests = {}
+    for (const [table, columns] of Object.entries(this.#opts.tables)) requests[table] = { columns }
+    await this.#command((s) => s.monitor(DB, JSON.stringify(`xo-sdn-${++this.#monitorSeq}`), JSON.stringify(requests), true))
+  }
+
+  #lost(error) {
+    for (const [, w] of this.#waiting) w.reject(error ?? fail('CHANNEL_CLOSED', 'the OVSDB connection closed'))
+    this.#waiting.clear()
+    if (!this.#connected) return
+    if (this.#closing) return this.emit('close')
+    this.emit('disconnected', error ?? fail('CHANNEL_CLOSED', `${this.host}:${this.port} closed the connection`))
+    if (this.#opts.reconnect === false) return this.emit('close')
+    const min = this.#opts.reconnectMinMs ?? 200
+    const max = this.#opts.reconnectMaxMs ?? 30000
+    const delay = Math.min(max, min * 2 ** Math.min(this.#attempt++, 20)) * (0.5 + Math.random() / 2)
+    setTimeout(() => {
+      if (this.#closing) return this.emit('close')
+      this.#establish().then(
+        () => {
+          this.#attempt = 0
+          this.emit('reconnected')
+        },
+        (err) => {
+          if (this.#stream) this.#stream.end()
+          else this.#lost(err)
+        },
+      )
+    }, delay).unref?.()
+  }
+
+  // ---- public API ----
+
+  /** Connects, reads the schema, and fills the replica. */
+  async connect() {
+    if (this.#connected) throw fail('CHANNEL_ALREADY_CONNECTED', 'connect() was already called; close() first')
+    try {
+      await this.#establish()
+    } catch (err) {
+      this.#stream?.end()
+      throw err
+    }
+    this.#connected = true
+  }
+
+  /** Graceful and idempotent. */
+  async close() {
+    if (this.#closing) return
+    this.#closing = true
+    clearTimeout(this.#timer)
+    const stream = this.#stream
+    if (!stream) return
+    await new Promise((resolve) => {
+      this.once('close', resolve)
+      this.#session?.close()
+      this.#pump()
+      stream.end()
+      setTimeout(resolve, 2000).unref?.()
+    })
+  }
+
+  /** Any JSON-RPC method (params as in RFC 7047). */
+  call(method, params = [], { timeoutMs } = {}) {
+    return this.#command((s) => s.call(method, JSON.stringify(params), timeoutMs))
+  }
+
+  listDbs() {
+    return this.call('list_dbs', [])
+  }
+
+  getSchema(db = DB) {
+    return this.call('get_schema', [db])
+  }
+
+  echo(...args) {
+    return this.call('echo', args)
+  }
+
+  /**
+   * Runs RFC 7047 operations (OVSDB notation; see `ovsdb.uuid/namedUuid/set/map`).
+   * Resolves with one result per operation; rejects with the failing operation's
+   * `index`, `operation`, the RFC `error` and `details` (code `OVSDB_…`) when the
+   * server did not commit.
+   */
+  transact(operations, { db = DB, timeoutMs } = {}) {
+    if (!Array.isArray(operations)) return Promise.reject(argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'operations must be an array'))
+    return this.#command((s) => s.transact(db, JSON.stringify(operations), timeoutMs))
+  }
+
+  lock(name) {
+    return this.call('lock', [name])
+  }
+
+  steal(name) {
+    return this.call('steal', [name])
+  }
+
+  unlock(name) {
+    return this.call('unlock', [name])
+  }
+
+  /** Replicated rows of a table (natural notation), without a round trip. */
+  rows(table) {
+    return [...(this.#tables.get(table)?.entries() ?? [])].map(([uuid, row]) => ({ _uuid: uuid, ...row }))
+  }
+
+  #findBridge({ networkUuid, bridge }) {
+    for (const [uuid, row] of this.#tables.get('Bridge') ?? []) {
+      if (bridge !== undefined ? row.name === bridge : (row.external_ids?.['xs-network-uuids'] ?? '').split(';').includes(networkUuid)) {
+        return { uuid, row }
+      }
+    }
+    return null
+  }
+
+  /** The bridge of a network (`external_ids:xs-network-uuids` may list several, `;`-separated). */
+  getBridgeForNetwork(networkUuid) {
+    return this.#findBridge({ networkUuid })?.row.name
+  }
+
+  /** The datapath id of a bridge, as a BigInt. */
+  getDatapathId(bridge) {
+    const b = this.#findBridge({ bridge })
+    const dpid = b?.row.datapath_id
+    return typeof dpid === 'string' ? BigInt('0x' + dpid) : undefined
+  }
+
+  #ofPortNow(vifUuid) {
+    for (const row of this.#tables.get('Interface')?.values() ?? []) {
+      if (row.external_ids?.['xs-vif-uuid'] === vifUuid && !String(row.name).includes('tap')) {
+        if (typeof row.ofport === 'number' && row.ofport > 0) return row.ofport
+        return null // found, ofport not assigned yet
+      }
+    }
+    return undefined
+  }
+
+  /** The OpenFlow port of a VIF, from the replica; waits (up to timeoutMs) while OVS has not assigned it. */
+  async getOfPortForVif(vifUuid, { timeoutMs = 5000 } = {}) {
+    const now = this.#ofPortNow(vifUuid)
+    if (typeof now === 'number') return now
+    return new Promise((resolve, reject) => {
+      const onRow = () => {
+        const p = this.#ofPortNow(vifUuid)
+        if (typeof p === 'number') {
+          cleanup()
+          resolve(p)
+        }
+      }
+      const timer = setTimeout(() => {
+        cleanup()
+        reject(fail('OVSDB_VIF_NOT_FOUND', `no interface with an ofport for VIF ${vifUuid} after ${timeoutMs} ms`))
+      }, timeoutMs)
+      const cleanup = () => {
+        clearTimeout(timer)
+        this.off('row', onRow)
+      }
+      this.on('row', onRow)
+    })
+  }
+
+  /**
+   * Makes `target` (default `pssl:6653`) a controller of the bridge and adds the
+   * protocols (default OpenFlow11) to Bridge.protocols, keeping what is there.
+   * Idempotent. Resolves `{ bridge, target, changed }`.
+   */
+  async setBridgeController({ networkUuid, bridge, target = 'pssl:6653', protocols = ['OpenFlow11'] } = {}) {
+    if ((networkUuid === undefined) === (bridge === undefined)) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'give networkUuid or bridge')
+    const b = this.#findBridge({ networkUuid, bridge })
+    if (!b) throw fail('OVSDB_BRIDGE_NOT_FOUND', `no bridge for ${networkUuid !== undefined ? `network ${networkUuid}` : `bridge ${bridge}`}`)
+    const controllers = this.#tables.get('Controller') ?? new Map()
+    const current = (b.row.controller ?? []).map((u) => ({ uuid: u, row: controllers.get(u) }))
+    const existing = current.find((c) => c.row?.target === target)
+    const missingProtocols = protocols.filter((p) => !(b.row.protocols ?? []).includes(p))
+    if (existing && missingProtocols.length === 0) return { bridge: b.row.name, target, changed: false }
+    const ops = []
+    if (!existing) {
+      ops.push({ op: 'insert', table: 'Controller', row: { target }, 'uuid-name': 'ctl' })
+      ops.push({ op: 'mutate', table: 'Bridge', where: [['_uuid', '==', ovsdb.uuid(b.uuid)]], mutations: [['controller', 'insert', ovsdb.set([ovsdb.namedUuid('ctl')])]] })
+    }
+    if (missingProtocols.length > 0) {
+      ops.push({ op: 'mutate', table: 'Bridge', where: [['_uuid', '==', ovsdb.uuid(b.uuid)]], mutations: [['protocols', 'insert', ovsdb.set(missingProtocols)]] })
+    }
+    await this.transact(ops)
+    return { bridge: b.row.name, target, changed: true }
+  }
+
+  /**
+   * Adds a GRE/VXLAN tunnel port for a private network on the network's bridge, in
+   * one transaction (Interface + Port + Bridge.ports). Re-creates it when the psk
+   * changed. Resolves `{ bridge, port, changed }`.
+   */
+  async addTunnel({ networkUuid, remoteIp, encapsulation = 'gre', key, psk, privateNetworkUuid } = {}) {
+    if (!['gre', 'vxlan'].includes(encapsulation)) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', "encapsulation must be 'gre' or 'vxlan'")
+    if (typeof remoteIp !== 'string' || require('node:net').isIP(remoteIp) === 0) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'remoteIp must be an IP address')
+    if (typeof privateNetworkUuid !== 'string' || privateNetworkUuid === '') throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'privateNetworkUuid is required')
+    const b = this.#findBridge({ networkUuid })
+    if (!b) throw fail('OVSDB_BRIDGE_NOT_FOUND', `no bridge for network ${networkUuid}`)
+    const options = { remote_ip: remoteIp, ...(key !== undefined ? { key: String(key) } : {}), ...(psk !== undefined ? { psk } : {}) }
+    const mine = this.#tunnelsOf(b, privateNetworkUuid).filter((t) => t.iface.options?.remote_ip === remoteIp)
+    const same = mine.find((t) => t.iface.type === encapsulation && JSON.stringify(sorted(t.iface.options ?? {})) === JSON.stringify(sorted(options)))
+    if (same) return { bridge: b.row.name, port: same.port.name, changed: false }
+    const name = `${encapsulation}${hash(`${privateNetworkUuid}/${remoteIp}`)}`
+    const ops = mine.flatMap((t) => this.#deletePortOps(b.uuid, t.portUuid))
+    const marker = { [PRIVATE_NETWORK_KEY]: privateNetworkUuid }
+    ops.push({ op: 'insert', table: 'Interface', 'uuid-name': 'tif', row: { name, type: encapsulation, options: ovsdb.map(options), other_config: ovsdb.map(marker) } })
+    ops.push({ op: 'insert', table: 'Port', 'uuid-name': 'tport', row: { name, interfaces: ovsdb.set([ovsdb.namedUuid('tif')]), other_config: ovsdb.map(marker) } })
+    ops.push({ op: 'mutate', table: 'Bridge', where: [['_uuid', '==', ovsdb.uuid(b.uuid)]], mutations: [['ports', 'insert', ovsdb.set([ovsdb.namedUuid('tport')])]] })
+    await this.transact(ops)
+    return { bridge: b.row.name, port: name, changed: true }
+  }
+
+  /** Removes the tunnel ports of a private network from the network's bridge. Resolves the number removed. */
+  async resetForNetwork(networkUuid, privateNetworkUuid) {
+    const b = this.#findBridge({ networkUuid })
+    if (!b) throw fail('OVSDB_BRIDGE_NOT_FOUND', `no bridge for network ${networkUuid}`)
+    const mine = this.#tunnelsOf(b, privateNetworkUuid)
+    if (mine.length === 0) return 0
+    await this.transact(mine.flatMap((t) => this.#deletePortOps(b.uuid, t.portUuid)))
+    return mine.length
+  }
+
+  #tunnelsOf(bridge, privateNetworkUuid) {
+    const ports = this.#tables.get('Port') ?? new Map()
+    const ifaces = this.#tables.get('Interface') ?? new Map()
+    const out = []
+    for (const portUuid of bridge.row.ports ?? []) {
+      const port = ports.get(portUuid)
+      if (port?.other_config?.[PRIVATE_NETWORK_KEY] !== privateNetworkUuid) continue
+      for (const ifUuid of port.interfaces ?? []) {
+        const iface = ifaces.get(ifUuid)
+        if (iface) out.push({ portUuid, port, iface })
+      }
+    }
+    return out
+  }
+
+  #deletePortOps(bridgeUuid, portUuid) {
+    // The Port and its Interfaces are garbage-collected once no bridge refers to them.
+    return [{ op: 'mutate', table: 'Bridge', where: [['_uuid', '==', ovsdb.uuid(bridgeUuid)]], mutations: [['ports', 'delete', ovsdb.set([ovsdb.uuid(portUuid)])]] }]
+  }
+}
+
+function sorted(o) {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+}
+
+function hash(s) {
+  return require('node:crypto').createHash('sha256').update(s).digest('hex').slice(0, 8)
+}
+
+module.exports = { OvsdbClient, ovsdb }

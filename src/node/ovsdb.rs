@@ -1,0 +1,268 @@
+//! `NativeOvsdbSession`: the sans-I/O OVSDB session and its replica, driven from
+//! JS over any byte stream (the rustls `NativeStream`, or `node:tls`). Values cross
+//! as JSON text; replica changes come out as row events in natural notation
+//! (uuid → string, set → array, map → object) for the JS side to index.
+
+use std::cell::RefCell;
+use std::time::{Duration, Instant};
+
+use napi::bindgen_prelude::{Buffer, BufferSlice};
+use napi_derive::napi;
+use serde_json::{json, Value};
+
+use super::errors::{err, guard, Code};
+use crate::ovsdb::error::{CloseReason, RequestError};
+use crate::ovsdb::notation;
+use crate::ovsdb::replica::{Replica, RowEventKind};
+use crate::ovsdb::schema::DatabaseSchema;
+use crate::ovsdb::session::{Config, Event, OvsdbSession};
+
+/// Options of a session.
+#[napi(object)]
+pub struct NativeOvsdbOptions {
+    pub echo_interval_ms: Option<u32>,
+    pub echo_timeout_ms: Option<u32>,
+    pub request_timeout_ms: Option<u32>,
+}
+
+/// One event for the JS driver.
+#[napi(object)]
+pub struct NativeOvsdbEvent {
+    /// `completed`, `rows`, `locked`, `stolen`, `notification`, `resync`, `closed`.
+    pub kind: String,
+    /// Command id (`completed`).
+    pub id: Option<i64>,
+    /// JSON text: the result (`completed` ok), error details (`completed` failed),
+    /// row changes (`rows`), the lock name, the notification.
+    pub json: Option<String>,
+    pub code: Option<String>,
+    pub message: Option<String>,
+}
+
+fn event(kind: &str) -> NativeOvsdbEvent {
+    NativeOvsdbEvent { kind: kind.into(), id: None, json: None, code: None, message: None }
+}
+
+/// The session, its replica, and the ids of monitor requests in flight.
+#[napi]
+pub struct NativeOvsdbSession {
+    session: RefCell<OvsdbSession>,
+    replica: RefCell<Replica>,
+    timeout: Duration,
+}
+
+fn ms(v: Option<u32>, default: u64) -> Duration {
+    Duration::from_millis(v.map_or(default, u64::from))
+}
+
+/// A session for a connection that was just established.
+#[napi(js_name = "__createOvsdbSession")]
+pub fn create_ovsdb_session(options: NativeOvsdbOptions) -> napi::Result<NativeOvsdbSession, Code> {
+    guard(|| {
+        let config = Config {
+            echo_interval: ms(options.echo_interval_ms, 5_000),
+            echo_timeout: ms(options.echo_timeout_ms, 5_000),
+            request_timeout: ms(options.request_timeout_ms, 30_000),
+            ..Config::default()
+        };
+        let timeout = config.request_timeout;
+        Ok(NativeOvsdbSession {
+            session: RefCell::new(OvsdbSession::new(config, Instant::now())),
+            replica: RefCell::new(Replica::new()),
+            timeout,
+        })
+    })
+}
+
+fn parse(json: &str, what: &str) -> Result<Value, napi::Error<Code>> {
+    serde_json::from_str(json).map_err(|e| err("ERR_INVALID_ARG_VALUE", format!("{what} is not valid JSON: {e}")))
+}
+
+fn request_failure(e: &RequestError) -> NativeOvsdbEvent {
+    let details = match e {
+        RequestError::Transact(t) => Some(json!({
+            "index": t.index,
+            "operation": t.operation,
+            "error": t.error.to_string(),
+            "details": t.details,
+        })),
+        RequestError::Rpc(r) => Some(r.to_json()),
+        _ => None,
+    };
+    NativeOvsdbEvent {
+        code: Some(e.code().into()),
+        message: Some(e.to_string()),
+        json: details.map(|d| d.to_string()),
+        ..event("completed")
+    }
+}
+
+fn natural_row(row: &Option<serde_json::Map<String, Value>>) -> Value {
+    match row {
+        None => Value::Null,
+        Some(r) => Value::Object(r.iter().map(|(k, v)| (k.clone(), notation::to_natural(v))).collect()),
+    }
+}
+
+#[napi]
+impl NativeOvsdbSession {
+    /// Feeds received bytes.
+    #[napi]
+    pub fn receive(&self, bytes: BufferSlice) {
+        self.session.borrow_mut().receive(&bytes, Instant::now());
+    }
+
+    /// Bytes to write, if any.
+    #[napi]
+    pub fn take_output(&self) -> Option<Buffer> {
+        self.session.borrow_mut().take_output().map(Buffer::from)
+    }
+
+    /// Milliseconds until `handleTimeout` is due, or null.
+    #[napi]
+    pub fn poll_timeout_ms(&self) -> Option<f64> {
+        self.session
+            .borrow()
+            .poll_timeout()
+            .map(|t| t.saturating_duration_since(Instant::now()).as_secs_f64() * 1000.0)
+    }
+
+    /// Expires what is due.
+    #[napi]
+    pub fn handle_timeout(&self) {
+        self.session.borrow_mut().handle_timeout(Instant::now());
+    }
+
+    /// Ends the session (`transportError`: the connection was lost).
+    #[napi]
+    pub fn close(&self, transport_error: Option<String>) {
+        let reason = match transport_error {
+            Some(why) => CloseReason::Transport(why),
+            None => CloseReason::ByUser,
+        };
+        self.session.borrow_mut().close(reason);
+    }
+
+    /// Any JSON-RPC method; `params` is JSON text. Returns the command id.
+    #[napi]
+    pub fn call(&self, method: String, params: String, timeout_ms: Option<u32>) -> napi::Result<i64, Code> {
+        let params = parse(&params, "params")?;
+        let timeout = timeout_ms.map_or(self.timeout, |t| Duration::from_millis(t.into()));
+        self.session
+            .borrow_mut()
+            .call(&method, params, timeout, Instant::now())
+            .map(|id| id as i64)
+            .map_err(|e| err(e.code(), e))
+    }
+
+    /// `transact` with every operation's result checked. `ops` is JSON text.
+    #[napi]
+    pub fn transact(&self, db: String, ops: String, timeout_ms: Option<u32>) -> napi::Result<i64, Code> {
+        let ops = match parse(&ops, "operations")? {
+            Value::Array(a) => a,
+            _ => return Err(err("ERR_INVALID_ARG_TYPE", "operations must be an array")),
+        };
+        let timeout = timeout_ms.map_or(self.timeout, |t| Duration::from_millis(t.into()));
+        self.session
+            .borrow_mut()
+            .transact_with_timeout(&db, ops, timeout, Instant::now())
+            .map(|id| id as i64)
+            .map_err(|e| err(e.code(), e))
+    }
+
+    /// `monitor` (or `monitor_cond` when `cond`) of `requests` (JSON text); the
+    /// replica is filled from its reply.
+    #[napi]
+    pub fn monitor(&self, db: String, monitor_id: String, requests: String, cond: bool) -> napi::Result<i64, Code> {
+        let id = parse(&monitor_id, "monitor id")?;
+        let req = parse(&requests, "monitor requests")?;
+        let mut s = self.session.borrow_mut();
+        let r = if cond { s.monitor_cond(&db, id, req, Instant::now()) } else { s.monitor(&db, id, req, Instant::now()) };
+        r.map(|id| id as i64).map_err(|e| err(e.code(), e))
+    }
+
+    /// Starts a fresh protocol session for a new connection; the replica stays, so
+    /// the next monitor reply brings it up to date with only the real differences.
+    #[napi]
+    pub fn restart(&self) {
+        let config = self.session.borrow().config().clone();
+        *self.session.borrow_mut() = OvsdbSession::new(config, Instant::now());
+    }
+
+    /// Gives the replica the schema (from `get_schema`), so it applies `update2`
+    /// differences by column type.
+    #[napi]
+    pub fn set_schema(&self, schema: String) -> napi::Result<(), Code> {
+        let v = parse(&schema, "schema")?;
+        let schema = DatabaseSchema::parse(&v).map_err(|e| err(e.code(), e))?;
+        self.replica.borrow_mut().set_schema(schema);
+        Ok(())
+    }
+
+    /// Forgets every replicated row (before resubscribing after a reconnect).
+    #[napi]
+    pub fn clear_replica(&self) {
+        self.replica.borrow_mut().clear();
+    }
+
+    /// Events since the last call. Monitor updates are applied to the replica
+    /// here and come out as `rows` events.
+    #[napi]
+    pub fn poll_events(&self) -> Vec<NativeOvsdbEvent> {
+        let mut out = Vec::new();
+        let mut s = self.session.borrow_mut();
+        while let Some(ev) = s.poll_event() {
+            match ev {
+                Event::Completed { id, result } => out.push(match result {
+                    Ok(v) => NativeOvsdbEvent { id: Some(id as i64), json: Some(v.to_string()), ..event("completed") },
+                    Err(e) => NativeOvsdbEvent { id: Some(id as i64), ..request_failure(&e) },
+                }),
+                Event::Update(update) => match self.replica.borrow_mut().apply(&update) {
+                    Ok(changes) => {
+                        if changes.is_empty() {
+                            continue;
+                        }
+                        let rows: Vec<Value> = changes
+                            .iter()
+                            .map(|c| {
+                                json!({
+                                    "table": c.table,
+                                    "uuid": c.uuid,
+                                    "kind": match c.kind {
+                                        RowEventKind::Insert => "insert",
+                                        RowEventKind::Modify => "modify",
+                                        RowEventKind::Delete => "delete",
+                                    },
+                                    "old": natural_row(&c.old),
+                                    "new": natural_row(&c.new),
+                                })
+                            })
+                            .collect();
+                        out.push(NativeOvsdbEvent { json: Some(Value::Array(rows).to_string()), ..event("rows") });
+                    }
+                    Err(e) => out.push(NativeOvsdbEvent {
+                        code: Some(e.code().into()),
+                        message: Some(e.to_string()),
+                        ..event("resync")
+                    }),
+                },
+                Event::Locked(name) => out.push(NativeOvsdbEvent { json: Some(Value::String(name).to_string()), ..event("locked") }),
+                Event::Stolen(name) => out.push(NativeOvsdbEvent { json: Some(Value::String(name).to_string()), ..event("stolen") }),
+                Event::MonitorCanceled(id) => {
+                    out.push(NativeOvsdbEvent { json: Some(id.to_string()), ..event("monitor_canceled") })
+                }
+                Event::Notification { method, params } => out.push(NativeOvsdbEvent {
+                    json: Some(json!({ "method": method, "params": params }).to_string()),
+                    ..event("notification")
+                }),
+                Event::Closed(reason) => out.push(NativeOvsdbEvent {
+                    code: Some(reason.code().into()),
+                    message: Some(reason.to_string()),
+                    ..event("closed")
+                }),
+            }
+        }
+        out
+    }
+}
+
