@@ -131,6 +131,8 @@ class OpenFlowChannel extends EventEmitter {
         return
       }
       case 'closed':
+        // Releases the native event callback, which keeps Node's loop alive.
+        this.#native.close()
         this.emit('close')
     }
   }

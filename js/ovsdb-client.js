@@ -156,6 +156,8 @@ class OvsdbClient extends EventEmitter {
   #onClose(id, error) {
     if (!this.#stream || this.#stream.id !== id) return
     const session = this.#session
+    // Releases the native stream's event callback, which keeps Node's loop alive.
+    this.#stream.end()
     this.#stream = null
     if (session) {
       session.close(this.#closing ? undefined : (error?.message ?? 'the connection closed'))
@@ -225,7 +227,10 @@ class OvsdbClient extends EventEmitter {
       const vif = (row ?? old)?.external_ids?.['xs-vif-uuid']
       const name = (row ?? old)?.name ?? ''
       if (vif !== undefined && !name.includes('tap')) {
-        const ofport = (r) => (r && typeof r.ofport === 'number' ? r.ofport : undefined)
+        const ofport = (r) => {
+          const p = one(r?.ofport)
+          return typeof p === 'number' && p > 0 ? p : undefined
+        }
         if (kind === 'insert') this.emit('vifAdded', { vifUuid: vif, name, ofport: ofport(row) })
         else if (kind === 'delete') this.emit('vifRemoved', { vifUuid: vif, name, ofport: ofport(old) })
         else if (ofport(old) !== ofport(row)) this.emit('vifChanged', { vifUuid: vif, name, ofport: ofport(row), previousOfport: ofport(old) })
@@ -390,14 +395,15 @@ class OvsdbClient extends EventEmitter {
   /** The datapath id of a bridge, as a BigInt. */
   getDatapathId(bridge) {
     const b = this.#findBridge({ bridge })
-    const dpid = b?.row.datapath_id
+    const dpid = one(b?.row.datapath_id)
     return typeof dpid === 'string' ? BigInt('0x' + dpid) : undefined
   }
 
   #ofPortNow(vifUuid) {
     for (const row of this.#tables.get('Interface')?.values() ?? []) {
       if (row.external_ids?.['xs-vif-uuid'] === vifUuid && !String(row.name).includes('tap')) {
-        if (typeof row.ofport === 'number' && row.ofport > 0) return row.ofport
+        const ofport = one(row.ofport)
+        if (typeof ofport === 'number' && ofport > 0) return ofport
         return null // found, ofport not assigned yet
       }
     }
@@ -469,7 +475,9 @@ class OvsdbClient extends EventEmitter {
     const mine = this.#tunnelsOf(b, privateNetworkUuid).filter((t) => t.iface.options?.remote_ip === remoteIp)
     const same = mine.find((t) => t.iface.type === encapsulation && JSON.stringify(sorted(t.iface.options ?? {})) === JSON.stringify(sorted(options)))
     if (same) return { bridge: b.row.name, port: same.port.name, changed: false }
-    const name = `${encapsulation}${hash(`${privateNetworkUuid}/${remoteIp}`)}`
+    // The name changes with the settings, so the old port and its replacement can
+    // be removed and added in one transaction (names are unique in Interface).
+    const name = `${encapsulation}${hash(`${privateNetworkUuid}/${remoteIp}/${key ?? ''}/${psk ?? ''}`)}`
     const ops = mine.flatMap((t) => this.#deletePortOps(b.uuid, t.portUuid))
     const marker = { [PRIVATE_NETWORK_KEY]: privateNetworkUuid }
     ops.push({ op: 'insert', table: 'Interface', 'uuid-name': 'tif', row: { name, type: encapsulation, options: ovsdb.map(options), other_config: ovsdb.map(marker) } })
@@ -508,6 +516,11 @@ class OvsdbClient extends EventEmitter {
     // The Port and its Interfaces are garbage-collected once no bridge refers to them.
     return [{ op: 'mutate', table: 'Bridge', where: [['_uuid', '==', ovsdb.uuid(bridgeUuid)]], mutations: [['ports', 'delete', ovsdb.set([ovsdb.uuid(portUuid)])]] }]
   }
+}
+
+/** An optional column (a set of 0 or 1 value) as its value, or undefined. */
+function one(v) {
+  return Array.isArray(v) ? v[0] : v
 }
 
 function sorted(o) {

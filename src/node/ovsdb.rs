@@ -97,172 +97,235 @@ fn request_failure(e: &RequestError) -> NativeOvsdbEvent {
     }
 }
 
-fn natural_row(row: &Option<serde_json::Map<String, Value>>) -> Value {
-    match row {
-        None => Value::Null,
-        Some(r) => Value::Object(r.iter().map(|(k, v)| (k.clone(), notation::to_natural(v))).collect()),
-    }
+/// A row in natural notation. With the schema, a one-element set stays an array
+/// (without it, a set of one uuid cannot be told from a uuid).
+fn natural_row(schema: Option<&DatabaseSchema>, table: &str, row: &Option<serde_json::Map<String, Value>>) -> Value {
+    let Some(r) = row else { return Value::Null };
+    let table = schema.and_then(|s| s.table(table).ok());
+    Value::Object(
+        r.iter()
+            .map(|(k, v)| {
+                let typed =
+                    table.and_then(|t| t.column(k).ok()).and_then(|c| notation::to_natural_typed(v, &c.ty).ok());
+                (k.clone(), typed.unwrap_or_else(|| notation::to_natural(v)))
+            })
+            .collect(),
+    )
 }
 
 #[napi]
 impl NativeOvsdbSession {
     /// Feeds received bytes.
     #[napi]
-    pub fn receive(&self, bytes: BufferSlice) {
-        self.session.borrow_mut().receive(&bytes, Instant::now());
+    pub fn receive(&self, bytes: BufferSlice) -> napi::Result<(), Code> {
+        guard(|| {
+            Ok({
+                self.session.borrow_mut().receive(&bytes, Instant::now());
+            })
+        })
     }
 
     /// Bytes to write, if any.
     #[napi]
-    pub fn take_output(&self) -> Option<Buffer> {
-        self.session.borrow_mut().take_output().map(Buffer::from)
+    pub fn take_output(&self) -> napi::Result<Option<Buffer>, Code> {
+        guard(|| Ok(self.session.borrow_mut().take_output().map(Buffer::from)))
     }
 
     /// Milliseconds until `handleTimeout` is due, or null.
     #[napi]
-    pub fn poll_timeout_ms(&self) -> Option<f64> {
-        self.session
-            .borrow()
-            .poll_timeout()
-            .map(|t| t.saturating_duration_since(Instant::now()).as_secs_f64() * 1000.0)
+    pub fn poll_timeout_ms(&self) -> napi::Result<Option<f64>, Code> {
+        guard(|| {
+            Ok({
+                self.session
+                    .borrow()
+                    .poll_timeout()
+                    .map(|t| t.saturating_duration_since(Instant::now()).as_secs_f64() * 1000.0)
+            })
+        })
     }
 
     /// Expires what is due.
     #[napi]
-    pub fn handle_timeout(&self) {
-        self.session.borrow_mut().handle_timeout(Instant::now());
+    pub fn handle_timeout(&self) -> napi::Result<(), Code> {
+        guard(|| {
+            Ok({
+                self.session.borrow_mut().handle_timeout(Instant::now());
+            })
+        })
     }
 
     /// Ends the session (`transportError`: the connection was lost).
     #[napi]
-    pub fn close(&self, transport_error: Option<String>) {
-        let reason = match transport_error {
-            Some(why) => CloseReason::Transport(why),
-            None => CloseReason::ByUser,
-        };
-        self.session.borrow_mut().close(reason);
+    pub fn close(&self, transport_error: Option<String>) -> napi::Result<(), Code> {
+        guard(|| {
+            Ok({
+                let reason = match transport_error {
+                    Some(why) => CloseReason::Transport(why),
+                    None => CloseReason::ByUser,
+                };
+                self.session.borrow_mut().close(reason);
+            })
+        })
     }
 
     /// Any JSON-RPC method; `params` is JSON text. Returns the command id.
     #[napi]
     pub fn call(&self, method: String, params: String, timeout_ms: Option<u32>) -> napi::Result<i64, Code> {
-        let params = parse(&params, "params")?;
-        let timeout = timeout_ms.map_or(self.timeout, |t| Duration::from_millis(t.into()));
-        self.session
-            .borrow_mut()
-            .call(&method, params, timeout, Instant::now())
-            .map(|id| id as i64)
-            .map_err(|e| err(e.code(), e))
+        guard(|| {
+            let params = parse(&params, "params")?;
+            let timeout = timeout_ms.map_or(self.timeout, |t| Duration::from_millis(t.into()));
+            self.session
+                .borrow_mut()
+                .call(&method, params, timeout, Instant::now())
+                .map(|id| id as i64)
+                .map_err(|e| err(e.code(), e))
+        })
     }
 
     /// `transact` with every operation's result checked. `ops` is JSON text.
     #[napi]
     pub fn transact(&self, db: String, ops: String, timeout_ms: Option<u32>) -> napi::Result<i64, Code> {
-        let ops = match parse(&ops, "operations")? {
-            Value::Array(a) => a,
-            _ => return Err(err("ERR_INVALID_ARG_TYPE", "operations must be an array")),
-        };
-        let timeout = timeout_ms.map_or(self.timeout, |t| Duration::from_millis(t.into()));
-        self.session
-            .borrow_mut()
-            .transact_with_timeout(&db, ops, timeout, Instant::now())
-            .map(|id| id as i64)
-            .map_err(|e| err(e.code(), e))
+        guard(|| {
+            let ops = match parse(&ops, "operations")? {
+                Value::Array(a) => a,
+                _ => return Err(err("ERR_INVALID_ARG_TYPE", "operations must be an array")),
+            };
+            let timeout = timeout_ms.map_or(self.timeout, |t| Duration::from_millis(t.into()));
+            self.session
+                .borrow_mut()
+                .transact_with_timeout(&db, ops, timeout, Instant::now())
+                .map(|id| id as i64)
+                .map_err(|e| err(e.code(), e))
+        })
     }
 
     /// `monitor` (or `monitor_cond` when `cond`) of `requests` (JSON text); the
     /// replica is filled from its reply.
     #[napi]
     pub fn monitor(&self, db: String, monitor_id: String, requests: String, cond: bool) -> napi::Result<i64, Code> {
-        let id = parse(&monitor_id, "monitor id")?;
-        let req = parse(&requests, "monitor requests")?;
-        let mut s = self.session.borrow_mut();
-        let r = if cond { s.monitor_cond(&db, id, req, Instant::now()) } else { s.monitor(&db, id, req, Instant::now()) };
-        r.map(|id| id as i64).map_err(|e| err(e.code(), e))
+        guard(|| {
+            let id = parse(&monitor_id, "monitor id")?;
+            let req = parse(&requests, "monitor requests")?;
+            let mut s = self.session.borrow_mut();
+            let r = if cond {
+                s.monitor_cond(&db, id, req, Instant::now())
+            } else {
+                s.monitor(&db, id, req, Instant::now())
+            };
+            r.map(|id| id as i64).map_err(|e| err(e.code(), e))
+        })
     }
 
     /// Starts a fresh protocol session for a new connection; the replica stays, so
     /// the next monitor reply brings it up to date with only the real differences.
     #[napi]
-    pub fn restart(&self) {
-        let config = self.session.borrow().config().clone();
-        *self.session.borrow_mut() = OvsdbSession::new(config, Instant::now());
+    pub fn restart(&self) -> napi::Result<(), Code> {
+        guard(|| {
+            Ok({
+                let config = self.session.borrow().config().clone();
+                *self.session.borrow_mut() = OvsdbSession::new(config, Instant::now());
+            })
+        })
     }
 
     /// Gives the replica the schema (from `get_schema`), so it applies `update2`
     /// differences by column type.
     #[napi]
     pub fn set_schema(&self, schema: String) -> napi::Result<(), Code> {
-        let v = parse(&schema, "schema")?;
-        let schema = DatabaseSchema::parse(&v).map_err(|e| err(e.code(), e))?;
-        self.replica.borrow_mut().set_schema(schema);
-        Ok(())
+        guard(|| {
+            let v = parse(&schema, "schema")?;
+            let schema = DatabaseSchema::parse(&v).map_err(|e| err(e.code(), e))?;
+            self.replica.borrow_mut().set_schema(schema);
+            Ok(())
+        })
     }
 
     /// Forgets every replicated row (before resubscribing after a reconnect).
     #[napi]
-    pub fn clear_replica(&self) {
-        self.replica.borrow_mut().clear();
+    pub fn clear_replica(&self) -> napi::Result<(), Code> {
+        guard(|| {
+            Ok({
+                self.replica.borrow_mut().clear();
+            })
+        })
     }
 
     /// Events since the last call. Monitor updates are applied to the replica
     /// here and come out as `rows` events.
     #[napi]
-    pub fn poll_events(&self) -> Vec<NativeOvsdbEvent> {
-        let mut out = Vec::new();
-        let mut s = self.session.borrow_mut();
-        while let Some(ev) = s.poll_event() {
-            match ev {
-                Event::Completed { id, result } => out.push(match result {
-                    Ok(v) => NativeOvsdbEvent { id: Some(id as i64), json: Some(v.to_string()), ..event("completed") },
-                    Err(e) => NativeOvsdbEvent { id: Some(id as i64), ..request_failure(&e) },
-                }),
-                Event::Update(update) => match self.replica.borrow_mut().apply(&update) {
-                    Ok(changes) => {
-                        if changes.is_empty() {
-                            continue;
+    pub fn poll_events(&self) -> napi::Result<Vec<NativeOvsdbEvent>, Code> {
+        guard(|| {
+            Ok({
+                let mut out = Vec::new();
+                let mut s = self.session.borrow_mut();
+                while let Some(ev) = s.poll_event() {
+                    match ev {
+                        Event::Completed { id, result } => out.push(match result {
+                            Ok(v) => NativeOvsdbEvent {
+                                id: Some(id as i64),
+                                json: Some(v.to_string()),
+                                ..event("completed")
+                            },
+                            Err(e) => NativeOvsdbEvent { id: Some(id as i64), ..request_failure(&e) },
+                        }),
+                        Event::Update(update) => match {
+                            // A statement of its own: the mutable borrow ends before the rows are read.
+                            let applied = self.replica.borrow_mut().apply(&update);
+                            applied
+                        } {
+                            Ok(changes) => {
+                                let replica = self.replica.borrow();
+                                let schema = replica.schema();
+                                if changes.is_empty() {
+                                    continue;
+                                }
+                                let rows: Vec<Value> = changes
+                                    .iter()
+                                    .map(|c| {
+                                        json!({
+                                            "table": c.table,
+                                            "uuid": c.uuid,
+                                            "kind": match c.kind {
+                                                RowEventKind::Insert => "insert",
+                                                RowEventKind::Modify => "modify",
+                                                RowEventKind::Delete => "delete",
+                                            },
+                                            "old": natural_row(schema, &c.table, &c.old),
+                                            "new": natural_row(schema, &c.table, &c.new),
+                                        })
+                                    })
+                                    .collect();
+                                out.push(NativeOvsdbEvent {
+                                    json: Some(Value::Array(rows).to_string()),
+                                    ..event("rows")
+                                });
+                            }
+                            Err(e) => out.push(NativeOvsdbEvent {
+                                code: Some(e.code().into()),
+                                message: Some(e.to_string()),
+                                ..event("resync")
+                            }),
+                        },
+                        Event::Locked(name) => out
+                            .push(NativeOvsdbEvent { json: Some(Value::String(name).to_string()), ..event("locked") }),
+                        Event::Stolen(name) => out
+                            .push(NativeOvsdbEvent { json: Some(Value::String(name).to_string()), ..event("stolen") }),
+                        Event::MonitorCanceled(id) => {
+                            out.push(NativeOvsdbEvent { json: Some(id.to_string()), ..event("monitor_canceled") })
                         }
-                        let rows: Vec<Value> = changes
-                            .iter()
-                            .map(|c| {
-                                json!({
-                                    "table": c.table,
-                                    "uuid": c.uuid,
-                                    "kind": match c.kind {
-                                        RowEventKind::Insert => "insert",
-                                        RowEventKind::Modify => "modify",
-                                        RowEventKind::Delete => "delete",
-                                    },
-                                    "old": natural_row(&c.old),
-                                    "new": natural_row(&c.new),
-                                })
-                            })
-                            .collect();
-                        out.push(NativeOvsdbEvent { json: Some(Value::Array(rows).to_string()), ..event("rows") });
+                        Event::Notification { method, params } => out.push(NativeOvsdbEvent {
+                            json: Some(json!({ "method": method, "params": params }).to_string()),
+                            ..event("notification")
+                        }),
+                        Event::Closed(reason) => out.push(NativeOvsdbEvent {
+                            code: Some(reason.code().into()),
+                            message: Some(reason.to_string()),
+                            ..event("closed")
+                        }),
                     }
-                    Err(e) => out.push(NativeOvsdbEvent {
-                        code: Some(e.code().into()),
-                        message: Some(e.to_string()),
-                        ..event("resync")
-                    }),
-                },
-                Event::Locked(name) => out.push(NativeOvsdbEvent { json: Some(Value::String(name).to_string()), ..event("locked") }),
-                Event::Stolen(name) => out.push(NativeOvsdbEvent { json: Some(Value::String(name).to_string()), ..event("stolen") }),
-                Event::MonitorCanceled(id) => {
-                    out.push(NativeOvsdbEvent { json: Some(id.to_string()), ..event("monitor_canceled") })
                 }
-                Event::Notification { method, params } => out.push(NativeOvsdbEvent {
-                    json: Some(json!({ "method": method, "params": params }).to_string()),
-                    ..event("notification")
-                }),
-                Event::Closed(reason) => out.push(NativeOvsdbEvent {
-                    code: Some(reason.code().into()),
-                    message: Some(reason.to_string()),
-                    ..event("closed")
-                }),
-            }
-        }
-        out
+                out
+            })
+        })
     }
 }
-

@@ -82,7 +82,9 @@ pub fn create_openflow_session(options: NativeChannelOptions) -> napi::Result<Na
         let miss_send_len = match options.miss_send_len {
             None => Some(0xffff),
             Some(0) => None,
-            Some(n) => Some(u16::try_from(n).map_err(|_| err("ERR_OUT_OF_RANGE", "missSendLen must be at most 65535"))?),
+            Some(n) => {
+                Some(u16::try_from(n).map_err(|_| err("ERR_OUT_OF_RANGE", "missSendLen must be at most 65535"))?)
+            }
         };
         let config = Config {
             echo_interval: ms(options.echo_interval_ms, 5_000),
@@ -110,59 +112,80 @@ fn request_error(e: &RequestError) -> (String, String) {
 impl NativeOpenFlowSession {
     /// Feeds received bytes.
     #[napi]
-    pub fn receive(&self, bytes: BufferSlice) {
-        self.inner.borrow_mut().receive(&bytes, Instant::now());
+    pub fn receive(&self, bytes: BufferSlice) -> napi::Result<(), Code> {
+        guard(|| {
+            Ok({
+                self.inner.borrow_mut().receive(&bytes, Instant::now());
+            })
+        })
     }
 
     /// Bytes to write, if any.
     #[napi]
-    pub fn take_output(&self) -> Option<Buffer> {
-        self.inner.borrow_mut().take_output().map(|b| b.to_vec().into())
+    pub fn take_output(&self) -> napi::Result<Option<Buffer>, Code> {
+        guard(|| Ok(self.inner.borrow_mut().take_output().map(|b| b.to_vec().into())))
     }
 
     /// Milliseconds until `handleTimeout` is due (0 = now), or null.
     #[napi]
-    pub fn poll_timeout_ms(&self) -> Option<f64> {
-        self.inner
-            .borrow()
-            .poll_timeout()
-            .map(|t| t.saturating_duration_since(Instant::now()).as_secs_f64() * 1000.0)
+    pub fn poll_timeout_ms(&self) -> napi::Result<Option<f64>, Code> {
+        guard(|| {
+            Ok({
+                self.inner
+                    .borrow()
+                    .poll_timeout()
+                    .map(|t| t.saturating_duration_since(Instant::now()).as_secs_f64() * 1000.0)
+            })
+        })
     }
 
     /// Expires what is due.
     #[napi]
-    pub fn handle_timeout(&self) {
-        self.inner.borrow_mut().handle_timeout(Instant::now());
+    pub fn handle_timeout(&self) -> napi::Result<(), Code> {
+        guard(|| {
+            Ok({
+                self.inner.borrow_mut().handle_timeout(Instant::now());
+            })
+        })
     }
 
     /// One encoded message; returns the command id.
     #[napi]
     pub fn request(&self, message: BufferSlice, timeout_ms: u32) -> napi::Result<i64, Code> {
-        let r = self.inner.borrow_mut().request(&message, Duration::from_millis(timeout_ms.into()), Instant::now());
-        r.map(|id| id as i64).map_err(|e| {
-            let (_, message) = request_error(&e);
-            err(e.code(), message)
+        guard(|| {
+            let r = self.inner.borrow_mut().request(&message, Duration::from_millis(timeout_ms.into()), Instant::now());
+            r.map(|id| id as i64).map_err(|e| {
+                let (_, message) = request_error(&e);
+                err(e.code(), message)
+            })
         })
     }
 
     /// Encoded messages back to back, then a barrier; returns the command id.
     #[napi]
     pub fn send_batch(&self, messages: BufferSlice, timeout_ms: u32) -> napi::Result<i64, Code> {
-        let r = self.inner.borrow_mut().send_batch(&messages, Duration::from_millis(timeout_ms.into()), Instant::now());
-        r.map(|id| id as i64).map_err(|e| {
-            let (_, message) = request_error(&e);
-            err(e.code(), message)
+        guard(|| {
+            let r =
+                self.inner.borrow_mut().send_batch(&messages, Duration::from_millis(timeout_ms.into()), Instant::now());
+            r.map(|id| id as i64).map_err(|e| {
+                let (_, message) = request_error(&e);
+                err(e.code(), message)
+            })
         })
     }
 
     /// Ends the session; `transportError` says the connection was lost (else: closed by the user).
     #[napi]
-    pub fn close(&self, transport_error: Option<String>) {
-        let reason = match transport_error {
-            Some(why) => CloseReason::Transport(why),
-            None => CloseReason::ByUser,
-        };
-        self.inner.borrow_mut().close(reason);
+    pub fn close(&self, transport_error: Option<String>) -> napi::Result<(), Code> {
+        guard(|| {
+            Ok({
+                let reason = match transport_error {
+                    Some(why) => CloseReason::Transport(why),
+                    None => CloseReason::ByUser,
+                };
+                self.inner.borrow_mut().close(reason);
+            })
+        })
     }
 
     /// True once the handshake is done and until the session ends.
@@ -173,48 +196,62 @@ impl NativeOpenFlowSession {
 
     /// Events since the last call.
     #[napi]
-    pub fn poll_events(&self) -> Vec<NativeSessionEvent> {
-        let mut out = Vec::new();
-        let mut s = self.inner.borrow_mut();
-        while let Some(ev) = s.poll_event() {
-            out.push(match ev {
-                Event::Connected(c) => NativeSessionEvent {
-                    datapath_id: Some(BigInt::from(c.datapath_id)),
-                    payload: Some(c.features.into()),
-                    ..NativeSessionEvent::new("connected")
-                },
-                Event::Async(bytes) => NativeSessionEvent { payload: Some(bytes.into()), ..NativeSessionEvent::new("message") },
-                Event::Closed(reason) => NativeSessionEvent {
-                    code: Some(reason.code().into()),
-                    message: Some(reason.to_string()),
-                    ..NativeSessionEvent::new("closed")
-                },
-                Event::Completed { id, result } => {
-                    let base = NativeSessionEvent { id: Some(id as i64), ..NativeSessionEvent::new("completed") };
-                    match result {
-                        Ok(Completion::Reply(parts)) => {
-                            NativeSessionEvent { parts: Some(parts.into_iter().map(Buffer::from).collect()), ..base }
-                        }
-                        Ok(Completion::Batch { count, first_xid, errors }) => NativeSessionEvent {
-                            count: Some(count),
-                            first_xid: Some(first_xid),
-                            errors: Some(
-                                errors
-                                    .into_iter()
-                                    .map(|e| super::openflow::NativeBatchError { index: e.index, xid: e.xid, error: e.error.into() })
-                                    .collect(),
-                            ),
-                            ..base
+    pub fn poll_events(&self) -> napi::Result<Vec<NativeSessionEvent>, Code> {
+        guard(|| {
+            Ok({
+                let mut out = Vec::new();
+                let mut s = self.inner.borrow_mut();
+                while let Some(ev) = s.poll_event() {
+                    out.push(match ev {
+                        Event::Connected(c) => NativeSessionEvent {
+                            datapath_id: Some(BigInt::from(c.datapath_id)),
+                            payload: Some(c.features.into()),
+                            ..NativeSessionEvent::new("connected")
                         },
-                        Err(RequestError::Switch(bytes)) => NativeSessionEvent { switch_error: Some(bytes.into()), ..base },
-                        Err(e) => {
-                            let (code, message) = request_error(&e);
-                            NativeSessionEvent { code: Some(code), message: Some(message), ..base }
+                        Event::Async(bytes) => {
+                            NativeSessionEvent { payload: Some(bytes.into()), ..NativeSessionEvent::new("message") }
                         }
-                    }
+                        Event::Closed(reason) => NativeSessionEvent {
+                            code: Some(reason.code().into()),
+                            message: Some(reason.to_string()),
+                            ..NativeSessionEvent::new("closed")
+                        },
+                        Event::Completed { id, result } => {
+                            let base =
+                                NativeSessionEvent { id: Some(id as i64), ..NativeSessionEvent::new("completed") };
+                            match result {
+                                Ok(Completion::Reply(parts)) => NativeSessionEvent {
+                                    parts: Some(parts.into_iter().map(Buffer::from).collect()),
+                                    ..base
+                                },
+                                Ok(Completion::Batch { count, first_xid, errors }) => NativeSessionEvent {
+                                    count: Some(count),
+                                    first_xid: Some(first_xid),
+                                    errors: Some(
+                                        errors
+                                            .into_iter()
+                                            .map(|e| super::openflow::NativeBatchError {
+                                                index: e.index,
+                                                xid: e.xid,
+                                                error: e.error.into(),
+                                            })
+                                            .collect(),
+                                    ),
+                                    ..base
+                                },
+                                Err(RequestError::Switch(bytes)) => {
+                                    NativeSessionEvent { switch_error: Some(bytes.into()), ..base }
+                                }
+                                Err(e) => {
+                                    let (code, message) = request_error(&e);
+                                    NativeSessionEvent { code: Some(code), message: Some(message), ..base }
+                                }
+                            }
+                        }
+                    });
                 }
-            });
-        }
-        out
+                out
+            })
+        })
     }
 }

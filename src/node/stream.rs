@@ -42,7 +42,8 @@ pub fn create_stream(
     on_event: EventFn,
 ) -> napi::Result<NativeStream, Code> {
     guard(|| {
-        let port = u16::try_from(port).map_err(|_| err("ERR_OUT_OF_RANGE", format!("port {port} is not a TCP port")))?;
+        let port =
+            u16::try_from(port).map_err(|_| err("ERR_OUT_OF_RANGE", format!("port {port} is not a TCP port")))?;
         let tls = match tls {
             Some(t) => Some(host_tls(t, host_options.as_ref(), &host)?),
             None => None,
@@ -64,7 +65,11 @@ impl NativeStream {
     #[napi]
     pub async fn connect(&self) -> napi::Result<Option<NativeFailure>> {
         let Some(tsfn) = self.on_event.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
-            return Ok(Some(NativeFailure { failed: true, code: "CHANNEL_CLOSED".into(), message: "the stream was ended".into() }));
+            return Ok(Some(NativeFailure {
+                failed: true,
+                code: "CHANNEL_CLOSED".into(),
+                message: "the stream was ended".into(),
+            }));
         };
         let r = open_stream(&self.host, self.port, self.tls.as_ref(), self.timeout, move |ev| {
             let args: EventArgs = match ev {
@@ -89,21 +94,29 @@ impl NativeStream {
 
     /// Queues bytes; false when the stream is closed.
     #[napi]
-    pub fn write(&self, bytes: BufferSlice) -> bool {
-        let data = bytes.to_vec();
-        match self.handle.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            Some(h) => h.write(data),
-            None => false,
-        }
+    pub fn write(&self, bytes: BufferSlice) -> napi::Result<bool, Code> {
+        guard(|| {
+            Ok({
+                let data = bytes.to_vec();
+                match self.handle.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                    Some(h) => h.write(data),
+                    None => false,
+                }
+            })
+        })
     }
 
     /// Flushes and shuts down.
     #[napi]
-    pub fn end(&self) {
-        if let Some(h) = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            h.close();
-        }
-        // The reader task keeps its own reference until the stream's end is read.
-        self.on_event.lock().unwrap_or_else(|e| e.into_inner()).take();
+    pub fn end(&self) -> napi::Result<(), Code> {
+        guard(|| {
+            Ok({
+                if let Some(h) = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    h.close();
+                }
+                // The reader task keeps its own reference until the stream's end is read.
+                self.on_event.lock().unwrap_or_else(|e| e.into_inner()).take();
+            })
+        })
     }
 }
