@@ -202,3 +202,48 @@ test('bad options', () => {
   expect(() => new OvsdbClient({ host: '127.0.0.1', tls })).toThrow(expect.objectContaining({ code: 'TLS_HOST_AUTH_REQUIRED' }))
   expect(() => new OvsdbClient({ host: '127.0.0.1', legacyTls: 'sometimes' })).toThrow(TypeError)
 })
+
+describe("XCP-ng 8.3's ovsdb-server TLS (TLS 1.2, RSA key exchange only)", () => {
+  let sb83
+  beforeAll(async () => {
+    sb83 = await startSandbox({ hosts: 1, profile: 'xcpng-8.3' })
+  }, 120000)
+  afterAll(async () => {
+    await sb83?.stop()
+  })
+
+  function legacyClient(legacyTls) {
+    const h = sb83.hosts[0]
+    const t = new TlsConfig({ clientCert: sb83.pki.client.cert, clientKey: sb83.pki.client.key, poolCa: sb83.pki.ca.cert })
+    const c = new OvsdbClient({ host: h.ip, port: h.ports.ovsdbSsl, tls: t, serverCert: h.certs.server.cert, legacyTls })
+    clients.push(c)
+    return c
+  }
+
+  test("rustls alone refuses it: no shared cipher", async () => {
+    expect((await rejection(legacyClient('never').connect())).code).toBe('TLS_NO_SHARED_CIPHER')
+  })
+
+  test('auto falls back to node:tls, still authenticating the host, and warns naming the suite', async () => {
+    const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => {})
+    try {
+      const c = legacyClient('auto')
+      await c.connect()
+      expect(c.transport).toBe('node')
+      expect(c.cipher.name).toMatch(/^AES(128|256)-/) // an RSA key exchange suite
+      expect(warn).toHaveBeenCalledWith(expect.stringMatching(new RegExp(c.cipher.name)), expect.objectContaining({ code: 'XO_SDN_LEGACY_TLS' }))
+      expect(await c.listDbs()).toContain('Open_vSwitch')
+      expect(c.getBridgeForNetwork(sb83.hosts[0].networkUuid)).toBe('br0')
+    } finally {
+      warn.mockRestore()
+    }
+  })
+
+  test('the fallback verifies the host too', async () => {
+    const h = sb83.hosts[0]
+    const t = new TlsConfig({ clientCert: sb83.pki.client.cert, clientKey: sb83.pki.client.key })
+    const c = new OvsdbClient({ host: h.ip, port: h.ports.ovsdbSsl, tls: t, fingerprint: 'ab'.repeat(32) })
+    clients.push(c)
+    expect((await rejection(c.connect())).code).toBe('TLS_HOST_CERT_MISMATCH')
+  })
+})
