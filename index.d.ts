@@ -480,3 +480,78 @@ export class OpenFlowChannel extends import('node:events').EventEmitter {
   /** Graceful and idempotent. */
   close(): Promise<void>
 }
+
+// ---------------------------------------------------------------------------
+// OVSDB
+// ---------------------------------------------------------------------------
+
+/** OVSDB notation builders for `transact` (RFC 7047 §5.1). */
+export const ovsdb: {
+  uuid(uuid: string): ['uuid', string]
+  namedUuid(name: string): ['named-uuid', string]
+  set(items: unknown[]): ['set', unknown[]]
+  map(object: Record<string, unknown>): ['map', Array<[string, unknown]>]
+}
+
+export interface OvsdbClientOptions extends HostAuthOptions {
+  host: string
+  /** Default 6640. */
+  port?: number
+  /** Omitted: plain TCP. */
+  tls?: TlsConfig
+  /** 'auto' (default): node:tls when rustls shares no cipher with the host; 'never'; 'always'. */
+  legacyTls?: 'auto' | 'never' | 'always'
+  /** Tables and columns to replicate (default: what the SDN controller needs). */
+  tables?: Record<string, string[]>
+  echoIntervalMs?: number
+  echoTimeoutMs?: number
+  connectTimeoutMs?: number
+  requestTimeoutMs?: number
+  reconnect?: boolean
+  reconnectMinMs?: number
+  reconnectMaxMs?: number
+}
+
+/** A failed transaction: the RFC error as `code`, and where it failed. */
+export interface OvsdbTransactError extends Error {
+  code: string
+  index: number
+  operation: string | null
+  error: string
+  details?: string
+}
+
+/**
+ * One OVSDB connection with a live replica. Events: `row` ({ table, uuid, kind, old, new }),
+ * `vifAdded` / `vifChanged` / `vifRemoved` ({ vifUuid, name, ofport }), `locked`, `stolen`,
+ * `notification`, `disconnected`, `reconnected`, `close`, `error`.
+ */
+export class OvsdbClient extends import('node:events').EventEmitter {
+  constructor(options: OvsdbClientOptions)
+  readonly host: string
+  readonly port: number
+  /** 'rustls' or 'node' (after a legacy fallback). */
+  transport?: 'rustls' | 'node'
+  /** The suite node:tls negotiated, when it is the transport. */
+  cipher?: { name: string; version: string } | null
+  schema?: { name: string; version: string; tables: Record<string, unknown> }
+  connect(): Promise<void>
+  close(): Promise<void>
+  call(method: string, params?: unknown[], options?: { timeoutMs?: number }): Promise<unknown>
+  listDbs(): Promise<string[]>
+  getSchema(db?: string): Promise<unknown>
+  echo(...args: unknown[]): Promise<unknown[]>
+  /** RFC 7047 operations; resolves one result per operation or rejects with OvsdbTransactError. */
+  transact(operations: object[], options?: { db?: string; timeoutMs?: number }): Promise<unknown[]>
+  lock(name: string): Promise<{ locked: boolean }>
+  steal(name: string): Promise<{ locked: boolean }>
+  unlock(name: string): Promise<unknown>
+  /** Replicated rows (natural notation), without a round trip. */
+  rows(table: string): Array<Record<string, unknown> & { _uuid: string }>
+  getBridgeForNetwork(networkUuid: string): string | undefined
+  getDatapathId(bridge: string): bigint | undefined
+  getOfPortForVif(vifUuid: string, options?: { timeoutMs?: number }): Promise<number>
+  setBridgeController(options: { networkUuid?: string; bridge?: string; target?: string; protocols?: string[] }): Promise<{ bridge: string; target: string; changed: boolean }>
+  addTunnel(options: { networkUuid: string; remoteIp: string; encapsulation?: 'gre' | 'vxlan'; key?: number | string; psk?: string; privateNetworkUuid: string }): Promise<{ bridge: string; port: string; changed: boolean }>
+  resetForNetwork(networkUuid: string, privateNetworkUuid: string): Promise<number>
+}
