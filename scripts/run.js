@@ -45,8 +45,10 @@ function newestUnder(dir) {
 function ensureNodeModules() {
   const stamp = path.join(ROOT, 'node_modules', '.package-lock.json')
   if (mtime(stamp) >= mtime(path.join(ROOT, 'package-lock.json'))) return
-  console.log('» installing npm dependencies (npm ci)')
-  must('npm', ['ci', '--no-audit', '--no-fund'])
+  // `npm install`, not `npm ci`: npm 11's ci refuses this lock file because the
+  // optional per-platform packages of a dev dependency are not all listed in it.
+  console.log('» installing npm dependencies')
+  must('npm', ['install', '--no-audit', '--no-fund'])
 }
 
 function addonPath() {
