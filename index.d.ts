@@ -542,7 +542,7 @@ export class OvsdbClient extends import('node:events').EventEmitter {
   getSchema(db?: string): Promise<unknown>
   echo(...args: unknown[]): Promise<unknown[]>
   /** RFC 7047 operations; resolves one result per operation or rejects with OvsdbTransactError. */
-  transact(operations: object[], options?: { db?: string; timeoutMs?: number }): Promise<unknown[]>
+  transact(operations: object[], options?: { db?: string; timeoutMs?: number; natural?: boolean; signal?: AbortSignal }): Promise<unknown[]>
   lock(name: string): Promise<{ locked: boolean }>
   steal(name: string): Promise<{ locked: boolean }>
   unlock(name: string): Promise<unknown>

@@ -247,3 +247,38 @@ describe("XCP-ng 8.3's ovsdb-server TLS (TLS 1.2, RSA key exchange only)", () =>
     expect((await rejection(c.connect())).code).toBe('TLS_HOST_CERT_MISMATCH')
   })
 })
+
+describe('natural values, cancel, resync since the last transaction', () => {
+  test('natural values are converted by the schema and checked before sending', async () => {
+    const c = await client()
+    await c.transact(
+      [
+        { op: 'insert', table: 'Port', 'uuid-name': 'np', row: { name: 'natp', interfaces: ['ni'], external_ids: { who: 'xo' } } },
+        { op: 'insert', table: 'Interface', 'uuid-name': 'ni', row: { name: 'natp', type: 'dummy' } },
+        { op: 'mutate', table: 'Bridge', where: [['name', '==', 'br0']], mutations: [['ports', 'insert', ['np']]] },
+      ],
+      { natural: true },
+    )
+    expect(vsctl('list-ports', 'br0').split('\n')).toContain('natp')
+    expect(vsctl('get', 'port', 'natp', 'external_ids:who')).toBe('xo')
+    const bad = await rejection(c.transact([{ op: 'insert', table: 'Bridge', row: { protocols: ['OpenFlow99'] } }], { natural: true }))
+    expect(bad).toBeInstanceOf(TypeError)
+    expect(bad.message).toMatch(/Bridge\.protocols/)
+    const unknown = await rejection(c.transact([{ op: 'select', table: 'Bridge', where: [['nope', '==', 1]] }], { natural: true }))
+    expect(unknown.message).toMatch(/Bridge\.nope/)
+    await c.transact([{ op: 'mutate', table: 'Bridge', where: [['name', '==', 'br0']], mutations: [['ports', 'delete', [c.rows('Port').find((p) => p.name === 'natp')._uuid]]] }], { natural: true })
+    await new Promise((r) => setTimeout(r, 100))
+    expect(vsctl('list-ports', 'br0').split('\n')).not.toContain('natp')
+  })
+
+  test('a blocked wait can be canceled', async () => {
+    const c = await client()
+    const ac = new AbortController()
+    const p = c.transact([{ op: 'wait', table: 'Bridge', timeout: 60000, where: [['name', '==', 'br0']], columns: ['name'], until: '!=', rows: [{ name: 'br0' }] }], {
+      signal: ac.signal,
+    })
+    setTimeout(() => ac.abort(), 50)
+    expect((await rejection(p)).code).toBe('OVSDB_CANCELED')
+    expect(await c.listDbs()).toContain('Open_vSwitch') // the connection is fine
+  })
+})

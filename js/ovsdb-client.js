@@ -53,6 +53,8 @@ class OvsdbClient extends EventEmitter {
   #connected = false
   #attempt = 0
   #monitorSeq = 0
+  #monitoredOnce = false
+  #serverHasSince = undefined
 
   /**
    * @param {object} options
@@ -238,9 +240,10 @@ class OvsdbClient extends EventEmitter {
     }
   }
 
-  #command(fn) {
+  #command(fn, signal) {
     const session = this.#session
     if (!session) return Promise.reject(fail('CHANNEL_NOT_CONNECTED', 'the OVSDB client is not connected'))
+    if (signal?.aborted) return Promise.reject(fail('OVSDB_CANCELED', 'request canceled'))
     let id
     try {
       id = fn(session)
@@ -248,6 +251,19 @@ class OvsdbClient extends EventEmitter {
       return Promise.reject(classify(err))
     }
     const p = new Promise((resolve, reject) => this.#waiting.set(id, { resolve, reject }))
+    if (signal) {
+      // RFC 7047 `cancel`: a `wait` still blocked is not executed.
+      const onAbort = () => {
+        if (this.#session === session && this.#waiting.has(id)) {
+          try {
+            session.cancel(id)
+          } catch {}
+          this.#pump(session)
+        }
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      p.finally(() => signal.removeEventListener('abort', onAbort)).catch(() => {})
+    }
     this.#pump()
     return p
   }
@@ -270,12 +286,18 @@ class OvsdbClient extends EventEmitter {
     }
     this.#session = this.#native
     this.#pump()
+    if (this.#serverHasSince === undefined) this.#serverHasSince = (await this.listDbs()).includes('_Server')
     const schema = await this.getSchema(DB)
     this.schema = schema
     this.#session.setSchema(JSON.stringify(schema))
     const requests = {}
     for (const [table, columns] of Object.entries(this.#opts.tables)) requests[table] = { columns }
-    await this.#command((s) => s.monitor(DB, JSON.stringify(`xo-sdn-${++this.#monitorSeq}`), JSON.stringify(requests), true))
+    const id = JSON.stringify(`xo-sdn-${++this.#monitorSeq}`)
+    // After a reconnect, servers that have monitor_cond_since (OVS 2.12+) send only
+    // what changed since the replica's last transaction.
+    const since = this.#monitoredOnce && this.#serverHasSince
+    await this.#command((s) => (since ? s.monitorSince(DB, id, JSON.stringify(requests)) : s.monitor(DB, id, JSON.stringify(requests), true)))
+    this.#monitoredOnce = true
   }
 
   #lost(error) {
@@ -351,14 +373,19 @@ class OvsdbClient extends EventEmitter {
   }
 
   /**
-   * Runs RFC 7047 operations (OVSDB notation; see `ovsdb.uuid/namedUuid/set/map`).
+   * Runs RFC 7047 operations. Values in OVSDB notation (see `ovsdb.uuid/namedUuid/
+   * set/map`), or with `natural: true` in natural JSON (uuid or row name → string,
+   * set → array, map → object), converted and checked against the schema first:
+   * a wrong column or value type is a TypeError naming `table.column`, and nothing
+   * is sent. `signal` (AbortSignal) sends RFC 7047 `cancel`.
    * Resolves with one result per operation; rejects with the failing operation's
    * `index`, `operation`, the RFC `error` and `details` (code `OVSDB_…`) when the
    * server did not commit.
    */
-  transact(operations, { db = DB, timeoutMs } = {}) {
+  transact(operations, { db = DB, timeoutMs, natural = false, signal } = {}) {
     if (!Array.isArray(operations)) return Promise.reject(argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'operations must be an array'))
-    return this.#command((s) => s.transact(db, JSON.stringify(operations), timeoutMs))
+    if (natural && db !== DB) return Promise.reject(argError(TypeError, 'ERR_INVALID_ARG_VALUE', `natural values need the schema of ${DB}`))
+    return this.#command((s) => s.transact(db, JSON.stringify(operations), timeoutMs, natural), signal)
   }
 
   lock(name) {

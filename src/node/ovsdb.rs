@@ -182,13 +182,22 @@ impl NativeOvsdbSession {
         })
     }
 
-    /// `transact` with every operation's result checked. `ops` is JSON text.
+    /// `transact` with every operation's result checked. `ops` is JSON text; with
+    /// `natural`, values are natural JSON, converted and checked by the schema.
     #[napi]
-    pub fn transact(&self, db: String, ops: String, timeout_ms: Option<u32>) -> napi::Result<i64, Code> {
+    pub fn transact(&self, db: String, ops: String, timeout_ms: Option<u32>, natural: Option<bool>) -> napi::Result<i64, Code> {
         guard(|| {
             let ops = match parse(&ops, "operations")? {
                 Value::Array(a) => a,
                 _ => return Err(err("ERR_INVALID_ARG_TYPE", "operations must be an array")),
+            };
+            let ops = if natural == Some(true) {
+                let replica = self.replica.borrow();
+                let schema = replica.schema().ok_or_else(|| err("OVSDB_NO_SCHEMA", "the schema is not loaded yet"))?;
+                crate::ovsdb::natural::ops_from_natural(schema, &ops)
+                    .map_err(|e| err(e.code(), format!("{}: {}", e.location, e.message)))?
+            } else {
+                ops
             };
             let timeout = timeout_ms.map_or(self.timeout, |t| Duration::from_millis(t.into()));
             self.session
@@ -213,6 +222,31 @@ impl NativeOvsdbSession {
                 s.monitor(&db, id, req, Instant::now())
             };
             r.map(|id| id as i64).map_err(|e| err(e.code(), e))
+        })
+    }
+
+    /// Cancels a pending request (RFC 7047 §4.1.4); it completes with `OVSDB_CANCELED`.
+    #[napi]
+    pub fn cancel(&self, id: i64) -> napi::Result<(), Code> {
+        guard(|| {
+            let id = u64::try_from(id).map_err(|_| err("ERR_OUT_OF_RANGE", "bad request id"))?;
+            self.session.borrow_mut().cancel(id).map_err(|e| err(e.code(), e))
+        })
+    }
+
+    /// `monitor_cond_since` (ovsdb-server(7) §4.1.15) from the replica's last
+    /// transaction id: after a reconnect the server sends only what changed.
+    #[napi]
+    pub fn monitor_since(&self, db: String, monitor_id: String, requests: String) -> napi::Result<i64, Code> {
+        guard(|| {
+            let id = parse(&monitor_id, "monitor id")?;
+            let req = parse(&requests, "monitor requests")?;
+            let last = self.replica.borrow().last_txn_id().map(str::to_owned);
+            self.session
+                .borrow_mut()
+                .monitor_cond_since(&db, id, req, last.as_deref(), Instant::now())
+                .map(|id| id as i64)
+                .map_err(|e| err(e.code(), e))
         })
     }
 

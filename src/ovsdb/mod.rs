@@ -28,6 +28,7 @@ pub mod error;
 pub mod framing;
 pub mod jsonrpc;
 pub mod monitor;
+pub mod natural;
 pub mod notation;
 pub mod replica;
 pub mod schema;
