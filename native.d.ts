@@ -61,6 +61,66 @@ export declare class NativeOpenFlowSession {
   pollEvents(): Array<NativeSessionEvent>
 }
 
+/** The session, its replica, and the ids of monitor requests in flight. */
+export declare class NativeOvsdbSession {
+  /** Feeds received bytes. */
+  receive(bytes: Buffer): void
+  /** Bytes to write, if any. */
+  takeOutput(): Buffer | null
+  /** Milliseconds until `handleTimeout` is due, or null. */
+  pollTimeoutMs(): number | null
+  /** Expires what is due. */
+  handleTimeout(): void
+  /** Ends the session (`transportError`: the connection was lost). */
+  close(transportError?: string | undefined | null): void
+  /** Any JSON-RPC method; `params` is JSON text. Returns the command id. */
+  call(method: string, params: string, timeoutMs?: number | undefined | null): number
+  /**
+   * `transact` with every operation's result checked. `ops` is JSON text; with
+   * `natural`, values are natural JSON, converted and checked by the schema.
+   */
+  transact(db: string, ops: string, timeoutMs?: number | undefined | null, natural?: boolean | undefined | null): number
+  /**
+   * `monitor` (or `monitor_cond` when `cond`) of `requests` (JSON text); the
+   * replica is filled from its reply.
+   */
+  monitor(db: string, monitorId: string, requests: string, cond: boolean): number
+  /** Cancels a pending request (RFC 7047 §4.1.4); it completes with `OVSDB_CANCELED`. */
+  cancel(id: number): void
+  /**
+   * `monitor_cond_since` (ovsdb-server(7) §4.1.15) from the replica's last
+   * transaction id: after a reconnect the server sends only what changed.
+   */
+  monitorSince(db: string, monitorId: string, requests: string): number
+  /**
+   * Starts a fresh protocol session for a new connection; the replica stays, so
+   * the next monitor reply brings it up to date with only the real differences.
+   */
+  restart(): void
+  /**
+   * Gives the replica the schema (from `get_schema`), so it applies `update2`
+   * differences by column type.
+   */
+  setSchema(schema: string): void
+  /** Forgets every replicated row (before resubscribing after a reconnect). */
+  clearReplica(): void
+  /**
+   * Events since the last call. Monitor updates are applied to the replica
+   * here and come out as `rows` events.
+   */
+  pollEvents(): Array<NativeOvsdbEvent>
+}
+
+/** A byte stream whose reads arrive as events. */
+export declare class NativeStream {
+  /** Connects; resolves `null` or a failure object (`{ failed, code, message }`). */
+  connect(): Promise<NativeFailure | null>
+  /** Queues bytes; false when the stream is closed. */
+  write(bytes: Buffer): boolean
+  /** Flushes and shuts down. */
+  end(): void
+}
+
 /** The controller's TLS identity, shared by every connection. */
 export declare class TlsConfig {
   /** SHA-256 fingerprint of the client certificate (`AB:CD:...`). */
@@ -79,6 +139,12 @@ export declare function __createOpenFlowChannel(options: NativeChannelOptions, t
  */
 export declare function __createOpenFlowSession(options: NativeChannelOptions): NativeOpenFlowSession
 
+/** A session for a connection that was just established. */
+export declare function __createOvsdbSession(options: NativeOvsdbOptions): NativeOvsdbSession
+
+/** Validates and prepares a stream (connect with `connect()`). */
+export declare function __createStream(host: string, port: number, connectTimeoutMs: number | undefined | null, tls: TlsConfig | undefined | null, hostOptions: HostTlsOptions | undefined | null, onEvent: EventFn): NativeStream
+
 /**
  * Loads and checks the identity: bad PEM, a key that does not match, an expired
  * or not-yet-valid certificate, or one the pool CA did not sign, throw with a
@@ -87,17 +153,26 @@ export declare function __createOpenFlowSession(options: NativeChannelOptions): 
 export declare function __createTlsConfig(options: TlsConfigOptions): TlsConfig
 
 /**
- * Decodes one whole message into a tape in `out`. Returns the tape length, or
- * minus the needed length when `out` is too small.
+ * Decodes the one whole message in `io[..len]` into a tape written at the start
+ * of `io`. Returns the tape length, minus the needed length when `io` is too
+ * small, or `IO_STALE`.
+ */
+export declare function __decodeIo(token: number, len: number): number
+
+/**
+ * Decodes one whole message from `bytes` into a tape in `out` (the path for
+ * inputs too long for the I/O buffer, which are never valid messages). Returns
+ * the tape length, or minus the needed length when `out` is too small.
  */
 export declare function __decodeTape(bytes: Buffer, out: Buffer): number
 
 /**
- * Encodes `count` messages read from `tape[..tapeLen]` into `out`, back to back.
- * Returns the byte length, or minus the needed length when `out` is too small.
- * Either every message is encoded or none is.
+ * Encodes `count` messages read from the tape in `io[..tapeLen]`, back to back,
+ * into `io` from offset 0. Returns the byte length, minus the needed length when
+ * `io` is too small (the tape is then left intact), or `IO_STALE`. Either every
+ * message is encoded or none is.
  */
-export declare function __encodeTape(tape: Buffer, tapeLen: number, count: number, out: Buffer): number
+export declare function __encodeIo(token: number, tapeLen: number, count: number): number
 
 /**
  * Prints a flow_mod, or a flow stats entry, read from a tape, the way
@@ -105,7 +180,10 @@ export declare function __encodeTape(tape: Buffer, tapeLen: number, count: numbe
  */
 export declare function __formatFlowTape(tape: Buffer, tapeLen: number, isFlowMod: boolean): string
 
-/** Names of the tape's object keys from index `from` on. */
+/** Registers `buf` as this thread's I/O buffer; returns its token. */
+export declare function __ioRegister(buf: Buffer): number
+
+/** Names of the tape's atoms (object keys, recurring strings) from id `from` on. */
 export declare function __keyNames(from: number): Array<string>
 
 /**
@@ -119,6 +197,12 @@ export declare function __panicForTest(): void
  * `command` is a flow_mod command name (`add`, `delete`, ...).
  */
 export declare function __parseFlowTape(text: string, command: string, out: Buffer): number
+
+/**
+ * The tape's object shapes from id `from` on, flattened: key count, then that
+ * many atom ids, then the next shape.
+ */
+export declare function __shapes(from: number): Array<number>
 
 /** How one host is authenticated; exactly one of these must be given. */
 export interface HostTlsOptions {
@@ -179,6 +263,28 @@ export interface NativeFailure {
   failed: boolean
   code: string
   message: string
+}
+
+/** One event for the JS driver. */
+export interface NativeOvsdbEvent {
+  /** `completed`, `rows`, `locked`, `stolen`, `notification`, `resync`, `closed`. */
+  kind: string
+  /** Command id (`completed`). */
+  id?: number
+  /**
+   * JSON text: the result (`completed` ok), error details (`completed` failed),
+   * row changes (`rows`), the lock name, the notification.
+   */
+  json?: string
+  code?: string
+  message?: string
+}
+
+/** Options of a session. */
+export interface NativeOvsdbOptions {
+  echoIntervalMs?: number
+  echoTimeoutMs?: number
+  requestTimeoutMs?: number
 }
 
 /** Result of `request`: the reply parts, or the switch's OFPT_ERROR. */

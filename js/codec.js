@@ -3,11 +3,25 @@
 // message shapes.
 
 const native = require('../native.js')
-const { readTape, writeOne, writeTape, tapeLength } = require('./tape.js')
+const { readTape, writeOne, writeTape, tapeLength, afterWrite, io, ioReserve, ioRegistered, ioRegister, ioShrink } =
+  require('./tape.js')
 const { classify } = require('./errors.js')
 
-let out = Buffer.allocUnsafe(1 << 16)
+// encode/decode go through the tape module's I/O buffer, registered with the addon
+// once (see `__ioRegister`): no Buffer argument per call.
+const IO_STALE = -(2 ** 48)
+
 let tapeOut = Buffer.allocUnsafe(1 << 16)
+const MAX_MESSAGE = 0xffff
+
+function decodeLarge(bytes) {
+  let n = native.__decodeTape(bytes, tapeOut)
+  if (n < 0) {
+    tapeOut = grownTo(tapeOut, -n)
+    n = native.__decodeTape(bytes, tapeOut)
+  }
+  return tapeOut
+}
 
 function grownTo(buf, n) {
   let size = buf.length
@@ -23,14 +37,18 @@ function toBytes(value, name) {
   throw e
 }
 
-function encodeTape(tape, count) {
+/** Encodes the `count` messages on the tape in the I/O buffer. */
+function encodeTape(count) {
   const len = tapeLength()
-  let n = native.__encodeTape(tape, len, count, out)
+  let n = native.__encodeIo(ioRegistered(), len, count)
+  if (n === IO_STALE) n = native.__encodeIo(ioRegister(), len, count)
   if (n < 0) {
-    out = grownTo(out, -n)
-    n = native.__encodeTape(tape, len, count, out)
+    ioReserve(-n, len)
+    n = native.__encodeIo(ioRegistered(), len, count)
   }
-  return Buffer.from(out.subarray(0, n))
+  const bytes = Buffer.allocUnsafe(n)
+  bytes.set(io().subarray(0, n))
+  return bytes
 }
 
 /** Encodes one message object into a Buffer. */
@@ -41,9 +59,12 @@ function encode(message) {
     throw e
   }
   try {
-    return encodeTape(writeOne(message), 1)
+    writeOne(message)
+    return encodeTape(1)
   } catch (err) {
     throw classify(err)
+  } finally {
+    afterWrite()
   }
 }
 
@@ -55,9 +76,13 @@ function encodeBatch(messages) {
     throw e
   }
   try {
-    return encodeTape(writeTape(messages), messages.length)
+    writeTape(messages)
+    return encodeTape(messages.length)
   } catch (err) {
     throw classify(err)
+  } finally {
+    afterWrite()
+    ioShrink()
   }
 }
 
@@ -65,12 +90,18 @@ function encodeBatch(messages) {
 function decode(buffer) {
   const bytes = toBytes(buffer, 'buffer')
   try {
-    let n = native.__decodeTape(bytes, tapeOut)
+    // No OpenFlow message is that long: let the decoder say what is wrong
+    // without copying it into the I/O buffer.
+    if (bytes.length > MAX_MESSAGE) return readTape(decodeLarge(bytes))
+    const len = bytes.length
+    ioReserve(len).set(bytes, 0)
+    let n = native.__decodeIo(ioRegistered(), len)
+    if (n === IO_STALE) n = native.__decodeIo(ioRegister(), len)
     if (n < 0) {
-      tapeOut = grownTo(tapeOut, -n)
-      n = native.__decodeTape(bytes, tapeOut)
+      ioReserve(-n).set(bytes, 0)
+      n = native.__decodeIo(ioRegistered(), len)
     }
-    return readTape(tapeOut)
+    return readTape(io())
   } catch (err) {
     throw classify(err)
   }
@@ -154,6 +185,8 @@ function formatFlow(flow) {
     return native.__formatFlowTape(tape, tapeLength(), isFlowMod)
   } catch (err) {
     throw classify(err)
+  } finally {
+    afterWrite()
   }
 }
 

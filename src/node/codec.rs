@@ -2,15 +2,16 @@
 //! (`js/codec.js`) owns the tape buffers and builds the objects.
 
 use bytes::BytesMut;
-use napi::bindgen_prelude::BufferSlice;
+use napi::bindgen_prelude::{Buffer, BufferSlice};
 use napi_derive::napi;
 use serde::Serialize;
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::errors::{err, from_decode, from_encode, guard, Code};
 use super::errors::from_tape as tape_error;
 use crate::openflow::{Framer, Message};
-use crate::tape::{from_tape, key_names, to_tape};
+use crate::tape::{atoms, from_tape, key_names, message_from_tape, message_to_tape, to_tape, with_message_from_tape};
 
 thread_local! {
     static SCRATCH: RefCell<(BytesMut, Vec<u8>)> = RefCell::new((BytesMut::with_capacity(1 << 16), Vec::with_capacity(1 << 12)));
@@ -28,42 +29,112 @@ fn deliver(src: &[u8], out: &mut [u8]) -> i64 {
     }
 }
 
-/// Names of the tape's object keys from index `from` on.
+/// Names of the tape's atoms (object keys, recurring strings) from id `from` on.
 #[napi(js_name = "__keyNames")]
 pub fn key_names_js(from: u32) -> Vec<String> {
     key_names(from as usize)
 }
 
-/// Encodes `count` messages read from `tape[..tapeLen]` into `out`, back to back.
-/// Returns the byte length, or minus the needed length when `out` is too small.
-/// Either every message is encoded or none is.
-#[napi(js_name = "__encodeTape")]
-pub fn encode_tape(tape: BufferSlice, tape_len: u32, count: u32, mut out: BufferSlice) -> napi::Result<i64, Code> {
-    guard(|| encode_tape_inner(&tape, tape_len, count, &mut out))
+/// The tape's object shapes from id `from` on, flattened: key count, then that
+/// many atom ids, then the next shape.
+#[napi(js_name = "__shapes")]
+pub fn shapes_js(from: u32) -> Vec<u32> {
+    atoms::shape_list(from as usize)
 }
 
-fn encode_tape_inner(tape: &[u8], tape_len: u32, count: u32, out: &mut [u8]) -> napi::Result<i64, Code> {
-    let tape = tape.get(..tape_len as usize).ok_or_else(|| err("ERR_INTERNAL_TAPE", "tape length out of bounds"))?;
+/// The JS side's private I/O buffer (`js/tape.js`), registered once instead of
+/// being passed on every call: a `Buffer` argument costs a call about 100 ns
+/// (`napi_get_buffer_info` and the handles it needs), several times the cost of
+/// the call itself. The token names the registration; a call made with another
+/// token (a second copy of the JS module registered since) gets [`IO_STALE`] and
+/// registers again. JS never lets this buffer escape, so it cannot be detached
+/// or resized behind our back.
+struct Io {
+    token: u32,
+    buf: Buffer,
+}
+
+thread_local! {
+    static IO: RefCell<Option<Io>> = const { RefCell::new(None) };
+}
+
+static NEXT_IO_TOKEN: AtomicU32 = AtomicU32::new(1);
+
+/// Returned when the token is not the current registration.
+const IO_STALE: i64 = -(1 << 48);
+
+/// Registers `buf` as this thread's I/O buffer; returns its token.
+#[napi(js_name = "__ioRegister")]
+pub fn io_register(buf: Buffer) -> u32 {
+    let token = NEXT_IO_TOKEN.fetch_add(1, Ordering::Relaxed);
+    IO.with(|io| *io.borrow_mut() = Some(Io { token, buf }));
+    token
+}
+
+fn with_io(token: u32, f: impl FnOnce(&mut [u8]) -> napi::Result<i64, Code>) -> napi::Result<i64, Code> {
+    IO.with(|io| {
+        let mut io = io.borrow_mut();
+        match io.as_mut() {
+            Some(io) if io.token == token => f(&mut io.buf),
+            _ => Ok(IO_STALE),
+        }
+    })
+}
+
+/// Encodes `count` messages read from the tape in `io[..tapeLen]`, back to back,
+/// into `io` from offset 0. Returns the byte length, minus the needed length when
+/// `io` is too small (the tape is then left intact), or `IO_STALE`. Either every
+/// message is encoded or none is.
+#[napi(js_name = "__encodeIo")]
+pub fn encode_io(token: u32, tape_len: u32, count: u32) -> napi::Result<i64, Code> {
+    guard(|| with_io(token, |io| encode_tape_inner(io, tape_len, count)))
+}
+
+fn encode_tape_inner(io: &mut [u8], tape_len: u32, count: u32) -> napi::Result<i64, Code> {
     SCRATCH.with(|s| {
         let mut s = s.borrow_mut();
         let buf = &mut s.0;
         buf.clear();
-        let mut pos = 0;
-        for i in 0..count {
-            let rest = tape.get(pos..).unwrap_or_default();
-            let (m, used): (Message, usize) = from_tape(rest).map_err(|e| {
-                let e = if count > 1 { e.at_index(i) } else { e };
-                tape_error(e)
-            })?;
-            pos += used;
-            m.encode(buf).map_err(from_encode)?;
+        {
+            let tape = io.get(..tape_len as usize).ok_or_else(|| err("ERR_INTERNAL_TAPE", "tape length out of bounds"))?;
+            let mut pos = 0;
+            for i in 0..count {
+                let rest = tape.get(pos..).unwrap_or_default();
+                let (encoded, used) = with_message_from_tape(rest, |m| m.encode(buf)).map_err(|e| {
+                    let e = if count > 1 { e.at_index(i) } else { e };
+                    tape_error(e)
+                })?;
+                pos += used;
+                encoded.map_err(from_encode)?;
+            }
         }
-        Ok(deliver(buf, out))
+        Ok(deliver(buf, io))
     })
 }
 
-/// Decodes one whole message into a tape in `out`. Returns the tape length, or
-/// minus the needed length when `out` is too small.
+/// Decodes the one whole message in `io[..len]` into a tape written at the start
+/// of `io`. Returns the tape length, minus the needed length when `io` is too
+/// small, or `IO_STALE`.
+#[napi(js_name = "__decodeIo")]
+pub fn decode_io(token: u32, len: u32) -> napi::Result<i64, Code> {
+    guard(|| {
+        with_io(token, |io| {
+            let bytes = io.get(..len as usize).ok_or_else(|| err("ERR_INTERNAL_TAPE", "message length out of bounds"))?;
+            let m = Message::decode(bytes).map_err(from_decode)?;
+            SCRATCH.with(|s| {
+                let mut s = s.borrow_mut();
+                let tape = &mut s.1;
+                tape.clear();
+                message_to_tape(&m, tape).map_err(|e| err("ERR_NATIVE", e))?;
+                Ok(deliver(tape, io))
+            })
+        })
+    })
+}
+
+/// Decodes one whole message from `bytes` into a tape in `out` (the path for
+/// inputs too long for the I/O buffer, which are never valid messages). Returns
+/// the tape length, or minus the needed length when `out` is too small.
 #[napi(js_name = "__decodeTape")]
 pub fn decode_tape(bytes: BufferSlice, mut out: BufferSlice) -> napi::Result<i64, Code> {
     guard(|| {
@@ -72,7 +143,7 @@ pub fn decode_tape(bytes: BufferSlice, mut out: BufferSlice) -> napi::Result<i64
             let mut s = s.borrow_mut();
             let tape = &mut s.1;
             tape.clear();
-            to_tape(&m, tape).map_err(|e| err("ERR_NATIVE", e))?;
+            message_to_tape(&m, tape).map_err(|e| err("ERR_NATIVE", e))?;
             Ok(deliver(tape, &mut out))
         })
     })
@@ -173,7 +244,7 @@ impl FrameDecoder {
         tape.extend_from_slice(&(messages.len() as u32).to_le_bytes());
         for m in &messages {
             let r = match m {
-                Ok(m) => to_tape(m, &mut tape),
+                Ok(m) => message_to_tape(m, &mut tape),
                 Err(i) => {
                     let (e, frame) = &invalid[*i];
                     let xid = frame.get(4..8).map_or(0, |x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]));
@@ -220,7 +291,7 @@ pub fn parse_flow_tape(text: String, command: String, mut out: BufferSlice) -> n
             let mut s = s.borrow_mut();
             let tape = &mut s.1;
             tape.clear();
-            to_tape(&Message::FlowMod(fm), tape).map_err(|e| err("ERR_NATIVE", e))?;
+            message_to_tape(&Message::FlowMod(fm), tape).map_err(|e| err("ERR_NATIVE", e))?;
             Ok(deliver(tape, &mut out))
         })
     })
@@ -233,7 +304,7 @@ pub fn format_flow_tape(tape: BufferSlice, tape_len: u32, is_flow_mod: bool) -> 
     guard(|| {
         let tape = tape.get(..tape_len as usize).ok_or_else(|| err("ERR_INTERNAL_TAPE", "tape length out of bounds"))?;
         if is_flow_mod {
-            let (m, _): (Message, usize) = from_tape(tape).map_err(tape_error)?;
+            let (m, _) = message_from_tape(tape).map_err(tape_error)?;
             match m {
                 Message::FlowMod(fm) => Ok(crate::openflow::text::format_flow_mod(&fm)),
                 _ => Err(err("ERR_INVALID_ARG_VALUE", "expected a flow_mod")),
@@ -244,3 +315,4 @@ pub fn format_flow_tape(tape: BufferSlice, tape_len: u32, is_flow_mod: bool) -> 
         }
     })
 }
+

@@ -2,7 +2,7 @@
 //! TLV-encoded with a 16-bit type and a length that is a multiple of 8.
 
 use bytes::{BufMut, BytesMut};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::net::Ipv4Addr;
 
 use super::codec::{pad_to_8, patch_len16, DecodeError, DecodeResult, Reader};
@@ -14,7 +14,10 @@ pub const ACTION_EXPERIMENTER: u16 = 0xffff;
 
 /// One action. In JS: `{ type: 'output', port: 'normal', maxLen: 0 }`, `{ type: 'group',
 /// groupId: 5 }`, ... Unknown action types decode to `{ type: 'unknown', actionType, data }`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `Deserialize` is below ([`tagged_enum!`](crate::tape::tagged)): it reads `type`
+/// first instead of buffering the object as `#[serde(tag)]` does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase", deny_unknown_fields)]
 pub enum Action {
     /// `OFPAT_OUTPUT` (0): output to a port; `maxLen` bytes to the controller.
@@ -146,6 +149,50 @@ pub enum Action {
         #[serde(default)]
         data: Bytes,
     },
+}
+
+crate::tape::tagged::tagged_enum! {
+    Action {
+        "output" => fields Output {
+            port: PortNo,
+            #[serde(default)]
+            max_len: u16,
+        },
+        "set_vlan_vid" => fields SetVlanVid { vlan_vid: u16 },
+        "set_vlan_pcp" => fields SetVlanPcp { vlan_pcp: u8 },
+        "set_dl_src" => fields SetDlSrc { dl_addr: MacAddr },
+        "set_dl_dst" => fields SetDlDst { dl_addr: MacAddr },
+        "set_nw_src" => fields SetNwSrc { nw_addr: Ipv4Addr },
+        "set_nw_dst" => fields SetNwDst { nw_addr: Ipv4Addr },
+        "set_nw_tos" => fields SetNwTos { nw_tos: u8 },
+        "set_nw_ecn" => fields SetNwEcn { nw_ecn: u8 },
+        "set_tp_src" => fields SetTpSrc { tp_port: u16 },
+        "set_tp_dst" => fields SetTpDst { tp_port: u16 },
+        "copy_ttl_out" => unit CopyTtlOut (),
+        "copy_ttl_in" => unit CopyTtlIn (),
+        "set_mpls_label" => fields SetMplsLabel { mpls_label: u32 },
+        "set_mpls_tc" => fields SetMplsTc { mpls_tc: u8 },
+        "set_mpls_ttl" => fields SetMplsTtl { mpls_ttl: u8 },
+        "dec_mpls_ttl" => unit DecMplsTtl (),
+        "push_vlan" => fields PushVlan { ethertype: u16 },
+        "pop_vlan" => unit PopVlan (),
+        "push_mpls" => fields PushMpls { ethertype: u16 },
+        "pop_mpls" => fields PopMpls { ethertype: u16 },
+        "set_queue" => fields SetQueue { queue_id: u32 },
+        "group" => fields Group { group_id: u32 },
+        "set_nw_ttl" => fields SetNwTtl { nw_ttl: u8 },
+        "dec_nw_ttl" => unit DecNwTtl (),
+        "experimenter" => fields Experimenter {
+            experimenter: u32,
+            #[serde(default)]
+            data: Bytes,
+        },
+        "unknown" => fields Unknown {
+            action_type: u16,
+            #[serde(default)]
+            data: Bytes,
+        },
+    }
 }
 
 fn bad_action(code: u16, detail: impl Into<String>) -> DecodeError {

@@ -1,7 +1,7 @@
 //! OpenFlow 1.1 instructions (OpenFlow 1.1.0 §A.2.4, `enum ofp_instruction_type`).
 
 use bytes::{BufMut, BytesMut};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::action::Action;
 use super::codec::{pad_to_8, patch_len16, DecodeError, DecodeResult, Reader};
@@ -11,7 +11,10 @@ use super::types::{u64_field, Bytes};
 /// One instruction. In JS: `{ type: 'apply_actions', actions: [...] }`,
 /// `{ type: 'goto_table', tableId: 1 }`, `{ type: 'write_metadata', metadata: 0x12n,
 /// metadataMask: 0xffn }`, `{ type: 'clear_actions' }`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `Deserialize` is below ([`tagged_enum!`](crate::tape::tagged)): it reads `type`
+/// first instead of buffering the object as `#[serde(tag)]` does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase", deny_unknown_fields)]
 pub enum Instruction {
     /// `OFPIT_GOTO_TABLE` (1).
@@ -58,6 +61,37 @@ pub enum Instruction {
         #[serde(default)]
         data: Bytes,
     },
+}
+
+crate::tape::tagged::tagged_enum! {
+    Instruction {
+        "goto_table" => fields GotoTable { table_id: u8 },
+        "write_metadata" => fields WriteMetadata {
+            #[serde(with = "u64_field")]
+            metadata: u64,
+            #[serde(with = "u64_field", default = "all_ones")]
+            metadata_mask: u64,
+        },
+        "write_actions" => fields WriteActions {
+            #[serde(default)]
+            actions: Vec<Action>,
+        },
+        "apply_actions" => fields ApplyActions {
+            #[serde(default)]
+            actions: Vec<Action>,
+        },
+        "clear_actions" => unit ClearActions (),
+        "experimenter" => fields Experimenter {
+            experimenter: u32,
+            #[serde(default)]
+            data: Bytes,
+        },
+        "unknown" => fields Unknown {
+            instruction_type: u16,
+            #[serde(default)]
+            data: Bytes,
+        },
+    }
 }
 
 fn all_ones() -> u64 {

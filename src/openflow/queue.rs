@@ -11,7 +11,7 @@ use super::types::{Bytes, PortNo};
 pub const QUEUE_PROP_MIN_RATE: u16 = 1;
 
 /// A queue property.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase", deny_unknown_fields)]
 pub enum QueueProperty {
     /// Minimum rate in 1/10 of a percent; >1000 means disabled.
@@ -27,6 +27,18 @@ pub enum QueueProperty {
         #[serde(default)]
         data: Bytes,
     },
+}
+
+// Reads `type` first instead of buffering the object (see `crate::tape::tagged`).
+crate::tape::tagged::tagged_enum! {
+    QueueProperty {
+        "min_rate" => fields MinRate { rate: u16 },
+        "unknown" => fields Unknown {
+            property: u16,
+            #[serde(default)]
+            data: Bytes,
+        },
+    }
 }
 
 /// One queue of a port.

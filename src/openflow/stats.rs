@@ -124,7 +124,7 @@ impl FlowStatsRequest {
 }
 
 /// The body of a STATS_REQUEST. In JS: `body: { type: 'flow', tableId: 0xff, ... }`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase", deny_unknown_fields)]
 pub enum StatsRequestBody {
     /// Switch description.
@@ -174,6 +174,41 @@ pub enum StatsRequestBody {
         #[serde(default)]
         data: Bytes,
     },
+}
+
+// Reads `type` first instead of buffering the object (see `crate::tape::tagged`).
+crate::tape::tagged::tagged_enum! {
+    StatsRequestBody {
+        "desc" => unit Desc (),
+        "flow" => newtype Flow (FlowStatsRequest),
+        "aggregate" => newtype Aggregate (FlowStatsRequest),
+        "table" => unit Table (),
+        "port" => fields Port {
+            #[serde(default = "any_port")]
+            port_no: PortNo,
+        },
+        "queue" => fields Queue {
+            #[serde(default = "any_port")]
+            port_no: PortNo,
+            #[serde(default = "queue_all")]
+            queue_id: u32,
+        },
+        "group" => fields Group {
+            #[serde(default = "group_all")]
+            group_id: GroupNo,
+        },
+        "group_desc" => unit GroupDesc (),
+        "experimenter" => fields Experimenter {
+            experimenter: u32,
+            #[serde(default)]
+            data: Bytes,
+        },
+        "unknown" => fields Unknown {
+            stats_type: u16,
+            #[serde(default)]
+            data: Bytes,
+        },
+    }
 }
 
 impl StatsRequestBody {
@@ -428,7 +463,7 @@ pub struct GroupDesc {
 }
 
 /// The body of a STATS_REPLY. In JS: `body: { type: 'flow', flows: [...] }`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub enum StatsReplyBody {
@@ -466,6 +501,36 @@ pub enum StatsReplyBody {
         #[serde(default)]
         data: Bytes,
     },
+}
+
+// Reads `type` first instead of buffering the object (see `crate::tape::tagged`).
+crate::tape::tagged::tagged_enum! {
+    StatsReplyBody {
+        "desc" => fields Desc { mfr_desc: String, hw_desc: String, sw_desc: String, serial_num: String, dp_desc: String },
+        "flow" => fields Flow { flows: Vec<FlowStats> },
+        "aggregate" => fields Aggregate {
+            #[serde(with = "u64_field")]
+            packet_count: u64,
+            #[serde(with = "u64_field")]
+            byte_count: u64,
+            flow_count: u32,
+        },
+        "table" => fields Table { tables: Vec<TableStats> },
+        "port" => fields Port { ports: Vec<PortStats> },
+        "queue" => fields Queue { queues: Vec<QueueStats> },
+        "group" => fields Group { groups: Vec<GroupStats> },
+        "group_desc" => fields GroupDesc { groups: Vec<GroupDesc> },
+        "experimenter" => fields Experimenter {
+            experimenter: u32,
+            #[serde(default)]
+            data: Bytes,
+        },
+        "unknown" => fields Unknown {
+            stats_type: u16,
+            #[serde(default)]
+            data: Bytes,
+        },
+    }
 }
 
 impl StatsReplyBody {

@@ -13,7 +13,7 @@ use super::types::Bytes;
 pub const HELLO_ELEM_VERSION_BITMAP: u16 = 1;
 
 /// One hello element.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase", deny_unknown_fields)]
 pub enum HelloElement {
     /// Versions the sender supports: bit `v` of word `v / 32` set for wire version `v`.
@@ -29,6 +29,18 @@ pub enum HelloElement {
         #[serde(default)]
         data: Bytes,
     },
+}
+
+// Reads `type` first instead of buffering the object (see `crate::tape::tagged`).
+crate::tape::tagged::tagged_enum! {
+    HelloElement {
+        "version_bitmap" => fields VersionBitmap { bitmaps: Vec<u32> },
+        "unknown" => fields Unknown {
+            element_type: u16,
+            #[serde(default)]
+            data: Bytes,
+        },
+    }
 }
 
 /// HELLO. OVS opens with an OF1.3-version HELLO carrying a version bitmap; any

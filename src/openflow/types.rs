@@ -422,13 +422,102 @@ impl FromStr for Masked<Ipv4Addr> {
     }
 }
 
-macro_rules! string_serde {
-    ($t:ty, $what:literal) => {
-        impl Serialize for $t {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_str(self)
+/// Formats an address into a stack buffer (no `core::fmt`, no allocation) for
+/// `Serialize`; the text is the same as `Display`'s.
+struct AddrText {
+    buf: [u8; 40],
+    len: usize,
+}
+
+impl AddrText {
+    fn new() -> Self {
+        AddrText { buf: [0; 40], len: 0 }
+    }
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+    fn mac(&mut self, m: &MacAddr) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        for (i, b) in m.0.iter().enumerate() {
+            if i > 0 {
+                self.push(b':');
+            }
+            self.push(HEX[usize::from(b >> 4)]);
+            self.push(HEX[usize::from(b & 15)]);
+        }
+    }
+    fn dec(&mut self, v: u32) {
+        if v >= 100 {
+            self.push(b'0' + (v / 100 % 10) as u8);
+        }
+        if v >= 10 {
+            self.push(b'0' + (v / 10 % 10) as u8);
+        }
+        self.push(b'0' + (v % 10) as u8);
+    }
+    fn ip(&mut self, a: Ipv4Addr) {
+        for (i, b) in a.octets().iter().enumerate() {
+            if i > 0 {
+                self.push(b'.');
+            }
+            self.dec(u32::from(*b));
+        }
+    }
+    /// Serializes the text as data (never interned by the tape, see
+    /// [`crate::tape::DATA_STR`]; a plain string to any other serializer).
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let text = std::str::from_utf8(self.buf.get(..self.len).unwrap_or_default())
+            .map_err(|_| serde::ser::Error::custom("address text is not UTF-8"))?;
+        crate::tape::serialize_data_str(text, s)
+    }
+}
+
+impl Serialize for MacAddr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut t = AddrText::new();
+        t.mac(self);
+        t.serialize(s)
+    }
+}
+
+impl Serialize for Masked<MacAddr> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut t = AddrText::new();
+        t.mac(&self.value);
+        if let Some(m) = &self.mask {
+            t.push(b'/');
+            t.mac(m);
+        }
+        t.serialize(s)
+    }
+}
+
+impl Serialize for Masked<Ipv4Addr> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut t = AddrText::new();
+        t.ip(self.value);
+        if let Some(m) = self.mask {
+            match prefix_len(m) {
+                Some(32) => {}
+                Some(p) => {
+                    t.push(b'/');
+                    t.dec(p);
+                }
+                None => {
+                    t.push(b'/');
+                    t.ip(m);
+                }
             }
         }
+        t.serialize(s)
+    }
+}
+
+macro_rules! string_serde {
+    ($t:ty, $what:literal) => {
         impl<'de> Deserialize<'de> for $t {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 struct V;

@@ -3,7 +3,7 @@
 use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, SeqAccess, Unexpected, Visitor};
 use std::fmt;
 
-use super::op;
+use super::{atoms, op, INLINE_KEY};
 
 /// How a value from JS was wrong; maps to the JS error class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,48 +120,94 @@ fn describe(u: Unexpected<'_>) -> String {
 /// Reads one value of type `T` from the front of `tape`; returns it and the bytes
 /// consumed.
 pub fn from_tape<'de, T: de::Deserialize<'de>>(tape: &'de [u8]) -> Result<(T, usize), TapeError> {
-    let mut d = TapeDe { buf: tape, pos: 0 };
-    let v = T::deserialize(&mut d)?;
-    Ok((v, d.pos))
+    atoms::with_local(|local| {
+        let mut d = TapeDe { buf: tape, pos: 0, local };
+        let v = T::deserialize(&mut d)?;
+        Ok((v, d.pos))
+    })
 }
 
-struct TapeDe<'de> {
+/// Reads one message from the front of `tape` and lends it to `f`: the FLOW_MOD
+/// fast path when it applies (then the message is not even moved), else
+/// [`from_tape`]. Returns what `f` returned and the bytes consumed.
+pub fn with_message_from_tape<R>(
+    tape: &[u8],
+    f: impl FnOnce(&crate::openflow::Message) -> R,
+) -> Result<(R, usize), TapeError> {
+    let mut f = Some(f);
+    let fast = atoms::with_local(|l| super::fast::with_flow_mod_from_tape(tape, l, |m| f.take().map(|f| f(m))));
+    if let Some((Some(r), used)) = fast {
+        return Ok((r, used));
+    }
+    let (m, used): (crate::openflow::Message, usize) = from_tape(tape)?;
+    match f.take() {
+        Some(f) => Ok((f(&m), used)),
+        None => Err(TapeError::new(TapeErrorKind::Tape, "message consumed twice")),
+    }
+}
+
+/// Reads one message from the front of `tape`: the FLOW_MOD fast path
+/// (`fast.rs`) when it applies, else [`from_tape`]. Same results, errors
+/// included (the fast path never reports one: it leaves those to serde).
+pub fn message_from_tape(tape: &[u8]) -> Result<(crate::openflow::Message, usize), TapeError> {
+    if let Some(r) = atoms::with_local(|l| super::fast::flow_mod_from_tape(tape, l)) {
+        return Ok(r);
+    }
+    from_tape(tape)
+}
+
+struct TapeDe<'de, 'l> {
     buf: &'de [u8],
     pos: usize,
+    local: &'l mut atoms::Local,
 }
 
 fn bad_tape() -> TapeError {
     TapeError::new(TapeErrorKind::Tape, "truncated or malformed value tape")
 }
 
-impl<'de> TapeDe<'de> {
+impl<'de> TapeDe<'de, '_> {
+    #[inline(always)]
     fn take(&mut self, n: usize) -> Result<&'de [u8], TapeError> {
         let end = self.pos.checked_add(n).ok_or_else(bad_tape)?;
         let s = self.buf.get(self.pos..end).ok_or_else(bad_tape)?;
         self.pos = end;
         Ok(s)
     }
+    #[inline(always)]
     fn arr<const N: usize>(&mut self) -> Result<[u8; N], TapeError> {
         let mut a = [0u8; N];
         a.copy_from_slice(self.take(N)?);
         Ok(a)
     }
+    #[inline(always)]
     fn u8(&mut self) -> Result<u8, TapeError> {
         Ok(self.arr::<1>()?[0])
     }
+    #[inline(always)]
     fn peek(&self) -> Result<u8, TapeError> {
         self.buf.get(self.pos).copied().ok_or_else(bad_tape)
     }
+    #[inline(always)]
     fn str_body(&mut self, len: usize) -> Result<&'de str, TapeError> {
         std::str::from_utf8(self.take(len)?).map_err(|_| bad_tape())
     }
+    /// A key: an atom id, or [`INLINE_KEY`] then `u8 len` and the bytes (a key
+    /// the JS side has no id for yet; identifier-like ones get one for next time).
+    #[inline]
     fn key(&mut self) -> Result<&'de str, TapeError> {
+        let id = u16::from_le_bytes(self.arr()?);
+        if id != INLINE_KEY {
+            return self.local.atom(id).ok_or_else(bad_tape);
+        }
         let len = usize::from(self.u8()?);
-        self.str_body(len)
+        let key = self.str_body(len)?;
+        atoms::learn_key(key);
+        Ok(key)
     }
 }
 
-impl<'de> Deserializer<'de> for &mut TapeDe<'de> {
+impl<'de> Deserializer<'de> for &mut TapeDe<'de, '_> {
     type Error = TapeError;
 
     fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, TapeError> {
@@ -185,9 +231,26 @@ impl<'de> Deserializer<'de> for &mut TapeDe<'de> {
                 }
             }
             op::BIGINT => v.visit_u64(u64::from_le_bytes(self.arr()?)),
+            op::BIG_ZERO => v.visit_u64(0),
+            op::BIG_ONES => v.visit_u64(u64::MAX),
             op::STR => {
                 let len = usize::from(u16::from_le_bytes(self.arr()?));
                 v.visit_borrowed_str(self.str_body(len)?)
+            }
+            op::ASCII => {
+                let len = usize::from(self.u8()?);
+                v.visit_borrowed_str(self.str_body(len)?)
+            }
+            op::NAME => {
+                let len = usize::from(self.u8()?);
+                let s = self.str_body(len)?;
+                atoms::learn_name(s.as_bytes());
+                v.visit_borrowed_str(s)
+            }
+            op::ATOM => {
+                let id = u16::from_le_bytes(self.arr()?);
+                let s = self.local.atom(id).ok_or_else(bad_tape)?;
+                v.visit_borrowed_str(s)
             }
             op::BYTES => {
                 let len = u32::from_le_bytes(self.arr()?) as usize;
@@ -220,10 +283,30 @@ impl<'de> Deserializer<'de> for &mut TapeDe<'de> {
         _: &'static [&'static str],
         v: V,
     ) -> Result<V::Value, TapeError> {
-        if self.peek()? == op::STR {
-            self.pos += 1;
-            let len = usize::from(u16::from_le_bytes(self.arr()?));
-            let s = self.str_body(len)?;
+        let s = match self.peek()? {
+            op::STR => {
+                self.pos += 1;
+                let len = usize::from(u16::from_le_bytes(self.arr()?));
+                Some(self.str_body(len)?)
+            }
+            op::ASCII | op::NAME => {
+                let name = self.peek()? == op::NAME;
+                self.pos += 1;
+                let len = usize::from(self.u8()?);
+                let s = self.str_body(len)?;
+                if name {
+                    atoms::learn_name(s.as_bytes());
+                }
+                Some(s)
+            }
+            op::ATOM => {
+                self.pos += 1;
+                let id = u16::from_le_bytes(self.arr()?);
+                Some(self.local.atom(id).ok_or_else(bad_tape)?)
+            }
+            _ => None,
+        };
+        if let Some(s) = s {
             v.visit_enum(s.into_deserializer())
         } else {
             Err(TapeError::new(TapeErrorKind::Type, "expected a string naming a variant"))
@@ -236,13 +319,13 @@ impl<'de> Deserializer<'de> for &mut TapeDe<'de> {
     }
 }
 
-struct Seq<'a, 'de> {
-    de: &'a mut TapeDe<'de>,
+struct Seq<'a, 'de, 'l> {
+    de: &'a mut TapeDe<'de, 'l>,
     left: u32,
     index: u32,
 }
 
-impl<'de> SeqAccess<'de> for Seq<'_, 'de> {
+impl<'de> SeqAccess<'de> for Seq<'_, 'de, '_> {
     type Error = TapeError;
     fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, TapeError> {
         if self.left == 0 {
@@ -258,13 +341,13 @@ impl<'de> SeqAccess<'de> for Seq<'_, 'de> {
     }
 }
 
-struct Map<'a, 'de> {
-    de: &'a mut TapeDe<'de>,
+struct Map<'a, 'de, 'l> {
+    de: &'a mut TapeDe<'de, 'l>,
     left: u16,
     key: &'de str,
 }
 
-impl<'de> MapAccess<'de> for Map<'_, 'de> {
+impl<'de> MapAccess<'de> for Map<'_, 'de, '_> {
     type Error = TapeError;
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, TapeError> {
         if self.left == 0 {

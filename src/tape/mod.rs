@@ -7,17 +7,35 @@
 //! travel as small integers interned once per process.
 //!
 //! Tape grammar (little-endian):
-//! `value := NULL | TRUE | FALSE | U32 u32 | F64 f64 | BIGINT u64 | STR u16 len bytes
-//!         | BYTES u32 len bytes | ARRAY u32 n value* | OBJECT u16 n (key value)*`
-//! `key    := u16 id` (Rust to JS: id from [`key_names`]) or `u8 len bytes` (JS to Rust).
+//! `value := NULL | TRUE | FALSE | U32 u32 | F64 f64 | BIGINT u64 | BIG_ZERO | BIG_ONES
+//!         | STR u16 len bytes | ASCII u8 len bytes | ATOM u16 id | NAME u8 len bytes (JS to Rust)
+//!         | BYTES u32 len bytes | ARRAY u32 n value*
+//!         | SHAPE u16 id value*              (Rust to JS: keys from the shape table)
+//!         | OBJECT u16 n (key value)*`       (JS to Rust; Rust to JS only if the shape table is full)
+//! `key    := u16 id` (an atom, see [`atoms`]), or from JS also `0xffff u8 len bytes`
+//! for a key it has no id for yet.
+//!
+//! Atoms and shapes live in global append-only tables ([`atoms`]); the JS side
+//! fetches new entries with `__keyNames(from)` / `__shapes(from)` when it meets an
+//! id it does not know, so a steady-state call is still one N-API crossing.
+//!
+//! Besides the generic serde path: `fast` reads and writes FLOW_MODs without
+//! serde (same bytes, same values, checked by differential tests), and [`tagged`]
+//! reads internally tagged enums (`{ type: 'output', ... }`) without buffering.
 
 #![forbid(unsafe_code)]
 
+pub mod atoms;
 mod de;
+mod fast;
 mod ser;
+pub mod tagged;
 
-pub use de::{from_tape, TapeError, TapeErrorKind};
-pub use ser::{key_names, to_tape};
+pub use de::{from_tape, message_from_tape, with_message_from_tape, TapeError, TapeErrorKind};
+pub use ser::{key_names, message_to_tape, serialize_data_str, to_tape, DATA_STR};
+
+/// Key id meaning "the key follows inline".
+pub const INLINE_KEY: u16 = 0xffff;
 
 /// Tape opcodes.
 pub mod op {
@@ -32,6 +50,14 @@ pub mod op {
     pub const BYTES: u8 = 7;
     pub const ARRAY: u8 = 8;
     pub const OBJECT: u8 = 9;
+    pub const ATOM: u8 = 10;
+    pub const SHAPE: u8 = 11;
+    pub const ASCII: u8 = 12;
+    pub const BIG_ZERO: u8 = 13;
+    pub const BIG_ONES: u8 = 14;
+    /// JS to Rust: `u8 len bytes`, a name (lowercase identifier) JS has no atom
+    /// id for yet; Rust interns it (see [`super::atoms::learn_name`]).
+    pub const NAME: u8 = 15;
 }
 
 #[cfg(test)]

@@ -1,46 +1,20 @@
 //! serde Serializer writing the tape (Rust to JS).
+//!
+//! Objects are written as `SHAPE id value*`: the keys travel once, in the shape
+//! table ([`super::atoms`]), and the JS side builds the object from a literal.
+//! Strings that recur (variant names, port names, ...) travel as atom ids.
 
 use serde::ser::{self, Serialize};
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::RwLock;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::atoms::{self, Local, Pred, SHAPE_SEED};
 use super::op;
-
-/// Every key name interned so far, in id order. Global so that every thread (and
-/// every JS realm) sees the same ids; appended to, never reordered.
-static KEYS: RwLock<Vec<&'static str>> = RwLock::new(Vec::new());
-
-thread_local! {
-    /// Per-thread cache keyed by the address of the `&'static str` serde hands us.
-    static KEY_CACHE: RefCell<HashMap<(usize, usize), u16>> = RefCell::new(HashMap::new());
-}
-
-fn intern(key: &'static str) -> u16 {
-    let addr = (key.as_ptr() as usize, key.len());
-    if let Some(id) = KEY_CACHE.with(|c| c.borrow().get(&addr).copied()) {
-        return id;
-    }
-    let id = {
-        let mut keys = KEYS.write().unwrap_or_else(|e| e.into_inner());
-        match keys.iter().position(|k| *k == key) {
-            Some(i) => i,
-            None => {
-                keys.push(key);
-                keys.len() - 1
-            }
-        }
-    };
-    let id = u16::try_from(id).unwrap_or(u16::MAX);
-    KEY_CACHE.with(|c| c.borrow_mut().insert(addr, id));
-    id
-}
 
 /// Key names from id `from` on, for the JS side to extend its table.
 pub fn key_names(from: usize) -> Vec<String> {
-    let keys = KEYS.read().unwrap_or_else(|e| e.into_inner());
-    keys.iter().skip(from).map(|k| (*k).to_owned()).collect()
+    atoms::atom_names(from)
 }
 
 /// A serialization failure (a value the tape cannot carry).
@@ -59,63 +33,261 @@ impl ser::Error for SerError {
     }
 }
 
+/// The name of the newtype struct through which a value says "this string is
+/// data, not a name": MAC and IP addresses. The tape sends such strings inline
+/// instead of interning them; any other serializer sees a transparent newtype.
+pub const DATA_STR: &str = "xo_sdn_native::tape::DataStr";
+
+/// Serializes `s` as a string the tape will not intern (see [`DATA_STR`]).
+pub fn serialize_data_str<S: ser::Serializer>(s: &str, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_newtype_struct(DATA_STR, s)
+}
+
 /// Appends the tape of `value` to `out`.
 pub fn to_tape<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), SerError> {
-    value.serialize(&mut TapeSer { out })
+    atoms::with_local(|local| {
+        let start = out.len();
+        let keyed = SHAPES_FULL.load(Ordering::Relaxed);
+        let r = serialize_with(value, out, local, keyed);
+        match r {
+            Err(e) if e.0 == SHAPES_FULL_MSG && !keyed => {
+                SHAPES_FULL.store(true, Ordering::Relaxed);
+                out.truncate(start);
+                serialize_with(value, out, local, true)
+            }
+            r => r,
+        }
+    })
+}
+
+/// Writes `s` as `ASCII` (short ASCII) or `STR`.
+pub(crate) fn inline_str(out: &mut Vec<u8>, s: &str) -> Result<(), SerError> {
+    if s.len() <= 255 && s.is_ascii() {
+        out.push(op::ASCII);
+        out.push(s.len() as u8);
+    } else {
+        let len = u16::try_from(s.len()).map_err(|_| SerError("string longer than 65535 bytes".into()))?;
+        out.push(op::STR);
+        out.extend_from_slice(&len.to_le_bytes());
+    }
+    out.extend_from_slice(s.as_bytes());
+    Ok(())
+}
+
+/// Appends the tape of a message to `out`: [`to_tape`], with the FLOW_MOD fast
+/// path (`fast.rs`), which writes the same bytes.
+pub fn message_to_tape(m: &crate::openflow::Message, out: &mut Vec<u8>) -> Result<(), SerError> {
+    if let crate::openflow::Message::FlowMod(fm) = m {
+        if !SHAPES_FULL.load(Ordering::Relaxed)
+            && atoms::with_local(|l| super::fast::flow_mod_to_tape(fm, out, l)).is_some()
+        {
+            return Ok(());
+        }
+    }
+    to_tape(m, out)
+}
+
+/// Set once the shape table is full: objects are then written keyed.
+static SHAPES_FULL: AtomicBool = AtomicBool::new(false);
+const SHAPES_FULL_MSG: &str = "the tape's shape table is full";
+
+pub(crate) fn serialize_with<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+    local: &mut Local,
+    keyed: bool,
+) -> Result<(), SerError> {
+    let mut keys = std::mem::take(&mut local.key_stack);
+    let mut key_addrs = std::mem::take(&mut local.key_addr_stack);
+    keys.clear();
+    key_addrs.clear();
+    let mut ser = TapeSer { out, local, keys, key_addrs, data_str: false, keyed };
+    let r = value.serialize(&mut ser);
+    ser.local.key_stack = std::mem::take(&mut ser.keys);
+    ser.local.key_addr_stack = std::mem::take(&mut ser.key_addrs);
+    r
 }
 
 struct TapeSer<'a> {
     out: &'a mut Vec<u8>,
+    local: &'a mut Local,
+    /// Key ids of the open objects, innermost last.
+    keys: Vec<u16>,
+    /// Their `(address, len)`, to remember the shape of a struct (see [`Pred`]).
+    key_addrs: Vec<(usize, usize)>,
+    /// The next string is data (see [`DATA_STR`]).
+    data_str: bool,
+    /// Objects as `OBJECT n (key value)*` (the shape table is full).
+    keyed: bool,
 }
 
 impl TapeSer<'_> {
+    #[inline]
     fn u32(&mut self, v: u32) {
-        self.out.push(op::U32);
-        self.out.extend_from_slice(&v.to_le_bytes());
+        let b = v.to_le_bytes();
+        self.out.extend_from_slice(&[op::U32, b[0], b[1], b[2], b[3]]);
     }
     fn f64(&mut self, v: f64) {
         self.out.push(op::F64);
         self.out.extend_from_slice(&v.to_le_bytes());
     }
-    fn str(&mut self, s: &str) -> Result<(), SerError> {
-        let len = u16::try_from(s.len()).map_err(|_| SerError("string longer than 65535 bytes".into()))?;
-        self.out.push(op::STR);
-        self.out.extend_from_slice(&len.to_le_bytes());
-        self.out.extend_from_slice(s.as_bytes());
-        Ok(())
+    #[inline]
+    fn atom(&mut self, id: u16) {
+        let b = id.to_le_bytes();
+        self.out.extend_from_slice(&[op::ATOM, b[0], b[1]]);
     }
-    /// Writes a container header with a placeholder count; returns where to patch.
+    fn inline_str(&mut self, s: &str) -> Result<(), SerError> {
+        inline_str(self.out, s)
+    }
+    #[inline]
+    fn str(&mut self, s: &str) -> Result<(), SerError> {
+        if std::mem::take(&mut self.data_str) {
+            return self.inline_str(s);
+        }
+        match self.local.str_id(s) {
+            Some(id) => {
+                self.atom(id);
+                Ok(())
+            }
+            None => self.inline_str(s),
+        }
+    }
+    /// Writes a container header with a placeholder; returns where to patch.
+    #[inline]
     fn open(&mut self, opcode: u8, width: usize) -> usize {
         self.out.push(opcode);
         let at = self.out.len();
-        self.out.extend(std::iter::repeat(0).take(width));
+        self.out.extend_from_slice(&[0, 0, 0, 0][..width]);
         at
     }
 }
 
-/// An open array or object: patches its element count when closed.
+enum Kind {
+    Array { at: usize },
+    Object(Obj),
+}
+
+/// An open object. While its keys follow the shape its struct had last time
+/// (`pred`), nothing is recorded but the position; on the first difference the
+/// keys so far are materialized and the shape is looked up at the end.
+struct Obj {
+    at: usize,
+    keys_from: usize,
+    hash: u64,
+    /// The struct's name address (0: not a struct), the key of `pred`.
+    name: usize,
+    pred: Option<Rc<Pred>>,
+    pos: usize,
+}
+
+/// An open array or object: patches its count (array) or shape (object) when closed.
 struct Compound<'s, 'a> {
     ser: &'s mut TapeSer<'a>,
-    count_at: usize,
+    kind: Kind,
     count: u32,
-    wide: bool,
 }
 
 impl Compound<'_, '_> {
-    fn close(self) -> Result<(), SerError> {
-        let at = self.count_at;
-        if self.wide {
-            self.ser.out.get_mut(at..at + 4).map(|s| s.copy_from_slice(&self.count.to_le_bytes()));
-        } else {
-            let n = u16::try_from(self.count).map_err(|_| SerError("object with more than 65535 keys".into()))?;
-            self.ser.out.get_mut(at..at + 2).map(|s| s.copy_from_slice(&n.to_le_bytes()));
+    fn object<'s, 'a>(ser: &'s mut TapeSer<'a>, name: usize) -> Compound<'s, 'a> {
+        if ser.keyed {
+            let at = ser.open(op::OBJECT, 2);
+            let keys_from = ser.keys.len();
+            return Compound {
+                ser,
+                kind: Kind::Object(Obj { at, keys_from, hash: SHAPE_SEED, name: 0, pred: None, pos: 0 }),
+                count: 0,
+            };
         }
-        Ok(())
+        let at = ser.open(op::SHAPE, 2);
+        let keys_from = ser.keys.len();
+        let pred = if name != 0 { ser.local.pred(name) } else { None };
+        Compound { ser, kind: Kind::Object(Obj { at, keys_from, hash: SHAPE_SEED, name, pred, pos: 0 }), count: 0 }
     }
-    fn key(&mut self, key: &'static str) {
-        let id = intern(key);
-        self.ser.out.extend_from_slice(&id.to_le_bytes());
+
+    fn close(self) -> Result<(), SerError> {
+        let Compound { ser, kind, count } = self;
+        match kind {
+            Kind::Array { at } => {
+                if let Some(s) = ser.out.get_mut(at..at + 4) {
+                    s.copy_from_slice(&count.to_le_bytes());
+                }
+                Ok(())
+            }
+            Kind::Object(mut o) => {
+                if ser.keyed {
+                    let n = u16::try_from(count).map_err(|_| SerError("object with more than 65535 keys".into()))?;
+                    if let Some(s) = ser.out.get_mut(o.at..o.at + 2) {
+                        s.copy_from_slice(&n.to_le_bytes());
+                    }
+                    return Ok(());
+                }
+                let shape = match o.pred.take() {
+                    Some(p) if o.pos == p.keys.len() => p.shape,
+                    Some(p) => {
+                        materialize(ser, &mut o, &p);
+                        close_shape(ser, &o)?
+                    }
+                    None => close_shape(ser, &o)?,
+                };
+                if let Some(s) = ser.out.get_mut(o.at..o.at + 2) {
+                    s.copy_from_slice(&shape.to_le_bytes());
+                }
+                ser.keys.truncate(o.keys_from);
+                ser.key_addrs.truncate(o.keys_from);
+                Ok(())
+            }
+        }
     }
+
+    #[inline]
+    fn field<T: Serialize + ?Sized>(&mut self, key: &'static str, v: &T) -> Result<(), SerError> {
+        let Kind::Object(o) = &mut self.kind else {
+            return Err(SerError("field outside an object".into()));
+        };
+        self.count += 1;
+        if let Some(p) = &o.pred {
+            if let Some(&(addr, len, _)) = p.keys.get(o.pos) {
+                if addr == key.as_ptr() as usize && len == key.len() {
+                    o.pos += 1;
+                    return v.serialize(&mut *self.ser);
+                }
+            }
+            let p = o.pred.take();
+            if let Some(p) = p {
+                materialize(self.ser, o, &p);
+            }
+        }
+        let id = self.ser.local.key_id(key).ok_or_else(|| SerError("too many distinct object keys".into()))?;
+        if self.ser.keyed {
+            self.ser.out.extend_from_slice(&id.to_le_bytes());
+        } else {
+            o.hash = atoms::shape_hash(o.hash, id);
+            self.ser.keys.push(id);
+            self.ser.key_addrs.push((key.as_ptr() as usize, key.len()));
+        }
+        v.serialize(&mut *self.ser)
+    }
+}
+
+/// The predicted keys matched up to `o.pos`: record them as if seen one by one.
+fn materialize(ser: &mut TapeSer<'_>, o: &mut Obj, p: &Pred) {
+    for &(addr, len, id) in p.keys.get(..o.pos).unwrap_or_default() {
+        o.hash = atoms::shape_hash(o.hash, id);
+        ser.keys.push(id);
+        ser.key_addrs.push((addr, len));
+    }
+}
+
+/// Looks the object's shape up and remembers it as its struct's prediction.
+fn close_shape(ser: &mut TapeSer<'_>, o: &Obj) -> Result<u16, SerError> {
+    let keys = ser.keys.get(o.keys_from..).unwrap_or_default();
+    let shape = ser.local.shape_id(keys, o.hash).ok_or_else(|| SerError(SHAPES_FULL_MSG.into()))?;
+    if o.name != 0 {
+        let addrs = ser.key_addrs.get(o.keys_from..).unwrap_or_default();
+        let pred = Pred { shape, keys: addrs.iter().zip(keys).map(|(a, k)| (a.0, a.1, *k)).collect() };
+        ser.local.set_pred(o.name, pred);
+    }
+    Ok(shape)
 }
 
 impl<'s, 'a> ser::Serializer for &'s mut TapeSer<'a> {
@@ -163,8 +335,14 @@ impl<'s, 'a> ser::Serializer for &'s mut TapeSer<'a> {
     }
     /// 64-bit values (cookies, counters, datapath ids) are BigInt in JS, always.
     fn serialize_u64(self, v: u64) -> Result<(), SerError> {
-        self.out.push(op::BIGINT);
-        self.out.extend_from_slice(&v.to_le_bytes());
+        match v {
+            0 => self.out.push(op::BIG_ZERO),
+            u64::MAX => self.out.push(op::BIG_ONES),
+            _ => {
+                self.out.push(op::BIGINT);
+                self.out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
         Ok(())
     }
     fn serialize_f32(self, v: f32) -> Result<(), SerError> {
@@ -204,7 +382,13 @@ impl<'s, 'a> ser::Serializer for &'s mut TapeSer<'a> {
     fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<(), SerError> {
         self.str(variant)
     }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, v: &T) -> Result<(), SerError> {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, name: &'static str, v: &T) -> Result<(), SerError> {
+        if name == DATA_STR {
+            self.data_str = true;
+            let r = v.serialize(&mut *self);
+            self.data_str = false;
+            return r;
+        }
         v.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -214,15 +398,13 @@ impl<'s, 'a> ser::Serializer for &'s mut TapeSer<'a> {
         variant: &'static str,
         v: &T,
     ) -> Result<(), SerError> {
-        let at = self.open(op::OBJECT, 2);
-        let mut c = Compound { ser: self, count_at: at, count: 1, wide: false };
-        c.key(variant);
-        v.serialize(&mut *c.ser)?;
+        let mut c = Compound::object(self, 0);
+        c.field(variant, v)?;
         c.close()
     }
     fn serialize_seq(self, _: Option<usize>) -> Result<Compound<'s, 'a>, SerError> {
         let at = self.open(op::ARRAY, 4);
-        Ok(Compound { ser: self, count_at: at, count: 0, wide: true })
+        Ok(Compound { ser: self, kind: Kind::Array { at }, count: 0 })
     }
     fn serialize_tuple(self, len: usize) -> Result<Compound<'s, 'a>, SerError> {
         self.serialize_seq(Some(len))
@@ -240,11 +422,10 @@ impl<'s, 'a> ser::Serializer for &'s mut TapeSer<'a> {
         Err(SerError("tuple variants are not supported on the tape".into()))
     }
     fn serialize_map(self, _: Option<usize>) -> Result<Compound<'s, 'a>, SerError> {
-        let at = self.open(op::OBJECT, 2);
-        Ok(Compound { ser: self, count_at: at, count: 0, wide: false })
+        Ok(Compound::object(self, 0))
     }
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Compound<'s, 'a>, SerError> {
-        self.serialize_map(None)
+    fn serialize_struct(self, name: &'static str, _: usize) -> Result<Compound<'s, 'a>, SerError> {
+        Ok(Compound::object(self, name.as_ptr() as usize))
     }
     fn serialize_struct_variant(
         self,
@@ -260,6 +441,7 @@ impl<'s, 'a> ser::Serializer for &'s mut TapeSer<'a> {
 impl ser::SerializeSeq for Compound<'_, '_> {
     type Ok = ();
     type Error = SerError;
+    #[inline]
     fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), SerError> {
         self.count += 1;
         v.serialize(&mut *self.ser)
@@ -321,10 +503,9 @@ impl ser::SerializeMap for Compound<'_, '_> {
 impl ser::SerializeStruct for Compound<'_, '_> {
     type Ok = ();
     type Error = SerError;
+    #[inline]
     fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, v: &T) -> Result<(), SerError> {
-        self.count += 1;
-        self.key(key);
-        v.serialize(&mut *self.ser)
+        self.field(key, v)
     }
     fn end(self) -> Result<(), SerError> {
         self.close()
@@ -335,7 +516,7 @@ impl ser::SerializeStructVariant for Compound<'_, '_> {
     type Ok = ();
     type Error = SerError;
     fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, v: &T) -> Result<(), SerError> {
-        ser::SerializeStruct::serialize_field(self, key, v)
+        self.field(key, v)
     }
     fn end(self) -> Result<(), SerError> {
         self.close()
