@@ -14,11 +14,7 @@ const tls = require('node:tls')
 const native = require('../native.js')
 const { pemsOf } = require('./tls.js')
 
-function fail(code, message) {
-  const e = new Error(message)
-  e.code = code
-  return e
-}
+const { fail } = require('./options.js')
 
 /** Maps Node/OpenSSL TLS and socket errors onto the codes the rustls transport uses. */
 function codeOf(err) {
@@ -303,4 +299,4 @@ class NodeStreamChannel {
   }
 }
 
-module.exports = { NodeStreamChannel, connectNodeSocket, codeOf, fail }
+module.exports = { NodeStreamChannel, connectNodeSocket, codeOf }

@@ -17,19 +17,7 @@ function unwrap(r) {
   return r
 }
 
-function fail(code, message, extra) {
-  const e = new Error(message)
-  e.code = code
-  return Object.assign(e, extra)
-}
-
-function argError(Cls, code, message) {
-  const e = new Cls(message)
-  e.code = code
-  return e
-}
-
-const HOST_TLS_KEYS = ['serverCert', 'fingerprint', 'ca', 'insecure', 'serverName']
+const { fail, argError, splitHostTls, checkDurations, checkAddress } = require('./options.js')
 
 /** A flow given as ovs-ofctl text (`parseFlow`) or as a flow_mod object. */
 function toFlowMod(flow, command) {
@@ -68,23 +56,14 @@ class OpenFlowChannel extends EventEmitter {
   constructor(options) {
     super()
     if (options === null || typeof options !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options must be an object')
-    const { host, port = 6653, tls, ...rest } = options
-    if (typeof host !== 'string' || host === '') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.host must be a non-empty string')
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.port must be 1..65535')
-    const hostTls = {}
-    const channelOptions = { host, port }
-    for (const [k, v] of Object.entries(rest)) {
-      if (v === undefined) continue
-      if (HOST_TLS_KEYS.includes(k)) hostTls[k] = typeof v === 'string' || typeof v === 'boolean' ? v : Buffer.from(v).toString()
-      else channelOptions[k] = v
-    }
+    const { host, port = 6653, tls, ...others } = options
+    checkAddress(host, port)
+    const { hostTls, rest } = splitHostTls(others)
+    const channelOptions = { host, port, ...rest }
     if (tls === undefined && Object.keys(hostTls).length > 0) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'host verification options need options.tls')
     this.#insecure = hostTls.insecure === true
     if (tls !== undefined && !(tls instanceof TlsConfig)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.tls must be a TlsConfig')
-    for (const k of ['echoIntervalMs', 'echoTimeoutMs', 'connectTimeoutMs', 'requestTimeoutMs', 'reconnectMinMs', 'reconnectMaxMs', 'missSendLen']) {
-      const v = channelOptions[k]
-      if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 0xffffffff)) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `options.${k} must be a non-negative integer`)
-    }
+    checkDurations(channelOptions, ['echoIntervalMs', 'echoTimeoutMs', 'connectTimeoutMs', 'requestTimeoutMs', 'reconnectMinMs', 'reconnectMaxMs', 'missSendLen'])
     const transport = channelOptions.transport ?? 'rustls'
     delete channelOptions.transport
     if (transport !== 'rustls' && transport !== 'node') throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', "options.transport must be 'rustls' or 'node'")
@@ -222,7 +201,7 @@ class OpenFlowChannel extends EventEmitter {
 }
 
 function switchError(error, message, index) {
-  const name = typeof error.errorType === 'string' && typeof error.code === 'string' ? `${error.errorType}/${error.code}` : `${error.errorType}/${error.code}`
+  const name = `${error.errorType}/${error.code}`
   return fail('OF_SWITCH_ERROR', `switch refused ${message?.type ?? 'the message'}: ${name}`, {
     index,
     xid: error.xid,

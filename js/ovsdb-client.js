@@ -10,11 +10,11 @@
 const { EventEmitter } = require('node:events')
 const native = require('../native.js')
 const { TlsConfig, pemsOf } = require('./tls.js')
-const { connectNodeSocket, fail } = require('./node-transport.js')
+const { connectNodeSocket, codeOf } = require('./node-transport.js')
+const { fail, argError, splitHostTls, checkDurations, checkAddress } = require('./options.js')
 const { classify } = require('./errors.js')
 
 const DB = 'Open_vSwitch'
-const HOST_TLS_KEYS = ['serverCert', 'fingerprint', 'ca', 'insecure', 'serverName']
 /** Tables replicated by default: what setBridgeController, tunnels and VIF lookups read. */
 const DEFAULT_TABLES = {
   Open_vSwitch: ['bridges', 'ovs_version', 'external_ids'],
@@ -24,12 +24,6 @@ const DEFAULT_TABLES = {
   Controller: ['target', 'is_connected', 'inactivity_probe', 'connection_mode'],
 }
 const PRIVATE_NETWORK_KEY = 'xo:sdn-controller:private-network-uuid'
-
-function argError(Cls, code, message) {
-  const e = new Cls(message)
-  e.code = code
-  return e
-}
 
 /** OVSDB notation helpers for transact(). */
 const ovsdb = {
@@ -68,22 +62,13 @@ class OvsdbClient extends EventEmitter {
   constructor(options) {
     super()
     if (options === null || typeof options !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options must be an object')
-    const { host, port = 6640, tls, legacyTls = 'auto', tables = DEFAULT_TABLES, ...rest } = options
-    if (typeof host !== 'string' || host === '') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.host must be a non-empty string')
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.port must be 1..65535')
+    const { host, port = 6640, tls, legacyTls = 'auto', tables = DEFAULT_TABLES, ...others } = options
+    checkAddress(host, port)
     if (tls !== undefined && !(tls instanceof TlsConfig)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.tls must be a TlsConfig')
     if (!['auto', 'never', 'always'].includes(legacyTls)) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', "options.legacyTls must be 'auto', 'never' or 'always'")
-    const hostTls = {}
-    const opts = { host, port, legacyTls, tables }
-    for (const [k, v] of Object.entries(rest)) {
-      if (v === undefined) continue
-      if (HOST_TLS_KEYS.includes(k)) hostTls[k] = typeof v === 'string' || typeof v === 'boolean' ? v : Buffer.from(v).toString()
-      else opts[k] = v
-    }
-    for (const k of ['echoIntervalMs', 'echoTimeoutMs', 'connectTimeoutMs', 'requestTimeoutMs', 'reconnectMinMs', 'reconnectMaxMs']) {
-      const v = opts[k]
-      if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 0xffffffff)) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `options.${k} must be a non-negative integer`)
-    }
+    const { hostTls, rest } = splitHostTls(others)
+    const opts = { host, port, legacyTls, tables, ...rest }
+    checkDurations(opts, ['echoIntervalMs', 'echoTimeoutMs', 'connectTimeoutMs', 'requestTimeoutMs', 'reconnectMinMs', 'reconnectMaxMs'])
     if (tls) {
       const given = ['serverCert', 'fingerprint', 'ca'].filter((k) => hostTls[k] !== undefined).length + (hostTls.insecure === true ? 1 : 0)
       if (given === 0) throw fail('TLS_HOST_AUTH_REQUIRED', 'say how to authenticate the host: serverCert, fingerprint, ca, or insecure: true')
@@ -122,7 +107,7 @@ class OvsdbClient extends EventEmitter {
     let lastError = null
     socket.on('data', (d) => this.#onData(socket, d))
     socket.on('error', (e) => (lastError = e))
-    socket.on('close', () => this.#onClose(socket, lastError ? fail(require('./node-transport.js').codeOf(lastError), lastError.message) : null))
+    socket.on('close', () => this.#onClose(socket, lastError ? fail(codeOf(lastError), lastError.message) : null))
     return handle
   }
 

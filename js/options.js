@@ -1,0 +1,49 @@
+'use strict'
+// Option handling shared by the connection classes (OpenFlowChannel, OvsdbClient).
+
+/** An Error with a stable `code` (and extra fields). */
+function fail(code, message, extra) {
+  const e = new Error(message)
+  e.code = code
+  return Object.assign(e, extra)
+}
+
+/** A TypeError/RangeError with a Node-style `code`. */
+function argError(Cls, code, message) {
+  const e = new Cls(message)
+  e.code = code
+  return e
+}
+
+/** How a host is authenticated: given per connection, next to the other options. */
+const HOST_TLS_KEYS = ['serverCert', 'fingerprint', 'ca', 'insecure', 'serverName']
+
+/** Splits the host-verification options from the rest; PEM Buffers become strings. */
+function splitHostTls(options) {
+  const hostTls = {}
+  const rest = {}
+  for (const [k, v] of Object.entries(options)) {
+    if (v === undefined) continue
+    if (HOST_TLS_KEYS.includes(k)) hostTls[k] = typeof v === 'string' || typeof v === 'boolean' ? v : Buffer.from(v).toString()
+    else rest[k] = v
+  }
+  return { hostTls, rest }
+}
+
+/** Throws a RangeError naming the first option that is not a non-negative 32-bit integer. */
+function checkDurations(options, keys) {
+  for (const k of keys) {
+    const v = options[k]
+    if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 0xffffffff)) {
+      throw argError(RangeError, 'ERR_OUT_OF_RANGE', `options.${k} must be a non-negative integer`)
+    }
+  }
+}
+
+/** Validates host and port. */
+function checkAddress(host, port) {
+  if (typeof host !== 'string' || host === '') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.host must be a non-empty string')
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.port must be 1..65535')
+}
+
+module.exports = { fail, argError, HOST_TLS_KEYS, splitHostTls, checkDurations, checkAddress }
