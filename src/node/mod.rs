@@ -5,6 +5,7 @@
 #![allow(missing_docs)] // documented on the JS side (index.d.ts)
 
 mod codec;
+mod convert;
 mod errors;
 mod openflow;
 mod ovsdb;

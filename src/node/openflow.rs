@@ -10,6 +10,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;
 
+use super::convert::ms;
 use super::errors::{err, Code};
 use super::tls::{host_tls, HostTlsOptions, TlsConfig};
 use crate::driver::openflow::{open, ChannelEvent, ChannelHandle, ChannelOptions};
@@ -89,10 +90,6 @@ type EventArgs = (String, Option<Buffer>, Option<String>, Option<String>);
 /// `close()` and when the driver task ends.
 type EventFn = ThreadsafeFunction<EventArgs, (), EventArgs, Status, false, false>;
 
-fn ms(v: Option<u32>, default: u64) -> Duration {
-    Duration::from_millis(v.map_or(default, u64::from))
-}
-
 fn channel_error(e: ChannelError) -> napi::Error<Code> {
     err(e.code, e.message)
 }
@@ -117,6 +114,33 @@ pub fn create_openflow_channel(
     super::errors::guard(|| NativeOpenFlowChannel::new(options, tls, host_options, on_event))
 }
 
+/// The session settings of channel options, checked (a datapath id must be an
+/// unsigned 64-bit BigInt; missSendLen 0 means "leave the switch's setting").
+pub(super) fn session_config(options: &NativeChannelOptions) -> napi::Result<Config, Code> {
+    let expected_datapath_id = match &options.expected_datapath_id {
+        None => None,
+        Some(b) => {
+            let (signed, v, lossless) = b.get_u64();
+            if signed || !lossless {
+                return Err(err("ERR_OUT_OF_RANGE", "expectedDatapathId must be an unsigned 64-bit BigInt"));
+            }
+            Some(v)
+        }
+    };
+    let miss_send_len = match options.miss_send_len {
+        None => Some(0xffff),
+        Some(0) => None,
+        Some(n) => Some(u16::try_from(n).map_err(|_| err("ERR_OUT_OF_RANGE", "missSendLen must be at most 65535"))?),
+    };
+    Ok(Config {
+        echo_interval: ms(options.echo_interval_ms, 5_000),
+        echo_timeout: ms(options.echo_timeout_ms, 5_000),
+        handshake_timeout: ms(options.connect_timeout_ms, 10_000),
+        expected_datapath_id,
+        miss_send_len,
+    })
+}
+
 impl NativeOpenFlowChannel {
     fn new(
         options: NativeChannelOptions,
@@ -125,21 +149,7 @@ impl NativeOpenFlowChannel {
         on_event: EventFn,
     ) -> napi::Result<Self, Code> {
         let port = u16::try_from(options.port).map_err(|_| err("ERR_OUT_OF_RANGE", format!("port {} is not a TCP port", options.port)))?;
-        let expected_datapath_id = match options.expected_datapath_id {
-            None => None,
-            Some(b) => {
-                let (signed, v, lossless) = b.get_u64();
-                if signed || !lossless {
-                    return Err(err("ERR_OUT_OF_RANGE", "expectedDatapathId must be an unsigned 64-bit BigInt"));
-                }
-                Some(v)
-            }
-        };
-        let miss_send_len = match options.miss_send_len {
-            None => Some(0xffff),
-            Some(0) => None,
-            Some(n) => Some(u16::try_from(n).map_err(|_| err("ERR_OUT_OF_RANGE", "missSendLen must be at most 65535"))?),
-        };
+        let session = session_config(&options)?;
         let tls = match tls {
             Some(t) => Some(host_tls(t, host_options.as_ref(), &options.host)?),
             None => None,
@@ -153,13 +163,7 @@ impl NativeOpenFlowChannel {
                 host: options.host,
                 port,
                 tls,
-                session: Config {
-                    echo_interval: ms(options.echo_interval_ms, 5_000),
-                    echo_timeout: ms(options.echo_timeout_ms, 5_000),
-                    handshake_timeout: ms(options.connect_timeout_ms, 10_000),
-                    expected_datapath_id,
-                    miss_send_len,
-                },
+                session,
                 connect_timeout: ms(options.connect_timeout_ms, 10_000),
                 request_timeout: ms(options.request_timeout_ms, 30_000),
                 reconnect,

@@ -10,6 +10,7 @@ use napi::bindgen_prelude::{Buffer, BufferSlice};
 use napi_derive::napi;
 use serde_json::{json, Value};
 
+use super::convert::{ms, ms_until};
 use super::errors::{err, guard, Code};
 use crate::ovsdb::error::{CloseReason, RequestError};
 use crate::ovsdb::notation;
@@ -49,10 +50,6 @@ pub struct NativeOvsdbSession {
     session: RefCell<OvsdbSession>,
     replica: RefCell<Replica>,
     timeout: Duration,
-}
-
-fn ms(v: Option<u32>, default: u64) -> Duration {
-    Duration::from_millis(v.map_or(default, u64::from))
 }
 
 /// A session for a connection that was just established.
@@ -136,10 +133,7 @@ impl NativeOvsdbSession {
     pub fn poll_timeout_ms(&self) -> napi::Result<Option<f64>, Code> {
         guard(|| {
             Ok({
-                self.session
-                    .borrow()
-                    .poll_timeout()
-                    .map(|t| t.saturating_duration_since(Instant::now()).as_secs_f64() * 1000.0)
+                ms_until(self.session.borrow().poll_timeout())
             })
         })
     }

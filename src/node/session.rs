@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use napi::bindgen_prelude::{BigInt, Buffer, BufferSlice};
 use napi_derive::napi;
 
+use super::convert::ms_until;
 use super::errors::{err, guard, Code};
 use super::openflow::NativeChannelOptions;
-use crate::session::openflow::{CloseReason, Completion, Config, Event, RequestError, Session};
+use crate::session::openflow::{CloseReason, Completion, Event, RequestError, Session};
 
 /// One event for the JS driver.
 #[napi(object)]
@@ -60,39 +61,12 @@ pub struct NativeOpenFlowSession {
     inner: RefCell<Session>,
 }
 
-fn ms(v: Option<u32>, default: u64) -> Duration {
-    Duration::from_millis(v.map_or(default, u64::from))
-}
-
 /// Creates a session for a connection that was just established; its HELLO is
 /// queued (`takeOutput`).
 #[napi(js_name = "__createOpenFlowSession")]
 pub fn create_openflow_session(options: NativeChannelOptions) -> napi::Result<NativeOpenFlowSession, Code> {
     guard(|| {
-        let expected_datapath_id = match options.expected_datapath_id {
-            None => None,
-            Some(b) => {
-                let (signed, v, lossless) = b.get_u64();
-                if signed || !lossless {
-                    return Err(err("ERR_OUT_OF_RANGE", "expectedDatapathId must be an unsigned 64-bit BigInt"));
-                }
-                Some(v)
-            }
-        };
-        let miss_send_len = match options.miss_send_len {
-            None => Some(0xffff),
-            Some(0) => None,
-            Some(n) => {
-                Some(u16::try_from(n).map_err(|_| err("ERR_OUT_OF_RANGE", "missSendLen must be at most 65535"))?)
-            }
-        };
-        let config = Config {
-            echo_interval: ms(options.echo_interval_ms, 5_000),
-            echo_timeout: ms(options.echo_timeout_ms, 5_000),
-            handshake_timeout: ms(options.connect_timeout_ms, 10_000),
-            expected_datapath_id,
-            miss_send_len,
-        };
+        let config = super::openflow::session_config(&options)?;
         Ok(NativeOpenFlowSession { inner: RefCell::new(Session::new(config, Instant::now())) })
     })
 }
@@ -131,10 +105,7 @@ impl NativeOpenFlowSession {
     pub fn poll_timeout_ms(&self) -> napi::Result<Option<f64>, Code> {
         guard(|| {
             Ok({
-                self.inner
-                    .borrow()
-                    .poll_timeout()
-                    .map(|t| t.saturating_duration_since(Instant::now()).as_secs_f64() * 1000.0)
+                ms_until(self.inner.borrow().poll_timeout())
             })
         })
     }
