@@ -720,27 +720,26 @@ fn slots_of(f: Field) -> &'static [&'static str] {
     }
 }
 
+/// Sets a field a shorthand and an explicit field may both give (`tcp,nw_proto=6`):
+/// the same value twice is fine, two different ones conflict.
+fn set_once<T: PartialEq>(slot: &mut Option<Set<T>>, v: T, token: &str) -> Result<()> {
+    if let Some(old) = slot {
+        if old.value != v {
+            return Err(TextError::Conflict { token: token.to_owned(), other: old.token.clone() });
+        }
+        return Ok(());
+    }
+    *slot = Some(Set { value: v, token: token.to_owned() });
+    Ok(())
+}
+
 impl MatchBuilder {
     fn set_dl_type(&mut self, v: u16, token: &str) -> Result<()> {
-        if let Some(old) = &self.dl_type {
-            if old.value != v {
-                return Err(TextError::Conflict { token: token.to_owned(), other: old.token.clone() });
-            }
-            return Ok(());
-        }
-        self.dl_type = Some(Set { value: v, token: token.to_owned() });
-        Ok(())
+        set_once(&mut self.dl_type, v, token)
     }
 
     fn set_nw_proto(&mut self, v: u8, token: &str) -> Result<()> {
-        if let Some(old) = &self.nw_proto {
-            if old.value != v {
-                return Err(TextError::Conflict { token: token.to_owned(), other: old.token.clone() });
-            }
-            return Ok(());
-        }
-        self.nw_proto = Some(Set { value: v, token: token.to_owned() });
-        Ok(())
+        set_once(&mut self.nw_proto, v, token)
     }
 
     /// `ip`, `tcp`, ...
