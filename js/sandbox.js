@@ -33,7 +33,19 @@
  *   VIF port name vif<N>.<B>, type=dummy, ofport_request=N,
  *     external_ids:xs-vif-uuid = 00000000-0000-0000-HHBB-<N as 12 hex digits>
  *     external_ids:attached-mac = 02:00:HH:BB:<N high byte>:<N low byte>
- *   e.g. host 0, br0, N=1: vif1.0, ofport 1, 00000000-0000-0000-0000-000000000001, 02:00:00:00:00:01
+ *     external_ids:xs-network-uuid = the bridge's network uuid
+ *     external_ids:xs-vm-uuid = 00000000-0000-0001-HH00-<N as 12 hex digits>: VIF N of every bridge
+ *       belongs to VM N of the host (one VIF per bridge; VMs differ between hosts)
+ *   e.g. host 0, br0, N=1: vif1.0, ofport 1, 00000000-0000-0000-0000-000000000001, 02:00:00:00:00:01,
+ *     VM 00000000-0000-0001-0000-000000000001
+ *   vif objects: { name, ofport, uuid, mac, vmUuid, networkUuid, bridge }; host.vms = [{ uuid, vifs }].
+ *
+ * Data-plane helpers (Host; `bridge` defaults to the first one, a vif is a vif object, port name or ofport):
+ *   xapiLockVif(vif, { ips, bridge }) / xapiUnlockVif(vif): XAPI's locking_mode=locked flows, cookie 0x1
+ *   trace(flow, { bridge }) -> { verdict: 'drop'|'forward', actions, outputs, rule, table, match, priority, cookie, raw }
+ *   await inject(vif, packet, { bridge }): packet = OpenFlow flow string, ODP flow string, hex or Buffer
+ *   portCounters({ bridge }) -> { [ofport|'LOCAL']: { rxPackets, txPackets, rxBytes, txBytes } }
+ *   flowStats({ bridge, cookie, table }) -> [{ cookie: BigInt, table, priority, match, actions, packets, bytes }]
  *
  * PKI (<dir>/pki, shared by all hosts; per host <dir>/hostN/pki):
  *   pool CA (RSA-2048, CA:TRUE) signs: client (EKU clientAuth, 10 years), clientExpired
@@ -396,6 +408,159 @@ function certDer (pem) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// parsers for ovs-ofctl / ovs-appctl text output (formats of OVS 3.1; see the tests for samples)
+
+const count = v => (v === '?' || v == null ? null : Number(v))
+
+/** Split on commas that are not inside parentheses: '2,ct(zone=1,nat),3' -> ['2', 'ct(zone=1,nat)', '3']. */
+function splitTopLevel (s) {
+  const out = []
+  let depth = 0
+  let cur = ''
+  for (const c of s) {
+    if (c === '(') depth++
+    else if (c === ')') depth--
+    if (c === ',' && depth === 0) { out.push(cur); cur = '' } else cur += c
+  }
+  if (cur) out.push(cur)
+  return out.map(t => t.trim()).filter(Boolean)
+}
+
+/**
+ * `ovs-appctl dpif/show` -> Map(datapath port number -> ofport, or 'LOCAL') for one bridge. Lines:
+ *   "  br0:" then "    vif1.0 1/1: (dummy)", "    br0 65534/100: (dummy-internal)" (name ofport/dp-port)
+ */
+function parseDpifShow (text, bridge) {
+  const map = new Map()
+  let inBridge = false
+  for (const line of text.split('\n')) {
+    const head = /^ {2}(\S+):\s*$/.exec(line)
+    if (head) { inBridge = head[1] === bridge; continue }
+    const m = inBridge && /^ {4}\S+ (\d+)\/(\d+):/.exec(line)
+    if (m) map.set(Number(m[2]), Number(m[1]) === 65534 ? 'LOCAL' : Number(m[1]))
+  }
+  return map
+}
+
+/**
+ * `ovs-appctl ofproto/trace` output. The rule is the first table line of the first bridge block,
+ * " 0. in_port=1, priority 4000, cookie 0x1" (cookie only when non-zero; " 0. No match." when nothing
+ * matched), or the pre-2.8 "Rule: table=0 cookie=0x1 priority=4000,in_port=1". The verdict comes from
+ * the last "Datapath actions:" line (the final pass when the trace recirculates).
+ */
+function parseTrace (raw, dpPorts = new Map()) {
+  const lines = raw.split('\n')
+  const dpa = lines.filter(l => l.startsWith('Datapath actions:')).pop()
+  if (dpa == null) throw new Error(`no "Datapath actions:" line in ofproto/trace output:\n${raw}`)
+  const actions = dpa.slice('Datapath actions:'.length).trim()
+  const verdict = actions === '' || actions === 'drop' ? 'drop' : 'forward'
+  // plain numbers in the datapath actions are output:<datapath port>; name them by ofport
+  const outputs = verdict === 'drop' ? [] : splitTopLevel(actions).filter(a => /^\d+$/.test(a)).map(a => dpPorts.get(Number(a)) ?? `dp:${a}`)
+  const res = { verdict, actions, outputs, rule: null, table: null, match: null, priority: null, cookie: null }
+  for (const line of lines) {
+    let m = /^\s*(\d+)\.\s+(.*?)\s*$/.exec(line)
+    if (m) {
+      const text = m[2]
+      res.rule = `${m[1]}. ${text}`
+      res.table = Number(m[1])
+      const pr = /(?:^|, )priority (\d+)/.exec(text)
+      const ck = /, cookie (0x[0-9a-f]+)/i.exec(text)
+      if (pr) res.priority = Number(pr[1])
+      res.cookie = ck ? BigInt(ck[1]) : pr ? 0n : null
+      if (pr) res.match = text.slice(0, pr.index)
+      break
+    }
+    m = /^\s*Rule: table=(\d+) cookie=(0x[0-9a-f]+) (.*)$/i.exec(line)
+    if (m) {
+      const flow = parseMatch(m[3])
+      Object.assign(res, { rule: line.trim(), table: Number(m[1]), cookie: BigInt(m[2]), priority: flow.priority, match: flow.match })
+      break
+    }
+  }
+  return res
+}
+
+/** 'priority=7000,ip,in_port=1' -> { priority: 7000, match: 'ip,in_port=1' } (OpenFlow default priority 32768). */
+function parseMatch (text) {
+  let priority = 32768
+  const parts = text.split(',').filter(p => {
+    const m = /^priority=(\d+)$/.exec(p)
+    if (m) priority = Number(m[1])
+    return p !== '' && !m
+  })
+  return { priority, match: parts.join(',') }
+}
+
+const FLOW_STAT_KEYS = new Set(['cookie', 'duration', 'table', 'n_packets', 'n_bytes', 'idle_timeout', 'hard_timeout',
+  'idle_age', 'hard_age', 'importance'])
+const FLOW_FLAGS = new Set(['send_flow_rem', 'check_overlap', 'reset_counts', 'no_packet_counts', 'no_byte_counts'])
+
+/**
+ * `ovs-ofctl dump-flows` lines, e.g.
+ *   " cookie=0x1, duration=6.8s, table=0, n_packets=1, n_bytes=118, reset_counts priority=7000,ip,in_port=1 actions=NORMAL"
+ * (stats "k=v, ", then flow-mod flags, then the match; priority= is omitted when it is the default).
+ */
+function parseDumpFlows (text) {
+  const flows = []
+  for (const line of text.split('\n')) {
+    let rest = line.trim()
+    if (!rest.startsWith('cookie=')) continue
+    const stats = {}
+    let m
+    while ((m = /^([a-z_]+)=([^,\s]+),\s*/.exec(rest)) && FLOW_STAT_KEYS.has(m[1])) {
+      stats[m[1]] = m[2]
+      rest = rest.slice(m[0].length)
+    }
+    const flags = []
+    while ((m = /^([a-z_]+)\s+/.exec(rest)) && FLOW_FLAGS.has(m[1])) {
+      flags.push(m[1])
+      rest = rest.slice(m[0].length)
+    }
+    const at = rest.startsWith('actions=') ? 0 : rest.indexOf(' actions=') + 1
+    if (at < 0 || !rest.startsWith('actions=', at)) throw new Error(`cannot parse dump-flows line: ${line}`)
+    const { priority, match } = parseMatch(rest.slice(0, at).trim())
+    flows.push({
+      cookie: BigInt(stats.cookie),
+      table: Number(stats.table || 0),
+      priority,
+      match,
+      actions: rest.slice(at + 'actions='.length),
+      packets: count(stats.n_packets),
+      bytes: count(stats.n_bytes),
+      duration: stats.duration != null ? parseFloat(stats.duration) : null,
+      flags
+    })
+  }
+  return flows
+}
+
+/**
+ * `ovs-ofctl dump-ports`:
+ *   "  port  1: rx pkts=2, bytes=218, drop=?, errs=?, frame=?, over=?, crc=?"
+ *   "           tx pkts=0, bytes=0, drop=?, errs=?, coll=?"     ('?' = not supported -> null)
+ * Keys are ofport numbers, or 'LOCAL'.
+ */
+function parseDumpPorts (text) {
+  const out = {}
+  const re = /port\s+"?([^":\s]+)"?:\s*rx pkts=(\d+|\?), bytes=(\d+|\?)[^\n]*\n\s*tx pkts=(\d+|\?), bytes=(\d+|\?)/g
+  for (const m of text.matchAll(re)) {
+    out[/^\d+$/.test(m[1]) ? Number(m[1]) : m[1]] = {
+      rxPackets: count(m[2]), rxBytes: count(m[3]), txPackets: count(m[4]), txBytes: count(m[5])
+    }
+  }
+  return out
+}
+
+/** `ovs-ofctl compose-packet` hex dump ("00000000  02 00 00 00 00 02 02 00-00 00 ...") -> hex string. */
+function parseHexDump (text) {
+  return text.split('\n')
+    .map(l => /^[0-9a-f]{8}\s+(.*)$/i.exec(l))
+    .filter(Boolean)
+    .map(m => m[1].replace(/-/g, ' ').trim().split(/\s+/).filter(t => /^[0-9a-f]{2}$/i.test(t)).join(''))
+    .join('')
+}
+
+// ---------------------------------------------------------------------------------------------
 // Host
 
 class Host {
@@ -435,9 +600,17 @@ class Host {
           name: `vif${n}.${b}`,
           ofport: n,
           uuid: `00000000-0000-0000-${hex(index & 0xff, 2)}${hex(b & 0xff, 2)}-${hex(n, 12)}`,
-          mac: `02:00:${hex(index & 0xff, 2)}:${hex(b & 0xff, 2)}:${hex((n >> 8) & 0xff, 2)}:${hex(n & 0xff, 2)}`
+          mac: `02:00:${hex(index & 0xff, 2)}:${hex(b & 0xff, 2)}:${hex((n >> 8) & 0xff, 2)}:${hex(n & 0xff, 2)}`,
+          vmUuid: `00000000-0000-0001-${hex(index & 0xff, 2)}00-${hex(n, 12)}`,
+          networkUuid: `11111111-2222-3333-4444-${hex(0x555555555555 + b, 12)}`,
+          bridge: name
         }
       })
+    }))
+    // VM N owns VIF N of every bridge, like a XCP-ng VM with one VIF per network
+    this.vms = Array.from({ length: opts.nports }, (_, k) => ({
+      uuid: this.bridges[0].vifs[k].vmUuid,
+      vifs: this.bridges.map(br => br.vifs[k])
     }))
     this.bridge = this.bridges[0].name
     this.vifs = this.bridges[0].vifs
@@ -513,9 +686,126 @@ class Host {
     return path.join(this.rundir, `${prog}.${pid}.ctl`)
   }
 
-  /** Inject a packet into a port: flow is ODP or OpenFlow flow syntax, e.g. 'in_port(1),eth(...),...'. */
+  /**
+   * Inject a packet into a port (no waiting): `flow` is a hex packet or an ODP flow, e.g.
+   * 'eth(src=..,dst=..),eth_type(0x0800),ipv4(...)'; OVS 3.1 refuses OpenFlow syntax here (see inject()).
+   */
   receive (port, flow) {
     return this.appctl('netdev-dummy/receive', port, flow)
+  }
+
+  // ------------------------------------------------------------------ data plane
+
+  _bridgeOf (name) {
+    const br = this.bridges.find(b => b.name === (name || this.bridge))
+    if (!br) throw new Error(`unknown bridge ${name}`)
+    return br
+  }
+
+  /** vif object | port name | ofport (on `bridge`) -> { name, ofport, mac, br }. */
+  _vifOf (vif, bridge) {
+    if (typeof vif === 'number') {
+      const br = this._bridgeOf(bridge)
+      const v = br.vifs.find(x => x.ofport === vif)
+      if (!v) throw new Error(`no vif with ofport ${vif} on ${br.name}`)
+      return { ...v, br }
+    }
+    const name = typeof vif === 'string' ? vif : vif && vif.name
+    for (const br of bridge ? [this._bridgeOf(bridge)] : this.bridges) {
+      const v = br.vifs.find(x => x.name === name)
+      if (v) return { ...v, br }
+    }
+    throw new Error(`unknown vif ${name}${bridge ? ' on ' + bridge : ''}`)
+  }
+
+  /**
+   * Lock a VIF like XAPI does for locking_mode=locked (xen-api's setup-vif-rules), on the VIF's
+   * bridge, all flows with cookie 0x1: per ip, priority 8000 ARP from (mac, ip) and 7000 IPv4 from
+   * (mac, ip) -> normal; priority 4000 anything else from the port -> drop. Returns the flows added.
+   */
+  xapiLockVif (vif, { ips = [], bridge } = {}) {
+    const { ofport, mac, br } = this._vifOf(vif, bridge)
+    const flows = []
+    for (const ip of ips) {
+      // arp_sha needs NXM/OXM: ovs-ofctl refuses it with -O OpenFlow11, so this one goes over OF1.3
+      flows.push(['OpenFlow13', `cookie=0x1,priority=8000,in_port=${ofport},dl_src=${mac},arp,arp_sha=${mac},nw_src=${ip},actions=normal`])
+      flows.push(['OpenFlow11', `cookie=0x1,priority=7000,in_port=${ofport},dl_src=${mac},ip,nw_src=${ip},actions=normal`])
+    }
+    // the drop rule last, so allowed traffic is never dropped while locking
+    flows.push(['OpenFlow11', `cookie=0x1,priority=4000,in_port=${ofport},actions=drop`])
+    for (const [proto, flow] of flows) this.ofctlRaw('-O', proto, 'add-flow', br.mgmt, flow)
+    return flows.map(f => f[1])
+  }
+
+  /** Remove the VIF's XAPI locking flows (cookie 0x1 and in_port=<ofport>, table 0 where they live). */
+  xapiUnlockVif (vif, { bridge } = {}) {
+    const { ofport, br } = this._vifOf(vif, bridge)
+    // explicit table=0: an OF1.1 del-flows without table= only reaches table 0 on OVS 3.1 anyway
+    this.ofctlRaw('-O', 'OpenFlow11', 'del-flows', br.mgmt, `table=0,cookie=0x1/-1,in_port=${ofport}`)
+  }
+
+  /**
+   * `ovs-appctl ofproto/trace <bridge> <flow>` (OpenFlow flow syntax, e.g. 'in_port=1,dl_src=..,ip,nw_src=..').
+   * Returns { verdict: 'drop'|'forward', actions (the "Datapath actions" value), outputs (ofports or 'LOCAL'
+   * the packet leaves by), rule (first table line, e.g. '0. in_port=1, priority 4000, cookie 0x1'),
+   * table, match, priority, cookie (BigInt), raw }. NORMAL floods here: no MAC is learned by tracing.
+   */
+  trace (flow, { bridge } = {}) {
+    const br = this._bridgeOf(bridge)
+    const raw = this.appctl('ofproto/trace', br.name, flow)
+    return { ...parseTrace(raw, parseDpifShow(this.appctl('dpif/show'), br.name)), raw }
+  }
+
+  /**
+   * Inject one packet into the VIF's dummy port as if its VM sent it (netdev-dummy/receive), and wait
+   * until the port counted it (rx). `packet`: Buffer or hex string (raw frame), ODP flow string
+   * ('eth(src=..,dst=..),eth_type(0x0800),ipv4(...)'), or OpenFlow flow string
+   * ('dl_dst=..,dl_type=0x0800,nw_src=..,nw_dst=..,nw_proto=6,tp_dst=80'; dl_src defaults to the VIF's
+   * MAC, in_port is ignored) turned into a frame by `ovs-ofctl compose-packet`.
+   * Returns { port, ofport, packet (what was handed to OVS) }.
+   */
+  async inject (vif, packet, { bridge, wait = true, timeoutMs = 5000 } = {}) {
+    const v = this._vifOf(vif, bridge)
+    let arg
+    if (Buffer.isBuffer(packet)) arg = packet.toString('hex')
+    else if (/^(0x)?([0-9a-f]{2})+$/i.test(packet.trim())) arg = packet.trim().replace(/^0x/i, '')
+    else if (packet.includes('(')) arg = packet.trim()
+    else {
+      // OVS 3.1's netdev-dummy/receive takes ODP flows but not OpenFlow syntax; compose-packet
+      // builds the frame, and exits 1 when in_port is given (the frame cannot carry it)
+      const fields = packet.split(',').map(f => f.trim()).filter(f => f && !/^in_port=/.test(f))
+      if (!fields.some(f => /^(dl_src|eth_src)=/.test(f))) fields.push(`dl_src=${v.mac}`)
+      arg = parseHexDump(this.ofctlRaw('compose-packet', fields.join(',')))
+      if (!arg) throw new Error(`compose-packet produced no packet for ${packet}`)
+    }
+    const rx = () => { const c = this.portCounters({ bridge: v.br.name })[v.ofport]; return c ? c.rxPackets : 0 }
+    const before = wait ? rx() : 0
+    this.appctl('netdev-dummy/receive', v.name, arg)
+    // netdev-dummy queues the frame; the switch thread receives and forwards it a moment later
+    for (const deadline = Date.now() + timeoutMs; wait && rx() <= before;) {
+      if (Date.now() > deadline) throw new Error(`timeout: ${v.name} did not receive the injected packet`)
+      await sleep(10)
+    }
+    return { port: v.name, ofport: v.ofport, packet: arg }
+  }
+
+  /** `ovs-ofctl dump-ports` -> { [ofport | 'LOCAL']: { rxPackets, txPackets, rxBytes, txBytes } } (null = unsupported). */
+  portCounters ({ bridge } = {}) {
+    return parseDumpPorts(this.ofctlRaw('-O', 'OpenFlow11', '--no-names', 'dump-ports', this._bridgeOf(bridge).mgmt))
+  }
+
+  /**
+   * `ovs-ofctl dump-flows` -> [{ cookie: BigInt, table, priority, match, actions, packets, bytes, duration, flags }],
+   * only cookie `cookie` (exact) / table `table` when given. Read over OF1.3 so NXM/OXM-only fields
+   * (arp_sha...) show.
+   */
+  flowStats ({ bridge, cookie, table } = {}) {
+    const filter = [
+      ...(cookie != null ? [`cookie=0x${BigInt(cookie).toString(16)}/-1`] : []),
+      ...(table != null ? [`table=${table}`] : [])
+    ]
+    const out = this.ofctlRaw('-O', 'OpenFlow13', '--no-names', 'dump-flows', this._bridgeOf(bridge).mgmt, ...(filter.length ? [filter.join(',')] : []))
+    return parseDumpFlows(out)
   }
 
   async _allocatePorts () {
@@ -596,7 +886,8 @@ class Host {
       for (const v of br.vifs) {
         cmds.push('--', 'add-port', br.name, v.name,
           '--', 'set', 'Interface', v.name, 'type=dummy', `ofport_request=${v.ofport}`,
-          `external_ids:xs-vif-uuid=${v.uuid}`, `external_ids:attached-mac="${v.mac}"`)
+          `external_ids:xs-vif-uuid=${v.uuid}`, `external_ids:attached-mac="${v.mac}"`,
+          `external_ids:xs-vm-uuid=${v.vmUuid}`, `external_ids:xs-network-uuid=${br.networkUuid}`)
       }
       cmds.push('--', 'set-controller', br.name, ...controllers)
     }
@@ -668,6 +959,7 @@ class Host {
       datapathId: this.datapathId,
       vifs: this.vifs,
       bridges: this.bridges,
+      vms: this.vms,
       certs
     }
   }
@@ -918,6 +1210,14 @@ async function selftest (opts) {
       }
     }
     const h = sb.hosts[0]
+    const [v1] = h.vifs
+    const ipFrom = src => `in_port=1,dl_src=${v1.mac},dl_dst=ff:ff:ff:ff:ff:ff,ip,nw_src=${src},nw_dst=10.0.0.254`
+    h.xapiLockVif(v1, { ips: ['10.0.0.1'] })
+    check(h.trace(ipFrom('10.0.0.1')).verdict === 'forward' && h.trace(ipFrom('10.0.0.9')).verdict === 'drop',
+      'xapiLockVif + trace: own IP forwarded, other IP dropped')
+    h.xapiUnlockVif(v1)
+    await h.inject(v1, 'dl_dst=ff:ff:ff:ff:ff:ff,dl_type=0x0800,nw_src=10.0.0.1,nw_dst=10.0.0.254')
+    check(h.portCounters()[1].rxPackets === 1, 'inject + portCounters')
     h.ofctl('add-flow', 'priority=100,in_port=1,actions=drop')
     await h.restartSwitch()
     check(!/in_port=1/.test(h.ofctl('dump-flows')), 'restartSwitch(): flows lost, switch back')
@@ -973,7 +1273,10 @@ async function main (argv) {
   }
 }
 
-module.exports = { ensureOvs, ovsAvailable, startSandbox, stopDetached, Sandbox, Host, PROFILES, freePorts }
+module.exports = {
+  ensureOvs, ovsAvailable, startSandbox, stopDetached, Sandbox, Host, PROFILES, freePorts,
+  parse: { trace: parseTrace, dumpFlows: parseDumpFlows, dumpPorts: parseDumpPorts, dpifShow: parseDpifShow, hexDump: parseHexDump }
+}
 
 if (require.main === module) {
   main(process.argv.slice(2)).catch(e => {
