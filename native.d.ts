@@ -9,6 +9,32 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** The desired flows of one bridge, per rule cookie. */
+export declare class NativeFlowTable {
+  /** `tableId` 0..253 (254 is OVS's hidden table, 255 means "all"). */
+  constructor(tableId: number)
+  /**
+   * Compiles `ruleJson` for `endpointsJson` (`[{ ofport, mac, ips? }]`) at
+   * `priority` (1..65535) and makes it the desired state of `cookie`.
+   */
+  put(cookie: bigint, priority: number, ruleJson: string, endpointsJson: string): NativeFlowDelta
+  /** Forgets `cookie`; the DELETE that removes its flows, or `null` if unknown. */
+  remove(cookie: bigint): Buffer | null
+  /** The number of flows `put` would make (for budgets), without keeping them. */
+  flowCount(ruleJson: string, endpointsJson: string): number
+  /** Desired flows. */
+  len(): number
+  /** Forgets everything (the switch is not touched). */
+  clear(): void
+  /** The FLOW stats request for our flows in this table (xid 0). */
+  dumpRequest(): Buffer
+  /**
+   * Compares the desired flows with the switch's, given the STATS_REPLY parts of
+   * the `dumpRequest()` answer.
+   */
+  reconcile(parts: Array<Buffer>): NativeReconcile
+}
+
 /**
  * Incremental decoder for a byte stream from a switch: push chunks of any size,
  * get every whole message out.
@@ -204,6 +230,8 @@ export declare function __parseFlowTape(text: string, command: string, out: Buff
  */
 export declare function __shapes(from: number): Array<number>
 
+export declare function cookieNamespace(): NativeCookieNamespace
+
 /** How one host is authenticated; exactly one of these must be given. */
 export interface HostTlsOptions {
   /** The host's certificate (XAPI `host.get_server_certificate`), the anchor for that host. */
@@ -217,6 +245,9 @@ export interface HostTlsOptions {
   /** Name to verify with `ca` (default: the host address). */
   serverName?: string
 }
+
+/** JSON `[{ name, clauses: [{ protocol, port }] }]`. */
+export declare function listServices(): string
 
 /** A refusal inside a batch. */
 export interface NativeBatchError {
@@ -254,6 +285,27 @@ export interface NativeConnected {
   features: Buffer
 }
 
+/** The namespace constants. */
+export interface NativeCookieNamespace {
+  /** The tag: a dump with `cookie: value, cookieMask: mask` returns only our flows. */
+  value: bigint
+  mask: bigint
+  /** Selects one rule across generations. */
+  ruleMask: bigint
+}
+
+/** The parts of one of our cookies. */
+export interface NativeCookieParts {
+  ruleNumber: number
+  generation: number
+}
+
+/** Flows of our namespace the switch has but nobody wants. */
+export interface NativeExtraFlows {
+  cookie: bigint
+  count: number
+}
+
 /**
  * A failed async call. napi's async methods only reject with napi's own status
  * codes, so failures resolve as this object and the JS facade throws it with its
@@ -263,6 +315,14 @@ export interface NativeFailure {
   failed: boolean
   code: string
   message: string
+}
+
+/** FLOW_MODs to send: back-to-back encoded messages (xid 0) and their count. */
+export interface NativeFlowDelta {
+  add: Buffer
+  delete: Buffer
+  addCount: number
+  deleteCount: number
 }
 
 /** One event for the JS driver. */
@@ -287,10 +347,30 @@ export interface NativeOvsdbOptions {
   requestTimeoutMs?: number
 }
 
+/** Result of `reconcile`: send `delete` first, then `add`. */
+export interface NativeReconcile {
+  add: Buffer
+  delete: Buffer
+  addCount: number
+  deleteCount: number
+  rules: Array<NativeRuleReport>
+  extra: Array<NativeExtraFlows>
+}
+
 /** Result of `request`: the reply parts, or the switch's OFPT_ERROR. */
 export interface NativeReply {
   parts: Array<Buffer>
   switchError?: Buffer
+}
+
+/** One cookie's flows on the switch. */
+export interface NativeRuleReport {
+  cookie: bigint
+  expected: number
+  present: number
+  missing: number
+  packets: bigint
+  bytes: bigint
 }
 
 /** One event for the JS driver. */
@@ -316,6 +396,12 @@ export interface NativeSessionEvent {
   message?: string
 }
 
+/** `{ ruleNumber, generation }` of one of our cookies, `null` for anyone else's. */
+export declare function parseCookie(cookie: bigint): NativeCookieParts | null
+
+/** `NAMESPACE | generation << 40 | ruleNumber` (ruleNumber 1..2^40-1, generation 0..255). */
+export declare function ruleCookie(ruleNumber: bigint | number, generation: number): bigint
+
 /** Options of `new TlsConfig()`. */
 export interface TlsConfigOptions {
   /** The controller's certificate (PEM), signed by the pool's SDN CA. */
@@ -325,3 +411,9 @@ export interface TlsConfigOptions {
   /** The pool's SDN CA (PEM): checked to sign `clientCert` before any connection. */
   poolCa?: Pem
 }
+
+/**
+ * Checks a rule and returns its normalized JSON. Throws `ERR_INVALID_ARG_TYPE`,
+ * `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` with a message naming the field.
+ */
+export declare function validateRule(json: string): string

@@ -835,6 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.NativeFlowTable = nativeBinding.NativeFlowTable
 module.exports.NativeFrameDecoder = nativeBinding.NativeFrameDecoder
 module.exports.FrameDecoder = nativeBinding.FrameDecoder
 module.exports.NativeOpenFlowChannel = nativeBinding.NativeOpenFlowChannel
@@ -856,3 +857,8 @@ module.exports.__keyNames = nativeBinding.__keyNames
 module.exports.__panicForTest = nativeBinding.__panicForTest
 module.exports.__parseFlowTape = nativeBinding.__parseFlowTape
 module.exports.__shapes = nativeBinding.__shapes
+module.exports.cookieNamespace = nativeBinding.cookieNamespace
+module.exports.listServices = nativeBinding.listServices
+module.exports.parseCookie = nativeBinding.parseCookie
+module.exports.ruleCookie = nativeBinding.ruleCookie
+module.exports.validateRule = nativeBinding.validateRule

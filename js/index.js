@@ -5,6 +5,7 @@ const codec = require('./codec.js')
 const { TlsConfig } = require('./tls.js')
 const { OpenFlowChannel } = require('./openflow-channel.js')
 const { OvsdbClient, ovsdb } = require('./ovsdb-client.js')
+const { SdnController, services } = require('./sdn-controller.js')
 
 module.exports = {
   ...codec,
@@ -12,4 +13,6 @@ module.exports = {
   OpenFlowChannel,
   OvsdbClient,
   ovsdb,
+  SdnController,
+  services,
 }

@@ -138,6 +138,17 @@ class OpenFlowChannel extends EventEmitter {
   }
 
   /**
+   * `request` for a message already encoded: resolves the raw reply messages (one
+   * Buffer per part), for callers that decode in Rust (the rule reconciler).
+   */
+  async requestEncoded(bytes, { timeoutMs } = {}) {
+    if (!Buffer.isBuffer(bytes)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'bytes must be a Buffer')
+    const r = unwrap(await this.#native.request(bytes, timeoutMs))
+    if (r.switchError) throw switchError(decode(r.switchError), undefined, 0)
+    return r.parts
+  }
+
+  /**
    * Pipelines `messages` and one BARRIER_REQUEST; resolves `{ count }` when the
    * barrier reply comes back. If the switch refused any, rejects with
    * `code: 'OF_SWITCH_ERROR'` and `errors: [{ index, xid, error, message }]` (the

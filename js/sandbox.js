@@ -715,6 +715,17 @@ class Host {
       const v = br.vifs.find(x => x.name === name)
       if (v) return { ...v, br }
     }
+    // A port added after start (a VIF plugged or migrated by a test): ask the database.
+    if (typeof name === 'string' && /^[\w.-]+$/.test(name)) {
+      let found = null
+      try {
+        const brName = this.vsctl('port-to-br', name).trim()
+        const ofport = Number(this.vsctl('get', 'Interface', name, 'ofport').trim())
+        const mac = this.vsctl('get', 'Interface', name, 'external_ids:attached-mac').trim().replace(/"/g, '')
+        found = { name, ofport, mac, br: this._bridgeOf(brName) }
+      } catch {}
+      if (found && (!bridge || found.br.name === bridge)) return found
+    }
     throw new Error(`unknown vif ${name}${bridge ? ' on ' + bridge : ''}`)
   }
 

@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod openflow;
+pub mod rules;
 pub mod ovsdb;
 pub mod session;
 pub mod driver;

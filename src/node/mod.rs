@@ -9,6 +9,7 @@ mod convert;
 mod errors;
 mod openflow;
 mod ovsdb;
+mod rules;
 mod session;
 mod stream;
 mod tls;

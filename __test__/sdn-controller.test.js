@@ -1,0 +1,418 @@
+'use strict'
+// SdnController against real Open vSwitch hosts of the sandbox (TLS like XCP-ng):
+// the flows as ovs-ofctl shows them, the verdicts of ofproto/trace, read-back,
+// drift repair, restarts, a host down, VIFs moving, and the bad-input matrix.
+
+const { TlsConfig, SdnController } = require('..')
+const { startSandbox } = require('../js/sandbox.js')
+
+const OURS = 'table=0,cookie=0x5d4e000000000000/0xffff000000000000'
+
+let sb
+let tls
+const controllers = []
+
+beforeAll(async () => {
+  sb = await startSandbox({ hosts: 3, nports: 4 })
+  tls = new TlsConfig({ clientCert: sb.pki.client.cert, clientKey: sb.pki.client.key, poolCa: sb.pki.ca.cert })
+}, 180000)
+
+afterAll(async () => {
+  await sb?.stop()
+})
+
+afterEach(async () => {
+  await Promise.all(controllers.splice(0).map((c) => c.close()))
+  for (const h of sb.hosts) {
+    if (h.switchRunning) h.ofctl('del-flows', OURS)
+  }
+})
+
+function controller(hosts = sb.hosts, options = {}) {
+  const sdn = new SdnController({ tls, syncIntervalMs: 0, openflow: { reconnectMinMs: 50, reconnectMaxMs: 300 }, ovsdb: { reconnectMinMs: 50, reconnectMaxMs: 300 }, ...options })
+  sdn.on('error', () => {}) // asserted through outcomes
+  for (const h of hosts) sdn.addHost({ id: h.name, address: h.ip, ovsdbPort: h.ports.ovsdbSsl, openflowPort: h.ports.openflowSsl, serverCert: h.certs.server.cert })
+  controllers.push(sdn)
+  return sdn
+}
+
+/** Our flows on a host, as ovs-ofctl prints them (sorted, no counters). */
+function ourFlows(h, bridge = 'br0') {
+  return h
+    .ofctlOn(bridge, 'dump-flows', '--no-stats', OURS)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('cookie='))
+    .sort()
+}
+
+function allFlows(h) {
+  return h
+    .ofctl('dump-flows', '--no-stats')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('OFPST') && !l.startsWith('NXST'))
+    .sort()
+}
+
+const verdict = (h, flow) => h.trace(flow).verdict
+
+async function rejection(promise) {
+  try {
+    await promise
+  } catch (e) {
+    return e
+  }
+  throw new Error('expected a rejection')
+}
+
+async function waitFor(check, timeoutMs = 15000) {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    let last
+    try {
+      if (await check()) return
+    } catch (e) {
+      last = e
+    }
+    if (Date.now() > deadline) throw last ?? new Error('condition not met in time')
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+const vifOf = (h, n, b = 0) => h.bridges[b].vifs[n - 1]
+
+test("the seed's SIP rule: exactly the flow ovs-ofctl shows, and ofproto/trace drops only that traffic", async () => {
+  const h = sb.hosts[0]
+  const vif = vifOf(h, 1)
+  const sdn = controller()
+  const r = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'SIP', ipRange: '192.168.5.55', direction: 'from' })
+  expect(r.hosts[h.name]).toEqual({ ok: true, flows: 1 })
+  expect(r.rule).toMatchObject({ allow: false, protocol: 'sip', ipRange: '192.168.5.55/32', direction: 'from', priority: 34999 })
+  expect(r.rule.cookie).toMatch(/^0x5d4e00[0-9a-f]{10}$/)
+  expect(ourFlows(h)).toEqual([`cookie=${r.rule.cookie.replace(/^0x0*/, '0x')}, priority=34999,tcp,in_port=1,dl_src=${vif.mac},nw_dst=192.168.5.55,tp_dst=5060 actions=drop`])
+  const pkt = (over) => ({ in_port: 1, dl_src: vif.mac, dl_dst: '02:00:00:00:00:02', nw_src: '192.168.5.242', nw_dst: '192.168.5.55', tp_dst: 5060, ...over })
+  const text = (p) => `in_port=${p.in_port},tcp,dl_src=${p.dl_src},dl_dst=${p.dl_dst},nw_src=${p.nw_src},nw_dst=${p.nw_dst},tp_src=40000,tp_dst=${p.tp_dst}`
+  expect(verdict(h, text(pkt()))).toBe('drop')
+  expect(verdict(h, text(pkt({ tp_dst: 5061 })))).toBe('forward')
+  expect(verdict(h, text(pkt({ nw_dst: '192.168.5.56' })))).toBe('forward')
+  expect(verdict(h, text(pkt({ in_port: 2, dl_src: vifOf(h, 2).mac })))).toBe('forward')
+  // Other hosts answered and hold nothing for this VIF.
+  expect(r.hosts[sb.hosts[1].name]).toEqual({ ok: true, flows: 0 })
+  expect(ourFlows(sb.hosts[1])).toEqual([])
+})
+
+test('allow UDP 1212 to and from 12.12.12.12/12 under a deny of all UDP: order decides', async () => {
+  const h = sb.hosts[0]
+  const vif = vifOf(h, 2)
+  const sdn = controller()
+  const target = { uuid: vif.uuid, mac: vif.mac }
+  await sdn.addRule({ id: 'allow-1212', vif: target, allow: true, protocol: 'udp', port: 1212, ipRange: '12.0.0.0/12', direction: 'from/to' })
+  await sdn.addRule({ id: 'deny-udp', vif: target, allow: false, protocol: 'udp', direction: 'both' })
+  expect(ourFlows(h)).toHaveLength(4)
+  const out = (dst, port) => `in_port=2,udp,dl_src=${vif.mac},dl_dst=02:00:00:00:00:03,nw_src=10.0.0.2,nw_dst=${dst},udp_src=5000,udp_dst=${port}`
+  const inn = (src, port) => `in_port=3,udp,dl_src=02:00:00:00:00:03,dl_dst=${vif.mac},nw_src=${src},nw_dst=10.0.0.2,udp_src=5000,udp_dst=${port}`
+  expect(verdict(h, out('12.12.12.12', 1212))).toBe('forward')
+  expect(verdict(h, out('12.16.0.1', 1212))).toBe('drop') // outside /12
+  expect(verdict(h, out('12.12.12.12', 1213))).toBe('drop')
+  expect(verdict(h, inn('12.1.2.3', 1212))).toBe('forward')
+  expect(verdict(h, inn('13.1.2.3', 1212))).toBe('drop')
+  // Reversed order: the deny shadows the allow.
+  await sdn.reorderRules(['deny-udp', 'allow-1212'])
+  expect(verdict(h, out('12.12.12.12', 1212))).toBe('drop')
+  expect(verdict(h, inn('12.1.2.3', 1212))).toBe('drop')
+  expect(ourFlows(h)).toHaveLength(4) // the old generation is gone
+  const list = sdn.rules()
+  expect(list.map((r) => r.id)).toEqual(['deny-udp', 'allow-1212'])
+  expect(list[0].priority).toBeGreaterThan(list[1].priority)
+})
+
+test('listRules reads the switch back: present, counters, missing and extra', async () => {
+  const h = sb.hosts[0]
+  const vif = vifOf(h, 3)
+  const sdn = controller([h])
+  const { rule } = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'icmp', direction: 'from' })
+  await h.inject(vif, 'icmp,dl_dst=02:00:00:00:00:01,nw_src=10.0.0.3,nw_dst=10.0.0.1,icmp_type=8,icmp_code=0')
+  await waitFor(async () => {
+    const { rules } = await sdn.listRules({ vif: vif.uuid })
+    return rules[0].hosts[h.name].packets === 1n
+  })
+  let { rules, extra } = await sdn.listRules({ vif: { uuid: vif.uuid } })
+  expect(rules).toHaveLength(1)
+  expect(rules[0]).toMatchObject({ id: rule.id, state: 'present', hosts: { [h.name]: { state: 'present', expected: 1, present: 1, missing: 0, packets: 1n } } })
+  expect(extra).toEqual([])
+  // Drift by hand: the rule's flow deleted, a flow in our namespace added.
+  h.ofctl('del-flows', `table=0,cookie=${rule.cookie}/-1`)
+  h.ofctl('add-flow', 'table=0,cookie=0x5d4e000000abcdef,priority=20000,in_port=4,actions=drop')
+  ;({ rules, extra } = await sdn.listRules())
+  expect(rules[0]).toMatchObject({ state: 'missing', hosts: { [h.name]: { state: 'missing', expected: 1, present: 0, missing: 1 } } })
+  expect(extra).toEqual([{ host: h.name, bridge: 'br0', cookie: '0x5d4e000000abcdef', flows: 1 }])
+  const s = await sdn.sync()
+  expect(s.hosts[h.name]).toEqual({ ok: true, added: 1, removed: 1 })
+  expect(ourFlows(h)).toHaveLength(1)
+  expect(ourFlows(h)[0]).toContain('icmp,in_port=3')
+  ;({ rules, extra } = await sdn.listRules())
+  expect(rules[0].state).toBe('present')
+  expect(extra).toEqual([])
+  expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
+})
+
+test('deleteRule removes exactly our flows; flows of others (XAPI cookie 0x1, cookie 0) stay', async () => {
+  const h = sb.hosts[0]
+  const vif = vifOf(h, 1)
+  h.ofctl('add-flow', 'table=0,cookie=0x1,priority=4000,in_port=4,actions=drop')
+  h.ofctl('add-flow', `table=0,priority=32768,tcp,dl_src=${vif.mac},tp_dst=22,actions=drop`)
+  const before = allFlows(h)
+  const sdn = controller([h])
+  const { rule } = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'tcp', port: 22, direction: 'both' })
+  expect(ourFlows(h)).toHaveLength(2)
+  const d = await sdn.deleteRule(rule.id)
+  expect(d.hosts[h.name].ok).toBe(true)
+  expect(allFlows(h)).toEqual(before)
+  expect(sdn.rules()).toEqual([])
+  expect((await rejection(sdn.deleteRule(rule.id))).code).toBe('SDN_RULE_NOT_FOUND')
+  h.ofctl('del-flows', 'table=0,cookie=0x1/-1')
+  h.ofctl('del-flows', `table=0,cookie=0/-1,tcp,dl_src=${vif.mac},tp_dst=22`)
+})
+
+test('updateRule is make-before-break: new generation in, old one out, priority kept', async () => {
+  const h = sb.hosts[0]
+  const vif = vifOf(h, 1)
+  const sdn = controller([h])
+  const { rule } = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'tcp', port: 80, direction: 'from' })
+  const seen = []
+  const probe = `in_port=1,tcp,dl_src=${vif.mac},dl_dst=02:00:00:00:00:02,nw_src=10.0.0.1,nw_dst=10.0.0.2,tp_src=999,tp_dst=80`
+  expect(verdict(h, probe)).toBe('drop')
+  const u = await sdn.updateRule(rule.id, { port: 443 })
+  seen.push(u)
+  expect(u.rule.priority).toBe(rule.priority)
+  expect(u.rule.cookie).not.toBe(rule.cookie)
+  expect(BigInt(u.rule.cookie) & 0xffff00ffffffffffn).toBe(BigInt(rule.cookie) & 0xffff00ffffffffffn) // same rule number
+  const flows = ourFlows(h)
+  expect(flows).toHaveLength(1)
+  expect(flows[0]).toContain('tp_dst=443')
+  expect(flows[0]).toContain(`cookie=${u.rule.cookie.replace(/^0x0*/, '0x')}`)
+  expect(verdict(h, probe)).toBe('forward')
+  expect(verdict(h, probe.replace('tp_dst=80', 'tp_dst=443'))).toBe('drop')
+  // Same match, new action: ADD replaces in place, nothing left behind.
+  await sdn.updateRule(rule.id, { allow: true })
+  expect(ourFlows(h)).toHaveLength(1)
+  expect(ourFlows(h)[0]).toContain('actions=NORMAL')
+})
+
+test('network and VM levels: every VIF, also one plugged later; a VM is all its VIFs', async () => {
+  const h = sb.hosts[1]
+  const sdn = controller([h], {})
+  const net = h.bridges[0].networkUuid
+  const r = await sdn.addRule({ network: { uuid: net }, allow: false, protocol: 'tcp', port: 23, direction: 'to' })
+  expect(r.hosts[h.name]).toEqual({ ok: true, flows: 4 })
+  expect(ourFlows(h)).toEqual(h.bridges[0].vifs.map((v) => expect.stringContaining(`tcp,dl_dst=${v.mac},tp_dst=23`)))
+  // A VIF plugged afterwards gets the network's rules.
+  const uuid = '00000000-0000-0000-0100-0000000000aa'
+  h.vsctl('add-port', 'br0', 'vif9.0', '--', 'set', 'Interface', 'vif9.0', 'type=dummy', 'ofport_request=9', `external_ids:xs-vif-uuid=${uuid}`, 'external_ids:attached-mac="02:00:01:00:00:aa"')
+  await waitFor(() => ourFlows(h).length === 5)
+  expect(ourFlows(h)).toContainEqual(expect.stringContaining('dl_dst=02:00:01:00:00:aa,tp_dst=23'))
+  // Unplugged: its flow goes.
+  h.vsctl('del-port', 'br0', 'vif9.0')
+  await waitFor(() => ourFlows(h).length === 4)
+  await sdn.deleteRule(r.rule.id)
+  // VM level: the sandbox VM N has VIF N.
+  const vm = h.vms[1]
+  const v = await sdn.addRule({ vm: { uuid: vm.uuid }, allow: false, protocol: 'arp', direction: 'from' })
+  expect(v.hosts[h.name].flows).toBe(vm.vifs.length)
+  expect(ourFlows(h)).toEqual(vm.vifs.map((x) => expect.stringContaining(`arp,in_port=${x.ofport},dl_src=${x.mac}`)))
+})
+
+test('a VIF that migrates to another host takes its rules along', async () => {
+  const [a, b] = sb.hosts
+  const sdn = controller([a, b])
+  const uuid = '00000000-0000-0000-0200-0000000000bb'
+  const mac = '02:00:02:00:00:bb'
+  a.vsctl('add-port', 'br0', 'vif20.0', '--', 'set', 'Interface', 'vif20.0', 'type=dummy', 'ofport_request=20', `external_ids:xs-vif-uuid=${uuid}`, `external_ids:attached-mac="${mac}"`)
+  const r = await sdn.addRule({ vif: { uuid, mac }, allow: false, protocol: 'ip', ipRange: '10.9.0.0/16', direction: 'from' })
+  expect(r.hosts[a.name].flows).toBe(1)
+  expect(ourFlows(a)).toEqual([expect.stringContaining('ip,in_port=20')])
+  // Migration: the VIF leaves host a and is plugged on host b (another ofport).
+  a.vsctl('del-port', 'br0', 'vif20.0')
+  b.vsctl('add-port', 'br0', 'vif21.0', '--', 'set', 'Interface', 'vif21.0', 'type=dummy', 'ofport_request=21', `external_ids:xs-vif-uuid=${uuid}`, `external_ids:attached-mac="${mac}"`)
+  await waitFor(() => ourFlows(a).length === 0 && ourFlows(b).length === 1)
+  expect(ourFlows(b)[0]).toContain(`ip,in_port=21,dl_src=${mac},nw_dst=10.9.0.0/16`)
+  b.vsctl('del-port', 'br0', 'vif21.0')
+})
+
+test('OVS restarted: the automatic sync on reconnect restores exactly the desired flows', async () => {
+  const h = sb.hosts[0]
+  const sdn = controller([h])
+  const vif = vifOf(h, 4)
+  await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'tcp', port: [8000, 8003], direction: 'to' })
+  await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: true, protocol: 'ssh', direction: 'from' })
+  const desired = ourFlows(h)
+  expect(desired).toHaveLength(5)
+  const synced = new Promise((resolve) => sdn.once('synced', resolve))
+  await h.restartSwitch()
+  await synced
+  expect(ourFlows(h)).toEqual(desired)
+  // And between two calls, an explicit sync does the same.
+  await h.restartSwitch()
+  await waitFor(async () => (await sdn.sync()).hosts[h.name].ok)
+  expect(ourFlows(h)).toEqual(desired)
+})
+
+test('three hosts, one down: the others get the rule, the outcome names the third, it is repaired when back', async () => {
+  const [a, b, c] = sb.hosts
+  const sdn = controller()
+  const net = a.bridges[0].networkUuid
+  await c.killSwitch()
+  await c.stopDb()
+  try {
+    await oneHostDown(sdn, a, b, c, net)
+  } finally {
+    if (!c.dbRunning) await c.restartDb()
+    if (!c.switchRunning) await c.restartSwitch()
+  }
+})
+
+async function oneHostDown(sdn, a, b, c, net) {
+  const r = await sdn.addRule({ network: { uuid: net }, allow: false, protocol: 'udp', port: 53, direction: 'from' })
+  expect(r.hosts[a.name]).toEqual({ ok: true, flows: 4 })
+  expect(r.hosts[b.name]).toEqual({ ok: true, flows: 4 })
+  expect(r.hosts[c.name].ok).toBe(false)
+  expect(r.hosts[c.name].error.code).toMatch(/^(CONNECTION_REFUSED|CONNECT_TIMEOUT|CHANNEL_|TLS_)/)
+  expect(ourFlows(a)).toHaveLength(4)
+  const s1 = await sdn.sync()
+  expect(s1.hosts[c.name].ok).toBe(false)
+  await c.restartDb()
+  await c.restartSwitch()
+  const s2 = await sdn.sync()
+  expect(s2.hosts[c.name]).toEqual({ ok: true, added: 4, removed: 0 })
+  expect(ourFlows(c)).toEqual(c.bridges[0].vifs.map((v) => expect.stringContaining(`udp,in_port=${v.ofport},dl_src=${v.mac},tp_dst=53`)))
+}
+
+test('exported state, imported by a new controller (a restart of xo-server), syncs to nothing to do', async () => {
+  const h = sb.hosts[0]
+  const first = controller([h])
+  const vif = vifOf(h, 2)
+  await first.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'https', direction: 'from' })
+  await first.addRule({ network: { uuid: h.networkUuid }, allow: false, protocol: 'icmp', direction: 'to' })
+  const state = JSON.parse(JSON.stringify(first.exportState()))
+  const flows = ourFlows(h)
+  await first.close()
+  const second = controller([h])
+  second.importState(state)
+  expect(second.rules()).toEqual(first.rules())
+  expect((await second.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
+  expect(ourFlows(h)).toEqual(flows)
+  // State imported into a controller whose switch lost everything: sync restores it.
+  h.ofctl('del-flows', OURS)
+  expect((await second.sync()).hosts[h.name]).toEqual({ ok: true, added: flows.length, removed: 0 })
+  expect(ourFlows(h)).toEqual(flows)
+})
+
+test("an allow above XAPI's VIF locking does not let a spoofed source through", async () => {
+  const h = sb.hosts[0]
+  const vif = vifOf(h, 3)
+  h.xapiLockVif(vif, { ips: ['10.0.0.3'] })
+  const sdn = controller([h])
+  await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac, ips: ['10.0.0.3'] }, allow: true, protocol: 'tcp', port: 443, direction: 'from' })
+  await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'tcp', direction: 'from' })
+  const pkt = (src, port) => `in_port=3,tcp,dl_src=${vif.mac},dl_dst=02:00:00:00:00:01,nw_src=${src},nw_dst=10.0.0.1,tp_src=999,tp_dst=${port}`
+  expect(verdict(h, pkt('10.0.0.3', 443))).toBe('forward')
+  expect(verdict(h, pkt('10.0.0.99', 443))).toBe('drop') // spoofed: XAPI's locking still decides
+  expect(verdict(h, pkt('10.0.0.3', 80))).toBe('drop') // our deny
+  h.xapiUnlockVif(vif)
+})
+
+describe('bad input: rejected with its own message, the switch untouched', () => {
+  const uuid = '00000000-0000-0000-0000-000000000001'
+  const mac = '02:00:00:00:00:01'
+  const vif = { uuid, mac }
+  const cases = [
+    ['not an object', 'x', TypeError],
+    ['null', null, TypeError],
+    ['array', [], TypeError],
+    ['no target', { allow: true, direction: 'from' }, TypeError],
+    ['two targets', { vif, network: { uuid }, allow: true, direction: 'from' }, TypeError],
+    ['vif not an object', { vif: 'x', allow: true, direction: 'from' }, TypeError],
+    ['vif without uuid', { vif: { mac }, allow: true, direction: 'from' }, TypeError],
+    ['vif bad uuid', { vif: { uuid: 'nope', mac }, allow: true, direction: 'from' }, TypeError],
+    ['vif without mac', { vif: { uuid }, allow: true, direction: 'from' }, TypeError],
+    ['bad mac', { vif: { uuid, mac: 'zz:00:00:00:00:01' }, allow: true, direction: 'from' }, TypeError],
+    ['short mac', { vif: { uuid, mac: '02:00:00:00:01' }, allow: true, direction: 'from' }, TypeError],
+    ['multicast mac', { vif: { uuid, mac: '01:00:5e:00:00:01' }, allow: true, direction: 'from' }, TypeError],
+    ['zero mac', { vif: { uuid, mac: '00:00:00:00:00:00' }, allow: true, direction: 'from' }, TypeError],
+    ['mac a number', { vif: { uuid, mac: 42 }, allow: true, direction: 'from' }, TypeError],
+    ['bad vif ip', { vif: { uuid, mac, ips: ['10.0.0.300'] }, allow: true, direction: 'from' }, TypeError],
+    ['vif ips not array', { vif: { uuid, mac, ips: '10.0.0.1' }, allow: true, direction: 'from' }, TypeError],
+    ['unknown vif key', { vif: { uuid, mac, color: 'red' }, allow: true, direction: 'from' }, TypeError],
+    ['network bad uuid', { network: { uuid: '123' }, allow: true, direction: 'from' }, TypeError],
+    ['vm bad uuid', { vm: { uuid: 'g' }, allow: true, direction: 'from' }, TypeError],
+    ['pool not true', { pool: 'yes', allow: true, direction: 'from' }, TypeError],
+    ['allow missing', { vif, direction: 'from' }, TypeError],
+    ['allow a string', { vif, allow: 'true', direction: 'from' }, TypeError],
+    ['direction missing', { vif, allow: true }, TypeError],
+    ['unknown direction', { vif, allow: true, direction: 'sideways' }, TypeError],
+    ['direction a number', { vif, allow: true, direction: 1 }, TypeError],
+    ['unknown protocol', { vif, allow: true, protocol: 'gopher', direction: 'from' }, TypeError],
+    ['protocol a number', { vif, allow: true, protocol: 6, direction: 'from' }, TypeError],
+    ['ipv6 protocol', { vif, allow: true, protocol: 'icmpv6', direction: 'from' }, TypeError],
+    ['port 0', { vif, allow: true, protocol: 'tcp', port: 0, direction: 'from' }, RangeError],
+    ['port 70000', { vif, allow: true, protocol: 'tcp', port: 70000, direction: 'from' }, RangeError],
+    ['port negative', { vif, allow: true, protocol: 'udp', port: -1, direction: 'from' }, RangeError],
+    ['port fractional', { vif, allow: true, protocol: 'tcp', port: 22.5, direction: 'from' }, TypeError],
+    ['port a word', { vif, allow: true, protocol: 'tcp', port: 'ssh', direction: 'from' }, TypeError],
+    ['port without protocol', { vif, allow: true, port: 22, direction: 'from' }, TypeError],
+    ['port with ip', { vif, allow: true, protocol: 'ip', port: 22, direction: 'from' }, TypeError],
+    ['port with icmp', { vif, allow: true, protocol: 'icmp', port: 8, direction: 'from' }, TypeError],
+    ['port with a service', { vif, allow: true, protocol: 'http', port: 8080, direction: 'from' }, TypeError],
+    ['reversed port range', { vif, allow: true, protocol: 'tcp', port: '2000-1000', direction: 'from' }, TypeError],
+    ['port range too wide for OF1.1', { vif, allow: true, protocol: 'tcp', port: [1, 60000], direction: 'from' }, RangeError],
+    ['bad CIDR', { vif, allow: true, protocol: 'ip', ipRange: '10.0.0.0/33', direction: 'from' }, RangeError],
+    ['bad address', { vif, allow: true, protocol: 'ip', ipRange: '10.0.300.0/24', direction: 'from' }, TypeError],
+    ['host bits set', { vif, allow: true, protocol: 'ip', ipRange: '10.0.0.1/24', direction: 'from' }, TypeError],
+    ['IPv6 range', { vif, allow: true, protocol: 'ip', ipRange: 'fe80::/64', direction: 'from' }, TypeError],
+    ['ipRange without protocol', { vif, allow: true, ipRange: '10.0.0.0/8', direction: 'from' }, TypeError],
+    ['ipRange a number', { vif, allow: true, protocol: 'ip', ipRange: 10, direction: 'from' }, TypeError],
+    ['icmpType with tcp', { vif, allow: true, protocol: 'tcp', icmpType: 8, direction: 'from' }, TypeError],
+    ['icmpType 300', { vif, allow: true, protocol: 'icmp', icmpType: 300, direction: 'from' }, RangeError],
+    ['priority set by caller', { vif, allow: true, direction: 'from', priority: 5 }, TypeError],
+    ['cookie set by caller', { vif, allow: true, direction: 'from', cookie: '0x1' }, TypeError],
+    ['unknown field', { vif, allow: true, direction: 'from', ofport: 4 }, TypeError],
+    ['empty id', { id: '', vif, allow: true, direction: 'from' }, TypeError],
+  ]
+
+  test(`${cases.length} cases, each with its own message; flow tables unchanged`, async () => {
+    expect(cases.length).toBeGreaterThanOrEqual(40)
+    const sdn = controller()
+    const before = sb.hosts.map(allFlows)
+    const messages = new Set()
+    for (const [name, rule, Cls] of cases) {
+      const e = await rejection(sdn.addRule(rule))
+      if (!(e instanceof Cls)) throw new Error(`${name}: expected ${Cls.name}, got ${e?.constructor?.name}: ${e?.message}`)
+      expect(e.code).toMatch(/^ERR_(INVALID_ARG_TYPE|INVALID_ARG_VALUE|OUT_OF_RANGE)$/)
+      expect(e.message).toMatch(/^rule/)
+      if (messages.has(e.message)) throw new Error(`${name}: message not specific: ${e.message}`)
+      messages.add(e.message)
+    }
+    // Valid rules whose target does not exist: a coded error, nothing applied.
+    const missing = await rejection(sdn.addRule({ vif: { uuid: '00000000-0000-0000-0000-00000000dead', mac }, allow: false, direction: 'from' }))
+    expect(missing.code).toBe('SDN_VIF_NOT_FOUND')
+    const noNet = await rejection(sdn.addRule({ network: { uuid: '00000000-0000-0000-0000-00000000beef' }, allow: false, direction: 'from' }))
+    expect(noNet.code).toBe('SDN_NETWORK_NOT_FOUND')
+    expect(sdn.rules()).toEqual([])
+    expect(sb.hosts.map(allFlows)).toEqual(before)
+  })
+
+  test('options and calls', async () => {
+    expect(() => new SdnController({ tls: {} })).toThrow(TypeError)
+    expect(() => new SdnController({ priorities: { min: 5000, max: 9000 } })).toThrow(RangeError)
+    const sdn = controller([sb.hosts[0]])
+    expect(() => sdn.addHost({ id: sb.hosts[0].name, address: '127.0.0.1', serverCert: 'x' })).toThrow(expect.objectContaining({ code: 'SDN_HOST_EXISTS' }))
+    expect(() => sdn.addHost({ id: 'h', address: '127.0.0.1' })).toThrow(expect.objectContaining({ code: 'TLS_HOST_AUTH_REQUIRED' }))
+    expect(() => sdn.addHost({ id: 'h', address: '127.0.0.1', ovsdbPort: 0, serverCert: 'x' })).toThrow(RangeError)
+    expect((await rejection(sdn.addRule({ vif, allow: true, direction: 'from' }, { position: 3 }))).constructor).toBe(RangeError)
+    expect((await rejection(sdn.updateRule('nope', { allow: false }))).code).toBe('SDN_RULE_NOT_FOUND')
+    expect((await rejection(sdn.reorderRules(['x']))).constructor).toBe(TypeError)
+    await sdn.close()
+    expect((await rejection(sdn.addRule({ vif, allow: true, direction: 'from' }))).code).toBe('SDN_CLOSED')
+  })
+})

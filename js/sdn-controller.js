@@ -1,0 +1,869 @@
+'use strict'
+// SdnController: the object XO's SDN plugin keeps for its lifetime. It owns one
+// OvsdbClient per host and one OpenFlowChannel per (host, bridge), holds the
+// ordered list of traffic rules (the desired state), and keeps every switch equal
+// to it: rules are compiled (in Rust, src/rules) into flows tagged with a cookie of
+// our namespace, pushed with a barrier, read back and repaired by `sync()`.
+//
+// Where rules land is computed, not stored: a rule targets a VIF, a VM, a network
+// or the pool, and the OVSDB replicas of the hosts say which interfaces (ofport,
+// MAC, bridge) that means right now. When an interface appears, moves or goes
+// away (plug, migration, replug), the flows of the affected switch follow.
+
+const { EventEmitter } = require('node:events')
+const crypto = require('node:crypto')
+const native = require('../native.js')
+const { OpenFlowChannel } = require('./openflow-channel.js')
+const { OvsdbClient } = require('./ovsdb-client.js')
+const { TlsConfig } = require('./tls.js')
+const { fail, argError, splitHostTls, checkDurations } = require('./options.js')
+const { classify } = require('./errors.js')
+
+/** Above XAPI's VIF-locking flows (4000–8000), below XO's bands (35001–65000). */
+const DEFAULT_PRIORITIES = { min: 10000, max: 34999 }
+/** XO's own bands, for a controller that takes over XO-managed priorities. */
+const XO_PRIORITIES = { min: 35001, max: 65000 }
+
+const STATE_VERSION = 1
+
+function nativeCall(fn) {
+  try {
+    return fn()
+  } catch (err) {
+    throw classify(err)
+  }
+}
+
+function hexCookie(c) {
+  return '0x' + c.toString(16).padStart(16, '0')
+}
+
+/** Normalized rule (Rust validates every field and names it in the error). */
+function validate(rule) {
+  if (rule === null || typeof rule !== 'object' || Array.isArray(rule)) {
+    const got = rule === null ? 'null' : Array.isArray(rule) ? 'an array' : typeof rule
+    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `rule must be an object, got ${got}`)
+  }
+  let json
+  try {
+    json = JSON.stringify(rule, (k, v) => (typeof v === 'bigint' ? Number(v) : v))
+  } catch {
+    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'rule must be plain data (JSON-serializable)')
+  }
+  return JSON.parse(nativeCall(() => native.validateRule(json)))
+}
+
+function checkPriorities(p) {
+  if (p === undefined || p === 'default') return { ...DEFAULT_PRIORITIES }
+  if (p === 'xo') return { ...XO_PRIORITIES }
+  if (p === null || typeof p !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', "options.priorities must be 'default', 'xo' or { min, max }")
+  const { min, max } = p
+  if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max > 65535 || min > max) {
+    throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.priorities must satisfy 1 <= min <= max <= 65535')
+  }
+  if (min <= 8000) {
+    throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.priorities.min must be above 8000: XAPI VIF-locking flows use 4000-8000 and must stay below our rules')
+  }
+  return { min, max }
+}
+
+/** A switch: one bridge of one host, its desired flows and its channel. */
+class Switch {
+  constructor(host, bridge, tableId) {
+    this.host = host
+    this.bridge = bridge
+    this.table = new native.NativeFlowTable(tableId)
+    this.channel = null
+    this.connecting = null
+    this.queue = Promise.resolve()
+  }
+
+  /** Runs `fn` after every earlier operation on this switch: a dump never sees a half-applied change. */
+  serial(fn) {
+    const run = this.queue.then(fn, fn)
+    this.queue = run.catch(() => {})
+    return run
+  }
+}
+
+class Host {
+  constructor(spec) {
+    Object.assign(this, spec)
+    this.ovsdb = null
+    this.ovsdbConnecting = null
+    this.switches = new Map() // bridge name -> Switch
+    this.refreshTimer = null
+  }
+}
+
+class SdnController extends EventEmitter {
+  #tls
+  #opts
+  #priorities
+  #hosts = new Map()
+  #rules = [] // ordered, first = highest priority
+  #byId = new Map()
+  #nextNumber = 1
+  #closed = false
+  #syncTimer = null
+
+  /**
+   * @param {object} [options]
+   * @param {TlsConfig} [options.tls] the pool's client certificate + CA (omitted: plain TCP, tests only)
+   * @param {'default'|'xo'|{min:number,max:number}} [options.priorities='default'] the priority band of our flows
+   * @param {number} [options.tableId=0]
+   * @param {object} [options.openflow] OpenFlowChannel options (timeouts, reconnect...)
+   * @param {object} [options.ovsdb] OvsdbClient options
+   * @param {number} [options.syncIntervalMs=300000] periodic sync() of every host (0: off)
+   */
+  constructor(options = {}) {
+    super()
+    if (options === null || typeof options !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options must be an object')
+    const { tls, priorities, tableId = 0, openflow = {}, ovsdb = {}, syncIntervalMs = 300000 } = options
+    if (tls !== undefined && !(tls instanceof TlsConfig)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.tls must be a TlsConfig')
+    if (!Number.isInteger(tableId) || tableId < 0 || tableId > 254) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.tableId must be 0..254')
+    checkDurations({ syncIntervalMs }, ['syncIntervalMs'])
+    this.#tls = tls
+    this.#priorities = checkPriorities(priorities)
+    this.#opts = { tableId, openflow, ovsdb, syncIntervalMs }
+    if (syncIntervalMs > 0) {
+      this.#syncTimer = setInterval(() => this.sync().catch((err) => this.emit('error', err)), syncIntervalMs)
+      this.#syncTimer.unref?.()
+    }
+  }
+
+  // ---- hosts ----
+
+  /**
+   * Registers a host; connects lazily. `serverCert` (XAPI host.get_server_certificate),
+   * `fingerprint` or `ca` say how the host is authenticated; with `tls` one is required.
+   */
+  addHost(spec) {
+    this.#checkOpen()
+    if (spec === null || typeof spec !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'host must be an object')
+    const { id, address, ovsdbPort = 6640, openflowPort = 6653, ...others } = spec
+    if (typeof id !== 'string' || id === '') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'host.id must be a non-empty string')
+    if (typeof address !== 'string' || address === '') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'host.address must be a non-empty string')
+    for (const [k, v] of Object.entries({ ovsdbPort, openflowPort })) {
+      if (!Number.isInteger(v) || v < 1 || v > 65535) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `host.${k} must be 1..65535`)
+    }
+    const { hostTls, rest } = splitHostTls(others)
+    const unknown = Object.keys(rest)
+    if (unknown.length > 0) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `host has unknown option ${unknown[0]}`)
+    if (this.#tls) {
+      const given = ['serverCert', 'fingerprint', 'ca'].filter((k) => hostTls[k] !== undefined).length + (hostTls.insecure === true ? 1 : 0)
+      if (given === 0) throw fail('TLS_HOST_AUTH_REQUIRED', `host ${id}: say how to authenticate it: serverCert, fingerprint, ca, or insecure: true`)
+    } else if (Object.keys(hostTls).length > 0) {
+      throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'host verification options need options.tls')
+    }
+    if (this.#hosts.has(id)) throw fail('SDN_HOST_EXISTS', `host ${id} is already registered`)
+    this.#hosts.set(id, new Host({ id, address, ovsdbPort, openflowPort, hostTls }))
+    return this
+  }
+
+  /** Forgets a host: closes its connections; its flows stay on the switch (call deleteRule first to remove them). */
+  async removeHost(id) {
+    const host = this.#hosts.get(id)
+    if (!host) throw fail('SDN_HOST_NOT_FOUND', `no host ${id}`)
+    this.#hosts.delete(id)
+    await this.#closeHost(host)
+  }
+
+  /** Registered hosts and their connection state. */
+  hosts() {
+    return [...this.#hosts.values()].map((h) => ({
+      id: h.id,
+      address: h.address,
+      ovsdb: h.ovsdb !== null,
+      bridges: [...h.switches.values()].map((s) => ({ bridge: s.bridge, connected: s.channel !== null, flows: s.table.len() })),
+    }))
+  }
+
+  // ---- rules ----
+
+  /**
+   * Adds a rule at `position` (default: last, i.e. lowest priority). Resolves
+   * `{ rule, hosts }` where `hosts[id]` is `{ ok: true, flows }` or `{ ok: false, error }`:
+   * a host that is down does not fail the others; the next sync() repairs it.
+   */
+  async addRule(rule, { position, host } = {}) {
+    this.#checkOpen()
+    const spec = validate(rule)
+    if (spec.id !== undefined && this.#byId.has(spec.id)) throw fail('SDN_RULE_EXISTS', `a rule with id ${spec.id} exists`)
+    if (position !== undefined && (!Number.isInteger(position) || position < 0 || position > this.#rules.length)) {
+      throw argError(RangeError, 'ERR_OUT_OF_RANGE', `position must be 0..${this.#rules.length}`)
+    }
+    const onlyHost = this.#checkHostOption(host)
+    const reached = await this.#resolveTargets([spec], onlyHost)
+    const entry = { id: spec.id ?? crypto.randomUUID(), spec, number: this.#nextNumber++, generation: 0, priority: 0, host: onlyHost }
+    delete entry.spec.id
+    const index = position ?? this.#rules.length
+    const before = this.#rules.map((e) => ({ ...e }))
+    this.#rules.splice(index, 0, entry)
+    this.#byId.set(entry.id, entry)
+    const renumbered = this.#assignPriority(index)
+    // No room between the neighbours: every rule moved, so every old generation goes.
+    const outcome = renumbered ? await this.#applyEverywhere(this.#rules, reached, before) : await this.#applyEverywhere([entry], reached)
+    return { rule: this.#view(entry), hosts: outcome }
+  }
+
+  /**
+   * Adds several rules at the end of the list, in the order given: all are
+   * validated before anything is sent, then each switch gets them in one batch
+   * behind one barrier. Resolves `{ rules, hosts }` like addRule.
+   */
+  async addRules(rules, { host } = {}) {
+    this.#checkOpen()
+    if (!Array.isArray(rules)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'rules must be an array')
+    const specs = rules.map((r, i) => {
+      try {
+        return validate(r)
+      } catch (err) {
+        err.message = `rules[${i}]: ${err.message}`
+        throw err
+      }
+    })
+    const ids = new Set()
+    for (const s of specs) {
+      if (s.id === undefined) continue
+      if (this.#byId.has(s.id) || ids.has(s.id)) throw fail('SDN_RULE_EXISTS', `a rule with id ${s.id} exists`)
+      ids.add(s.id)
+    }
+    const { min } = this.#priorities
+    const last = this.#rules.length > 0 ? this.#rules[this.#rules.length - 1].priority : this.#priorities.max + 1
+    if (last - specs.length < min) throw fail('SDN_TOO_MANY_RULES', `no room for ${specs.length} more rules below priority ${last} (band ${min}-${this.#priorities.max}); reorderRules() compacts the list`)
+    const onlyHost = this.#checkHostOption(host)
+    const reached = await this.#resolveTargets(specs, onlyHost)
+    const entries = specs.map((spec, i) => {
+      const id = spec.id ?? crypto.randomUUID()
+      delete spec.id
+      const number = this.#nextNumber++
+      return { id, spec, number, generation: 0, priority: last - 1 - i, host: onlyHost, cookie: nativeCall(() => native.ruleCookie(number, 0)) }
+    })
+    for (const e of entries) {
+      this.#rules.push(e)
+      this.#byId.set(e.id, e)
+    }
+    const outcome = await this.#applyEverywhere(entries, reached)
+    return { rules: entries.map((e) => this.#view(e)), hosts: outcome }
+  }
+
+  /** Removes a rule (by id, or `{ id }`); its flows are deleted by cookie on every host. */
+  async deleteRule(ref) {
+    this.#checkOpen()
+    const entry = this.#find(ref)
+    this.#rules.splice(this.#rules.indexOf(entry), 1)
+    this.#byId.delete(entry.id)
+    const outcome = await this.#forEachSwitch(async (sw) => {
+      const del = sw.table.remove(entry.cookie)
+      if (del) await this.#send(sw, [del])
+      return 0
+    })
+    return { rule: this.#view(entry), hosts: outcome }
+  }
+
+  /**
+   * Changes a rule, make-before-break: its new flows (a new cookie generation, same
+   * priority) are confirmed on a switch before the old ones are deleted there.
+   */
+  async updateRule(ref, patch) {
+    this.#checkOpen()
+    const entry = this.#find(ref)
+    if (patch === null || typeof patch !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'patch must be an object')
+    if (patch.id !== undefined && patch.id !== entry.id) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'patch.id cannot change a rule id')
+    const merged = { ...entry.spec, ...patch }
+    for (const [k, v] of Object.entries(patch)) if (v === null || v === undefined) delete merged[k]
+    // A new target replaces the old one.
+    const targets = ['vif', 'vm', 'network', 'pool'].filter((t) => patch[t] !== undefined && patch[t] !== null)
+    if (targets.length > 0) for (const t of ['vif', 'vm', 'network', 'pool']) if (!targets.includes(t)) delete merged[t]
+    delete merged.id
+    const spec = validate(merged)
+    await this.#resolveTargets([spec], entry.host)
+    const previous = { ...entry, spec: entry.spec }
+    entry.spec = spec
+    this.#nextGeneration(entry)
+    const outcome = await this.#applyEverywhere([entry], null, [previous])
+    return { rule: this.#view(entry), hosts: outcome }
+  }
+
+  /** Reorders the whole list: `ids` is a permutation of every rule id, first = highest priority. */
+  async reorderRules(ids) {
+    this.#checkOpen()
+    if (!Array.isArray(ids)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'ids must be an array of rule ids')
+    const set = new Set(ids)
+    if (set.size !== ids.length || ids.length !== this.#rules.length || !ids.every((id) => this.#byId.has(id))) {
+      throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'ids must list every rule id exactly once')
+    }
+    const previous = this.#rules.map((e) => ({ ...e }))
+    this.#rules = ids.map((id) => this.#byId.get(id))
+    this.#renumber()
+    return { hosts: await this.#applyEverywhere(this.#rules, null, previous) }
+  }
+
+  /** The desired rules (no I/O), optionally filtered by target. */
+  rules(filter = {}) {
+    return this.#rules.filter((e) => this.#matchesFilter(e, filter)).map((e) => this.#view(e))
+  }
+
+  /**
+   * The rules as the switches hold them: every rule (filtered by `{ vif }`,
+   * `{ vm }` or `{ network }` uuid) with, per host, the flows expected, present and
+   * missing and their packet/byte counters, plus `extra`: flows in our cookie
+   * namespace that no rule wants (made by hand, or left by a failed delete).
+   */
+  async listRules(filter = {}) {
+    this.#checkOpen()
+    const perCookie = new Map() // cookie -> hostId -> report
+    const extra = []
+    const hosts = {}
+    await Promise.all(
+      [...this.#hosts.values()].map(async (host) => {
+        try {
+          await this.#refreshHost(host, { send: false })
+          for (const sw of host.switches.values()) {
+            const r = await sw.serial(async () => sw.table.reconcile(await this.#dump(sw)))
+            for (const c of r.rules) {
+              const key = c.cookie
+              if (!perCookie.has(key)) perCookie.set(key, {})
+              const at = perCookie.get(key)
+              const prev = at[host.id] ?? { expected: 0, present: 0, missing: 0, packets: 0n, bytes: 0n }
+              at[host.id] = {
+                expected: prev.expected + c.expected,
+                present: prev.present + c.present,
+                missing: prev.missing + c.missing,
+                packets: prev.packets + BigInt(c.packets),
+                bytes: prev.bytes + BigInt(c.bytes),
+              }
+            }
+            for (const x of r.extra) extra.push({ host: host.id, bridge: sw.bridge, cookie: hexCookie(x.cookie), flows: x.count })
+          }
+          hosts[host.id] = { ok: true }
+        } catch (error) {
+          hosts[host.id] = { ok: false, error }
+        }
+      }),
+    )
+    const rules = this.#rules
+      .filter((e) => this.#matchesFilter(e, filter))
+      .map((e) => {
+        const at = perCookie.get(e.cookie) ?? {}
+        const perHost = {}
+        let expected = 0
+        let present = 0
+        for (const [id, h] of Object.entries(hosts)) {
+          if (!h.ok) {
+            perHost[id] = { state: 'unreachable', error: h.error }
+            continue
+          }
+          const r = at[id]
+          if (!r || r.expected === 0) continue
+          expected += r.expected
+          present += r.present
+          perHost[id] = { state: r.missing === 0 ? 'present' : r.present === 0 ? 'missing' : 'partial', ...r }
+        }
+        const state = expected === 0 ? 'inactive' : present === expected ? 'present' : present === 0 ? 'missing' : 'partial'
+        return { ...this.#view(e), state, hosts: perHost }
+      })
+    return { rules, extra, hosts }
+  }
+
+  /**
+   * Dumps every switch, compares with the desired flows and repairs both ways
+   * (missing flows added first, then unwanted ones of our namespace deleted).
+   * Resolves `{ hosts: { [id]: { ok, added, removed } | { ok: false, error } } }`.
+   */
+  async sync({ hosts } = {}) {
+    this.#checkOpen()
+    const targets = hosts === undefined ? [...this.#hosts.values()] : hosts.map((id) => this.#host(id))
+    const out = {}
+    await Promise.all(
+      targets.map(async (host) => {
+        try {
+          await this.#refreshHost(host, { send: false })
+          let added = 0
+          let removed = 0
+          for (const sw of host.switches.values()) {
+            const r = await this.#syncSwitch(sw)
+            added += r.added
+            removed += r.removed
+          }
+          out[host.id] = { ok: true, added, removed }
+        } catch (error) {
+          out[host.id] = { ok: false, error }
+        }
+      }),
+    )
+    this.emit('synced', out)
+    return { hosts: out }
+  }
+
+  /** The desired state, to persist (e.g. in XAPI other_config) and `importState` after a restart. */
+  exportState() {
+    return {
+      version: STATE_VERSION,
+      priorities: { ...this.#priorities },
+      nextRuleNumber: this.#nextNumber,
+      rules: this.#rules.map((e) => ({ id: e.id, ...e.spec, priority: e.priority, number: e.number, generation: e.generation, ...(e.host ? { host: e.host } : {}) })),
+    }
+  }
+
+  /** Replaces the desired state (no I/O; call sync() to apply it). Every rule is validated first. */
+  importState(state) {
+    this.#checkOpen()
+    if (state === null || typeof state !== 'object' || state.version !== STATE_VERSION || !Array.isArray(state.rules)) {
+      throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `state must come from exportState() (version ${STATE_VERSION})`)
+    }
+    const entries = state.rules.map((r, i) => {
+      const { priority, number, generation, host, ...rule } = r
+      if (!Number.isInteger(number) || number < 1 || !Number.isInteger(generation) || generation < 0 || generation > 255) {
+        throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `state.rules[${i}] has no valid number/generation`)
+      }
+      if (!Number.isInteger(priority) || priority < this.#priorities.min || priority > this.#priorities.max) {
+        throw argError(RangeError, 'ERR_OUT_OF_RANGE', `state.rules[${i}].priority is outside the priority band`)
+      }
+      const spec = validate(rule)
+      const id = spec.id
+      delete spec.id
+      const entry = { id, spec, number, generation, priority, host }
+      entry.cookie = nativeCall(() => native.ruleCookie(number, generation))
+      return entry
+    })
+    this.#rules = entries
+    this.#byId = new Map(entries.map((e) => [e.id, e]))
+    this.#nextNumber = Math.max(state.nextRuleNumber ?? 1, ...entries.map((e) => e.number + 1))
+    for (const host of this.#hosts.values()) for (const sw of host.switches.values()) sw.table.clear()
+  }
+
+  /** Closes every connection; the flows stay on the switches. Idempotent. */
+  async close() {
+    if (this.#closed) return
+    this.#closed = true
+    clearInterval(this.#syncTimer)
+    await Promise.all([...this.#hosts.values()].map((h) => this.#closeHost(h)))
+  }
+
+  // ---- internals: rule list ----
+
+  #checkOpen() {
+    if (this.#closed) throw fail('SDN_CLOSED', 'the controller is closed')
+  }
+
+  #checkHostOption(host) {
+    if (host === undefined) return undefined
+    if (typeof host !== 'string' || !this.#hosts.has(host)) throw fail('SDN_HOST_NOT_FOUND', `no host ${String(host)}`)
+    return host
+  }
+
+  #host(id) {
+    const h = this.#hosts.get(id)
+    if (!h) throw fail('SDN_HOST_NOT_FOUND', `no host ${id}`)
+    return h
+  }
+
+  #find(ref) {
+    const id = typeof ref === 'string' ? ref : ref?.id
+    if (typeof id !== 'string') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'a rule is given by its id (string) or { id }')
+    const e = this.#byId.get(id)
+    if (!e) throw fail('SDN_RULE_NOT_FOUND', `no rule ${id}`)
+    return e
+  }
+
+  #view(e) {
+    return { id: e.id, ...e.spec, priority: e.priority, cookie: hexCookie(e.cookie), ...(e.host ? { host: e.host } : {}) }
+  }
+
+  #matchesFilter(e, filter) {
+    if (filter === null || typeof filter !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'filter must be an object')
+    const s = e.spec
+    if (filter.vif !== undefined) {
+      const uuid = typeof filter.vif === 'string' ? filter.vif : filter.vif?.uuid
+      return s.vif?.uuid === String(uuid).toLowerCase()
+    }
+    if (filter.vm !== undefined) return s.vm?.uuid === String(filter.vm?.uuid ?? filter.vm).toLowerCase()
+    if (filter.network !== undefined) return s.network?.uuid === String(filter.network?.uuid ?? filter.network).toLowerCase()
+    return true
+  }
+
+  #nextGeneration(e) {
+    e.generation = (e.generation + 1) & 0xff
+    e.cookie = nativeCall(() => native.ruleCookie(e.number, e.generation))
+  }
+
+  /**
+   * Gives the rule at `index` a priority between its neighbours; when there is no
+   * room, spreads the whole list over the band again (returns true: every rule
+   * must be rewritten).
+   */
+  #assignPriority(index) {
+    const { min, max } = this.#priorities
+    const e = this.#rules[index]
+    const above = index > 0 ? this.#rules[index - 1].priority : max + 1
+    const below = index < this.#rules.length - 1 ? this.#rules[index + 1].priority : min - 1
+    e.cookie = nativeCall(() => native.ruleCookie(e.number, e.generation))
+    if (above - below > 1) {
+      // Appending takes the next priority down; inserting takes the middle.
+      e.priority = index === this.#rules.length - 1 ? above - 1 : Math.floor((above + below) / 2)
+      return false
+    }
+    if (this.#rules.length > max - min + 1) {
+      this.#rules.splice(index, 1)
+      this.#byId.delete(e.id)
+      throw fail('SDN_TOO_MANY_RULES', `the priority band ${min}-${max} holds at most ${max - min + 1} rules`)
+    }
+    this.#renumber()
+    return true
+  }
+
+  /** Spreads the priorities evenly (gaps keep later inserts cheap); every rule gets a new generation. */
+  #renumber() {
+    const { min, max } = this.#priorities
+    const n = this.#rules.length
+    const step = Math.max(1, Math.min(16, Math.floor((max - min + 1) / (n + 1))))
+    this.#rules.forEach((e, i) => {
+      e.priority = max - i * step
+      this.#nextGeneration(e)
+    })
+  }
+
+  // ---- internals: hosts, topology ----
+
+  async #ovsdbOf(host) {
+    if (host.ovsdb) return host.ovsdb
+    if (!host.ovsdbConnecting) {
+      host.ovsdbConnecting = (async () => {
+        const client = new OvsdbClient({ host: host.address, port: host.ovsdbPort, tls: this.#tls, ...(this.#tls ? host.hostTls : {}), ...this.#opts.ovsdb })
+        client.on('error', (err) => this.emit('error', Object.assign(err, { host: host.id })))
+        try {
+          await client.connect()
+        } catch (err) {
+          await client.close().catch(() => {})
+          throw Object.assign(err, { host: host.id })
+        }
+        if (this.#closed || this.#hosts.get(host.id) !== host) {
+          await client.close()
+          throw fail('SDN_CLOSED', 'the controller or host was closed while connecting')
+        }
+        // Interfaces appearing, moving or changing ofport move the flows with them.
+        client.on('row', ({ table }) => {
+          if (table === 'Interface' || table === 'Port' || table === 'Bridge') this.#scheduleRefresh(host)
+        })
+        client.on('reconnected', () => this.#scheduleRefresh(host))
+        host.ovsdb = client
+        return client
+      })().finally(() => {
+        host.ovsdbConnecting = null
+      })
+    }
+    return host.ovsdbConnecting
+  }
+
+  #scheduleRefresh(host) {
+    if (host.refreshTimer || this.#closed) return
+    host.refreshTimer = setTimeout(() => {
+      host.refreshTimer = null
+      if (this.#closed || this.#hosts.get(host.id) !== host) return
+      this.#refreshHost(host, { send: true }).catch((err) => this.emit('error', Object.assign(err, { host: host.id })))
+    }, 50)
+    host.refreshTimer.unref?.()
+  }
+
+  /** bridge name -> [{ ofport, mac, vifUuid, vmUuid, name }] of the VIF interfaces (vif and tap) of a host. */
+  #interfaces(host) {
+    const client = host.ovsdb
+    const bridgeOfPort = new Map()
+    for (const b of client.rows('Bridge')) for (const p of b.ports ?? []) bridgeOfPort.set(p, b)
+    const bridgeOfIface = new Map()
+    for (const p of client.rows('Port')) {
+      const b = bridgeOfPort.get(p._uuid)
+      if (b) for (const i of p.interfaces ?? []) bridgeOfIface.set(i, b)
+    }
+    const out = new Map()
+    for (const i of client.rows('Interface')) {
+      const ids = i.external_ids ?? {}
+      const vifUuid = ids['xs-vif-uuid']
+      const bridge = bridgeOfIface.get(i._uuid)
+      const ofport = Array.isArray(i.ofport) ? i.ofport[0] : i.ofport
+      if (!vifUuid || !bridge || typeof ofport !== 'number' || ofport < 1) continue
+      const list = out.get(bridge.name) ?? []
+      list.push({
+        name: i.name,
+        ofport,
+        vifUuid: vifUuid.toLowerCase(),
+        vmUuid: ids['xs-vm-uuid']?.toLowerCase(),
+        mac: ids['attached-mac']?.toLowerCase(),
+        networks: (bridge.external_ids?.['xs-network-uuids'] ?? '').toLowerCase().split(';'),
+      })
+      out.set(bridge.name, list)
+    }
+    return out
+  }
+
+  /** bridge -> endpoints of `spec` on `host` (HVM guests have both a vif and a tap interface: both are covered). */
+  #endpoints(spec, interfaces) {
+    const out = new Map()
+    for (const [bridge, list] of interfaces) {
+      let eps
+      if (spec.vif) eps = list.filter((i) => i.vifUuid === spec.vif.uuid).map((i) => ({ ofport: i.ofport, mac: spec.vif.mac, ips: spec.vif.ips ?? [] }))
+      else {
+        const pick = spec.vm ? (i) => i.vmUuid === spec.vm.uuid : spec.network ? (i) => i.networks.includes(spec.network.uuid) : () => true
+        eps = list.filter((i) => pick(i) && i.mac).map((i) => ({ ofport: i.ofport, mac: i.mac, ips: [] }))
+      }
+      if (eps.length > 0) out.set(bridge, eps)
+    }
+    return out
+  }
+
+  /**
+   * Connects the OVSDB clients the rule needs and checks its target exists: a VIF
+   * found on no reachable host, with every host answering, is an error and nothing
+   * is applied. Resolves the ids of the hosts reached.
+   */
+  async #resolveTargets(specs, onlyHost) {
+    const hosts = onlyHost ? [this.#host(onlyHost)] : [...this.#hosts.values()]
+    if (hosts.length === 0) throw fail('SDN_NO_HOSTS', 'no host registered: call addHost() first')
+    const results = await Promise.allSettled(hosts.map((h) => this.#ovsdbOf(h)))
+    const reached = hosts.filter((_, i) => results[i].status === 'fulfilled')
+    const everyHostAnswered = reached.length === hosts.length
+    const interfaces = reached.map((h) => this.#interfaces(h))
+    for (const spec of specs) {
+      if (spec.vif || spec.vm) {
+        if (!everyHostAnswered || interfaces.some((i) => this.#endpoints(spec, i).size > 0)) continue
+        const what = spec.vif ? `VIF ${spec.vif.uuid}` : `VM ${spec.vm.uuid}`
+        throw fail(spec.vif ? 'SDN_VIF_NOT_FOUND' : 'SDN_VM_NOT_FOUND', `${what} is on no host${onlyHost ? ` (looked on ${onlyHost})` : ''}: nothing was applied`)
+      }
+      if (spec.network && everyHostAnswered && !reached.some((h) => h.ovsdb.getBridgeForNetwork(spec.network.uuid) !== undefined)) {
+        throw fail('SDN_NETWORK_NOT_FOUND', `network ${spec.network.uuid} has a bridge on no host: nothing was applied`)
+      }
+    }
+    return new Set(reached.map((h) => h.id))
+  }
+
+  #hostsOf(entry) {
+    return entry.host ? [this.#host(entry.host)] : [...this.#hosts.values()]
+  }
+
+  #switchOf(host, bridge) {
+    let sw = host.switches.get(bridge)
+    if (!sw) host.switches.set(bridge, (sw = new Switch(host, bridge, this.#opts.tableId)))
+    return sw
+  }
+
+  /**
+   * Recomputes where every rule lands on `host` and updates the desired flows of
+   * its switches; with `send`, pushes the differences (adds, then deletes).
+   */
+  async #refreshHost(host, { send }) {
+    await this.#ovsdbOf(host)
+    const interfaces = this.#interfaces(host)
+    const deltas = new Map() // Switch -> { add: [], del: [] }
+    const delta = (sw) => deltas.get(sw) ?? (deltas.set(sw, { add: [], del: [] }), deltas.get(sw))
+    for (const e of this.#rules) {
+      if (e.host && e.host !== host.id) continue
+      const eps = this.#endpoints(e.spec, interfaces)
+      const bridges = new Set([...eps.keys(), ...host.switches.keys()])
+      for (const bridge of bridges) {
+        const list = eps.get(bridge) ?? []
+        if (list.length === 0 && !host.switches.has(bridge)) continue
+        const sw = this.#switchOf(host, bridge)
+        const d = this.#put(sw, e, list)
+        if (d.addCount > 0) delta(sw).add.push(d.add)
+        if (d.deleteCount > 0) delta(sw).del.push(d.delete)
+      }
+    }
+    if (!send) return
+    await Promise.all(
+      [...deltas].map(([sw, d]) =>
+        sw.serial(async () => {
+          if (d.add.length) await this.#send(sw, d.add)
+          if (d.del.length) await this.#send(sw, d.del)
+        }),
+      ),
+    )
+  }
+
+  #put(sw, e, endpoints) {
+    return nativeCall(() => sw.table.put(e.cookie, e.priority, JSON.stringify(e.spec), JSON.stringify(endpoints)))
+  }
+
+  /**
+   * Installs `entries` (their current cookie and priority) on every host they
+   * target; then, where that succeeded, deletes the flows of `previous` (older
+   * generations of the same rules): make-before-break per switch.
+   */
+  async #applyEverywhere(entries, reached, previous = []) {
+    const hosts = new Set(entries.flatMap((e) => this.#hostsOf(e)))
+    const out = {}
+    await Promise.all(
+      [...hosts].map(async (host) => {
+        try {
+          if (reached && !reached.has(host.id)) await this.#ovsdbOf(host) // throws the connection error
+          const interfaces = this.#interfaces(host)
+          const perSwitch = new Map()
+          for (const e of entries) {
+            if (e.host && e.host !== host.id) continue
+            for (const [bridge, eps] of this.#endpoints(e.spec, interfaces)) {
+              const sw = this.#switchOf(host, bridge)
+              if (!perSwitch.has(sw)) perSwitch.set(sw, [])
+              perSwitch.get(sw).push([e, eps])
+            }
+          }
+          // Switches that held an older generation must drop it even if the rule no longer lands there.
+          for (const p of previous) for (const sw of host.switches.values()) if (!perSwitch.has(sw)) perSwitch.set(sw, [])
+          let flows = 0
+          const errors = []
+          await Promise.all(
+            [...perSwitch].map(([sw, list]) =>
+              sw
+                .serial(async () => {
+                  const adds = []
+                  for (const [e, eps] of list) {
+                    const d = this.#put(sw, e, eps)
+                    if (d.addCount > 0) adds.push(d.add)
+                    flows += d.addCount
+                  }
+                  if (adds.length) await this.#send(sw, adds)
+                  const dels = []
+                  for (const p of previous) {
+                    if (p.cookie === undefined || entries.some((e) => e.cookie === p.cookie)) continue
+                    const del = sw.table.remove(p.cookie)
+                    if (del) dels.push(del)
+                  }
+                  if (dels.length) await this.#send(sw, dels)
+                })
+                .catch((err) => errors.push(err)),
+            ),
+          )
+          if (errors.length > 0) throw errors[0]
+          out[host.id] = { ok: true, flows }
+        } catch (error) {
+          out[host.id] = { ok: false, error }
+        }
+      }),
+    )
+    return out
+  }
+
+  /** Runs `fn(switch)` on every switch of every host (connecting OVSDB first); outcome per host. */
+  async #forEachSwitch(fn) {
+    const out = {}
+    await Promise.all(
+      [...this.#hosts.values()].map(async (host) => {
+        try {
+          await this.#ovsdbOf(host)
+          let flows = 0
+          for (const sw of host.switches.values()) flows += await sw.serial(() => fn(sw))
+          out[host.id] = { ok: true, flows }
+        } catch (error) {
+          out[host.id] = { ok: false, error }
+        }
+      }),
+    )
+    return out
+  }
+
+  // ---- internals: OpenFlow ----
+
+  /** The OpenFlow listener of a bridge: its passive Controller target (pssl with TLS, ptcp without), else the host's openflowPort. */
+  #listenerOf(host, bridge) {
+    const client = host.ovsdb
+    const b = client.rows('Bridge').find((r) => r.name === bridge)
+    const controllers = new Map(client.rows('Controller').map((c) => [c._uuid, c]))
+    const scheme = this.#tls ? 'pssl' : 'ptcp'
+    for (const u of b?.controller ?? []) {
+      const target = controllers.get(u)?.target ?? ''
+      const [kind, port] = target.split(':')
+      if (kind === scheme) return Number(port || 6653)
+    }
+    return host.openflowPort
+  }
+
+  async #channelOf(sw) {
+    if (sw.channel) return sw.channel
+    if (!sw.connecting) {
+      sw.connecting = (async () => {
+        const host = sw.host
+        const client = await this.#ovsdbOf(host)
+        const expectedDatapathId = client.getDatapathId(sw.bridge)
+        const channel = new OpenFlowChannel({
+          host: host.address,
+          port: this.#listenerOf(host, sw.bridge),
+          tls: this.#tls,
+          ...(this.#tls ? host.hostTls : {}),
+          ...(expectedDatapathId !== undefined ? { expectedDatapathId } : {}),
+          ...this.#opts.openflow,
+        })
+        channel.on('error', (err) => this.emit('error', Object.assign(err, { host: host.id, bridge: sw.bridge })))
+        try {
+          await channel.connect()
+        } catch (err) {
+          await channel.close().catch(() => {})
+          throw Object.assign(err, { host: host.id, bridge: sw.bridge })
+        }
+        if (this.#closed || this.#hosts.get(host.id) !== host) {
+          await channel.close()
+          throw fail('SDN_CLOSED', 'the controller or host was closed while connecting')
+        }
+        channel.on('disconnected', (err) => this.emit('hostDown', { host: host.id, bridge: sw.bridge, error: err }))
+        // The switch came back (restart, network): it may have lost every flow.
+        channel.on('reconnected', () => {
+          this.emit('hostUp', { host: host.id, bridge: sw.bridge })
+          this.#syncSwitch(sw).then(
+            (r) => this.emit('synced', { [host.id]: { ok: true, ...r, bridge: sw.bridge } }),
+            (err) => this.emit('error', Object.assign(err, { host: host.id, bridge: sw.bridge })),
+          )
+        })
+        sw.channel = channel
+        return channel
+      })().finally(() => {
+        sw.connecting = null
+      })
+    }
+    return sw.connecting
+  }
+
+  async #send(sw, buffers) {
+    const channel = await this.#channelOf(sw)
+    try {
+      return await channel.sendEncoded(buffers.length === 1 ? buffers[0] : Buffer.concat(buffers))
+    } catch (err) {
+      throw Object.assign(err, { host: sw.host.id, bridge: sw.bridge })
+    }
+  }
+
+  async #dump(sw) {
+    const channel = await this.#channelOf(sw)
+    return channel.requestEncoded(sw.table.dumpRequest())
+  }
+
+  #syncSwitch(sw) {
+    return sw.serial(async () => {
+      const r = sw.table.reconcile(await this.#dump(sw))
+      // Deletes first: a flow of ours tampered with (same match, wrong action) is
+      // both extra and missing, and the re-add must not be deleted after it.
+      if (r.deleteCount > 0) await this.#send(sw, [r.delete])
+      if (r.addCount > 0) await this.#send(sw, [r.add])
+      return { added: r.addCount, removed: r.deleteCount }
+    })
+  }
+
+  async #closeHost(host) {
+    clearTimeout(host.refreshTimer)
+    const waits = []
+    for (const sw of host.switches.values()) {
+      if (sw.connecting) waits.push(sw.connecting.then((c) => c.close(), () => {}))
+      if (sw.channel) waits.push(sw.channel.close())
+      sw.channel = null
+    }
+    if (host.ovsdbConnecting) waits.push(host.ovsdbConnecting.then((c) => c.close(), () => {}))
+    if (host.ovsdb) waits.push(host.ovsdb.close())
+    host.ovsdb = null
+    await Promise.allSettled(waits)
+  }
+}
+
+/** The named services a rule's `protocol` may give (name -> [{ protocol, port }]). */
+function services() {
+  return JSON.parse(native.listServices())
+}
+
+module.exports = { SdnController, services, DEFAULT_PRIORITIES, XO_PRIORITIES }

@@ -1,0 +1,302 @@
+//! Traffic-rule bindings: rule validation, the cookie namespace, the service list,
+//! and `NativeFlowTable` (the desired flows of one bridge and their
+//! reconciliation). Rules and endpoints cross as JSON text, FLOW_MODs and stats
+//! replies as encoded OpenFlow messages (the channel sends and receives them).
+
+use napi::bindgen_prelude::{BigInt, Buffer, Either};
+use napi_derive::napi;
+use serde_json::Value;
+
+use super::errors::{err, from_decode, from_encode, guard, JsError};
+use crate::openflow::stats::StatsReplyBody;
+use crate::openflow::Message;
+use crate::rules::table::{dump_request, encode_flow_mods};
+use crate::rules::{compile, cookie, flow_count, parse_endpoints, parse_rule, service, FlowTable, Rule, RuleError};
+
+fn rule_error(e: RuleError) -> JsError {
+    err(e.code, e.message)
+}
+
+fn parse_json(text: &str, what: &str) -> Result<Value, JsError> {
+    serde_json::from_str(text).map_err(|e| err("ERR_INVALID_ARG_VALUE", format!("{what} is not valid JSON: {e}")))
+}
+
+fn rule_of(text: &str) -> Result<Rule, JsError> {
+    parse_rule(&parse_json(text, "rule")?).map_err(rule_error)
+}
+
+fn endpoints_of(text: &str) -> Result<Vec<crate::rules::Endpoint>, JsError> {
+    parse_endpoints(&parse_json(text, "endpoints")?).map_err(rule_error)
+}
+
+/// An unsigned 64-bit BigInt.
+fn u64_of(b: &BigInt, what: &str) -> Result<u64, JsError> {
+    match b.words.split_first() {
+        Some((low, high)) if !b.sign_bit && high.iter().all(|w| *w == 0) => Ok(*low),
+        _ => Err(err("ERR_OUT_OF_RANGE", format!("{what} must be an unsigned 64-bit BigInt"))),
+    }
+}
+
+/// A cookie of our namespace (a table never holds anyone else's flows: the
+/// switch dump it reconciles against is filtered by the namespace).
+fn our_cookie(b: &BigInt) -> Result<u64, JsError> {
+    let c = u64_of(b, "cookie")?;
+    if cookie::parse(c).is_none() {
+        return Err(err(
+            "ERR_INVALID_ARG_VALUE",
+            format!("cookie 0x{c:016x} is not a rule cookie (tag 0x5d4e in the top 16 bits, rule number 1 or more): use ruleCookie()"),
+        ));
+    }
+    Ok(c)
+}
+
+/// Checks a rule and returns its normalized JSON. Throws `ERR_INVALID_ARG_TYPE`,
+/// `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` with a message naming the field.
+#[napi]
+pub fn validate_rule(json: String) -> Result<String, JsError> {
+    guard(|| Ok(rule_of(&json)?.to_json().to_string()))
+}
+
+/// `NAMESPACE | generation << 40 | ruleNumber` (ruleNumber 1..2^40-1, generation 0..255).
+#[napi]
+pub fn rule_cookie(rule_number: Either<BigInt, f64>, generation: u32) -> Result<BigInt, JsError> {
+    guard(|| {
+        let n = match &rule_number {
+            Either::A(b) => u64_of(b, "ruleNumber")?,
+            Either::B(f) if f.fract() == 0.0 && *f >= 0.0 && *f <= 9_007_199_254_740_991.0 => *f as u64,
+            Either::B(f) => return Err(err("ERR_INVALID_ARG_TYPE", format!("ruleNumber must be an integer, got {f}"))),
+        };
+        let g = u8::try_from(generation)
+            .map_err(|_| err("ERR_OUT_OF_RANGE", format!("generation must be 0 to 255, got {generation}")))?;
+        cookie::rule_cookie(n, g).map(BigInt::from).ok_or_else(|| {
+            err("ERR_OUT_OF_RANGE", format!("ruleNumber must be 1 to {}, got {n}", cookie::MAX_RULE_NUMBER))
+        })
+    })
+}
+
+/// The parts of one of our cookies.
+#[napi(object)]
+pub struct NativeCookieParts {
+    pub rule_number: i64,
+    pub generation: u32,
+}
+
+/// `{ ruleNumber, generation }` of one of our cookies, `null` for anyone else's.
+#[napi]
+pub fn parse_cookie(cookie: BigInt) -> Result<Option<NativeCookieParts>, JsError> {
+    guard(|| {
+        let Ok(c) = u64_of(&cookie, "cookie") else { return Ok(None) };
+        Ok(cookie::parse(c).map(|(n, g)| NativeCookieParts { rule_number: n as i64, generation: u32::from(g) }))
+    })
+}
+
+/// The namespace constants.
+#[napi(object)]
+pub struct NativeCookieNamespace {
+    /// The tag: a dump with `cookie: value, cookieMask: mask` returns only our flows.
+    pub value: BigInt,
+    pub mask: BigInt,
+    /// Selects one rule across generations.
+    pub rule_mask: BigInt,
+}
+
+#[napi]
+pub fn cookie_namespace() -> NativeCookieNamespace {
+    NativeCookieNamespace {
+        value: BigInt::from(cookie::NAMESPACE),
+        mask: BigInt::from(cookie::NAMESPACE_MASK),
+        rule_mask: BigInt::from(cookie::RULE_MASK),
+    }
+}
+
+/// JSON `[{ name, clauses: [{ protocol, port }] }]`.
+#[napi]
+pub fn list_services() -> String {
+    service::services_json().to_string()
+}
+
+/// FLOW_MODs to send: back-to-back encoded messages (xid 0) and their count.
+#[napi(object)]
+pub struct NativeFlowDelta {
+    pub add: Buffer,
+    pub delete: Buffer,
+    pub add_count: u32,
+    pub delete_count: u32,
+}
+
+/// One cookie's flows on the switch.
+#[napi(object)]
+pub struct NativeRuleReport {
+    pub cookie: BigInt,
+    pub expected: u32,
+    pub present: u32,
+    pub missing: u32,
+    pub packets: BigInt,
+    pub bytes: BigInt,
+}
+
+/// Flows of our namespace the switch has but nobody wants.
+#[napi(object)]
+pub struct NativeExtraFlows {
+    pub cookie: BigInt,
+    pub count: u32,
+}
+
+/// Result of `reconcile`: send `delete` first, then `add`.
+#[napi(object)]
+pub struct NativeReconcile {
+    pub add: Buffer,
+    pub delete: Buffer,
+    pub add_count: u32,
+    pub delete_count: u32,
+    pub rules: Vec<NativeRuleReport>,
+    pub extra: Vec<NativeExtraFlows>,
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn delta(add: &[crate::openflow::FlowMod], delete: &[crate::openflow::FlowMod]) -> Result<NativeFlowDelta, JsError> {
+    Ok(NativeFlowDelta {
+        add: encode_flow_mods(add).map_err(from_encode)?.into(),
+        delete: encode_flow_mods(delete).map_err(from_encode)?.into(),
+        add_count: count(add.len()),
+        delete_count: count(delete.len()),
+    })
+}
+
+/// The desired flows of one bridge, per rule cookie.
+#[napi]
+pub struct NativeFlowTable {
+    table: FlowTable,
+}
+
+#[napi]
+impl NativeFlowTable {
+    /// `tableId` 0..253 (254 is OVS's hidden table, 255 means "all").
+    #[napi(constructor)]
+    pub fn new(table_id: u32) -> Result<Self, JsError> {
+        guard(|| {
+            let t = u8::try_from(table_id)
+                .ok()
+                .filter(|t| *t < 254)
+                .ok_or_else(|| err("ERR_OUT_OF_RANGE", format!("tableId must be 0 to 253, got {table_id}")))?;
+            Ok(NativeFlowTable { table: FlowTable::new(t) })
+        })
+    }
+
+    /// Compiles `ruleJson` for `endpointsJson` (`[{ ofport, mac, ips? }]`) at
+    /// `priority` (1..65535) and makes it the desired state of `cookie`.
+    #[napi]
+    pub fn put(
+        &mut self,
+        cookie: BigInt,
+        priority: u32,
+        rule_json: String,
+        endpoints_json: String,
+    ) -> Result<NativeFlowDelta, JsError> {
+        guard(|| {
+            let c = our_cookie(&cookie)?;
+            let priority = u16::try_from(priority)
+                .ok()
+                .filter(|p| *p >= 1)
+                .ok_or_else(|| err("ERR_OUT_OF_RANGE", format!("priority must be 1 to 65535, got {priority}")))?;
+            let rule = rule_of(&rule_json)?;
+            let endpoints = endpoints_of(&endpoints_json)?;
+            let flows = compile(&rule, &endpoints, priority, c, self.table.table_id());
+            let d = self.table.put(c, flows);
+            delta(&d.add, &d.delete)
+        })
+    }
+
+    /// Forgets `cookie`; the DELETE that removes its flows, or `null` if unknown.
+    #[napi]
+    pub fn remove(&mut self, cookie: BigInt) -> Result<Option<Buffer>, JsError> {
+        guard(|| {
+            let c = u64_of(&cookie, "cookie")?;
+            match self.table.remove(c) {
+                None => Ok(None),
+                Some(fm) => Ok(Some(encode_flow_mods(&[fm]).map_err(from_encode)?.into())),
+            }
+        })
+    }
+
+    /// The number of flows `put` would make (for budgets), without keeping them.
+    #[napi]
+    pub fn flow_count(&self, rule_json: String, endpoints_json: String) -> Result<u32, JsError> {
+        guard(|| Ok(count(flow_count(&rule_of(&rule_json)?, &endpoints_of(&endpoints_json)?))))
+    }
+
+    /// Desired flows.
+    #[napi]
+    pub fn len(&self) -> u32 {
+        count(self.table.len())
+    }
+
+    /// Forgets everything (the switch is not touched).
+    #[napi]
+    pub fn clear(&mut self) {
+        self.table.clear();
+    }
+
+    /// The FLOW stats request for our flows in this table (xid 0).
+    #[napi]
+    pub fn dump_request(&self) -> Result<Buffer, JsError> {
+        guard(|| Ok(dump_request(self.table.table_id()).to_bytes().map_err(from_encode)?.into()))
+    }
+
+    /// Compares the desired flows with the switch's, given the STATS_REPLY parts of
+    /// the `dumpRequest()` answer.
+    #[napi]
+    pub fn reconcile(&self, parts: Vec<Buffer>) -> Result<NativeReconcile, JsError> {
+        guard(|| {
+            let mut dumped = Vec::new();
+            for (i, part) in parts.iter().enumerate() {
+                let m = Message::decode(part).map_err(|e| {
+                    let mut js = from_decode(e);
+                    js.reason = format!("parts[{i}]: {}", js.reason);
+                    js
+                })?;
+                match m {
+                    Message::StatsReply(r) => match r.body {
+                        StatsReplyBody::Flow { flows } => dumped.extend(flows),
+                        _ => return Err(not_flow_stats(i, "a stats reply of another kind")),
+                    },
+                    other => {
+                        return Err(not_flow_stats(i, other.header_type().1.name().unwrap_or("an unknown message")))
+                    }
+                }
+            }
+            let r = self.table.reconcile(&dumped);
+            let d = delta(&r.add, &r.delete)?;
+            Ok(NativeReconcile {
+                add: d.add,
+                delete: d.delete,
+                add_count: d.add_count,
+                delete_count: d.delete_count,
+                rules: r
+                    .per_cookie
+                    .iter()
+                    .map(|c| NativeRuleReport {
+                        cookie: BigInt::from(c.cookie),
+                        expected: count(c.expected),
+                        present: count(c.present),
+                        missing: count(c.missing),
+                        packets: BigInt::from(c.packets),
+                        bytes: BigInt::from(c.bytes),
+                    })
+                    .collect(),
+                extra: r
+                    .extra
+                    .iter()
+                    .map(|(c, n)| NativeExtraFlows { cookie: BigInt::from(*c), count: count(*n) })
+                    .collect(),
+            })
+        })
+    }
+}
+
+fn not_flow_stats(i: usize, what: &str) -> JsError {
+    err("ERR_INVALID_ARG_VALUE", format!("parts[{i}] must be a flow stats reply, got {what}"))
+}

@@ -1,0 +1,459 @@
+//! Rule → OpenFlow 1.1 FLOW_MODs (§A.3.4.1) for the VIFs of one bridge.
+//!
+//! One flow per endpoint, direction and clause (a service has several clauses, a
+//! port range one per port, since the standard match (§A.2.3) has no port masks):
+//!
+//! * `from` (sent by the VIF): `in_port=ofport, dl_src=mac` + protocol fields +
+//!   `nw_dst=ipRange` + `tp_dst=port`;
+//! * `to` (delivered to the VIF): `dl_dst=mac` + protocol fields + `nw_src=ipRange`
+//!   + `tp_dst=port`.
+//!
+//! An allow outputs to NORMAL; a deny has no instructions, which drops (§A.2.4;
+//! also what `ovs-ofctl` sends for `actions=drop`, so the two compare equal byte
+//! for byte). Every value is in the canonical form OVS echoes back in a dump:
+//! exact fields without masks, /32 as exact, prerequisites (`dl_type`, `nw_proto`)
+//! always present.
+//!
+//! XAPI's VIF-locking flows (priorities 4000–8000, below ours) drop packets whose
+//! source MAC/IP the VIF may not use. An allow above them must not widen what they
+//! let through, so an allow `from` a VIF with allowed addresses also matches
+//! `nw_src` on each of them (ARP: the sender address), and "any" becomes one IP and
+//! one ARP flow per address. A deny is never narrowed that way.
+
+use serde_json::Value;
+use std::net::Ipv4Addr;
+
+use super::rule::{
+    kind, plain_ipv4, unicast_mac, Protocol, Rule, RuleError, ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE,
+    ERR_OUT_OF_RANGE, MAX_OFPORT,
+};
+use crate::openflow::action::Action;
+use crate::openflow::flow::{FlowMod, FlowModCommand, FlowModFlags};
+use crate::openflow::flow_match::Match;
+use crate::openflow::instruction::Instruction;
+use crate::openflow::types::{GroupNo, MacAddr, Masked, PortNo, NO_BUFFER};
+
+/// Ethertype of IPv4.
+pub const ETH_TYPE_IP: u16 = 0x0800;
+/// Ethertype of ARP.
+pub const ETH_TYPE_ARP: u16 = 0x0806;
+/// IP protocol number of ICMP.
+pub const IP_PROTO_ICMP: u8 = 1;
+
+/// A VIF as seen on one bridge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Its OpenFlow port on the bridge.
+    pub ofport: u32,
+    /// Its MAC.
+    pub mac: MacAddr,
+    /// The IPv4 addresses it may use (XAPI `ipv4_allowed`); empty = not locked.
+    pub ips: Vec<Ipv4Addr>,
+}
+
+/// Reads `[{ ofport, mac, ips? }]`; errors name `endpoints[i].field`.
+pub fn parse_endpoints(v: &Value) -> Result<Vec<Endpoint>, RuleError> {
+    let err = |code, field: &str, tail: String| RuleError::at(code, "", field, tail);
+    let list = v
+        .as_array()
+        .ok_or_else(|| err(ERR_INVALID_ARG_TYPE, "endpoints", format!("must be an array, got {}", kind(v))))?;
+    list.iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let at = |f: &str| format!("endpoints[{i}]{f}");
+            let obj = e.as_object().ok_or_else(|| {
+                err(
+                    ERR_INVALID_ARG_TYPE,
+                    &at(""),
+                    format!("must be an object {{ ofport, mac, ips? }}, got {}", kind(e)),
+                )
+            })?;
+            if let Some(k) = obj.keys().find(|k| !["ofport", "mac", "ips"].contains(&k.as_str())) {
+                return Err(err(
+                    ERR_INVALID_ARG_VALUE,
+                    &at(&format!(".{k}")),
+                    "is not an endpoint field (fields: ofport, mac, ips)".into(),
+                ));
+            }
+            let field = at(".ofport");
+            let ofport = match obj.get("ofport").map(super::rule::integer) {
+                None => return Err(err(ERR_INVALID_ARG_TYPE, &field, "is required".into())),
+                Some(Ok(n)) if (1..=i128::from(MAX_OFPORT)).contains(&n) => n as u32,
+                Some(Ok(n)) => {
+                    return Err(err(ERR_OUT_OF_RANGE, &field, format!("must be 1 to {MAX_OFPORT}, got {n}")))
+                }
+                Some(Err(_)) => return Err(err(ERR_INVALID_ARG_TYPE, &field, "must be an integer".into())),
+            };
+            let mac = obj.get("mac").ok_or_else(|| err(ERR_INVALID_ARG_TYPE, &at(".mac"), "is required".into()))?;
+            let mac = unicast_mac("", &at(".mac"), mac)?;
+            let ips = match obj.get("ips").filter(|v| !v.is_null()) {
+                None => Vec::new(),
+                Some(Value::Array(ips)) => ips
+                    .iter()
+                    .enumerate()
+                    .map(|(j, ip)| plain_ipv4("", &at(&format!(".ips[{j}]")), ip))
+                    .collect::<Result<_, _>>()?,
+                Some(other) => {
+                    return Err(err(
+                        ERR_INVALID_ARG_TYPE,
+                        &at(".ips"),
+                        format!("must be an array, got {}", kind(other)),
+                    ))
+                }
+            };
+            Ok(Endpoint { ofport, mac, ips })
+        })
+        .collect()
+}
+
+/// The protocol part of one flow: what `tcp`/`udp`/`icmp`/... fix in the match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Clause {
+    dl_type: Option<u16>,
+    nw_proto: Option<u8>,
+    tp_src: Option<u16>,
+    tp_dst: Option<u16>,
+}
+
+const ANY: Clause = Clause { dl_type: None, nw_proto: None, tp_src: None, tp_dst: None };
+const IP: Clause = Clause { dl_type: Some(ETH_TYPE_IP), ..ANY };
+const ARP: Clause = Clause { dl_type: Some(ETH_TYPE_ARP), ..ANY };
+
+/// One clause per (protocol, port) the rule covers.
+fn clauses(rule: &Rule) -> Vec<Clause> {
+    let l4 = |proto: u8, port: Option<u16>| Clause { nw_proto: Some(proto), tp_dst: port, ..IP };
+    match rule.protocol {
+        Protocol::Any => vec![ANY],
+        Protocol::Ip => vec![IP],
+        Protocol::Arp => vec![ARP],
+        Protocol::Icmp => vec![Clause {
+            nw_proto: Some(IP_PROTO_ICMP),
+            tp_src: rule.icmp_type.map(u16::from),
+            tp_dst: rule.icmp_code.map(u16::from),
+            ..IP
+        }],
+        Protocol::Tcp | Protocol::Udp => {
+            let proto = rule.protocol.transport().map_or(0, |t| t.ip_proto());
+            match rule.port {
+                None => vec![l4(proto, None)],
+                Some(range) => range.ports().map(|p| l4(proto, Some(p))).collect(),
+            }
+        }
+        Protocol::Service(s) => s.clauses.iter().map(|(t, p)| l4(t.ip_proto(), Some(*p))).collect(),
+    }
+}
+
+fn number_of_clauses(rule: &Rule) -> usize {
+    match (rule.protocol, rule.port) {
+        (Protocol::Service(s), _) => s.clauses.len(),
+        (Protocol::Tcp | Protocol::Udp, Some(range)) => range.len(),
+        _ => 1,
+    }
+}
+
+/// The endpoint's addresses without repeats, in order.
+fn unique_ips(e: &Endpoint) -> Vec<Ipv4Addr> {
+    let mut out: Vec<Ipv4Addr> = Vec::with_capacity(e.ips.len());
+    for ip in &e.ips {
+        if !out.contains(ip) {
+            out.push(*ip);
+        }
+    }
+    out
+}
+
+/// True when flows `from` this endpoint carry its source addresses.
+fn locks_source(rule: &Rule, ips: &[Ipv4Addr]) -> bool {
+    rule.allow && !ips.is_empty()
+}
+
+/// The number of flows [`compile`] makes, without making them (for budgets).
+pub fn flow_count(rule: &Rule, endpoints: &[Endpoint]) -> usize {
+    let c = number_of_clauses(rule);
+    endpoints
+        .iter()
+        .map(|e| {
+            let ips = unique_ips(e).len();
+            let from = match (rule.direction.includes_from(), locks_source(rule, &e.ips)) {
+                (false, _) => 0,
+                (true, false) => c,
+                (true, true) if rule.protocol == Protocol::Any => 2 * ips,
+                (true, true) => c * ips,
+            };
+            from + if rule.direction.includes_to() { c } else { 0 }
+        })
+        .sum()
+}
+
+/// The FLOW_MODs (command ADD, no timeouts, no flags) that put `rule` in force for
+/// `endpoints` at `priority` in table `table_id`, all with `cookie`.
+pub fn compile(rule: &Rule, endpoints: &[Endpoint], priority: u16, cookie: u64, table_id: u8) -> Vec<FlowMod> {
+    let instructions = if rule.allow {
+        vec![Instruction::ApplyActions { actions: vec![Action::Output { port: PortNo::NORMAL, max_len: 0 }] }]
+    } else {
+        Vec::new()
+    };
+    let flow = |m: Match| FlowMod {
+        xid: 0,
+        cookie,
+        cookie_mask: 0,
+        table_id,
+        command: FlowModCommand::ADD,
+        idle_timeout: 0,
+        hard_timeout: 0,
+        priority,
+        buffer_id: NO_BUFFER,
+        out_port: PortNo::ANY,
+        out_group: GroupNo::ANY,
+        flags: FlowModFlags::default(),
+        flow_match: m,
+        instructions: instructions.clone(),
+    };
+    let range = rule.ip_range.map(|r| r.to_masked());
+    let clauses = clauses(rule);
+    let mut out = Vec::with_capacity(flow_count(rule, endpoints));
+    for e in endpoints {
+        let ips = unique_ips(e);
+        if rule.direction.includes_from() {
+            let base = Match {
+                in_port: Some(PortNo(e.ofport)),
+                dl_src: Some(Masked::exact(e.mac)),
+                nw_dst: range,
+                ..Match::default()
+            };
+            for c in &clauses {
+                if !locks_source(rule, &ips) {
+                    out.push(flow(with_clause(&base, c)));
+                    continue;
+                }
+                // Any protocol under a source lock: what XAPI lets through is IP and ARP.
+                let locked: &[Clause] =
+                    if rule.protocol == Protocol::Any { &[IP, ARP] } else { std::slice::from_ref(c) };
+                for ip in &ips {
+                    for lc in locked {
+                        let m = Match { nw_src: Some(Masked::exact(*ip)), ..with_clause(&base, lc) };
+                        out.push(flow(m));
+                    }
+                }
+            }
+        }
+        if rule.direction.includes_to() {
+            let base = Match { dl_dst: Some(Masked::exact(e.mac)), nw_src: range, ..Match::default() };
+            for c in &clauses {
+                out.push(flow(with_clause(&base, c)));
+            }
+        }
+    }
+    debug_assert_eq!(out.len(), flow_count(rule, endpoints));
+    out
+}
+
+fn with_clause(base: &Match, c: &Clause) -> Match {
+    Match { dl_type: c.dl_type, nw_proto: c.nw_proto, tp_src: c.tp_src, tp_dst: c.tp_dst, ..base.clone() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::openflow::text::parse_flow;
+    use crate::rules::rule::parse_rule;
+    use serde_json::json;
+
+    const VIF: &str = "00000000-0000-0000-0000-000000000004";
+
+    fn rule(v: Value) -> Rule {
+        parse_rule(&v).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn endpoint(ofport: u32, mac: &str, ips: &[&str]) -> Endpoint {
+        Endpoint { ofport, mac: mac.parse().unwrap(), ips: ips.iter().map(|s| s.parse().unwrap()).collect() }
+    }
+
+    fn text(t: &str) -> FlowMod {
+        parse_flow(t, FlowModCommand::ADD).unwrap_or_else(|e| panic!("{t}: {e}"))
+    }
+
+    #[test]
+    fn seed_deny_equals_what_ovs_ofctl_sends() {
+        let r = rule(json!({ "vif": { "uuid": VIF, "mac": "ae:f7:4b:84:6c:8b" }, "allow": false, "protocol": "tcp",
+                              "port": 5060, "ipRange": "192.168.5.55", "direction": "from" }));
+        let eps = [endpoint(4, "ae:f7:4b:84:6c:8b", &["192.168.5.242"])];
+        let flows = compile(&r, &eps, 65527, 0x5d4e_0000_0000_0001, 0);
+        let want = text(
+            "priority=65527,cookie=0x5d4e000000000001,tcp,in_port=4,dl_src=ae:f7:4b:84:6c:8b,\
+             nw_dst=192.168.5.55,tp_dst=5060,actions=drop",
+        );
+        assert_eq!(flows, vec![want.clone()], "a deny is not narrowed to the VIF's addresses");
+        let bytes = crate::openflow::Message::FlowMod(flows[0].clone()).to_bytes().unwrap();
+        assert_eq!(bytes, crate::openflow::Message::FlowMod(want).to_bytes().unwrap());
+    }
+
+    #[test]
+    fn sip_service_is_the_seed_port() {
+        let r = rule(json!({ "vif": { "uuid": VIF, "mac": "ae:f7:4b:84:6c:8b" }, "allow": false, "protocol": "SIP",
+                              "ipRange": "192.168.5.55/32", "direction": "from" }));
+        let flows = compile(&r, &[endpoint(4, "ae:f7:4b:84:6c:8b", &[])], 100, 7, 0);
+        assert_eq!(
+            flows,
+            vec![text("priority=100,cookie=7,tcp,in_port=4,dl_src=ae:f7:4b:84:6c:8b,nw_dst=192.168.5.55,tp_dst=5060,actions=drop")]
+        );
+    }
+
+    #[test]
+    fn udp_allow_both_ways_with_a_range() {
+        let r = rule(json!({ "vif": { "uuid": VIF, "mac": "02:00:00:00:00:01" }, "allow": true, "protocol": "udp",
+                              "port": 1212, "ipRange": "12.0.0.0/12", "direction": "from/to" }));
+        let eps = [endpoint(3, "02:00:00:00:00:01", &[])];
+        let flows = compile(&r, &eps, 200, 9, 0);
+        assert_eq!(
+            flows,
+            vec![
+                text("priority=200,cookie=9,udp,in_port=3,dl_src=02:00:00:00:00:01,nw_dst=12.0.0.0/12,tp_dst=1212,actions=normal"),
+                text("priority=200,cookie=9,udp,dl_dst=02:00:00:00:00:01,nw_src=12.0.0.0/12,tp_dst=1212,actions=normal"),
+            ]
+        );
+        assert_eq!(flow_count(&r, &eps), 2);
+    }
+
+    #[test]
+    fn allow_from_is_locked_to_the_vifs_addresses() {
+        let r = rule(json!({ "vif": { "uuid": VIF, "mac": "02:00:00:00:00:01" }, "allow": true, "protocol": "udp",
+                              "port": 1212, "ipRange": "12.0.0.0/12", "direction": "both" }));
+        let eps = [endpoint(3, "02:00:00:00:00:01", &["10.0.0.5", "10.0.0.6", "10.0.0.5"])];
+        let flows = compile(&r, &eps, 200, 9, 0);
+        let from = "priority=200,cookie=9,udp,in_port=3,dl_src=02:00:00:00:00:01,nw_dst=12.0.0.0/12,tp_dst=1212";
+        assert_eq!(
+            flows,
+            vec![
+                text(&format!("{from},nw_src=10.0.0.5,actions=normal")),
+                text(&format!("{from},nw_src=10.0.0.6,actions=normal")),
+                text(
+                    "priority=200,cookie=9,udp,dl_dst=02:00:00:00:00:01,nw_src=12.0.0.0/12,tp_dst=1212,actions=normal"
+                ),
+            ]
+        );
+        assert_eq!(flow_count(&r, &eps), 3);
+    }
+
+    #[test]
+    fn allow_any_under_a_lock_is_ip_and_arp_per_address() {
+        let r = rule(json!({ "pool": true, "allow": true, "direction": "from" }));
+        let eps = [endpoint(5, "02:00:00:00:00:05", &["10.0.0.5", "10.0.0.6"])];
+        let flows = compile(&r, &eps, 10, 1, 0);
+        let p = "priority=10,cookie=1,in_port=5,dl_src=02:00:00:00:00:05";
+        assert_eq!(
+            flows,
+            vec![
+                text(&format!("{p},ip,nw_src=10.0.0.5,actions=normal")),
+                text(&format!("{p},arp,arp_spa=10.0.0.5,actions=normal")),
+                text(&format!("{p},ip,nw_src=10.0.0.6,actions=normal")),
+                text(&format!("{p},arp,arp_spa=10.0.0.6,actions=normal")),
+            ]
+        );
+        let deny = rule(json!({ "pool": true, "allow": false, "direction": "from" }));
+        assert_eq!(compile(&deny, &eps, 10, 1, 0), vec![text(&format!("{p},actions=drop"))]);
+    }
+
+    #[test]
+    fn protocols() {
+        let eps = [endpoint(2, "02:00:00:00:00:02", &[])];
+        let one = |v: Value| {
+            let mut base = json!({ "network": { "uuid": VIF }, "allow": false, "direction": "to" });
+            for (k, x) in v.as_object().unwrap() {
+                base[k] = x.clone();
+            }
+            let flows = compile(&rule(base), &eps, 5, 3, 0);
+            assert_eq!(flows.len(), 1);
+            flows.into_iter().next().unwrap()
+        };
+        let p = "priority=5,cookie=3,dl_dst=02:00:00:00:00:02";
+        assert_eq!(one(json!({})), text(&format!("{p},actions=drop")));
+        assert_eq!(one(json!({ "protocol": "ip" })), text(&format!("{p},ip,actions=drop")));
+        assert_eq!(
+            one(json!({ "protocol": "arp", "ipRange": "10.0.0.0/8" })),
+            text(&format!("{p},arp,arp_spa=10.0.0.0/8,actions=drop"))
+        );
+        assert_eq!(one(json!({ "protocol": "icmp" })), text(&format!("{p},icmp,actions=drop")));
+        assert_eq!(
+            one(json!({ "protocol": "icmp", "icmpType": 8, "icmpCode": 0 })),
+            text(&format!("{p},icmp,icmp_type=8,icmp_code=0,actions=drop"))
+        );
+        assert_eq!(one(json!({ "protocol": "tcp" })), text(&format!("{p},tcp,actions=drop")));
+        assert_eq!(one(json!({ "protocol": "udp", "port": 53 })), text(&format!("{p},udp,tp_dst=53,actions=drop")));
+    }
+
+    #[test]
+    fn services_make_one_flow_per_clause() {
+        let r = rule(json!({ "vm": { "uuid": VIF }, "allow": false, "protocol": "dns", "direction": "to" }));
+        let flows = compile(&r, &[endpoint(2, "02:00:00:00:00:02", &[])], 5, 3, 0);
+        let p = "priority=5,cookie=3,dl_dst=02:00:00:00:00:02";
+        assert_eq!(
+            flows,
+            vec![text(&format!("{p},udp,tp_dst=53,actions=drop")), text(&format!("{p},tcp,tp_dst=53,actions=drop"))]
+        );
+    }
+
+    #[test]
+    fn port_ranges_expand_one_flow_per_port() {
+        let r = rule(json!({ "vm": { "uuid": VIF }, "allow": true, "protocol": "tcp", "port": "1000-1010",
+                              "direction": "both" }));
+        let eps = [endpoint(2, "02:00:00:00:00:02", &["10.0.0.2"]), endpoint(7, "02:00:00:00:00:07", &[])];
+        let flows = compile(&r, &eps, 5, 3, 4);
+        assert_eq!(flows.len(), 11 * 2 * 2);
+        assert_eq!(flow_count(&r, &eps), flows.len());
+        let ports: Vec<u16> = flows.iter().take(11).filter_map(|f| f.flow_match.tp_dst).collect();
+        assert_eq!(ports, (1000..=1010).collect::<Vec<_>>());
+        assert!(flows.iter().all(|f| f.table_id == 4 && f.cookie == 3 && f.priority == 5));
+        let max =
+            rule(json!({ "pool": true, "allow": false, "protocol": "udp", "port": [1, 256], "direction": "both" }));
+        assert_eq!(compile(&max, &eps, 5, 3, 0).len(), 256 * 2 * 2);
+    }
+
+    #[test]
+    fn flow_count_agrees_with_compile() {
+        let eps = [
+            endpoint(1, "02:00:00:00:00:01", &[]),
+            endpoint(2, "02:00:00:00:00:02", &["10.0.0.2", "10.0.0.3", "10.0.0.2"]),
+        ];
+        for protocol in ["any", "ip", "arp", "icmp", "tcp", "udp", "dns", "dhcp", "ssh"] {
+            for direction in ["from", "to", "both"] {
+                for allow in [true, false] {
+                    let r = rule(json!({ "pool": true, "allow": allow, "protocol": protocol, "direction": direction }));
+                    assert_eq!(
+                        flow_count(&r, &eps),
+                        compile(&r, &eps, 1, 1, 0).len(),
+                        "{protocol} {direction} {allow}"
+                    );
+                    assert_eq!(flow_count(&r, &[]), 0);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn endpoints_are_validated() {
+        let ok = parse_endpoints(&json!([{ "ofport": 4, "mac": "AE:F7:4B:84:6C:8B", "ips": ["10.0.0.1"] },
+                                         { "ofport": 5, "mac": "02:00:00:00:00:05" }]))
+        .unwrap();
+        assert_eq!(ok[0], endpoint(4, "ae:f7:4b:84:6c:8b", &["10.0.0.1"]));
+        assert!(ok[1].ips.is_empty());
+        #[rustfmt::skip]
+        let cases = [
+            (json!({}), ERR_INVALID_ARG_TYPE, "endpoints", "endpoints must be an array, got an object"),
+            (json!([1]), ERR_INVALID_ARG_TYPE, "endpoints[0]", "endpoints[0] must be an object"),
+            (json!([{ "mac": "02:00:00:00:00:01" }]), ERR_INVALID_ARG_TYPE, "endpoints[0].ofport", "endpoints[0].ofport is required"),
+            (json!([{ "ofport": 0, "mac": "02:00:00:00:00:01" }]), ERR_OUT_OF_RANGE, "endpoints[0].ofport", "endpoints[0].ofport must be 1 to"),
+            (json!([{ "ofport": "1", "mac": "02:00:00:00:00:01" }]), ERR_INVALID_ARG_TYPE, "endpoints[0].ofport", "endpoints[0].ofport must be an integer"),
+            (json!([{ "ofport": 1 }]), ERR_INVALID_ARG_TYPE, "endpoints[0].mac", "endpoints[0].mac is required"),
+            (json!([{ "ofport": 1, "mac": "ff:ff:ff:ff:ff:ff" }]), ERR_INVALID_ARG_VALUE, "endpoints[0].mac", "endpoints[0].mac ff:ff:ff:ff:ff:ff is a multicast"),
+            (json!([{ "ofport": 1, "mac": "02:00:00:00:00:01", "ips": "x" }]), ERR_INVALID_ARG_TYPE, "endpoints[0].ips", "endpoints[0].ips must be an array"),
+            (json!([{ "ofport": 1, "mac": "02:00:00:00:00:01", "ips": ["1.2.3"] }]), ERR_INVALID_ARG_VALUE, "endpoints[0].ips[0]", "endpoints[0].ips[0] must be an IPv4 address"),
+            (json!([{ "ofport": 1, "mac": "02:00:00:00:00:01", "uuid": "x" }]), ERR_INVALID_ARG_VALUE, "endpoints[0].uuid", "endpoints[0].uuid is not an endpoint field"),
+        ];
+        for (v, code, field, msg) in cases {
+            let e = parse_endpoints(&v).expect_err(&v.to_string());
+            assert_eq!((e.code, e.field.as_str()), (code, field), "{e}");
+            assert!(e.message.starts_with(msg), "{}", e.message);
+        }
+    }
+}

@@ -1,0 +1,958 @@
+//! The traffic rule model, its validation from the JSON the JS side sends, and its
+//! normalized JSON form.
+//!
+//! Validation is strict and precise: an unknown key, a value of the wrong JSON type
+//! (`ERR_INVALID_ARG_TYPE`), a well-typed but wrong value (`ERR_INVALID_ARG_VALUE`)
+//! and a number out of range (`ERR_OUT_OF_RANGE`) each get their own message,
+//! starting with the field (`rule.vif.mac must be ...`). Everything that reaches
+//! [`compile`](super::compile) can be expressed in an OpenFlow 1.1 standard match
+//! (§A.2.3): no IPv6, one transport port per flow.
+//!
+//! `null` is read as "absent" for every key (JS's `undefined` does not survive
+//! JSON, `null` does).
+
+use serde_json::{json, Map, Value};
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use super::service::{self, Service, Transport};
+use crate::openflow::types::{MacAddr, Masked};
+
+/// Wrong JSON type, or a required key missing.
+pub const ERR_INVALID_ARG_TYPE: &str = "ERR_INVALID_ARG_TYPE";
+/// Right type, wrong value.
+pub const ERR_INVALID_ARG_VALUE: &str = "ERR_INVALID_ARG_VALUE";
+/// A number outside its range.
+pub const ERR_OUT_OF_RANGE: &str = "ERR_OUT_OF_RANGE";
+
+/// The most ports one rule may cover: OpenFlow 1.1 matches one transport port per
+/// flow (no port masks, §A.2.3), so a range becomes one flow per port.
+pub const MAX_PORTS_PER_RULE: usize = 256;
+/// The largest port number a VIF may have: below `OFPP_MAX` (0xffffff00), where
+/// OpenFlow 1.1's reserved ports begin (§A.2.1).
+pub const MAX_OFPORT: u32 = 0xffff_feff;
+/// Longest `id`, in characters.
+pub const MAX_ID_CHARS: usize = 128;
+/// Longest `description`, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 1024;
+
+/// A rule that failed validation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleError {
+    /// `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE`.
+    pub code: &'static str,
+    /// Dotted path of the offending key (`vif.mac`, `port`, `vif.ips[1]`); empty for
+    /// the rule itself.
+    pub field: String,
+    /// The whole message, starting with the field (`rule.vif.mac must be ...`).
+    pub message: String,
+}
+
+impl fmt::Display for RuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for RuleError {}
+
+impl RuleError {
+    /// An error on `field`, shown as `{prefix}{field} {tail}` (`prefix` is `rule.`
+    /// for rule fields).
+    pub(crate) fn at(code: &'static str, prefix: &str, field: &str, tail: impl fmt::Display) -> Self {
+        RuleError { code, field: field.to_owned(), message: format!("{prefix}{field} {tail}") }
+    }
+}
+
+fn type_err(field: &str, tail: impl fmt::Display) -> RuleError {
+    RuleError::at(ERR_INVALID_ARG_TYPE, "rule.", field, tail)
+}
+fn value_err(field: &str, tail: impl fmt::Display) -> RuleError {
+    RuleError::at(ERR_INVALID_ARG_VALUE, "rule.", field, tail)
+}
+fn range_err(field: &str, tail: impl fmt::Display) -> RuleError {
+    RuleError::at(ERR_OUT_OF_RANGE, "rule.", field, tail)
+}
+
+/// What a rule applies to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// One VIF.
+    Vif(Vif),
+    /// Every VIF of a VM.
+    Vm {
+        /// The VM's UUID (lower case).
+        uuid: String,
+    },
+    /// Every VIF of a network.
+    Network {
+        /// The network's UUID (lower case).
+        uuid: String,
+    },
+    /// Every VIF of the pool.
+    Pool,
+}
+
+/// A VIF target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Vif {
+    /// The VIF's UUID (lower case).
+    pub uuid: String,
+    /// Its MAC (unicast).
+    pub mac: MacAddr,
+    /// The IPv4 addresses it may use (XAPI `ipv4_allowed`); empty = not locked.
+    pub ips: Vec<Ipv4Addr>,
+    /// Its OpenFlow port, when the caller knows it.
+    pub ofport: Option<u32>,
+}
+
+/// What traffic a rule matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// Everything.
+    Any,
+    /// IPv4 (`dl_type` 0x0800).
+    Ip,
+    /// ARP (`dl_type` 0x0806).
+    Arp,
+    /// ICMP over IPv4.
+    Icmp,
+    /// TCP over IPv4.
+    Tcp,
+    /// UDP over IPv4.
+    Udp,
+    /// A named service (fixed transport and ports).
+    Service(&'static Service),
+}
+
+impl Protocol {
+    /// The normalized name: `any`, `ip`, ..., or the service's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Any => "any",
+            Protocol::Ip => "ip",
+            Protocol::Arp => "arp",
+            Protocol::Icmp => "icmp",
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Service(s) => s.name,
+        }
+    }
+
+    /// The transport of `tcp`/`udp`.
+    pub fn transport(self) -> Option<Transport> {
+        match self {
+            Protocol::Tcp => Some(Transport::Tcp),
+            Protocol::Udp => Some(Transport::Udp),
+            _ => None,
+        }
+    }
+}
+
+/// A destination port or an inclusive range of them (`lo == hi` for one port).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortRange {
+    /// First port.
+    pub lo: u16,
+    /// Last port.
+    pub hi: u16,
+}
+
+impl PortRange {
+    /// Number of ports (= flows per direction and endpoint).
+    pub fn len(self) -> usize {
+        usize::from(self.hi - self.lo) + 1
+    }
+
+    /// Never empty; here for clippy's `len` convention.
+    pub fn is_empty(self) -> bool {
+        false
+    }
+
+    /// The ports, in order.
+    pub fn ports(self) -> impl Iterator<Item = u16> {
+        self.lo..=self.hi
+    }
+}
+
+/// An IPv4 prefix without host bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpRange {
+    /// Network address.
+    pub addr: Ipv4Addr,
+    /// Prefix length, 1..=32 (0 is "any" and never stored).
+    pub prefix: u8,
+}
+
+impl IpRange {
+    /// The canonical match value: exact for /32, masked otherwise (§A.2.3).
+    pub fn to_masked(self) -> Masked<Ipv4Addr> {
+        if self.prefix >= 32 {
+            Masked::exact(self.addr)
+        } else {
+            Masked { value: self.addr, mask: Some(Ipv4Addr::from(prefix_mask(self.prefix))) }
+        }
+    }
+}
+
+impl fmt::Display for IpRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+fn prefix_mask(prefix: u8) -> u32 {
+    u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0)
+}
+
+/// Which way the matched traffic flows, seen from the VIF.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Sent by the VIF.
+    From,
+    /// Delivered to the VIF.
+    To,
+    /// Both.
+    Both,
+}
+
+impl Direction {
+    /// `from`, `to` or `both`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::From => "from",
+            Direction::To => "to",
+            Direction::Both => "both",
+        }
+    }
+
+    /// Covers traffic sent by the VIF.
+    pub fn includes_from(self) -> bool {
+        matches!(self, Direction::From | Direction::Both)
+    }
+
+    /// Covers traffic delivered to the VIF.
+    pub fn includes_to(self) -> bool {
+        matches!(self, Direction::To | Direction::Both)
+    }
+}
+
+/// A validated traffic rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// The caller's id, kept as given.
+    pub id: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// What it applies to.
+    pub target: Target,
+    /// Allow (output NORMAL) or drop.
+    pub allow: bool,
+    /// What it matches.
+    pub protocol: Protocol,
+    /// Destination port(s), only with tcp/udp.
+    pub port: Option<PortRange>,
+    /// ICMP type, only with icmp.
+    pub icmp_type: Option<u8>,
+    /// ICMP code, only with icmp.
+    pub icmp_code: Option<u8>,
+    /// The remote side's addresses; `None` = any.
+    pub ip_range: Option<IpRange>,
+    /// Which way.
+    pub direction: Direction,
+}
+
+const RULE_FIELDS: &[&str] = &[
+    "id",
+    "description",
+    "vif",
+    "vm",
+    "network",
+    "pool",
+    "allow",
+    "protocol",
+    "port",
+    "icmpType",
+    "icmpCode",
+    "ipRange",
+    "direction",
+];
+const TARGETS: [&str; 4] = ["vif", "vm", "network", "pool"];
+
+/// `a string`, `a number`... for messages.
+pub(crate) fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A present, non-null key.
+fn get<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    obj.get(key).filter(|v| !v.is_null())
+}
+
+/// Why a JSON value is not an integer.
+pub(crate) enum NotInteger {
+    /// Not a number at all.
+    WrongType,
+    /// A number with a fraction (or beyond any integer).
+    Fraction,
+}
+
+/// The integer in `v` (a whole `f64` such as `1e3` counts).
+pub(crate) fn integer(v: &Value) -> Result<i128, NotInteger> {
+    let Value::Number(n) = v else { return Err(NotInteger::WrongType) };
+    if let Some(u) = n.as_u64() {
+        return Ok(i128::from(u));
+    }
+    if let Some(i) = n.as_i64() {
+        return Ok(i128::from(i));
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 1e30 => Ok(f as i128),
+        _ => Err(NotInteger::Fraction),
+    }
+}
+
+/// An integer in `lo..=hi`, with the three kinds of mistakes told apart.
+fn int_in(field: &str, v: &Value, lo: i128, hi: i128) -> Result<i128, RuleError> {
+    match integer(v) {
+        Ok(n) if (lo..=hi).contains(&n) => Ok(n),
+        Ok(n) => Err(range_err(field, format_args!("must be {lo} to {hi}, got {n}"))),
+        Err(NotInteger::WrongType) => Err(type_err(field, format_args!("must be an integer, got {}", kind(v)))),
+        Err(NotInteger::Fraction) => Err(type_err(field, format_args!("must be an integer, got {v}"))),
+    }
+}
+
+fn string<'a>(field: &str, v: &'a Value) -> Result<&'a str, RuleError> {
+    v.as_str().ok_or_else(|| type_err(field, format_args!("must be a string, got {}", kind(v))))
+}
+
+/// Checks that `obj` has only `allowed` keys.
+fn only_keys(obj: &Map<String, Value>, parent: &str, allowed: &[&str]) -> Result<(), RuleError> {
+    match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+        None => Ok(()),
+        Some(k) => Err(value_err(
+            &format!("{parent}.{k}"),
+            format_args!("is not a field of rule.{parent} (fields: {})", allowed.join(", ")),
+        )),
+    }
+}
+
+/// A UUID `8-4-4-4-12` hex digits, lower-cased.
+pub(crate) fn parse_uuid(s: &str) -> Option<String> {
+    let groups: Vec<&str> = s.split('-').collect();
+    let ok = groups.len() == 5
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()));
+    ok.then(|| s.to_ascii_lowercase())
+}
+
+/// `aa:bb:cc:dd:ee:ff` or `aa-bb-cc-dd-ee-ff`, any case, two digits per byte.
+pub(crate) fn parse_mac(s: &str) -> Option<MacAddr> {
+    let b = s.as_bytes();
+    let sep = *b.get(2)?;
+    if b.len() != 17 || !(sep == b':' || sep == b'-') {
+        return None;
+    }
+    let mut out = [0u8; 6];
+    for (i, slot) in out.iter_mut().enumerate() {
+        let pair = s.get(i * 3..i * 3 + 2)?;
+        if !pair.bytes().all(|c| c.is_ascii_hexdigit()) || (i < 5 && b.get(i * 3 + 2) != Some(&sep)) {
+            return None;
+        }
+        *slot = u8::from_str_radix(pair, 16).ok()?;
+    }
+    Some(MacAddr(out))
+}
+
+/// Checks a MAC a VIF can have: parseable, unicast, not all-zero. Messages read
+/// `{prefix}{field} ...` (`rule.vif.mac ...`, `endpoints[0].mac ...`).
+pub(crate) fn unicast_mac(prefix: &str, field: &str, v: &Value) -> Result<MacAddr, RuleError> {
+    let s = v.as_str().ok_or_else(|| {
+        RuleError::at(ERR_INVALID_ARG_TYPE, prefix, field, format_args!("must be a string, got {}", kind(v)))
+    })?;
+    let bad = |tail: String| RuleError::at(ERR_INVALID_ARG_VALUE, prefix, field, tail);
+    let mac = parse_mac(s).ok_or_else(|| bad(format!("must be a MAC address like aa:bb:cc:dd:ee:ff, got {s:?}")))?;
+    if mac == MacAddr::ZERO {
+        return Err(bad(format!("{mac} is the all-zero address; a VIF has a unicast MAC")));
+    }
+    if mac.0[0] & 1 != 0 {
+        return Err(bad(format!(
+            "{mac} is a multicast address (low bit of the first byte set); a VIF has a unicast MAC"
+        )));
+    }
+    Ok(mac)
+}
+
+/// One plain IPv4 address (no mask), as a VIF's allowed address.
+pub(crate) fn plain_ipv4(prefix: &str, field: &str, v: &Value) -> Result<Ipv4Addr, RuleError> {
+    let s = v.as_str().ok_or_else(|| {
+        RuleError::at(ERR_INVALID_ARG_TYPE, prefix, field, format_args!("must be a string, got {}", kind(v)))
+    })?;
+    let bad = |tail: String| RuleError::at(ERR_INVALID_ARG_VALUE, prefix, field, tail);
+    if s.contains(':') {
+        return Err(bad(format!("is an IPv6 address ({s:?}); OpenFlow 1.1 cannot match IPv6")));
+    }
+    if s.contains('/') {
+        return Err(bad(format!("must be a single IPv4 address without a /prefix, got {s:?}")));
+    }
+    s.parse().map_err(|_| bad(format!("must be an IPv4 address like 192.168.1.10, got {s:?}")))
+}
+
+fn uuid_field(field: &str, obj: &Map<String, Value>) -> Result<String, RuleError> {
+    let f = format!("{field}.uuid");
+    let v = get(obj, "uuid").ok_or_else(|| type_err(&f, "is required"))?;
+    let s = string(&f, v)?;
+    parse_uuid(s).ok_or_else(|| {
+        value_err(&f, format_args!("must be a UUID like 01234567-89ab-cdef-0123-456789abcdef, got {s:?}"))
+    })
+}
+
+fn parse_vif(v: &Value) -> Result<Target, RuleError> {
+    let obj = v.as_object().ok_or_else(|| {
+        type_err("vif", format_args!("must be an object {{ uuid, mac, ips?, ofport? }}, got {}", kind(v)))
+    })?;
+    only_keys(obj, "vif", &["uuid", "mac", "ips", "ofport"])?;
+    let uuid = uuid_field("vif", obj)?;
+    let mac = get(obj, "mac").ok_or_else(|| type_err("vif.mac", "is required"))?;
+    let mac = unicast_mac("rule.", "vif.mac", mac)?;
+    let mut ips = Vec::new();
+    if let Some(list) = get(obj, "ips") {
+        let list = list.as_array().ok_or_else(|| {
+            type_err("vif.ips", format_args!("must be an array of IPv4 addresses, got {}", kind(list)))
+        })?;
+        for (i, ip) in list.iter().enumerate() {
+            let ip = plain_ipv4("rule.", &format!("vif.ips[{i}]"), ip)?;
+            if !ips.contains(&ip) {
+                ips.push(ip);
+            }
+        }
+    }
+    let ofport = match get(obj, "ofport") {
+        None => None,
+        Some(p) => Some(int_in("vif.ofport", p, 1, i128::from(MAX_OFPORT))? as u32),
+    };
+    Ok(Target::Vif(Vif { uuid, mac, ips, ofport }))
+}
+
+fn parse_target(obj: &Map<String, Value>) -> Result<Target, RuleError> {
+    let given: Vec<&str> = TARGETS.iter().copied().filter(|t| get(obj, t).is_some()).collect();
+    let (first, second) = match given[..] {
+        [] => return Err(type_err("vif", "is missing: a rule needs a target: vif, vm, network or pool")),
+        [one] => (one, None),
+        [one, two, ..] => (one, Some(two)),
+    };
+    if let Some(second) = second {
+        return Err(value_err(
+            second,
+            format_args!("cannot be given with rule.{first}: a rule has exactly one target (vif, vm, network or pool)"),
+        ));
+    }
+    let v = get(obj, first).unwrap_or(&Value::Null);
+    match first {
+        "vif" => parse_vif(v),
+        "pool" => match v {
+            Value::Bool(true) => Ok(Target::Pool),
+            Value::Bool(false) => Err(value_err("pool", "must be true to target the whole pool, got false")),
+            other => Err(type_err("pool", format_args!("must be true, got {}", kind(other)))),
+        },
+        name => {
+            let inner = v
+                .as_object()
+                .ok_or_else(|| type_err(name, format_args!("must be an object {{ uuid }}, got {}", kind(v))))?;
+            only_keys(inner, name, &["uuid"])?;
+            let uuid = uuid_field(name, inner)?;
+            Ok(if name == "vm" { Target::Vm { uuid } } else { Target::Network { uuid } })
+        }
+    }
+}
+
+fn parse_protocol(v: Option<&Value>) -> Result<Protocol, RuleError> {
+    let Some(v) = v else { return Ok(Protocol::Any) };
+    let s = string("protocol", v)?;
+    let lower = s.trim().to_ascii_lowercase();
+    Ok(match lower.as_str() {
+        "" | "any" | "all" => Protocol::Any,
+        "ip" => Protocol::Ip,
+        "arp" => Protocol::Arp,
+        "icmp" => Protocol::Icmp,
+        "tcp" => Protocol::Tcp,
+        "udp" => Protocol::Udp,
+        "ipv6" | "icmpv6" | "icmp6" | "ip6" => {
+            return Err(value_err("protocol", format_args!("{s:?} cannot be used: OpenFlow 1.1 cannot match IPv6")))
+        }
+        name => match service::lookup(name) {
+            Some(svc) => Protocol::Service(svc),
+            None => {
+                return Err(value_err(
+                    "protocol",
+                    format_args!(
+                        "{s:?} is unknown: use ip, arp, icmp, tcp, udp, any, or a service name (services are listed in README.md)"
+                    ),
+                ))
+            }
+        },
+    })
+}
+
+/// One bound of a port range.
+fn port_number(field: &str, v: &Value) -> Result<u16, RuleError> {
+    int_in(field, v, 1, 65535).map(|p| p as u16)
+}
+
+fn port_text(s: &str) -> Result<PortRange, RuleError> {
+    let bad = || value_err("port", format_args!("must be a port or a range like \"1000-1010\", got {s:?}"));
+    let num = |t: &str| -> Result<u16, RuleError> {
+        let t = t.trim();
+        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        match t.parse::<u32>() {
+            Ok(n @ 1..=65535) => Ok(n as u16),
+            _ => Err(range_err("port", format_args!("ports must be 1 to 65535, got {t} in {s:?}"))),
+        }
+    };
+    match s.split_once('-') {
+        None => num(s).map(|p| PortRange { lo: p, hi: p }),
+        Some((a, b)) => Ok(PortRange { lo: num(a)?, hi: num(b)? }),
+    }
+}
+
+fn parse_port(v: &Value) -> Result<PortRange, RuleError> {
+    let range = match v {
+        Value::Number(_) => {
+            let p = port_number("port", v)?;
+            PortRange { lo: p, hi: p }
+        }
+        Value::String(s) => port_text(s)?,
+        Value::Array(items) => match &items[..] {
+            [lo, hi] => PortRange { lo: port_number("port[0]", lo)?, hi: port_number("port[1]", hi)? },
+            _ => {
+                return Err(value_err(
+                    "port",
+                    format_args!("as an array must be [lo, hi], got {} elements", items.len()),
+                ))
+            }
+        },
+        other => {
+            return Err(type_err(
+                "port",
+                format_args!("must be a port number, a range \"lo-hi\" or [lo, hi], got {}", kind(other)),
+            ))
+        }
+    };
+    if range.lo > range.hi {
+        return Err(value_err(
+            "port",
+            format_args!("range {}-{} is reversed: the first port must not exceed the second", range.lo, range.hi),
+        ));
+    }
+    if range.len() > MAX_PORTS_PER_RULE {
+        return Err(range_err(
+            "port",
+            format_args!(
+                "range {}-{} has {} ports; a rule may cover at most {MAX_PORTS_PER_RULE}, because OpenFlow 1.1 \
+                 matches one transport port per flow and a range becomes one flow per port",
+                range.lo,
+                range.hi,
+                range.len()
+            ),
+        ));
+    }
+    Ok(range)
+}
+
+fn parse_ip_range(v: &Value) -> Result<Option<IpRange>, RuleError> {
+    let s = string("ipRange", v)?.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    if s.contains(':') {
+        return Err(value_err("ipRange", format_args!("{s:?} is IPv6; OpenFlow 1.1 cannot match IPv6")));
+    }
+    let bad = || value_err("ipRange", format_args!("must be an IPv4 address or CIDR like 10.0.0.0/8, got {s:?}"));
+    let (addr, prefix) = match s.split_once('/') {
+        None => (s, 32),
+        Some((_, p)) if p.contains('.') => {
+            return Err(value_err(
+                "ipRange",
+                format_args!("{s:?} gives a netmask; give a prefix length 0 to 32 instead (like 10.0.0.0/8)"),
+            ));
+        }
+        Some((a, p)) => {
+            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            match p.parse::<u8>() {
+                Ok(n @ 0..=32) => (a, n),
+                _ => return Err(range_err("ipRange", format_args!("prefix length must be 0 to 32, got /{p}"))),
+            }
+        }
+    };
+    let addr: Ipv4Addr = addr.parse().map_err(|_| bad())?;
+    let mask = prefix_mask(prefix);
+    if u32::from(addr) & !mask != 0 {
+        let net = Ipv4Addr::from(u32::from(addr) & mask);
+        return Err(value_err("ipRange", format_args!("{s} has host bits set; did you mean {net}/{prefix}?")));
+    }
+    Ok((prefix > 0).then_some(IpRange { addr, prefix }))
+}
+
+fn parse_direction(v: Option<&Value>) -> Result<Direction, RuleError> {
+    let v = v.ok_or_else(|| type_err("direction", "is required: from, to or both"))?;
+    let s = string("direction", v)?;
+    match s.trim().to_ascii_lowercase().as_str() {
+        "from" => Ok(Direction::From),
+        "to" => Ok(Direction::To),
+        "both" | "from/to" | "to/from" => Ok(Direction::Both),
+        _ => Err(value_err(
+            "direction",
+            format_args!("must be from, to or both (from/to and to/from also mean both), got {s:?}"),
+        )),
+    }
+}
+
+fn text_field(obj: &Map<String, Value>, field: &str, max: usize) -> Result<Option<String>, RuleError> {
+    let Some(v) = get(obj, field) else { return Ok(None) };
+    let s = string(field, v)?;
+    let n = s.chars().count();
+    if field == "id" && n == 0 {
+        return Err(value_err(field, "must not be empty (omit it instead)"));
+    }
+    if n > max {
+        return Err(value_err(field, format_args!("must be at most {max} characters, got {n}")));
+    }
+    Ok(Some(s.to_owned()))
+}
+
+fn icmp_field(
+    obj: &Map<String, Value>,
+    field: &str,
+    protocol: Protocol,
+    carried_in: &str,
+) -> Result<Option<u8>, RuleError> {
+    let Some(v) = get(obj, field) else { return Ok(None) };
+    let n = int_in(field, v, 0, 255)? as u8;
+    if protocol != Protocol::Icmp {
+        return Err(value_err(
+            field,
+            format_args!("needs protocol icmp, not {} (OpenFlow 1.1 matches it in {carried_in})", protocol.name()),
+        ));
+    }
+    Ok(Some(n))
+}
+
+/// Validates a rule as sent from JS.
+pub fn parse_rule(v: &Value) -> Result<Rule, RuleError> {
+    let obj = v.as_object().ok_or_else(|| RuleError {
+        code: ERR_INVALID_ARG_TYPE,
+        field: String::new(),
+        message: format!("rule must be an object, got {}", kind(v)),
+    })?;
+    for key in ["priority", "cookie"] {
+        if obj.contains_key(key) {
+            return Err(value_err(key, "is set by the controller, not by the rule"));
+        }
+    }
+    if let Some(k) = obj.keys().find(|k| !RULE_FIELDS.contains(&k.as_str())) {
+        return Err(value_err(k, format_args!("is not a rule field (fields: {})", RULE_FIELDS.join(", "))));
+    }
+    let target = parse_target(obj)?;
+    let allow = match get(obj, "allow") {
+        None => return Err(type_err("allow", "is required: true to allow the traffic, false to drop it")),
+        Some(Value::Bool(b)) => *b,
+        Some(other) => return Err(type_err("allow", format_args!("must be a boolean, got {}", kind(other)))),
+    };
+    let protocol = parse_protocol(get(obj, "protocol"))?;
+    let port = match get(obj, "port") {
+        None => None,
+        Some(p) => {
+            let range = parse_port(p)?;
+            match protocol {
+                Protocol::Tcp | Protocol::Udp => Some(range),
+                Protocol::Service(s) => {
+                    let ports: Vec<String> = s.clauses.iter().map(|(t, p)| format!("{}/{p}", t.name())).collect();
+                    return Err(value_err(
+                        "port",
+                        format_args!(
+                            "cannot be given with service {:?}: it fixes its own ports ({})",
+                            s.name,
+                            ports.join(", ")
+                        ),
+                    ));
+                }
+                other => {
+                    return Err(value_err(
+                        "port",
+                        format_args!(
+                            "needs protocol tcp or udp (or a service, which fixes its own ports), not {}; \
+                             for icmp use icmpType/icmpCode",
+                            other.name()
+                        ),
+                    ))
+                }
+            }
+        }
+    };
+    let icmp_type = icmp_field(obj, "icmpType", protocol, "tp_src")?;
+    let icmp_code = icmp_field(obj, "icmpCode", protocol, "tp_dst")?;
+    let ip_range = match get(obj, "ipRange") {
+        None => None,
+        Some(r) => parse_ip_range(r)?,
+    };
+    if ip_range.is_some() && protocol == Protocol::Any {
+        return Err(value_err("ipRange", "needs a protocol: ip, arp, icmp, tcp, udp or a service"));
+    }
+    let direction = parse_direction(get(obj, "direction"))?;
+    let id = text_field(obj, "id", MAX_ID_CHARS)?;
+    let description = text_field(obj, "description", MAX_DESCRIPTION_CHARS)?;
+    Ok(Rule { id, description, target, allow, protocol, port, icmp_type, icmp_code, ip_range, direction })
+}
+
+impl Rule {
+    /// The normalized form: lower-case names and UUIDs, `:`-separated lower-case
+    /// MAC, `port` as a number or `[lo, hi]`, `ipRange` always `a.b.c.d/n` (omitted
+    /// when any), `direction` one of `from`/`to`/`both`. [`parse_rule`] accepts it
+    /// back unchanged.
+    pub fn to_json(&self) -> Value {
+        let mut o = Map::new();
+        if let Some(id) = &self.id {
+            o.insert("id".into(), json!(id));
+        }
+        if let Some(d) = &self.description {
+            o.insert("description".into(), json!(d));
+        }
+        match &self.target {
+            Target::Vif(v) => {
+                let mut vif = Map::new();
+                vif.insert("uuid".into(), json!(v.uuid));
+                vif.insert("mac".into(), json!(v.mac.to_string()));
+                if !v.ips.is_empty() {
+                    vif.insert("ips".into(), v.ips.iter().map(|ip| json!(ip.to_string())).collect());
+                }
+                if let Some(p) = v.ofport {
+                    vif.insert("ofport".into(), json!(p));
+                }
+                o.insert("vif".into(), Value::Object(vif));
+            }
+            Target::Vm { uuid } => {
+                o.insert("vm".into(), json!({ "uuid": uuid }));
+            }
+            Target::Network { uuid } => {
+                o.insert("network".into(), json!({ "uuid": uuid }));
+            }
+            Target::Pool => {
+                o.insert("pool".into(), json!(true));
+            }
+        }
+        o.insert("allow".into(), json!(self.allow));
+        o.insert("protocol".into(), json!(self.protocol.name()));
+        if let Some(p) = self.port {
+            o.insert("port".into(), if p.lo == p.hi { json!(p.lo) } else { json!([p.lo, p.hi]) });
+        }
+        if let Some(t) = self.icmp_type {
+            o.insert("icmpType".into(), json!(t));
+        }
+        if let Some(c) = self.icmp_code {
+            o.insert("icmpCode".into(), json!(c));
+        }
+        if let Some(r) = self.ip_range {
+            o.insert("ipRange".into(), json!(r.to_string()));
+        }
+        o.insert("direction".into(), json!(self.direction.name()));
+        Value::Object(o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const UUID: &str = "00000000-0000-0000-0000-000000000001";
+
+    fn base() -> Value {
+        json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01" }, "allow": true, "direction": "from" })
+    }
+
+    /// `base()` with `patch` merged in (a `null` in the patch removes the key).
+    fn with(patch: Value) -> Value {
+        let mut v = base();
+        for (k, x) in patch.as_object().unwrap() {
+            if x.is_null() {
+                v.as_object_mut().unwrap().remove(k);
+            } else {
+                v[k] = x.clone();
+            }
+        }
+        v
+    }
+
+    fn ok(v: Value) -> Rule {
+        parse_rule(&v).unwrap_or_else(|e| panic!("{v} refused: {e}"))
+    }
+
+    #[test]
+    fn every_mistake_has_its_own_code_field_and_message() {
+        let long_id = "x".repeat(129);
+        let long_desc = "d".repeat(1025);
+        #[rustfmt::skip]
+        let cases: Vec<(Value, &str, &str, &str)> = vec![
+            (json!([1]), ERR_INVALID_ARG_TYPE, "", "rule must be an object, got an array"),
+            (with(json!({ "name": "x" })), ERR_INVALID_ARG_VALUE, "name", "rule.name is not a rule field"),
+            (with(json!({ "priority": 5 })), ERR_INVALID_ARG_VALUE, "priority", "rule.priority is set by the controller"),
+            (with(json!({ "cookie": 5 })), ERR_INVALID_ARG_VALUE, "cookie", "rule.cookie is set by the controller"),
+            (with(json!({ "vif": null })), ERR_INVALID_ARG_TYPE, "vif", "rule.vif is missing: a rule needs a target: vif, vm, network or pool"),
+            (with(json!({ "vm": { "uuid": UUID } })), ERR_INVALID_ARG_VALUE, "vm", "rule.vm cannot be given with rule.vif"),
+            (with(json!({ "vif": "x" })), ERR_INVALID_ARG_TYPE, "vif", "rule.vif must be an object { uuid, mac, ips?, ofport? }, got a string"),
+            (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "name": "eth0" } })), ERR_INVALID_ARG_VALUE, "vif.name", "rule.vif.name is not a field of rule.vif (fields: uuid, mac, ips, ofport)"),
+            (with(json!({ "vif": { "mac": "02:00:00:00:00:01" } })), ERR_INVALID_ARG_TYPE, "vif.uuid", "rule.vif.uuid is required"),
+            (with(json!({ "vif": { "uuid": 1, "mac": "02:00:00:00:00:01" } })), ERR_INVALID_ARG_TYPE, "vif.uuid", "rule.vif.uuid must be a string, got a number"),
+            (with(json!({ "vif": { "uuid": "0000-1", "mac": "02:00:00:00:00:01" } })), ERR_INVALID_ARG_VALUE, "vif.uuid", "rule.vif.uuid must be a UUID like"),
+            (with(json!({ "vif": { "uuid": UUID } })), ERR_INVALID_ARG_TYPE, "vif.mac", "rule.vif.mac is required"),
+            (with(json!({ "vif": { "uuid": UUID, "mac": 2 } })), ERR_INVALID_ARG_TYPE, "vif.mac", "rule.vif.mac must be a string, got a number"),
+            (with(json!({ "vif": { "uuid": UUID, "mac": "zz" } })), ERR_INVALID_ARG_VALUE, "vif.mac", "rule.vif.mac must be a MAC address like aa:bb:cc:dd:ee:ff, got \"zz\""),
+            (with(json!({ "vif": { "uuid": UUID, "mac": "01:00:5e:00:00:01" } })), ERR_INVALID_ARG_VALUE, "vif.mac", "rule.vif.mac 01:00:5e:00:00:01 is a multicast address"),
+            (with(json!({ "vif": { "uuid": UUID, "mac": "00:00:00:00:00:00" } })), ERR_INVALID_ARG_VALUE, "vif.mac", "rule.vif.mac 00:00:00:00:00:00 is the all-zero address"),
+            (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ips": "10.0.0.1" } })), ERR_INVALID_ARG_TYPE, "vif.ips", "rule.vif.ips must be an array of IPv4 addresses, got a string"),
+            (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ips": ["10.0.0.1", 7] } })), ERR_INVALID_ARG_TYPE, "vif.ips[1]", "rule.vif.ips[1] must be a string, got a number"),
+            (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ips": ["10.0.0.0/24"] } })), ERR_INVALID_ARG_VALUE, "vif.ips[0]", "rule.vif.ips[0] must be a single IPv4 address without a /prefix"),
+            (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ips": ["fe80::1"] } })), ERR_INVALID_ARG_VALUE, "vif.ips[0]", "rule.vif.ips[0] is an IPv6 address (\"fe80::1\"); OpenFlow 1.1 cannot match IPv6"),
+            (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ips": ["10.0.0.256"] } })), ERR_INVALID_ARG_VALUE, "vif.ips[0]", "rule.vif.ips[0] must be an IPv4 address like 192.168.1.10"),
+            (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ofport": "4" } })), ERR_INVALID_ARG_TYPE, "vif.ofport", "rule.vif.ofport must be an integer, got a string"),
+            (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ofport": 0 } })), ERR_OUT_OF_RANGE, "vif.ofport", "rule.vif.ofport must be 1 to 4294967039, got 0"),
+            (json!({ "vm": 3, "allow": true, "direction": "to" }), ERR_INVALID_ARG_TYPE, "vm", "rule.vm must be an object { uuid }, got a number"),
+            (json!({ "vm": { "uuid": UUID, "name": "x" }, "allow": true, "direction": "to" }), ERR_INVALID_ARG_VALUE, "vm.name", "rule.vm.name is not a field of rule.vm (fields: uuid)"),
+            (json!({ "network": { "uuid": "nope" }, "allow": true, "direction": "to" }), ERR_INVALID_ARG_VALUE, "network.uuid", "rule.network.uuid must be a UUID like"),
+            (json!({ "pool": false, "allow": true, "direction": "to" }), ERR_INVALID_ARG_VALUE, "pool", "rule.pool must be true to target the whole pool, got false"),
+            (json!({ "pool": "yes", "allow": true, "direction": "to" }), ERR_INVALID_ARG_TYPE, "pool", "rule.pool must be true, got a string"),
+            (with(json!({ "allow": null })), ERR_INVALID_ARG_TYPE, "allow", "rule.allow is required: true to allow the traffic, false to drop it"),
+            (with(json!({ "allow": "yes" })), ERR_INVALID_ARG_TYPE, "allow", "rule.allow must be a boolean, got a string"),
+            (with(json!({ "protocol": 6 })), ERR_INVALID_ARG_TYPE, "protocol", "rule.protocol must be a string, got a number"),
+            (with(json!({ "protocol": "IPv6" })), ERR_INVALID_ARG_VALUE, "protocol", "rule.protocol \"IPv6\" cannot be used: OpenFlow 1.1 cannot match IPv6"),
+            (with(json!({ "protocol": "gopher" })), ERR_INVALID_ARG_VALUE, "protocol", "rule.protocol \"gopher\" is unknown: use ip, arp, icmp, tcp, udp, any, or a service name (services are listed in README.md)"),
+            (with(json!({ "port": 80 })), ERR_INVALID_ARG_VALUE, "port", "rule.port needs protocol tcp or udp (or a service, which fixes its own ports), not any"),
+            (with(json!({ "protocol": "icmp", "port": 80 })), ERR_INVALID_ARG_VALUE, "port", "rule.port needs protocol tcp or udp (or a service, which fixes its own ports), not icmp; for icmp use icmpType/icmpCode"),
+            (with(json!({ "protocol": "sip", "port": 5060 })), ERR_INVALID_ARG_VALUE, "port", "rule.port cannot be given with service \"sip\": it fixes its own ports (tcp/5060)"),
+            (with(json!({ "protocol": "tcp", "port": true })), ERR_INVALID_ARG_TYPE, "port", "rule.port must be a port number, a range \"lo-hi\" or [lo, hi], got a boolean"),
+            (with(json!({ "protocol": "tcp", "port": 1.5 })), ERR_INVALID_ARG_TYPE, "port", "rule.port must be an integer, got 1.5"),
+            (with(json!({ "protocol": "tcp", "port": 0 })), ERR_OUT_OF_RANGE, "port", "rule.port must be 1 to 65535, got 0"),
+            (with(json!({ "protocol": "tcp", "port": 70000 })), ERR_OUT_OF_RANGE, "port", "rule.port must be 1 to 65535, got 70000"),
+            (with(json!({ "protocol": "tcp", "port": "http" })), ERR_INVALID_ARG_VALUE, "port", "rule.port must be a port or a range like \"1000-1010\", got \"http\""),
+            (with(json!({ "protocol": "tcp", "port": "0-10" })), ERR_OUT_OF_RANGE, "port", "rule.port ports must be 1 to 65535, got 0 in \"0-10\""),
+            (with(json!({ "protocol": "tcp", "port": "1010-1000" })), ERR_INVALID_ARG_VALUE, "port", "rule.port range 1010-1000 is reversed"),
+            (with(json!({ "protocol": "tcp", "port": [1] })), ERR_INVALID_ARG_VALUE, "port", "rule.port as an array must be [lo, hi], got 1 elements"),
+            (with(json!({ "protocol": "tcp", "port": ["a", 2] })), ERR_INVALID_ARG_TYPE, "port[0]", "rule.port[0] must be an integer, got a string"),
+            (with(json!({ "protocol": "udp", "port": [1000, 1256] })), ERR_OUT_OF_RANGE, "port", "rule.port range 1000-1256 has 257 ports; a rule may cover at most 256, because OpenFlow 1.1 matches one transport port per flow"),
+            (with(json!({ "protocol": "icmp", "icmpType": "8" })), ERR_INVALID_ARG_TYPE, "icmpType", "rule.icmpType must be an integer, got a string"),
+            (with(json!({ "protocol": "icmp", "icmpType": 256 })), ERR_OUT_OF_RANGE, "icmpType", "rule.icmpType must be 0 to 255, got 256"),
+            (with(json!({ "protocol": "tcp", "icmpType": 8 })), ERR_INVALID_ARG_VALUE, "icmpType", "rule.icmpType needs protocol icmp, not tcp (OpenFlow 1.1 matches it in tp_src)"),
+            (with(json!({ "icmpCode": 0 })), ERR_INVALID_ARG_VALUE, "icmpCode", "rule.icmpCode needs protocol icmp, not any (OpenFlow 1.1 matches it in tp_dst)"),
+            (with(json!({ "protocol": "ip", "ipRange": 10 })), ERR_INVALID_ARG_TYPE, "ipRange", "rule.ipRange must be a string, got a number"),
+            (with(json!({ "protocol": "ip", "ipRange": "10.0.0" })), ERR_INVALID_ARG_VALUE, "ipRange", "rule.ipRange must be an IPv4 address or CIDR like 10.0.0.0/8, got \"10.0.0\""),
+            (with(json!({ "protocol": "ip", "ipRange": "10.0.0.0/33" })), ERR_OUT_OF_RANGE, "ipRange", "rule.ipRange prefix length must be 0 to 32, got /33"),
+            (with(json!({ "protocol": "ip", "ipRange": "10.0.0.0/255.0.0.0" })), ERR_INVALID_ARG_VALUE, "ipRange", "rule.ipRange \"10.0.0.0/255.0.0.0\" gives a netmask"),
+            (with(json!({ "protocol": "ip", "ipRange": "10.0.0.1/24" })), ERR_INVALID_ARG_VALUE, "ipRange", "rule.ipRange 10.0.0.1/24 has host bits set; did you mean 10.0.0.0/24?"),
+            (with(json!({ "protocol": "ip", "ipRange": "fd00::/8" })), ERR_INVALID_ARG_VALUE, "ipRange", "rule.ipRange \"fd00::/8\" is IPv6; OpenFlow 1.1 cannot match IPv6"),
+            (with(json!({ "ipRange": "10.0.0.0/8" })), ERR_INVALID_ARG_VALUE, "ipRange", "rule.ipRange needs a protocol: ip, arp, icmp, tcp, udp or a service"),
+            (with(json!({ "direction": null })), ERR_INVALID_ARG_TYPE, "direction", "rule.direction is required: from, to or both"),
+            (with(json!({ "direction": 1 })), ERR_INVALID_ARG_TYPE, "direction", "rule.direction must be a string, got a number"),
+            (with(json!({ "direction": "in" })), ERR_INVALID_ARG_VALUE, "direction", "rule.direction must be from, to or both (from/to and to/from also mean both), got \"in\""),
+            (with(json!({ "id": 7 })), ERR_INVALID_ARG_TYPE, "id", "rule.id must be a string, got a number"),
+            (with(json!({ "id": "" })), ERR_INVALID_ARG_VALUE, "id", "rule.id must not be empty (omit it instead)"),
+            (with(json!({ "id": long_id })), ERR_INVALID_ARG_VALUE, "id", "rule.id must be at most 128 characters, got 129"),
+            (with(json!({ "description": ["x"] })), ERR_INVALID_ARG_TYPE, "description", "rule.description must be a string, got an array"),
+            (with(json!({ "description": long_desc })), ERR_INVALID_ARG_VALUE, "description", "rule.description must be at most 1024 characters, got 1025"),
+        ];
+        assert!(cases.len() >= 40);
+        let mut messages = std::collections::HashSet::new();
+        for (input, code, field, message) in &cases {
+            let e = parse_rule(input).expect_err(&format!("{input} should be refused"));
+            assert_eq!((e.code, e.field.as_str()), (*code, *field), "{input}: {e}");
+            assert!(e.message.starts_with(message), "{input}:\n  got  {}\n  want {message}...", e.message);
+            let path = if field.is_empty() { "rule".to_owned() } else { format!("rule.{field}") };
+            assert!(e.message.starts_with(&path), "{} does not start with its field", e.message);
+            assert!(messages.insert(e.message.clone()), "message given twice: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn normalizes() {
+        let r = ok(json!({
+            "id": "r1", "description": "no SIP",
+            "vif": { "uuid": "ABCDEF01-2345-6789-ABCD-EF0123456789", "mac": "AE-F7-4B-84-6C-8B",
+                     "ips": ["192.168.5.242", "192.168.5.242", "10.0.0.1"], "ofport": 4 },
+            "allow": false, "protocol": " TCP ", "port": "1000-1010", "ipRange": "12.0.0.0/12", "direction": "To/From",
+        }));
+        assert_eq!(
+            r.to_json(),
+            json!({
+                "id": "r1", "description": "no SIP",
+                "vif": { "uuid": "abcdef01-2345-6789-abcd-ef0123456789", "mac": "ae:f7:4b:84:6c:8b",
+                         "ips": ["192.168.5.242", "10.0.0.1"], "ofport": 4 },
+                "allow": false, "protocol": "tcp", "port": [1000, 1010], "ipRange": "12.0.0.0/12", "direction": "both",
+            })
+        );
+        assert_eq!(parse_rule(&r.to_json()), Ok(r), "the normalized form reads back the same");
+    }
+
+    #[test]
+    fn normalizes_the_small_forms() {
+        let r = ok(with(json!({ "protocol": "", "ipRange": "" })));
+        assert_eq!(r.protocol, Protocol::Any);
+        assert_eq!(r.ip_range, None);
+        assert!(r.to_json().get("ipRange").is_none());
+        assert_eq!(ok(with(json!({ "protocol": "ALL" }))).protocol, Protocol::Any);
+        assert_eq!(ok(with(json!({ "protocol": "any", "ipRange": "0.0.0.0/0" }))).ip_range, None, "/0 is any");
+        let r = ok(with(json!({ "protocol": "udp", "port": [53, 53], "ipRange": "10.1.2.3" })));
+        assert_eq!(r.to_json()["port"], json!(53));
+        assert_eq!(r.to_json()["ipRange"], json!("10.1.2.3/32"));
+        assert_eq!(ok(with(json!({ "protocol": "tcp", "port": "443" }))).port, Some(PortRange { lo: 443, hi: 443 }));
+        assert_eq!(ok(with(json!({ "protocol": "tcp", "port": 8e1 }))).port, Some(PortRange { lo: 80, hi: 80 }));
+        assert_eq!(ok(with(json!({ "direction": "FROM/TO" }))).direction, Direction::Both);
+        let pool = ok(json!({ "pool": true, "allow": false, "direction": "to", "vm": null }));
+        assert_eq!(pool.to_json(), json!({ "pool": true, "allow": false, "protocol": "any", "direction": "to" }));
+        let net = ok(json!({ "network": { "uuid": UUID }, "allow": true, "direction": "both" }));
+        assert_eq!(net.target, Target::Network { uuid: UUID.into() });
+        let vm = ok(json!({ "vm": { "uuid": UUID }, "allow": true, "direction": "both", "protocol": "icmp",
+                            "icmpType": 8, "icmpCode": 0 }));
+        assert_eq!((vm.icmp_type, vm.icmp_code), (Some(8), Some(0)));
+        assert_eq!(parse_rule(&vm.to_json()), Ok(vm));
+    }
+
+    #[test]
+    fn services_by_name() {
+        let r = ok(with(json!({ "protocol": "SIP" })));
+        assert_eq!(r.protocol.name(), "sip");
+        assert_eq!(r.to_json()["protocol"], json!("sip"));
+        assert_eq!(ok(with(json!({ "protocol": "https", "ipRange": "10.0.0.0/8" }))).protocol.name(), "https");
+    }
+
+    #[test]
+    fn port_range_limit_is_inclusive() {
+        let r = ok(with(json!({ "protocol": "tcp", "port": [1000, 1255] })));
+        assert_eq!(r.port.map(PortRange::len), Some(MAX_PORTS_PER_RULE));
+        assert_eq!(r.port.unwrap().ports().last(), Some(1255));
+    }
+
+    #[test]
+    fn macs() {
+        assert_eq!(parse_mac("AE:F7:4B:84:6C:8B").map(|m| m.to_string()), Some("ae:f7:4b:84:6c:8b".into()));
+        assert_eq!(parse_mac("ae-f7-4b-84-6c-8b"), parse_mac("ae:f7:4b:84:6c:8b"));
+        for bad in [
+            "ae:f7:4b:84:6c",
+            "ae:f7:4b:84:6c:8b:00",
+            "ae:f7-4b:84:6c:8b",
+            "a:f7:4b:84:6c:8bb",
+            "ae:f7:4b:84:6c:8g",
+            "",
+            "é",
+        ] {
+            assert_eq!(parse_mac(bad), None, "{bad}");
+        }
+    }
+}
