@@ -18,6 +18,12 @@ export declare class NativeFlowTable {
    * `priority` (1..65535) and makes it the desired state of `cookie`.
    */
   put(cookie: bigint, priority: number, ruleJson: string, endpointsJson: string): NativeFlowDelta
+  /**
+   * `put` for many cookies in one call (one JSON parse, one pair of buffers):
+   * `[{ cookie: "0x…", priority, rule, endpoints }]`. All entries are checked
+   * before the table changes, so a bad one leaves it as it was.
+   */
+  putMany(entriesJson: string): NativeFlowDelta
   /** Forgets `cookie`; the DELETE that removes its flows, or `null` if unknown. */
   remove(cookie: bigint): Buffer | null
   /** The number of flows `put` would make (for budgets), without keeping them. */

@@ -73,9 +73,42 @@ class Switch {
     this.host = host
     this.bridge = bridge
     this.table = new native.NativeFlowTable(tableId)
+    this.compiled = new Map() // hex cookie -> what it was compiled from: unchanged rules are not recompiled
     this.channel = null
     this.connecting = null
     this.queue = Promise.resolve()
+  }
+
+  /**
+   * Makes `items` ([entry, endpoints]) the desired flows of their cookies, in one
+   * native call; returns the FLOW_MODs that change the switch accordingly.
+   */
+  put(items) {
+    const batch = []
+    const keys = []
+    for (const [e, endpoints] of items) {
+      e.specJson ??= JSON.stringify(e.spec)
+      const endpointsJson = JSON.stringify(endpoints)
+      const cookie = hexCookie(e.cookie)
+      const key = `${e.priority}|${e.specJson}|${endpointsJson}`
+      if (this.compiled.get(cookie) === key) continue
+      batch.push(`{"cookie":"${cookie}","priority":${e.priority},"rule":${e.specJson},"endpoints":${endpointsJson}}`)
+      keys.push([cookie, key])
+    }
+    if (batch.length === 0) return { addCount: 0, deleteCount: 0 }
+    const delta = nativeCall(() => this.table.putMany(`[${batch.join(',')}]`))
+    for (const [cookie, key] of keys) this.compiled.set(cookie, key)
+    return delta
+  }
+
+  remove(cookie) {
+    this.compiled.delete(hexCookie(cookie))
+    return this.table.remove(cookie)
+  }
+
+  clear() {
+    this.compiled.clear()
+    this.table.clear()
   }
 
   /** Runs `fn` after every earlier operation on this switch: a dump never sees a half-applied change. */
@@ -255,7 +288,7 @@ class SdnController extends EventEmitter {
     this.#rules.splice(this.#rules.indexOf(entry), 1)
     this.#byId.delete(entry.id)
     const outcome = await this.#forEachSwitch(async (sw) => {
-      const del = sw.table.remove(entry.cookie)
+      const del = sw.remove(entry.cookie)
       if (del) await this.#send(sw, [del])
       return 0
     })
@@ -281,6 +314,7 @@ class SdnController extends EventEmitter {
     await this.#resolveTargets([spec], entry.host)
     const previous = { ...entry, spec: entry.spec }
     entry.spec = spec
+    entry.specJson = undefined
     this.#nextGeneration(entry)
     const outcome = await this.#applyEverywhere([entry], null, [previous])
     return { rule: this.#view(entry), hosts: outcome }
@@ -431,7 +465,7 @@ class SdnController extends EventEmitter {
     this.#rules = entries
     this.#byId = new Map(entries.map((e) => [e.id, e]))
     this.#nextNumber = Math.max(state.nextRuleNumber ?? 1, ...entries.map((e) => e.number + 1))
-    for (const host of this.#hosts.values()) for (const sw of host.switches.values()) sw.table.clear()
+    for (const host of this.#hosts.values()) for (const sw of host.switches.values()) sw.clear()
   }
 
   /** Closes every connection; the flows stay on the switches. Idempotent. */
@@ -655,34 +689,26 @@ class SdnController extends EventEmitter {
   async #refreshHost(host, { send }) {
     await this.#ovsdbOf(host)
     const interfaces = this.#interfaces(host)
-    const deltas = new Map() // Switch -> { add: [], del: [] }
-    const delta = (sw) => deltas.get(sw) ?? (deltas.set(sw, { add: [], del: [] }), deltas.get(sw))
+    const perSwitch = new Map() // Switch -> [[entry, endpoints]]
     for (const e of this.#rules) {
       if (e.host && e.host !== host.id) continue
       const eps = this.#endpoints(e.spec, interfaces)
-      const bridges = new Set([...eps.keys(), ...host.switches.keys()])
-      for (const bridge of bridges) {
-        const list = eps.get(bridge) ?? []
-        if (list.length === 0 && !host.switches.has(bridge)) continue
+      for (const bridge of new Set([...eps.keys(), ...host.switches.keys()])) {
         const sw = this.#switchOf(host, bridge)
-        const d = this.#put(sw, e, list)
-        if (d.addCount > 0) delta(sw).add.push(d.add)
-        if (d.deleteCount > 0) delta(sw).del.push(d.delete)
+        if (!perSwitch.has(sw)) perSwitch.set(sw, [])
+        perSwitch.get(sw).push([e, eps.get(bridge) ?? []])
       }
     }
-    if (!send) return
     await Promise.all(
-      [...deltas].map(([sw, d]) =>
+      [...perSwitch].map(([sw, items]) =>
         sw.serial(async () => {
-          if (d.add.length) await this.#send(sw, d.add)
-          if (d.del.length) await this.#send(sw, d.del)
+          const d = sw.put(items)
+          if (!send) return
+          if (d.addCount > 0) await this.#send(sw, [d.add])
+          if (d.deleteCount > 0) await this.#send(sw, [d.delete])
         }),
       ),
     )
-  }
-
-  #put(sw, e, endpoints) {
-    return nativeCall(() => sw.table.put(e.cookie, e.priority, JSON.stringify(e.spec), JSON.stringify(endpoints)))
   }
 
   /**
@@ -715,17 +741,15 @@ class SdnController extends EventEmitter {
             [...perSwitch].map(([sw, list]) =>
               sw
                 .serial(async () => {
-                  const adds = []
-                  for (const [e, eps] of list) {
-                    const d = this.#put(sw, e, eps)
-                    if (d.addCount > 0) adds.push(d.add)
-                    flows += d.addCount
-                  }
-                  if (adds.length) await this.#send(sw, adds)
+                  const d = sw.put(list)
+                  flows += d.addCount
+                  // Deletes here are flows a rule no longer wants on this switch; after the adds.
+                  if (d.addCount > 0) await this.#send(sw, [d.add])
+                  if (d.deleteCount > 0) await this.#send(sw, [d.delete])
                   const dels = []
                   for (const p of previous) {
                     if (p.cookie === undefined || entries.some((e) => e.cookie === p.cookie)) continue
-                    const del = sw.table.remove(p.cookie)
+                    const del = sw.remove(p.cookie)
                     if (del) dels.push(del)
                   }
                   if (dels.length) await this.#send(sw, dels)

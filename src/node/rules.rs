@@ -210,6 +210,42 @@ impl NativeFlowTable {
         })
     }
 
+    /// `put` for many cookies in one call (one JSON parse, one pair of buffers):
+    /// `[{ cookie: "0x…", priority, rule, endpoints }]`. All entries are checked
+    /// before the table changes, so a bad one leaves it as it was.
+    #[napi]
+    pub fn put_many(&mut self, entries_json: String) -> Result<NativeFlowDelta, JsError> {
+        guard(|| {
+            let Value::Array(entries) = parse_json(&entries_json, "entries")? else {
+                return Err(err("ERR_INVALID_ARG_TYPE", "entries must be a JSON array"));
+            };
+            let mut compiled = Vec::with_capacity(entries.len());
+            for (i, e) in entries.iter().enumerate() {
+                let field = |name: &str| e.get(name).ok_or_else(|| err("ERR_INVALID_ARG_TYPE", format!("entries[{i}].{name} is missing")));
+                let c = field("cookie")?
+                    .as_str()
+                    .and_then(|t| u64::from_str_radix(t.strip_prefix("0x")?, 16).ok())
+                    .filter(|c| cookie::parse(*c).is_some())
+                    .ok_or_else(|| err("ERR_INVALID_ARG_VALUE", format!("entries[{i}].cookie must be a rule cookie as \"0x…\" hex")))?;
+                let priority = field("priority")?
+                    .as_u64()
+                    .and_then(|p| u16::try_from(p).ok())
+                    .filter(|p| *p >= 1)
+                    .ok_or_else(|| err("ERR_OUT_OF_RANGE", format!("entries[{i}].priority must be 1 to 65535")))?;
+                let rule = parse_rule(field("rule")?).map_err(rule_error)?;
+                let endpoints = parse_endpoints(field("endpoints")?).map_err(rule_error)?;
+                compiled.push((c, compile(&rule, &endpoints, priority, c, self.table.table_id())));
+            }
+            let (mut add, mut delete) = (Vec::new(), Vec::new());
+            for (c, flows) in compiled {
+                let d = self.table.put(c, flows);
+                add.extend(d.add);
+                delete.extend(d.delete);
+            }
+            delta(&add, &delete)
+        })
+    }
+
     /// Forgets `cookie`; the DELETE that removes its flows, or `null` if unknown.
     #[napi]
     pub fn remove(&mut self, cookie: BigInt) -> Result<Option<Buffer>, JsError> {
