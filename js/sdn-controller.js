@@ -18,6 +18,7 @@ const { OvsdbClient } = require('./ovsdb-client.js')
 const { TlsConfig } = require('./tls.js')
 const { fail, argError, splitHostTls, checkDurations } = require('./options.js')
 const { classify } = require('./errors.js')
+const { parseFlow, formatFlow } = require('./codec.js')
 
 /** Above XAPI's VIF-locking flows (4000–8000), below XO's bands (35001–65000). */
 const DEFAULT_PRIORITIES = { min: 10000, max: 34999 }
@@ -35,7 +36,35 @@ function nativeCall(fn) {
 }
 
 function hexCookie(c) {
-  return '0x' + c.toString(16).padStart(16, '0')
+  return typeof c === 'string' ? c : '0x' + c.toString(16).padStart(16, '0')
+}
+
+const NAMESPACE = 0x5d4en << 48n
+const NS_MASK = 0xffffn << 48n
+const ALL64 = (1n << 64n) - 1n
+function foreignCookie(v) {
+  if (typeof v === 'bigint' && v >= 0n && v <= ALL64) return v
+  if (typeof v === 'string' && /^0x[0-9a-f]{1,16}$/i.test(v)) return BigInt(v)
+  throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `cookie must be a 64-bit BigInt or '0x' + 1..16 hex digits, got ${String(v)}`)
+}
+function toFlowMod(f, command) {
+  if (typeof f === 'string') return parseFlow(f, { command })
+  if (f === null || typeof f !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'a flow is ovs-ofctl text or a flow_mod object')
+  return { type: 'flow_mod', ...f }
+}
+function stripOxm(match) {
+  const { oxm, ...rest } = match ?? {}
+  return rest
+}
+function flowKey(f) {
+  const text = formatFlow({ type: 'flow_mod', command: 'add', priority: f.priority, match: stripOxm(f.match), instructions: [] })
+  return text.replace(/ actions=.*$/, '')
+}
+
+/** A rule compiled for the endpoints it has on one switch. */
+function ruleItem(e, endpoints) {
+  e.specJson ??= JSON.stringify(e.spec)
+  return { cookie: e.cookie, priority: e.priority, specJson: e.specJson, endpoints }
 }
 
 /** Normalized rule (Rust validates every field and names it in the error). */
@@ -74,25 +103,35 @@ class Switch {
     this.bridge = bridge
     this.table = new native.NativeFlowTable(tableId)
     this.compiled = new Map() // hex cookie -> what it was compiled from: unchanged rules are not recompiled
+    this.foreign = new Map() // cookie (BigInt) -> flow_mods a caller chose (putForeignFlows)
     this.channel = null
     this.connecting = null
     this.queue = Promise.resolve()
   }
 
   /**
-   * Makes `items` ([entry, endpoints]) the desired flows of their cookies, in one
-   * native call; returns the FLOW_MODs that change the switch accordingly.
+   * Makes `items` the desired flows of their cookies (items of one cookie are
+   * unioned), in one native call; returns the FLOW_MODs that change the switch
+   * accordingly. An item is a rule compiled for endpoints, `{ cookie, priority,
+   * specJson, endpoints }`, or raw flows, `{ cookie, flows: Buffer }`.
    */
   put(items) {
+    const byCookie = new Map()
+    for (const item of items) {
+      const cookie = hexCookie(item.cookie)
+      const text = item.flows
+        ? `{"cookie":"${cookie}","flows":"${item.flows.toString('hex')}"}`
+        : `{"cookie":"${cookie}","priority":${item.priority},"rule":${item.specJson},"endpoints":${JSON.stringify(item.endpoints)}}`
+      const list = byCookie.get(cookie)
+      if (list) list.push(text)
+      else byCookie.set(cookie, [text])
+    }
     const batch = []
     const keys = []
-    for (const [e, endpoints] of items) {
-      e.specJson ??= JSON.stringify(e.spec)
-      const endpointsJson = JSON.stringify(endpoints)
-      const cookie = hexCookie(e.cookie)
-      const key = `${e.priority}|${e.specJson}|${endpointsJson}`
+    for (const [cookie, texts] of byCookie) {
+      const key = texts.join(',')
       if (this.compiled.get(cookie) === key) continue
-      batch.push(`{"cookie":"${cookie}","priority":${e.priority},"rule":${e.specJson},"endpoints":${endpointsJson}}`)
+      batch.push(key)
       keys.push([cookie, key])
     }
     if (batch.length === 0) return { addCount: 0, deleteCount: 0 }
@@ -101,9 +140,14 @@ class Switch {
     return delta
   }
 
+  /** Cookies (hex) with desired flows here. */
+  cookies() {
+    return [...this.compiled.keys()]
+  }
+
   remove(cookie) {
     this.compiled.delete(hexCookie(cookie))
-    return this.table.remove(cookie)
+    return this.table.remove(typeof cookie === 'bigint' ? cookie : BigInt(cookie))
   }
 
   clear() {
@@ -139,6 +183,7 @@ class SdnController extends EventEmitter {
   #nextNumber = 1
   #closed = false
   #syncTimer = null
+  #providers = []
 
   /**
    * @param {object} [options]
@@ -468,6 +513,105 @@ class SdnController extends EventEmitter {
     for (const host of this.#hosts.values()) for (const sw of host.switches.values()) sw.clear()
   }
 
+  /**
+   * Extends the desired state with flows that are not ordered rules (security
+   * groups, elastic IPs). `provider.items(hostId, interfaces)` returns, per bridge,
+   * items `{ cookie, priority, rule, endpoints }` (a rule compiled as usual) or
+   * `{ cookie, flows: Buffer }` (encoded FLOW_MODs); `provider.onPacketIn(event)`,
+   * if present, gets the switches' PACKET_INs. Cookies come from `cookie()` so
+   * they stay in our namespace. Returns the handle the provider works through.
+   */
+  registerProvider(provider) {
+    this.#checkOpen()
+    if (provider === null || typeof provider !== 'object' || typeof provider.items !== 'function') {
+      throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'a provider has an items(hostId, interfaces) method')
+    }
+    this.#providers.push(provider)
+    return {
+      /** A fresh rule number (for a provider's cookies). */
+      allocateNumber: () => this.#nextNumber++,
+      /** Numbers restored from a saved state must not be handed out again. */
+      reserveNumbers: (upTo) => {
+        this.#nextNumber = Math.max(this.#nextNumber, upTo + 1)
+      },
+      cookie: (number, generation) => nativeCall(() => native.ruleCookie(number, generation)),
+      /** Recomputes and pushes every host (adds before deletes); outcome per host. */
+      refresh: () => this.#refreshAll(),
+      /** Sends messages on a switch's channel, barrier-confirmed. */
+      send: (hostId, bridge, messages) => {
+        const sw = this.#host(hostId).switches.get(bridge)
+        if (!sw) throw fail('SDN_NO_SWITCH', `no channel to ${bridge} on ${hostId}`)
+        return this.#channelOf(sw).then((c) => c.send(messages))
+      },
+      hosts: () => [...this.#hosts.keys()],
+    }
+  }
+
+  // ---- flows chosen by the caller (XO's traffic-rules engine picks its own cookies and priorities) ----
+
+  /** The connected OvsdbClient of host `id` (the controller's own: callers never close it). */
+  async ovsdbOf(id) {
+    this.#checkOpen()
+    return this.#ovsdbOf(this.#host(id))
+  }
+
+  /**
+   * Makes the flows carrying `cookie` on `bridge` of host `host` exactly `flows`
+   * (priority `priority`, our table): ADD them + barrier, then DELETE_STRICT every
+   * other flow of that cookie read back from the switch + barrier.
+   */
+  async putForeignFlows({ host: id, bridge, cookie, priority, flows } = {}) {
+    this.#checkOpen()
+    const c = foreignCookie(cookie)
+    if ((c & NS_MASK) === NAMESPACE || c === 0n || c === 1n) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `cookie ${hexCookie(c)} is 0, XAPI's 1, or in the controller's namespace`)
+    if (!Number.isInteger(priority) || priority < 0 || priority > 65535) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'priority must be 0..65535')
+    const { min, max } = this.#priorities
+    if (priority >= min && priority <= max) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `priority ${priority} is inside the controller's band ${min}-${max}`)
+    if (!Array.isArray(flows)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'flows must be an array')
+    const tableId = this.#opts.tableId
+    const mods = flows.map((f) => ({ ...toFlowMod(f, 'add'), command: 'add', cookie: c, cookieMask: 0n, priority, tableId, flags: [] }))
+    const sw = await this.#foreignSwitch(id, bridge)
+    return sw.serial(async () => {
+      const channel = await this.#channelOf(sw)
+      if (mods.length > 0) await channel.send(mods)
+      const want = new Set(mods.map(flowKey))
+      const have = await channel.dumpFlows({ tableId, cookie: c, cookieMask: ALL64 })
+      const stale = have.filter((f) => !want.has(flowKey(f)))
+      if (stale.length > 0) {
+        await channel.send(stale.map((f) => ({ type: 'flow_mod', command: 'delete_strict', tableId, cookie: c, cookieMask: ALL64, priority: f.priority, match: stripOxm(f.match), outPort: 'any', outGroup: 'any' })))
+      }
+      if (mods.length > 0) sw.foreign.set(c, mods)
+      else sw.foreign.delete(c)
+      return { flows: mods.length, removed: stale.length }
+    })
+  }
+
+  /** Deletes flows of one bridge by cookie (and match), then a barrier. */
+  async deleteForeignFlows({ host: id, bridge, cookie, cookieMask = ALL64, flows, strict = false } = {}) {
+    this.#checkOpen()
+    const c = foreignCookie(cookie)
+    const m = foreignCookie(cookieMask)
+    if ((NAMESPACE & m & NS_MASK) === (c & m & NS_MASK)) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'this cookie/mask could select the controller\'s own flows')
+    if ((1n & m) === (c & m)) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'this cookie/mask could select XAPI\'s flows (cookie 0x1)')
+    if (flows === undefined && c === 0n) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'cookie 0 needs flows (it would delete the default NORMAL flow)')
+    const command = strict ? 'delete_strict' : 'delete'
+    const base = { type: 'flow_mod', command, tableId: this.#opts.tableId, cookie: c, cookieMask: m, outPort: 'any', outGroup: 'any' }
+    const mods = flows === undefined ? [{ ...base, match: {} }] : flows.map((f) => ({ ...toFlowMod(f, command), ...base }))
+    const sw = await this.#foreignSwitch(id, bridge)
+    await sw.serial(async () => {
+      const channel = await this.#channelOf(sw)
+      if (mods.length > 0) await channel.send(mods)
+      if (flows === undefined && m === ALL64) sw.foreign.delete(c)
+    })
+  }
+
+  async #foreignSwitch(id, bridge) {
+    const host = this.#host(id)
+    const client = await this.#ovsdbOf(host)
+    if (!client.rows('Bridge').some((b) => b.name === bridge)) throw fail('SDN_BRIDGE_NOT_FOUND', `no bridge ${bridge} on host ${id}`, { host: id })
+    return this.#switchOf(host, bridge)
+  }
+
   /** Closes every connection; the flows stay on the switches. Idempotent. */
   async close() {
     if (this.#closed) return
@@ -683,29 +827,34 @@ class SdnController extends EventEmitter {
   }
 
   /**
-   * Recomputes where every rule lands on `host` and updates the desired flows of
-   * its switches; with `send`, pushes the differences (adds, then deletes).
+   * Recomputes the desired flows of every switch of `host`: where each rule lands
+   * now, plus the providers' flows; cookies nobody wants any more are dropped.
+   * With `send`, pushes the differences: adds first, then deletes.
    */
   async #refreshHost(host, { send }) {
     await this.#ovsdbOf(host)
     const interfaces = this.#interfaces(host)
-    const perSwitch = new Map() // Switch -> [[entry, endpoints]]
+    const perBridge = new Map() // bridge -> items
+    const itemsOf = (bridge) => perBridge.get(bridge) ?? (perBridge.set(bridge, []), perBridge.get(bridge))
     for (const e of this.#rules) {
       if (e.host && e.host !== host.id) continue
-      const eps = this.#endpoints(e.spec, interfaces)
-      for (const bridge of new Set([...eps.keys(), ...host.switches.keys()])) {
-        const sw = this.#switchOf(host, bridge)
-        if (!perSwitch.has(sw)) perSwitch.set(sw, [])
-        perSwitch.get(sw).push([e, eps.get(bridge) ?? []])
-      }
+      for (const [bridge, eps] of this.#endpoints(e.spec, interfaces)) itemsOf(bridge).push(ruleItem(e, eps))
     }
+    for (const provider of this.#providers) {
+      for (const [bridge, items] of provider.items(host.id, interfaces)) itemsOf(bridge).push(...items)
+    }
+    for (const bridge of perBridge.keys()) this.#switchOf(host, bridge)
     await Promise.all(
-      [...perSwitch].map(([sw, items]) =>
+      [...host.switches.values()].map((sw) =>
         sw.serial(async () => {
+          const items = perBridge.get(sw.bridge) ?? []
           const d = sw.put(items)
+          const wanted = new Set(items.map((i) => hexCookie(i.cookie)))
+          const stale = sw.cookies().filter((c) => !wanted.has(c)).map((c) => sw.remove(c)).filter(Boolean)
           if (!send) return
           if (d.addCount > 0) await this.#send(sw, [d.add])
           if (d.deleteCount > 0) await this.#send(sw, [d.delete])
+          if (stale.length > 0) await this.#send(sw, stale)
         }),
       ),
     )
@@ -741,7 +890,7 @@ class SdnController extends EventEmitter {
             [...perSwitch].map(([sw, list]) =>
               sw
                 .serial(async () => {
-                  const d = sw.put(list)
+                  const d = sw.put(list.map(([e, eps]) => ruleItem(e, eps)))
                   flows += d.addCount
                   // Deletes here are flows a rule no longer wants on this switch; after the adds.
                   if (d.addCount > 0) await this.#send(sw, [d.add])
@@ -759,6 +908,21 @@ class SdnController extends EventEmitter {
           )
           if (errors.length > 0) throw errors[0]
           out[host.id] = { ok: true, flows }
+        } catch (error) {
+          out[host.id] = { ok: false, error }
+        }
+      }),
+    )
+    return out
+  }
+
+  async #refreshAll() {
+    const out = {}
+    await Promise.all(
+      [...this.#hosts.values()].map(async (host) => {
+        try {
+          await this.#refreshHost(host, { send: true })
+          out[host.id] = { ok: true }
         } catch (error) {
           out[host.id] = { ok: false, error }
         }
@@ -828,6 +992,16 @@ class SdnController extends EventEmitter {
           throw fail('SDN_CLOSED', 'the controller or host was closed while connecting')
         }
         channel.on('disconnected', (err) => this.emit('hostDown', { host: host.id, bridge: sw.bridge, error: err }))
+        channel.on('packetIn', (message) => {
+          for (const p of this.#providers) {
+            if (!p.onPacketIn) continue
+            try {
+              p.onPacketIn({ host: host.id, bridge: sw.bridge, message, send: (msgs) => channel.send(msgs) })
+            } catch (err) {
+              this.emit('error', err)
+            }
+          }
+        })
         // The switch came back (restart, network): it may have lost every flow.
         channel.on('reconnected', () => {
           this.emit('hostUp', { host: host.id, bridge: sw.bridge })
@@ -866,7 +1040,15 @@ class SdnController extends EventEmitter {
       // both extra and missing, and the re-add must not be deleted after it.
       if (r.deleteCount > 0) await this.#send(sw, [r.delete])
       if (r.addCount > 0) await this.#send(sw, [r.add])
-      return { added: r.addCount, removed: r.deleteCount }
+      let foreign = 0
+      for (const [c, mods] of sw.foreign) {
+        const channel = await this.#channelOf(sw)
+        const have = new Set((await channel.dumpFlows({ tableId: this.#opts.tableId, cookie: c, cookieMask: ALL64 })).map(flowKey))
+        const missing = mods.filter((m) => !have.has(flowKey(m)))
+        if (missing.length > 0) await channel.send(missing)
+        foreign += missing.length
+      }
+      return { added: r.addCount + foreign, removed: r.deleteCount }
     })
   }
 

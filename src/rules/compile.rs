@@ -4,7 +4,7 @@
 //! port range one per port, since the standard match (§A.2.3) has no port masks):
 //!
 //! * `from` (sent by the VIF): `in_port=ofport, dl_src=mac` + protocol fields +
-//!   `nw_dst=ipRange` + `tp_dst=port`;
+//!   `nw_dst=ipRange` + `tp_dst=port` (+ `tp_src=sourcePort`);
 //! * `to` (delivered to the VIF): `dl_dst=mac` + protocol fields + `nw_src=ipRange`
 //!   + `tp_dst=port`.
 //!
@@ -134,10 +134,9 @@ fn clauses(rule: &Rule) -> Vec<Clause> {
         }],
         Protocol::Tcp | Protocol::Udp => {
             let proto = rule.protocol.transport().map_or(0, |t| t.ip_proto());
-            match rule.port {
-                None => vec![l4(proto, None)],
-                Some(range) => range.ports().map(|p| l4(proto, Some(p))).collect(),
-            }
+            let dst: Vec<Option<u16>> = rule.port.map_or(vec![None], |r| r.ports().map(Some).collect());
+            let src: Vec<Option<u16>> = rule.source_port.map_or(vec![None], |r| r.ports().map(Some).collect());
+            dst.iter().flat_map(|d| src.iter().map(move |s| Clause { tp_src: *s, ..l4(proto, *d) })).collect()
         }
         Protocol::Service(s) => s.clauses.iter().map(|(t, p)| l4(t.ip_proto(), Some(*p))).collect(),
     }
@@ -146,7 +145,9 @@ fn clauses(rule: &Rule) -> Vec<Clause> {
 fn number_of_clauses(rule: &Rule) -> usize {
     match (rule.protocol, rule.port) {
         (Protocol::Service(s), _) => s.clauses.len(),
-        (Protocol::Tcp | Protocol::Udp, Some(range)) => range.len(),
+        (Protocol::Tcp | Protocol::Udp, _) => {
+            rule.port.map_or(1, |r| r.len()) * rule.source_port.map_or(1, |r| r.len())
+        }
         _ => 1,
     }
 }
@@ -286,6 +287,26 @@ mod tests {
         assert_eq!(flows, vec![want.clone()], "a deny is not narrowed to the VIF's addresses");
         let bytes = crate::openflow::Message::FlowMod(flows[0].clone()).to_bytes().unwrap();
         assert_eq!(bytes, crate::openflow::Message::FlowMod(want).to_bytes().unwrap());
+    }
+
+    #[test]
+    fn source_port_matches_the_reply_of_a_service() {
+        // Inbound SSH from 10.10.1.0/24 answered: the reply leaves the VIF from port 22.
+        let r = rule(json!({ "vif": { "uuid": VIF, "mac": "02:00:00:00:00:04" }, "allow": true, "protocol": "tcp",
+                              "sourcePort": 22, "ipRange": "10.10.1.0/24", "direction": "from" }));
+        let flows = compile(&r, &[endpoint(4, "02:00:00:00:00:04", &[])], 100, 7, 0);
+        assert_eq!(
+            flows,
+            vec![text("priority=100,cookie=7,tcp,in_port=4,dl_src=02:00:00:00:00:04,nw_dst=10.10.1.0/24,tp_src=22,actions=normal")]
+        );
+        let both = rule(json!({ "vif": { "uuid": VIF, "mac": "02:00:00:00:00:04" }, "allow": true, "protocol": "udp",
+                                 "port": [53, 54], "sourcePort": [1000, 1002], "direction": "to" }));
+        assert_eq!(compile(&both, &[endpoint(4, "02:00:00:00:00:04", &[])], 100, 7, 0).len(), 6);
+        assert_eq!(flow_count(&both, &[endpoint(4, "02:00:00:00:00:04", &[])]), 6);
+        let e = parse_rule(&json!({ "vif": { "uuid": VIF, "mac": "02:00:00:00:00:04" }, "allow": true, "protocol": "icmp",
+                                     "sourcePort": 22, "direction": "to" }))
+            .unwrap_err();
+        assert_eq!((e.code, e.field.as_str()), ("ERR_INVALID_ARG_VALUE", "sourcePort"));
     }
 
     #[test]

@@ -252,6 +252,9 @@ pub struct Rule {
     pub protocol: Protocol,
     /// Destination port(s), only with tcp/udp.
     pub port: Option<PortRange>,
+    /// Source port(s), only with tcp/udp: the server side of a reply (a stateless
+    /// firewall lets replies of a service back in by their source port).
+    pub source_port: Option<PortRange>,
     /// ICMP type, only with icmp.
     pub icmp_type: Option<u8>,
     /// ICMP code, only with icmp.
@@ -272,6 +275,7 @@ const RULE_FIELDS: &[&str] = &[
     "allow",
     "protocol",
     "port",
+    "sourcePort",
     "icmpType",
     "icmpCode",
     "ipRange",
@@ -505,8 +509,8 @@ fn port_number(field: &str, v: &Value) -> Result<u16, RuleError> {
     int_in(field, v, 1, 65535).map(|p| p as u16)
 }
 
-fn port_text(s: &str) -> Result<PortRange, RuleError> {
-    let bad = || value_err("port", format_args!("must be a port or a range like \"1000-1010\", got {s:?}"));
+fn port_text(field: &str, s: &str) -> Result<PortRange, RuleError> {
+    let bad = || value_err(field, format_args!("must be a port or a range like \"1000-1010\", got {s:?}"));
     let num = |t: &str| -> Result<u16, RuleError> {
         let t = t.trim();
         if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
@@ -514,7 +518,7 @@ fn port_text(s: &str) -> Result<PortRange, RuleError> {
         }
         match t.parse::<u32>() {
             Ok(n @ 1..=65535) => Ok(n as u16),
-            _ => Err(range_err("port", format_args!("ports must be 1 to 65535, got {t} in {s:?}"))),
+            _ => Err(range_err(field, format_args!("ports must be 1 to 65535, got {t} in {s:?}"))),
         }
     };
     match s.split_once('-') {
@@ -523,38 +527,41 @@ fn port_text(s: &str) -> Result<PortRange, RuleError> {
     }
 }
 
-fn parse_port(v: &Value) -> Result<PortRange, RuleError> {
+fn parse_port(field: &str, v: &Value) -> Result<PortRange, RuleError> {
     let range = match v {
         Value::Number(_) => {
-            let p = port_number("port", v)?;
+            let p = port_number(field, v)?;
             PortRange { lo: p, hi: p }
         }
-        Value::String(s) => port_text(s)?,
+        Value::String(s) => port_text(field, s)?,
         Value::Array(items) => match &items[..] {
-            [lo, hi] => PortRange { lo: port_number("port[0]", lo)?, hi: port_number("port[1]", hi)? },
+            [lo, hi] => PortRange {
+                lo: port_number(&format!("{field}[0]"), lo)?,
+                hi: port_number(&format!("{field}[1]"), hi)?,
+            },
             _ => {
                 return Err(value_err(
-                    "port",
+                    field,
                     format_args!("as an array must be [lo, hi], got {} elements", items.len()),
                 ))
             }
         },
         other => {
             return Err(type_err(
-                "port",
+                field,
                 format_args!("must be a port number, a range \"lo-hi\" or [lo, hi], got {}", kind(other)),
             ))
         }
     };
     if range.lo > range.hi {
         return Err(value_err(
-            "port",
+            field,
             format_args!("range {}-{} is reversed: the first port must not exceed the second", range.lo, range.hi),
         ));
     }
     if range.len() > MAX_PORTS_PER_RULE {
         return Err(range_err(
-            "port",
+            field,
             format_args!(
                 "range {}-{} has {} ports; a rule may cover at most {MAX_PORTS_PER_RULE}, because OpenFlow 1.1 \
                  matches one transport port per flow and a range becomes one flow per port",
@@ -672,7 +679,7 @@ pub fn parse_rule(v: &Value) -> Result<Rule, RuleError> {
     let port = match get(obj, "port") {
         None => None,
         Some(p) => {
-            let range = parse_port(p)?;
+            let range = parse_port("port", p)?;
             match protocol {
                 Protocol::Tcp | Protocol::Udp => Some(range),
                 Protocol::Service(s) => {
@@ -699,6 +706,29 @@ pub fn parse_rule(v: &Value) -> Result<Rule, RuleError> {
             }
         }
     };
+    let source_port = match get(obj, "sourcePort") {
+        None => None,
+        Some(p) => {
+            let range = parse_port("sourcePort", p)?;
+            if !matches!(protocol, Protocol::Tcp | Protocol::Udp) {
+                return Err(value_err(
+                    "sourcePort",
+                    format_args!("needs protocol tcp or udp, not {}", protocol.name()),
+                ));
+            }
+            let flows = range.len() * port.map_or(1, |p| p.len());
+            if flows > MAX_PORTS_PER_RULE {
+                return Err(range_err(
+                    "sourcePort",
+                    format_args!(
+                        "with port, makes {flows} port pairs; a rule may cover at most {MAX_PORTS_PER_RULE} \
+                         (OpenFlow 1.1 matches one source and one destination port per flow)"
+                    ),
+                ));
+            }
+            Some(range)
+        }
+    };
     let icmp_type = icmp_field(obj, "icmpType", protocol, "tp_src")?;
     let icmp_code = icmp_field(obj, "icmpCode", protocol, "tp_dst")?;
     let ip_range = match get(obj, "ipRange") {
@@ -711,7 +741,7 @@ pub fn parse_rule(v: &Value) -> Result<Rule, RuleError> {
     let direction = parse_direction(get(obj, "direction"))?;
     let id = text_field(obj, "id", MAX_ID_CHARS)?;
     let description = text_field(obj, "description", MAX_DESCRIPTION_CHARS)?;
-    Ok(Rule { id, description, target, allow, protocol, port, icmp_type, icmp_code, ip_range, direction })
+    Ok(Rule { id, description, target, allow, protocol, port, source_port, icmp_type, icmp_code, ip_range, direction })
 }
 
 impl Rule {
@@ -754,6 +784,9 @@ impl Rule {
         o.insert("protocol".into(), json!(self.protocol.name()));
         if let Some(p) = self.port {
             o.insert("port".into(), if p.lo == p.hi { json!(p.lo) } else { json!([p.lo, p.hi]) });
+        }
+        if let Some(p) = self.source_port {
+            o.insert("sourcePort".into(), if p.lo == p.hi { json!(p.lo) } else { json!([p.lo, p.hi]) });
         }
         if let Some(t) = self.icmp_type {
             o.insert("icmpType".into(), json!(t));

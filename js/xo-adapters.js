@@ -1,0 +1,791 @@
+'use strict'
+/**
+ * Adapters that let Xen Orchestra's SDN Controller plugin
+ * (`packages/xo-server-sdn-controller`) run on one shared `SdnController` instead of
+ * its own protocol layer, with the object shapes its code already uses:
+ *
+ * - `createLegacyOpenFlowChannel(sdn)`: a class shaped like XO's `OpenFlowChannel`
+ *   (`protocol/openflow-channel.js`): `new Channel(host, tlsHelper)`,
+ *   `addRule({ vif, allow, protocol, port, ipRange, direction, ofport })`,
+ *   `deleteRule({ vif, protocol, port, ipRange, direction, ofport })`. The rules become
+ *   ordered, cookie-tagged rules of the controller, restricted to that host.
+ * - `createOvsdbClientAdapter(sdn)`: a class shaped like XO's `OvsdbClient`
+ *   (`protocol/ovsdb-client.js`), delegating to the controller's persistent
+ *   per-host OvsdbClient (one connection per host, not one per call).
+ * - `createTrafficRulesBackend(sdn)`: the backend contract of XO's unmerged ordered
+ *   traffic-rules engine (`traffic-rules/plugin.js`: install, deleteCookie,
+ *   deleteLegacy, supportsCookies, forgetHosts, hostsOf), installing the flows
+ *   `sdncontroller.py` would build, over OpenFlow with a barrier, with the engine's
+ *   own priorities and cookies.
+ *
+ * Switching XO (in `src/index.js` and `src/openflow-controller.js`), with `sdn` created
+ * once by the plugin and hosts registered with `id: host.$ref`:
+ *
+ *     const { SdnController } = require('xo-sdn-native')
+ *     const { createLegacyOpenFlowChannel, createOvsdbClientAdapter } = require('xo-sdn-native/js/xo-adapters.js')
+ *     const OpenFlowChannel = createLegacyOpenFlowChannel(sdn)
+ *     const OvsdbClient = createOvsdbClientAdapter(sdn)
+ *     // unchanged: new OvsdbClient(host, tlsHelper), new OpenFlowChannel(host, tlsHelper)
+ *
+ * Host ids: XO keys its per-host caches (`ovsdbClients`, `ofChannels`) and the
+ * engine's outcome maps by `host.$ref`, so the adapters name a host in the controller
+ * by `host.$ref` (falling back to `host.uuid` for objects without one). Register hosts
+ * with that id (`sdn.addHost({ id: host.$ref, address: host.address, serverCert })`), or
+ * give an adapter `register(host)` and it registers them on first use. `hostId`
+ * replaces the choice; every adapter on one controller must use the same one.
+ *
+ * Unlike XO's protocol layer, nothing is swallowed: every failure rejects with a
+ * coded Error, and a call resolves only once the switch confirmed it (barrier).
+ *
+ * Needs from SdnController (beyond addRule/deleteRule/updateRule/rules/hosts/addHost):
+ * `ovsdbOf(hostId)`, `putForeignFlows(...)`, `deleteForeignFlows(...)`; see
+ * xo-adapters.d.ts for their contract.
+ */
+
+const { EventEmitter } = require('node:events')
+const native = require('../native.js')
+const { fail, argError } = require('./options.js')
+const { classify } = require('./errors.js')
+
+// ---------------------------------------------------------------------------
+// shared helpers
+// ---------------------------------------------------------------------------
+
+/** `host.$ref`, else `host.uuid`: see the module comment. */
+function defaultHostId(host) {
+  return host?.$ref ?? host?.uuid
+}
+
+function checkController(sdn, methods) {
+  if (sdn === null || typeof sdn !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'sdn must be an SdnController')
+  for (const m of methods) {
+    if (typeof sdn[m] !== 'function') throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `sdn must be an SdnController (it has no ${m}())`)
+  }
+}
+
+function checkOptions(options, known) {
+  if (options === null || typeof options !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options must be an object')
+  for (const k of Object.keys(options)) {
+    if (!known.includes(k)) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `unknown option ${k}`)
+  }
+  const { hostId, register } = options
+  if (hostId !== undefined && typeof hostId !== 'function') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.hostId must be a function (host) => string')
+  if (register !== undefined && typeof register !== 'function') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.register must be a function (host) => host spec')
+}
+
+function idOf(hostId, host) {
+  if (host === null || typeof host !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'host must be a XAPI host object')
+  const id = hostId(host)
+  if (typeof id !== 'string' || id === '') throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'host has no id (hostId(host) must give a non-empty string: $ref or uuid)')
+  return id
+}
+
+/** Runs `fn` after every earlier call with the same key; keys are dropped when idle. */
+function serializer() {
+  const tails = new Map()
+  return (key, fn) => {
+    const run = (tails.get(key) ?? Promise.resolve()).then(() => fn())
+    const tail = run.catch(() => {})
+    tails.set(key, tail)
+    tail.then(() => {
+      if (tails.get(key) === tail) tails.delete(key)
+    })
+    return run
+  }
+}
+
+// Registrations in flight, per controller, so two adapters (or two calls) registering
+// the same host call `register` once.
+const registering = new WeakMap()
+
+/**
+ * Makes sure the controller knows host `id`: registered already, or registered now
+ * with `register(host)` (its spec, `id` set by us, `address` defaulting to the XAPI
+ * host's). Without `register`, an unknown host is `SDN_HOST_NOT_FOUND`.
+ */
+async function ensureHost(sdn, host, id, register) {
+  const known = () => sdn.hosts().some((h) => h.id === id)
+  if (known()) return
+  if (!register) {
+    throw fail('SDN_HOST_NOT_FOUND', `host ${id} is not registered with the SdnController: call sdn.addHost({ id: ${JSON.stringify(id)}, address, serverCert }) or give the adapter a register option`, { host: id })
+  }
+  let pending = registering.get(sdn)
+  if (!pending) registering.set(sdn, (pending = new Map()))
+  if (!pending.has(id)) {
+    pending.set(
+      id,
+      (async () => {
+        const spec = await register(host)
+        if (spec === null || typeof spec !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `register(host) must give a host spec ({ address, serverCert, ... }) for ${id}`)
+        if (known()) return
+        try {
+          sdn.addHost({ address: host.address, ...spec, id })
+        } catch (err) {
+          if (err.code !== 'SDN_HOST_EXISTS') throw err
+        }
+      })().finally(() => pending.delete(id)),
+    )
+  }
+  return pending.get(id)
+}
+
+/** The normalized form of a rule, as the controller stores it (its own validator). */
+function normalizeRule(rule) {
+  if (typeof native.validateRule !== 'function') throw fail('SDN_UNAVAILABLE', 'this build of the addon has no rule compiler (native.validateRule): rebuild it')
+  try {
+    return JSON.parse(native.validateRule(JSON.stringify(rule)))
+  } catch (err) {
+    throw classify(err)
+  }
+}
+
+function stable(v) {
+  if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`
+  if (v !== null && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .filter((k) => v[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stable(v[k])}`)
+      .join(',')}}`
+  }
+  return JSON.stringify(v)
+}
+
+// ---------------------------------------------------------------------------
+// 1. XO's OpenFlowChannel
+// ---------------------------------------------------------------------------
+
+/** Fields of a rule (or rule view) that are not its match: target, action, and our bookkeeping. */
+const NOT_MATCH = new Set(['id', 'allow', 'priority', 'cookie', 'host', 'vif', 'vm', 'network', 'pool'])
+
+/** What identifies a legacy rule on its VIF: everything but the action (and target). */
+function matchKey(rule) {
+  return stable(Object.fromEntries(Object.entries(rule).filter(([k, v]) => !NOT_MATCH.has(k) && v !== undefined && v !== null)))
+}
+
+const IPV4_CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/
+
+/**
+ * XO's channel sent a CIDR's address as given and OVS masked it: `10.0.0.1/24`
+ * filtered 10.0.0.0/24. Our validator refuses host bits (a likely typo), so stored
+ * XO rules carrying them are cleared here to keep their old meaning.
+ */
+function clearHostBits(range) {
+  const m = IPV4_CIDR.exec(range)
+  if (!m) return range
+  const octets = m.slice(1, 5).map(Number)
+  const prefix = Number(m[5])
+  if (octets.some((o) => o > 255) || prefix > 32) return range // the validator names the error
+  const addr = octets.reduce((a, o) => a * 256 + o, 0)
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0
+  const net = (addr & mask) >>> 0
+  return `${[24, 16, 8, 0].map((s) => (net >>> s) & 0xff).join('.')}/${prefix}`
+}
+
+/** XO's `{ vif, allow, protocol, port, ipRange, direction }` as a controller rule. */
+function legacyRule({ vif, allow, protocol, port, ipRange, direction }) {
+  if (vif === null || typeof vif !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'vif must be an XO VIF object ({ uuid, MAC })')
+  const rule = { vif: { uuid: vif.uuid, mac: vif.MAC ?? vif.mac }, allow, direction }
+  // XO sends no protocol (or '') for "all traffic", and ipRange '' for "any address".
+  if (protocol !== undefined && protocol !== null && protocol !== '') rule.protocol = typeof protocol === 'string' ? protocol.toLowerCase() : protocol
+  if (port !== undefined && port !== null && port !== '') rule.port = port
+  if (ipRange !== undefined && ipRange !== null && ipRange !== '') rule.ipRange = typeof ipRange === 'string' ? clearHostBits(ipRange.trim()) : ipRange
+  return rule
+}
+
+// Per controller: the VIF lock shared by every legacy channel class made on it.
+const vifLocks = new WeakMap()
+
+/** The outcome of `host` in a controller result, as a value or a thrown error. */
+function outcomeOf(result, id) {
+  const o = result?.hosts?.[id]
+  if (o === undefined) throw fail('SDN_NO_OUTCOME', `the controller reported nothing for host ${id}`, { host: id })
+  if (!o.ok) throw o.error
+  return o
+}
+
+/**
+ * A class with the shape of XO's `OpenFlowChannel`, one instance per XAPI host, all
+ * on `sdn`. See xo-adapters.d.ts for the semantics (directions differ from XO's).
+ */
+function createLegacyOpenFlowChannel(sdn, options = {}) {
+  checkController(sdn, ['addRule', 'deleteRule', 'updateRule', 'rules', 'hosts', 'addHost'])
+  checkOptions(options, ['hostId', 'register', 'ifMissing'])
+  const { hostId = defaultHostId, register, ifMissing = 'reject' } = options
+  if (ifMissing !== 'reject' && ifMissing !== 'resolve') throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', "options.ifMissing must be 'reject' or 'resolve'")
+  // One VIF's rules change one call at a time (whatever the host, whatever the
+  // class made on this controller): find-then-change stays consistent.
+  if (!vifLocks.has(sdn)) vifLocks.set(sdn, serializer())
+  const serial = vifLocks.get(sdn)
+
+  return class OpenFlowChannel extends EventEmitter {
+    /**
+     * @param {object} host XAPI host (`$ref`, `uuid`, `address`)
+     * @param {unknown} [tlsHelper] ignored: TLS is the controller's
+     */
+    constructor(host, tlsHelper) {
+      super()
+      this.host = host
+      this.hostId = idOf(hostId, host)
+    }
+
+    /**
+     * The legacy rules of a VIF with this match: host-restricted rules of the VIF, on
+     * any host. XO's rules belong to the VIF (other_config); the host restriction only
+     * follows where XO installs them (the VM's host), so a copy left on another host
+     * (a failed delete before a migration) is stale, not another rule. Rules of the
+     * VIF without a host restriction are not this channel's.
+     */
+    #same(vifUuid, key) {
+      return sdn.rules({ vif: vifUuid }).filter((r) => r.host !== undefined && matchKey(r) === key)
+    }
+
+    /** Removes stale copies on other hosts; their flows are the controller's to clean (sync). */
+    async #dropElsewhere(rules) {
+      for (const r of rules) await sdn.deleteRule(r.id).catch(() => {})
+    }
+
+    /**
+     * Adds (or replaces) a rule of the VIF on this host; copies with this match on
+     * other hosts (stale) go. Resolves `{ rule, flows }` once the switch confirmed
+     * it; rejects (nothing kept) if it could not be installed.
+     */
+    async addRule(args) {
+      if (args === null || typeof args !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'addRule takes { vif, allow, protocol, port, ipRange, direction }')
+      const rule = legacyRule(args)
+      const spec = normalizeRule(rule) // refuses bad input before any I/O
+      const key = matchKey(spec)
+      const id = this.hostId
+      return serial(spec.vif.uuid, async () => {
+        await ensureHost(sdn, this.host, id, register)
+        const all = this.#same(spec.vif.uuid, key)
+        await this.#dropElsewhere(all.filter((r) => r.host !== id))
+        const same = all.filter((r) => r.host === id)
+        if (same.length === 0) {
+          const r = await sdn.addRule(rule, { host: id })
+          try {
+            return { rule: r.rule, flows: outcomeOf(r, id).flows }
+          } catch (err) {
+            // Not installed: XO does not store the rule, so neither do we.
+            await sdn.deleteRule(r.rule.id).catch(() => {})
+            throw err
+          }
+        }
+        // One rule per match, like OVS keeping the last ADD of a match: the first
+        // (effective) one is updated in place (same priority), duplicates go.
+        const [first, ...extra] = same
+        for (const d of extra) await sdn.deleteRule(d.id)
+        const patch = {}
+        if (first.allow !== spec.allow) patch.allow = spec.allow
+        if (first.vif?.mac !== spec.vif.mac) patch.vif = rule.vif
+        // An empty patch still re-installs (a new generation): XO re-adds every stored
+        // rule on connect and VM start precisely to restore the switch.
+        const r = await sdn.updateRule(first.id, patch)
+        try {
+          return { rule: r.rule, flows: outcomeOf(r, id).flows }
+        } catch (err) {
+          if (Object.keys(patch).length > 0) {
+            const back = {}
+            if ('allow' in patch) back.allow = first.allow
+            if ('vif' in patch) back.vif = first.vif
+            await sdn.updateRule(first.id, back).catch(() => {})
+          }
+          throw err
+        }
+      })
+    }
+
+    /**
+     * Deletes the VIF's rule(s) with this match (protocol case-insensitive, port,
+     * ipRange, direction; `allow` is not part of it), on this host and stale copies
+     * on others. Resolves `{ deleted }` once this host's switch confirmed it. A rule
+     * that is not there rejects with `SDN_RULE_NOT_FOUND` (or resolves
+     * `{ deleted: [] }` with `ifMissing: 'resolve'`). If this host's switch could not
+     * be reached, its rule is put back (same id and position) and the error thrown.
+     */
+    async deleteRule(args) {
+      if (args === null || typeof args !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'deleteRule takes { vif, protocol, port, ipRange, direction }')
+      // `allow` is not part of the match; the validator needs one.
+      const spec = normalizeRule({ ...legacyRule(args), allow: false })
+      const key = matchKey(spec)
+      const id = this.hostId
+      return serial(spec.vif.uuid, async () => {
+        const all = this.#same(spec.vif.uuid, key)
+        const elsewhere = all.filter((r) => r.host !== id)
+        const same = all.filter((r) => r.host === id)
+        await this.#dropElsewhere(elsewhere)
+        if (same.length === 0) {
+          if (elsewhere.length > 0) return { deleted: elsewhere }
+          if (ifMissing === 'resolve') return { deleted: [] }
+          throw fail('SDN_RULE_NOT_FOUND', `no rule of VIF ${spec.vif.uuid} matches ${key}`, { host: id })
+        }
+        const deleted = [...elsewhere]
+        for (const view of same) {
+          const position = sdn.rules().findIndex((r) => r.id === view.id)
+          const r = await sdn.deleteRule(view.id)
+          try {
+            outcomeOf(r, id)
+          } catch (err) {
+            const { priority, cookie, host, ...back } = view
+            await sdn.addRule(back, { host: id, ...(position >= 0 ? { position } : {}) }).catch(() => {})
+            throw err
+          }
+          deleted.push(r.rule)
+        }
+        return { deleted }
+      })
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// 2. XO's OvsdbClient
+// ---------------------------------------------------------------------------
+
+/**
+ * A class with the shape of XO's `OvsdbClient`, one instance per XAPI host, all on
+ * the controller's persistent OvsdbClient of that host (`sdn.ovsdbOf(id)`).
+ */
+function createOvsdbClientAdapter(sdn, options = {}) {
+  checkController(sdn, ['ovsdbOf', 'hosts', 'addHost'])
+  checkOptions(options, ['hostId', 'register', 'target', 'protocols', 'ofportTimeoutMs'])
+  const { hostId = defaultHostId, register, target = 'pssl:', protocols = ['OpenFlow11'], ofportTimeoutMs = 5000 } = options
+  if (typeof target !== 'string' && typeof target !== 'function') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.target must be a controller target string or a function ({ bridge, network, host }) => string')
+  if (!Array.isArray(protocols) || !protocols.every((p) => typeof p === 'string')) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.protocols must be an array of strings')
+  if (!Number.isInteger(ofportTimeoutMs) || ofportTimeoutMs < 0) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.ofportTimeoutMs must be a non-negative integer')
+  // Two tunnels to the same remote on one network are created one at a time.
+  const serial = serializer()
+
+  return class OvsdbClient {
+    /**
+     * @param {object} host XAPI host (`$ref`, `uuid`, `address`, `$PIFs`)
+     * @param {unknown} [tlsHelper] ignored: TLS is the controller's
+     */
+    constructor(host, tlsHelper) {
+      this.host = host
+      this.hostId = idOf(hostId, host)
+    }
+
+    get address() {
+      return this.host.address
+    }
+
+    /** The controller's connected OvsdbClient of this host. */
+    async client() {
+      await ensureHost(sdn, this.host, this.hostId, register)
+      return sdn.ovsdbOf(this.hostId)
+    }
+
+    /** The OpenFlow port of a VIF (XO VIF object or uuid); rejects `OVSDB_VIF_NOT_FOUND` after `ofportTimeoutMs`. */
+    async getOfPortForVif(vif) {
+      const uuid = typeof vif === 'string' ? vif : vif?.uuid
+      if (typeof uuid !== 'string' || uuid === '') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'vif must be an XO VIF object or a VIF uuid')
+      const db = await this.client()
+      return db.getOfPortForVif(uuid, { timeoutMs: ofportTimeoutMs })
+    }
+
+    async #setController(db, network) {
+      const bridge = db.getBridgeForNetwork(network.uuid)
+      if (bridge === undefined) return undefined
+      const t = typeof target === 'function' ? target({ bridge, network, host: this.host }) : target
+      const r = await db.setBridgeController({ bridge, target: t, protocols })
+      return { network: network.uuid, ...r }
+    }
+
+    /**
+     * Makes the controller target a controller of the bridge of every network the
+     * host has a PIF on (networks without a bridge here are skipped, as XO does).
+     * Resolves `[{ network, bridge, target, changed }]`; if some failed, rejects after
+     * trying all, with `errors` and `results`.
+     */
+    async setBridgeController() {
+      const db = await this.client()
+      const seen = new Set()
+      const networks = []
+      for (const pif of this.host.$PIFs ?? []) {
+        const n = pif?.$network
+        if (n === undefined || n === null || seen.has(n.uuid)) continue
+        seen.add(n.uuid)
+        networks.push(n)
+      }
+      const results = []
+      const errors = []
+      for (const n of networks) {
+        try {
+          const r = await this.#setController(db, n)
+          if (r) results.push(r)
+        } catch (err) {
+          errors.push(Object.assign(err, { network: n.uuid }))
+        }
+      }
+      if (errors.length > 0) throw Object.assign(errors[0], { errors, results })
+      return results
+    }
+
+    /** The same for one network; resolves undefined when it has no bridge on this host. */
+    async setBridgeControllerForNetwork(network) {
+      if (network === null || typeof network !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'network must be a XAPI network object')
+      return this.#setController(await this.client(), network)
+    }
+
+    /**
+     * Adds the tunnel of a private network to `remoteAddress` on the network's bridge
+     * (re-created when its settings, e.g. the password, changed); resolves the bridge name.
+     */
+    async addInterfaceAndPort(network, remoteAddress, encapsulation, key, password, privateNetworkUuid) {
+      if (network === null || typeof network !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'network must be a XAPI network object')
+      const db = await this.client()
+      return serial(`${this.hostId}\0${network.uuid}\0${remoteAddress}`, async () => {
+        const r = await db.addTunnel({
+          networkUuid: network.uuid,
+          remoteIp: remoteAddress,
+          encapsulation,
+          ...(key !== undefined && key !== null ? { key } : {}),
+          ...(password !== undefined && password !== null ? { psk: password } : {}),
+          privateNetworkUuid,
+        })
+        return r.bridge
+      })
+    }
+
+    /** Removes the private network's tunnels from the network's bridge; resolves how many (0 without a bridge). */
+    async resetForNetwork(network, privateNetworkUuid) {
+      if (network === null || typeof network !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'network must be a XAPI network object')
+      const db = await this.client()
+      if (db.getBridgeForNetwork(network.uuid) === undefined) return 0
+      return db.resetForNetwork(network.uuid, privateNetworkUuid)
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// 3. the traffic-rules engine's backend
+// ---------------------------------------------------------------------------
+
+const PLUGIN_PROTOCOLS = ['tcp', 'udp', 'icmp', 'ip', 'arp']
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i
+const IPV4_RANGE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}(\/(3[0-2]|[12]?\d))?$/
+const COOKIE = /^0x[0-9a-f]{1,16}$/i
+const LOCAL_PORT = 65534
+
+function entryError(message) {
+  return argError(TypeError, 'ERR_INVALID_ARG_VALUE', message)
+}
+
+/** A cookie of the engine (`'0x<hex>'`, 1 to 16 digits, or a BigInt) as a BigInt. */
+function cookieOf(cookie, what = 'cookie') {
+  if (typeof cookie === 'bigint' && cookie >= 0n && cookie < 1n << 64n) return cookie
+  if (typeof cookie !== 'string' || !COOKIE.test(cookie)) throw entryError(`${what} must be '0x' and 1 to 16 hex digits, got ${String(cookie)}`)
+  return BigInt(cookie)
+}
+
+/**
+ * The parts of an engine rule that `sdncontroller.py` reads, checked as it checks
+ * them (case-insensitive protocol and direction). Two leniencies: `ipRange` '' means
+ * any address (the plugin requires one) and TCP/UDP need no port (all ports).
+ */
+function pluginRule(rule, { needAllow }) {
+  if (rule === null || typeof rule !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'rule must be an object')
+  const { mac, allow, protocol, port, ipRange = '', direction } = rule
+  const out = {}
+  if (typeof protocol !== 'string' || !PLUGIN_PROTOCOLS.includes(protocol.toLowerCase())) {
+    throw entryError(`rule.protocol must be one of ${PLUGIN_PROTOCOLS.join(', ')} (any case), got ${String(protocol)}`)
+  }
+  out.protocol = protocol.toLowerCase()
+  const dirs = typeof direction === 'string' ? direction.toLowerCase().split('/') : []
+  out.to = dirs.includes('to')
+  out.from = dirs.includes('from')
+  if (!out.to && !out.from) throw entryError(`rule.direction must contain 'to' and/or 'from', got ${String(direction)}`)
+  if (mac !== undefined && mac !== null && mac !== '') {
+    if (typeof mac !== 'string' || !MAC.test(mac)) throw entryError(`rule.mac must be a MAC address, got ${String(mac)}`)
+    out.mac = mac.toLowerCase()
+  }
+  if (typeof ipRange !== 'string') throw entryError('rule.ipRange must be a string')
+  if (ipRange !== '') {
+    if (!IPV4_RANGE.test(ipRange)) throw entryError(`rule.ipRange must be an IPv4 address or CIDR, got ${ipRange}`)
+    out.ipRange = ipRange
+  }
+  if (port !== undefined && port !== null && port !== '') {
+    const p = typeof port === 'string' && /^\d+$/.test(port) ? Number(port) : port
+    if (!Number.isInteger(p) || p < 0 || p > 65535) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `rule.port must be 0..65535, got ${String(port)}`)
+    if (!['tcp', 'udp', 'icmp'].includes(out.protocol)) throw entryError(`rule.port needs protocol tcp, udp or icmp, not ${out.protocol}`)
+    out.port = p
+  }
+  if (needAllow) {
+    if (typeof allow !== 'boolean') throw entryError('rule.allow must be a boolean')
+    out.allow = allow
+  }
+  return out
+}
+
+function one(v) {
+  return Array.isArray(v) ? v[0] : v
+}
+
+function ofportOf(iface) {
+  const p = one(iface?.ofport)
+  return typeof p === 'number' && p > 0 && p !== LOCAL_PORT ? p : undefined
+}
+
+/**
+ * Where a network's flows go on a host, read from the OVSDB replica the way
+ * `sdncontroller.py` reads ovs-vsctl: the bridge to program (the parent of a VLAN
+ * fake bridge), its VLAN tag, the ofports of the network's ports (VIFs, tunnels to
+ * private-network peers...), and the uplinks of the parent (physical NICs, bond
+ * members, gre/vxlan tunnels: named neither vif*, tap* nor xen*, type '', gre or
+ * vxlan), which are not counted as ports. `network.bridge` (XAPI) names the bridge;
+ * without it, `external_ids:xs-network-uuids`.
+ */
+function networkTopology(db, network) {
+  const bridges = db.rows('Bridge')
+  const ports = new Map(db.rows('Port').map((p) => [p._uuid, p]))
+  const ifaces = new Map(db.rows('Interface').map((i) => [i._uuid, i]))
+  const portsOf = (b) => (b.ports ?? []).map((u) => ports.get(u)).filter(Boolean)
+  const ifacesOf = (p) => (p.interfaces ?? []).map((u) => ifaces.get(u)).filter(Boolean)
+  const tagOf = (p) => {
+    const t = one(p.tag)
+    return typeof t === 'number' ? t : undefined
+  }
+  // A fake bridge is a tagged internal port of its parent named after it (ovs-vsctl).
+  const isFake = (b, p) => p.name !== b.name && tagOf(p) !== undefined && ifacesOf(p).some((i) => i.name === p.name && i.type === 'internal')
+
+  let name = network.bridge
+  let parent
+  let vlan
+  if (typeof name === 'string' && name !== '') {
+    parent = bridges.find((b) => b.name === name)
+    if (!parent) {
+      for (const b of bridges) {
+        const p = portsOf(b).find((x) => x.name === name)
+        if (p) {
+          parent = b
+          vlan = tagOf(p)
+          break
+        }
+      }
+    }
+  }
+  if (!parent) {
+    name = db.getBridgeForNetwork(network.uuid)
+    parent = name === undefined ? undefined : bridges.find((b) => b.name === name)
+  }
+  if (!parent) return undefined
+
+  // `ovs-vsctl list-ports`: a tagged port belongs to the fake bridge of its VLAN if
+  // there is one; a bridge's own internal port is not listed.
+  const all = portsOf(parent)
+  const fakeTags = new Set(all.filter((p) => isFake(parent, p)).map(tagOf))
+  const ofParent = all.filter((p) => p.name !== parent.name && !isFake(parent, p) && !fakeTags.has(tagOf(p)))
+  const ofNetwork = vlan === undefined ? ofParent : all.filter((p) => p.name !== name && !isFake(parent, p) && tagOf(p) === vlan)
+
+  const uplinks = []
+  for (const p of ofParent) {
+    for (const i of ifacesOf(p)) {
+      if (/^(vif|xen|tap)/.test(i.name ?? '')) continue
+      if (!['', 'gre', 'vxlan'].includes(i.type ?? '')) continue
+      const o = ofportOf(i)
+      if (o !== undefined) uplinks.push(o)
+    }
+  }
+  const ofports = []
+  for (const p of ofNetwork) {
+    for (const i of ifacesOf(p)) {
+      const o = ofportOf(i)
+      if (o !== undefined && !uplinks.includes(o)) ofports.push(o)
+    }
+  }
+  return { bridge: parent.name, vlan, ofports: ofports.sort((a, b) => a - b), uplinks: uplinks.sort((a, b) => a - b) }
+}
+
+/**
+ * The flows `sdncontroller.py` builds for a rule (without priority and cookie, in its
+ * order): per direction, one flow on the MAC for a VIF rule; for a network rule one
+ * per port of the network (`in_port`) and one per uplink (`in_port`, `dl_vlan` = the
+ * tag, or 0xffff: untagged), none when the network has no port on this host.
+ * `to` is traffic towards ipRange: `dl_src=mac, nw_dst, tp_dst`; `from` is traffic
+ * from it: `dl_dst=mac, nw_src, tp_src`.
+ */
+function pluginFlows(r, topo, { actions }) {
+  const flows = []
+  const build = (to, ofport, uplink) => {
+    const parts = [r.protocol]
+    if (uplink) parts.push(`dl_vlan=${topo.vlan ?? 0xffff}`)
+    if (ofport !== undefined) parts.push(`in_port=${ofport}`)
+    if (r.mac) parts.push(`${to ? 'dl_src' : 'dl_dst'}=${r.mac}`)
+    if (r.ipRange) parts.push(`${to ? 'nw_dst' : 'nw_src'}=${r.ipRange}`)
+    if (r.port !== undefined) parts.push(`${to ? 'tp_dst' : 'tp_src'}=${r.port}`)
+    const match = parts.join(',')
+    return actions ? `${match} actions=${r.allow ? 'normal' : 'drop'}` : match
+  }
+  for (const to of [true, false]) {
+    if (!(to ? r.to : r.from)) continue
+    if (r.mac) flows.push(build(to))
+    else if (topo.ofports.length > 0) {
+      for (const o of topo.ofports) flows.push(build(to, o, false))
+      for (const u of topo.uplinks) flows.push(build(to, u, true))
+    }
+  }
+  return flows
+}
+
+/**
+ * The backend of XO's ordered traffic-rules engine, on `sdn`: every method resolves
+ * `Map<host.$ref, Error | undefined>` and never throws. See xo-adapters.d.ts.
+ */
+function createTrafficRulesBackend(sdn, options = {}) {
+  checkController(sdn, ['ovsdbOf', 'putForeignFlows', 'deleteForeignFlows', 'hosts', 'addHost'])
+  checkOptions(options, ['hostId', 'register'])
+  const { hostId = defaultHostId, register } = options
+  const cookieSupport = new Map() // host.$ref -> true
+
+  function hostsOf(network) {
+    const out = []
+    const seen = new Set()
+    for (const pif of network?.$PIFs ?? []) {
+      const h = pif?.$host
+      if (h === undefined || h === null || seen.has(h.$ref)) continue
+      seen.add(h.$ref)
+      out.push(h)
+    }
+    return out
+  }
+
+  /** Runs `fn(id, db, host)` on every host; outcome per host.$ref (an Error, or undefined). */
+  async function onHosts(network, hosts, fn, { check } = {}) {
+    const outcomes = new Map()
+    const list = hosts ?? hostsOf(network)
+    try {
+      if (!Array.isArray(list)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'hosts must be an array of XAPI hosts')
+      if (network === null || typeof network !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'network must be a XAPI network object')
+      check?.()
+    } catch (err) {
+      // Bad input fails every host the same way; still no throw.
+      for (const h of Array.isArray(list) ? list : []) outcomes.set(h?.$ref, err)
+      return outcomes
+    }
+    await Promise.all(
+      list.map(async (host) => {
+        let outcome
+        try {
+          const id = idOf(hostId, host)
+          await ensureHost(sdn, host, id, register)
+          const db = await sdn.ovsdbOf(id)
+          await fn(id, db, host)
+        } catch (err) {
+          outcome = err instanceof Error ? err : Object.assign(new Error(String(err)), { cause: err })
+        }
+        outcomes.set(host?.$ref, outcome)
+      }),
+    )
+    return outcomes
+  }
+
+  return {
+    hostsOf,
+
+    /**
+     * Installs the entry's flows with its priority and cookie, replacing what that
+     * cookie had on the bridge (make-before-break). A host where the network has no
+     * port installs nothing and succeeds (the plugin's error '4').
+     */
+    install(network, entry, hosts) {
+      let r
+      let cookie
+      return onHosts(
+        network,
+        hosts,
+        async (id, db) => {
+          const topo = networkTopology(db, network)
+          if (!topo) throw fail('SDN_NETWORK_NOT_FOUND', `network ${network.uuid} has no bridge on host ${id}`, { host: id })
+          const flows = pluginFlows(r, topo, { actions: true })
+          await sdn.putForeignFlows({ host: id, bridge: topo.bridge, cookie, priority: entry.priority, flows })
+        },
+        {
+          check() {
+            r = pluginRule(entry, { needAllow: true })
+            cookie = cookieOf(entry.cookie, 'entry.cookie')
+            if (!Number.isInteger(entry.priority) || entry.priority < 0 || entry.priority > 65535) {
+              throw argError(RangeError, 'ERR_OUT_OF_RANGE', `entry.priority must be 0..65535, got ${String(entry.priority)}`)
+            }
+          },
+        },
+      )
+    },
+
+    /** Deletes every flow carrying `cookie` on the network's bridge (`rule` is not needed). A host without the bridge has none: success. */
+    deleteCookie(network, rule, cookie, hosts) {
+      let c
+      return onHosts(
+        network,
+        hosts,
+        async (id, db) => {
+          const topo = networkTopology(db, network)
+          if (!topo) return
+          await sdn.deleteForeignFlows({ host: id, bridge: topo.bridge, cookie: c })
+        },
+        {
+          check() {
+            c = cookieOf(cookie)
+          },
+        },
+      )
+    },
+
+    /**
+     * Deletes the flows the plugin installed for `rule` before cookies: by match,
+     * non-strict, at any priority, cookie 0 only. A rule the plugin could not have
+     * installed (no ipRange, TCP/UDP without port) has no such flow: success, nothing sent.
+     */
+    deleteLegacy(network, rule, hosts) {
+      let r
+      return onHosts(
+        network,
+        hosts,
+        async (id, db) => {
+          if (!r.ipRange || (['tcp', 'udp'].includes(r.protocol) && r.port === undefined)) return
+          const topo = networkTopology(db, network)
+          if (!topo) return
+          const flows = pluginFlows(r, topo, { actions: false })
+          if (flows.length === 0) return
+          await sdn.deleteForeignFlows({ host: id, bridge: topo.bridge, cookie: 0n, flows })
+        },
+        {
+          check() {
+            r = pluginRule(rule, { needAllow: false })
+          },
+        },
+      )
+    },
+
+    /**
+     * Always true once the host answers (flows are installed by this controller, with
+     * cookies); undefined while it is unreachable or unknown (asked again next time).
+     */
+    async supportsCookies(host) {
+      const ref = host?.$ref
+      if (cookieSupport.has(ref)) return true
+      try {
+        const id = idOf(hostId, host)
+        await ensureHost(sdn, host, id, register)
+        await sdn.ovsdbOf(id)
+      } catch {
+        return undefined
+      }
+      cookieSupport.set(ref, true)
+      return true
+    },
+
+    forgetHosts(hosts) {
+      for (const h of hosts ?? []) cookieSupport.delete(h?.$ref)
+    },
+  }
+}
+
+module.exports = {
+  createLegacyOpenFlowChannel,
+  createOvsdbClientAdapter,
+  createTrafficRulesBackend,
+  defaultHostId,
+  // for tests and tools
+  _internals: { legacyRule, clearHostBits, matchKey, pluginRule, pluginFlows, networkTopology },
+}
