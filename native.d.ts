@@ -19,9 +19,13 @@ export declare class NativeFlowTable {
    */
   put(cookie: bigint, priority: number, ruleJson: string, endpointsJson: string): NativeFlowDelta
   /**
-   * `put` for many cookies in one call (one JSON parse, one pair of buffers):
-   * `[{ cookie: "0x…", priority, rule, endpoints }]`. All entries are checked
-   * before the table changes, so a bad one leaves it as it was.
+   * `put` for many cookies in one call (one JSON parse, one pair of buffers).
+   * Entries are `{ cookie: "0x…", priority, rule, endpoints }` (a rule to
+   * compile) or `{ cookie: "0x…", flows: "<hex>" }` (FLOW_MOD ADDs encoded back
+   * to back, e.g. NAT rewrites no rule compiles to). All the entries of one
+   * cookie are united and become its whole desired set: an entry left out of the
+   * call is dropped from its cookie. All entries are checked before the table
+   * changes, so a bad one leaves it as it was.
    */
   putMany(entriesJson: string): NativeFlowDelta
   /** Forgets `cookie`; the DELETE that removes its flows, or `null` if unknown. */
@@ -143,6 +147,23 @@ export declare class NativeOvsdbSession {
   pollEvents(): Array<NativeOvsdbEvent>
 }
 
+/**
+ * A token bucket per IPv4 address: `ratePerSec` events a second after a burst of
+ * `burst`, at most `maxKeys` addresses held (the least recently seen goes).
+ */
+export declare class NativeRateLimiter {
+  constructor(ratePerSec: number, burst: number, maxKeys: number)
+  /**
+   * Takes a token for `ip` at `nowMs` (any monotonic millisecond clock, e.g.
+   * `performance.now()`): true if allowed.
+   */
+  allow(ip: string, nowMs: number): boolean
+  /** Addresses held. */
+  len(): number
+  /** Forgets every address. */
+  clear(): void
+}
+
 /** A byte stream whose reads arrive as events. */
 export declare class NativeStream {
   /** Connects; resolves `null` or a failure object (`{ failed, code, message }`). */
@@ -236,6 +257,19 @@ export declare function __parseFlowTape(text: string, command: string, out: Buff
  */
 export declare function __shapes(from: number): Array<number>
 
+/**
+ * The reply to the ARP request `frame`: `frame`'s target address is at
+ * `answerMac`. Sent to the requester, with the request's VLAN tag, padded to 60
+ * bytes.
+ */
+export declare function buildArpReply(frame: Buffer, answerMac: string): Buffer
+
+/**
+ * A gratuitous ARP (RFC 5227 announcement) saying `ip` is at `mac`: broadcast,
+ * untagged, 60 bytes.
+ */
+export declare function buildGratuitousArp(mac: string, ip: string): Buffer
+
 export declare function cookieNamespace(): NativeCookieNamespace
 
 /** How one host is authenticated; exactly one of these must be given. */
@@ -254,6 +288,18 @@ export interface HostTlsOptions {
 
 /** JSON `[{ name, clauses: [{ protocol, port }] }]`. */
 export declare function listServices(): string
+
+/** An ARP packet read from a frame. */
+export interface NativeArpPacket {
+  /** 1 request, 2 reply (other values as received). */
+  op: number
+  senderMac: string
+  senderIp: string
+  targetMac: string
+  targetIp: string
+  /** The 802.1Q VLAN id, when the frame was tagged. */
+  vlan?: number
+}
 
 /** A refusal inside a batch. */
 export interface NativeBatchError {
@@ -401,6 +447,12 @@ export interface NativeSessionEvent {
   code?: string
   message?: string
 }
+
+/**
+ * The ARP packet of an Ethernet II frame (one 802.1Q tag allowed), or `null`
+ * for any other frame.
+ */
+export declare function parseArp(frame: Buffer): NativeArpPacket | null
 
 /** `{ ruleNumber, generation }` of one of our cookies, `null` for anyone else's. */
 export declare function parseCookie(cookie: bigint): NativeCookieParts | null

@@ -6,6 +6,7 @@
 //!  src/node/      napi bindings: convert JS <-> Rust, map errors to `code`; nothing else
 //!    │
 //!  src/openflow/  OpenFlow 1.1 codec + flow text syntax     (sans-I/O)
+//!  src/net/       ARP frames, per-address rate limit        (sans-I/O)
 //! ```
 //!
 //! Layering rules: protocol modules import neither `tokio` nor `napi`; only
@@ -16,6 +17,7 @@
 
 pub mod openflow;
 pub mod rules;
+pub mod net;
 pub mod ovsdb;
 pub mod session;
 pub mod driver;

@@ -9,8 +9,9 @@ use serde_json::Value;
 
 use super::errors::{err, from_decode, from_encode, guard, JsError};
 use crate::openflow::stats::StatsReplyBody;
+use crate::openflow::types::hex_decode;
 use crate::openflow::Message;
-use crate::rules::table::{dump_request, encode_flow_mods};
+use crate::rules::table::{decode_flow_mods, dump_request, encode_flow_mods};
 use crate::rules::{compile, cookie, flow_count, parse_endpoints, parse_rule, service, FlowTable, Rule, RuleError};
 
 fn rule_error(e: RuleError) -> JsError {
@@ -210,23 +211,51 @@ impl NativeFlowTable {
         })
     }
 
-    /// `put` for many cookies in one call (one JSON parse, one pair of buffers):
-    /// `[{ cookie: "0x…", priority, rule, endpoints }]`. All entries are checked
-    /// before the table changes, so a bad one leaves it as it was.
+    /// `put` for many cookies in one call (one JSON parse, one pair of buffers).
+    /// Entries are `{ cookie: "0x…", priority, rule, endpoints }` (a rule to
+    /// compile) or `{ cookie: "0x…", flows: "<hex>" }` (FLOW_MOD ADDs encoded back
+    /// to back, e.g. NAT rewrites no rule compiles to). All the entries of one
+    /// cookie are united and become its whole desired set: an entry left out of the
+    /// call is dropped from its cookie. All entries are checked before the table
+    /// changes, so a bad one leaves it as it was.
     #[napi]
     pub fn put_many(&mut self, entries_json: String) -> Result<NativeFlowDelta, JsError> {
         guard(|| {
             let Value::Array(entries) = parse_json(&entries_json, "entries")? else {
                 return Err(err("ERR_INVALID_ARG_TYPE", "entries must be a JSON array"));
             };
+            let table_id = self.table.table_id();
             let mut compiled = Vec::with_capacity(entries.len());
             for (i, e) in entries.iter().enumerate() {
-                let field = |name: &str| e.get(name).ok_or_else(|| err("ERR_INVALID_ARG_TYPE", format!("entries[{i}].{name} is missing")));
+                let Some(obj) = e.as_object() else {
+                    return Err(err("ERR_INVALID_ARG_TYPE", format!("entries[{i}] must be an object")));
+                };
+                let field = |name: &str| {
+                    obj.get(name).ok_or_else(|| err("ERR_INVALID_ARG_TYPE", format!("entries[{i}].{name} is missing")))
+                };
                 let c = field("cookie")?
                     .as_str()
                     .and_then(|t| u64::from_str_radix(t.strip_prefix("0x")?, 16).ok())
                     .filter(|c| cookie::parse(*c).is_some())
-                    .ok_or_else(|| err("ERR_INVALID_ARG_VALUE", format!("entries[{i}].cookie must be a rule cookie as \"0x…\" hex")))?;
+                    .ok_or_else(|| {
+                        err(
+                            "ERR_INVALID_ARG_VALUE",
+                            format!("entries[{i}].cookie must be a rule cookie as \"0x…\" hex"),
+                        )
+                    })?;
+                if let Some(flows) = obj.get("flows") {
+                    if let Some(k) = ["priority", "rule", "endpoints"].into_iter().find(|k| obj.contains_key(*k)) {
+                        let msg = format!("entries[{i}] has both flows and {k}: raw flows are an entry of their own");
+                        return Err(err("ERR_INVALID_ARG_VALUE", msg));
+                    }
+                    let bytes = flows.as_str().and_then(hex_decode).ok_or_else(|| {
+                        err("ERR_INVALID_ARG_VALUE", format!("entries[{i}].flows must be a string of hex digits"))
+                    })?;
+                    let flows = decode_flow_mods(&bytes, c, table_id)
+                        .map_err(|why| err("ERR_INVALID_ARG_VALUE", format!("entries[{i}].{why}")))?;
+                    compiled.push((c, flows));
+                    continue;
+                }
                 let priority = field("priority")?
                     .as_u64()
                     .and_then(|p| u16::try_from(p).ok())
@@ -234,15 +263,10 @@ impl NativeFlowTable {
                     .ok_or_else(|| err("ERR_OUT_OF_RANGE", format!("entries[{i}].priority must be 1 to 65535")))?;
                 let rule = parse_rule(field("rule")?).map_err(rule_error)?;
                 let endpoints = parse_endpoints(field("endpoints")?).map_err(rule_error)?;
-                compiled.push((c, compile(&rule, &endpoints, priority, c, self.table.table_id())));
+                compiled.push((c, compile(&rule, &endpoints, priority, c, table_id)));
             }
-            let (mut add, mut delete) = (Vec::new(), Vec::new());
-            for (c, flows) in compiled {
-                let d = self.table.put(c, flows);
-                add.extend(d.add);
-                delete.extend(d.delete);
-            }
-            delta(&add, &delete)
+            let d = self.table.put_all(compiled);
+            delta(&d.add, &d.delete)
         })
     }
 

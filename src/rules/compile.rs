@@ -303,7 +303,8 @@ mod tests {
                                  "port": [53, 54], "sourcePort": [1000, 1002], "direction": "to" }));
         assert_eq!(compile(&both, &[endpoint(4, "02:00:00:00:00:04", &[])], 100, 7, 0).len(), 6);
         assert_eq!(flow_count(&both, &[endpoint(4, "02:00:00:00:00:04", &[])]), 6);
-        let e = parse_rule(&json!({ "vif": { "uuid": VIF, "mac": "02:00:00:00:00:04" }, "allow": true, "protocol": "icmp",
+        let e =
+            parse_rule(&json!({ "vif": { "uuid": VIF, "mac": "02:00:00:00:00:04" }, "allow": true, "protocol": "icmp",
                                      "sourcePort": 22, "direction": "to" }))
             .unwrap_err();
         assert_eq!((e.code, e.field.as_str()), ("ERR_INVALID_ARG_VALUE", "sourcePort"));

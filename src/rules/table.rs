@@ -6,9 +6,12 @@
 //! canonical form that does not care how the match was carried: Open vSwitch
 //! answers OF1.1 flow stats with NXM/OXM matches (kept in `Match::oxm`, decoded
 //! into the standard fields), writes an exact field without a mask where we may
-//! have an all-ones one, and clears host bits under masks.
+//! have an all-ones one, and clears host bits under masks. Instructions are
+//! compared the same way, through [`canonical_instructions`]: what OVS reorders or
+//! drops when it dumps a flow is no difference.
 
-use std::collections::{BTreeMap, HashSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::Ipv4Addr;
 
 use bytes::BytesMut;
@@ -19,7 +22,7 @@ use crate::openflow::flow::{FlowMod, FlowModCommand};
 use crate::openflow::flow_match::Match;
 use crate::openflow::instruction::Instruction;
 use crate::openflow::stats::{FlowStats, FlowStatsRequest, StatsFlags, StatsRequest, StatsRequestBody};
-use crate::openflow::types::{GroupNo, MacAddr, Masked, PortNo};
+use crate::openflow::types::{GroupNo, MacAddr, Masked, PortNo, NO_BUFFER};
 use crate::openflow::{EncodeError, Message};
 
 /// A match in canonical form: every maskable field as (value & mask, mask) with an
@@ -106,27 +109,87 @@ impl FlowKey {
     }
 }
 
-/// What a flow does with a packet, with the equivalent encodings merged.
+/// What a flow does with a packet, compared on [`canonical_instructions`].
 #[derive(Debug, PartialEq, Eq)]
 enum Effect<'a> {
-    /// No instructions, or apply_actions with no actions.
+    /// No instructions once the no-ops are gone.
     Drop,
-    /// apply_actions: output NORMAL (max_len is irrelevant for NORMAL).
+    /// apply_actions: output NORMAL.
     Normal,
-    /// Anything else, compared as is.
-    Other(&'a [Instruction]),
+    /// Anything else (NAT rewrites, outputs to ports, goto_table...).
+    Other(Cow<'a, [Instruction]>),
 }
 
 fn effect(instructions: &[Instruction]) -> Effect<'_> {
-    match instructions {
+    let canonical = canonical_instructions(instructions);
+    match &canonical[..] {
         [] => Effect::Drop,
-        [Instruction::ApplyActions { actions }] => match &actions[..] {
-            [] => Effect::Drop,
-            [Action::Output { port: PortNo::NORMAL, .. }] => Effect::Normal,
-            _ => Effect::Other(instructions),
-        },
-        _ => Effect::Other(instructions),
+        [Instruction::ApplyActions { actions }]
+            if matches!(actions[..], [Action::Output { port: PortNo::NORMAL, .. }]) =>
+        {
+            Effect::Normal
+        }
+        _ => Effect::Other(canonical),
     }
+}
+
+/// Rank of an instruction in the order the switch executes them, whatever the
+/// order in the message (§4.6 lists it: apply actions, clear actions, write
+/// actions, write metadata, goto table; OVS dumps them so); others after, as given.
+fn rank(i: &Instruction) -> u8 {
+    match i {
+        Instruction::ApplyActions { .. } => 0,
+        Instruction::ClearActions => 1,
+        Instruction::WriteActions { .. } => 2,
+        Instruction::WriteMetadata { .. } => 3,
+        Instruction::GotoTable { .. } => 4,
+        Instruction::Experimenter { .. } | Instruction::Unknown { .. } => 5,
+    }
+}
+
+/// An instruction that does nothing: an empty apply_actions or write_actions.
+fn is_noop(i: &Instruction) -> bool {
+    matches!(i, Instruction::ApplyActions { actions } | Instruction::WriteActions { actions } if actions.is_empty())
+}
+
+/// `max_len` only counts for output to the controller (§A.2.5); elsewhere it is 0.
+fn output_is_canonical(a: &Action) -> bool {
+    !matches!(a, Action::Output { port, max_len } if *port != PortNo::CONTROLLER && *max_len != 0)
+}
+
+fn actions_of(i: &Instruction) -> &[Action] {
+    match i {
+        Instruction::ApplyActions { actions } | Instruction::WriteActions { actions } => actions,
+        _ => &[],
+    }
+}
+
+/// `instructions` with what Open vSwitch 3.1 changes when it dumps a flow undone:
+/// in execution order, without empty apply_actions or write_actions (verified
+/// against a live switch; actions come back as sent, OF1.1's `set_nw_dst`,
+/// `set_dl_dst`... included, and `max_len` too). Output to anything but the
+/// controller also gets `max_len` 0, as it means nothing there. Borrowed when
+/// already canonical, which is what [`compile`](super::compile) produces.
+pub fn canonical_instructions(instructions: &[Instruction]) -> Cow<'_, [Instruction]> {
+    let canonical = instructions.windows(2).all(|w| rank(&w[0]) <= rank(&w[1]))
+        && instructions.iter().all(|i| !is_noop(i) && actions_of(i).iter().all(output_is_canonical));
+    if canonical {
+        return Cow::Borrowed(instructions);
+    }
+    let mut out: Vec<Instruction> = instructions.iter().filter(|i| !is_noop(i)).cloned().collect();
+    out.sort_by_key(rank); // stable: experimenter instructions keep their order
+    for i in &mut out {
+        if let Instruction::ApplyActions { actions } | Instruction::WriteActions { actions } = i {
+            for a in actions {
+                if let Action::Output { port, max_len } = a {
+                    if *port != PortNo::CONTROLLER {
+                        *max_len = 0;
+                    }
+                }
+            }
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// The changes a [`FlowTable::put`] needs on the switch.
@@ -225,6 +288,32 @@ impl FlowTable {
             .collect();
         self.by_cookie.insert(cookie, desired);
         Delta { add, delete }
+    }
+
+    /// [`put`](Self::put) for many cookies at once. The flows of all entries with
+    /// the same cookie are united (a rule may need several: its compiled flows and
+    /// the raw NAT rewrites of an elastic IP), then each cookie is put once, in the
+    /// order cookies first appear; so each mentioned cookie's desired set becomes
+    /// exactly that union. Cookies not mentioned are left alone.
+    pub fn put_all(&mut self, entries: impl IntoIterator<Item = (u64, Vec<FlowMod>)>) -> Delta {
+        let mut united: Vec<(u64, Vec<FlowMod>)> = Vec::new();
+        let mut at: HashMap<u64, usize> = HashMap::new();
+        for (cookie, flows) in entries {
+            match at.get(&cookie) {
+                Some(&i) => united[i].1.extend(flows),
+                None => {
+                    at.insert(cookie, united.len());
+                    united.push((cookie, flows));
+                }
+            }
+        }
+        let mut delta = Delta::default();
+        for (cookie, flows) in united {
+            let d = self.put(cookie, flows);
+            delta.add.extend(d.add);
+            delta.delete.extend(d.delete);
+        }
+        delta
     }
 
     /// Forgets `cookie` and returns the one non-strict DELETE (cookie exact, empty
@@ -326,6 +415,57 @@ pub fn dump_request(table_id: u8) -> Message {
             flow_match: Match::default(),
         }),
     })
+}
+
+/// Reads flows the caller encoded itself (back-to-back FLOW_MOD messages, e.g.
+/// the NAT rewrites `set_nw_dst, set_dl_dst, output` that no rule compiles to) as
+/// desired flows of `cookie` in table `table_id`. Each must be an ADD (§A.3.4.1)
+/// in that table (a flow elsewhere is never dumped, so it would be re-added on
+/// every reconcile), without a buffered packet (re-sending it would apply to some
+/// other packet), with cookie 0 or `cookie`. The error names the offending message
+/// as `flows[n]`.
+pub fn decode_flow_mods(bytes: &[u8], cookie: u64, table_id: u8) -> Result<Vec<FlowMod>, String> {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let n = out.len();
+        let len = match rest.get(2..4) {
+            Some(l) => usize::from(u16::from_be_bytes([l[0], l[1]])),
+            None => return Err(format!("flows[{n}] is truncated: {} bytes left, a header is 8", rest.len())),
+        };
+        if len < 8 || len > rest.len() {
+            return Err(format!("flows[{n}] has length {len} with {} bytes left", rest.len()));
+        }
+        let (frame, tail) = rest.split_at(len);
+        rest = tail;
+        let fm = match Message::decode(frame) {
+            Ok(Message::FlowMod(fm)) => fm,
+            Ok(other) => {
+                let (version, t) = other.header_type();
+                let what = match t.name() {
+                    _ if version != crate::openflow::OFP11_VERSION => format!("a message of version {version}"),
+                    Some(name) => name.to_owned(),
+                    None => format!("message type {}", t.0),
+                };
+                return Err(format!("flows[{n}] must be an OpenFlow 1.1 flow_mod, got {what}"));
+            }
+            Err(e) => return Err(format!("flows[{n}] does not decode: {e}")),
+        };
+        if fm.command != FlowModCommand::ADD {
+            return Err(format!("flows[{n}] must be an add, got {:?}", fm.command));
+        }
+        if fm.table_id != table_id {
+            return Err(format!("flows[{n}] is in table {}, the table's flows are in table {table_id}", fm.table_id));
+        }
+        if fm.buffer_id != NO_BUFFER {
+            return Err(format!("flows[{n}] refers to buffered packet {}", fm.buffer_id));
+        }
+        if fm.cookie != 0 && fm.cookie != cookie {
+            return Err(format!("flows[{n}] has cookie 0x{:016x}, not the entry's 0x{cookie:016x} (or 0)", fm.cookie));
+        }
+        out.push(fm);
+    }
+    Ok(out)
 }
 
 /// Encodes `flows` back to back as FLOW_MOD messages with xid 0 (the channel gives
@@ -577,5 +717,226 @@ mod tests {
         let r = t.reconcile(&ours);
         assert_eq!(r.per_cookie[0].present, 1);
         assert!(r.add.is_empty());
+    }
+
+    /// A live OVS 3.1 answer to `dump_request(0)` (js/sandbox.js, one host), after
+    /// these flows, all `priority=20000,ip,nw_dst=203.0.113.N` with cookie
+    /// `0x5d4e…001N`, were sent as OF1.1 FLOW_MODs through our channel (N=3 by
+    /// `ovs-ofctl -O OpenFlow11 add-flow` with `set_field:10.0.0.1->ip_dst`):
+    ///
+    /// ```text
+    /// N  sent                                              dumped back
+    /// 1  apply(set_nw_dst,set_dl_dst,output:1 max_len 0)   the same
+    /// 2  ... output:1 max_len 0xffff                       the same, max_len 0xffff kept
+    /// 3  set_field:10.0.0.1->ip_dst,mod_dl_dst,output:1    apply(set_nw_dst,set_dl_dst,output:1 max_len 0)
+    /// 4  goto_table:1, apply(set_nw_src)                   apply first, then goto
+    /// 5  apply(), goto_table:1                             goto_table:1 alone
+    /// 6  write_actions()                                   no instructions
+    /// 7  write_metadata, clear_actions, goto_table:2       clear, write_metadata, goto
+    /// ```
+    const LIVE_NAT_DUMP: &str = "021302e00000000b0001000000000000007800000000000001406f404e20000000000000000000005d4e000000000011\
+        000000000000000000000000000000000001001200000602080000001004cb0071010000000000000004003000000000000600080a00000100\
+        04001002000000000100000000000000000010000000010000000000000000007800000000000001406f404e20000000000000000000005d4e\
+        000000000012000000000000000000000000000000000001001200000602080000001004cb0071020000000000000004003000000000000600\
+        080a000001000400100200000000010000000000000000001000000001ffff000000000000006000000000000001406f404e20000000000000\
+        000000005d4e000000000014000000000000000000000000000000000001001200000602080000001004cb0071040000000000000004001000\
+        00000000050008c63364010001000801000000005000000000000001406f404e20000000000000000000005d4e000000000015000000000000\
+        000000000000000000000001001200000602080000001004cb0071050000000000000001000801000000004800000000000001406f404e2000\
+        0000000000000000005d4e000000000016000000000000000000000000000000000001001200000602080000001004cb007106000000000000\
+        007000000000000001406f404e20000000000000000000005d4e000000000017000000000000000000000000000000000001001200000602080\
+        000001004cb00710700000000000000050008000000000002001800000000000000000000000500000000000000ff000100080200000000780000\
+        0000000000a7d8c04e20000000000000000000005d4e000000000013000000000000000000000000000000000001001200000602080000001004\
+        cb0071030000000000000004003000000000000600080a000001000400100200000000010000000000000000001000000001000000000000000\
+        0";
+
+    fn live_nat_dump() -> Vec<FlowStats> {
+        match Message::decode(&hex_decode(LIVE_NAT_DUMP).unwrap()).unwrap() {
+            Message::StatsReply(r) => match r.body {
+                StatsReplyBody::Flow { flows } => flows,
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn apply(actions: Vec<Action>) -> Instruction {
+        Instruction::ApplyActions { actions }
+    }
+
+    fn nat(max_len: u16) -> Vec<Action> {
+        vec![
+            Action::SetNwDst { nw_addr: "10.0.0.1".parse().unwrap() },
+            Action::SetDlDst { dl_addr: "02:00:00:00:00:01".parse().unwrap() },
+            Action::Output { port: PortNo(1), max_len },
+        ]
+    }
+
+    /// The flows of [`LIVE_NAT_DUMP`], as they were sent.
+    fn live_nat_sent() -> Vec<(u64, FlowMod)> {
+        let goto = |table_id| Instruction::GotoTable { table_id };
+        let set_src = Action::SetNwSrc { nw_addr: "198.51.100.1".parse().unwrap() };
+        let sent: [(u64, Vec<Instruction>); 7] = [
+            (1, vec![apply(nat(0))]),
+            (2, vec![apply(nat(0xffff))]),
+            (3, text("ip,actions=set_field:10.0.0.1->ip_dst,mod_dl_dst:02:00:00:00:00:01,output:1").instructions),
+            (4, vec![goto(1), apply(vec![set_src])]),
+            (5, vec![apply(vec![]), goto(1)]),
+            (6, vec![Instruction::WriteActions { actions: vec![] }]),
+            (
+                7,
+                vec![
+                    Instruction::WriteMetadata { metadata: 5, metadata_mask: 0xff },
+                    Instruction::ClearActions,
+                    goto(2),
+                ],
+            ),
+        ];
+        sent.into_iter()
+            .map(|(n, instructions)| {
+                let mut fm = text(&format!("priority=20000,ip,nw_dst=203.0.113.{n},actions=drop"));
+                fm.cookie = NAMESPACE | 0x10 | n;
+                fm.instructions = instructions;
+                (fm.cookie, fm)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn nat_flows_ovs_dumped_reconcile_as_present() {
+        let dumped = live_nat_dump();
+        assert_eq!(dumped.len(), 7);
+        let sent = live_nat_sent();
+        let mut t = FlowTable::new(0);
+        for (cookie, fm) in &sent {
+            t.put(*cookie, vec![fm.clone()]);
+        }
+        let r = t.reconcile(&dumped);
+        assert!(r.add.is_empty() && r.delete.is_empty() && r.extra.is_empty(), "{r:#?}");
+        assert!(r.per_cookie.iter().all(|c| c.present == 1), "{:#?}", r.per_cookie);
+
+        // What OVS sent back differs from what was sent where the table says it does.
+        let by_cookie = |c: u64| dumped.iter().find(|d| d.cookie == NAMESPACE | 0x10 | c).unwrap();
+        assert_eq!(by_cookie(1).instructions, vec![apply(nat(0))], "OF1.1 set_nw_dst/set_dl_dst come back as sent");
+        assert_eq!(by_cookie(2).instructions, vec![apply(nat(0xffff))], "max_len is kept");
+        assert_eq!(by_cookie(3).instructions, vec![apply(nat(0))], "set_field on ip_dst comes back as set_nw_dst");
+        assert_eq!(by_cookie(5).instructions, vec![Instruction::GotoTable { table_id: 1 }]);
+        assert!(by_cookie(6).instructions.is_empty());
+        for (cookie, fm) in &sent {
+            let d = dumped.iter().find(|d| d.cookie == *cookie).unwrap();
+            assert_eq!(canonical_instructions(&fm.instructions), canonical_instructions(&d.instructions));
+        }
+
+        // Another rewrite target or port is another effect: deleted and re-added.
+        let mut t = FlowTable::new(0);
+        let (cookie, mut fm) = sent[0].clone();
+        fm.instructions = vec![apply(vec![
+            Action::SetNwDst { nw_addr: "10.0.0.2".parse().unwrap() },
+            nat(0)[1].clone(),
+            nat(0)[2].clone(),
+        ])];
+        t.put(cookie, vec![fm.clone()]);
+        let r = t.reconcile(&dumped[..1]);
+        assert_eq!((r.add, r.delete.len(), r.per_cookie[0].present), (vec![fm.clone()], 1, 0));
+        fm.instructions =
+            vec![apply(vec![nat(0)[0].clone(), nat(0)[1].clone(), Action::Output { port: PortNo(2), max_len: 0 }])];
+        t.put(cookie, vec![fm]);
+        assert_eq!(t.reconcile(&dumped[..1]).per_cookie[0].present, 0);
+    }
+
+    #[test]
+    fn canonical_instructions_drop_noops_order_and_max_len() {
+        let normal = text("actions=normal").instructions;
+        assert!(matches!(canonical_instructions(&normal), Cow::Borrowed(_)), "compiled flows are canonical");
+        let compiled = apply(nat(0));
+        assert!(matches!(canonical_instructions(std::slice::from_ref(&compiled)), Cow::Borrowed(_)));
+
+        let controller = |max_len| Action::Output { port: PortNo::CONTROLLER, max_len };
+        let messy = vec![
+            Instruction::GotoTable { table_id: 3 },
+            Instruction::WriteActions { actions: vec![Action::Output { port: PortNo(7), max_len: 128 }] },
+            apply(vec![Action::Output { port: PortNo::NORMAL, max_len: 0xffff }, controller(128)]),
+            Instruction::WriteActions { actions: vec![] },
+        ];
+        assert_eq!(
+            canonical_instructions(&messy).into_owned(),
+            vec![
+                apply(vec![Action::Output { port: PortNo::NORMAL, max_len: 0 }, controller(128)]),
+                Instruction::WriteActions { actions: vec![Action::Output { port: PortNo(7), max_len: 0 }] },
+                Instruction::GotoTable { table_id: 3 },
+            ]
+        );
+        // Only the controller's max_len counts.
+        assert_ne!(effect(&[apply(vec![controller(128)])]), effect(&[apply(vec![controller(0xffff)])]));
+        assert_eq!(effect(&[apply(vec![Action::Output { port: PortNo::NORMAL, max_len: 0xffff }])]), Effect::Normal);
+        assert_eq!(effect(&[apply(vec![]), Instruction::WriteActions { actions: vec![] }]), Effect::Drop);
+        // Action order within a list is what the packet sees: never reordered.
+        let mut swapped = nat(0);
+        swapped.swap(0, 1);
+        assert_ne!(effect(&[apply(nat(0))]), effect(&[apply(swapped)]));
+    }
+
+    #[test]
+    fn put_all_unites_the_entries_of_a_cookie() {
+        let rule_flows = seed_flows(c(1), "5060");
+        let (_, mut nat_flow) = live_nat_sent()[0].clone();
+        nat_flow.cookie = 0;
+        let mut t = FlowTable::new(0);
+        let d = t.put_all([(c(1), rule_flows.clone()), (c(2), seed_flows(c(2), "80")), (c(1), vec![nat_flow.clone()])]);
+        assert_eq!((d.add.len(), d.delete.len()), (5, 0));
+        assert_eq!(
+            d.add.iter().map(|f| f.cookie).collect::<Vec<_>>(),
+            vec![c(1), c(1), c(1), c(2), c(2)],
+            "cookies in first-seen order"
+        );
+        assert_eq!((t.len(), t.flows(c(1)).count()), (5, 3));
+        assert!(t.flows(c(1)).all(|f| f.cookie == c(1)));
+
+        // The same union again: nothing to do; one entry fewer: its flows go.
+        assert_eq!(t.put_all([(c(1), vec![nat_flow.clone()]), (c(1), rule_flows.clone())]), Delta::default());
+        let d = t.put_all([(c(1), rule_flows.clone())]);
+        assert_eq!((d.add.len(), d.delete.len()), (0, 1));
+        assert_eq!(MatchKey::of(&d.delete[0].flow_match), MatchKey::of(&nat_flow.flow_match));
+        assert_eq!(t.flows(c(2)).count(), 2, "a cookie not mentioned is left alone");
+        assert_eq!(t.put_all([]), Delta::default());
+    }
+
+    #[test]
+    fn raw_flows_are_flow_mod_adds_of_the_table() {
+        let (cookie, fm) = live_nat_sent()[0].clone();
+        let bytes = encode_flow_mods(&[fm.clone(), FlowMod { cookie: 0, ..fm.clone() }]).unwrap();
+        let flows = decode_flow_mods(&bytes, cookie, 0).unwrap();
+        assert_eq!(flows, vec![fm.clone(), FlowMod { cookie: 0, ..fm.clone() }]);
+        assert_eq!(decode_flow_mods(&[], cookie, 0), Ok(vec![]));
+
+        let refused = |bytes: &[u8], table_id: u8| decode_flow_mods(bytes, cookie, table_id).unwrap_err();
+        let one = |f: FlowMod| encode_flow_mods(&[fm.clone(), f]).unwrap();
+        assert!(refused(&bytes, 1).starts_with("flows[0] is in table 0"), "{}", refused(&bytes, 1));
+        let e = refused(&one(FlowMod { command: FlowModCommand::DELETE, ..fm.clone() }), 0);
+        assert_eq!(e, "flows[1] must be an add, got delete");
+        let e = refused(&one(FlowMod { cookie: c(9), ..fm.clone() }), 0);
+        assert!(e.starts_with("flows[1] has cookie 0x5d4e000000000009"), "{e}");
+        let e = refused(&one(FlowMod { buffer_id: 7, ..fm.clone() }), 0);
+        assert_eq!(e, "flows[1] refers to buffered packet 7");
+        let barrier = Message::BarrierRequest(crate::openflow::symmetric::Empty { xid: 1 }).to_bytes().unwrap();
+        assert_eq!(refused(&barrier, 0), "flows[0] must be an OpenFlow 1.1 flow_mod, got barrier_request");
+        let mut of13 = bytes[..usize::from(u16::from_be_bytes([bytes[2], bytes[3]]))].to_vec();
+        of13[0] = 4;
+        assert_eq!(refused(&of13, 0), "flows[0] must be an OpenFlow 1.1 flow_mod, got a message of version 4");
+        assert!(refused(&bytes[..bytes.len() - 1], 0).starts_with("flows[1] has length"));
+        assert!(refused(&bytes[..3], 0).starts_with("flows[0] is truncated"));
+        let mut short = bytes.clone();
+        short[3] = 4;
+        assert!(refused(&short, 0).starts_with("flows[0] has length 4"));
+        let mut garbage = bytes.clone();
+        garbage[1] = 14; // still a FLOW_MOD, but cut the match short
+        garbage[2..4].copy_from_slice(&16u16.to_be_bytes());
+        assert!(refused(&garbage[..16], 0).starts_with("flows[0] does not decode"), "{}", refused(&garbage[..16], 0));
+        // Every prefix and every single-byte corruption: an error or flows, never a panic.
+        for n in 0..bytes.len() {
+            let _ = decode_flow_mods(&bytes[..n], cookie, 0);
+            let mut b = bytes.clone();
+            b[n] ^= 0xa5;
+            let _ = decode_flow_mods(&b, cookie, 0);
+        }
     }
 }

@@ -1,0 +1,144 @@
+//! Packet-helper bindings: ARP frames for the controller's PACKET_IN/PACKET_OUT
+//! path, and the per-address rate limiter. Frames cross as Buffers, MACs as
+//! `'aa:bb:cc:dd:ee:ff'`, IPv4 addresses dotted.
+
+use std::net::Ipv4Addr;
+
+use napi::bindgen_prelude::Buffer;
+use napi_derive::napi;
+
+use super::errors::{err, guard, JsError};
+use crate::net::arp::{self, build_arp_reply, build_gratuitous_arp, parse_arp};
+use crate::net::{RateLimitError, RateLimiter};
+use crate::openflow::types::MacAddr;
+
+/// A MAC a host may use as its own: not a group address (bit 0 of the first
+/// octet), not all zeros.
+fn unicast_mac(text: &str, what: &str) -> Result<MacAddr, JsError> {
+    let mac: MacAddr =
+        text.parse().map_err(|_| err("ERR_INVALID_ARG_VALUE", format!("{what}: invalid MAC address '{text}'")))?;
+    if mac.0[0] & 1 == 1 || mac == MacAddr::ZERO {
+        return Err(err("ERR_INVALID_ARG_VALUE", format!("{what}: '{text}' is not a unicast MAC address")));
+    }
+    Ok(mac)
+}
+
+fn ipv4(text: &str, what: &str) -> Result<Ipv4Addr, JsError> {
+    text.parse().map_err(|_| err("ERR_INVALID_ARG_VALUE", format!("{what}: invalid IPv4 address '{text}'")))
+}
+
+/// An ARP packet read from a frame.
+#[napi(object)]
+pub struct NativeArpPacket {
+    /// 1 request, 2 reply (other values as received).
+    pub op: u32,
+    pub sender_mac: String,
+    pub sender_ip: String,
+    pub target_mac: String,
+    pub target_ip: String,
+    /// The 802.1Q VLAN id, when the frame was tagged.
+    pub vlan: Option<u32>,
+}
+
+/// The ARP packet of an Ethernet II frame (one 802.1Q tag allowed), or `null`
+/// for any other frame.
+#[napi(js_name = "parseArp")]
+pub fn parse_arp_frame(frame: Buffer) -> Result<Option<NativeArpPacket>, JsError> {
+    guard(|| {
+        Ok(parse_arp(&frame).map(|p| NativeArpPacket {
+            op: u32::from(p.op),
+            sender_mac: p.sha.to_string(),
+            sender_ip: p.spa.to_string(),
+            target_mac: p.tha.to_string(),
+            target_ip: p.tpa.to_string(),
+            vlan: p.vlan.map(|v| u32::from(v.vid)),
+        }))
+    })
+}
+
+/// The reply to the ARP request `frame`: `frame`'s target address is at
+/// `answerMac`. Sent to the requester, with the request's VLAN tag, padded to 60
+/// bytes.
+#[napi(js_name = "buildArpReply")]
+pub fn build_arp_reply_frame(frame: Buffer, answer_mac: String) -> Result<Buffer, JsError> {
+    guard(|| {
+        let answer = unicast_mac(&answer_mac, "answerMac")?;
+        let request = match parse_arp(&frame) {
+            Some(p) if p.op == arp::OP_REQUEST => p,
+            Some(p) => {
+                let msg = format!("frame: an ARP packet with opcode {}, not a request (1)", p.op);
+                return Err(err("ERR_INVALID_ARG_VALUE", msg));
+            }
+            None => {
+                let msg = "frame: not an ARP request (Ethernet II, at most one 802.1Q tag, IPv4 over Ethernet)";
+                return Err(err("ERR_INVALID_ARG_VALUE", msg));
+            }
+        };
+        Ok(build_arp_reply(&request, answer).into())
+    })
+}
+
+/// A gratuitous ARP (RFC 5227 announcement) saying `ip` is at `mac`: broadcast,
+/// untagged, 60 bytes.
+#[napi(js_name = "buildGratuitousArp")]
+pub fn build_gratuitous_arp_frame(mac: String, ip: String) -> Result<Buffer, JsError> {
+    guard(|| {
+        let mac = unicast_mac(&mac, "mac")?;
+        let ip = ipv4(&ip, "ip")?;
+        if ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() {
+            return Err(err("ERR_INVALID_ARG_VALUE", format!("ip: '{ip}' is not a unicast IPv4 address")));
+        }
+        Ok(build_gratuitous_arp(mac, ip).into())
+    })
+}
+
+/// A token bucket per IPv4 address: `ratePerSec` events a second after a burst of
+/// `burst`, at most `maxKeys` addresses held (the least recently seen goes).
+#[napi]
+pub struct NativeRateLimiter {
+    inner: RateLimiter,
+}
+
+#[napi]
+impl NativeRateLimiter {
+    #[napi(constructor)]
+    pub fn new(rate_per_sec: f64, burst: u32, max_keys: u32) -> Result<Self, JsError> {
+        guard(|| {
+            let max_keys = usize::try_from(max_keys).unwrap_or(usize::MAX);
+            let inner = RateLimiter::new(rate_per_sec, burst, max_keys).map_err(|e| {
+                let msg = match e {
+                    RateLimitError::Rate(r) => format!("ratePerSec must be a finite number, 0 or more, got {r}"),
+                    RateLimitError::Burst => "burst must be 1 or more, got 0".to_owned(),
+                    RateLimitError::MaxKeys => "maxKeys must be 1 or more, got 0".to_owned(),
+                };
+                err("ERR_OUT_OF_RANGE", msg)
+            })?;
+            Ok(NativeRateLimiter { inner })
+        })
+    }
+
+    /// Takes a token for `ip` at `nowMs` (any monotonic millisecond clock, e.g.
+    /// `performance.now()`): true if allowed.
+    #[napi]
+    pub fn allow(&mut self, ip: String, now_ms: f64) -> Result<bool, JsError> {
+        guard(|| {
+            let key = u32::from(ipv4(&ip, "ip")?);
+            if !now_ms.is_finite() || now_ms < 0.0 {
+                return Err(err("ERR_OUT_OF_RANGE", format!("nowMs must be a finite number, 0 or more, got {now_ms}")));
+            }
+            Ok(self.inner.allow(key, now_ms as u64))
+        })
+    }
+
+    /// Addresses held.
+    #[napi]
+    pub fn len(&self) -> u32 {
+        u32::try_from(self.inner.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Forgets every address.
+    #[napi]
+    pub fn clear(&mut self) {
+        self.inner.clear();
+    }
+}
