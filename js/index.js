@@ -6,6 +6,8 @@ const { TlsConfig } = require('./tls.js')
 const { OpenFlowChannel } = require('./openflow-channel.js')
 const { OvsdbClient, ovsdb } = require('./ovsdb-client.js')
 const { SdnController, services } = require('./sdn-controller.js')
+const { SecurityGroups } = require('./security-groups.js')
+const { ElasticIps } = require('./elastic-ips.js')
 
 module.exports = {
   ...codec,
@@ -15,4 +17,6 @@ module.exports = {
   ovsdb,
   SdnController,
   services,
+  SecurityGroups,
+  ElasticIps,
 }

@@ -1,0 +1,232 @@
+'use strict'
+// Security groups against real Open vSwitch hosts (sandbox, TLS like XCP-ng):
+// the blog's EC2 scenario proven by ofproto/trace, stateless replies, source
+// groups following membership, one group on two hosts, budgets, restarts.
+
+const { TlsConfig, SdnController, SecurityGroups } = require('..')
+const { startSandbox } = require('../js/sandbox.js')
+
+const OURS = 'table=0,cookie=0x5d4e000000000000/0xffff000000000000'
+
+let sb
+let tls
+const controllers = []
+
+beforeAll(async () => {
+  sb = await startSandbox({ hosts: 2, nports: 4 })
+  tls = new TlsConfig({ clientCert: sb.pki.client.cert, clientKey: sb.pki.client.key, poolCa: sb.pki.ca.cert })
+}, 180000)
+
+afterAll(async () => {
+  await sb?.stop()
+})
+
+afterEach(async () => {
+  await Promise.all(controllers.splice(0).map((c) => c.close()))
+  for (const h of sb.hosts) if (h.switchRunning) h.ofctl('del-flows', OURS)
+})
+
+function setup(hosts = sb.hosts) {
+  const sdn = new SdnController({ tls, syncIntervalMs: 0, openflow: { reconnectMinMs: 50, reconnectMaxMs: 300 } })
+  sdn.on('error', () => {})
+  for (const h of hosts) sdn.addHost({ id: h.name, address: h.ip, ovsdbPort: h.ports.ovsdbSsl, openflowPort: h.ports.openflowSsl, serverCert: h.certs.server.cert })
+  controllers.push(sdn)
+  return { sdn, sg: new SecurityGroups(sdn) }
+}
+
+const ourFlows = (h) =>
+  h
+    .ofctl('dump-flows', '--no-stats', OURS)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('cookie='))
+    .sort()
+
+const BCAST = 'ff:ff:ff:ff:ff:ff'
+
+/** A VIF of the sandbox as the API takes it, with its private address 10.0.0.<n>. */
+const vifOf = (h, n) => ({ uuid: h.vifs[n - 1].uuid, mac: h.vifs[n - 1].mac, ips: [`10.0.${h.index}.${n}`] })
+
+/** Packets around VIF n of host h, in ofproto/trace flow syntax. */
+function packets(h, n) {
+  const v = h.vifs[n - 1]
+  const ip = `10.0.${h.index}.${n}`
+  const peer = h.vifs[n === 4 ? 2 : 3] // a neighbour port the packets come in on
+  return {
+    /** Delivered to the VIF: `proto` tcp/udp to its `port` from `src`:`sport`. */
+    in: (proto, src, port, sport = 40000) => `in_port=${peer.ofport},${proto},dl_src=${peer.mac},dl_dst=${v.mac},nw_src=${src},nw_dst=${ip},${proto === 'udp' ? 'udp_src' : 'tp_src'}=${sport},${proto === 'udp' ? 'udp_dst' : 'tp_dst'}=${port}`,
+    /** Sent by the VIF: `proto` to `dst`:`port` from its `sport`. */
+    out: (proto, dst, port, sport = 40000, src = ip) => `in_port=${v.ofport},${proto},dl_src=${v.mac},dl_dst=${BCAST},nw_src=${src},nw_dst=${dst},${proto === 'udp' ? 'udp_src' : 'tp_src'}=${sport},${proto === 'udp' ? 'udp_dst' : 'tp_dst'}=${port}`,
+    arpIn: () => `in_port=${peer.ofport},arp,dl_src=${peer.mac},dl_dst=${v.mac},arp_op=2,arp_spa=10.0.0.254,arp_tpa=${ip}`,
+    arpOut: () => `in_port=${v.ofport},arp,dl_src=${v.mac},dl_dst=${BCAST},arp_op=1,arp_spa=${ip},arp_tpa=10.0.0.254`,
+    dhcpOffer: () => `in_port=${peer.ofport},udp,dl_src=${peer.mac},dl_dst=${v.mac},nw_src=10.0.0.254,nw_dst=${ip},udp_src=67,udp_dst=68`,
+    dhcpDiscover: () => `in_port=${v.ofport},udp,dl_src=${v.mac},dl_dst=${BCAST},nw_src=0.0.0.0,nw_dst=255.255.255.255,udp_src=68,udp_dst=67`,
+    pingIn: (src) => `in_port=${peer.ofport},icmp,dl_src=${peer.mac},dl_dst=${v.mac},nw_src=${src},nw_dst=${ip},icmp_type=8,icmp_code=0`,
+  }
+}
+
+function expectVerdicts(h, cases) {
+  const got = cases.map(([name, flow]) => [name, h.trace(flow).verdict])
+  expect(got).toEqual(cases.map(([name, , want]) => [name, want]))
+}
+
+test("the blog's scenario: everything blocked, then tcp 80 from anywhere and tcp 22 from 10.10.1.0/24", async () => {
+  const h = sb.hosts[0]
+  const { sg } = setup([h])
+  const p = packets(h, 1)
+  const g = sg.createSecurityGroup('Test Group', 'blog scenario')
+  expect(g).toMatchObject({ name: 'Test Group', ingress: [], egress: [{ protocol: 'all', cidr: '0.0.0.0/0' }] })
+  const r = await sg.attach(vifOf(h, 1), ['Test Group'])
+  expect(r.hosts[h.name]).toEqual({ ok: true })
+  expectVerdicts(h, [
+    ['http in', p.in('tcp', '203.0.113.9', 80), 'drop'],
+    ['ssh in', p.in('tcp', '10.10.1.5', 22), 'drop'],
+    ['ping in', p.pingIn('203.0.113.9'), 'drop'],
+    ['ARP reply in', p.arpIn(), 'forward'],
+    ['DHCP offer in', p.dhcpOffer(), 'forward'],
+    ['anything out (egress open)', p.out('tcp', '203.0.113.9', 8080), 'forward'],
+    ['another VIF, not in a group', packets(h, 2).in('tcp', '203.0.113.9', 80), 'forward'],
+  ])
+  await sg.authorizeIngress('Test Group', { protocol: 'tcp', fromPort: 80, toPort: 80, cidr: '0.0.0.0' })
+  await sg.authorizeIngress('Test Group', { protocol: 'tcp', fromPort: 22, toPort: 22, cidr: '10.10.1.0/24' })
+  expectVerdicts(h, [
+    ['http in from anywhere', p.in('tcp', '203.0.113.9', 80), 'forward'],
+    ['ssh in from 10.10.1.5', p.in('tcp', '10.10.1.5', 22), 'forward'],
+    ['ssh in from 10.10.2.5', p.in('tcp', '10.10.2.5', 22), 'drop'],
+    ['tcp 443 in', p.in('tcp', '203.0.113.9', 443), 'drop'],
+    ['udp 80 in', p.in('udp', '203.0.113.9', 80), 'drop'],
+  ])
+  // Stateless: the reply of an outbound connection is not let in until the client service is declared.
+  const reply443 = p.in('tcp', '93.184.216.34', 51000, 443)
+  expect(h.trace(reply443).verdict).toBe('drop')
+  await sg.authorizeEgress('Test Group', { protocol: 'tcp', fromPort: 443, toPort: 443, cidr: '0.0.0.0/0' })
+  expect(h.trace(reply443).verdict).toBe('forward')
+  expect(sg.describe()).toEqual([expect.objectContaining({ name: 'Test Group', members: [h.vifs[0].uuid] })])
+})
+
+test('egress restricted (default egress revoked): declared services out, replies of inbound services out, DHCP and ARP still work', async () => {
+  const h = sb.hosts[0]
+  const { sg } = setup([h])
+  const p = packets(h, 2)
+  sg.createSecurityGroup('locked')
+  await sg.authorizeIngress('locked', { protocol: 'tcp', fromPort: 22, toPort: 22, cidr: '10.10.1.0/24' })
+  await sg.authorizeEgress('locked', { protocol: 'udp', fromPort: 53, toPort: 53, cidr: '10.0.0.53/32' })
+  await sg.revokeEgress('locked', { protocol: -1, cidr: '0.0.0.0/0' })
+  await sg.attach(vifOf(h, 2), ['locked'])
+  expectVerdicts(h, [
+    ['tcp 8080 out', p.out('tcp', '203.0.113.9', 8080), 'drop'],
+    ['dns out to the resolver', p.out('udp', '10.0.0.53', 53), 'forward'],
+    ['dns out elsewhere', p.out('udp', '8.8.8.8', 53), 'drop'],
+    ['dns reply in', p.in('udp', '10.0.0.53', 40000, 53), 'forward'],
+    ['ssh reply out to 10.10.1.5', p.out('tcp', '10.10.1.5', 50000, 22), 'forward'],
+    ['ssh reply out to 10.10.2.5', p.out('tcp', '10.10.2.5', 50000, 22), 'drop'],
+    ['spoofed source out', p.out('udp', '10.0.0.53', 53, 40000, '10.0.0.99'), 'drop'],
+    ['DHCP discover out (from 0.0.0.0)', p.dhcpDiscover(), 'forward'],
+    ['ARP out', p.arpOut(), 'forward'],
+  ])
+})
+
+test('sourceGroup rules follow membership; one group on two hosts is updated everywhere in one call', async () => {
+  const [a, b] = sb.hosts
+  const { sg } = setup()
+  sg.createSecurityGroup('web')
+  sg.createSecurityGroup('db')
+  await sg.authorizeIngress('db', { protocol: 'tcp', fromPort: 5432, toPort: 5432, sourceGroup: 'web' })
+  await sg.attach(vifOf(a, 3), ['db'])
+  await sg.attach(vifOf(a, 2), ['web'])
+  const db = packets(a, 3)
+  expectVerdicts(a, [
+    ['5432 from a web member', db.in('tcp', '10.0.0.2', 5432), 'forward'],
+    ['5432 from elsewhere', db.in('tcp', '10.0.0.4', 5432), 'drop'],
+  ])
+  // A new member on another host: allowed everywhere at once.
+  const r = await sg.attach(vifOf(b, 4), ['web'])
+  expect(r.hosts).toEqual({ [a.name]: { ok: true }, [b.name]: { ok: true } })
+  expect(a.trace(db.in('tcp', '10.0.1.4', 5432)).verdict).toBe('forward')
+  await sg.detach(vifOf(b, 4))
+  expect(a.trace(db.in('tcp', '10.0.1.4', 5432)).verdict).toBe('drop')
+  // db on both hosts; one authorize reaches both.
+  await sg.attach(vifOf(b, 1), ['db'])
+  const dbB = packets(b, 1)
+  expect(b.trace(dbB.in('tcp', '10.9.9.9', 6379)).verdict).toBe('drop')
+  const u = await sg.authorizeIngress('db', { protocol: 'tcp', fromPort: 6379, toPort: 6379, cidr: '10.9.0.0/16' })
+  expect(u.hosts).toEqual({ [a.name]: { ok: true }, [b.name]: { ok: true } })
+  expect(b.trace(dbB.in('tcp', '10.9.9.9', 6379)).verdict).toBe('forward')
+  expect(a.trace(db.in('tcp', '10.9.9.9', 6379)).verdict).toBe('forward')
+  await sg.revokeIngress('db', { protocol: 'tcp', fromPort: 6379, toPort: 6379, cidr: '10.9.0.0/16' })
+  expect(b.trace(dbB.in('tcp', '10.9.9.9', 6379)).verdict).toBe('drop')
+  expect((await sg.deleteSecurityGroup('web').catch((e) => e)).code).toBe('SDN_SG_IN_USE')
+})
+
+test('port ranges: one flow per port within the budget, a clear error beyond it', async () => {
+  const h = sb.hosts[1]
+  const { sg } = setup([h])
+  sg.createSecurityGroup('range')
+  await sg.attach(vifOf(h, 1), ['range'])
+  const before = ourFlows(h).length
+  await sg.authorizeIngress('range', { protocol: 'udp', fromPort: 5000, toPort: 5009, cidr: '0.0.0.0/0' })
+  expect(ourFlows(h).length - before).toBe(10)
+  expect(h.trace(packets(h, 1).in('udp', '1.2.3.4', 5009)).verdict).toBe('forward')
+  expect(h.trace(packets(h, 1).in('udp', '1.2.3.4', 5010)).verdict).toBe('drop')
+  const flows = ourFlows(h)
+  const e = await sg.authorizeIngress('range', { protocol: 'tcp', fromPort: 1000, toPort: 2999, cidr: '0.0.0.0/0' }).catch((err) => err)
+  expect(e.code).toBe('SDN_FLOW_BUDGET')
+  expect(e.message).toMatch(/one flow per port/)
+  expect(ourFlows(h)).toEqual(flows)
+  // Every port (0-65535) is no port match at all: one flow.
+  await sg.authorizeIngress('range', { protocol: 'tcp', fromPort: 0, toPort: 65535, cidr: '10.1.0.0/16' })
+  expect(ourFlows(h).length - flows.length).toBe(1)
+})
+
+test('bad permissions are refused with their own message; nothing sent', async () => {
+  const h = sb.hosts[0]
+  const { sg } = setup([h])
+  sg.createSecurityGroup('g')
+  const bad = [
+    [{ protocol: 'gre', cidr: '0.0.0.0/0' }, TypeError, /protocol/],
+    [{ protocol: 'tcp', fromPort: 22, cidr: '0.0.0.0/0' }, TypeError, /toPort/],
+    [{ protocol: 'tcp', fromPort: 22, toPort: 70000, cidr: '0.0.0.0/0' }, RangeError, /toPort/],
+    [{ protocol: 'tcp', fromPort: 30, toPort: 20, cidr: '0.0.0.0/0' }, TypeError, /above/],
+    [{ protocol: 'tcp', fromPort: 22, toPort: 22 }, TypeError, /cidr and sourceGroup/],
+    [{ protocol: 'tcp', fromPort: 22, toPort: 22, cidr: '10.0.0.1/8' }, TypeError, /host bits/],
+    [{ protocol: 'tcp', fromPort: 22, toPort: 22, cidr: 'fe80::/10' }, TypeError, /IPv6/],
+    [{ protocol: 'icmp', fromPort: 300, cidr: '0.0.0.0/0' }, RangeError, /ICMP type/],
+    [{ protocol: 'all', fromPort: 1, toPort: 2, cidr: '0.0.0.0/0' }, TypeError, /ports need/],
+    [{ protocol: 'tcp', fromPort: 1, toPort: 2, cidr: '0.0.0.0/0', color: 'red' }, TypeError, /color/],
+  ]
+  const before = ourFlows(h)
+  for (const [perm, Cls, re] of bad) {
+    const e = await sg.authorizeIngress('g', perm).catch((err) => err)
+    expect([perm, e instanceof Cls, e.message]).toEqual([perm, true, expect.stringMatching(re)])
+  }
+  expect((await sg.authorizeIngress('nope', { protocol: 'tcp', fromPort: 1, toPort: 1, cidr: '0.0.0.0/0' }).catch((e) => e)).code).toBe('SDN_SG_NOT_FOUND')
+  expect((await sg.revokeIngress('g', { protocol: 'tcp', fromPort: 1, toPort: 1, cidr: '0.0.0.0/0' }).catch((e) => e)).code).toBe('SDN_SG_PERMISSION_NOT_FOUND')
+  expect(() => sg.createSecurityGroup('g')).toThrow(expect.objectContaining({ code: 'SDN_SG_EXISTS' }))
+  await expect(sg.attach({ uuid: 'x', mac: '02:00:00:00:00:01' }, ['g'])).rejects.toThrow(TypeError)
+  expect(sg.describe()[0].ingress).toEqual([])
+  expect(ourFlows(h)).toEqual(before)
+})
+
+test('survives an OVS restart and a controller restart (state exported, imported, then sync)', async () => {
+  const h = sb.hosts[1]
+  const first = setup([h])
+  first.sg.createSecurityGroup('web')
+  await first.sg.authorizeIngress('web', { protocol: 'tcp', fromPort: 80, toPort: 80, cidr: '0.0.0.0/0' })
+  await first.sg.attach(vifOf(h, 2), ['web'])
+  const flows = ourFlows(h)
+  const synced = new Promise((resolve) => first.sdn.once('synced', resolve))
+  await h.restartSwitch()
+  await synced
+  expect(ourFlows(h)).toEqual(flows)
+  const state = JSON.parse(JSON.stringify({ sdn: first.sdn.exportState(), sg: first.sg.exportState() }))
+  await first.sdn.close()
+  const second = setup([h])
+  second.sdn.importState(state.sdn)
+  second.sg.importState(state.sg)
+  expect((await second.sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
+  h.ofctl('del-flows', OURS)
+  expect((await second.sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: flows.length, removed: 0 })
+  expect(ourFlows(h)).toEqual(flows)
+  expect(h.trace(packets(h, 2).in('tcp', '1.2.3.4', 80)).verdict).toBe('forward')
+  expect(h.trace(packets(h, 2).in('tcp', '1.2.3.4', 81)).verdict).toBe('drop')
+})
