@@ -201,16 +201,17 @@ class SecurityGroups {
   // ---- VIFs ----
 
   /**
-   * Sets the groups of a VIF (`{ uuid, mac, ips? }`; `ips` are its IPv4 addresses:
-   * needed for sourceGroup rules naming its groups, and keeps allowed egress inside
-   * them, like XAPI's VIF locking). Pushed to every host in one call.
+   * Sets the groups of a VIF, or of several VIFs at once (`{ uuid, mac, ips? }` or
+   * an array of them; `ips` are its IPv4 addresses: needed for sourceGroup rules
+   * naming its groups, and they keep allowed egress inside them, like XAPI's VIF
+   * locking). Every VIF is checked first; then one push to every host.
    */
-  async attach(vif, groups) {
-    const v = this.#checkVif(vif)
+  async attach(vifs, groups) {
+    const list = (Array.isArray(vifs) ? vifs : [vifs]).map((v) => this.#checkVif(v))
     if (!Array.isArray(groups) || groups.length === 0) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'groups must be a non-empty array of group names or ids')
     if (groups.length > MAX_GROUPS_PER_VIF) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `a VIF may be in at most ${MAX_GROUPS_PER_VIF} groups`)
     const ids = [...new Set(groups.map((r) => this.#group(r).id))]
-    this.#attachments.set(v.uuid, { vif: v, groups: ids })
+    for (const v of list) this.#attachments.set(v.uuid, { vif: v, groups: ids })
     return { hosts: await this.#handle.refresh() }
   }
 
