@@ -75,11 +75,29 @@ function validate(rule) {
   }
   let json
   try {
-    json = JSON.stringify(rule, (k, v) => (typeof v === 'bigint' ? Number(v) : v))
+    json = JSON.stringify(rule)
   } catch {
-    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'rule must be plain data (JSON-serializable)')
+    // BigInt ports and the like: numbers for the validator to judge; anything else is not data.
+    try {
+      json = JSON.stringify(rule, (k, v) => (typeof v === 'bigint' ? Number(v) : v))
+    } catch {
+      throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'rule must be plain data (JSON-serializable)')
+    }
   }
-  return JSON.parse(nativeCall(() => native.validateRule(json)))
+  const text = nativeCall(() => native.validateRule(json))
+  const spec = JSON.parse(text)
+  // The normalized text is what the compiler reads; without an id it is reused as is.
+  if (spec.id === undefined) Object.defineProperty(spec, SPEC_JSON, { value: text })
+  return spec
+}
+
+const SPEC_JSON = Symbol('normalized JSON')
+
+/** A new entry of the rule list. */
+function entryOf(spec, fields) {
+  const specJson = spec[SPEC_JSON]
+  delete spec.id
+  return { spec, specJson, ...fields }
 }
 
 function checkPriorities(p) {
@@ -273,8 +291,7 @@ class SdnController extends EventEmitter {
     }
     const onlyHost = this.#checkHostOption(host)
     const reached = await this.#resolveTargets([spec], onlyHost)
-    const entry = { id: spec.id ?? crypto.randomUUID(), spec, number: this.#nextNumber++, generation: 0, priority: 0, host: onlyHost }
-    delete entry.spec.id
+    const entry = entryOf(spec, { id: spec.id ?? crypto.randomUUID(), number: this.#nextNumber++, generation: 0, priority: 0, host: onlyHost })
     const index = position ?? this.#rules.length
     const before = this.#rules.map((e) => ({ ...e }))
     this.#rules.splice(index, 0, entry)
@@ -313,10 +330,8 @@ class SdnController extends EventEmitter {
     const onlyHost = this.#checkHostOption(host)
     const reached = await this.#resolveTargets(specs, onlyHost)
     const entries = specs.map((spec, i) => {
-      const id = spec.id ?? crypto.randomUUID()
-      delete spec.id
       const number = this.#nextNumber++
-      return { id, spec, number, generation: 0, priority: last - 1 - i, host: onlyHost, cookie: nativeCall(() => native.ruleCookie(number, 0)) }
+      return entryOf(spec, { id: spec.id ?? crypto.randomUUID(), number, generation: 0, priority: last - 1 - i, host: onlyHost, cookie: nativeCall(() => native.ruleCookie(number, 0)) })
     })
     for (const e of entries) {
       this.#rules.push(e)
