@@ -3,6 +3,7 @@
 // internal native exports only.
 
 /// <reference types="node" />
+import { EventEmitter } from 'node:events'
 
 // ---------------------------------------------------------------------------
 // Values
@@ -459,7 +460,7 @@ export interface OpenFlowSwitchError extends Error {
  * (every asynchronous message), `disconnected` (Error with `code`), `reconnected`
  * ({ datapathId, ports }), `close`, `error` (undecodable bytes from the switch).
  */
-export class OpenFlowChannel extends import('node:events').EventEmitter {
+export class OpenFlowChannel extends EventEmitter {
   constructor(options: OpenFlowChannelOptions)
   readonly host: string
   readonly port: number
@@ -526,7 +527,7 @@ export interface OvsdbTransactError extends Error {
  * `vifAdded` / `vifChanged` / `vifRemoved` ({ vifUuid, name, ofport }), `locked`, `stolen`,
  * `notification`, `disconnected`, `reconnected`, `close`, `error`.
  */
-export class OvsdbClient extends import('node:events').EventEmitter {
+export class OvsdbClient extends EventEmitter {
   constructor(options: OvsdbClientOptions)
   readonly host: string
   readonly port: number
@@ -554,4 +555,610 @@ export class OvsdbClient extends import('node:events').EventEmitter {
   setBridgeController(options: { networkUuid?: string; bridge?: string; target?: string; protocols?: string[] }): Promise<{ bridge: string; target: string; changed: boolean }>
   addTunnel(options: { networkUuid: string; remoteIp: string; encapsulation?: 'gre' | 'vxlan'; key?: number | string; psk?: string; privateNetworkUuid: string }): Promise<{ bridge: string; port: string; changed: boolean }>
   resetForNetwork(networkUuid: string, privateNetworkUuid: string): Promise<number>
+}
+
+// ---------------------------------------------------------------------------
+// SDN controller: ordered traffic rules
+// ---------------------------------------------------------------------------
+
+/**
+ * An error of the controller and its providers. `code` is stable: argument errors
+ * are TypeError (`ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE`) or RangeError
+ * (`ERR_OUT_OF_RANGE`), raised before any I/O, with a message that starts with the
+ * field (`rule.vif.mac must be ...`); connection and switch errors keep the codes of
+ * OpenFlowChannel/OvsdbClient (`TLS_*`, `OF_SWITCH_ERROR`...) and gain `host` (and
+ * `bridge`).
+ */
+export interface SdnError extends Error {
+  code: SdnErrorCode | (string & {})
+  /** Id of the host (as given to `addHost`) the error is about. */
+  host?: string
+  bridge?: string
+}
+
+/** The codes the controller, SecurityGroups and ElasticIps raise themselves. */
+export type SdnErrorCode =
+  | 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_OUT_OF_RANGE'
+  | 'SDN_CLOSED' | 'SDN_NO_HOSTS' | 'SDN_HOST_EXISTS' | 'SDN_HOST_NOT_FOUND' | 'TLS_HOST_AUTH_REQUIRED'
+  | 'SDN_RULE_EXISTS' | 'SDN_RULE_NOT_FOUND' | 'SDN_TOO_MANY_RULES'
+  | 'SDN_VIF_NOT_FOUND' | 'SDN_VM_NOT_FOUND' | 'SDN_NETWORK_NOT_FOUND' | 'SDN_BRIDGE_NOT_FOUND' | 'SDN_NO_SWITCH'
+  | 'SDN_SG_EXISTS' | 'SDN_SG_NOT_FOUND' | 'SDN_SG_IN_USE' | 'SDN_SG_DUPLICATE' | 'SDN_SG_PERMISSION_NOT_FOUND'
+  | 'SDN_SG_NOT_ATTACHED' | 'SDN_FLOW_BUDGET'
+  | 'SDN_EIP_NOT_FOUND' | 'SDN_EIP_NOT_ASSOCIATED' | 'SDN_EIP_VIF_BUSY' | 'SDN_EIP_POOL_EXHAUSTED' | 'SDN_EIP_POOL_NOT_FOUND'
+
+/**
+ * Results are per host: keyed by the host id given to `addHost`, one entry per host
+ * the call concerned. A host that is down fails only itself (`ok: false`); the call
+ * still resolves, and the next `sync()` (or the host's reconnection) repairs it.
+ */
+export type PerHost<Outcome> = Record<string, Outcome>
+
+/** Outcome on one host of a rule change: `flows` = FLOW_MODs added there (0 for a delete). */
+export type HostOutcome = { ok: true; flows: number } | { ok: false; error: SdnError }
+/** Outcome on one host of `sync()`; `bridge` is set when one bridge was re-synced after reconnecting. */
+export type SyncOutcome = { ok: true; added: number; removed: number; bridge?: string } | { ok: false; error: SdnError }
+/** Outcome on one host of a recomputation (security groups, elastic IPs, listRules' read-back). */
+export type RefreshOutcome = { ok: true } | { ok: false; error: SdnError }
+
+/** The named services a rule's `protocol` may give; each fixes its own transport and ports (see `services()`). */
+export type ServiceName =
+  | 'ssh' | 'telnet' | 'smtp' | 'dns' | 'dhcp' | 'http' | 'pop3' | 'ntp' | 'imap' | 'snmp' | 'ldap' | 'https' | 'smb'
+  | 'smtps' | 'submission' | 'ldaps' | 'imaps' | 'pop3s' | 'mysql' | 'rdp' | 'postgresql' | 'sip' | 'sip-tls' | 'vnc'
+  | 'http-alt'
+
+/** Case-insensitive at run time; typed as lower or upper case (`'tcp'`, `'TCP'`, `'SIP'`). */
+type AnyCase<S extends string> = S | Uppercase<S>
+
+/** Every `protocol` a rule accepts: absent, `''`, `'any'` and `'all'` mean all traffic (IPv6 is refused). */
+export type RuleProtocol = AnyCase<'any' | 'all' | 'ip' | 'arp' | 'icmp' | 'tcp' | 'udp' | ServiceName> | ''
+
+/**
+ * A port or an inclusive range: `22`, `'22'`, `'1000-1010'` or `[1000, 1010]`, ports
+ * 1..65535. OpenFlow 1.1 matches one port per flow: a range costs one flow per port,
+ * at most 256 per rule (`port` × `sourcePort` pairs included).
+ */
+export type RulePort = number | `${number}` | `${number}-${number}` | readonly [lo: number, hi: number]
+
+/**
+ * Seen from the VIF: `'from'` = sent by it, `'to'` = delivered to it, `'both'`
+ * (`'from/to'`, `'to/from'` are aliases). Case-insensitive at run time.
+ */
+export type RuleDirection = 'from' | 'to' | 'both' | 'from/to' | 'to/from'
+
+/** A VIF target: its MAC is required (matches use it); `ips` (XAPI `ipv4_allowed`) constrain outgoing allows to them. */
+export interface RuleVif {
+  uuid: string
+  /** `aa:bb:cc:dd:ee:ff` (or `-` separated), unicast. */
+  mac: string
+  /** Plain IPv4 addresses, no prefix. */
+  ips?: string[]
+  /** Accepted and kept, but not used: the controller finds the VIF's ports (vif and tap) in OVSDB. */
+  ofport?: number
+}
+
+/** Exactly one target. `vm`, `network` and `pool` rules also cover VIFs plugged later. */
+export type RuleTarget =
+  | { vif: RuleVif; vm?: never; network?: never; pool?: never }
+  | { vm: { uuid: string }; vif?: never; network?: never; pool?: never }
+  | { network: { uuid: string }; vif?: never; vm?: never; pool?: never }
+  | { pool: true; vif?: never; vm?: never; network?: never }
+
+/**
+ * What a rule matches. `port`/`sourcePort` need tcp or udp; `icmpType`/`icmpCode`
+ * (0..255) need icmp; a service fixes its own ports; `ipRange` (the remote side,
+ * `a.b.c.d` or `a.b.c.d/n` with no host bits, IPv4 only) needs a protocol.
+ */
+export type RuleMatch =
+  | { protocol: AnyCase<'tcp' | 'udp'>; port?: RulePort; sourcePort?: RulePort; icmpType?: never; icmpCode?: never; ipRange?: string }
+  | { protocol: AnyCase<'icmp'>; icmpType?: number; icmpCode?: number; port?: never; sourcePort?: never; ipRange?: string }
+  | { protocol: AnyCase<'ip' | 'arp' | ServiceName>; port?: never; sourcePort?: never; icmpType?: never; icmpCode?: never; ipRange?: string }
+  | { protocol?: AnyCase<'any' | 'all'> | ''; port?: never; sourcePort?: never; icmpType?: never; icmpCode?: never; ipRange?: '' }
+
+/**
+ * A traffic rule as `addRule` takes it. Rules are stateless packet filters on an
+ * ordered list: the first rule that matches decides, so allow/deny precedence is the
+ * list order (`addRule`'s `position`, `reorderRules`), never the field values.
+ * (Not `xo-adapters`' `TrafficRule`, which is XO's traffic-rules engine's shape.)
+ */
+export type TrafficRule = RuleTarget & RuleMatch & {
+  /** `true`: output NORMAL; `false`: drop. */
+  allow: boolean
+  direction: RuleDirection
+  /** Your id (1..128 characters), unique: `SDN_RULE_EXISTS` otherwise. Default: a random UUID. */
+  id?: string
+  /** Free text, at most 1024 characters. */
+  description?: string
+}
+
+/** Every field of a rule, for `updateRule`. */
+export interface TrafficRuleFields {
+  description: string
+  vif: RuleVif
+  vm: { uuid: string }
+  network: { uuid: string }
+  pool: true
+  allow: boolean
+  protocol: RuleProtocol
+  port: RulePort
+  sourcePort: RulePort
+  icmpType: number
+  icmpCode: number
+  ipRange: string
+  direction: RuleDirection
+}
+
+/**
+ * The fields to change: merged into the rule, then the result is validated like a
+ * new rule. `null` removes a field (`{ port: null }`); a new target (vif, vm, network,
+ * pool) replaces the old one. `id` cannot change.
+ */
+export type TrafficRulePatch = { [K in keyof TrafficRuleFields]?: TrafficRuleFields[K] | null } & { id?: string }
+
+/**
+ * A rule as the controller holds it: normalized (lower-case names and UUIDs,
+ * `:`-separated lower-case MAC, ports as a number or `[lo, hi]`, `ipRange` as
+ * `a.b.c.d/n`, omitted when any; `direction` `from`/`to`/`both`), with its priority
+ * and cookie. A higher priority is earlier in the list.
+ */
+export type RuleView = {
+  id: string
+  description?: string
+  vif?: { uuid: string; mac: string; ips?: string[]; ofport?: number }
+  vm?: { uuid: string }
+  network?: { uuid: string }
+  pool?: true
+  allow: boolean
+  protocol: 'any' | 'ip' | 'arp' | 'icmp' | 'tcp' | 'udp' | ServiceName
+  port?: number | [lo: number, hi: number]
+  sourcePort?: number | [lo: number, hi: number]
+  icmpType?: number
+  icmpCode?: number
+  ipRange?: string
+  direction: 'from' | 'to' | 'both'
+  /** In the controller's band (default 10000–34999). */
+  priority: number
+  /** `'0x<16 hex>'`: tag 0x5d4e, 8-bit generation, 40-bit rule number. Changes on update and renumbering. */
+  cookie: `0x${string}`
+  /** Set when the rule was added with `{ host }`: it applies to that host only. */
+  host?: string
+}
+
+/** Selects rules by target uuid (or `{ uuid }`); with several keys, `vif` wins, then `vm`, then `network`. */
+export interface RuleFilter {
+  vif?: string | { uuid: string }
+  vm?: string | { uuid: string }
+  network?: string | { uuid: string }
+}
+
+/** One rule on one host, read back from the switches. */
+export type RuleHostState =
+  | { state: 'present' | 'missing' | 'partial'; expected: number; present: number; missing: number; packets: bigint; bytes: bigint }
+  | { state: 'unreachable'; error: SdnError }
+
+export interface ListRulesResult {
+  /**
+   * Every rule (filtered), in list order. `state` sums its hosts: `'inactive'` when it
+   * lands nowhere (no matching VIF plugged). `hosts` lists only the hosts where it
+   * lands, plus unreachable ones.
+   */
+  rules: Array<RuleView & { state: 'present' | 'missing' | 'partial' | 'inactive'; hosts: PerHost<RuleHostState> }>
+  /** Flows in the controller's cookie namespace that no rule or provider wants (by hand, or a failed delete); `sync()` removes them. */
+  extra: Array<{ host: string; bridge: string; cookie: `0x${string}`; flows: number }>
+  hosts: PerHost<RefreshOutcome>
+}
+
+/** `sdn.addHost()`: how to reach and authenticate one XAPI host. */
+export interface SdnHostSpec extends HostAuthOptions {
+  /** Your id for the host (XO's adapters use `host.$ref`); results are keyed by it. */
+  id: string
+  /** Its management address. */
+  address: string
+  /** Default 6640. */
+  ovsdbPort?: number
+  /** Used when the bridge has no passive (pssl:/ptcp:) Controller target in OVSDB. Default 6653. */
+  openflowPort?: number
+}
+
+// A type, not an interface (as RuleView): it must fit index-signature shapes (xo-adapters' SdnControllerLike).
+/** A registered host and its connections, as `hosts()` lists it. */
+export type SdnHostInfo = {
+  id: string
+  address: string
+  /** OVSDB connected. */
+  ovsdb: boolean
+  /** `flows`: desired flows held for that bridge (not read from the switch). */
+  bridges: Array<{ bridge: string; connected: boolean; flows: number }>
+}
+
+export interface SdnControllerOptions {
+  /** The pool's client certificate and CA. Omitted: plain TCP (tests only), and hosts take no auth options. */
+  tls?: TlsConfig
+  /**
+   * The priority band of the rules: `'default'` 10000–34999 (above XAPI's VIF
+   * locking, 4000–8000; below XO's bands), `'xo'` 35001–65000, or `{ min, max }` with
+   * 8000 < min <= max <= 65535.
+   */
+  priorities?: 'default' | 'xo' | { min: number; max: number }
+  /** OpenFlow table of every flow, 0..254. Default 0. */
+  tableId?: number
+  /** Options of every OpenFlowChannel (timeouts, reconnect, transport). */
+  openflow?: Omit<OpenFlowChannelOptions, 'host' | 'port' | 'tls' | 'expectedDatapathId' | keyof HostAuthOptions>
+  /** Options of every OvsdbClient. */
+  ovsdb?: Omit<OvsdbClientOptions, 'host' | 'port' | 'tls' | keyof HostAuthOptions>
+  /** Period of the automatic `sync()` of every host (default 300000 = 5 min; 0: off). */
+  syncIntervalMs?: number
+}
+
+/** The desired state, from `exportState()`: persist it (e.g. in XAPI other_config) and `importState` it after a restart. */
+export interface SdnControllerState {
+  version: 1
+  priorities: { min: number; max: number }
+  nextRuleNumber: number
+  rules: Array<Omit<RuleView, 'cookie'> & { number: number; generation: number }>
+}
+
+/** An interface of a VIF on one bridge, from the host's OVSDB replica (HVM guests have a `vif*` and a `tap*` one). */
+export interface SdnInterface {
+  name: string
+  ofport: number
+  /** Lower case. */
+  vifUuid: string
+  vmUuid?: string
+  mac?: string
+  /** The bridge's network uuids. */
+  networks: string[]
+}
+
+/** Where a rule compiles to on one switch. */
+export interface RuleEndpoint {
+  ofport: number
+  mac: string
+  ips: string[]
+}
+
+/**
+ * One entry of a provider's desired flows on a bridge: a normalized rule compiled for
+ * `endpoints` (`specJson` is the text `validateRule` returns), or encoded FLOW_MODs.
+ * Items of one cookie are unioned. Take cookies from `ProviderHandle.cookie()`.
+ */
+export type ProviderItem =
+  | { cookie: bigint | `0x${string}`; priority: number; specJson: string; endpoints: RuleEndpoint[] }
+  | { cookie: bigint | `0x${string}`; flows: Buffer }
+
+/** Flows beyond the ordered rules (SecurityGroups and ElasticIps are providers). */
+export interface SdnProvider {
+  /** The provider's desired flows on `hostId`, per bridge name, given the VIF interfaces per bridge. Called on every recomputation. */
+  items(hostId: string, interfaces: Map<string, SdnInterface[]>): Map<string, ProviderItem[]>
+  /** PACKET_INs of every switch. `send` answers on the same channel (barrier-confirmed). */
+  onPacketIn?(event: { host: string; bridge: string; message: PacketIn; send(messages: MessageInput | MessageInput[]): Promise<{ count: number }> }): void
+}
+
+/** What `registerProvider` returns. */
+export interface ProviderHandle {
+  /** A fresh rule number, for `cookie()`. */
+  allocateNumber(): number
+  /** After restoring a state: numbers up to `upTo` are never handed out again. */
+  reserveNumbers(upTo: number): void
+  /** A cookie of the controller's namespace (generation 0..255). */
+  cookie(ruleNumber: number | bigint, generation: number): bigint
+  /** Recomputes and pushes every host (adds before deletes). */
+  refresh(): Promise<PerHost<RefreshOutcome>>
+  /** Sends on a switch's channel, barrier-confirmed. Throws (synchronously) `SDN_HOST_NOT_FOUND`, `SDN_NO_SWITCH`. */
+  send(hostId: string, bridge: string, messages: MessageInput | MessageInput[]): Promise<{ count: number }>
+  /** The registered host ids. */
+  hosts(): string[]
+}
+
+/** `services()`: every name a rule's `protocol` may give, with its (transport, destination port) clauses. */
+export type ServiceList = Array<{ name: ServiceName; clauses: Array<{ protocol: 'tcp' | 'udp'; port: number }> }>
+
+/** The named services, in table order (`[{ name, clauses: [{ protocol, port }] }]`). */
+export function services(): ServiceList
+
+/** An ARP request for an elastic IP answered by the controller. */
+export interface ArpReplyEvent {
+  host: string
+  bridge: string
+  publicIp: string
+  /** The MAC answered (the VIF's). */
+  mac: string
+  /** The requester's IPv4 address. */
+  to: string
+  /** The switch port the request came in on (and the reply went out of). */
+  port: PortNo
+}
+
+/** Listener arguments of each SdnController event. */
+export interface SdnControllerEvents {
+  /** After every `sync()` (also the periodic one), and after a bridge re-synced on reconnection (one host, with `bridge`). */
+  synced: [outcomes: PerHost<SyncOutcome>]
+  /** An OpenFlow channel dropped; it reconnects by itself. */
+  hostDown: [event: { host: string; bridge: string; error: SdnError }]
+  /** The channel is back; its bridge is re-synced (then `synced`). */
+  hostUp: [event: { host: string; bridge: string }]
+  /** ElasticIps answered an ARP request. */
+  arpReply: [event: ArpReplyEvent]
+  /** Background failures (periodic sync, topology refresh, undecodable switch bytes, providers). */
+  error: [error: SdnError]
+}
+
+/**
+ * The object an SDN plugin keeps for its lifetime: one OvsdbClient per host, one
+ * OpenFlowChannel per (host, bridge), connected lazily, and one ordered list of rules
+ * that every switch is kept equal to. Where a rule lands is recomputed from OVSDB
+ * (plug, unplug, migration move its flows without a call). Only flows with the
+ * controller's cookie tag (0x5d4e) are ever touched.
+ *
+ * Add an `'error'` listener: as for any EventEmitter, an unhandled `'error'` event
+ * throws. Async methods reject (never throw) on bad input, with nothing sent.
+ */
+export class SdnController extends EventEmitter {
+  /** Throws TypeError/RangeError for a bad option (`tls` not a TlsConfig, `tableId`, `priorities`...). */
+  constructor(options?: SdnControllerOptions)
+
+  on<E extends keyof SdnControllerEvents>(event: E, listener: (...args: SdnControllerEvents[E]) => void): this
+  on(event: string | symbol, listener: (...args: any[]) => void): this
+  once<E extends keyof SdnControllerEvents>(event: E, listener: (...args: SdnControllerEvents[E]) => void): this
+  once(event: string | symbol, listener: (...args: any[]) => void): this
+  off<E extends keyof SdnControllerEvents>(event: E, listener: (...args: SdnControllerEvents[E]) => void): this
+  off(event: string | symbol, listener: (...args: any[]) => void): this
+
+  /**
+   * Registers a host (no I/O: it connects on first use). With `tls`, one of
+   * `serverCert`, `fingerprint`, `ca` or `insecure: true` is required
+   * (`TLS_HOST_AUTH_REQUIRED`); without `tls`, none is allowed. Throws
+   * `SDN_HOST_EXISTS`, `SDN_CLOSED`, TypeError/RangeError.
+   */
+  addHost(spec: SdnHostSpec): this
+  /** Closes the host's connections; its flows stay on the switch (delete rules first to remove them). Rejects `SDN_HOST_NOT_FOUND`. */
+  removeHost(id: string): Promise<void>
+  hosts(): SdnHostInfo[]
+
+  /**
+   * Inserts a rule at `position` (0 = first = highest priority; default: last) and
+   * installs it, confirmed by a barrier, on every host (only `host` with that option).
+   * Rejects, nothing applied: validation TypeError/RangeError, `SDN_RULE_EXISTS`,
+   * `SDN_NO_HOSTS`, `SDN_HOST_NOT_FOUND`, `SDN_VIF_NOT_FOUND` / `SDN_VM_NOT_FOUND` /
+   * `SDN_NETWORK_NOT_FOUND` (every host answered and none has it),
+   * `SDN_TOO_MANY_RULES`, `SDN_CLOSED`. Host failures are in `hosts`, not rejections.
+   */
+  addRule(rule: TrafficRule, options?: { position?: number; host?: string }): Promise<{ rule: RuleView; hosts: PerHost<HostOutcome> }>
+  /**
+   * Appends rules in the order given (first = highest priority), all validated before
+   * anything is sent, one batch per switch. Errors as addRule (a bad field is named
+   * `rules[i]: ...`); `SDN_TOO_MANY_RULES` when the band has no room below the last rule.
+   */
+  addRules(rules: TrafficRule[], options?: { host?: string }): Promise<{ rules: RuleView[]; hosts: PerHost<HostOutcome> }>
+  /** Removes a rule; its flows are deleted by cookie on every host. Rejects `SDN_RULE_NOT_FOUND`. */
+  deleteRule(ref: string | { id: string }): Promise<{ rule: RuleView; hosts: PerHost<HostOutcome> }>
+  /**
+   * Changes a rule in place (same priority), make-before-break: the new flows (new
+   * cookie generation) are confirmed on a switch before the old ones go. Rejects
+   * `SDN_RULE_NOT_FOUND`, validation errors, the target errors of addRule.
+   */
+  updateRule(ref: string | { id: string }, patch: TrafficRulePatch): Promise<{ rule: RuleView; hosts: PerHost<HostOutcome> }>
+  /**
+   * Sets the order: `ids` lists every rule id exactly once, first = highest priority
+   * (ERR_INVALID_ARG_VALUE otherwise). Priorities are spread again; every rule gets a
+   * new generation, installed before the old one is deleted.
+   */
+  reorderRules(ids: string[]): Promise<{ hosts: PerHost<HostOutcome> }>
+  /** The desired rules, in list order (no I/O). */
+  rules(filter?: RuleFilter): RuleView[]
+  /** The rules as the switches hold them: per rule and host, expected/present/missing flows and counters; plus `extra` flows. */
+  listRules(filter?: RuleFilter): Promise<ListRulesResult>
+  /**
+   * Reads back every switch (or those of `hosts`) and repairs both ways: unwanted
+   * flows of the namespace deleted, missing ones added. Emits `'synced'`. Rejects
+   * `SDN_HOST_NOT_FOUND` for an unknown id, `SDN_CLOSED`.
+   */
+  sync(options?: { hosts?: string[] }): Promise<{ hosts: PerHost<SyncOutcome> }>
+
+  exportState(): SdnControllerState
+  /**
+   * Replaces the rule list (no I/O: call `sync()` to apply). Every rule is validated
+   * first; throws ERR_INVALID_ARG_VALUE (not from `exportState`), ERR_OUT_OF_RANGE (a
+   * priority outside this controller's band), `SDN_CLOSED`.
+   */
+  importState(state: SdnControllerState): void
+
+  /** Adds a provider of flows beyond the ordered rules; `SecurityGroups`/`ElasticIps` do it in their constructor. */
+  registerProvider(provider: SdnProvider): ProviderHandle
+
+  /** The controller's connected OvsdbClient of host `id` (shared: never close it). Rejects `SDN_HOST_NOT_FOUND` or the connection error. */
+  ovsdbOf(id: string): Promise<OvsdbClient>
+  /**
+   * Makes the flows carrying `cookie` on one bridge exactly `flows` (all at
+   * `priority`, in the controller's table): ADDs + barrier, then DELETE_STRICT of the
+   * other flows of that cookie read back from the switch + barrier. Kept as desired
+   * state (`sync()` re-adds them); `flows: []` removes them all. Rejects, nothing sent:
+   * ERR_INVALID_ARG_VALUE for cookie 0, 1 (XAPI's) or in the controller's namespace;
+   * ERR_OUT_OF_RANGE for a priority outside 0..65535 or inside the controller's band;
+   * a `parseFlow` error; `SDN_HOST_NOT_FOUND`, `SDN_BRIDGE_NOT_FOUND`.
+   */
+  putForeignFlows(args: {
+    host: string
+    bridge: string
+    /** bigint, or `'0x'` + 1 to 16 hex digits. */
+    cookie: bigint | `0x${string}`
+    priority: number
+    /** ovs-ofctl text (`match actions=…`) or flow_mod fields; cookie, priority, table and command are overridden. */
+    flows: Array<string | Partial<FlowMod>>
+  }): Promise<{ flows: number; removed: number }>
+  /**
+   * Deletes flows of one bridge by cookie/mask (and, with `flows`, by match; strict
+   * with `strict`), then a barrier. Rejects ERR_INVALID_ARG_VALUE for a cookie/mask
+   * that could select the controller's or XAPI's flows, or cookie 0 without `flows`;
+   * otherwise as putForeignFlows.
+   */
+  deleteForeignFlows(args: {
+    host: string
+    bridge: string
+    cookie: bigint | `0x${string}`
+    /** Default all ones. */
+    cookieMask?: bigint | `0x${string}`
+    flows?: Array<string | Partial<FlowMod>>
+    strict?: boolean
+  }): Promise<void>
+
+  /** Closes every connection and stops the periodic sync; flows stay on the switches. Idempotent. Later calls fail `SDN_CLOSED`. */
+  close(): Promise<void>
+}
+
+// ---------------------------------------------------------------------------
+// Security groups (EC2-style, stateless)
+// ---------------------------------------------------------------------------
+
+/** The remote side of a permission: an IPv4 CIDR, or the addresses (`ips`) of the VIFs attached to a group. */
+export type PermissionSource = { cidr: string; sourceGroup?: never } | { sourceGroup: string; cidr?: never }
+
+/**
+ * A permission, as `authorize*`/`revoke*` take it. tcp/udp need `fromPort` and
+ * `toPort` (0..65535; 0–65535 means every port); for icmp they are the ICMP type and
+ * code (-1 or absent: any); `'all'` (or -1) takes no ports. `cidr` `'10.0.0.1'` is read
+ * as `/32`; `sourceGroup` is a group name or id. OpenFlow 1.1 matches one port per
+ * flow: a range costs one flow per port (see `flowBudget`).
+ */
+export type SecurityGroupPermission = PermissionSource & (
+  | { protocol: AnyCase<'tcp' | 'udp'>; fromPort: number; toPort: number }
+  | { protocol: AnyCase<'icmp'>; fromPort?: number; toPort?: number }
+  | { protocol: AnyCase<'all'> | -1 | '-1'; fromPort?: never; toPort?: never }
+)
+
+/**
+ * A permission as a group holds it: lower-case protocol, `cidr` with a prefix,
+ * `sourceGroup` as a group id; tcp/udp ports omitted when they cover every port,
+ * icmp `fromPort`/`toPort` omitted when any.
+ */
+export type SecurityGroupPermissionView = { protocol: 'tcp' | 'udp' | 'icmp' | 'all'; fromPort?: number; toPort?: number } & (
+  | { cidr: string; sourceGroup?: undefined }
+  | { sourceGroup: string; cidr?: undefined }
+)
+
+export interface SecurityGroupView {
+  /** `sg-` + 8 hex digits. Every method takes the id or the name. */
+  id: `sg-${string}`
+  name: string
+  description: string
+  ingress: SecurityGroupPermissionView[]
+  egress: SecurityGroupPermissionView[]
+}
+
+/** A VIF to attach: `ips` (plain IPv4) are needed for `sourceGroup` permissions naming its groups, and constrain its allowed egress. */
+export interface SecurityGroupVif {
+  uuid: string
+  mac: string
+  ips?: string[]
+}
+
+export interface SecurityGroupsState {
+  version: 1
+  baseNumber: number
+  groups: Array<Omit<SecurityGroupView, 'id'> & { id: string; number: number }>
+  attachments: Array<{ vif: { uuid: string; mac: string; ips: string[] }; groups: string[] }>
+}
+
+/**
+ * EC2-style security groups on the controller's switches. A VIF in a group gets
+ * default-deny ingress; egress is restricted only when none of its groups keeps the
+ * default "all traffic to 0.0.0.0/0" egress permission. The union of the groups'
+ * permissions decides (no order). Stateless: an inbound permission also lets its
+ * replies out, an outbound one with ports lets its replies in. The flows sit below
+ * every ordered traffic rule (priorities 9100–9900).
+ *
+ * Every change pushes to every registered host and resolves `{ hosts }`, per host.
+ * Group references are names or ids (`SDN_SG_NOT_FOUND`).
+ */
+export class SecurityGroups implements SdnProvider {
+  /** `flowBudget` (default 1024): most flows one group may cost per VIF (`SDN_FLOW_BUDGET`). Registers itself as a provider. */
+  constructor(sdn: SdnController, options?: { flowBudget?: number })
+
+  /** Creates a group (no I/O) with EC2's default egress: all traffic to 0.0.0.0/0. Throws `SDN_SG_EXISTS` (same name). */
+  createSecurityGroup(name: string, description?: string): SecurityGroupView
+  /** Rejects `SDN_SG_IN_USE` while a VIF is attached or another group names it as `sourceGroup`. */
+  deleteSecurityGroup(group: string): Promise<{ hosts: PerHost<RefreshOutcome> }>
+  /** Rejects `SDN_SG_DUPLICATE` (already there), `SDN_FLOW_BUDGET` (the group would cost too many flows per VIF), validation errors. */
+  authorizeIngress(group: string, permissions: SecurityGroupPermission | SecurityGroupPermission[]): Promise<{ group: SecurityGroupView; hosts: PerHost<RefreshOutcome> }>
+  /** As authorizeIngress. Any egress permission besides the default one restricts egress. */
+  authorizeEgress(group: string, permissions: SecurityGroupPermission | SecurityGroupPermission[]): Promise<{ group: SecurityGroupView; hosts: PerHost<RefreshOutcome> }>
+  /** Rejects `SDN_SG_PERMISSION_NOT_FOUND` (compared after normalization). */
+  revokeIngress(group: string, permissions: SecurityGroupPermission | SecurityGroupPermission[]): Promise<{ group: SecurityGroupView; hosts: PerHost<RefreshOutcome> }>
+  revokeEgress(group: string, permissions: SecurityGroupPermission | SecurityGroupPermission[]): Promise<{ group: SecurityGroupView; hosts: PerHost<RefreshOutcome> }>
+  /**
+   * Sets the groups of one VIF or several (replacing their previous groups; at most 16
+   * per VIF, ERR_OUT_OF_RANGE). Every VIF is validated first, then one push.
+   */
+  attach(vifs: SecurityGroupVif | SecurityGroupVif[], groups: string[]): Promise<{ hosts: PerHost<RefreshOutcome> }>
+  /** Removes `groups` (default: all) from a VIF (uuid or `{ uuid }`); a VIF in no group is not filtered. Rejects `SDN_SG_NOT_ATTACHED`. */
+  detach(vif: string | { uuid: string }, groups?: string[]): Promise<{ hosts: PerHost<RefreshOutcome> }>
+  /** Every group, with the uuids of its member VIFs. */
+  describe(): Array<SecurityGroupView & { members: string[] }>
+  exportState(): SecurityGroupsState
+  /** Replaces the groups and attachments (no I/O: call `sdn.sync()`). Throws ERR_INVALID_ARG_VALUE for a state not from `exportState`. */
+  importState(state: SecurityGroupsState): void
+
+  /** @internal Provider: flows of the attached VIFs of a host, per bridge. */
+  items(hostId: string, interfaces: Map<string, SdnInterface[]>): Map<string, ProviderItem[]>
+  /** @internal What a VIF's groups make (`spec`: normalized rule JSON), or null when it is in no group. */
+  rulesOf(vifUuid: string): { egressRestricted: boolean; rules: Array<{ priority: number; spec: string }> } | null
+}
+
+// ---------------------------------------------------------------------------
+// Elastic IPs
+// ---------------------------------------------------------------------------
+
+/** The VIF an address is associated with: `ip` is its private IPv4 address. */
+export interface ElasticIpVif {
+  uuid: string
+  mac: string
+  ip: string
+}
+
+export interface ElasticIpsOptions {
+  /** IPv4 CIDRs the public addresses are leased from (network and broadcast skipped above /31). */
+  pools: string[]
+  /** Destinations reached without translation (the private networks). */
+  internal?: string[]
+  /** Groups applied on the private side: each allowed flow gets a translated twin. */
+  securityGroups?: SecurityGroups
+  /** ARP replies per second and address (default 20). */
+  arpRatePerSec?: number
+}
+
+export interface ElasticIpsState {
+  version: 1
+  addresses: Array<{ ip: string; pool: string; number: number; generation: number; vif: ElasticIpVif | null }>
+}
+
+/**
+ * EC2-style elastic IPs: a public address leased from a pool, associated with one
+ * VIF (NAT in the switch, priorities 9980–9990: above security groups, below the
+ * ordered traffic rules, so an allow rule sees untranslated packets), moved in one
+ * call. The controller answers ARP for the address (`'arpReply'` event on the
+ * controller) and floods a gratuitous ARP on association.
+ */
+export class ElasticIps implements SdnProvider {
+  /** Throws TypeError/RangeError for bad options. Registers itself as a provider. */
+  constructor(sdn: SdnController, options: ElasticIpsOptions)
+
+  /** Leases a free address from `pool` (a CIDR given in `pools`) or any pool (no I/O). Throws `SDN_EIP_POOL_NOT_FOUND`, `SDN_EIP_POOL_EXHAUSTED`. */
+  allocateAddress(pool?: string): { publicIp: string; pool: string }
+  /**
+   * Associates (or moves) an allocated address. Rejects `SDN_EIP_NOT_FOUND`,
+   * `SDN_EIP_VIF_BUSY` (the VIF has another address), validation errors.
+   */
+  associateAddress(vif: ElasticIpVif, publicIp: string): Promise<{ hosts: PerHost<RefreshOutcome> }>
+  /** Rejects `SDN_EIP_NOT_FOUND`, `SDN_EIP_NOT_ASSOCIATED`. */
+  disassociateAddress(publicIp: string): Promise<{ hosts: PerHost<RefreshOutcome> }>
+  /** Returns an address to its pool, disassociating it (`hosts` is `{}` when it was not associated). Rejects `SDN_EIP_NOT_FOUND`. */
+  releaseAddress(publicIp: string): Promise<{ hosts: PerHost<RefreshOutcome> }>
+  describeAddresses(): Array<{ publicIp: string; pool: string; vif: ElasticIpVif | null }>
+  exportState(): ElasticIpsState
+  /** Replaces the leases (no I/O: call `sdn.sync()`). Throws ERR_INVALID_ARG_VALUE (not from `exportState`, or an address in none of the pools). */
+  importState(state: ElasticIpsState): void
+
+  /** @internal Provider: NAT flows of the associated VIFs of a host, per bridge. */
+  items(hostId: string, interfaces: Map<string, SdnInterface[]>): Map<string, ProviderItem[]>
+  /** @internal Provider: answers ARP requests for the public addresses. */
+  onPacketIn(event: { host: string; bridge: string; message: PacketIn; send(messages: MessageInput | MessageInput[]): Promise<{ count: number }> }): void
 }

@@ -230,3 +230,17 @@ test('survives an OVS restart and a controller restart (state exported, imported
   expect(h.trace(packets(h, 2).in('tcp', '1.2.3.4', 80)).verdict).toBe('forward')
   expect(h.trace(packets(h, 2).in('tcp', '1.2.3.4', 81)).verdict).toBe('drop')
 })
+
+test('every port (0-65535) survives describe, revoke and export/import', async () => {
+  const h = sb.hosts[0]
+  const { sg } = setup([h])
+  sg.createSecurityGroup('wide')
+  await sg.authorizeIngress('wide', { protocol: 'udp', fromPort: 0, toPort: 65535, cidr: '10.2.0.0/16' })
+  const [stored] = sg.describe()[0].ingress
+  expect(stored).toEqual({ protocol: 'udp', fromPort: 0, toPort: 65535, cidr: '10.2.0.0/16' })
+  const copy = setup([h]).sg
+  copy.importState(JSON.parse(JSON.stringify(sg.exportState())))
+  expect(copy.describe()[0].ingress).toEqual([stored])
+  await sg.revokeIngress('wide', stored)
+  expect(sg.describe()[0].ingress).toEqual([])
+})

@@ -531,7 +531,8 @@ class SdnController extends EventEmitter {
   /**
    * Extends the desired state with flows that are not ordered rules (security
    * groups, elastic IPs). `provider.items(hostId, interfaces)` returns, per bridge,
-   * items `{ cookie, priority, rule, endpoints }` (a rule compiled as usual) or
+   * items `{ cookie, priority, specJson, endpoints }` (a rule, as normalized JSON from
+   * the validator, compiled as usual) or
    * `{ cookie, flows: Buffer }` (encoded FLOW_MODs); `provider.onPacketIn(event)`,
    * if present, gets the switches' PACKET_INs. Cookies come from `cookie()` so
    * they stay in our namespace. Returns the handle the provider works through.
@@ -1082,7 +1083,7 @@ class SdnController extends EventEmitter {
   }
 }
 
-/** The named services a rule's `protocol` may give (name -> [{ protocol, port }]). */
+/** The named services a rule's `protocol` may give: `[{ name, clauses: [{ protocol, port }] }]`. */
 function services() {
   return JSON.parse(native.listServices())
 }

@@ -67,8 +67,7 @@ function normalizePermission(p, where) {
       if (p[k] < 0 || p[k] > 65535) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `${where}.${k} must be 0..65535, got ${p[k]}`)
     }
     if (p.fromPort > p.toPort) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `${where}: fromPort ${p.fromPort} is above toPort ${p.toPort}`)
-    // 0-65535 (or 1-65535) is every port: no port match at all.
-    if (!(p.fromPort <= 1 && p.toPort === 65535)) Object.assign(out, { fromPort: Math.max(1, p.fromPort), toPort: p.toPort })
+    Object.assign(out, { fromPort: p.fromPort, toPort: p.toPort })
   } else if (protocol === 'icmp') {
     // EC2: fromPort is the ICMP type, toPort the code, -1 for any.
     for (const k of ['fromPort', 'toPort']) {
@@ -413,6 +412,9 @@ class SecurityGroups {
   }
 }
 
+/** 0-65535 (or 1-65535) is every port: no port match at all. */
+const allPorts = (p) => p.fromPort <= 1 && p.toPort === 65535
+
 /** A port range in pieces a rule accepts (a rule covers at most 256 ports). */
 function portChunks(lo, hi) {
   const out = []
@@ -427,16 +429,16 @@ function portChunks(lo, hi) {
 function matches(p) {
   if (p.protocol === 'all') return [{ protocol: 'ip' }]
   if (p.protocol === 'icmp') return [{ protocol: 'icmp', ...(p.fromPort !== undefined ? { icmpType: p.fromPort } : {}), ...(p.toPort !== undefined ? { icmpCode: p.toPort } : {}) }]
-  if (p.fromPort === undefined) return [{ protocol: p.protocol }]
-  return portChunks(p.fromPort, p.toPort).map((port) => ({ protocol: p.protocol, port }))
+  if (allPorts(p)) return [{ protocol: p.protocol }]
+  return portChunks(Math.max(1, p.fromPort), p.toPort).map((port) => ({ protocol: p.protocol, port }))
 }
 
 /** The packets answering a permission, stateless: the same service as source port, or any ICMP/IP back. */
 function replies(p) {
   if (p.protocol === 'all') return [{ protocol: 'ip' }]
   if (p.protocol === 'icmp') return [{ protocol: 'icmp' }]
-  if (p.fromPort === undefined) return [{ protocol: p.protocol }]
-  return portChunks(p.fromPort, p.toPort).map((sourcePort) => ({ protocol: p.protocol, sourcePort }))
+  if (allPorts(p)) return [{ protocol: p.protocol }]
+  return portChunks(Math.max(1, p.fromPort), p.toPort).map((sourcePort) => ({ protocol: p.protocol, sourcePort }))
 }
 
 module.exports = { SecurityGroups, SECURITY_GROUP_PRIORITIES: PRIORITY }
