@@ -8,40 +8,23 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { TlsConfig, SdnController, SecurityGroups, ElasticIps } = require('..')
-const { startSandbox } = require('../js/sandbox.js')
+const { SecurityGroups, ElasticIps } = require('..')
+const { sdnSuite, OURS } = require('./sdn-suite.js')
 
-const OURS = 'table=0,cookie=0x5d4e000000000000/0xffff000000000000'
 const ROUTER_MAC = '02:aa:00:00:00:01'
-
-let sb
-let tls
+const suite = sdnSuite({ hosts: 1, nports: 4 })
 let h
 let pcapDir
-const controllers = []
-
-beforeAll(async () => {
-  sb = await startSandbox({ hosts: 1, nports: 4 })
-  tls = new TlsConfig({ clientCert: sb.pki.client.cert, clientKey: sb.pki.client.key, poolCa: sb.pki.ca.cert })
-  h = sb.hosts[0]
+beforeAll(() => {
+  h = suite.sb.hosts[0]
   pcapDir = fs.mkdtempSync(path.join(os.tmpdir(), 'xo-sdn-eip-'))
-}, 180000)
-
-afterAll(async () => {
-  await sb?.stop()
+})
+afterAll(() => {
   if (pcapDir) fs.rmSync(pcapDir, { recursive: true, force: true })
 })
 
-afterEach(async () => {
-  await Promise.all(controllers.splice(0).map((c) => c.close()))
-  if (h.switchRunning) h.ofctl('del-flows', OURS)
-})
-
 function setup({ withGroups = false } = {}) {
-  const sdn = new SdnController({ tls, syncIntervalMs: 0, openflow: { reconnectMinMs: 50, reconnectMaxMs: 300 } })
-  sdn.on('error', () => {})
-  sdn.addHost({ id: h.name, address: h.ip, ovsdbPort: h.ports.ovsdbSsl, openflowPort: h.ports.openflowSsl, serverCert: h.certs.server.cert })
-  controllers.push(sdn)
+  const sdn = suite.controller()
   const sg = withGroups ? new SecurityGroups(sdn) : undefined
   const eip = new ElasticIps(sdn, { pools: ['203.0.113.0/28'], internal: ['10.0.0.0/8'], securityGroups: sg })
   return { sdn, sg, eip }
@@ -165,9 +148,9 @@ test('security groups apply on the private side of an elastic IP', async () => {
 })
 
 test('bad input and pool limits', async () => {
-  const { eip } = setup()
-  expect(() => new ElasticIps(controllers[0], { pools: ['10.0.0.1/24'] })).toThrow(TypeError)
-  expect(() => new ElasticIps(controllers[0], {})).toThrow(TypeError)
+  const { sdn, eip } = setup()
+  expect(() => new ElasticIps(sdn, { pools: ['10.0.0.1/24'] })).toThrow(TypeError)
+  expect(() => new ElasticIps(sdn, {})).toThrow(TypeError)
   await expect(eip.associateAddress(vif(1), '203.0.113.9')).rejects.toMatchObject({ code: 'SDN_EIP_NOT_FOUND' })
   const { publicIp } = eip.allocateAddress()
   await expect(eip.associateAddress({ uuid: vif(1).uuid, mac: vif(1).mac }, publicIp)).rejects.toThrow(TypeError)

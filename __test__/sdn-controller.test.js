@@ -3,48 +3,15 @@
 // the flows as ovs-ofctl shows them, the verdicts of ofproto/trace, read-back,
 // drift repair, restarts, a host down, VIFs moving, and the bad-input matrix.
 
-const { TlsConfig, SdnController } = require('..')
-const { startSandbox } = require('../js/sandbox.js')
+const { SdnController } = require('..')
+const { sdnSuite, ourFlows, OURS } = require('./sdn-suite.js')
 
-const OURS = 'table=0,cookie=0x5d4e000000000000/0xffff000000000000'
-
+const suite = sdnSuite({ hosts: 3, nports: 4 })
+const controller = (hosts, options) => suite.controller(hosts, options)
 let sb
-let tls
-const controllers = []
-
-beforeAll(async () => {
-  sb = await startSandbox({ hosts: 3, nports: 4 })
-  tls = new TlsConfig({ clientCert: sb.pki.client.cert, clientKey: sb.pki.client.key, poolCa: sb.pki.ca.cert })
-}, 180000)
-
-afterAll(async () => {
-  await sb?.stop()
+beforeAll(() => {
+  sb = suite.sb
 })
-
-afterEach(async () => {
-  await Promise.all(controllers.splice(0).map((c) => c.close()))
-  for (const h of sb.hosts) {
-    if (h.switchRunning) h.ofctl('del-flows', OURS)
-  }
-})
-
-function controller(hosts = sb.hosts, options = {}) {
-  const sdn = new SdnController({ tls, syncIntervalMs: 0, openflow: { reconnectMinMs: 50, reconnectMaxMs: 300 }, ovsdb: { reconnectMinMs: 50, reconnectMaxMs: 300 }, ...options })
-  sdn.on('error', () => {}) // asserted through outcomes
-  for (const h of hosts) sdn.addHost({ id: h.name, address: h.ip, ovsdbPort: h.ports.ovsdbSsl, openflowPort: h.ports.openflowSsl, serverCert: h.certs.server.cert })
-  controllers.push(sdn)
-  return sdn
-}
-
-/** Our flows on a host, as ovs-ofctl prints them (sorted, no counters). */
-function ourFlows(h, bridge = 'br0') {
-  return h
-    .ofctlOn(bridge, 'dump-flows', '--no-stats', OURS)
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l.startsWith('cookie='))
-    .sort()
-}
 
 function allFlows(h) {
   return h

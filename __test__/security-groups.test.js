@@ -3,44 +3,19 @@
 // the blog's EC2 scenario proven by ofproto/trace, stateless replies, source
 // groups following membership, one group on two hosts, budgets, restarts.
 
-const { TlsConfig, SdnController, SecurityGroups } = require('..')
-const { startSandbox } = require('../js/sandbox.js')
+const { SecurityGroups } = require('..')
+const { sdnSuite, ourFlows, OURS } = require('./sdn-suite.js')
 
-const OURS = 'table=0,cookie=0x5d4e000000000000/0xffff000000000000'
-
+const suite = sdnSuite({ hosts: 2, nports: 4 })
 let sb
-let tls
-const controllers = []
-
-beforeAll(async () => {
-  sb = await startSandbox({ hosts: 2, nports: 4 })
-  tls = new TlsConfig({ clientCert: sb.pki.client.cert, clientKey: sb.pki.client.key, poolCa: sb.pki.ca.cert })
-}, 180000)
-
-afterAll(async () => {
-  await sb?.stop()
-})
-
-afterEach(async () => {
-  await Promise.all(controllers.splice(0).map((c) => c.close()))
-  for (const h of sb.hosts) if (h.switchRunning) h.ofctl('del-flows', OURS)
+beforeAll(() => {
+  sb = suite.sb
 })
 
 function setup(hosts = sb.hosts) {
-  const sdn = new SdnController({ tls, syncIntervalMs: 0, openflow: { reconnectMinMs: 50, reconnectMaxMs: 300 } })
-  sdn.on('error', () => {})
-  for (const h of hosts) sdn.addHost({ id: h.name, address: h.ip, ovsdbPort: h.ports.ovsdbSsl, openflowPort: h.ports.openflowSsl, serverCert: h.certs.server.cert })
-  controllers.push(sdn)
+  const sdn = suite.controller(hosts)
   return { sdn, sg: new SecurityGroups(sdn) }
 }
-
-const ourFlows = (h) =>
-  h
-    .ofctl('dump-flows', '--no-stats', OURS)
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l.startsWith('cookie='))
-    .sort()
 
 const BCAST = 'ff:ff:ff:ff:ff:ff'
 

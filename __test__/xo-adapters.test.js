@@ -5,35 +5,24 @@
 // ovs-vsctl shows them.
 
 const { EventEmitter } = require('node:events')
-const { TlsConfig, SdnController } = require('..')
-const { startSandbox, freePorts } = require('../js/sandbox.js')
+const { freePorts } = require('../js/sandbox.js')
+const { sdnSuite, OURS } = require('./sdn-suite.js')
 const { createLegacyOpenFlowChannel, createOvsdbClientAdapter, createTrafficRulesBackend, defaultHostId, _internals } = require('../js/xo-adapters.js')
 
-const OURS = 'table=0,cookie=0x5d4e000000000000/0xffff000000000000'
 // Cookies the traffic-rules tests use (the engine's, outside our namespace).
 const XO_COOKIES = ['0x0123456789abcdef', '0x00000000000000a1', '0x00000000000000b2', '0x00000000000000c3']
 
-let sb
-let tls
-const controllers = []
-
-beforeAll(async () => {
-  sb = await startSandbox({ hosts: 2, nports: 4 })
-  tls = new TlsConfig({ clientCert: sb.pki.client.cert, clientKey: sb.pki.client.key, poolCa: sb.pki.ca.cert })
-}, 180000)
-
-afterAll(async () => {
-  await sb?.stop()
-})
-
-afterEach(async () => {
-  await Promise.all(controllers.splice(0).map((c) => c.close()))
-  for (const h of sb?.hosts ?? []) {
-    if (!h.switchRunning) await h.restartSwitch()
-    if (!h.dbRunning) await h.restartDb()
-    h.ofctl('del-flows', OURS)
+const suite = sdnSuite({
+  hosts: 2,
+  nports: 4,
+  hostSpec: (h) => ({ id: xoHost(h).$ref, ...specOf(h) }),
+  cleanup: (h) => {
     for (const c of XO_COOKIES) h.ofctl('del-flows', `cookie=${c}/-1`)
-  }
+  },
+})
+let sb
+beforeAll(() => {
+  sb = suite.sb
 })
 
 // ---- XAPI-like objects for the sandbox hosts ----
@@ -54,13 +43,7 @@ function xoNetwork(hosts, { uuid = sb.hosts[0].networkUuid, bridge = 'br0' } = {
 const xoVif = (v, { upper = false } = {}) => ({ uuid: v.uuid, MAC: upper ? v.mac.toUpperCase() : v.mac, device: '0' })
 
 /** A controller with `hosts` registered under their XAPI $ref. */
-function controller(hosts = sb.hosts, options = {}) {
-  const sdn = new SdnController({ tls, syncIntervalMs: 0, openflow: { reconnectMinMs: 50, reconnectMaxMs: 300 }, ovsdb: { reconnectMinMs: 50, reconnectMaxMs: 300 }, ...options })
-  sdn.on('error', () => {}) // asserted through outcomes
-  for (const h of hosts) sdn.addHost({ id: xoHost(h).$ref, ...specOf(h) })
-  controllers.push(sdn)
-  return sdn
-}
+const controller = (hosts, options) => suite.controller(hosts, options)
 
 // ---- reading the switches ----
 

@@ -23,20 +23,12 @@
 const native = require('../native.js')
 const { encodeBatch, decode } = require('./codec.js')
 const { fail, argError } = require('./options.js')
-const { classify } = require('./errors.js')
+const { nativeCall } = require('./errors.js')
 
 const PRIORITY = { arp: 9990, internal: 9985, nat: 9980 }
 const STATE_VERSION = 1
 const ETH_IP = 0x0800
 const ETH_ARP = 0x0806
-
-function nativeCall(fn) {
-  try {
-    return fn()
-  } catch (err) {
-    throw classify(err)
-  }
-}
 
 const ipToInt = (ip) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0)
 const intToIp = (n) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.')

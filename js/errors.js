@@ -16,4 +16,13 @@ function classify(err) {
   return e
 }
 
-module.exports = { classify }
+/** Runs a native call; its error comes out classified (TypeError/RangeError by code). */
+function nativeCall(fn) {
+  try {
+    return fn()
+  } catch (err) {
+    throw classify(err)
+  }
+}
+
+module.exports = { classify, nativeCall }

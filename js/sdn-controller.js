@@ -17,7 +17,7 @@ const { OpenFlowChannel } = require('./openflow-channel.js')
 const { OvsdbClient } = require('./ovsdb-client.js')
 const { TlsConfig } = require('./tls.js')
 const { fail, argError, splitHostTls, checkDurations } = require('./options.js')
-const { classify } = require('./errors.js')
+const { nativeCall } = require('./errors.js')
 const { parseFlow, formatFlow } = require('./codec.js')
 
 /** Above XAPI's VIF-locking flows (4000–8000), below XO's bands (35001–65000). */
@@ -27,20 +27,12 @@ const XO_PRIORITIES = { min: 35001, max: 65000 }
 
 const STATE_VERSION = 1
 
-function nativeCall(fn) {
-  try {
-    return fn()
-  } catch (err) {
-    throw classify(err)
-  }
-}
-
 function hexCookie(c) {
   return typeof c === 'string' ? c : '0x' + c.toString(16).padStart(16, '0')
 }
 
-const NAMESPACE = 0x5d4en << 48n
-const NS_MASK = 0xffffn << 48n
+// Our cookie tag, from the Rust core (src/rules/cookie.rs), its one definition.
+const { value: NAMESPACE, mask: NS_MASK } = native.cookieNamespace()
 const ALL64 = (1n << 64n) - 1n
 function foreignCookie(v) {
   if (typeof v === 'bigint' && v >= 0n && v <= ALL64) return v
@@ -463,7 +455,8 @@ class SdnController extends EventEmitter {
 
   /**
    * Dumps every switch, compares with the desired flows and repairs both ways
-   * (missing flows added first, then unwanted ones of our namespace deleted).
+   * (unwanted flows of our namespace deleted, then missing ones added: a flow of
+   * ours altered by hand is both, and its re-add must come last).
    * Resolves `{ hosts: { [id]: { ok, added, removed } | { ok: false, error } } }`.
    */
   async sync({ hosts } = {}) {
@@ -524,7 +517,8 @@ class SdnController extends EventEmitter {
     })
     this.#rules = entries
     this.#byId = new Map(entries.map((e) => [e.id, e]))
-    this.#nextNumber = Math.max(state.nextRuleNumber ?? 1, ...entries.map((e) => e.number + 1))
+    // Providers (security groups, elastic IPs) may already hold numbers of this process.
+    this.#nextNumber = Math.max(this.#nextNumber, state.nextRuleNumber ?? 1, ...entries.map((e) => e.number + 1))
     for (const host of this.#hosts.values()) for (const sw of host.switches.values()) sw.clear()
   }
 

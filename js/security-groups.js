@@ -30,20 +30,12 @@
 
 const native = require('../native.js')
 const { fail, argError } = require('./options.js')
-const { classify } = require('./errors.js')
+const { nativeCall } = require('./errors.js')
 
 const PRIORITY = { allow: 9900, basics: 9800, deny: 9100 }
 const MAX_GROUPS_PER_VIF = 16
 const STATE_VERSION = 1
 const ANY_CIDR = '0.0.0.0/0'
-
-function nativeCall(fn) {
-  try {
-    return fn()
-  } catch (err) {
-    throw classify(err)
-  }
-}
 
 function isAllTraffic(p) {
   return p.protocol === 'all' && p.cidr === ANY_CIDR

@@ -1,0 +1,59 @@
+'use strict'
+// Shared set-up of the suites that drive SdnController against the sandbox: one
+// set of real OVS hosts per suite (TLS like XCP-ng), controllers closed and the
+// switches put back (running, none of our flows) after each test.
+
+const { TlsConfig, SdnController } = require('..')
+const { startSandbox } = require('../js/sandbox.js')
+
+/** ovs-ofctl's selector for every flow of ours (the cookie tag 0x5d4e). */
+const OURS = 'table=0,cookie=0x5d4e000000000000/0xffff000000000000'
+
+/** Our flows on a host's bridge, as ovs-ofctl prints them (sorted, no counters). */
+function ourFlows(h, bridge = 'br0') {
+  return h
+    .ofctlOn(bridge, 'dump-flows', '--no-stats', OURS)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('cookie='))
+    .sort()
+}
+
+/**
+ * Registers the jest hooks; returns `{ sb, tls, controller(hosts?, options?) }`
+ * (`sb` and `tls` are set once beforeAll ran). `hostSpec(h)` names and addresses a
+ * host in the controller; `cleanup(h)` removes what else a suite installs.
+ */
+function sdnSuite({ hosts = 1, nports = 4, hostSpec, cleanup } = {}) {
+  const suite = { sb: null, tls: null }
+  const controllers = []
+  beforeAll(async () => {
+    suite.sb = await startSandbox({ hosts, nports })
+    suite.tls = new TlsConfig({ clientCert: suite.sb.pki.client.cert, clientKey: suite.sb.pki.client.key, poolCa: suite.sb.pki.ca.cert })
+  }, 180000)
+  afterAll(async () => {
+    await suite.sb?.stop()
+  })
+  afterEach(async () => {
+    await Promise.all(controllers.splice(0).map((c) => c.close()))
+    for (const h of suite.sb?.hosts ?? []) {
+      if (!h.dbRunning) await h.restartDb()
+      if (!h.switchRunning) await h.restartSwitch()
+      h.ofctl('del-flows', OURS)
+      await cleanup?.(h)
+    }
+  })
+  const specOf = hostSpec ?? ((h) => ({ id: h.name, address: h.ip, ovsdbPort: h.ports.ovsdbSsl, openflowPort: h.ports.openflowSsl, serverCert: h.certs.server.cert }))
+  /** A controller on `hosts` (default: all), fast reconnects; errors are asserted through outcomes. */
+  suite.controller = (on = suite.sb.hosts, options = {}) => {
+    const fast = { reconnectMinMs: 50, reconnectMaxMs: 300 }
+    const sdn = new SdnController({ tls: suite.tls, syncIntervalMs: 0, openflow: fast, ovsdb: fast, ...options })
+    sdn.on('error', () => {})
+    for (const h of on) sdn.addHost(specOf(h))
+    controllers.push(sdn)
+    return sdn
+  }
+  return suite
+}
+
+module.exports = { sdnSuite, ourFlows, OURS }
