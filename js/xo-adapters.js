@@ -45,7 +45,7 @@
 const { EventEmitter } = require('node:events')
 const native = require('../native.js')
 const { fail, argError } = require('./options.js')
-const { classify } = require('./errors.js')
+const { nativeCall } = require('./errors.js')
 
 // ---------------------------------------------------------------------------
 // shared helpers
@@ -131,12 +131,7 @@ async function ensureHost(sdn, host, id, register) {
 
 /** The normalized form of a rule, as the controller stores it (its own validator). */
 function normalizeRule(rule) {
-  if (typeof native.validateRule !== 'function') throw fail('SDN_UNAVAILABLE', 'this build of the addon has no rule compiler (native.validateRule): rebuild it')
-  try {
-    return JSON.parse(native.validateRule(JSON.stringify(rule)))
-  } catch (err) {
-    throw classify(err)
-  }
+  return JSON.parse(nativeCall(() => native.validateRule(JSON.stringify(rule))))
 }
 
 function stable(v) {
