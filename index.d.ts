@@ -787,6 +787,11 @@ export interface SdnControllerOptions {
   ovsdb?: Omit<OvsdbClientOptions, 'host' | 'port' | 'tls' | keyof HostAuthOptions>
   /** Period of the automatic `sync()` of every host (default 300000 = 5 min; 0: off). */
   syncIntervalMs?: number
+  /**
+   * After a host failed a call, it is synced again after `minMs` (default 500),
+   * doubling up to `maxMs` (default 30000), until it answers (then `hostUp` with `repaired`).
+   */
+  repair?: { minMs?: number; maxMs?: number }
 }
 
 /** The desired state, from `exportState()`: persist it (e.g. in XAPI other_config) and `importState` it after a restart. */
@@ -874,8 +879,11 @@ export interface SdnControllerEvents {
   synced: [outcomes: PerHost<SyncOutcome>]
   /** An OpenFlow channel dropped; it reconnects by itself. */
   hostDown: [event: { host: string; bridge: string; error: SdnError }]
-  /** The channel is back; its bridge is re-synced (then `synced`). */
-  hostUp: [event: { host: string; bridge: string }]
+  /**
+   * A channel is back (`bridge`: its bridge is re-synced, then `synced`), or a host
+   * that failed a call answered the controller's retry (`repaired`: what its sync did).
+   */
+  hostUp: [event: { host: string; bridge?: string; repaired?: SyncOutcome }]
   /** ElasticIps answered an ARP request. */
   arpReply: [event: ArpReplyEvent]
   /** Background failures (periodic sync, topology refresh, undecodable switch bytes, providers). */

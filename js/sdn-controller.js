@@ -180,6 +180,8 @@ class Host {
     this.ovsdbConnecting = null
     this.switches = new Map() // bridge name -> Switch
     this.refreshTimer = null
+    this.repairTimer = null
+    this.repairAttempt = 0
   }
 }
 
@@ -203,17 +205,21 @@ class SdnController extends EventEmitter {
    * @param {object} [options.openflow] OpenFlowChannel options (timeouts, reconnect...)
    * @param {object} [options.ovsdb] OvsdbClient options
    * @param {number} [options.syncIntervalMs=300000] periodic sync() of every host (0: off)
+   * @param {{ minMs?: number, maxMs?: number }} [options.repair] after a host failed a call,
+   *   sync() it again after minMs (500), doubling up to maxMs (30000), until it succeeds
    */
   constructor(options = {}) {
     super()
     if (options === null || typeof options !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options must be an object')
-    const { tls, priorities, tableId = 0, openflow = {}, ovsdb = {}, syncIntervalMs = 300000 } = options
+    const { tls, priorities, tableId = 0, openflow = {}, ovsdb = {}, syncIntervalMs = 300000, repair = {} } = options
     if (tls !== undefined && !(tls instanceof TlsConfig)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.tls must be a TlsConfig')
     if (!Number.isInteger(tableId) || tableId < 0 || tableId > 254) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.tableId must be 0..254')
     checkDurations({ syncIntervalMs }, ['syncIntervalMs'])
+    if (repair === null || typeof repair !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.repair must be an object { minMs, maxMs }')
+    checkDurations(repair, ['minMs', 'maxMs'])
     this.#tls = tls
     this.#priorities = checkPriorities(priorities)
-    this.#opts = { tableId, openflow, ovsdb, syncIntervalMs }
+    this.#opts = { tableId, openflow, ovsdb, syncIntervalMs, repair: { minMs: repair.minMs ?? 500, maxMs: repair.maxMs ?? 30000 } }
     if (syncIntervalMs > 0) {
       this.#syncTimer = setInterval(() => this.sync().catch((err) => this.emit('error', err)), syncIntervalMs)
       this.#syncTimer.unref?.()
@@ -425,7 +431,7 @@ class SdnController extends EventEmitter {
           }
           hosts[host.id] = { ok: true }
         } catch (error) {
-          hosts[host.id] = { ok: false, error }
+          hosts[host.id] = { ok: false, error: this.#failed(host, error) }
         }
       }),
     )
@@ -476,7 +482,7 @@ class SdnController extends EventEmitter {
           }
           out[host.id] = { ok: true, added, removed }
         } catch (error) {
-          out[host.id] = { ok: false, error }
+          out[host.id] = { ok: false, error: this.#failed(host, error) }
         }
       }),
     )
@@ -631,6 +637,31 @@ class SdnController extends EventEmitter {
   }
 
   // ---- internals: rule list ----
+
+  /**
+   * A host failed a call (down, unreachable, refusing): sync it again later, with
+   * backoff, until it answers; its flows are then repaired without waiting for the
+   * periodic sync. Returns the error for the outcome.
+   */
+  #failed(host, error) {
+    if (this.#closed || host.repairTimer || this.#hosts.get(host.id) !== host) return error
+    const { minMs, maxMs } = this.#opts.repair
+    const delay = Math.min(maxMs, minMs * 2 ** Math.min(host.repairAttempt++, 20)) * (0.75 + Math.random() / 4)
+    host.repairTimer = setTimeout(() => {
+      host.repairTimer = null
+      if (this.#closed || this.#hosts.get(host.id) !== host) return
+      this.sync({ hosts: [host.id] }).then(
+        (r) => {
+          if (!r.hosts[host.id]?.ok) return // #failed scheduled the next attempt
+          host.repairAttempt = 0
+          this.emit('hostUp', { host: host.id, repaired: r.hosts[host.id] })
+        },
+        (err) => this.emit('error', err),
+      )
+    }, delay)
+    host.repairTimer.unref?.()
+    return error
+  }
 
   #checkOpen() {
     if (this.#closed) throw fail('SDN_CLOSED', 'the controller is closed')
@@ -919,7 +950,7 @@ class SdnController extends EventEmitter {
           if (errors.length > 0) throw errors[0]
           out[host.id] = { ok: true, flows }
         } catch (error) {
-          out[host.id] = { ok: false, error }
+          out[host.id] = { ok: false, error: this.#failed(host, error) }
         }
       }),
     )
@@ -934,7 +965,7 @@ class SdnController extends EventEmitter {
           await this.#refreshHost(host, { send: true })
           out[host.id] = { ok: true }
         } catch (error) {
-          out[host.id] = { ok: false, error }
+          out[host.id] = { ok: false, error: this.#failed(host, error) }
         }
       }),
     )
@@ -952,7 +983,7 @@ class SdnController extends EventEmitter {
           for (const sw of host.switches.values()) flows += await sw.serial(() => fn(sw))
           out[host.id] = { ok: true, flows }
         } catch (error) {
-          out[host.id] = { ok: false, error }
+          out[host.id] = { ok: false, error: this.#failed(host, error) }
         }
       }),
     )
@@ -1064,6 +1095,8 @@ class SdnController extends EventEmitter {
 
   async #closeHost(host) {
     clearTimeout(host.refreshTimer)
+    clearTimeout(host.repairTimer)
+    host.repairTimer = null
     const waits = []
     for (const sw of host.switches.values()) {
       if (sw.connecting) waits.push(sw.connecting.then((c) => c.close(), () => {}))
