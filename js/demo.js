@@ -3,9 +3,11 @@
 // XCP-ng host (TLS with a pool CA, a self-signed host certificate), driven
 // through the real API: traffic rules added to VIFs and a network, the flows
 // as ovs-ofctl shows them, packet traces by the switch proving each verdict,
-// counters read back, then everything removed.
+// counters read back, drift repaired, everything removed; then a security group
+// and an elastic IP on one VIF, with their traces and an ARP answered by the
+// controller.
 
-const { TlsConfig, SdnController } = require('..')
+const { TlsConfig, SdnController, SecurityGroups, ElasticIps } = require('..')
 const { startSandbox } = require('./sandbox.js')
 
 const OURS = 'table=0,cookie=0x5d4e000000000000/0xffff000000000000'
@@ -121,6 +123,45 @@ async function main() {
     for (const r of sdn.rules()) await sdn.deleteRule(r.id)
     done(`(${ourFlows(h).length} of our flows left)`)
     if (ourFlows(h).length !== 0) failures++
+
+    console.log(bold('\nA security group and an elastic IP (EC2-style) on vif2:'))
+    const sg = new SecurityGroups(sdn)
+    const eip = new ElasticIps(sdn, { pools: ['203.0.113.0/28'], internal: ['10.0.0.0/8'], securityGroups: sg })
+    done = step('  group "web": tcp 80 from anywhere, tcp 22 from 10.10.1.0/24; attached; 203.0.113.1 associated')
+    sg.createSecurityGroup('web', 'demo')
+    await sg.authorizeIngress('web', [
+      { protocol: 'tcp', fromPort: 80, toPort: 80, cidr: '0.0.0.0/0' },
+      { protocol: 'tcp', fromPort: 22, toPort: 22, cidr: '10.10.1.0/24' },
+    ])
+    await sg.attach({ uuid: vm2.uuid, mac: vm2.mac, ips: ['10.0.0.2'] }, ['web'])
+    const { publicIp } = eip.allocateAddress()
+    await eip.associateAddress({ uuid: vm2.uuid, mac: vm2.mac, ip: '10.0.0.2' }, publicIp)
+    done(`(${ourFlows(h).length} flows)`)
+    const outside = (dst, port, src = '198.51.100.7') => `in_port=3,tcp,dl_src=${h.vifs[2].mac},dl_dst=${vm2.mac},nw_src=${src},nw_dst=${dst},tp_src=50000,tp_dst=${port}`
+    const groupCases = [
+      ['HTTP to vif2 from anywhere', outside('10.0.0.2', 80), 'forward'],
+      ['SSH to vif2 from 10.10.1.5', outside('10.0.0.2', 22, '10.10.1.5'), 'forward'],
+      ['SSH to vif2 from 198.51.100.7', outside('10.0.0.2', 22), 'drop'],
+      ['MySQL to vif2 (default deny)', outside('10.0.0.2', 3306), 'drop'],
+      [`HTTP to ${publicIp} (rewritten to 10.0.0.2)`, outside(publicIp, 80), 'forward', 'dst=10.0.0.2'],
+      [`SSH to ${publicIp} from 198.51.100.7`, outside(publicIp, 22), 'drop'],
+      ['reply from vif2 port 80 (source rewritten)', `in_port=2,tcp,dl_src=${vm2.mac},dl_dst=${h.vifs[2].mac},nw_src=10.0.0.2,nw_dst=198.51.100.7,tp_src=80,tp_dst=50000`, 'forward', `src=${publicIp}`],
+    ]
+    for (const [label, flow, expected, rewrite] of groupCases) {
+      const t = h.trace(flow)
+      const ok = t.verdict === expected && (!rewrite || t.actions.includes(rewrite))
+      if (!ok) failures++
+      console.log(`  ${ok ? green('✔') : red('✘')} ${label.padEnd(54)} ${t.verdict === 'drop' ? 'dropped' : `forwarded${rewrite ? ` (${rewrite})` : ''}`}`)
+    }
+    done = step(`  ARP "who has ${publicIp}?" injected on vif3`)
+    const answered = new Promise((resolve) => sdn.once('arpReply', resolve))
+    await h.inject('vif3.0', `arp,dl_src=${h.vifs[2].mac},dl_dst=ff:ff:ff:ff:ff:ff,arp_op=1,arp_sha=${h.vifs[2].mac},arp_spa=10.0.0.3,arp_tpa=${publicIp}`)
+    const arp = await Promise.race([answered, new Promise((resolve) => setTimeout(resolve, 3000, null))])
+    done(arp ? `(the controller answered ${arp.publicIp} is-at ${arp.mac} by PACKET_OUT to port ${arp.port})` : '(no answer)')
+    if (!arp || arp.mac !== vm2.mac) failures++
+    await eip.releaseAddress(publicIp)
+    await sg.detach(vm2.uuid)
+    await sg.deleteSecurityGroup('web')
   } finally {
     await sdn?.close()
     const d = step('Stopping the switch')
