@@ -127,6 +127,20 @@ test('ARP for the public address is answered with the VIF MAC; after a move, wit
   }
 })
 
+test('ARP answers are rate-limited per address', async () => {
+  const sdn = suite.controller()
+  // One answer per 10 s, burst 1: five requests in a row get one answer.
+  const eip = new ElasticIps(sdn, { pools: ['203.0.113.0/28'], arpRatePerSec: 0.1 })
+  const { publicIp } = eip.allocateAddress()
+  await eip.associateAddress(vif(1), publicIp)
+  const replies = []
+  sdn.on('arpReply', (r) => replies.push(r))
+  for (let i = 0; i < 5; i++) await h.inject('vif3.0', arpRequest(publicIp))
+  await waitFor(() => replies.length >= 1)
+  await new Promise((r) => setTimeout(r, 300))
+  expect(replies).toHaveLength(1)
+})
+
 test('security groups apply on the private side of an elastic IP', async () => {
   const { sg, eip } = setup({ withGroups: true })
   sg.createSecurityGroup('web')
