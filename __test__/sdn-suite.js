@@ -24,11 +24,11 @@ function ourFlows(h, bridge = 'br0') {
  * (`sb` and `tls` are set once beforeAll ran). `hostSpec(h)` names and addresses a
  * host in the controller; `cleanup(h)` removes what else a suite installs.
  */
-function sdnSuite({ hosts = 1, nports = 4, hostSpec, cleanup } = {}) {
+function sdnSuite({ hosts = 1, nports = 4, bridges, hostSpec, cleanup } = {}) {
   const suite = { sb: null, tls: null }
   const controllers = []
   beforeAll(async () => {
-    suite.sb = await startSandbox({ hosts, nports })
+    suite.sb = await startSandbox({ hosts, nports, ...(bridges ? { bridges } : {}) })
     suite.tls = new TlsConfig({ clientCert: suite.sb.pki.client.cert, clientKey: suite.sb.pki.client.key, poolCa: suite.sb.pki.ca.cert })
   }, 180000)
   afterAll(async () => {
@@ -39,7 +39,7 @@ function sdnSuite({ hosts = 1, nports = 4, hostSpec, cleanup } = {}) {
     for (const h of suite.sb?.hosts ?? []) {
       if (!h.dbRunning) await h.restartDb()
       if (!h.switchRunning) await h.restartSwitch()
-      h.ofctl('del-flows', OURS)
+      for (const b of h.bridges) h.ofctlOn(b.name, 'del-flows', OURS)
       await cleanup?.(h)
     }
   })
