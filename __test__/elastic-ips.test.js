@@ -10,6 +10,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { SecurityGroups, ElasticIps } = require('..')
 const { sdnSuite, OURS } = require('./sdn-suite.js')
+const { waitFor } = require('./helpers.js')
 
 const ROUTER_MAC = '02:aa:00:00:00:01'
 const suite = sdnSuite({ hosts: 1, nports: 4 })
@@ -64,14 +65,6 @@ function capture(port) {
   }
 }
 
-async function waitFor(check, timeoutMs = 10000) {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
-
 test('associate: inbound rewritten to the VIF, replies leave from the public address, internal traffic untouched', async () => {
   const { eip } = setup()
   const { publicIp } = eip.allocateAddress()
@@ -101,16 +94,16 @@ test('ARP for the public address is answered with the VIF MAC; after a move, wit
     const replies = []
     sdn.on('arpReply', (r) => replies.push(r))
     await h.inject('vif3.0', arpRequest(publicIp))
-    await waitFor(() => wire.arp().some((a) => a.op === 2))
+    await waitFor(() => wire.arp().some((a) => a.op === 2), 10000)
     expect(wire.arp().filter((a) => a.op === 2)).toEqual([{ op: 2, sha: h.vifs[0].mac, spa: publicIp, tpa: '198.51.100.1' }])
     expect(replies).toEqual([expect.objectContaining({ publicIp, mac: h.vifs[0].mac, to: '198.51.100.1', port: 3 })])
     // Move to VIF 2: one call; the new place announces itself.
     await eip.associateAddress(vif(2), publicIp)
     const gratuitous = () => wire.arp().filter((a) => a.op === 1 && a.spa === publicIp && a.tpa === publicIp)
-    await waitFor(() => gratuitous().length === 2)
+    await waitFor(() => gratuitous().length === 2, 10000)
     expect(gratuitous().map((a) => a.sha)).toEqual([h.vifs[0].mac, h.vifs[1].mac]) // at association, then at the move
     await h.inject('vif3.0', arpRequest(publicIp))
-    await waitFor(() => wire.arp().filter((a) => a.op === 2).length === 2)
+    await waitFor(() => wire.arp().filter((a) => a.op === 2).length === 2, 10000)
     expect(wire.arp().filter((a) => a.op === 2)[1]).toEqual({ op: 2, sha: h.vifs[1].mac, spa: publicIp, tpa: '198.51.100.1' })
     const inbound = h.trace(fromOutside(h.vifs[1].mac, publicIp, 80))
     expect(inbound.actions).toContain('dst=10.0.0.2')
@@ -136,7 +129,7 @@ test('ARP answers are rate-limited per address', async () => {
   const replies = []
   sdn.on('arpReply', (r) => replies.push(r))
   for (let i = 0; i < 5; i++) await h.inject('vif3.0', arpRequest(publicIp))
-  await waitFor(() => replies.length >= 1)
+  await waitFor(() => replies.length >= 1, 10000)
   await new Promise((r) => setTimeout(r, 300))
   expect(replies).toHaveLength(1)
 })

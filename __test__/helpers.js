@@ -1,5 +1,5 @@
 'use strict'
-// Shared helpers for the jest suites: golden vector loading.
+// Shared helpers for the jest suites: golden vector loading, waiting on the switch.
 
 const fs = require('node:fs')
 const path = require('node:path')
@@ -23,4 +23,29 @@ function switchMsg(name) {
   return Buffer.from(row[1], 'hex')
 }
 
-module.exports = { vectorRows, switchMsg }
+/** The error `promise` rejects with; fails when it resolves. */
+async function rejection(promise) {
+  try {
+    await promise
+  } catch (e) {
+    return e
+  }
+  throw new Error('expected a rejection')
+}
+
+/** Polls `check` every 50 ms until it is truthy; after `timeoutMs` throws its last error (or a timeout). */
+async function waitFor(check, timeoutMs = 15000) {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    let last
+    try {
+      if (await check()) return
+    } catch (e) {
+      last = e
+    }
+    if (Date.now() > deadline) throw last ?? new Error('condition not met in time')
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+module.exports = { vectorRows, switchMsg, rejection, waitFor }

@@ -4,6 +4,7 @@
 const { once } = require('node:events')
 const { TlsConfig, OvsdbClient, ovsdb } = require('..')
 const { startSandbox } = require('../js/sandbox.js')
+const { rejection } = require('./helpers.js')
 
 let sb
 let tls
@@ -28,15 +29,6 @@ async function client(extra = {}) {
   clients.push(c)
   await c.connect()
   return c
-}
-
-async function rejection(promise) {
-  try {
-    await promise
-  } catch (e) {
-    return e
-  }
-  throw new Error('expected a rejection')
 }
 
 const vsctl = (...args) => sb.hosts[0].vsctl(...args).trim()

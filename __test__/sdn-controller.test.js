@@ -5,6 +5,7 @@
 
 const { SdnController } = require('..')
 const { sdnSuite, ourFlows, OURS } = require('./sdn-suite.js')
+const { rejection, waitFor } = require('./helpers.js')
 
 const suite = sdnSuite({ hosts: 3, nports: 4 })
 const controller = (hosts, options) => suite.controller(hosts, options)
@@ -23,29 +24,6 @@ function allFlows(h) {
 }
 
 const verdict = (h, flow) => h.trace(flow).verdict
-
-async function rejection(promise) {
-  try {
-    await promise
-  } catch (e) {
-    return e
-  }
-  throw new Error('expected a rejection')
-}
-
-async function waitFor(check, timeoutMs = 15000) {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    let last
-    try {
-      if (await check()) return
-    } catch (e) {
-      last = e
-    }
-    if (Date.now() > deadline) throw last ?? new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
 
 const vifOf = (h, n, b = 0) => h.bridges[b].vifs[n - 1]
 

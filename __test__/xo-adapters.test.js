@@ -8,6 +8,7 @@ const { EventEmitter } = require('node:events')
 const { freePorts } = require('../js/sandbox.js')
 const { sdnSuite, OURS } = require('./sdn-suite.js')
 const { createLegacyOpenFlowChannel, createOvsdbClientAdapter, createTrafficRulesBackend, defaultHostId, _internals } = require('../js/xo-adapters.js')
+const { rejection, waitFor } = require('./helpers.js')
 
 // Cookies the traffic-rules tests use (the engine's, outside our namespace).
 const XO_COOKIES = ['0x0123456789abcdef', '0x00000000000000a1', '0x00000000000000b2', '0x00000000000000c3']
@@ -76,29 +77,6 @@ const vget = (h, ...args) =>
     .trim()
     .split('\n')
     .map((l) => l.replace(/"/g, ''))
-
-async function waitFor(check, timeoutMs = 15000) {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    let last
-    try {
-      if (await check()) return
-    } catch (e) {
-      last = e
-    }
-    if (Date.now() > deadline) throw last ?? new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
-
-async function rejection(promise) {
-  try {
-    await promise
-  } catch (e) {
-    return e
-  }
-  throw new Error('expected a rejection')
-}
 
 // ---------------------------------------------------------------------------
 // Pure parts: no switch needed

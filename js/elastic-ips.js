@@ -22,7 +22,7 @@
 
 const native = require('../native.js')
 const { encodeBatch, decode } = require('./codec.js')
-const { fail, argError } = require('./options.js')
+const { fail, argError, checkCidr, checkVif } = require('./options.js')
 const { nativeCall } = require('./errors.js')
 
 const PRIORITY = { arp: 9990, internal: 9985, nat: 9980 }
@@ -33,15 +33,9 @@ const ETH_ARP = 0x0806
 const ipToInt = (ip) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0)
 const intToIp = (n) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.')
 
+/** A checked CIDR with its numbers: `{ text, base, prefix, size }`. */
 function parseCidr(text, where) {
-  if (typeof text !== 'string') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `${where} must be an IPv4 CIDR string`)
-  const cidr = text.includes('/') ? text : `${text}/32`
-  try {
-    nativeCall(() => native.validateRule(JSON.stringify({ pool: true, allow: true, protocol: 'ip', ipRange: cidr, direction: 'to' })))
-  } catch (err) {
-    err.message = `${where}: ${err.message.replace(/^rule\.ipRange /, '')}`
-    throw err
-  }
+  const cidr = checkCidr(text, where)
   const [addr, len] = cidr.split('/')
   const prefix = Number(len)
   const base = ipToInt(addr)
@@ -260,7 +254,9 @@ class ElasticIps {
     let flows = this.#twins.get(key)
     if (!flows) {
       this.#compiler.clear()
-      const entries = allows.map((d) => `{"cookie":"0x5d4e000000000001","priority":${d.priority},"rule":${d.spec},"endpoints":${JSON.stringify([{ ofport, mac, ips: [ip] }])}}`)
+      // A scratch table: any cookie of our namespace will do.
+      const cookie = `0x${this.#handle.cookie(1, 0).toString(16)}`
+      const entries = allows.map((d) => `{"cookie":"${cookie}","priority":${d.priority},"rule":${d.spec},"endpoints":${JSON.stringify([{ ofport, mac, ips: [ip] }])}}`)
       const delta = entries.length ? nativeCall(() => this.#compiler.putMany(`[${entries.join(',')}]`)) : { addCount: 0 }
       flows = delta.addCount > 0 ? splitFlowMods(delta.add) : []
       if (this.#twins.size > 1000) this.#twins.clear()
@@ -287,11 +283,9 @@ class ElasticIps {
   }
 
   #checkVif(vif) {
-    if (vif === null || typeof vif !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'vif must be an object { uuid, mac, ip }')
-    const { uuid, mac, ip } = vif
-    if (typeof ip !== 'string') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'vif.ip (its private IPv4 address) is required')
-    const spec = JSON.parse(nativeCall(() => native.validateRule(JSON.stringify({ vif: { uuid, mac, ips: [ip] }, allow: true, direction: 'to' }))))
-    return { uuid: spec.vif.uuid, mac: spec.vif.mac, ip: spec.vif.ips[0] }
+    if (typeof vif?.ip !== 'string') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'vif.ip (its private IPv4 address) is required')
+    const { uuid, mac, ips } = checkVif({ uuid: vif.uuid, mac: vif.mac, ips: [vif.ip] }, '{ uuid, mac, ip }')
+    return { uuid, mac, ip: ips[0] }
   }
 }
 

@@ -1,5 +1,9 @@
 'use strict'
-// Option handling shared by the connection classes (OpenFlowChannel, OvsdbClient).
+// Option handling shared by the connection classes (OpenFlowChannel, OvsdbClient),
+// and the values the security groups and elastic IPs check with the rule validator.
+
+const native = require('../native.js')
+const { nativeCall } = require('./errors.js')
 
 /** An Error with a stable `code` (and extra fields). */
 function fail(code, message, extra) {
@@ -46,4 +50,29 @@ function checkAddress(host, port) {
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.port must be 1..65535')
 }
 
-module.exports = { fail, argError, HOST_TLS_KEYS, splitHostTls, checkDurations, checkAddress }
+/**
+ * An IPv4 address or CIDR, as `a.b.c.d/n`, checked by the rule validator (prefix,
+ * host bits, IPv6); its message names `where` instead of `rule.ipRange`.
+ */
+function checkCidr(text, where) {
+  if (typeof text !== 'string') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `${where} must be an IPv4 CIDR string`)
+  const trimmed = text.trim()
+  const cidr = trimmed.includes('/') ? trimmed : `${trimmed}/32`
+  try {
+    nativeCall(() => native.validateRule(JSON.stringify({ pool: true, allow: true, protocol: 'ip', ipRange: cidr, direction: 'to' })))
+  } catch (err) {
+    err.message = `${where}: ${err.message.replace(/^rule\.ipRange /, '')}`
+    throw err
+  }
+  return cidr
+}
+
+/** A VIF `{ uuid, mac, ips? }` checked and normalized by the rule validator (errors name `rule.vif.*`). */
+function checkVif(vif, shape) {
+  if (vif === null || typeof vif !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `vif must be an object ${shape}`)
+  const { uuid, mac, ips = [] } = vif
+  const spec = JSON.parse(nativeCall(() => native.validateRule(JSON.stringify({ vif: { uuid, mac, ips }, allow: true, direction: 'to' }))))
+  return { uuid: spec.vif.uuid, mac: spec.vif.mac, ips: spec.vif.ips ?? [] }
+}
+
+module.exports = { fail, argError, HOST_TLS_KEYS, splitHostTls, checkDurations, checkAddress, checkCidr, checkVif }

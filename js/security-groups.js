@@ -29,7 +29,7 @@
 // deletes last (make-before-break), one barrier per switch.
 
 const native = require('../native.js')
-const { fail, argError } = require('./options.js')
+const { fail, argError, checkCidr, checkVif } = require('./options.js')
 const { nativeCall } = require('./errors.js')
 
 const PRIORITY = { allow: 9900, basics: 9800, deny: 9100 }
@@ -73,17 +73,7 @@ function normalizePermission(p, where) {
   if ((p.cidr === undefined) === (p.sourceGroup === undefined)) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `${where} needs exactly one of cidr and sourceGroup`)
   if (p.cidr !== undefined) {
     if (typeof p.cidr !== 'string') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `${where}.cidr must be an IPv4 CIDR string`)
-    let cidr = p.cidr.trim()
-    if (cidr === '0.0.0.0') cidr = ANY_CIDR
-    if (!cidr.includes('/')) cidr += '/32'
-    // The rule validator checks the address (host bits, IPv6...); it names `ipRange`, so say which field.
-    try {
-      nativeCall(() => native.validateRule(JSON.stringify({ pool: true, allow: true, protocol: 'ip', ipRange: cidr, direction: 'to' })))
-    } catch (err) {
-      err.message = `${where}.cidr: ${err.message.replace(/^rule\.ipRange /, '')}`
-      throw err
-    }
-    out.cidr = cidr
+    out.cidr = p.cidr.trim() === '0.0.0.0' ? ANY_CIDR : checkCidr(p.cidr, `${where}.cidr`)
   } else {
     if (typeof p.sourceGroup !== 'string' || p.sourceGroup === '') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `${where}.sourceGroup must be a group name or id`)
     out.sourceGroup = p.sourceGroup
@@ -392,11 +382,7 @@ class SecurityGroups {
   }
 
   #checkVif(vif) {
-    if (vif === null || typeof vif !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'vif must be an object { uuid, mac, ips? }')
-    const { uuid, mac, ips = [] } = vif
-    // The rule validator checks uuid, MAC and addresses and names the field.
-    const spec = JSON.parse(nativeCall(() => native.validateRule(JSON.stringify({ vif: { uuid, mac, ips }, allow: true, direction: 'to' }))))
-    return { uuid: spec.vif.uuid, mac: spec.vif.mac, ips: spec.vif.ips ?? [] }
+    return checkVif(vif, '{ uuid, mac, ips? }')
   }
 
   #view(g) {
