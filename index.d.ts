@@ -486,12 +486,26 @@ export class OpenFlowChannel extends EventEmitter {
 // OVSDB
 // ---------------------------------------------------------------------------
 
-/** OVSDB notation builders for `transact` (RFC 7047 §5.1). */
+/** OVSDB notation builders for `transact` (RFC 7047 §5.1), and a reader of replicated rows. */
 export const ovsdb: {
   uuid(uuid: string): ['uuid', string]
   namedUuid(name: string): ['named-uuid', string]
   set(items: unknown[]): ['set', unknown[]]
   map(object: Record<string, unknown>): ['map', Array<[string, unknown]>]
+  /** An optional column (a set of 0 or 1 value, as `rows()` gives it) as its value, or undefined. */
+  one<T>(value: T | T[]): T | undefined
+}
+
+/** An interface of a VIF on one bridge (HVM guests have a `vif*` and a `tap*` one), from OVSDB's `Interface.external_ids`. */
+export interface VifInterface {
+  name: string
+  ofport: number
+  /** Lower case. */
+  vifUuid: string
+  vmUuid?: string
+  mac?: string
+  /** The bridge's `xs-network-uuids`. */
+  networks: string[]
 }
 
 export interface OvsdbClientOptions extends HostAuthOptions {
@@ -551,6 +565,8 @@ export class OvsdbClient extends EventEmitter {
   rows(table: string): Array<Record<string, unknown> & { _uuid: string }>
   getBridgeForNetwork(networkUuid: string): string | undefined
   getDatapathId(bridge: string): bigint | undefined
+  /** The VIF interfaces with an assigned ofport, per bridge name (from the replica). */
+  vifInterfaces(): Map<string, VifInterface[]>
   getOfPortForVif(vifUuid: string, options?: { timeoutMs?: number }): Promise<number>
   setBridgeController(options: { networkUuid?: string; bridge?: string; target?: string; protocols?: string[] }): Promise<{ bridge: string; target: string; changed: boolean }>
   addTunnel(options: { networkUuid: string; remoteIp: string; encapsulation?: 'gre' | 'vxlan'; key?: number | string; psk?: string; privateNetworkUuid: string }): Promise<{ bridge: string; port: string; changed: boolean }>
@@ -802,17 +818,8 @@ export interface SdnControllerState {
   rules: Array<Omit<RuleView, 'cookie'> & { number: number; generation: number }>
 }
 
-/** An interface of a VIF on one bridge, from the host's OVSDB replica (HVM guests have a `vif*` and a `tap*` one). */
-export interface SdnInterface {
-  name: string
-  ofport: number
-  /** Lower case. */
-  vifUuid: string
-  vmUuid?: string
-  mac?: string
-  /** The bridge's network uuids. */
-  networks: string[]
-}
+/** An interface of a VIF on one bridge, as providers get it (OvsdbClient.vifInterfaces). */
+export type SdnInterface = VifInterface
 
 /** Where a rule compiles to on one switch. */
 export interface RuleEndpoint {

@@ -31,6 +31,8 @@ const ovsdb = {
   namedUuid: (n) => ['named-uuid', n],
   set: (items) => ['set', items],
   map: (obj) => ['map', Object.entries(obj)],
+  /** An optional column of a replicated row (a set of 0 or 1 value) as its value, or undefined. */
+  one: (v) => (Array.isArray(v) ? v[0] : v),
 }
 
 class OvsdbClient extends EventEmitter {
@@ -214,13 +216,9 @@ class OvsdbClient extends EventEmitter {
       const vif = (row ?? old)?.external_ids?.['xs-vif-uuid']
       const name = (row ?? old)?.name ?? ''
       if (vif !== undefined && !name.includes('tap')) {
-        const ofport = (r) => {
-          const p = one(r?.ofport)
-          return typeof p === 'number' && p > 0 ? p : undefined
-        }
-        if (kind === 'insert') this.emit('vifAdded', { vifUuid: vif, name, ofport: ofport(row) })
-        else if (kind === 'delete') this.emit('vifRemoved', { vifUuid: vif, name, ofport: ofport(old) })
-        else if (ofport(old) !== ofport(row)) this.emit('vifChanged', { vifUuid: vif, name, ofport: ofport(row), previousOfport: ofport(old) })
+        if (kind === 'insert') this.emit('vifAdded', { vifUuid: vif, name, ofport: ofportOf(row) })
+        else if (kind === 'delete') this.emit('vifRemoved', { vifUuid: vif, name, ofport: ofportOf(old) })
+        else if (ofportOf(old) !== ofportOf(row)) this.emit('vifChanged', { vifUuid: vif, name, ofport: ofportOf(row), previousOfport: ofportOf(old) })
       }
     }
   }
@@ -404,6 +402,41 @@ class OvsdbClient extends EventEmitter {
     return this.#findBridge({ networkUuid })?.row.name
   }
 
+  /**
+   * The VIF interfaces (vif and tap: an HVM guest has both) with an assigned
+   * ofport, per bridge name: `[{ name, ofport, vifUuid, vmUuid, mac, networks }]`
+   * from `external_ids` (xs-vif-uuid, xs-vm-uuid, attached-mac, and the bridge's
+   * xs-network-uuids), uuids and MACs lower case. From the replica, no round trip.
+   */
+  vifInterfaces() {
+    const bridgeOfPort = new Map()
+    for (const b of this.#tables.get('Bridge')?.values() ?? []) for (const p of b.ports ?? []) bridgeOfPort.set(p, b)
+    const bridgeOfIface = new Map()
+    for (const [uuid, p] of this.#tables.get('Port') ?? []) {
+      const b = bridgeOfPort.get(uuid)
+      if (b) for (const i of p.interfaces ?? []) bridgeOfIface.set(i, b)
+    }
+    const out = new Map()
+    for (const [uuid, i] of this.#tables.get('Interface') ?? []) {
+      const ids = i.external_ids ?? {}
+      const vifUuid = ids['xs-vif-uuid']
+      const bridge = bridgeOfIface.get(uuid)
+      const ofport = ofportOf(i)
+      if (!vifUuid || !bridge || ofport === undefined) continue
+      const list = out.get(bridge.name) ?? []
+      list.push({
+        name: i.name,
+        ofport,
+        vifUuid: vifUuid.toLowerCase(),
+        vmUuid: ids['xs-vm-uuid']?.toLowerCase(),
+        mac: ids['attached-mac']?.toLowerCase(),
+        networks: (bridge.external_ids?.['xs-network-uuids'] ?? '').toLowerCase().split(';'),
+      })
+      out.set(bridge.name, list)
+    }
+    return out
+  }
+
   /** The datapath id of a bridge, as a BigInt. */
   getDatapathId(bridge) {
     const b = this.#findBridge({ bridge })
@@ -414,9 +447,7 @@ class OvsdbClient extends EventEmitter {
   #ofPortNow(vifUuid) {
     for (const row of this.#tables.get('Interface')?.values() ?? []) {
       if (row.external_ids?.['xs-vif-uuid'] === vifUuid && !String(row.name).includes('tap')) {
-        const ofport = one(row.ofport)
-        if (typeof ofport === 'number' && ofport > 0) return ofport
-        return null // found, ofport not assigned yet
+        return ofportOf(row) ?? null // null: found, ofport not assigned yet
       }
     }
     return undefined
@@ -530,9 +561,12 @@ class OvsdbClient extends EventEmitter {
   }
 }
 
-/** An optional column (a set of 0 or 1 value) as its value, or undefined. */
-function one(v) {
-  return Array.isArray(v) ? v[0] : v
+const { one } = ovsdb
+
+/** The OpenFlow port OVS assigned to an interface row; undefined while it has none ([] or -1). */
+function ofportOf(row) {
+  const p = one(row?.ofport)
+  return typeof p === 'number' && p > 0 ? p : undefined
 }
 
 function sorted(o) {

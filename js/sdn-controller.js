@@ -786,37 +786,6 @@ class SdnController extends EventEmitter {
     host.refreshTimer.unref?.()
   }
 
-  /** bridge name -> [{ ofport, mac, vifUuid, vmUuid, name }] of the VIF interfaces (vif and tap) of a host. */
-  #interfaces(host) {
-    const client = host.ovsdb
-    const bridgeOfPort = new Map()
-    for (const b of client.rows('Bridge')) for (const p of b.ports ?? []) bridgeOfPort.set(p, b)
-    const bridgeOfIface = new Map()
-    for (const p of client.rows('Port')) {
-      const b = bridgeOfPort.get(p._uuid)
-      if (b) for (const i of p.interfaces ?? []) bridgeOfIface.set(i, b)
-    }
-    const out = new Map()
-    for (const i of client.rows('Interface')) {
-      const ids = i.external_ids ?? {}
-      const vifUuid = ids['xs-vif-uuid']
-      const bridge = bridgeOfIface.get(i._uuid)
-      const ofport = Array.isArray(i.ofport) ? i.ofport[0] : i.ofport
-      if (!vifUuid || !bridge || typeof ofport !== 'number' || ofport < 1) continue
-      const list = out.get(bridge.name) ?? []
-      list.push({
-        name: i.name,
-        ofport,
-        vifUuid: vifUuid.toLowerCase(),
-        vmUuid: ids['xs-vm-uuid']?.toLowerCase(),
-        mac: ids['attached-mac']?.toLowerCase(),
-        networks: (bridge.external_ids?.['xs-network-uuids'] ?? '').toLowerCase().split(';'),
-      })
-      out.set(bridge.name, list)
-    }
-    return out
-  }
-
   /** bridge -> endpoints of `spec` on `host` (HVM guests have both a vif and a tap interface: both are covered). */
   #endpoints(spec, interfaces) {
     const out = new Map()
@@ -843,7 +812,7 @@ class SdnController extends EventEmitter {
     const results = await Promise.allSettled(hosts.map((h) => this.#ovsdbOf(h)))
     const reached = hosts.filter((_, i) => results[i].status === 'fulfilled')
     const everyHostAnswered = reached.length === hosts.length
-    const interfaces = reached.map((h) => this.#interfaces(h))
+    const interfaces = reached.map((h) => h.ovsdb.vifInterfaces())
     for (const spec of specs) {
       if (spec.vif || spec.vm) {
         if (!everyHostAnswered || interfaces.some((i) => this.#endpoints(spec, i).size > 0)) continue
@@ -874,7 +843,7 @@ class SdnController extends EventEmitter {
    */
   async #refreshHost(host, { send }) {
     await this.#ovsdbOf(host)
-    const interfaces = this.#interfaces(host)
+    const interfaces = host.ovsdb.vifInterfaces()
     const perBridge = new Map() // bridge -> items
     const itemsOf = (bridge) => perBridge.get(bridge) ?? (perBridge.set(bridge, []), perBridge.get(bridge))
     for (const e of this.#rules) {
@@ -913,7 +882,7 @@ class SdnController extends EventEmitter {
       [...hosts].map(async (host) => {
         try {
           if (reached && !reached.has(host.id)) await this.#ovsdbOf(host) // throws the connection error
-          const interfaces = this.#interfaces(host)
+          const interfaces = host.ovsdb.vifInterfaces()
           const perSwitch = new Map()
           for (const e of entries) {
             if (e.host && e.host !== host.id) continue

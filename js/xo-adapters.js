@@ -46,6 +46,7 @@ const { EventEmitter } = require('node:events')
 const native = require('../native.js')
 const { fail, argError } = require('./options.js')
 const { nativeCall } = require('./errors.js')
+const { one } = require('./ovsdb-client.js').ovsdb
 
 // ---------------------------------------------------------------------------
 // shared helpers
@@ -513,9 +514,6 @@ function pluginRule(rule, { needAllow }) {
   return out
 }
 
-function one(v) {
-  return Array.isArray(v) ? v[0] : v
-}
 
 function ofportOf(iface) {
   const p = one(iface?.ofport)
