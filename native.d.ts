@@ -14,12 +14,7 @@ export declare class NativeFlowTable {
   /** `tableId` 0..253 (254 is OVS's hidden table, 255 means "all"). */
   constructor(tableId: number)
   /**
-   * Compiles `ruleJson` for `endpointsJson` (`[{ ofport, mac, ips? }]`) at
-   * `priority` (1..65535) and makes it the desired state of `cookie`.
-   */
-  put(cookie: bigint, priority: number, ruleJson: string, endpointsJson: string): NativeFlowDelta
-  /**
-   * `put` for many cookies in one call (one JSON parse, one pair of buffers).
+   * Makes many cookies' flows the desired state in one call (one JSON parse, one pair of buffers).
    * Entries are `{ cookie: "0x…", priority, rule, endpoints }` (a rule to
    * compile) or `{ cookie: "0x…", flows: "<hex>" }` (FLOW_MOD ADDs encoded back
    * to back, e.g. NAT rewrites no rule compiles to). All the entries of one

@@ -38,19 +38,6 @@ fn u64_of(b: &BigInt, what: &str) -> Result<u64, JsError> {
     }
 }
 
-/// A cookie of our namespace (a table never holds anyone else's flows: the
-/// switch dump it reconciles against is filtered by the namespace).
-fn our_cookie(b: &BigInt) -> Result<u64, JsError> {
-    let c = u64_of(b, "cookie")?;
-    if cookie::parse(c).is_none() {
-        return Err(err(
-            "ERR_INVALID_ARG_VALUE",
-            format!("cookie 0x{c:016x} is not a rule cookie (tag 0x5d4e in the top 16 bits, rule number 1 or more): use ruleCookie()"),
-        ));
-    }
-    Ok(c)
-}
-
 /// Checks a rule and returns its normalized JSON. Throws `ERR_INVALID_ARG_TYPE`,
 /// `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` with a message naming the field.
 #[napi]
@@ -187,31 +174,7 @@ impl NativeFlowTable {
         })
     }
 
-    /// Compiles `ruleJson` for `endpointsJson` (`[{ ofport, mac, ips? }]`) at
-    /// `priority` (1..65535) and makes it the desired state of `cookie`.
-    #[napi]
-    pub fn put(
-        &mut self,
-        cookie: BigInt,
-        priority: u32,
-        rule_json: String,
-        endpoints_json: String,
-    ) -> Result<NativeFlowDelta, JsError> {
-        guard(|| {
-            let c = our_cookie(&cookie)?;
-            let priority = u16::try_from(priority)
-                .ok()
-                .filter(|p| *p >= 1)
-                .ok_or_else(|| err("ERR_OUT_OF_RANGE", format!("priority must be 1 to 65535, got {priority}")))?;
-            let rule = rule_of(&rule_json)?;
-            let endpoints = endpoints_of(&endpoints_json)?;
-            let flows = compile(&rule, &endpoints, priority, c, self.table.table_id());
-            let d = self.table.put(c, flows);
-            delta(&d.add, &d.delete)
-        })
-    }
-
-    /// `put` for many cookies in one call (one JSON parse, one pair of buffers).
+    /// Makes many cookies' flows the desired state in one call (one JSON parse, one pair of buffers).
     /// Entries are `{ cookie: "0x…", priority, rule, endpoints }` (a rule to
     /// compile) or `{ cookie: "0x…", flows: "<hex>" }` (FLOW_MOD ADDs encoded back
     /// to back, e.g. NAT rewrites no rule compiles to). All the entries of one
