@@ -877,6 +877,9 @@ class SdnController extends EventEmitter {
    */
   async #applyEverywhere(entries, reached, previous = []) {
     const hosts = new Set(entries.flatMap((e) => this.#hostsOf(e)))
+    // Older generations to delete: those no current entry still carries.
+    const current = new Set(entries.map((e) => e.cookie))
+    const stale = previous.map((p) => p.cookie).filter((c) => c !== undefined && !current.has(c))
     const out = {}
     await Promise.all(
       [...hosts].map(async (host) => {
@@ -893,7 +896,7 @@ class SdnController extends EventEmitter {
             }
           }
           // Switches that held an older generation must drop it even if the rule no longer lands there.
-          for (const p of previous) for (const sw of host.switches.values()) if (!perSwitch.has(sw)) perSwitch.set(sw, [])
+          if (stale.length > 0) for (const sw of host.switches.values()) if (!perSwitch.has(sw)) perSwitch.set(sw, [])
           let flows = 0
           const errors = []
           await Promise.all(
@@ -905,12 +908,7 @@ class SdnController extends EventEmitter {
                   // Deletes here are flows a rule no longer wants on this switch; after the adds.
                   if (d.addCount > 0) await this.#send(sw, [d.add])
                   if (d.deleteCount > 0) await this.#send(sw, [d.delete])
-                  const dels = []
-                  for (const p of previous) {
-                    if (p.cookie === undefined || entries.some((e) => e.cookie === p.cookie)) continue
-                    const del = sw.remove(p.cookie)
-                    if (del) dels.push(del)
-                  }
+                  const dels = stale.map((c) => sw.remove(c)).filter(Boolean)
                   if (dels.length) await this.#send(sw, dels)
                 })
                 .catch((err) => errors.push(err)),
