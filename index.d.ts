@@ -853,6 +853,8 @@ export interface ProviderHandle {
   reserveNumbers(upTo: number): void
   /** A cookie of the controller's namespace (generation 0..255). */
   cookie(ruleNumber: number | bigint, generation: number): bigint
+  /** The FLOW_MODs `items` compile to, encoded back to back, without touching any switch. */
+  compile(items: ProviderItem[]): Buffer
   /** Recomputes and pushes every host (adds before deletes). */
   refresh(): Promise<PerHost<RefreshOutcome>>
   /** Sends on a switch's channel, barrier-confirmed. Throws (synchronously) `SDN_HOST_NOT_FOUND`, `SDN_NO_SWITCH`. */

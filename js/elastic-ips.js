@@ -23,7 +23,6 @@
 const native = require('../native.js')
 const { encodeBatch, decode } = require('./codec.js')
 const { fail, argError, checkCidr, checkVif } = require('./options.js')
-const { nativeCall } = require('./errors.js')
 
 const PRIORITY = { arp: 9990, internal: 9985, nat: 9980 }
 const STATE_VERSION = 1
@@ -64,7 +63,6 @@ class ElasticIps {
   #addresses = new Map() // public ip -> { ip, pool, number, generation, vif: { uuid, mac, ip } | null }
   #answering = new Map() // `${host}|${bridge}|${publicIp}` -> mac: where ARP for an address is answered
   #limiter
-  #compiler = new native.NativeFlowTable(0)
   #twins = new Map() // cache: derived rules + endpoint + address -> FLOW_MOD objects
   #events
 
@@ -253,12 +251,9 @@ class ElasticIps {
     const key = JSON.stringify([allows.map((d) => [d.priority, d.spec]), ofport, mac, ip])
     let flows = this.#twins.get(key)
     if (!flows) {
-      this.#compiler.clear()
-      // A scratch table: any cookie of our namespace will do.
-      const cookie = `0x${this.#handle.cookie(1, 0).toString(16)}`
-      const entries = allows.map((d) => `{"cookie":"${cookie}","priority":${d.priority},"rule":${d.spec},"endpoints":${JSON.stringify([{ ofport, mac, ips: [ip] }])}}`)
-      const delta = entries.length ? nativeCall(() => this.#compiler.putMany(`[${entries.join(',')}]`)) : { addCount: 0 }
-      flows = delta.addCount > 0 ? splitFlowMods(delta.add) : []
+      const cookie = this.#handle.cookie(1, 0) // compiled only, never installed: any cookie of ours will do
+      const endpoints = [{ ofport, mac, ips: [ip] }]
+      flows = splitFlowMods(this.#handle.compile(allows.map((d) => ({ cookie, priority: d.priority, specJson: d.spec, endpoints }))))
       if (this.#twins.size > 1000) this.#twins.clear()
       this.#twins.set(key, flows)
     }

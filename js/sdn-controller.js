@@ -53,6 +53,14 @@ function flowKey(f) {
   return text.replace(/ actions=.*$/, '')
 }
 
+/** One entry of NativeFlowTable.putMany: a rule for endpoints, or raw FLOW_MODs. */
+function entryText(item) {
+  const cookie = hexCookie(item.cookie)
+  return item.flows
+    ? `{"cookie":"${cookie}","flows":"${item.flows.toString('hex')}"}`
+    : `{"cookie":"${cookie}","priority":${item.priority},"rule":${item.specJson},"endpoints":${JSON.stringify(item.endpoints)}}`
+}
+
 /** A rule compiled for the endpoints it has on one switch. */
 function ruleItem(e, endpoints) {
   e.specJson ??= JSON.stringify(e.spec)
@@ -129,9 +137,7 @@ class Switch {
     const byCookie = new Map()
     for (const item of items) {
       const cookie = hexCookie(item.cookie)
-      const text = item.flows
-        ? `{"cookie":"${cookie}","flows":"${item.flows.toString('hex')}"}`
-        : `{"cookie":"${cookie}","priority":${item.priority},"rule":${item.specJson},"endpoints":${JSON.stringify(item.endpoints)}}`
+      const text = entryText(item)
       const list = byCookie.get(cookie)
       if (list) list.push(text)
       else byCookie.set(cookie, [text])
@@ -196,6 +202,7 @@ class SdnController extends EventEmitter {
   #closed = false
   #syncTimer = null
   #providers = []
+  #scratch = new native.NativeFlowTable(0)
 
   /**
    * @param {object} [options]
@@ -551,6 +558,11 @@ class SdnController extends EventEmitter {
         this.#nextNumber = Math.max(this.#nextNumber, upTo + 1)
       },
       cookie: (number, generation) => nativeCall(() => native.ruleCookie(number, generation)),
+      /** The FLOW_MODs `items` compile to (encoded back to back), without touching any switch. */
+      compile: (items) => {
+        this.#scratch.clear()
+        return items.length === 0 ? Buffer.alloc(0) : nativeCall(() => this.#scratch.putMany(`[${items.map(entryText).join(',')}]`)).add
+      },
       /** Recomputes and pushes every host (adds before deletes); outcome per host. */
       refresh: () => this.#refreshAll(),
       /** Sends messages on a switch's channel, barrier-confirmed. */
