@@ -84,6 +84,14 @@ class ElasticIps {
     this.#sg = securityGroups
     this.#events = sdn
     this.#handle = sdn.registerProvider(this)
+    // With the controller's stateFile, the addresses of the last run come back here.
+    const saved = this.#handle.savedState()
+    if (saved !== undefined) this.importState(saved)
+  }
+
+  /** Where the controller's state file keeps this provider's state. */
+  get stateKey() {
+    return 'elasticIps'
   }
 
   /** Leases a free address (from `pool`, a CIDR given at construction, or any). */
@@ -96,8 +104,9 @@ class ElasticIps {
       for (let n = first; n <= last; n++) {
         const ip = intToIp(n)
         if (this.#addresses.has(ip)) continue
-        const entry = { ip, pool: p.text, number: this.#handle.allocateNumber(), generation: 0, vif: null }
+        const entry = { ip, pool: p.text, number: this.#handle.allocateNumber(`eip:${ip}`), generation: 0, vif: null }
         this.#addresses.set(ip, entry)
+        this.#handle.persist().catch(() => {}) // a failure is reported by the controller
         return { publicIp: ip, pool: p.text }
       }
     }
@@ -133,7 +142,9 @@ class ElasticIps {
   async releaseAddress(publicIp) {
     const entry = this.#address(publicIp)
     this.#addresses.delete(entry.ip)
-    return { hosts: entry.vif ? await this.#handle.refresh() : {} }
+    if (entry.vif) return { hosts: await this.#handle.refresh() }
+    await this.#handle.persist()
+    return { hosts: {} }
   }
 
   describeAddresses() {
@@ -194,7 +205,7 @@ class ElasticIps {
     const inPort = message.inPort
     send([{ type: 'packet_out', inPort: 'controller', actions: [{ type: 'output', port: inPort }], data: reply }]).then(
       () => this.#events.emit('arpReply', { host, bridge, publicIp: arp.targetIp, mac, to: arp.senderIp, port: inPort }),
-      (err) => this.#events.emit('error', err),
+      (err) => this.#handle.report('ARP reply not sent', err),
     )
   }
 
@@ -266,7 +277,7 @@ class ElasticIps {
     for (const key of this.#answering.keys()) {
       const [host, bridge, ip] = key.split('|')
       if (ip !== entry.ip) continue
-      sends.push(this.#handle.send(host, bridge, [{ type: 'packet_out', inPort: 'controller', actions: [{ type: 'output', port: 'flood' }], data: garp }]).catch((err) => this.#events.emit('error', err)))
+      sends.push(this.#handle.send(host, bridge, [{ type: 'packet_out', inPort: 'controller', actions: [{ type: 'output', port: 'flood' }], data: garp }]).catch((err) => this.#handle.report('gratuitous ARP not sent', err)))
     }
     await Promise.all(sends)
   }

@@ -12,6 +12,8 @@
 
 const { EventEmitter } = require('node:events')
 const crypto = require('node:crypto')
+const fs = require('node:fs')
+const path = require('node:path')
 const native = require('../native.js')
 const { OpenFlowChannel } = require('./openflow-channel.js')
 const { OvsdbClient } = require('./ovsdb-client.js')
@@ -19,6 +21,31 @@ const { TlsConfig } = require('./tls.js')
 const { fail, argError, splitHostTls, checkDurations } = require('./options.js')
 const { nativeCall } = require('./errors.js')
 const { parseFlow, formatFlow } = require('./codec.js')
+
+/**
+ * What reports background failures when the caller gives no logger: one
+ * process warning per distinct cause (code, host, bridge), not one per reconnect.
+ */
+function warningLogger() {
+  const seen = new Set()
+  const warn = (message, data = {}) => {
+    const e = data.error
+    const key = `${e?.code ?? message}|${e?.host ?? data.host ?? ''}|${e?.bridge ?? data.bridge ?? ''}`
+    if (seen.has(key)) return
+    seen.add(key)
+    process.emitWarning(`${message}${e ? `: ${e.message}` : ''}`, { code: 'XO_SDN_BACKGROUND', detail: key })
+  }
+  const quiet = () => {}
+  return { debug: quiet, info: quiet, warn, error: warn }
+}
+
+function checkLogger(logger) {
+  if (logger === undefined) return warningLogger()
+  if (logger === null || typeof logger !== 'object' || !['debug', 'info', 'warn', 'error'].every((k) => typeof logger[k] === 'function')) {
+    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.logger must be an object with debug, info, warn and error functions (the shape of @xen-orchestra/log)')
+  }
+  return logger
+}
 
 /** Above XAPI's VIF-locking flows (4000–8000), below XO's bands (35001–65000). */
 const DEFAULT_PRIORITIES = { min: 10000, max: 34999 }
@@ -29,6 +56,24 @@ const STATE_VERSION = 1
 
 function hexCookie(c) {
   return typeof c === 'string' ? c : '0x' + c.toString(16).padStart(16, '0')
+}
+
+/**
+ * The rule number an identity maps to, the same in every process: a rule's cookie
+ * survives a restart of xo-server, and a number is never handed to another rule
+ * because a counter started again at 1.
+ */
+function stableNumber(identity) {
+  const n = crypto.createHash('sha256').update(identity).digest().readUIntBE(0, 5)
+  return n === 0 ? 1 : n
+}
+
+/** A random free number, for what has no stable identity. */
+function randomNumber(taken) {
+  for (;;) {
+    const n = crypto.randomBytes(5).readUIntBE(0, 5)
+    if (n !== 0 && !taken.has(n)) return n
+  }
 }
 
 // Our cookie tag, from the Rust core (src/rules/cookie.rs), its one definition.
@@ -60,6 +105,8 @@ function entryText(item) {
     ? `{"cookie":"${cookie}","flows":"${item.flows.toString('hex')}"}`
     : `{"cookie":"${cookie}","priority":${item.priority},"rule":${item.specJson},"endpoints":${JSON.stringify(item.endpoints)}}`
 }
+
+const NOTHING = Object.freeze({ items: [], entries: [] })
 
 /** A rule compiled for the endpoints it has on one switch. */
 function ruleItem(e, endpoints) {
@@ -125,6 +172,10 @@ class Switch {
     this.channel = null
     this.connecting = null
     this.queue = Promise.resolve()
+    // First contact: the switch is made equal to the desired state once, before
+    // any call changes it (see SdnController#adopt).
+    this.adopted = false
+    this.adopting = null
   }
 
   /**
@@ -198,11 +249,17 @@ class SdnController extends EventEmitter {
   #hosts = new Map()
   #rules = [] // ordered, first = highest priority
   #byId = new Map()
-  #nextNumber = 1
+  #numbers = new Map() // rule number -> who holds it ('rule:<id>', 'provider:<key>')
   #closed = false
   #syncTimer = null
   #providers = []
   #scratch = new native.NativeFlowTable(0)
+  #logger
+  #stateFile = null
+  #savedProviders = {} // provider states read from the state file, handed over at registration
+  #pendingSave = null // a save not started yet: it will include every change made before it starts
+  #lastSave = Promise.resolve()
+  #loading = false
 
   /**
    * @param {object} [options]
@@ -214,11 +271,20 @@ class SdnController extends EventEmitter {
    * @param {number} [options.syncIntervalMs=300000] periodic sync() of every host (0: off)
    * @param {{ minMs?: number, maxMs?: number }} [options.repair] after a host failed a call,
    *   sync() it again after minMs (500), doubling up to maxMs (30000), until it succeeds
+   * @param {string} [options.stateFile] where the desired state lives across restarts: read
+   *   here (synchronously), written (atomically) after every change. With it, a restarted
+   *   controller knows every rule before it first touches a switch.
+   * @param {{ debug: Function, info: Function, warn: Function, error: Function }} [options.logger]
+   *   receives what fails in the background (reconnects, periodic sync, retries); the
+   *   shape of @xen-orchestra/log's createLogger(). Default: one process warning per
+   *   distinct cause. `error` is emitted only when someone listens to it.
    */
   constructor(options = {}) {
     super()
     if (options === null || typeof options !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options must be an object')
-    const { tls, priorities, tableId = 0, openflow = {}, ovsdb = {}, syncIntervalMs = 300000, repair = {} } = options
+    const { tls, priorities, tableId = 0, openflow = {}, ovsdb = {}, syncIntervalMs = 300000, repair = {}, stateFile, logger } = options
+    this.#logger = checkLogger(logger)
+    if (stateFile !== undefined && (typeof stateFile !== 'string' || stateFile === '')) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.stateFile must be a file path')
     if (tls !== undefined && !(tls instanceof TlsConfig)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.tls must be a TlsConfig')
     if (!Number.isInteger(tableId) || tableId < 0 || tableId > 254) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.tableId must be 0..254')
     checkDurations({ syncIntervalMs }, ['syncIntervalMs'])
@@ -227,10 +293,114 @@ class SdnController extends EventEmitter {
     this.#tls = tls
     this.#priorities = checkPriorities(priorities)
     this.#opts = { tableId, openflow, ovsdb, syncIntervalMs, repair: { minMs: repair.minMs ?? 500, maxMs: repair.maxMs ?? 30000 } }
+    if (stateFile !== undefined) {
+      this.#stateFile = path.resolve(stateFile)
+      this.#loadState()
+    }
     if (syncIntervalMs > 0) {
-      this.#syncTimer = setInterval(() => this.sync().catch((err) => this.emit('error', err)), syncIntervalMs)
+      this.#syncTimer = setInterval(() => this.sync().catch((err) => this.#background('periodic sync failed', err)), syncIntervalMs)
       this.#syncTimer.unref?.()
     }
+  }
+
+  /**
+   * A failure nobody called for (reconnect, periodic sync, retry, a switch's own
+   * error): to the logger, and as an `error` event only when someone listens, so
+   * it can never crash the process that hosts the controller.
+   */
+  #background(message, error, level = 'warn') {
+    try {
+      this.#logger[level](message, { error, host: error?.host, bridge: error?.bridge })
+    } catch {
+      // a broken logger must not take the controller down either
+    }
+    if (this.listenerCount('error') > 0) this.emit('error', error)
+  }
+
+  // ---- the state file ----
+
+  #loadState() {
+    let text
+    try {
+      text = fs.readFileSync(this.#stateFile, 'utf8')
+    } catch (err) {
+      if (err.code === 'ENOENT') return
+      throw fail('SDN_STATE_UNREADABLE', `cannot read the state file ${this.#stateFile}: ${err.message}`, { cause: err })
+    }
+    let state
+    try {
+      state = JSON.parse(text)
+      this.#loading = true
+      this.importState(state)
+    } catch (err) {
+      // Starting empty would delete every rule's flows at first contact: refuse instead.
+      throw fail('SDN_STATE_UNREADABLE', `the state file ${this.#stateFile} is not a state of this controller: ${err.message}`, { cause: err })
+    } finally {
+      this.#loading = false
+    }
+    this.#savedProviders = state.providers ?? {}
+  }
+
+  /**
+   * Writes the desired state (coalesced: one write in flight, the next one takes
+   * every change made meanwhile); resolves once a write that includes the current
+   * state is on disk. Rejects `SDN_STATE_WRITE_FAILED`.
+   */
+  #persist() {
+    if (this.#stateFile === null) return Promise.resolve()
+    if (this.#pendingSave) return this.#pendingSave
+    const save = this.#lastSave.then(() => {
+      this.#pendingSave = null
+      return this.#writeState()
+    })
+    this.#pendingSave = save
+    this.#lastSave = save.catch(() => {})
+    return save
+  }
+
+  async #writeState() {
+    const state = this.exportState()
+    // States of providers not registered yet in this process are kept as read.
+    const providers = { ...this.#savedProviders }
+    for (const p of this.#providers) if (typeof p.stateKey === 'string' && typeof p.exportState === 'function') providers[p.stateKey] = p.exportState()
+    state.providers = providers
+    const tmp = `${this.#stateFile}.${process.pid}.tmp`
+    try {
+      const fh = await fs.promises.open(tmp, 'w', 0o600)
+      try {
+        await fh.writeFile(JSON.stringify(state))
+        await fh.sync()
+      } finally {
+        await fh.close()
+      }
+      await fs.promises.rename(tmp, this.#stateFile)
+    } catch (err) {
+      await fs.promises.unlink(tmp).catch(() => {})
+      const e = fail('SDN_STATE_WRITE_FAILED', `cannot write the state file ${this.#stateFile}: ${err.message}`, { cause: err })
+      this.#background('state not saved', e, 'error')
+      throw e
+    }
+  }
+
+  /** Runs `apply` while the state that it applies is being saved; both must succeed. */
+  async #applyAndSave(apply) {
+    const saved = this.#persist()
+    saved.catch(() => {}) // awaited below; the apply's own error comes first
+    const result = await apply()
+    await saved
+    return result
+  }
+
+  // ---- rule numbers ----
+
+  /** The number of `owner` (stable); refuses one another owner holds. */
+  #claim(owner) {
+    const n = stableNumber(owner)
+    const holder = this.#numbers.get(n)
+    if (holder !== undefined && holder !== owner) {
+      throw fail('SDN_RULE_ID_COLLISION', `${owner} maps to rule number ${n}, which ${holder} holds: choose another id`)
+    }
+    return n
   }
 
   // ---- hosts ----
@@ -295,15 +465,29 @@ class SdnController extends EventEmitter {
       throw argError(RangeError, 'ERR_OUT_OF_RANGE', `position must be 0..${this.#rules.length}`)
     }
     const onlyHost = this.#checkHostOption(host)
+    const id = spec.id ?? crypto.randomUUID()
+    this.#claim(`rule:${id}`)
     const reached = await this.#resolveTargets([spec], onlyHost)
-    const entry = entryOf(spec, { id: spec.id ?? crypto.randomUUID(), number: this.#nextNumber++, generation: 0, priority: 0, host: onlyHost })
+    // Checked again: another call may have taken the id (or its number) meanwhile.
+    this.#checkOpen()
+    if (this.#byId.has(id)) throw fail('SDN_RULE_EXISTS', `a rule with id ${id} exists`)
+    const number = this.#claim(`rule:${id}`)
+    if (position !== undefined && position > this.#rules.length) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `position must be 0..${this.#rules.length}`)
+    const entry = entryOf(spec, { id, number, generation: 0, priority: 0, host: onlyHost })
     const index = position ?? this.#rules.length
     const before = this.#rules.map((e) => ({ ...e }))
     this.#rules.splice(index, 0, entry)
     this.#byId.set(entry.id, entry)
-    const renumbered = this.#assignPriority(index)
+    this.#numbers.set(number, `rule:${id}`)
+    let renumbered
+    try {
+      renumbered = this.#assignPriority(index)
+    } catch (err) {
+      this.#numbers.delete(number)
+      throw err
+    }
     // No room between the neighbours: every rule moved, so every old generation goes.
-    const outcome = renumbered ? await this.#applyEverywhere(this.#rules, reached, before) : await this.#applyEverywhere([entry], reached)
+    const outcome = await this.#applyAndSave(() => (renumbered ? this.#applyEverywhere(this.#rules, reached, before) : this.#applyEverywhere([entry], reached)))
     return { rule: this.#view(entry), hosts: outcome }
   }
 
@@ -323,26 +507,37 @@ class SdnController extends EventEmitter {
         throw err
       }
     })
-    const ids = new Set()
-    for (const s of specs) {
-      if (s.id === undefined) continue
-      if (this.#byId.has(s.id) || ids.has(s.id)) throw fail('SDN_RULE_EXISTS', `a rule with id ${s.id} exists`)
-      ids.add(s.id)
+    const ids = specs.map((s) => s.id ?? crypto.randomUUID())
+    const checkIds = () => {
+      const seen = new Map() // number -> owner, within this batch
+      for (const id of ids) {
+        if (this.#byId.has(id) || [...seen.values()].includes(`rule:${id}`)) throw fail('SDN_RULE_EXISTS', `a rule with id ${id} exists`)
+        const n = this.#claim(`rule:${id}`)
+        if (seen.has(n)) throw fail('SDN_RULE_ID_COLLISION', `rule:${id} maps to rule number ${n}, which ${seen.get(n)} holds: choose another id`)
+        seen.set(n, `rule:${id}`)
+      }
+      return seen
     }
+    checkIds()
     const { min } = this.#priorities
     const last = this.#rules.length > 0 ? this.#rules[this.#rules.length - 1].priority : this.#priorities.max + 1
     if (last - specs.length < min) throw fail('SDN_TOO_MANY_RULES', `no room for ${specs.length} more rules below priority ${last} (band ${min}-${this.#priorities.max}); reorderRules() compacts the list`)
     const onlyHost = this.#checkHostOption(host)
     const reached = await this.#resolveTargets(specs, onlyHost)
+    this.#checkOpen()
+    const numbers = [...checkIds().keys()]
+    const top = this.#rules.length > 0 ? this.#rules[this.#rules.length - 1].priority : this.#priorities.max + 1
+    if (top - specs.length < min) throw fail('SDN_TOO_MANY_RULES', `no room for ${specs.length} more rules below priority ${top} (band ${min}-${this.#priorities.max}); reorderRules() compacts the list`)
     const entries = specs.map((spec, i) => {
-      const number = this.#nextNumber++
-      return entryOf(spec, { id: spec.id ?? crypto.randomUUID(), number, generation: 0, priority: last - 1 - i, host: onlyHost, cookie: nativeCall(() => native.ruleCookie(number, 0)) })
+      const number = numbers[i]
+      return entryOf(spec, { id: ids[i], number, generation: 0, priority: top - 1 - i, host: onlyHost, cookie: nativeCall(() => native.ruleCookie(number, 0)) })
     })
     for (const e of entries) {
       this.#rules.push(e)
       this.#byId.set(e.id, e)
+      this.#numbers.set(e.number, `rule:${e.id}`)
     }
-    const outcome = await this.#applyEverywhere(entries, reached)
+    const outcome = await this.#applyAndSave(() => this.#applyEverywhere(entries, reached))
     return { rules: entries.map((e) => this.#view(e)), hosts: outcome }
   }
 
@@ -352,11 +547,19 @@ class SdnController extends EventEmitter {
     const entry = this.#find(ref)
     this.#rules.splice(this.#rules.indexOf(entry), 1)
     this.#byId.delete(entry.id)
-    const outcome = await this.#forEachSwitch(async (sw) => {
-      const del = sw.remove(entry.cookie)
-      if (del) await this.#send(sw, [del])
-      return 0
-    })
+    this.#numbers.delete(entry.number)
+    const outcome = await this.#applyAndSave(() =>
+      this.#forEachSwitch(
+        async (sw) => {
+          await this.#prepare(sw) // a first contact already drops it: nobody wants it any more
+          const del = sw.remove(entry.cookie)
+          if (del) await this.#send(sw, [del])
+          return 0
+        },
+        // Where it lands now, also on a switch this process has not touched yet.
+        (host, interfaces) => (entry.host && entry.host !== host.id ? [] : [...this.#endpoints(entry.spec, interfaces).keys()]),
+      ),
+    )
     return { rule: this.#view(entry), hosts: outcome }
   }
 
@@ -381,7 +584,7 @@ class SdnController extends EventEmitter {
     entry.spec = spec
     entry.specJson = undefined
     this.#nextGeneration(entry)
-    const outcome = await this.#applyEverywhere([entry], null, [previous])
+    const outcome = await this.#applyAndSave(() => this.#applyEverywhere([entry], null, [previous]))
     return { rule: this.#view(entry), hosts: outcome }
   }
 
@@ -396,7 +599,7 @@ class SdnController extends EventEmitter {
     const previous = this.#rules.map((e) => ({ ...e }))
     this.#rules = ids.map((id) => this.#byId.get(id))
     this.#renumber()
-    return { hosts: await this.#applyEverywhere(this.#rules, null, previous) }
+    return { hosts: await this.#applyAndSave(() => this.#applyEverywhere(this.#rules, null, previous)) }
   }
 
   /** The desired rules (no I/O), optionally filtered by target. */
@@ -420,7 +623,10 @@ class SdnController extends EventEmitter {
         try {
           await this.#refreshHost(host, { send: false })
           for (const sw of host.switches.values()) {
-            const r = await sw.serial(async () => sw.table.reconcile(await this.#dump(sw)))
+            const r = await sw.serial(async () => {
+              await this.#prepare(sw)
+              return sw.table.reconcile(await this.#dump(sw))
+            })
             for (const c of r.rules) {
               const key = c.cookie
               if (!perCookie.has(key)) perCookie.set(key, {})
@@ -502,7 +708,6 @@ class SdnController extends EventEmitter {
     return {
       version: STATE_VERSION,
       priorities: { ...this.#priorities },
-      nextRuleNumber: this.#nextNumber,
       rules: this.#rules.map((e) => ({ id: e.id, ...e.spec, priority: e.priority, number: e.number, generation: e.generation, ...(e.host ? { host: e.host } : {}) })),
     }
   }
@@ -528,11 +733,27 @@ class SdnController extends EventEmitter {
       entry.cookie = nativeCall(() => native.ruleCookie(number, generation))
       return entry
     })
+    // Numbers come from the state (what the switches carry); none may be held twice.
+    const numbers = new Map([...this.#numbers].filter(([, owner]) => !owner.startsWith('rule:')))
+    const ids = new Set()
+    entries.forEach((e, i) => {
+      const holder = numbers.get(e.number)
+      if (holder !== undefined || ids.has(e.id)) {
+        throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `state.rules[${i}] (${e.id}) repeats an id or a rule number${holder ? ` (${holder})` : ''}`)
+      }
+      ids.add(e.id)
+      numbers.set(e.number, `rule:${e.id}`)
+    })
+    this.#numbers = numbers
     this.#rules = entries
     this.#byId = new Map(entries.map((e) => [e.id, e]))
-    // Providers (security groups, elastic IPs) may already hold numbers of this process.
-    this.#nextNumber = Math.max(this.#nextNumber, state.nextRuleNumber ?? 1, ...entries.map((e) => e.number + 1))
-    for (const host of this.#hosts.values()) for (const sw of host.switches.values()) sw.clear()
+    for (const host of this.#hosts.values()) {
+      for (const sw of host.switches.values()) {
+        sw.clear()
+        sw.adopted = false // the next contact reconciles against the new state
+      }
+    }
+    if (!this.#loading) this.#persist().catch(() => {}) // reported by #writeState
   }
 
   /**
@@ -550,21 +771,35 @@ class SdnController extends EventEmitter {
       throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'a provider has an items(hostId, interfaces) method')
     }
     this.#providers.push(provider)
-    return {
-      /** A fresh rule number (for a provider's cookies). */
-      allocateNumber: () => this.#nextNumber++,
-      /** Numbers restored from a saved state must not be handed out again. */
-      reserveNumbers: (upTo) => {
-        this.#nextNumber = Math.max(this.#nextNumber, upTo + 1)
+    const handle = {
+      /**
+       * The rule number of `key` (a name stable across restarts: the same key gives
+       * the same number in every process); without a key, a random free one.
+       */
+      allocateNumber: (key) => {
+        const owner = key === undefined ? undefined : `provider:${key}`
+        const n = owner === undefined ? randomNumber(this.#numbers) : this.#claim(owner)
+        this.#numbers.set(n, owner ?? `provider:#${n}`)
+        return n
       },
+      /** A number restored from a saved state: held, never handed to anything else. */
+      reserveNumbers: (n) => {
+        if (!this.#numbers.has(n)) this.#numbers.set(n, `provider:#${n}`)
+      },
+      /** Saves the desired state (the provider's `exportState()` included, under its `stateKey`). */
+      persist: () => this.#persist(),
+      /** A failure of the provider's own background work (logger, and `error` when listened to). */
+      report: (message, err) => this.#background(message, err),
+      /** What the state file held for this provider (its `stateKey`), to import at construction. */
+      savedState: () => (typeof provider.stateKey === 'string' ? this.#savedProviders[provider.stateKey] : undefined),
       cookie: (number, generation) => nativeCall(() => native.ruleCookie(number, generation)),
       /** The FLOW_MODs `items` compile to (encoded back to back), without touching any switch. */
       compile: (items) => {
         this.#scratch.clear()
         return items.length === 0 ? Buffer.alloc(0) : nativeCall(() => this.#scratch.putMany(`[${items.map(entryText).join(',')}]`)).add
       },
-      /** Recomputes and pushes every host (adds before deletes); outcome per host. */
-      refresh: () => this.#refreshAll(),
+      /** Saves the state, recomputes and pushes every host (adds before deletes); outcome per host. */
+      refresh: () => this.#applyAndSave(() => this.#refreshAll()),
       /** Sends messages on a switch's channel, barrier-confirmed. */
       send: (hostId, bridge, messages) => {
         const sw = this.#host(hostId).switches.get(bridge)
@@ -573,6 +808,7 @@ class SdnController extends EventEmitter {
       },
       hosts: () => [...this.#hosts.keys()],
     }
+    return handle
   }
 
   // ---- flows chosen by the caller (XO's traffic-rules engine picks its own cookies and priorities) ----
@@ -600,6 +836,7 @@ class SdnController extends EventEmitter {
     const mods = flows.map((f) => ({ ...toFlowMod(f, 'add'), command: 'add', cookie: c, cookieMask: 0n, priority, tableId, flags: [] }))
     const sw = await this.#foreignSwitch(id, bridge)
     return sw.serial(async () => {
+      await this.#prepare(sw)
       const channel = await this.#channelOf(sw)
       if (mods.length > 0) await channel.send(mods)
       const want = new Set(mods.map(flowKey))
@@ -627,6 +864,7 @@ class SdnController extends EventEmitter {
     const mods = flows === undefined ? [{ ...base, match: {} }] : flows.map((f) => ({ ...toFlowMod(f, command), ...base }))
     const sw = await this.#foreignSwitch(id, bridge)
     await sw.serial(async () => {
+      await this.#prepare(sw)
       const channel = await this.#channelOf(sw)
       if (mods.length > 0) await channel.send(mods)
       if (flows === undefined && m === ALL64) sw.foreign.delete(c)
@@ -668,7 +906,7 @@ class SdnController extends EventEmitter {
           host.repairAttempt = 0
           this.emit('hostUp', { host: host.id, repaired: r.hosts[host.id] })
         },
-        (err) => this.emit('error', err),
+        (err) => this.#background(`retry of host ${host.id} failed`, err),
       )
     }, delay)
     host.repairTimer.unref?.()
@@ -716,8 +954,7 @@ class SdnController extends EventEmitter {
   }
 
   #nextGeneration(e) {
-    e.generation = (e.generation + 1) & 0xff
-    e.cookie = nativeCall(() => native.ruleCookie(e.number, e.generation))
+    this.#setGeneration(e, (e.generation + 1) & 0xff)
   }
 
   /**
@@ -763,7 +1000,7 @@ class SdnController extends EventEmitter {
     if (!host.ovsdbConnecting) {
       host.ovsdbConnecting = (async () => {
         const client = new OvsdbClient({ host: host.address, port: host.ovsdbPort, tls: this.#tls, ...(this.#tls ? host.hostTls : {}), ...this.#opts.ovsdb })
-        client.on('error', (err) => this.emit('error', Object.assign(err, { host: host.id })))
+        client.on('error', (err) => this.#background(`OVSDB of host ${host.id}`, Object.assign(err, { host: host.id })))
         try {
           await client.connect()
         } catch (err) {
@@ -793,7 +1030,7 @@ class SdnController extends EventEmitter {
     host.refreshTimer = setTimeout(() => {
       host.refreshTimer = null
       if (this.#closed || this.#hosts.get(host.id) !== host) return
-      this.#refreshHost(host, { send: true }).catch((err) => this.emit('error', Object.assign(err, { host: host.id })))
+      this.#refreshHost(host, { send: true }).catch((err) => this.#background(`flows of host ${host.id} not moved with its interfaces`, Object.assign(err, { host: host.id })))
     }, 50)
     host.refreshTimer.unref?.()
   }
@@ -855,31 +1092,155 @@ class SdnController extends EventEmitter {
    */
   async #refreshHost(host, { send }) {
     await this.#ovsdbOf(host)
-    const interfaces = host.ovsdb.vifInterfaces()
-    const perBridge = new Map() // bridge -> items
-    const itemsOf = (bridge) => perBridge.get(bridge) ?? (perBridge.set(bridge, []), perBridge.get(bridge))
-    for (const e of this.#rules) {
-      if (e.host && e.host !== host.id) continue
-      for (const [bridge, eps] of this.#endpoints(e.spec, interfaces)) itemsOf(bridge).push(ruleItem(e, eps))
-    }
-    for (const provider of this.#providers) {
-      for (const [bridge, items] of provider.items(host.id, interfaces)) itemsOf(bridge).push(...items)
-    }
+    const perBridge = this.#desired(host)
     for (const bridge of perBridge.keys()) this.#switchOf(host, bridge)
     await Promise.all(
       [...host.switches.values()].map((sw) =>
         sw.serial(async () => {
-          const items = perBridge.get(sw.bridge) ?? []
-          const d = sw.put(items)
-          const wanted = new Set(items.map((i) => hexCookie(i.cookie)))
-          const stale = sw.cookies().filter((c) => !wanted.has(c)).map((c) => sw.remove(c)).filter(Boolean)
+          if (send) await this.#prepare(sw)
+          // Read again: adoption may have changed a rule's generation.
+          const { items, entries } = send ? (this.#desired(host).get(sw.bridge) ?? NOTHING) : (perBridge.get(sw.bridge) ?? NOTHING)
+          const { delta: d, stale } = this.#load(sw, items)
           if (!send) return
+          for (const e of entries) e.pinned = true
           if (d.addCount > 0) await this.#send(sw, [d.add])
           if (d.deleteCount > 0) await this.#send(sw, [d.delete])
           if (stale.length > 0) await this.#send(sw, stale)
         }),
       ),
     )
+  }
+
+  /**
+   * What every switch of `host` should hold now: bridge -> `{ items, entries }`,
+   * the rules that land there (where their targets are, per the OVSDB replica)
+   * and the providers' flows.
+   */
+  #desired(host) {
+    const interfaces = host.ovsdb.vifInterfaces()
+    const perBridge = new Map()
+    const at = (bridge) => perBridge.get(bridge) ?? (perBridge.set(bridge, { items: [], entries: [] }), perBridge.get(bridge))
+    for (const e of this.#rules) {
+      if (e.host && e.host !== host.id) continue
+      for (const [bridge, eps] of this.#endpoints(e.spec, interfaces)) {
+        const b = at(bridge)
+        b.items.push(ruleItem(e, eps))
+        b.entries.push(e)
+      }
+    }
+    for (const provider of this.#providers) {
+      for (const [bridge, items] of provider.items(host.id, interfaces)) at(bridge).items.push(...items)
+    }
+    return perBridge
+  }
+
+  /** Makes `items` the desired flows of `sw` (cookies not among them dropped); the FLOW_MODs that would do it. */
+  #load(sw, items) {
+    const delta = sw.put(items)
+    const wanted = new Set(items.map((i) => hexCookie(i.cookie)))
+    const stale = sw.cookies().filter((c) => !wanted.has(c)).map((c) => sw.remove(c)).filter(Boolean)
+    return { delta, stale }
+  }
+
+  /**
+   * First contact with a switch in this process: connect, then make it equal to
+   * the desired state before any call touches it. Runs once per switch (again
+   * after importState), inside the switch's serial queue.
+   */
+  #prepare(sw) {
+    if (sw.adopted) return Promise.resolve(null)
+    sw.adopting ??= this.#adopt(sw)
+      .then((r) => {
+        sw.adopted = true
+        if (r.added + r.removed + r.adopted > 0) this.#logger.info('switch adopted', { host: sw.host.id, bridge: sw.bridge, ...r })
+        this.emit('adopted', { host: sw.host.id, bridge: sw.bridge, ...r })
+        return r
+      })
+      .finally(() => {
+        sw.adopting = null
+      })
+    return sw.adopting
+  }
+
+  /**
+   * Adoption: reads our cookie namespace on the switch and reconciles it with the
+   * desired state. Flows of rules nobody wants go; a rule's flows that are already
+   * exactly right stay untouched (a rule this process has not installed anywhere
+   * yet takes the generation the switch holds); anything else is replaced
+   * make-before-break: the missing flows first, behind a barrier, then the others.
+   */
+  async #adopt(sw) {
+    const channel = await this.#channelOf(sw)
+    const host = sw.host
+    const load = () => {
+      const { items, entries } = this.#desired(host).get(sw.bridge) ?? NOTHING
+      this.#load(sw, items)
+      return entries
+    }
+    const dumpNow = () => channel.requestEncoded(sw.table.dumpRequest())
+    let entries = load()
+    const dump = await dumpNow()
+    let r = sw.table.reconcile(dump)
+    const candidates = this.#adoptable(entries, r)
+    if (candidates.length > 0) {
+      for (const c of candidates) this.#setGeneration(c.entry, c.generation)
+      entries = load()
+      r = sw.table.reconcile(dump)
+      const exact = new Set(r.rules.filter((x) => x.expected > 0 && x.present === x.expected && x.missing === 0).map((x) => hexCookie(x.cookie)))
+      const extra = new Set(r.extra.map((x) => hexCookie(x.cookie)))
+      const rejected = candidates.filter((c) => !exact.has(hexCookie(c.entry.cookie)) || extra.has(hexCookie(c.entry.cookie)))
+      for (const c of rejected) this.#setGeneration(c.entry, c.previous)
+      if (rejected.length > 0) {
+        entries = load()
+        r = sw.table.reconcile(dump)
+      }
+      candidates.splice(0, candidates.length, ...candidates.filter((c) => !rejected.includes(c)))
+    }
+    for (const e of entries) e.pinned = true
+    const added = r.addCount
+    let removed = r.deleteCount
+    if (r.addCount > 0) {
+      await channel.sendEncoded(r.add)
+      // An add may have overwritten a flow of ours with the same cookie, match and
+      // priority but other actions; read again so the delete cannot take it.
+      if (r.deleteCount > 0) {
+        r = sw.table.reconcile(await dumpNow())
+        removed = r.deleteCount
+      }
+    }
+    if (removed > 0) await channel.sendEncoded(r.delete)
+    return { added, removed, adopted: candidates.length }
+  }
+
+  /**
+   * Rules of `entries` whose own cookie has no flow on the switch but whose number
+   * has flows there in another generation, and whose generation is still free to
+   * choose (not installed anywhere by this process): `{ entry, generation, previous }`.
+   */
+  #adoptable(entries, r) {
+    const generations = new Map() // number -> [{ generation, count }]
+    for (const x of r.extra) {
+      const p = native.parseCookie(x.cookie)
+      if (!p) continue
+      const list = generations.get(p.ruleNumber) ?? (generations.set(p.ruleNumber, []), generations.get(p.ruleNumber))
+      list.push({ generation: p.generation, count: x.count })
+    }
+    if (generations.size === 0) return []
+    const present = new Map(r.rules.map((x) => [hexCookie(x.cookie), x]))
+    const out = []
+    for (const e of new Set(entries)) {
+      const gens = generations.get(e.number)
+      const mine = present.get(hexCookie(e.cookie))
+      if (e.pinned || !gens || !mine || mine.present > 0) continue
+      const best = gens.reduce((a, b) => (b.count > a.count ? b : a))
+      out.push({ entry: e, generation: best.generation, previous: e.generation })
+    }
+    return out
+  }
+
+  #setGeneration(e, generation) {
+    e.generation = generation
+    e.cookie = nativeCall(() => native.ruleCookie(e.number, generation))
   }
 
   /**
@@ -915,8 +1276,13 @@ class SdnController extends EventEmitter {
             [...perSwitch].map(([sw, list]) =>
               sw
                 .serial(async () => {
+                  await this.#prepare(sw)
                   const d = sw.put(list.map(([e, eps]) => ruleItem(e, eps)))
-                  flows += d.addCount
+                  // The rules' flows here, whoever sent them (a first contact may have).
+                  for (const [e, eps] of list) {
+                    e.pinned = true
+                    flows += this.#scratch.flowCount(e.specJson, JSON.stringify(eps))
+                  }
                   // Deletes here are flows a rule no longer wants on this switch; after the adds.
                   if (d.addCount > 0) await this.#send(sw, [d.add])
                   if (d.deleteCount > 0) await this.#send(sw, [d.delete])
@@ -951,13 +1317,17 @@ class SdnController extends EventEmitter {
     return out
   }
 
-  /** Runs `fn(switch)` on every switch of every host (connecting OVSDB first); outcome per host. */
-  async #forEachSwitch(fn) {
+  /**
+   * Runs `fn(switch)` on every switch of every host (connecting OVSDB first), and
+   * on the bridges `bridgesOf(host, interfaces)` names; outcome per host.
+   */
+  async #forEachSwitch(fn, bridgesOf) {
     const out = {}
     await Promise.all(
       [...this.#hosts.values()].map(async (host) => {
         try {
           await this.#ovsdbOf(host)
+          if (bridgesOf) for (const b of bridgesOf(host, host.ovsdb.vifInterfaces())) this.#switchOf(host, b)
           let flows = 0
           for (const sw of host.switches.values()) flows += await sw.serial(() => fn(sw))
           out[host.id] = { ok: true, flows }
@@ -1000,7 +1370,7 @@ class SdnController extends EventEmitter {
           ...(expectedDatapathId !== undefined ? { expectedDatapathId } : {}),
           ...this.#opts.openflow,
         })
-        channel.on('error', (err) => this.emit('error', Object.assign(err, { host: host.id, bridge: sw.bridge })))
+        channel.on('error', (err) => this.#background(`OpenFlow of ${sw.bridge} on host ${host.id}`, Object.assign(err, { host: host.id, bridge: sw.bridge })))
         try {
           await channel.connect()
         } catch (err) {
@@ -1011,14 +1381,17 @@ class SdnController extends EventEmitter {
           await channel.close()
           throw fail('SDN_CLOSED', 'the controller or host was closed while connecting')
         }
-        channel.on('disconnected', (err) => this.emit('hostDown', { host: host.id, bridge: sw.bridge, error: err }))
+        channel.on('disconnected', (err) => {
+          this.#logger.warn('switch disconnected', { host: host.id, bridge: sw.bridge, error: err })
+          this.emit('hostDown', { host: host.id, bridge: sw.bridge, error: err })
+        })
         channel.on('packetIn', (message) => {
           for (const p of this.#providers) {
             if (!p.onPacketIn) continue
             try {
               p.onPacketIn({ host: host.id, bridge: sw.bridge, message, send: (msgs) => channel.send(msgs) })
             } catch (err) {
-              this.emit('error', err)
+              this.#background('a PACKET_IN handler failed', err, 'error')
             }
           }
         })
@@ -1027,7 +1400,7 @@ class SdnController extends EventEmitter {
           this.emit('hostUp', { host: host.id, bridge: sw.bridge })
           this.#syncSwitch(sw).then(
             (r) => this.emit('synced', { [host.id]: { ok: true, ...r, bridge: sw.bridge } }),
-            (err) => this.emit('error', Object.assign(err, { host: host.id, bridge: sw.bridge })),
+            (err) => this.#background(`repair of ${sw.bridge} on host ${host.id} after its reconnect failed`, Object.assign(err, { host: host.id, bridge: sw.bridge })),
           )
         })
         sw.channel = channel
@@ -1055,6 +1428,7 @@ class SdnController extends EventEmitter {
 
   #syncSwitch(sw) {
     return sw.serial(async () => {
+      const adoption = await this.#prepare(sw)
       const r = sw.table.reconcile(await this.#dump(sw))
       // Deletes first: a flow of ours tampered with (same match, wrong action) is
       // both extra and missing, and the re-add must not be deleted after it.
@@ -1068,7 +1442,7 @@ class SdnController extends EventEmitter {
         if (missing.length > 0) await channel.send(missing)
         foreign += missing.length
       }
-      return { added: r.addCount + foreign, removed: r.deleteCount }
+      return { added: r.addCount + foreign + (adoption?.added ?? 0), removed: r.deleteCount + (adoption?.removed ?? 0) }
     })
   }
 

@@ -101,7 +101,15 @@ class SecurityGroups {
     if (!Number.isInteger(flowBudget) || flowBudget < 1) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.flowBudget must be a positive integer')
     this.#flowBudget = flowBudget
     this.#handle = sdn.registerProvider(this)
-    this.#baseNumber = this.#handle.allocateNumber()
+    this.#baseNumber = this.#handle.allocateNumber('sg:base')
+    // With the controller's stateFile, the groups of the last run come back here.
+    const saved = this.#handle.savedState()
+    if (saved !== undefined) this.importState(saved)
+  }
+
+  /** Where the controller's state file keeps this provider's state. */
+  get stateKey() {
+    return 'securityGroups'
   }
 
   // ---- groups ----
@@ -111,9 +119,11 @@ class SecurityGroups {
     if (typeof name !== 'string' || name.trim() === '' || name.length > 255) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'name must be a non-empty string of at most 255 characters')
     if (typeof description !== 'string' || description.length > 255) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'description must be a string of at most 255 characters')
     if (this.#byName(name)) throw fail('SDN_SG_EXISTS', `a security group named ${JSON.stringify(name)} exists`)
-    const number = this.#handle.allocateNumber()
+    // The name is the group's identity across restarts: the same name, the same cookie.
+    const number = this.#handle.allocateNumber(`sg:group:${name}`)
     const group = { id: `sg-${number.toString(16).padStart(8, '0')}`, name, description, number, ingress: [], egress: [{ protocol: 'all', cidr: ANY_CIDR }] }
     this.#groups.set(group.id, group)
+    this.#handle.persist().catch(() => {}) // a failure is reported by the controller
     return this.#view(group)
   }
 
