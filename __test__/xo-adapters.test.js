@@ -88,26 +88,33 @@ describe('without a switch', () => {
     expect(defaultHostId({ uuid: 'u' })).toBe('u')
   })
 
-  test("XO's rule fields become a controller rule", () => {
-    const { legacyRule, clearHostBits } = _internals
-    const vif = { uuid: 'v', MAC: 'AA:BB:CC:DD:EE:FF' }
-    expect(legacyRule({ vif, allow: false, protocol: 'TCP', port: 22, ipRange: '10.0.0.0/24', direction: 'from/to' })).toEqual({
-      vif: { uuid: 'v', mac: 'AA:BB:CC:DD:EE:FF' },
-      allow: false,
-      protocol: 'tcp',
-      port: 22,
-      ipRange: '10.0.0.0/24',
-      direction: 'from/to',
-    })
+  test("XO's rule fields become a controller rule, in XO 1.4's meaning or the packet meaning", () => {
+    const { legacyRule, clearHostBits, xoKey, xoRuleId } = _internals
+    const tcp = { allow: false, protocol: 'TCP', port: 22, ipRange: '10.0.0.0/24' }
+    // XO 1.4: TCP/UDP cover both packet directions; port = the VIF's own port for `from`, the remote one for `to`.
+    expect(legacyRule({ ...tcp, direction: 'from' })).toEqual({ allow: false, protocol: 'tcp', port: 22, portSide: 'local', ipRange: '10.0.0.0/24', direction: 'both' })
+    expect(legacyRule({ ...tcp, direction: 'to' })).toMatchObject({ portSide: 'remote', direction: 'both' })
+    expect(legacyRule({ ...tcp, direction: 'from/to' })).toMatchObject({ portSide: 'either', direction: 'both' })
+    expect(legacyRule({ ...tcp, port: undefined, direction: 'to' })).toEqual({ allow: false, protocol: 'tcp', ipRange: '10.0.0.0/24', direction: 'both' })
+    expect(legacyRule({ allow: true, protocol: 'ICMP', port: 8, ipRange: '', direction: 'from' })).toEqual({ allow: true, protocol: 'icmp', icmpType: 8, direction: 'both' })
+    // IP, ARP, all traffic: one way.
+    expect(legacyRule({ allow: true, protocol: 'IP', ipRange: '10.0.0.1/24', direction: 'to' })).toEqual({ allow: true, protocol: 'ip', ipRange: '10.0.0.0/24', direction: 'to' })
     // XO5's "all traffic": no protocol, ipRange ''.
-    expect(legacyRule({ vif, allow: true, protocol: '', ipRange: '', direction: 'to', ofport: 4 })).toEqual({ vif: { uuid: 'v', mac: 'AA:BB:CC:DD:EE:FF' }, allow: true, direction: 'to' })
+    expect(legacyRule({ allow: true, protocol: '', ipRange: '', direction: 'to', ofport: 4 })).toEqual({ allow: true, direction: 'to' })
+    // The packet meaning: direction of the packet, port = its destination port.
+    expect(legacyRule({ ...tcp, direction: 'from/to' }, 'packet')).toEqual({ allow: false, protocol: 'tcp', port: 22, ipRange: '10.0.0.0/24', direction: 'from/to' })
     expect(clearHostBits('10.0.0.1/24')).toBe('10.0.0.0/24')
     expect(clearHostBits('10.1.2.3/16')).toBe('10.1.0.0/16')
     expect(clearHostBits('192.168.5.55/32')).toBe('192.168.5.55/32')
     expect(clearHostBits('10.9.9.9/0')).toBe('0.0.0.0/0')
     expect(clearHostBits('10.0.0.1')).toBe('10.0.0.1')
     expect(clearHostBits('10.0.300.1/24')).toBe('10.0.300.1/24') // left for the validator to name
-    expect(() => legacyRule({ vif: null, allow: true, direction: 'to' })).toThrow(TypeError)
+    // Identity: what XO's delete compares (allow excluded); case and host bits do not matter.
+    expect(xoKey({ protocol: 'TCP', port: 22, ipRange: '10.0.0.1/24', direction: 'From' })).toBe(xoKey({ protocol: 'tcp', port: '22', ipRange: '10.0.0.0/24', direction: 'from', allow: true }))
+    expect(xoKey({ protocol: 'TCP', port: 22, ipRange: '', direction: 'from' })).not.toBe(xoKey({ protocol: 'TCP', port: 22, ipRange: '', direction: 'to' }))
+    const id = xoRuleId('vif', 'V', xoKey(tcp))
+    expect(id).toMatch(/^xo-vif:v:[0-9a-f]{16}$/)
+    expect(xoRuleId('vif', 'v', xoKey(tcp))).toBe(id)
   })
 
   test("sdncontroller.py's flows, from the OVSDB replica (untagged bridge, VLAN fake bridge, uplinks)", () => {
@@ -221,8 +228,9 @@ describe('without a switch', () => {
     expect(() => createLegacyOpenFlowChannel(null)).toThrow(TypeError)
     expect(() => createTrafficRulesBackend({ hosts() {}, addHost() {}, ovsdbOf() {} })).toThrow(/putForeignFlows/)
     expect(() => createOvsdbClientAdapter({ hosts() {}, addHost() {} })).toThrow(/ovsdbOf/)
-    const fake = { hosts: () => [], addHost() {}, addRule() {}, deleteRule() {}, updateRule() {}, rules: () => [] }
+    const fake = { hosts: () => [], addHost() {}, addRule() {}, deleteRule() {}, updateRule() {}, getRule() {}, rules: () => [] }
     expect(() => createLegacyOpenFlowChannel(fake, { ifMissing: 'maybe' })).toThrow(TypeError)
+    expect(() => createLegacyOpenFlowChannel(fake, { semantics: 'xo 1.3' })).toThrow(/semantics/)
     expect(() => createLegacyOpenFlowChannel(fake, { colour: 1 })).toThrow(/unknown option colour/)
     const Channel = createLegacyOpenFlowChannel(fake)
     expect(() => new Channel({})).toThrow(TypeError) // no $ref, no uuid
@@ -237,11 +245,11 @@ describe('without a switch', () => {
 // ---------------------------------------------------------------------------
 
 describe('legacy OpenFlowChannel', () => {
-  test("XO's TCP rule from/to: one flow per packet direction, port = destination port, ofport ignored", async () => {
+  test("semantics 'packet': XO's TCP rule from/to is one flow per packet direction, port = destination port, ofport ignored", async () => {
     const h = sb.hosts[0]
     const vif = vifOf(h, 1)
     const sdn = controller()
-    const Channel = createLegacyOpenFlowChannel(sdn)
+    const Channel = createLegacyOpenFlowChannel(sdn, { semantics: 'packet' })
     const host = xoHost(h)
     const ch = new Channel(host, { whatever: 'tlsHelper' })
     expect(ch.host).toBe(host)
@@ -279,11 +287,11 @@ describe('legacy OpenFlowChannel', () => {
     expect(ourFlows(h)).toContainEqual(expect.stringContaining(`ip,dl_dst=${vif.mac},nw_src=10.1.0.0/16`))
   })
 
-  test('the same match again: one rule, updated in place (same priority), re-installed when XO re-adds it', async () => {
+  test('the same match again: one rule, left alone when unchanged, updated in place (same priority) when its action changes', async () => {
     const h = sb.hosts[0]
     const vif = vifOf(h, 3)
     const sdn = controller([h])
-    const ch = new (createLegacyOpenFlowChannel(sdn))(xoHost(h))
+    const ch = new (createLegacyOpenFlowChannel(sdn, { semantics: 'packet' }))(xoHost(h))
     const args = { vif: xoVif(vif), allow: false, protocol: 'TCP', port: 443, ipRange: '', direction: 'from' }
     const first = (await ch.addRule(args)).rule
     await ch.addRule({ vif: xoVif(vif), allow: false, protocol: 'udp', port: 53, direction: 'from' }) // another match, below
@@ -291,10 +299,11 @@ describe('legacy OpenFlowChannel', () => {
     expect(again).toMatchObject({ id: first.id, priority: first.priority })
     expect(sdn.rules()).toHaveLength(2)
     expect(ourFlows(h)).toHaveLength(2)
-    // Lost on the switch (by hand): XO's re-add on connect restores it.
+    expect(again.cookie).toBe(first.cookie) // XO re-adds every stored rule on connect: nothing to redo
+    // Lost on the switch (by hand): the controller's repair restores it.
     h.ofctl('del-flows', `table=0,cookie=${again.cookie}/-1`)
     expect(ourFlows(h)).toHaveLength(1)
-    await ch.addRule(args)
+    await sdn.sync()
     expect(ourFlows(h)).toHaveLength(2)
     // Another action for the match: in place, XO's last ADD won in OVS too.
     const allowed = (await ch.addRule({ ...args, allow: true })).rule
@@ -303,7 +312,7 @@ describe('legacy OpenFlowChannel', () => {
     expect(ourFlows(h).filter((l) => l.includes('tp_dst=443'))).toEqual([expect.stringContaining('actions=NORMAL')])
   })
 
-  test("deleteRule matches as XO: protocol in any case, allow ignored; a missing rule is SDN_RULE_NOT_FOUND (or resolves with ifMissing: 'resolve')", async () => {
+  test("deleteRule matches as XO: protocol in any case, allow ignored; a missing rule resolves (or is SDN_RULE_NOT_FOUND with ifMissing: 'reject')", async () => {
     const h = sb.hosts[0]
     const vif = vifOf(h, 4)
     const sdn = controller([h])
@@ -318,9 +327,9 @@ describe('legacy OpenFlowChannel', () => {
     const { deleted } = await ch.deleteRule({ vif: xoVif(vif), protocol: 'tcp', port: 22, ipRange: '10.0.0.0/8', direction: 'to', ofport: 4 })
     expect(deleted.map((r) => r.id)).toEqual([ids[0]])
     expect(sdn.rules().map((r) => r.id)).toEqual([ids[1], other.id])
-    const e = await rejection(ch.deleteRule({ vif: xoVif(vif), protocol: 'TCP', port: 22, ipRange: '10.0.0.0/8', direction: 'to' }))
+    const e = await rejection(new (createLegacyOpenFlowChannel(sdn, { ifMissing: 'reject' }))(xoHost(h)).deleteRule({ vif: xoVif(vif), protocol: 'TCP', port: 22, ipRange: '10.0.0.0/8', direction: 'to' }))
     expect(e.code).toBe('SDN_RULE_NOT_FOUND')
-    expect(await new (createLegacyOpenFlowChannel(sdn, { ifMissing: 'resolve' }))(xoHost(h)).deleteRule({ vif: xoVif(vif), protocol: 'TCP', port: 22, ipRange: '10.0.0.0/8', direction: 'to' })).toEqual({ deleted: [] })
+    expect(await ch.deleteRule({ vif: xoVif(vif), protocol: 'TCP', port: 22, ipRange: '10.0.0.0/8', direction: 'to' })).toEqual({ deleted: [] })
     await ch.deleteRule({ vif: xoVif(vif), protocol: 'TCP', port: 23, ipRange: '10.0.0.0/8', direction: 'to' })
     await sdn.deleteRule(other.id)
     expect(allFlows(h)).toEqual(before)
@@ -366,13 +375,15 @@ describe('legacy OpenFlowChannel', () => {
     try {
       plug(a, 30)
       await chA.addRule(args)
-      expect(ourFlows(a)).toEqual([expect.stringContaining(`dl_dst=${mac}`)])
+      // XO's meaning of TCP 22 `to`: the remote port 22, both packet directions.
+      const both = [expect.stringContaining(`tcp,dl_dst=${mac},tp_src=22 `), expect.stringMatching(new RegExp(`tcp,in_port=\\d+,dl_src=${mac},tp_dst=22 `))]
+      expect(ourFlows(a)).toEqual(both)
       // Migrated to b, XO's delete on a before it failed (or never came): XO re-adds on b.
       unplug(a)
       plug(b, 31)
       const { rule } = await chB.addRule(args)
       expect(sdn.rules()).toEqual([expect.objectContaining({ id: rule.id, host: xoHost(b).$ref })])
-      expect(ourFlows(b)).toEqual([expect.stringContaining(`dl_dst=${mac}`)])
+      expect(ourFlows(b)).toEqual(both)
       // Back on a: the stale copy does not come back with it.
       unplug(b)
       plug(a, 30)
@@ -405,7 +416,7 @@ describe('legacy OpenFlowChannel', () => {
     await h.restartSwitch()
     await waitFor(async () => (await sdn.sync()).hosts[xoHost(h).$ref].ok)
     expect((await ch.deleteRule({ vif: v1, protocol: 'TCP', port: 22, ipRange: '', direction: 'to' })).deleted).toHaveLength(1)
-    expect(ourFlows(h)).toEqual([expect.stringContaining(`dl_dst=${v2.MAC}`)])
+    expect(ourFlows(h)).toEqual([expect.stringContaining(`tcp,dl_dst=${v2.MAC},tp_src=22 `), expect.stringContaining(`tcp,in_port=2,dl_src=${v2.MAC},tp_dst=22 `)])
   })
 })
 

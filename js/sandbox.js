@@ -821,7 +821,10 @@ class Host {
 
   async _allocatePorts () {
     const [ovsdbSsl, openflowSsl, ovsdbTcp, openflowTcp] = await freePorts(this.ip, this.opts.plainTcp ? 4 : 2)
-    this.ports = { ovsdbSsl, ovsdbTcp: ovsdbTcp || null, openflowSsl, openflowTcp: openflowTcp || null }
+    // ovsdbPort: XCP-ng's fixed OVSDB port (6640) on every host address, so a client
+    // that knows only a host's address (XO's wiring) reaches it; the bridges' OpenFlow
+    // listeners stay on free ports, read from their Controller rows.
+    this.ports = { ovsdbSsl: this.opts.ovsdbPort || ovsdbSsl, ovsdbTcp: ovsdbTcp || null, openflowSsl, openflowTcp: openflowTcp || null }
   }
 
   _dbArgs () {
@@ -1110,6 +1113,7 @@ async function startSandbox (opts = {}) {
     nports: opts.nports == null ? 4 : opts.nports,
     bridges: opts.bridges || ['br0'],
     plainTcp: opts.plainTcp !== false,
+    ovsdbPort: opts.ovsdbPort || null,
     tls: {
       db: {
         protocols: opts.sslProtocols || profile.db.protocols,

@@ -602,6 +602,18 @@ class SdnController extends EventEmitter {
     return { hosts: await this.#applyAndSave(() => this.#applyEverywhere(this.#rules, null, previous)) }
   }
 
+  /** The logger background failures go to (the `logger` option, or the default). */
+  get logger() {
+    return this.#logger
+  }
+
+  /** One rule of the desired state by id (no I/O), or undefined. */
+  getRule(id) {
+    if (typeof id !== 'string') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'id must be a string')
+    const e = this.#byId.get(id)
+    return e === undefined ? undefined : this.#view(e)
+  }
+
   /** The desired rules (no I/O), optionally filtered by target. */
   rules(filter = {}) {
     return this.#rules.filter((e) => this.#matchesFilter(e, filter)).map((e) => this.#view(e))
@@ -1347,11 +1359,12 @@ class SdnController extends EventEmitter {
     const b = client.rows('Bridge').find((r) => r.name === bridge)
     const controllers = new Map(client.rows('Controller').map((c) => [c._uuid, c]))
     const scheme = this.#tls ? 'pssl' : 'ptcp'
-    for (const u of b?.controller ?? []) {
-      const target = controllers.get(u)?.target ?? ''
-      const [kind, port] = target.split(':')
-      if (kind === scheme) return Number(port || 6653)
-    }
+    // A port given for this bridge beats XAPI's shared `pssl:` (6653), which OVS
+    // binds for only one of the bridges.
+    const ports = (b?.controller ?? []).map((u) => (controllers.get(u)?.target ?? '').split(':')).filter(([kind]) => kind === scheme)
+    const own = ports.find(([, port]) => port)
+    if (own) return Number(own[1])
+    if (ports.length > 0) return 6653
     return host.openflowPort
   }
 

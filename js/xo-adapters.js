@@ -43,6 +43,7 @@
  */
 
 const { EventEmitter } = require('node:events')
+const crypto = require('node:crypto')
 const native = require('../native.js')
 const { fail, argError } = require('./options.js')
 const { nativeCall } = require('./errors.js')
@@ -151,14 +152,6 @@ function stable(v) {
 // 1. XO's OpenFlowChannel
 // ---------------------------------------------------------------------------
 
-/** Fields of a rule (or rule view) that are not its match: target, action, and our bookkeeping. */
-const NOT_MATCH = new Set(['id', 'allow', 'priority', 'cookie', 'host', 'vif', 'vm', 'network', 'pool'])
-
-/** What identifies a legacy rule on its VIF: everything but the action (and target). */
-function matchKey(rule) {
-  return stable(Object.fromEntries(Object.entries(rule).filter(([k, v]) => !NOT_MATCH.has(k) && v !== undefined && v !== null)))
-}
-
 const IPV4_CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/
 
 /**
@@ -178,19 +171,74 @@ function clearHostBits(range) {
   return `${[24, 16, 8, 0].map((s) => (net >>> s) & 0xff).join('.')}/${prefix}`
 }
 
-/** XO's `{ vif, allow, protocol, port, ipRange, direction }` as a controller rule. */
-function legacyRule({ vif, allow, protocol, port, ipRange, direction }) {
-  if (vif === null || typeof vif !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'vif must be an XO VIF object ({ uuid, MAC })')
-  const rule = { vif: { uuid: vif.uuid, mac: vif.MAC ?? vif.mac }, allow, direction }
+const present = (v) => v !== undefined && v !== null && v !== ''
+
+/**
+ * What identifies a stored XO rule on its VIF or network: the fields XO's delete
+ * compares (protocol, port, ipRange, direction), `allow` excluded. Protocol and
+ * direction are compared without case, the CIDR without host bits.
+ */
+function xoKey({ protocol, port, ipRange, direction }) {
+  const text = (v) => (present(v) ? String(v).trim().toLowerCase() : '')
+  return JSON.stringify([text(protocol), present(port) ? String(port) : '', present(ipRange) ? clearHostBits(String(ipRange).trim()) : '', text(direction)])
+}
+
+/** A rule id that is the same for the same stored XO rule in every process. */
+function xoRuleId(kind, uuid, key) {
+  return `xo-${kind}:${String(uuid).toLowerCase()}:${crypto.createHash('sha256').update(key).digest('hex').slice(0, 16)}`
+}
+
+const XO_L4 = ['tcp', 'udp', 'icmp']
+
+/**
+ * XO's `{ allow, protocol, port, ipRange, direction }` as a controller rule (without
+ * target and id), in one of two meanings:
+ *
+ * - `'xo'`: exactly the matches XO 1.4's direct channel installed
+ *   (`protocol/openflow-channel.js`). For TCP/UDP/ICMP a rule covers both packet
+ *   directions, and `port` is the VIF's own port for `from`, the remote one for `to`
+ *   (`from/to`: either); for IP, ARP and all traffic `from` is what the VIF sends and
+ *   `to` what it receives.
+ * - `'packet'`: `direction` is the packet's direction and `port` its destination port.
+ */
+function legacyRule({ allow, protocol, port, ipRange, direction }, semantics = 'xo') {
+  const rule = { allow }
   // XO sends no protocol (or '') for "all traffic", and ipRange '' for "any address".
-  if (protocol !== undefined && protocol !== null && protocol !== '') rule.protocol = typeof protocol === 'string' ? protocol.toLowerCase() : protocol
-  if (port !== undefined && port !== null && port !== '') rule.port = port
-  if (ipRange !== undefined && ipRange !== null && ipRange !== '') rule.ipRange = typeof ipRange === 'string' ? clearHostBits(ipRange.trim()) : ipRange
+  if (present(protocol)) rule.protocol = typeof protocol === 'string' ? protocol.trim().toLowerCase() : protocol
+  if (present(ipRange)) rule.ipRange = typeof ipRange === 'string' ? clearHostBits(ipRange.trim()) : ipRange
+  const dir = typeof direction === 'string' ? direction.trim().toLowerCase() : direction
+  const icmpPort = rule.protocol === 'icmp' && present(port)
+  if (semantics === 'packet') {
+    rule.direction = dir
+    if (icmpPort) rule.icmpType = port
+    else if (present(port)) rule.port = port
+    return rule
+  }
+  if (typeof dir !== 'string' || !XO_L4.includes(rule.protocol)) {
+    rule.direction = dir
+    if (present(port)) rule.port = port // the validator names what is wrong
+    return rule
+  }
+  const from = dir.includes('from') || dir === 'both'
+  const to = dir.includes('to') || dir === 'both'
+  rule.direction = from || to ? 'both' : dir
+  if (icmpPort) rule.icmpType = port
+  else if (present(port)) {
+    rule.port = port
+    rule.portSide = from && to ? 'either' : from ? 'local' : 'remote'
+  }
   return rule
 }
 
-// Per controller: the VIF lock shared by every legacy channel class made on it.
-const vifLocks = new WeakMap()
+/** The controller rule's fields that say what it does (no id, priority, cookie, host). */
+function ruleBody(view) {
+  const { id, priority, cookie, host, description, ...body } = view
+  return body
+}
+
+function checkSemantics(semantics) {
+  if (semantics !== 'xo' && semantics !== 'packet') throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', "options.semantics must be 'xo' or 'packet'")
+}
 
 /** The outcome of `host` in a controller result, as a value or a thrown error. */
 function outcomeOf(result, id) {
@@ -200,19 +248,51 @@ function outcomeOf(result, id) {
   return o
 }
 
+/** Throws `SDN_PARTIAL_FAILURE` (the rule stays; the hosts are retried) when some host failed. */
+function checkEveryHost(result, what) {
+  const failed = Object.entries(result.hosts ?? {}).filter(([, o]) => !o.ok)
+  if (failed.length === 0) return
+  const [first] = failed
+  throw fail(
+    'SDN_PARTIAL_FAILURE',
+    `${what} failed on ${failed.map(([h]) => h).join(', ')} (${first[1].error?.code ?? ''} ${first[1].error?.message ?? ''}); the controller keeps it and retries those hosts`,
+    { hosts: result.hosts, cause: first[1].error, rule: result.rule },
+  )
+}
+
+/** Changes rule `id` to `body` (keys it no longer has are cleared) unless it is already that. */
+async function updateTo(sdn, existing, body) {
+  const now = ruleBody(existing)
+  if (stable(now) === stable(body)) return null
+  const patch = { ...body }
+  for (const k of Object.keys(now)) if (!(k in body)) patch[k] = null
+  return sdn.updateRule(existing.id, patch)
+}
+
+// Per controller: the lock shared by every legacy channel class made on it.
+const ruleLocks = new WeakMap()
+
 /**
  * A class with the shape of XO's `OpenFlowChannel`, one instance per XAPI host, all
- * on `sdn`. See xo-adapters.d.ts for the semantics (directions differ from XO's).
+ * on `sdn`. See xo-adapters.d.ts and the README ("Wiring into the XO plugin").
  */
 function createLegacyOpenFlowChannel(sdn, options = {}) {
-  checkController(sdn, ['addRule', 'deleteRule', 'updateRule', 'rules', 'hosts', 'addHost'])
-  checkOptions(options, ['hostId', 'register', 'ifMissing'])
-  const { hostId = defaultHostId, register, ifMissing = 'reject' } = options
+  checkController(sdn, ['addRule', 'deleteRule', 'updateRule', 'getRule', 'hosts', 'addHost'])
+  checkOptions(options, ['hostId', 'register', 'ifMissing', 'semantics'])
+  const { hostId = defaultHostId, register, ifMissing = 'resolve', semantics = 'xo' } = options
   if (ifMissing !== 'reject' && ifMissing !== 'resolve') throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', "options.ifMissing must be 'reject' or 'resolve'")
-  // One VIF's rules change one call at a time (whatever the host, whatever the
+  checkSemantics(semantics)
+  // One stored rule changes one call at a time (whatever the host, whatever the
   // class made on this controller): find-then-change stays consistent.
-  if (!vifLocks.has(sdn)) vifLocks.set(sdn, serializer())
-  const serial = vifLocks.get(sdn)
+  if (!ruleLocks.has(sdn)) ruleLocks.set(sdn, serializer())
+  const serial = ruleLocks.get(sdn)
+
+  /** The rule's controller form, validated (bad input fails before any I/O). */
+  const controllerRule = (target, args) => {
+    const rule = { ...target, ...legacyRule(args, semantics) }
+    normalizeRule(rule)
+    return rule
+  }
 
   return class OpenFlowChannel extends EventEmitter {
     /**
@@ -226,112 +306,195 @@ function createLegacyOpenFlowChannel(sdn, options = {}) {
     }
 
     /**
-     * The legacy rules of a VIF with this match: host-restricted rules of the VIF, on
-     * any host. XO's rules belong to the VIF (other_config); the host restriction only
-     * follows where XO installs them (the VM's host), so a copy left on another host
-     * (a failed delete before a migration) is stale, not another rule. Rules of the
-     * VIF without a host restriction are not this channel's.
-     */
-    #same(vifUuid, key) {
-      return sdn.rules({ vif: vifUuid }).filter((r) => r.host !== undefined && matchKey(r) === key)
-    }
-
-    /** Removes stale copies on other hosts; their flows are the controller's to clean (sync). */
-    async #dropElsewhere(rules) {
-      for (const r of rules) await sdn.deleteRule(r.id).catch(() => {})
-    }
-
-    /**
-     * Adds (or replaces) a rule of the VIF on this host; copies with this match on
-     * other hosts (stale) go. Resolves `{ rule, flows }` once the switch confirmed
-     * it; rejects (nothing kept) if it could not be installed.
+     * Adds (or replaces) the VIF's rule with this match, installed on this host (XO
+     * calls the channel of the VM's host). A rule already there unchanged is left
+     * alone (XO re-adds every stored rule on connect); one with another action is
+     * changed make-before-break at its priority; one left on another host (the VM
+     * moved) moves here. Resolves `{ rule, flows }` once the switch confirmed it;
+     * rejects, keeping nothing new, if it could not be installed.
      */
     async addRule(args) {
       if (args === null || typeof args !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'addRule takes { vif, allow, protocol, port, ipRange, direction }')
-      const rule = legacyRule(args)
-      const spec = normalizeRule(rule) // refuses bad input before any I/O
-      const key = matchKey(spec)
-      const id = this.hostId
-      return serial(spec.vif.uuid, async () => {
-        await ensureHost(sdn, this.host, id, register)
-        const all = this.#same(spec.vif.uuid, key)
-        await this.#dropElsewhere(all.filter((r) => r.host !== id))
-        const same = all.filter((r) => r.host === id)
-        if (same.length === 0) {
-          const r = await sdn.addRule(rule, { host: id })
+      const { vif } = args
+      if (vif === null || typeof vif !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'vif must be an XO VIF object ({ uuid, MAC })')
+      const rule = controllerRule({ vif: { uuid: vif.uuid, mac: vif.MAC ?? vif.mac } }, args)
+      const id = xoRuleId('vif', vif.uuid, xoKey(args))
+      const host = this.hostId
+      return serial(id, async () => {
+        await ensureHost(sdn, this.host, host, register)
+        let existing = sdn.getRule(id)
+        if (existing && existing.host !== host) {
+          await sdn.deleteRule(id).catch(() => {}) // the old host's flows go with it, or at its next contact
+          existing = undefined
+        }
+        if (!existing) {
+          const r = await sdn.addRule({ id, ...rule }, { host })
           try {
-            return { rule: r.rule, flows: outcomeOf(r, id).flows }
+            return { rule: r.rule, flows: outcomeOf(r, host).flows }
           } catch (err) {
             // Not installed: XO does not store the rule, so neither do we.
-            await sdn.deleteRule(r.rule.id).catch(() => {})
+            await sdn.deleteRule(id).catch(() => {})
             throw err
           }
         }
-        // One rule per match, like OVS keeping the last ADD of a match: the first
-        // (effective) one is updated in place (same priority), duplicates go.
-        const [first, ...extra] = same
-        for (const d of extra) await sdn.deleteRule(d.id)
-        const patch = {}
-        if (first.allow !== spec.allow) patch.allow = spec.allow
-        if (first.vif?.mac !== spec.vif.mac) patch.vif = rule.vif
-        // An empty patch still re-installs (a new generation): XO re-adds every stored
-        // rule on connect and VM start precisely to restore the switch.
-        const r = await sdn.updateRule(first.id, patch)
+        const r = await updateTo(sdn, existing, rule)
+        if (r === null) return { rule: existing, flows: 0 }
         try {
-          return { rule: r.rule, flows: outcomeOf(r, id).flows }
+          return { rule: r.rule, flows: outcomeOf(r, host).flows }
         } catch (err) {
-          if (Object.keys(patch).length > 0) {
-            const back = {}
-            if ('allow' in patch) back.allow = first.allow
-            if ('vif' in patch) back.vif = first.vif
-            await sdn.updateRule(first.id, back).catch(() => {})
-          }
+          await updateTo(sdn, sdn.getRule(id), ruleBody(existing)).catch(() => {})
           throw err
         }
       })
     }
 
     /**
-     * Deletes the VIF's rule(s) with this match (protocol case-insensitive, port,
-     * ipRange, direction; `allow` is not part of it), on this host and stale copies
-     * on others. Resolves `{ deleted }` once this host's switch confirmed it. A rule
-     * that is not there rejects with `SDN_RULE_NOT_FOUND` (or resolves
-     * `{ deleted: [] }` with `ifMissing: 'resolve'`). If this host's switch could not
-     * be reached, its rule is put back (same id and position) and the error thrown.
+     * Deletes the VIF's rule with this match (`allow` is not part of it), wherever it
+     * is installed. Resolves `{ deleted }` once the switch confirmed it. A rule that is
+     * not there resolves `{ deleted: [] }` (or rejects `SDN_RULE_NOT_FOUND` with
+     * `ifMissing: 'reject'`). If its host could not be reached, the rule is put back
+     * (same id and position) and the error thrown.
      */
     async deleteRule(args) {
       if (args === null || typeof args !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'deleteRule takes { vif, protocol, port, ipRange, direction }')
-      // `allow` is not part of the match; the validator needs one.
-      const spec = normalizeRule({ ...legacyRule(args), allow: false })
-      const key = matchKey(spec)
-      const id = this.hostId
-      return serial(spec.vif.uuid, async () => {
-        const all = this.#same(spec.vif.uuid, key)
-        const elsewhere = all.filter((r) => r.host !== id)
-        const same = all.filter((r) => r.host === id)
-        await this.#dropElsewhere(elsewhere)
-        if (same.length === 0) {
-          if (elsewhere.length > 0) return { deleted: elsewhere }
+      const { vif } = args
+      if (vif === null || typeof vif !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'vif must be an XO VIF object ({ uuid, MAC })')
+      controllerRule({ vif: { uuid: vif.uuid, mac: vif.MAC ?? vif.mac } }, { ...args, allow: false })
+      const id = xoRuleId('vif', vif.uuid, xoKey(args))
+      return serial(id, async () => {
+        await ensureHost(sdn, this.host, this.hostId, register)
+        const existing = sdn.getRule(id)
+        if (!existing) {
           if (ifMissing === 'resolve') return { deleted: [] }
-          throw fail('SDN_RULE_NOT_FOUND', `no rule of VIF ${spec.vif.uuid} matches ${key}`, { host: id })
+          throw fail('SDN_RULE_NOT_FOUND', `VIF ${vif.uuid} has no rule ${xoKey(args)}`, { host: this.hostId })
         }
-        const deleted = [...elsewhere]
-        for (const view of same) {
-          const position = sdn.rules().findIndex((r) => r.id === view.id)
-          const r = await sdn.deleteRule(view.id)
-          try {
-            outcomeOf(r, id)
-          } catch (err) {
-            const { priority, cookie, host, ...back } = view
-            await sdn.addRule(back, { host: id, ...(position >= 0 ? { position } : {}) }).catch(() => {})
-            throw err
-          }
-          deleted.push(r.rule)
+        const position = sdn.rules().findIndex((r) => r.id === id)
+        const r = await sdn.deleteRule(id)
+        try {
+          outcomeOf(r, existing.host)
+        } catch (err) {
+          await sdn.addRule(ruleBodyWithId(existing), { host: existing.host, ...(position >= 0 ? { position } : {}) }).catch(() => {})
+          throw err
         }
-        return { deleted }
+        return { deleted: [r.rule] }
+      })
+    }
+
+    /**
+     * A network rule (XO calls it on the channel of the network's first host): on
+     * every VIF of the network on every host, also VIFs plugged or migrated later,
+     * with the same meaning as a VIF rule. `cookie` (XO's) is not used: the
+     * controller has its own. Resolves `{ rule, hosts }`; if a host failed, rejects
+     * `SDN_PARTIAL_FAILURE` and keeps the rule, which the controller retries there.
+     */
+    async addNetworkRule(args) {
+      if (args === null || typeof args !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'addNetworkRule takes { network, allow, protocol, port, ipRange, direction, cookie }')
+      const network = checkNetwork(args.network)
+      const rule = controllerRule({ network: { uuid: network.uuid } }, args)
+      const id = xoRuleId('net', network.uuid, xoKey(args))
+      return serial(id, async () => {
+        await ensureNetworkHosts(sdn, network, this.host, hostId, register)
+        const existing = sdn.getRule(id)
+        const r = existing ? await updateTo(sdn, existing, rule) : await sdn.addRule({ id, ...rule })
+        if (r === null) return { rule: existing, hosts: {} }
+        checkEveryHost(r, `network rule ${id}`)
+        return { rule: r.rule, hosts: r.hosts }
+      })
+    }
+
+    /**
+     * Deletes the network rule with this match from every host. Resolves
+     * `{ deleted, hosts }`; a missing rule resolves `{ deleted: [] }` (or rejects
+     * `SDN_RULE_NOT_FOUND` with `ifMissing: 'reject'`). A host that could not be
+     * reached gets it removed at its next contact: `SDN_PARTIAL_FAILURE`.
+     */
+    async deleteNetworkRule(args) {
+      if (args === null || typeof args !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'deleteNetworkRule takes { network, protocol, port, ipRange, direction, cookie }')
+      const network = checkNetwork(args.network)
+      controllerRule({ network: { uuid: network.uuid } }, { ...args, allow: false })
+      const id = xoRuleId('net', network.uuid, xoKey(args))
+      return serial(id, async () => {
+        // Every host the rule may be on must be known, also right after a restart.
+        await ensureNetworkHosts(sdn, network, this.host, hostId, register)
+        if (!sdn.getRule(id)) {
+          if (ifMissing === 'resolve') return { deleted: [] }
+          throw fail('SDN_RULE_NOT_FOUND', `network ${network.uuid} has no rule ${xoKey(args)}`)
+        }
+        const r = await sdn.deleteRule(id)
+        checkEveryHost(r, `deleting network rule ${id}`)
+        return { deleted: [r.rule], hosts: r.hosts }
       })
     }
   }
+}
+
+function ruleBodyWithId(view) {
+  return { id: view.id, ...ruleBody(view) }
+}
+
+function checkNetwork(network) {
+  if (network === null || typeof network !== 'object' || typeof network.uuid !== 'string' || network.uuid === '') {
+    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'network must be a XAPI network object ({ uuid, $PIFs })')
+  }
+  return network
+}
+
+/** Registers the hosts of the network's PIFs (and the calling channel's host) when `register` is given. */
+async function ensureNetworkHosts(sdn, network, callerHost, hostId, register) {
+  const hosts = [callerHost, ...(network.$PIFs ?? []).map((p) => p?.$host)].filter((h) => h !== null && typeof h === 'object')
+  const seen = new Set()
+  await Promise.all(
+    hosts.map((h) => {
+      const id = hostId(h)
+      if (typeof id !== 'string' || seen.has(id)) return undefined
+      seen.add(id)
+      return register ? ensureHost(sdn, h, id, register) : undefined
+    }),
+  )
+}
+
+/**
+ * For stored XO rules (`{ allow, protocol, port, ipRange, direction }`, as in
+ * `other_config['xo:sdn-controller:of-rules']`), what changes under each
+ * `semantics` of the legacy channel compared with what XO 1.4's direct channel
+ * installed: `[{ rule, xo: [change], packet: [change] }]`, a change being
+ * `{ code, message }`; an empty list means the same matches. `network: true` for a
+ * network's rules (XO 1.4's channel installed none).
+ */
+function legacyRuleChanges(rules, { network = false } = {}) {
+  if (!Array.isArray(rules)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'rules must be an array of stored XO rules')
+  return rules.map((stored, i) => {
+    const rule = typeof stored === 'string' ? JSON.parse(stored) : stored
+    if (rule === null || typeof rule !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `rules[${i}] must be a stored XO rule (object or its JSON)`)
+    const common = []
+    const { protocol, port, direction } = rule
+    const dir = typeof direction === 'string' ? direction : ''
+    const proto = present(protocol) ? String(protocol) : ''
+    if (network) common.push({ code: 'NETWORK_RULE', message: "XO 1.4's direct channel installed no network rule (it has no addNetworkRule); it is now enforced on every VIF of the network" })
+    if (!dir.includes('from') && !dir.includes('to')) {
+      common.push({ code: 'DIRECTION_BOTH', message: `direction ${JSON.stringify(dir)} contains neither 'from' nor 'to': XO 1.4 installed nothing; it now covers both directions` })
+    }
+    if (proto !== '' && !['IP', 'ICMP', 'TCP', 'UDP', 'ARP'].includes(proto)) {
+      common.push({
+        code: 'PROTOCOL_NOT_RECOGNIZED',
+        message: `protocol ${JSON.stringify(proto)}: XO 1.4 recognized only IP, ICMP, TCP, UDP and ARP in upper case and matched every packet of the VIF's MAC instead (address and port dropped by Open vSwitch); it now matches ${proto.toLowerCase()}`,
+      })
+    }
+    const lower = proto.toLowerCase()
+    const xo = [...common]
+    const packet = [...common]
+    if (lower === 'icmp' && present(port)) {
+      const c = { code: 'ICMP_PORT', message: 'an ICMP port: XO 1.4 matched it as the ICMP type one way and the code the other way; it is now the ICMP type both ways' }
+      xo.push(c)
+      packet.push(c)
+    }
+    if (['tcp', 'udp'].includes(lower) && present(port)) {
+      packet.push({ code: 'PORT_SIDE', message: `port ${port}: XO 1.4 matched the VIF's own port for 'from' and the remote port for 'to', in both packet directions; with semantics 'packet' it is the destination port of packets going ${dir}` })
+    } else if (XO_L4.includes(lower) && (dir.includes('from') || dir.includes('to')) && !(dir.includes('from') && dir.includes('to'))) {
+      packet.push({ code: 'ONE_WAY', message: `XO 1.4 matched ${lower.toUpperCase()} both ways for a single direction; with semantics 'packet' only packets going ${dir}` })
+    }
+    return { rule, xo, packet }
+  })
 }
 
 // ---------------------------------------------------------------------------
@@ -392,10 +555,22 @@ function createOvsdbClientAdapter(sdn, options = {}) {
      * Makes the controller target a controller of the bridge of every network the
      * host has a PIF on (networks without a bridge here are skipped, as XO does).
      * Resolves `[{ network, bridge, target, changed }]`; if some failed, rejects after
-     * trying all, with `errors` and `results`.
+     * trying all, with `errors` and `results`. A host that cannot be reached resolves
+     * `undefined`, reported to the controller's logger (XO calls this for every host
+     * before each rule change).
      */
     async setBridgeController() {
-      const db = await this.client()
+      let db
+      try {
+        db = await this.client()
+      } catch (err) {
+        // XO calls this for every host of the pool before each rule change: a host
+        // that cannot be reached must not fail the rule of a healthy one. Reported,
+        // not thrown (XO's own client logged and returned too).
+        if (err.code === 'SDN_HOST_NOT_FOUND' || err instanceof TypeError || err instanceof RangeError) throw err
+        sdn.logger?.warn(`host ${this.hostId} unreachable: its bridges' controller was not set`, { error: err, host: this.hostId })
+        return undefined
+      }
       const seen = new Set()
       const networks = []
       for (const pif of this.host.$PIFs ?? []) {
@@ -779,6 +954,7 @@ module.exports = {
   createOvsdbClientAdapter,
   createTrafficRulesBackend,
   defaultHostId,
+  legacyRuleChanges,
   // for tests and tools
-  _internals: { legacyRule, clearHostBits, matchKey, pluginRule, pluginFlows, networkTopology },
+  _internals: { legacyRule, clearHostBits, xoKey, xoRuleId, pluginRule, pluginFlows, networkTopology },
 }

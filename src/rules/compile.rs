@@ -8,6 +8,10 @@
 //! * `to` (delivered to the VIF): `dl_dst=mac` + protocol fields + `nw_src=ipRange`
 //!   + `tp_dst=port`.
 //!
+//! That is `portSide` `destination`, the default. `local` (the VIF's own port) puts
+//! `port` in `tp_src` on `from` flows; `remote` (the other side's) puts it in
+//! `tp_src` on `to` flows; `either` makes both flows per port, local first.
+//!
 //! An allow outputs to NORMAL; a deny has no instructions, which drops (§A.2.4;
 //! also what `ovs-ofctl` sends for `actions=drop`, so the two compare equal byte
 //! for byte). Every value is in the canonical form OVS echoes back in a dump:
@@ -24,8 +28,8 @@ use serde_json::Value;
 use std::net::Ipv4Addr;
 
 use super::rule::{
-    kind, plain_ipv4, unicast_mac, Protocol, Rule, RuleError, ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE,
-    ERR_OUT_OF_RANGE, MAX_OFPORT,
+    kind, plain_ipv4, unicast_mac, Direction, PortSide, Protocol, Rule, RuleError, ERR_INVALID_ARG_TYPE,
+    ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE, MAX_OFPORT,
 };
 use crate::openflow::action::Action;
 use crate::openflow::flow::{FlowMod, FlowModCommand, FlowModFlags};
@@ -119,8 +123,31 @@ const ANY: Clause = Clause { dl_type: None, nw_proto: None, tp_src: None, tp_dst
 const IP: Clause = Clause { dl_type: Some(ETH_TYPE_IP), ..ANY };
 const ARP: Clause = Clause { dl_type: Some(ETH_TYPE_ARP), ..ANY };
 
-/// One clause per (protocol, port) the rule covers.
-fn clauses(rule: &Rule) -> Vec<Clause> {
+/// A transport port field of the match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tp {
+    Src,
+    Dst,
+}
+
+/// The fields `port` goes in, one flow each, for traffic sent by the VIF
+/// (`Direction::From`) or delivered to it (`Direction::To`).
+fn port_fields(side: PortSide, way: Direction) -> &'static [Tp] {
+    let from = way == Direction::From;
+    match side {
+        PortSide::Destination => &[Tp::Dst],
+        PortSide::Local if from => &[Tp::Src],
+        PortSide::Local => &[Tp::Dst],
+        PortSide::Remote if from => &[Tp::Dst],
+        PortSide::Remote => &[Tp::Src],
+        PortSide::Either if from => &[Tp::Src, Tp::Dst],
+        PortSide::Either => &[Tp::Dst, Tp::Src],
+    }
+}
+
+/// One clause per (protocol, port, port field) the rule covers, for traffic going
+/// `way` (`From` or `To`).
+fn clauses(rule: &Rule, way: Direction) -> Vec<Clause> {
     let l4 = |proto: u8, port: Option<u16>| Clause { nw_proto: Some(proto), tp_dst: port, ..IP };
     match rule.protocol {
         Protocol::Any => vec![ANY],
@@ -134,9 +161,21 @@ fn clauses(rule: &Rule) -> Vec<Clause> {
         }],
         Protocol::Tcp | Protocol::Udp => {
             let proto = rule.protocol.transport().map_or(0, |t| t.ip_proto());
-            let dst: Vec<Option<u16>> = rule.port.map_or(vec![None], |r| r.ports().map(Some).collect());
+            let ports: Vec<Option<u16>> = rule.port.map_or(vec![None], |r| r.ports().map(Some).collect());
             let src: Vec<Option<u16>> = rule.source_port.map_or(vec![None], |r| r.ports().map(Some).collect());
-            dst.iter().flat_map(|d| src.iter().map(move |s| Clause { tp_src: *s, ..l4(proto, *d) })).collect()
+            let mut out = Vec::with_capacity(number_of_clauses(rule));
+            for p in &ports {
+                for f in port_fields(rule.port_side, way) {
+                    for s in &src {
+                        out.push(match f {
+                            Tp::Dst => Clause { tp_src: *s, ..l4(proto, *p) },
+                            // Never with a sourcePort: parse_rule refuses the two together.
+                            Tp::Src => Clause { tp_src: *p, ..l4(proto, None) },
+                        });
+                    }
+                }
+            }
+            out
         }
         Protocol::Service(s) => s.clauses.iter().map(|(t, p)| l4(t.ip_proto(), Some(*p))).collect(),
     }
@@ -146,7 +185,7 @@ fn number_of_clauses(rule: &Rule) -> usize {
     match (rule.protocol, rule.port) {
         (Protocol::Service(s), _) => s.clauses.len(),
         (Protocol::Tcp | Protocol::Udp, _) => {
-            rule.port.map_or(1, |r| r.len()) * rule.source_port.map_or(1, |r| r.len())
+            rule.port.map_or(1, |r| r.len()) * rule.source_port.map_or(1, |r| r.len()) * rule.port_side.flows_per_port()
         }
         _ => 1,
     }
@@ -211,7 +250,8 @@ pub fn compile(rule: &Rule, endpoints: &[Endpoint], priority: u16, cookie: u64, 
         instructions: instructions.clone(),
     };
     let range = rule.ip_range.map(|r| r.to_masked());
-    let clauses = clauses(rule);
+    let from_clauses = if rule.direction.includes_from() { clauses(rule, Direction::From) } else { Vec::new() };
+    let to_clauses = if rule.direction.includes_to() { clauses(rule, Direction::To) } else { Vec::new() };
     let mut out = Vec::with_capacity(flow_count(rule, endpoints));
     for e in endpoints {
         let ips = unique_ips(e);
@@ -222,7 +262,7 @@ pub fn compile(rule: &Rule, endpoints: &[Endpoint], priority: u16, cookie: u64, 
                 nw_dst: range,
                 ..Match::default()
             };
-            for c in &clauses {
+            for c in &from_clauses {
                 if !locks_source(rule, &ips) {
                     out.push(flow(with_clause(&base, c)));
                     continue;
@@ -240,7 +280,7 @@ pub fn compile(rule: &Rule, endpoints: &[Endpoint], priority: u16, cookie: u64, 
         }
         if rule.direction.includes_to() {
             let base = Match { dl_dst: Some(Masked::exact(e.mac)), nw_src: range, ..Match::default() };
-            for c in &clauses {
+            for c in &to_clauses {
                 out.push(flow(with_clause(&base, c)));
             }
         }
@@ -447,6 +487,134 @@ mod tests {
                         "{protocol} {direction} {allow}"
                     );
                     assert_eq!(flow_count(&r, &[]), 0);
+                }
+            }
+        }
+    }
+
+    /// The seed rule with `portSide: side` (omitted when `None`), direction both.
+    fn seed_with_side(side: Option<&str>) -> Rule {
+        let mut v = json!({ "vif": { "uuid": VIF, "mac": "02:00:00:00:00:01" }, "allow": false, "protocol": "tcp",
+                            "port": 5060, "ipRange": "192.168.5.55", "direction": "both" });
+        if let Some(side) = side {
+            v["portSide"] = json!(side);
+        }
+        rule(v)
+    }
+
+    const FROM_1: &str = "priority=100,cookie=7,tcp,in_port=1,dl_src=02:00:00:00:00:01,nw_dst=192.168.5.55";
+    const TO_1: &str = "priority=100,cookie=7,tcp,dl_dst=02:00:00:00:00:01,nw_src=192.168.5.55";
+
+    #[test]
+    fn port_side_local_is_the_vifs_own_port() {
+        let eps = [endpoint(1, "02:00:00:00:00:01", &[])];
+        let r = seed_with_side(Some("local"));
+        assert_eq!(
+            compile(&r, &eps, 100, 7, 0),
+            vec![
+                text("priority=100,cookie=7,tcp,in_port=1,dl_src=02:00:00:00:00:01,nw_dst=192.168.5.55,tp_src=5060 actions=drop"),
+                text("priority=100,cookie=7,tcp,dl_dst=02:00:00:00:00:01,nw_src=192.168.5.55,tp_dst=5060 actions=drop"),
+            ]
+        );
+        assert_eq!(flow_count(&r, &eps), 2);
+    }
+
+    #[test]
+    fn port_side_remote_is_the_other_sides_port() {
+        let eps = [endpoint(1, "02:00:00:00:00:01", &[])];
+        let r = seed_with_side(Some("remote"));
+        assert_eq!(
+            compile(&r, &eps, 100, 7, 0),
+            vec![
+                text(&format!("{FROM_1},tp_dst=5060 actions=drop")),
+                text(&format!("{TO_1},tp_src=5060 actions=drop")),
+            ]
+        );
+        assert_eq!(flow_count(&r, &eps), 2);
+    }
+
+    #[test]
+    fn port_side_either_is_local_then_remote() {
+        let eps = [endpoint(1, "02:00:00:00:00:01", &[])];
+        let r = seed_with_side(Some("either"));
+        assert_eq!(
+            compile(&r, &eps, 100, 7, 0),
+            vec![
+                text(&format!("{FROM_1},tp_src=5060 actions=drop")),
+                text(&format!("{FROM_1},tp_dst=5060 actions=drop")),
+                text(&format!("{TO_1},tp_dst=5060 actions=drop")),
+                text(&format!("{TO_1},tp_src=5060 actions=drop")),
+            ]
+        );
+        assert_eq!(flow_count(&r, &eps), 4);
+        // A range: two flows per port, port by port.
+        let range = rule(json!({ "pool": true, "allow": false, "protocol": "udp", "port": [53, 54],
+                                 "portSide": "either", "direction": "from" }));
+        let ports: Vec<(Option<u16>, Option<u16>)> =
+            compile(&range, &eps, 100, 7, 0).iter().map(|f| (f.flow_match.tp_src, f.flow_match.tp_dst)).collect();
+        assert_eq!(ports, vec![(Some(53), None), (None, Some(53)), (Some(54), None), (None, Some(54))]);
+    }
+
+    #[test]
+    fn port_side_destination_is_the_default() {
+        let eps = [endpoint(1, "02:00:00:00:00:01", &[])];
+        let explicit = seed_with_side(Some("destination"));
+        let omitted = seed_with_side(None);
+        assert_eq!(explicit, omitted);
+        assert!(explicit.to_json().get("portSide").is_none());
+        let flows = compile(&explicit, &eps, 100, 7, 0);
+        assert_eq!(flows, compile(&omitted, &eps, 100, 7, 0));
+        assert_eq!(
+            flows,
+            vec![
+                text(&format!("{FROM_1},tp_dst=5060 actions=drop")),
+                text(&format!("{TO_1},tp_dst=5060 actions=drop")),
+            ]
+        );
+    }
+
+    #[test]
+    fn port_side_under_a_source_lock() {
+        // An allow from a VIF with allowed addresses: each from flow once per address.
+        let r = rule(json!({ "vif": { "uuid": VIF, "mac": "02:00:00:00:00:01" }, "allow": true, "protocol": "tcp",
+                              "port": 5060, "ipRange": "192.168.5.55", "direction": "both", "portSide": "either" }));
+        let eps = [endpoint(1, "02:00:00:00:00:01", &["10.0.0.5", "10.0.0.6", "10.0.0.5"])];
+        assert_eq!(
+            compile(&r, &eps, 100, 7, 0),
+            vec![
+                text(&format!("{FROM_1},tp_src=5060,nw_src=10.0.0.5 actions=normal")),
+                text(&format!("{FROM_1},tp_src=5060,nw_src=10.0.0.6 actions=normal")),
+                text(&format!("{FROM_1},tp_dst=5060,nw_src=10.0.0.5 actions=normal")),
+                text(&format!("{FROM_1},tp_dst=5060,nw_src=10.0.0.6 actions=normal")),
+                text(&format!("{TO_1},tp_dst=5060 actions=normal")),
+                text(&format!("{TO_1},tp_src=5060 actions=normal")),
+            ]
+        );
+        assert_eq!(flow_count(&r, &eps), 6);
+    }
+
+    #[test]
+    fn flow_count_agrees_with_compile_for_every_port_side() {
+        let eps = [
+            endpoint(1, "02:00:00:00:00:01", &[]),
+            endpoint(2, "02:00:00:00:00:02", &["10.0.0.2", "10.0.0.3", "10.0.0.2"]),
+        ];
+        for side in ["destination", "local", "remote", "either"] {
+            for direction in ["from", "to", "both"] {
+                for allow in [true, false] {
+                    for (protocol, port) in [("tcp", json!(22)), ("udp", json!([1000, 1003]))] {
+                        let r = rule(json!({ "vm": { "uuid": VIF }, "allow": allow, "protocol": protocol,
+                                             "port": port, "portSide": side, "direction": direction }));
+                        let flows = compile(&r, &eps, 1, 1, 0);
+                        let what = format!("{side} {direction} {allow} {protocol} {port}");
+                        assert_eq!(flow_count(&r, &eps), flows.len(), "{what}");
+                        let ports = r.port.map_or(1, |p| p.len()) * if side == "either" { 2 } else { 1 };
+                        let from = if allow { 1 + 2 } else { 2 }; // endpoint 2 has two addresses when locked
+                        let want = ports
+                            * (if direction != "to" { from } else { 0 } + if direction != "from" { 2 } else { 0 });
+                        assert_eq!(flows.len(), want, "{what}");
+                        assert_eq!(flow_count(&r, &[]), 0);
+                    }
                 }
             }
         }

@@ -149,7 +149,7 @@ impl Protocol {
     }
 }
 
-/// A destination port or an inclusive range of them (`lo == hi` for one port).
+/// A port or an inclusive range of them (`lo == hi` for one port).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PortRange {
     /// First port.
@@ -237,6 +237,43 @@ impl Direction {
     }
 }
 
+/// Which side of the packet a rule's `port` names (`portSide`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PortSide {
+    /// The packet's destination port, whichever way it flows (the default).
+    #[default]
+    Destination,
+    /// The VIF's own port: the source port of what it sends, the destination port
+    /// of what it receives.
+    Local,
+    /// The remote side's port: the destination port of what the VIF sends, the
+    /// source port of what it receives.
+    Remote,
+    /// Local or remote: one flow for each, local first.
+    Either,
+}
+
+impl PortSide {
+    /// `destination`, `local`, `remote` or `either`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PortSide::Destination => "destination",
+            PortSide::Local => "local",
+            PortSide::Remote => "remote",
+            PortSide::Either => "either",
+        }
+    }
+
+    /// Flows per port, direction and endpoint: 2 for `either`, 1 otherwise.
+    pub fn flows_per_port(self) -> usize {
+        if self == PortSide::Either {
+            2
+        } else {
+            1
+        }
+    }
+}
+
 /// A validated traffic rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rule {
@@ -250,8 +287,12 @@ pub struct Rule {
     pub allow: bool,
     /// What it matches.
     pub protocol: Protocol,
-    /// Destination port(s), only with tcp/udp.
+    /// Port(s), only with tcp/udp: the destination port unless `port_side` says
+    /// otherwise.
     pub port: Option<PortRange>,
+    /// Which side of the packet `port` names; anything but `Destination` needs
+    /// `port` and no `source_port` (what [`parse_rule`] lets through).
+    pub port_side: PortSide,
     /// Source port(s), only with tcp/udp: the server side of a reply (a stateless
     /// firewall lets replies of a service back in by their source port).
     pub source_port: Option<PortRange>,
@@ -275,6 +316,7 @@ const RULE_FIELDS: &[&str] = &[
     "allow",
     "protocol",
     "port",
+    "portSide",
     "sourcePort",
     "icmpType",
     "icmpCode",
@@ -624,6 +666,73 @@ fn parse_direction(v: Option<&Value>) -> Result<Direction, RuleError> {
     }
 }
 
+/// `portSide`, checked against the rule's `protocol`, `port` and `sourcePort`.
+fn parse_port_side(
+    v: Option<&Value>,
+    protocol: Protocol,
+    port: Option<PortRange>,
+    source_port: Option<PortRange>,
+) -> Result<PortSide, RuleError> {
+    let Some(v) = v else { return Ok(PortSide::Destination) };
+    let s = string("portSide", v)?;
+    let side = match s.trim().to_ascii_lowercase().as_str() {
+        "destination" => PortSide::Destination,
+        "local" => PortSide::Local,
+        "remote" => PortSide::Remote,
+        "either" => PortSide::Either,
+        _ => {
+            return Err(value_err("portSide", format_args!("must be destination, local, remote or either, got {s:?}")))
+        }
+    };
+    match protocol {
+        Protocol::Tcp | Protocol::Udp => {}
+        Protocol::Service(svc) => {
+            return Err(value_err(
+                "portSide",
+                format_args!(
+                    "needs protocol tcp or udp with a port, not service {:?} (a service fixes its own ports)",
+                    svc.name
+                ),
+            ))
+        }
+        other => {
+            return Err(value_err(
+                "portSide",
+                format_args!("needs protocol tcp or udp with a port, not {}", other.name()),
+            ))
+        }
+    }
+    let Some(port) = port else {
+        return Err(value_err("portSide", "needs port: it says which side of the packet rule.port matches"));
+    };
+    if side != PortSide::Destination && source_port.is_some() {
+        return Err(value_err(
+            "portSide",
+            format_args!(
+                "{} cannot be combined with sourcePort: only portSide destination (the default) can, since \
+                 sourcePort already takes the packet's source port",
+                side.name()
+            ),
+        ));
+    }
+    let flows = port.len() * side.flows_per_port();
+    if flows > MAX_PORTS_PER_RULE {
+        return Err(range_err(
+            "port",
+            format_args!(
+                "range {}-{} has {} ports; with portSide {} each port takes two flows (local and remote), so a \
+                 rule may cover at most {} ports ({MAX_PORTS_PER_RULE} flows)",
+                port.lo,
+                port.hi,
+                port.len(),
+                side.name(),
+                MAX_PORTS_PER_RULE / side.flows_per_port()
+            ),
+        ));
+    }
+    Ok(side)
+}
+
 fn text_field(obj: &Map<String, Value>, field: &str, max: usize) -> Result<Option<String>, RuleError> {
     let Some(v) = get(obj, field) else { return Ok(None) };
     let s = string(field, v)?;
@@ -729,6 +838,7 @@ pub fn parse_rule(v: &Value) -> Result<Rule, RuleError> {
             Some(range)
         }
     };
+    let port_side = parse_port_side(get(obj, "portSide"), protocol, port, source_port)?;
     let icmp_type = icmp_field(obj, "icmpType", protocol, "tp_src")?;
     let icmp_code = icmp_field(obj, "icmpCode", protocol, "tp_dst")?;
     let ip_range = match get(obj, "ipRange") {
@@ -741,14 +851,28 @@ pub fn parse_rule(v: &Value) -> Result<Rule, RuleError> {
     let direction = parse_direction(get(obj, "direction"))?;
     let id = text_field(obj, "id", MAX_ID_CHARS)?;
     let description = text_field(obj, "description", MAX_DESCRIPTION_CHARS)?;
-    Ok(Rule { id, description, target, allow, protocol, port, source_port, icmp_type, icmp_code, ip_range, direction })
+    Ok(Rule {
+        id,
+        description,
+        target,
+        allow,
+        protocol,
+        port,
+        port_side,
+        source_port,
+        icmp_type,
+        icmp_code,
+        ip_range,
+        direction,
+    })
 }
 
 impl Rule {
     /// The normalized form: lower-case names and UUIDs, `:`-separated lower-case
-    /// MAC, `port` as a number or `[lo, hi]`, `ipRange` always `a.b.c.d/n` (omitted
-    /// when any), `direction` one of `from`/`to`/`both`. [`parse_rule`] accepts it
-    /// back unchanged.
+    /// MAC, `port` as a number or `[lo, hi]`, `portSide` lower case (omitted when
+    /// `destination`, the default), `ipRange` always `a.b.c.d/n` (omitted when
+    /// any), `direction` one of `from`/`to`/`both`. [`parse_rule`] accepts it back
+    /// unchanged.
     pub fn to_json(&self) -> Value {
         let mut o = Map::new();
         if let Some(id) = &self.id {
@@ -784,6 +908,9 @@ impl Rule {
         o.insert("protocol".into(), json!(self.protocol.name()));
         if let Some(p) = self.port {
             o.insert("port".into(), if p.lo == p.hi { json!(p.lo) } else { json!([p.lo, p.hi]) });
+        }
+        if self.port_side != PortSide::Destination {
+            o.insert("portSide".into(), json!(self.port_side.name()));
         }
         if let Some(p) = self.source_port {
             o.insert("sourcePort".into(), if p.lo == p.hi { json!(p.lo) } else { json!([p.lo, p.hi]) });
@@ -970,6 +1097,68 @@ mod tests {
         let r = ok(with(json!({ "protocol": "tcp", "port": [1000, 1255] })));
         assert_eq!(r.port.map(PortRange::len), Some(MAX_PORTS_PER_RULE));
         assert_eq!(r.port.unwrap().ports().last(), Some(1255));
+    }
+
+    #[test]
+    fn port_side_refusals_have_their_code_and_field() {
+        let tcp = |patch: Value| {
+            let mut v = with(json!({ "protocol": "tcp", "port": 5060 }));
+            for (k, x) in patch.as_object().unwrap() {
+                v[k] = x.clone();
+            }
+            v
+        };
+        #[rustfmt::skip]
+        let cases: Vec<(Value, &str, &str, &str)> = vec![
+            (tcp(json!({ "portSide": 1 })), ERR_INVALID_ARG_TYPE, "portSide", "rule.portSide must be a string, got a number"),
+            (tcp(json!({ "portSide": true })), ERR_INVALID_ARG_TYPE, "portSide", "rule.portSide must be a string, got a boolean"),
+            (tcp(json!({ "portSide": "inbound" })), ERR_INVALID_ARG_VALUE, "portSide", "rule.portSide must be destination, local, remote or either, got \"inbound\""),
+            (tcp(json!({ "portSide": "" })), ERR_INVALID_ARG_VALUE, "portSide", "rule.portSide must be destination, local, remote or either, got \"\""),
+            (with(json!({ "portSide": "local" })), ERR_INVALID_ARG_VALUE, "portSide", "rule.portSide needs protocol tcp or udp with a port, not any"),
+            (with(json!({ "protocol": "ip", "portSide": "destination" })), ERR_INVALID_ARG_VALUE, "portSide", "rule.portSide needs protocol tcp or udp with a port, not ip"),
+            (with(json!({ "protocol": "arp", "portSide": "remote" })), ERR_INVALID_ARG_VALUE, "portSide", "rule.portSide needs protocol tcp or udp with a port, not arp"),
+            (with(json!({ "protocol": "icmp", "icmpType": 8, "portSide": "remote" })), ERR_INVALID_ARG_VALUE, "portSide", "rule.portSide needs protocol tcp or udp with a port, not icmp"),
+            (with(json!({ "protocol": "sip", "portSide": "either" })), ERR_INVALID_ARG_VALUE, "portSide", "rule.portSide needs protocol tcp or udp with a port, not service \"sip\""),
+            (with(json!({ "protocol": "tcp", "portSide": "local" })), ERR_INVALID_ARG_VALUE, "portSide", "rule.portSide needs port"),
+            (with(json!({ "protocol": "udp", "sourcePort": 53, "portSide": "remote" })), ERR_INVALID_ARG_VALUE, "portSide", "rule.portSide needs port"),
+            (tcp(json!({ "sourcePort": 1000, "portSide": "local" })), ERR_INVALID_ARG_VALUE, "portSide", "rule.portSide local cannot be combined with sourcePort"),
+            (tcp(json!({ "sourcePort": 1000, "portSide": "Either" })), ERR_INVALID_ARG_VALUE, "portSide", "rule.portSide either cannot be combined with sourcePort"),
+            (tcp(json!({ "port": [1000, 1128], "portSide": "either" })), ERR_OUT_OF_RANGE, "port", "rule.port range 1000-1128 has 129 ports; with portSide either each port takes two flows (local and remote), so a rule may cover at most 128 ports"),
+            (tcp(json!({ "port": [1, 256], "portSide": "either" })), ERR_OUT_OF_RANGE, "port", "rule.port range 1-256 has 256 ports; with portSide either"),
+        ];
+        for (input, code, field, message) in &cases {
+            let e = parse_rule(input).expect_err(&format!("{input} should be refused"));
+            assert_eq!((e.code, e.field.as_str()), (*code, *field), "{input}: {e}");
+            assert!(e.message.starts_with(message), "{input}:\n  got  {}\n  want {message}...", e.message);
+        }
+        // What is let through next to the refusals.
+        assert_eq!(ok(tcp(json!({ "port": [1000, 1127], "portSide": "either" }))).port.map(PortRange::len), Some(128));
+        assert_eq!(ok(tcp(json!({ "port": [1000, 1255], "portSide": "remote" }))).port.map(PortRange::len), Some(256));
+        let dst = ok(tcp(json!({ "sourcePort": 1000, "portSide": "destination" })));
+        assert_eq!((dst.port_side, dst.source_port), (PortSide::Destination, Some(PortRange { lo: 1000, hi: 1000 })));
+        assert_eq!(ok(tcp(json!({ "portSide": null }))).port_side, PortSide::Destination, "null is absent");
+    }
+
+    #[test]
+    fn port_side_normalizes_and_reads_back() {
+        let plain = ok(with(json!({ "protocol": "tcp", "port": 5060 })));
+        let explicit = ok(with(json!({ "protocol": "tcp", "port": 5060, "portSide": "Destination" })));
+        assert_eq!(explicit, plain, "destination is the default");
+        assert_eq!(plain.port_side, PortSide::Destination);
+        assert!(explicit.to_json().get("portSide").is_none(), "destination is not written");
+        for (given, side) in [
+            ("LOCAL", PortSide::Local),
+            (" remote ", PortSide::Remote),
+            ("Either", PortSide::Either),
+            ("destination", PortSide::Destination),
+        ] {
+            let r = ok(with(json!({ "protocol": "udp", "port": [1000, 1010], "portSide": given })));
+            assert_eq!(r.port_side, side, "{given:?}");
+            let j = r.to_json();
+            let want = (side != PortSide::Destination).then(|| json!(side.name()));
+            assert_eq!(j.get("portSide").cloned(), want, "{given:?}");
+            assert_eq!(parse_rule(&j), Ok(r), "{given:?} reads back the same");
+        }
     }
 
     #[test]
