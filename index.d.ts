@@ -665,7 +665,21 @@ export type RuleTarget =
  * `a.b.c.d` or `a.b.c.d/n` with no host bits, IPv4 only) needs a protocol.
  */
 export type RuleMatch =
-  | { protocol: AnyCase<'tcp' | 'udp'>; port?: RulePort; sourcePort?: RulePort; icmpType?: never; icmpCode?: never; ipRange?: string }
+  | {
+      protocol: AnyCase<'tcp' | 'udp'>
+      port?: RulePort
+      /**
+       * Which side of the packet `port` names (needs `port`): `'destination'` (default:
+       * its destination port, either way), `'local'` (the VIF's own port: the source of
+       * what it sends, the destination of what it receives), `'remote'` (the other
+       * side's), `'either'` (local or remote: two flows per port). Not with `sourcePort`.
+       */
+      portSide?: AnyCase<'destination' | 'local' | 'remote' | 'either'>
+      sourcePort?: RulePort
+      icmpType?: never
+      icmpCode?: never
+      ipRange?: string
+    }
   | { protocol: AnyCase<'icmp'>; icmpType?: number; icmpCode?: number; port?: never; sourcePort?: never; ipRange?: string }
   | { protocol: AnyCase<'ip' | 'arp' | ServiceName>; port?: never; sourcePort?: never; icmpType?: never; icmpCode?: never; ipRange?: string }
   | { protocol?: AnyCase<'any' | 'all'> | ''; port?: never; sourcePort?: never; icmpType?: never; icmpCode?: never; ipRange?: '' }
@@ -680,7 +694,10 @@ export type TrafficRule = RuleTarget & RuleMatch & {
   /** `true`: output NORMAL; `false`: drop. */
   allow: boolean
   direction: RuleDirection
-  /** Your id (1..128 characters), unique: `SDN_RULE_EXISTS` otherwise. Default: a random UUID. */
+  /**
+   * Your id (1..128 characters), unique: `SDN_RULE_EXISTS` otherwise. It is the rule's
+   * identity across restarts: its cookie number derives from it. Default: a random UUID.
+   */
   id?: string
   /** Free text, at most 1024 characters. */
   description?: string
@@ -696,6 +713,7 @@ export interface TrafficRuleFields {
   allow: boolean
   protocol: RuleProtocol
   port: RulePort
+  portSide: 'destination' | 'local' | 'remote' | 'either'
   sourcePort: RulePort
   icmpType: number
   icmpCode: number
@@ -726,6 +744,8 @@ export type RuleView = {
   allow: boolean
   protocol: 'any' | 'ip' | 'arp' | 'icmp' | 'tcp' | 'udp' | ServiceName
   port?: number | [lo: number, hi: number]
+  /** Absent: `'destination'`. */
+  portSide?: 'local' | 'remote' | 'either'
   sourcePort?: number | [lo: number, hi: number]
   icmpType?: number
   icmpCode?: number
@@ -733,7 +753,11 @@ export type RuleView = {
   direction: 'from' | 'to' | 'both'
   /** In the controller's band (default 10000–34999). */
   priority: number
-  /** `'0x<16 hex>'`: tag 0x5d4e, 8-bit generation, 40-bit rule number. Changes on update and renumbering. */
+  /**
+   * `'0x<16 hex>'`: tag 0x5d4e, 8-bit generation, 40-bit rule number. The number
+   * derives from the id (the same in every process); the generation changes on
+   * update and renumbering.
+   */
   cookie: `0x${string}`
   /** Set when the rule was added with `{ host }`: it applies to that host only. */
   host?: string
@@ -808,14 +832,39 @@ export interface SdnControllerOptions {
    * doubling up to `maxMs` (default 30000), until it answers (then `hostUp` with `repaired`).
    */
   repair?: { minMs?: number; maxMs?: number }
+  /**
+   * The desired state across restarts: read (synchronously) by the constructor, written
+   * atomically after every change (the providers' states included, under their
+   * `stateKey`). With it, a restarted controller knows every rule before it first
+   * touches a switch. The constructor throws `SDN_STATE_UNREADABLE` for a file it cannot
+   * read or that is not its state; a call whose state could not be written rejects
+   * `SDN_STATE_WRITE_FAILED` (its switch changes are done).
+   */
+  stateFile?: string
+  /**
+   * Where background failures go (reconnects, periodic sync, retries, a switch's own
+   * errors): the shape of `@xen-orchestra/log`'s `createLogger()`. Default: one
+   * `process.emitWarning` (code `XO_SDN_BACKGROUND`) per distinct cause. An `'error'`
+   * event is emitted as well, but only when someone listens.
+   */
+  logger?: SdnLogger
+}
+
+/** The logger the controller reports to. */
+export interface SdnLogger {
+  debug(message: string, data?: Record<string, unknown>): void
+  info(message: string, data?: Record<string, unknown>): void
+  warn(message: string, data?: Record<string, unknown>): void
+  error(message: string, data?: Record<string, unknown>): void
 }
 
 /** The desired state, from `exportState()`: persist it (e.g. in XAPI other_config) and `importState` it after a restart. */
 export interface SdnControllerState {
   version: 1
   priorities: { min: number; max: number }
-  nextRuleNumber: number
   rules: Array<Omit<RuleView, 'cookie'> & { number: number; generation: number }>
+  /** Providers' states by `stateKey` (in the state file). */
+  providers?: Record<string, unknown>
 }
 
 /** An interface of a VIF on one bridge, as providers get it (OvsdbClient.vifInterfaces). */
@@ -843,14 +892,27 @@ export interface SdnProvider {
   items(hostId: string, interfaces: Map<string, SdnInterface[]>): Map<string, ProviderItem[]>
   /** PACKET_INs of every switch. `send` answers on the same channel (barrier-confirmed). */
   onPacketIn?(event: { host: string; bridge: string; message: PacketIn; send(messages: MessageInput | MessageInput[]): Promise<{ count: number }> }): void
+  /** Where the controller's `stateFile` keeps `exportState()`'s result (read back through `ProviderHandle.savedState()`). */
+  readonly stateKey?: string
+  exportState?(): unknown
 }
 
 /** What `registerProvider` returns. */
 export interface ProviderHandle {
-  /** A fresh rule number, for `cookie()`. */
-  allocateNumber(): number
-  /** After restoring a state: numbers up to `upTo` are never handed out again. */
-  reserveNumbers(upTo: number): void
+  /**
+   * The rule number of `key`, a name stable across restarts (the same key gives the same
+   * number in every process); without a key, a random free one. Throws
+   * `SDN_RULE_ID_COLLISION` when another owner holds the number.
+   */
+  allocateNumber(key?: string): number
+  /** A number restored from a saved state: held, never handed to anything else. */
+  reserveNumbers(number: number): void
+  /** Saves the state file (no-op without one); resolves once written. */
+  persist(): Promise<void>
+  /** The provider's saved state from the state file (by its `stateKey`), to import at construction. */
+  savedState(): unknown
+  /** Reports a failure of the provider's own background work (logger; `'error'` when listened to). */
+  report(message: string, error: unknown): void
   /** A cookie of the controller's namespace (generation 0..255). */
   cookie(ruleNumber: number | bigint, generation: number): bigint
   /** The FLOW_MODs `items` compile to, encoded back to back, without touching any switch. */
@@ -895,7 +957,13 @@ export interface SdnControllerEvents {
   hostUp: [event: { host: string; bridge?: string; repaired?: SyncOutcome }]
   /** ElasticIps answered an ARP request. */
   arpReply: [event: ArpReplyEvent]
-  /** Background failures (periodic sync, topology refresh, undecodable switch bytes, providers). */
+  /**
+   * First contact with a switch in this process: it was made equal to the desired state
+   * (`added`/`removed` flows; `adopted`: rules whose flows were already exact in another
+   * generation, kept as they are).
+   */
+  adopted: [event: { host: string; bridge: string; added: number; removed: number; adopted: number }]
+  /** Background failures (periodic sync, topology refresh, undecodable switch bytes, providers); emitted only when listened to (they go to the `logger` anyway). */
   error: [error: SdnError]
 }
 
@@ -906,8 +974,11 @@ export interface SdnControllerEvents {
  * (plug, unplug, migration move its flows without a call). Only flows with the
  * controller's cookie tag (0x5d4e) are ever touched.
  *
- * Add an `'error'` listener: as for any EventEmitter, an unhandled `'error'` event
- * throws. Async methods reject (never throw) on bad input, with nothing sent.
+ * Background failures go to the `logger` option; `'error'` is emitted only when
+ * someone listens, so it can never crash the host process. On its first contact with a
+ * switch the controller reconciles our cookie namespace there with the desired state
+ * before any call touches it (`'adopted'`). Async methods reject (never throw) on bad
+ * input, with nothing sent.
  */
 export class SdnController extends EventEmitter {
   /** Throws TypeError/RangeError for a bad option (`tls` not a TlsConfig, `tableId`, `priorities`...). */
@@ -935,7 +1006,7 @@ export class SdnController extends EventEmitter {
    * Inserts a rule at `position` (0 = first = highest priority; default: last) and
    * installs it, confirmed by a barrier, on every host (only `host` with that option).
    * Rejects, nothing applied: validation TypeError/RangeError, `SDN_RULE_EXISTS`,
-   * `SDN_NO_HOSTS`, `SDN_HOST_NOT_FOUND`, `SDN_VIF_NOT_FOUND` / `SDN_VM_NOT_FOUND` /
+   * `SDN_RULE_ID_COLLISION` (the id's rule number is another's: choose another id), `SDN_NO_HOSTS`, `SDN_HOST_NOT_FOUND`, `SDN_VIF_NOT_FOUND` / `SDN_VM_NOT_FOUND` /
    * `SDN_NETWORK_NOT_FOUND` (every host answered and none has it),
    * `SDN_TOO_MANY_RULES`, `SDN_CLOSED`. Host failures are in `hosts`, not rejections.
    */
@@ -962,6 +1033,10 @@ export class SdnController extends EventEmitter {
   reorderRules(ids: string[]): Promise<{ hosts: PerHost<HostOutcome> }>
   /** The desired rules, in list order (no I/O). */
   rules(filter?: RuleFilter): RuleView[]
+  /** One rule by id (no I/O), or undefined. */
+  getRule(id: string): RuleView | undefined
+  /** The logger background failures go to. */
+  readonly logger: SdnLogger
   /** The rules as the switches hold them: per rule and host, expected/present/missing flows and counters; plus `extra` flows. */
   listRules(filter?: RuleFilter): Promise<ListRulesResult>
   /**

@@ -255,6 +255,86 @@ test('exported state, imported by a new controller (a restart of xo-server), syn
   expect(ourFlows(h)).toEqual(flows)
 })
 
+test('first contact: before any call changes a switch, unknown flows of ours go, exact ones stay (their generation adopted), the rest is replaced', async () => {
+  const h = sb.hosts[0]
+  const [v1, v2, v3] = [vifOf(h, 1), vifOf(h, 2), vifOf(h, 3)]
+  const first = controller([h])
+  const keep = (await first.addRule({ id: 'keep', vif: { uuid: v1.uuid, mac: v1.mac }, allow: false, protocol: 'ssh', direction: 'to' })).rule
+  await first.updateRule('keep', { allow: true }) // generation 1
+  await first.updateRule('keep', { allow: false }) // generation 2: what the switch holds
+  const changed = (await first.addRule({ id: 'changed', vif: { uuid: v2.uuid, mac: v2.mac }, allow: false, protocol: 'udp', port: 53, direction: 'from' })).rule
+  await first.addRule({ id: 'gone', vif: { uuid: v3.uuid, mac: v3.mac }, allow: false, protocol: 'ip', direction: 'to' })
+  const kept = ourFlows(h).filter((l) => l.includes(v1.mac))
+  const numberOf = (c) => BigInt(c) & ((1n << 40n) - 1n)
+  await first.close()
+
+  // A new controller that knows `keep` unchanged, `changed` in another form, and not `gone`.
+  const second = controller([h])
+  const adopted = []
+  second.on('adopted', (e) => adopted.push(e))
+  const seen = []
+  const stopAt = Date.now() + 60000
+  const traced = (async () => {
+    // SSH to v1 must stay dropped throughout: its flows are never deleted and re-added.
+    while (adopted.length === 0 && Date.now() < stopAt) {
+      seen.push(verdict(h, `in_port=4,tcp,dl_src=02:00:00:00:00:04,dl_dst=${v1.mac},nw_src=10.0.0.4,nw_dst=10.0.0.1,tp_src=40000,tp_dst=22`))
+      await new Promise((r) => setTimeout(r, 2))
+    }
+  })()
+  await second.addRules([
+    { id: 'keep', vif: { uuid: v1.uuid, mac: v1.mac }, allow: false, protocol: 'ssh', direction: 'to' },
+    { id: 'changed', vif: { uuid: v2.uuid, mac: v2.mac }, allow: false, protocol: 'udp', port: 54, direction: 'from' },
+  ])
+  await traced
+  expect(seen.filter((x) => x !== 'drop')).toEqual([])
+  expect(adopted).toEqual([{ host: h.name, bridge: 'br0', added: 1, removed: 2, adopted: 1 }])
+  const after = ourFlows(h)
+  expect(after.filter((l) => l.includes(v1.mac))).toEqual(kept) // same cookie (generation 2), untouched
+  expect(second.getRule('keep').cookie).toBe(`0x5d4e02${numberOf(keep.cookie).toString(16).padStart(10, '0')}`)
+  expect(after.filter((l) => l.includes(v2.mac))).toEqual([expect.stringContaining('udp,in_port=2')])
+  expect(after.find((l) => l.includes(v2.mac))).toContain('tp_dst=54')
+  expect(numberOf(second.getRule('changed').cookie)).toBe(numberOf(changed.cookie)) // same identity, new form
+  expect(after.some((l) => l.includes(v3.mac))).toBe(false) // nobody wants it any more
+  expect((await second.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
+})
+
+test('stateFile: the state is written on every change and read back by the next controller; a bad file is refused, not ignored', async () => {
+  const fs = require('node:fs')
+  const os = require('node:os')
+  const path = require('node:path')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xo-sdn-state-'))
+  const stateFile = path.join(dir, 'state.json')
+  try {
+    const h = sb.hosts[0]
+    const vif = vifOf(h, 2)
+    const first = controller([h], { stateFile })
+    await first.addRule({ id: 'a', vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'https', direction: 'from' })
+    await first.addRule({ id: 'b', network: { uuid: h.networkUuid }, allow: false, protocol: 'icmp', direction: 'to' })
+    await first.deleteRule('a')
+    expect(JSON.parse(fs.readFileSync(stateFile, 'utf8')).rules.map((r) => r.id)).toEqual(['b'])
+    expect(fs.statSync(stateFile).mode & 0o777).toBe(0o600)
+    const flows = ourFlows(h)
+    await first.close()
+    const second = controller([h], { stateFile })
+    expect(second.rules()).toEqual(first.rules())
+    expect((await second.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
+    expect(ourFlows(h)).toEqual(flows)
+    // A truncated file, or one from a controller with another priority band: refused at construction.
+    fs.writeFileSync(stateFile, '{"version":1,"rules":[')
+    expect(() => new SdnController({ stateFile, syncIntervalMs: 0 })).toThrow(expect.objectContaining({ code: 'SDN_STATE_UNREADABLE' }))
+    fs.writeFileSync(stateFile, JSON.stringify({ version: 1, priorities: { min: 35001, max: 65000 }, rules: [{ id: 'x', pool: true, allow: false, protocol: 'ip', direction: 'to', priority: 40000, number: 7, generation: 0 }] }))
+    expect(() => new SdnController({ stateFile, syncIntervalMs: 0 })).toThrow(expect.objectContaining({ code: 'SDN_STATE_UNREADABLE', message: expect.stringContaining('priority band') }))
+    expect(() => new SdnController({ stateFile: 42 })).toThrow(TypeError)
+    // A directory cannot hold the file: the call rejects SDN_STATE_WRITE_FAILED (its switch change is done).
+    const third = controller([h], { stateFile: path.join(dir, 'missing-dir', 'state.json') })
+    const e = await rejection(third.addRule({ id: 'c', vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'ssh', direction: 'from' }))
+    expect(e.code).toBe('SDN_STATE_WRITE_FAILED')
+    expect(third.getRule('c')).toBeDefined()
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 test("an allow above XAPI's VIF locking does not let a spoofed source through", async () => {
   const h = sb.hosts[0]
   const vif = vifOf(h, 3)

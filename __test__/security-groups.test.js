@@ -206,6 +206,32 @@ test('survives an OVS restart and a controller restart (state exported, imported
   expect(h.trace(packets(h, 2).in('tcp', '1.2.3.4', 81)).verdict).toBe('drop')
 })
 
+test("with the controller's stateFile, groups come back by themselves and their flows are adopted as they are", async () => {
+  const fs = require('node:fs')
+  const os = require('node:os')
+  const path = require('node:path')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xo-sdn-sg-'))
+  const stateFile = path.join(dir, 'state.json')
+  try {
+    const h = sb.hosts[1]
+    const first = suite.controller([h], { stateFile })
+    const sg = new SecurityGroups(first)
+    const group = sg.createSecurityGroup('db')
+    await sg.authorizeIngress('db', { protocol: 'tcp', fromPort: 5432, toPort: 5432, cidr: '10.1.0.0/16' })
+    await sg.attach(vifOf(h, 3), ['db'])
+    const flows = ourFlows(h)
+    await first.close()
+    const second = suite.controller([h], { stateFile })
+    const again = new SecurityGroups(second)
+    expect(again.describe()).toEqual(sg.describe())
+    expect(again.describe()[0].id).toBe(group.id) // the name is the identity: same cookie
+    expect((await second.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
+    expect(ourFlows(h)).toEqual(flows)
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 test('every port (0-65535) survives describe, revoke and export/import', async () => {
   const h = sb.hosts[0]
   const { sg } = setup([h])

@@ -103,6 +103,9 @@ export interface SdnControllerLike {
   deleteRule(ref: string | { id: string }): Promise<{ rule: RuleView; hosts: Record<string, HostOutcome> }>
   updateRule(ref: string | { id: string }, patch: object): Promise<{ rule: RuleView; hosts: Record<string, HostOutcome> }>
   rules(filter?: { vif?: string | { uuid: string }; vm?: unknown; network?: unknown }): RuleView[]
+  getRule(id: string): RuleView | undefined
+  /** Where the OvsdbClient adapter reports a host it could not reach. */
+  readonly logger?: { warn(message: string, data?: object): void }
 
   /**
    * REQUESTED. The controller's OvsdbClient of host `id`, connected (connecting once,
@@ -177,54 +180,58 @@ export interface LegacyRuleArgs {
   allow: boolean
   /** `IP|ICMP|TCP|UDP|ARP` as XO sends them, any case; any protocol or service the controller knows. Absent or `''`: all traffic. */
   protocol?: string
-  /** Destination port. */
+  /** See `LegacyChannelOptions.semantics`. */
   port?: number | string
   /** `''` or absent: any address. A CIDR with host bits (`10.0.0.1/24`) means its network, as OVS applied it for XO. */
   ipRange?: string
-  /** `'from'`, `'to'` or `'from/to'` (also `'both'`), in packet terms: see `LegacyOpenFlowChannel`. */
+  /** `'from'`, `'to'` or `'from/to'` (also `'both'`): see `LegacyChannelOptions.semantics`. */
   direction: string
   /** Ignored: the controller finds the VIF's ports (vif and tap) from OVSDB and follows replugs. */
   ofport?: number
 }
 
+/** XO's network rule arguments (`_addNetworkRule`/`_deleteNetworkOfRule`). */
+export interface LegacyNetworkRuleArgs extends Omit<LegacyRuleArgs, 'vif' | 'ofport'> {
+  network: XapiNetwork
+  /** XO's cookie for the rule; not used (the controller has its own). */
+  cookie?: string
+}
+
 export interface LegacyChannelOptions extends HostIdOptions {
   /**
-   * What `deleteRule` does when the controller holds no such rule for the VIF:
-   * `'reject'` (default, `SDN_RULE_NOT_FOUND`) or `'resolve'` (`{ deleted: [] }`).
-   * XO's `_deleteRule` rethrows every error but `HOST_OFFLINE` and then skips its
-   * other_config update, so with `'reject'` a rule stored by XO but unknown to the
-   * controller (e.g. a controller restarted without `importState`) cannot be deleted
-   * through XO until XO also ignores `SDN_RULE_NOT_FOUND`; `'resolve'` is the
-   * idempotent choice for that plugin.
+   * What a stored XO rule means.
+   * - `'xo'` (default): exactly the matches XO 1.4's direct channel installed. TCP, UDP
+   *   and ICMP rules cover both packet directions; `port` is the VIF's own port for
+   *   `from`, the remote port for `to`, either for `from/to` (rule `portSide`). IP, ARP
+   *   and all traffic: `from` = what the VIF sends, `to` = what it receives.
+   * - `'packet'`: `direction` is the packet's direction and `port` its destination
+   *   port (what `SdnController` rules mean).
+   * `legacyRuleChanges()` lists what each choice changes for stored rules.
+   */
+  semantics?: 'xo' | 'packet'
+  /**
+   * What a delete does when the controller holds no such rule: `'resolve'` (default,
+   * `{ deleted: [] }`: XO's `_deleteRule` rethrows every error but `HOST_OFFLINE` and
+   * would then keep the rule in other_config for ever) or `'reject'` (`SDN_RULE_NOT_FOUND`).
    */
   ifMissing?: 'reject' | 'resolve'
 }
 
 /**
  * XO's `OpenFlowChannel` shape, one per XAPI host, every instance on the one
- * controller. A rule is the controller rule
- * `{ vif: { uuid: vif.uuid, mac: vif.MAC }, allow, protocol, port, ipRange, direction }`
- * restricted to this host (`addRule(rule, { host: id })`).
+ * controller. A VIF rule is the controller rule
+ * `{ id, vif: { uuid: vif.uuid, mac: vif.MAC }, allow, … }` restricted to this host
+ * (XO calls the channel of the VM's host); a network rule is
+ * `{ id, network: { uuid }, allow, … }` on every host. The `id` derives from the VIF or
+ * network and XO's stored match (protocol, port, ipRange, direction; case and host
+ * bits ignored), so a rule keeps its identity, and its cookie, across restarts.
  *
- * **Directions are packet directions** (the controller's model):
- * - `from`: packets the VIF sends: `in_port=<its ports>, dl_src=mac, nw_dst=ipRange, tp_dst=port`;
- * - `to`: packets delivered to the VIF: `dl_dst=mac, nw_src=ipRange, tp_dst=port`;
- * - `from/to` (or `both`): both. `port` is always the destination port.
- *
- * XO's own channel (notes §1.4, flows A–D) meant something else for TCP/UDP/ICMP:
- * `from` installed A (sent: `in_port, dl_src, nw_dst, tp_src=port`) and B (received:
- * `dl_dst, nw_src, tp_dst=port`), i.e. both directions of conversations on the VIF's
- * own port; `to` installed C (sent: `tp_dst=port`) and D (received: `tp_src=port`),
- * both directions of conversations to a remote port. For IP, ARP and no protocol it
- * installed only A (`from`) or D (`to`), which is what this adapter does. So for L4
- * rules, XO's `from` port 22 ≈ our `to` port 22 plus the replies, and XO's `to`
- * port 22 ≈ our `from` port 22 plus the replies; a deny in one direction here does
- * not also cut the replies. XO's `both` installed nothing; here it is both directions.
- * Other differences: explicit priorities (a new rule goes below the existing ones, so
- * the first of two overlapping rules wins, where XO's order was undefined at 32768),
- * cookies of the controller (flows of others, cookie 0 and XAPI's 0x1, are never
- * touched), `in_port` on every port of the VIF (tap too), and protocols are
- * case-insensitive (XO silently turned `tcp` into "all traffic").
+ * Differences from XO 1.4's channel with the default `semantics: 'xo'` (see the
+ * README's wiring section and `legacyRuleChanges`): `direction: 'both'` covers both
+ * directions (XO installed nothing); protocols are case-insensitive (XO turned `tcp`
+ * into "every packet of the MAC"); an ICMP `port` is the ICMP type both ways; network
+ * rules exist; priorities are ordered (the first of two overlapping rules wins), the
+ * cookies are the controller's, and `in_port` covers every port of the VIF (tap too).
  *
  * **Errors are thrown** (XO logged and returned): invalid input (TypeError/RangeError
  * `ERR_…`, before any I/O), `SDN_HOST_NOT_FOUND`, `SDN_VIF_NOT_FOUND` (the VIF is not
@@ -237,22 +244,51 @@ export interface LegacyOpenFlowChannel extends EventEmitter {
   /** The controller's id of this host. */
   readonly hostId: string
   /**
-   * Adds the rule, or, when the VIF already has one with this match on this host,
-   * updates it in place (new `allow`, same priority: XO's last ADD won in OVS too) and
-   * re-installs it (XO re-adds every stored rule on connect and VM start to restore the
-   * switch). Duplicates of the match are removed, and so are copies on other hosts:
-   * XO's rules belong to the VIF, installed where the VM runs, so a copy elsewhere is
-   * stale (e.g. a failed delete before a migration) and must not come back with the VM.
+   * Adds the VIF's rule with this match on this host. Already there unchanged: left
+   * alone, `flows: 0` (XO re-adds every stored rule on connect; the controller repairs
+   * switches itself). With another action or MAC: updated in place, make-before-break,
+   * same priority (XO's last ADD won in OVS too). Installed on another host (the VM
+   * moved): moved here.
    */
   addRule(args: LegacyRuleArgs): Promise<{ rule: RuleView; flows: number }>
   /**
-   * Deletes the VIF's rules whose match is this one (protocol case-insensitive, port,
-   * ipRange, direction; `allow` ignored, as in XO): on this host, and stale copies on
-   * others. Only host-restricted rules are the channel's: a rule of the VIF added
-   * through the controller's own API (no `host`) is never touched.
+   * Deletes the VIF's rule with this match (`allow` ignored, as in XO), wherever it is
+   * installed. A rule of the VIF added through the controller's own API is never touched.
    */
   deleteRule(args: Omit<LegacyRuleArgs, 'allow'> & { allow?: boolean }): Promise<{ deleted: RuleView[] }>
+  /**
+   * A network rule (XO 1.4's channel had none): every VIF of the network on every host,
+   * also VIFs plugged or migrated later. Resolves `{ rule, hosts }` (`hosts` empty when
+   * nothing changed); when a host failed, rejects `SDN_PARTIAL_FAILURE` (with `hosts`)
+   * and the controller keeps the rule and installs it when the host answers.
+   */
+  addNetworkRule(args: LegacyNetworkRuleArgs): Promise<{ rule: RuleView; hosts: Record<string, HostOutcome> }>
+  /** Deletes the network rule with this match from every host; `SDN_PARTIAL_FAILURE` when a host could not be reached (removed at its next contact). */
+  deleteNetworkRule(args: Omit<LegacyNetworkRuleArgs, 'allow'> & { allow?: boolean }): Promise<{ deleted: RuleView[]; hosts?: Record<string, HostOutcome> }>
 }
+
+/** A stored XO rule, as in `other_config['xo:sdn-controller:of-rules']` (object or its JSON). */
+export interface StoredXoRule {
+  allow: boolean
+  protocol?: string
+  port?: number | string
+  ipRange?: string
+  direction: string
+  cookie?: string
+}
+
+/** One difference from what XO 1.4's direct channel installed. */
+export interface LegacyRuleChange {
+  code: 'DIRECTION_BOTH' | 'PROTOCOL_NOT_RECOGNIZED' | 'ICMP_PORT' | 'NETWORK_RULE' | 'PORT_SIDE' | 'ONE_WAY'
+  message: string
+}
+
+/**
+ * For each stored XO rule, what changes under each `semantics` compared with XO 1.4's
+ * direct channel (an empty list: the same matches). `network: true` for a network's
+ * rules. Proven against XO's codec on a real switch in `__test__/xo-plugin.test.js`.
+ */
+export declare function legacyRuleChanges(rules: Array<StoredXoRule | string>, options?: { network?: boolean }): Array<{ rule: StoredXoRule; xo: LegacyRuleChange[]; packet: LegacyRuleChange[] }>
 
 export interface LegacyOpenFlowChannelClass {
   /** `tlsHelper` is ignored: TLS is the controller's. */
@@ -308,9 +344,11 @@ export interface OvsdbClientAdapter {
    * (skipping networks with no bridge on this host, as XO), adding `protocols`.
    * Idempotent: an existing Controller row with the same target is reused (XO inserted
    * a row per call). If some bridges failed, rejects after trying all, the first error
-   * carrying `errors` and `results`.
+   * carrying `errors` and `results`. A host that cannot be reached resolves `undefined`,
+   * reported to `sdn.logger` (XO calls this for every host before each rule change: one
+   * host down must not fail the rules of the others).
    */
-  setBridgeController(): Promise<SetControllerResult[]>
+  setBridgeController(): Promise<SetControllerResult[] | undefined>
   /** The same for one network; undefined when it has no bridge on this host. */
   setBridgeControllerForNetwork(network: XapiNetwork): Promise<SetControllerResult | undefined>
   /**
