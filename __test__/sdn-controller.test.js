@@ -317,6 +317,12 @@ test('stateFile: the state is written on every change and read back by the next 
     await first.close()
     const second = controller([h], { stateFile })
     expect(second.rules()).toEqual(first.rules())
+    // The first call after the restart changes the rule's text, not its flows: the
+    // switch's flows are adopted, never deleted (a re-added flow would be younger).
+    const before = Date.now()
+    await second.updateRule('b', { description: 'same flows' })
+    const age = (Date.now() - before) / 1000
+    expect(h.ofctl('dump-flows', OURS).split('\n').filter((l) => l.includes('cookie=')).map((l) => Number(/duration=([\d.]+)s/.exec(l)[1])).filter((d) => d < age)).toEqual([])
     expect((await second.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
     expect(ourFlows(h)).toEqual(flows)
     // A truncated file, or one from a controller with another priority band: refused at construction.

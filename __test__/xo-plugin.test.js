@@ -259,6 +259,7 @@ test('plugin restart (new controller, the plugin re-applies its stored rules): o
   await waitFor(() => seen.length >= 3)
 
   // xo-server restarts: the plugin unloads (controller closed), a new one configures.
+  const restartedAt = Date.now()
   await first.sdn.close()
   const second = await startPlugin(world)
   await second.plugin._handleConnectedXapi()
@@ -268,8 +269,14 @@ test('plugin restart (new controller, the plugin re-applies its stored rules): o
   expect(second.plugin.errors()).toEqual([])
   expect(seen.length).toBeGreaterThan(3)
   expect(seen.filter((x) => x !== 'drop')).toEqual([])
-  // Exactly the same flows: same cookies (no new generation), nothing added or removed.
+  // Exactly the same flows: same cookies (no new generation), nothing added or removed,
+  // and none deleted and put back meanwhile (a flow re-added has a younger duration).
   expect(snapshot()).toEqual(installed)
+  const since = (Date.now() - restartedAt) / 1000
+  for (const h of sb.hosts) {
+    const ages = h.ofctl('dump-flows', OURS).split('\n').filter((l) => l.includes('cookie=')).map((l) => Number(/duration=([\d.]+)s/.exec(l)[1]))
+    expect(ages.filter((age) => age < since)).toEqual([])
+  }
 
   // Then the user deletes the rules: nothing of ours is left.
   await second.plugin._deleteRule({ ...SIP, vifId: sipVif.$id })

@@ -510,8 +510,10 @@ class SdnController extends EventEmitter {
     const ids = specs.map((s) => s.id ?? crypto.randomUUID())
     const checkIds = () => {
       const seen = new Map() // number -> owner, within this batch
+      const given = new Set()
       for (const id of ids) {
-        if (this.#byId.has(id) || [...seen.values()].includes(`rule:${id}`)) throw fail('SDN_RULE_EXISTS', `a rule with id ${id} exists`)
+        if (this.#byId.has(id) || given.has(id)) throw fail('SDN_RULE_EXISTS', `a rule with id ${id} exists`)
+        given.add(id)
         const n = this.#claim(`rule:${id}`)
         if (seen.has(n)) throw fail('SDN_RULE_ID_COLLISION', `rule:${id} maps to rule number ${n}, which ${seen.get(n)} holds: choose another id`)
         seen.set(n, `rule:${id}`)
@@ -1262,9 +1264,13 @@ class SdnController extends EventEmitter {
    */
   async #applyEverywhere(entries, reached, previous = []) {
     const hosts = new Set(entries.flatMap((e) => this.#hostsOf(e)))
-    // Older generations to delete: those no current entry still carries.
-    const current = new Set(entries.map((e) => e.cookie))
-    const stale = previous.map((p) => p.cookie).filter((c) => c !== undefined && !current.has(c))
+    // Older generations to delete: those no current entry still carries. Read when
+    // deleting: a first contact may give an entry back the generation the switch holds.
+    const staleNow = () => {
+      const current = new Set(entries.map((e) => e.cookie))
+      return previous.map((p) => p.cookie).filter((c) => c !== undefined && !current.has(c))
+    }
+    const stale = staleNow()
     const out = {}
     await Promise.all(
       [...hosts].map(async (host) => {
@@ -1288,17 +1294,16 @@ class SdnController extends EventEmitter {
             [...perSwitch].map(([sw, list]) =>
               sw
                 .serial(async () => {
-                  await this.#prepare(sw)
+                  const adoption = await this.#prepare(sw)
                   const d = sw.put(list.map(([e, eps]) => ruleItem(e, eps)))
-                  // The rules' flows here, whoever sent them (a first contact may have).
-                  for (const [e, eps] of list) {
-                    e.pinned = true
-                    flows += this.#scratch.flowCount(e.specJson, JSON.stringify(eps))
-                  }
+                  for (const [e] of list) e.pinned = true
+                  // The rules' flows here: what this put sends, unless a first contact just sent them.
+                  if (adoption === null) flows += d.addCount
+                  else for (const [e, eps] of list) flows += this.#scratch.flowCount(e.specJson, JSON.stringify(eps))
                   // Deletes here are flows a rule no longer wants on this switch; after the adds.
                   if (d.addCount > 0) await this.#send(sw, [d.add])
                   if (d.deleteCount > 0) await this.#send(sw, [d.delete])
-                  const dels = stale.map((c) => sw.remove(c)).filter(Boolean)
+                  const dels = staleNow().map((c) => sw.remove(c)).filter(Boolean)
                   if (dels.length) await this.#send(sw, dels)
                 })
                 .catch((err) => errors.push(err)),

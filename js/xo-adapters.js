@@ -287,12 +287,8 @@ function createLegacyOpenFlowChannel(sdn, options = {}) {
   if (!ruleLocks.has(sdn)) ruleLocks.set(sdn, serializer())
   const serial = ruleLocks.get(sdn)
 
-  /** The rule's controller form, validated (bad input fails before any I/O). */
-  const controllerRule = (target, args) => {
-    const rule = { ...target, ...legacyRule(args, semantics) }
-    normalizeRule(rule)
-    return rule
-  }
+  /** The rule's controller form, normalized as the controller keeps it (bad input fails before any I/O). */
+  const controllerRule = (target, args) => normalizeRule({ ...target, ...legacyRule(args, semantics) })
 
   return class OpenFlowChannel extends EventEmitter {
     /**
