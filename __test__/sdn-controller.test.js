@@ -341,6 +341,27 @@ test('stateFile: the state is written on every change and read back by the next 
   }
 })
 
+test("one rule's commands take effect in call order: update then delete in one tick leave nothing; two updates lose no field", async () => {
+  const h = sb.hosts[0]
+  const vif = vifOf(h, 4)
+  const sdn = controller([h])
+  for (let i = 0; i < 20; i++) {
+    const { rule } = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'tcp', port: 1000 + i, direction: 'from' })
+    const [updated, deleted] = await Promise.all([sdn.updateRule(rule.id, { port: 2000 + i }), sdn.deleteRule(rule.id)])
+    expect(updated.hosts[h.name].ok && deleted.hosts[h.name].ok).toBe(true)
+    expect(sdn.rules()).toEqual([])
+    expect(ourFlows(h)).toEqual([])
+  }
+  const { rule } = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'tcp', port: 22, direction: 'from' })
+  await Promise.all([sdn.updateRule(rule.id, { port: 23 }), sdn.updateRule(rule.id, { ipRange: '10.0.0.0/8' })])
+  expect(sdn.getRule(rule.id)).toMatchObject({ port: 23, ipRange: '10.0.0.0/8' })
+  expect(ourFlows(h)).toEqual([expect.stringContaining('nw_dst=10.0.0.0/8,tp_dst=23 actions=drop')])
+  // A command on a deleted rule is refused, after the delete, with nothing sent.
+  const [, late] = await Promise.allSettled([sdn.deleteRule(rule.id), sdn.updateRule(rule.id, { port: 24 })])
+  expect(late.reason.code).toBe('SDN_RULE_NOT_FOUND')
+  expect(ourFlows(h)).toEqual([])
+})
+
 test("an allow above XAPI's VIF locking does not let a spoofed source through", async () => {
   const h = sb.hosts[0]
   const vif = vifOf(h, 3)

@@ -107,6 +107,12 @@ function entryText(item) {
 }
 
 const NOTHING = Object.freeze({ items: [], entries: [] })
+const noop = () => {}
+
+/** The id a rule reference names (its validity is checked by the command itself). */
+function ruleKey(ref) {
+  return String(typeof ref === 'string' ? ref : ref?.id)
+}
 
 /** A rule compiled for the endpoints it has on one switch. */
 function ruleItem(e, endpoints) {
@@ -260,6 +266,8 @@ class SdnController extends EventEmitter {
   #pendingSave = null // a save not started yet: it will include every change made before it starts
   #lastSave = Promise.resolve()
   #loading = false
+  #ruleTails = new Map() // rule id -> the end of its last command (see #onRule)
+  #listTail = Promise.resolve()
 
   /**
    * @param {object} [options]
@@ -391,6 +399,32 @@ class SdnController extends EventEmitter {
     return result
   }
 
+  // ---- command order ----
+
+  /**
+   * Runs a command on rule `id` after every earlier command on that rule and every
+   * earlier whole-list command: an update then a delete, or two updates, of one rule
+   * take effect in call order whatever their I/O does meanwhile. Commands on other
+   * rules run concurrently.
+   */
+  #onRule(id, command) {
+    const after = Promise.all([this.#ruleTails.get(id), this.#listTail])
+    const run = after.then(command)
+    const tail = run.then(noop, noop)
+    this.#ruleTails.set(id, tail)
+    tail.then(() => {
+      if (this.#ruleTails.get(id) === tail) this.#ruleTails.delete(id)
+    })
+    return run
+  }
+
+  /** Runs a command on the whole list (reorder, a batch) after every command in flight. */
+  #onList(command) {
+    const run = Promise.all([this.#listTail, ...this.#ruleTails.values()]).then(command)
+    this.#listTail = run.then(noop, noop)
+    return run
+  }
+
   // ---- rule numbers ----
 
   /** The number of `owner` (stable); refuses one another owner holds. */
@@ -457,7 +491,14 @@ class SdnController extends EventEmitter {
    * `{ rule, hosts }` where `hosts[id]` is `{ ok: true, flows }` or `{ ok: false, error }`:
    * a host that is down does not fail the others; the next sync() repairs it.
    */
-  async addRule(rule, { position, host } = {}) {
+  async addRule(rule, options = {}) {
+    // The id is the command's key: a rule's commands take effect in call order.
+    const id = rule !== null && typeof rule === 'object' && typeof rule.id === 'string' ? rule.id : crypto.randomUUID()
+    const withId = rule !== null && typeof rule === 'object' && !Array.isArray(rule) && rule.id === undefined ? { ...rule, id } : rule
+    return this.#onRule(id, () => this.#addRule(withId, options ?? {}))
+  }
+
+  async #addRule(rule, { position, host } = {}) {
     this.#checkOpen()
     const spec = validate(rule)
     if (spec.id !== undefined && this.#byId.has(spec.id)) throw fail('SDN_RULE_EXISTS', `a rule with id ${spec.id} exists`)
@@ -496,7 +537,11 @@ class SdnController extends EventEmitter {
    * validated before anything is sent, then each switch gets them in one batch
    * behind one barrier. Resolves `{ rules, hosts }` like addRule.
    */
-  async addRules(rules, { host } = {}) {
+  async addRules(rules, options = {}) {
+    return this.#onList(() => this.#addRules(rules, options ?? {}))
+  }
+
+  async #addRules(rules, { host } = {}) {
     this.#checkOpen()
     if (!Array.isArray(rules)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'rules must be an array')
     const specs = rules.map((r, i) => {
@@ -545,6 +590,10 @@ class SdnController extends EventEmitter {
 
   /** Removes a rule (by id, or `{ id }`); its flows are deleted by cookie on every host. */
   async deleteRule(ref) {
+    return this.#onRule(ruleKey(ref), () => this.#deleteRule(ref))
+  }
+
+  async #deleteRule(ref) {
     this.#checkOpen()
     const entry = this.#find(ref)
     this.#rules.splice(this.#rules.indexOf(entry), 1)
@@ -570,6 +619,10 @@ class SdnController extends EventEmitter {
    * priority) are confirmed on a switch before the old ones are deleted there.
    */
   async updateRule(ref, patch) {
+    return this.#onRule(ruleKey(ref), () => this.#updateRule(ref, patch))
+  }
+
+  async #updateRule(ref, patch) {
     this.#checkOpen()
     const entry = this.#find(ref)
     if (patch === null || typeof patch !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'patch must be an object')
@@ -592,6 +645,10 @@ class SdnController extends EventEmitter {
 
   /** Reorders the whole list: `ids` is a permutation of every rule id, first = highest priority. */
   async reorderRules(ids) {
+    return this.#onList(() => this.#reorderRules(ids))
+  }
+
+  async #reorderRules(ids) {
     this.#checkOpen()
     if (!Array.isArray(ids)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'ids must be an array of rule ids')
     const set = new Set(ids)
