@@ -253,6 +253,14 @@ export declare function __parseFlowTape(text: string, command: string, out: Buff
 export declare function __shapes(from: number): Array<number>
 
 /**
+ * The reconnect delay in milliseconds before attempt `attempt` (0-based), from the one
+ * backoff of the crate (`session::reconnect::Backoff`): `minMs * 2^attempt` capped at
+ * `maxMs`, scaled into [50%, 100%] by `random` in [0, 1). JS drivers and the
+ * controller's host retry use it, so every retry in the addon backs off alike.
+ */
+export declare function backoffDelayMs(minMs: number, maxMs: number, attempt: number, random: number): number
+
+/**
  * The reply to the ARP request `frame`: `frame`'s target address is at
  * `answerMac`. Sent to the requester, with the request's VLAN tag, padded to 60
  * bytes.

@@ -858,6 +858,7 @@ module.exports.__keyNames = nativeBinding.__keyNames
 module.exports.__panicForTest = nativeBinding.__panicForTest
 module.exports.__parseFlowTape = nativeBinding.__parseFlowTape
 module.exports.__shapes = nativeBinding.__shapes
+module.exports.backoffDelayMs = nativeBinding.backoffDelayMs
 module.exports.buildArpReply = nativeBinding.buildArpReply
 module.exports.buildGratuitousArp = nativeBinding.buildGratuitousArp
 module.exports.cookieNamespace = nativeBinding.cookieNamespace

@@ -14,7 +14,7 @@ const tls = require('node:tls')
 const native = require('../native.js')
 const { pemsOf } = require('./tls.js')
 
-const { fail } = require('./options.js')
+const { fail, backoffDelay } = require('./options.js')
 
 /** Maps Node/OpenSSL TLS and socket errors onto the codes the rustls transport uses. */
 function codeOf(err) {
@@ -242,7 +242,7 @@ class NodeStreamChannel {
     }
     const min = this.#options.reconnectMinMs ?? 200
     const max = this.#options.reconnectMaxMs ?? 30000
-    const delay = Math.min(max, min * 2 ** Math.min(this.#attempt++, 20)) * (0.5 + Math.random() / 2)
+    const delay = backoffDelay(min, max, this.#attempt++)
     setTimeout(() => {
       if (this.#closing) return this.#onEvent('closed', null, null, null)
       this.#establish().then(

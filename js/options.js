@@ -44,6 +44,15 @@ function checkDurations(options, keys) {
   }
 }
 
+/**
+ * Milliseconds before reconnect/retry attempt `attempt` (0-based): the crate's one
+ * backoff (src/session/reconnect.rs), jittered into [50%, 100%] of `min * 2^attempt`
+ * capped at `max`.
+ */
+function backoffDelay(min, max, attempt) {
+  return native.backoffDelayMs(min, max, Math.min(attempt, 0xffffffff), Math.random())
+}
+
 /** Validates host and port. */
 function checkAddress(host, port) {
   if (typeof host !== 'string' || host === '') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.host must be a non-empty string')
@@ -75,4 +84,4 @@ function checkVif(vif, shape) {
   return { uuid: spec.vif.uuid, mac: spec.vif.mac, ips: spec.vif.ips ?? [] }
 }
 
-module.exports = { fail, argError, HOST_TLS_KEYS, splitHostTls, checkDurations, checkAddress, checkCidr, checkVif }
+module.exports = { backoffDelay, fail, argError, HOST_TLS_KEYS, splitHostTls, checkDurations, checkAddress, checkCidr, checkVif }

@@ -11,7 +11,7 @@ const { EventEmitter } = require('node:events')
 const native = require('../native.js')
 const { TlsConfig, pemsOf } = require('./tls.js')
 const { connectNodeSocket, codeOf } = require('./node-transport.js')
-const { fail, argError, splitHostTls, checkDurations, checkAddress } = require('./options.js')
+const { fail, argError, splitHostTls, checkDurations, checkAddress, backoffDelay } = require('./options.js')
 const { classify } = require('./errors.js')
 
 const DB = 'Open_vSwitch'
@@ -292,7 +292,7 @@ class OvsdbClient extends EventEmitter {
     if (this.#opts.reconnect === false) return this.emit('close')
     const min = this.#opts.reconnectMinMs ?? 200
     const max = this.#opts.reconnectMaxMs ?? 30000
-    const delay = Math.min(max, min * 2 ** Math.min(this.#attempt++, 20)) * (0.5 + Math.random() / 2)
+    const delay = backoffDelay(min, max, this.#attempt++)
     setTimeout(() => {
       if (this.#closing) return this.emit('close')
       this.#establish().then(

@@ -18,7 +18,7 @@ const native = require('../native.js')
 const { OpenFlowChannel } = require('./openflow-channel.js')
 const { OvsdbClient } = require('./ovsdb-client.js')
 const { TlsConfig } = require('./tls.js')
-const { fail, argError, splitHostTls, checkDurations } = require('./options.js')
+const { fail, argError, splitHostTls, checkDurations, backoffDelay } = require('./options.js')
 const { nativeCall } = require('./errors.js')
 const { parseFlow, formatFlow } = require('./codec.js')
 
@@ -967,7 +967,7 @@ class SdnController extends EventEmitter {
   #failed(host, error) {
     if (this.#closed || host.repairTimer || this.#hosts.get(host.id) !== host) return error
     const { minMs, maxMs } = this.#opts.repair
-    const delay = Math.min(maxMs, minMs * 2 ** Math.min(host.repairAttempt++, 20)) * (0.75 + Math.random() / 4)
+    const delay = backoffDelay(minMs, maxMs, host.repairAttempt++)
     host.repairTimer = setTimeout(() => {
       host.repairTimer = null
       if (this.#closed || this.#hosts.get(host.id) !== host) return

@@ -226,3 +226,16 @@ impl NativeOpenFlowSession {
         })
     }
 }
+
+/// The reconnect delay in milliseconds before attempt `attempt` (0-based), from the one
+/// backoff of the crate (`session::reconnect::Backoff`): `minMs * 2^attempt` capped at
+/// `maxMs`, scaled into [50%, 100%] by `random` in [0, 1). JS drivers and the
+/// controller's host retry use it, so every retry in the addon backs off alike.
+#[napi]
+pub fn backoff_delay_ms(min_ms: u32, max_ms: u32, attempt: u32, random: f64) -> f64 {
+    let backoff = crate::session::reconnect::Backoff {
+        min: Duration::from_millis(min_ms.into()),
+        max: Duration::from_millis(max_ms.max(min_ms).into()),
+    };
+    backoff.delay(attempt, if random.is_finite() { random } else { 0.0 }).as_secs_f64() * 1000.0
+}
