@@ -2,7 +2,7 @@
 // The JS surface of the OpenFlow 1.1 codec, against bytes recorded from Open vSwitch.
 
 const { execFileSync } = require('node:child_process')
-const { encode, decode, encodeBatch, FrameDecoder } = require('..')
+const { encode, decode, encodeBatch, FrameDecoder, parseFlow } = require('..')
 const { ensureOvs } = require('../js/sandbox.js')
 const { vectorRows, switchMsg } = require('./helpers.js')
 
@@ -143,6 +143,10 @@ describe('invalid input from JS', () => {
     }
     expect(thrown).toBeInstanceOf(Cls)
     expect(thrown.code).toBe(code)
+  })
+
+  test('parseFlow options that are not an object: TypeError with a code', () => {
+    for (const options of [null, 'add', 1]) expect(() => parseFlow('priority=1 actions=drop', options)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }))
   })
 
   test('the error names the field', () => {

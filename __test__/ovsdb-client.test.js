@@ -188,11 +188,39 @@ test('ovsdb-server restarted: disconnected, reconnected, replica correct again',
   vsctl('del-port', 'br0', 'vif8.0')
 }, 60000)
 
+test('values ovsdb-server would choke on are refused before sending, with a code naming the path; the connection and requests in flight live on', async () => {
+  const c = await client()
+  const cycle = {}
+  cycle.self = cycle
+  const select = (value) => [{ op: 'select', table: 'Bridge', where: [['name', '==', value]] }]
+  const inFlight = c.transact(select('br0'))
+  const refused = [
+    [select('br\u0000'), TypeError, 'ERR_INVALID_ARG_VALUE', 'operations[0].where[0][2] contains U+0000'],
+    [select('\uD800br0'), TypeError, 'ERR_INVALID_ARG_VALUE', 'operations[0].where[0][2] is not valid UTF-8'],
+    [select(1n), TypeError, 'ERR_INVALID_ARG_TYPE', 'operations[0].where[0][2] must be JSON data, got a bigint'],
+    [select(cycle), TypeError, 'ERR_INVALID_ARG_VALUE', 'operations[0].where[0][2].self refers back to itself'],
+    [select(NaN), TypeError, 'ERR_INVALID_ARG_VALUE', 'must be a finite number'],
+    [[{ op: 'select', table: 'Bridge', where: [], columns: ['name'], note: new Date() }], TypeError, 'ERR_INVALID_ARG_TYPE', 'operations[0].note must be plain JSON data'],
+  ]
+  for (const [ops, Cls, code, message] of refused) {
+    const e = await rejection(c.transact(ops))
+    expect(e).toBeInstanceOf(Cls)
+    expect(e).toMatchObject({ code, message: expect.stringContaining(message) })
+  }
+  expect((await rejection(c.call('echo', [{ key: 'a\u0000' }]))).message).toContain('params[0].key contains U+0000')
+  expect((await inFlight)[0].rows).toEqual([expect.objectContaining({ name: 'br0' })])
+  expect(await c.echo('still', 'here')).toEqual(['still', 'here'])
+})
+
 test('bad options', () => {
   expect(() => new OvsdbClient({ host: '' })).toThrow(TypeError)
   expect(() => new OvsdbClient({ host: '127.0.0.1', port: 0 })).toThrow(RangeError)
   expect(() => new OvsdbClient({ host: '127.0.0.1', tls })).toThrow(expect.objectContaining({ code: 'TLS_HOST_AUTH_REQUIRED' }))
   expect(() => new OvsdbClient({ host: '127.0.0.1', legacyTls: 'sometimes' })).toThrow(TypeError)
+  // Host-verification options of the wrong type: a TypeError naming them, not a raw napi status.
+  const { OpenFlowChannel } = require('..')
+  expect(() => new OpenFlowChannel({ host: '127.0.0.1', port: 6653, tls, insecure: 'true' })).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('options.insecure must be a boolean') }))
+  expect(() => new OvsdbClient({ host: '127.0.0.1', tls, serverCert: 42 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('options.serverCert') }))
 })
 
 describe("XCP-ng 8.3's ovsdb-server TLS (TLS 1.2, RSA key exchange only)", () => {

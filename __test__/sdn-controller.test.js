@@ -461,6 +461,9 @@ describe('bad input: rejected with its own message, the switch untouched', () =>
     expect(() => new SdnController({ priorities: { min: 5000, max: 9000 } })).toThrow(RangeError)
     const sdn = controller([sb.hosts[0]])
     expect(() => sdn.addHost({ id: sb.hosts[0].name, address: '127.0.0.1', serverCert: 'x' })).toThrow(expect.objectContaining({ code: 'SDN_HOST_EXISTS' }))
+    const pool = { pool: true, allow: false, protocol: 'ip', direction: 'to' }
+    expect(await rejection(sdn.addRule(pool, { host: Object.create(null) }))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' })
+    expect(await rejection(sdn.addRule(pool, { host: 'nope' }))).toMatchObject({ code: 'SDN_HOST_NOT_FOUND' })
     expect(() => sdn.addHost({ id: 'h', address: '127.0.0.1' })).toThrow(expect.objectContaining({ code: 'TLS_HOST_AUTH_REQUIRED' }))
     expect(() => sdn.addHost({ id: 'h', address: '127.0.0.1', ovsdbPort: 0, serverCert: 'x' })).toThrow(RangeError)
     expect((await rejection(sdn.addRule({ vif, allow: true, direction: 'from' }, { position: 3 }))).constructor).toBe(RangeError)

@@ -142,7 +142,13 @@ const FLOW_COMMANDS = ['add', 'modify', 'modify_strict', 'delete', 'delete_stric
  * would. Invalid text throws a TypeError whose `code` says why (`FLOW_UNKNOWN_FIELD`,
  * `FLOW_NOT_IN_OF11`...) and whose message names the offending token.
  */
-function parseFlow(text, { command = 'add' } = {}) {
+function parseFlow(text, options = {}) {
+  if (options === null || typeof options !== 'object') {
+    const e = new TypeError('options must be an object ({ command })')
+    e.code = 'ERR_INVALID_ARG_TYPE'
+    throw e
+  }
+  const { command = 'add' } = options
   if (typeof text !== 'string') {
     const e = new TypeError('flow text must be a string')
     e.code = 'ERR_INVALID_ARG_TYPE'

@@ -22,16 +22,30 @@ function argError(Cls, code, message) {
 /** How a host is authenticated: given per connection, next to the other options. */
 const HOST_TLS_KEYS = ['serverCert', 'fingerprint', 'ca', 'insecure', 'serverName']
 
-/** Splits the host-verification options from the rest; PEM Buffers become strings. */
+/** Splits the host-verification options from the rest, checked; PEM Buffers become strings. */
 function splitHostTls(options) {
   const hostTls = {}
   const rest = {}
   for (const [k, v] of Object.entries(options)) {
     if (v === undefined) continue
-    if (HOST_TLS_KEYS.includes(k)) hostTls[k] = typeof v === 'string' || typeof v === 'boolean' ? v : Buffer.from(v).toString()
-    else rest[k] = v
+    if (!HOST_TLS_KEYS.includes(k)) rest[k] = v
+    else if (k === 'insecure') {
+      if (typeof v !== 'boolean') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `options.insecure must be a boolean, got ${describe(v)}`)
+      hostTls[k] = v
+    } else if (typeof v === 'string') hostTls[k] = v
+    else if ((k === 'serverCert' || k === 'ca') && (Buffer.isBuffer(v) || v instanceof Uint8Array)) hostTls[k] = Buffer.from(v).toString()
+    else throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `options.${k} must be a string${k === 'serverCert' || k === 'ca' ? ' or a Buffer (PEM)' : ''}, got ${describe(v)}`)
   }
   return { hostTls, rest }
+}
+
+/** A value in an error message, whatever it is (a null-prototype object, a symbol...). */
+function describe(v) {
+  if (v === null) return 'null'
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v)
+  if (typeof v === 'object') return Array.isArray(v) ? 'an array' : 'an object'
+  if (typeof v === 'bigint') return `${v}n`
+  return typeof v === 'symbol' ? 'a symbol' : `${typeof v} ${String(v)}`
 }
 
 /** Throws a RangeError naming the first option that is not a non-negative 32-bit integer. */
@@ -84,4 +98,4 @@ function checkVif(vif, shape) {
   return { uuid: spec.vif.uuid, mac: spec.vif.mac, ips: spec.vif.ips ?? [] }
 }
 
-module.exports = { backoffDelay, fail, argError, HOST_TLS_KEYS, splitHostTls, checkDurations, checkAddress, checkCidr, checkVif }
+module.exports = { backoffDelay, describe, fail, argError, HOST_TLS_KEYS, splitHostTls, checkDurations, checkAddress, checkCidr, checkVif }

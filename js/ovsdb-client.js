@@ -35,6 +35,55 @@ const ovsdb = {
   one: (v) => (Array.isArray(v) ? v[0] : v),
 }
 
+/** Longest JSON-RPC message we send: ovsdb-server's own cap on what it reads is larger, ours on what we read is this. */
+const MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+/**
+ * `value` as the JSON text of a request, checked first so that nothing the server
+ * would choke on leaves (ovsdb-server drops the whole connection on a string with
+ * U+0000, and every request in flight with it): plain JSON data only (no BigInt,
+ * function, symbol, non-finite number, cycle), strings without U+0000 and without
+ * lone surrogates (they are not UTF-8). TypeError/RangeError naming the path.
+ */
+function wireJson(value, path) {
+  const seen = new Set()
+  const walk = (v, at) => {
+    switch (typeof v) {
+      case 'string':
+        if (v.includes('\u0000')) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `${at} contains U+0000, which OVSDB strings cannot hold`)
+        if (LONE_SURROGATE.test(v)) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `${at} is not valid UTF-8 (a lone surrogate)`)
+        return
+      case 'number':
+        if (!Number.isFinite(v)) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `${at} must be a finite number, got ${v}`)
+        return
+      case 'boolean':
+        return
+      case 'object':
+        if (v === null) return
+        if (seen.has(v)) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `${at} refers back to itself (a cycle is not JSON)`)
+        seen.add(v)
+        if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${at}[${i}]`))
+        else {
+          const proto = Object.getPrototypeOf(v)
+          if (proto !== Object.prototype && proto !== null) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `${at} must be plain JSON data, got a ${v.constructor?.name ?? 'non-plain object'}`)
+          for (const [k, x] of Object.entries(v)) {
+            walk(k, `${at} key ${JSON.stringify(k)}`)
+            if (x !== undefined) walk(x, `${at}.${k}`)
+          }
+        }
+        seen.delete(v)
+        return
+      default:
+        throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `${at} must be JSON data, got a ${typeof v}`)
+    }
+  }
+  walk(value, path)
+  const json = JSON.stringify(value)
+  if (Buffer.byteLength(json) > MAX_MESSAGE_BYTES) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `${path} is ${Buffer.byteLength(json)} bytes of JSON, above the ${MAX_MESSAGE_BYTES}-byte message cap`)
+  return json
+}
+
 class OvsdbClient extends EventEmitter {
   #opts
   #tls
@@ -340,7 +389,14 @@ class OvsdbClient extends EventEmitter {
 
   /** Any JSON-RPC method (params as in RFC 7047). */
   call(method, params = [], { timeoutMs } = {}) {
-    return this.#command((s) => s.call(method, JSON.stringify(params), timeoutMs))
+    if (typeof method !== 'string' || method === '') return Promise.reject(argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'method must be a non-empty string'))
+    let json
+    try {
+      json = wireJson(params, 'params')
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this.#command((s) => s.call(method, json, timeoutMs))
   }
 
   listDbs() {
@@ -368,7 +424,13 @@ class OvsdbClient extends EventEmitter {
   transact(operations, { db = DB, timeoutMs, natural = false, signal } = {}) {
     if (!Array.isArray(operations)) return Promise.reject(argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'operations must be an array'))
     if (natural && db !== DB) return Promise.reject(argError(TypeError, 'ERR_INVALID_ARG_VALUE', `natural values need the schema of ${DB}`))
-    return this.#command((s) => s.transact(db, JSON.stringify(operations), timeoutMs, natural), signal)
+    let json
+    try {
+      json = wireJson(operations, 'operations')
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this.#command((s) => s.transact(db, json, timeoutMs, natural), signal)
   }
 
   lock(name) {

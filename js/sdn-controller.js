@@ -18,7 +18,7 @@ const native = require('../native.js')
 const { OpenFlowChannel } = require('./openflow-channel.js')
 const { OvsdbClient } = require('./ovsdb-client.js')
 const { TlsConfig } = require('./tls.js')
-const { fail, argError, splitHostTls, checkDurations, backoffDelay } = require('./options.js')
+const { fail, argError, describe, splitHostTls, checkDurations, backoffDelay } = require('./options.js')
 const { nativeCall } = require('./errors.js')
 const { parseFlow, formatFlow } = require('./codec.js')
 
@@ -990,7 +990,8 @@ class SdnController extends EventEmitter {
 
   #checkHostOption(host) {
     if (host === undefined) return undefined
-    if (typeof host !== 'string' || !this.#hosts.has(host)) throw fail('SDN_HOST_NOT_FOUND', `no host ${String(host)}`)
+    if (typeof host !== 'string') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `options.host must be a host id (string), got ${describe(host)}`)
+    if (!this.#hosts.has(host)) throw fail('SDN_HOST_NOT_FOUND', `no host ${host}`)
     return host
   }
 
