@@ -212,6 +212,22 @@ test('values ovsdb-server would choke on are refused before sending, with a code
   expect(await c.echo('still', 'here')).toEqual(['still', 'here'])
 })
 
+test('connectTimeoutMs bounds the whole handshake: a server that accepts and stays silent fails CONNECT_TIMEOUT in time', async () => {
+  // A fake: the real ovsdb-server always answers list_dbs once connected.
+  const net = require('node:net')
+  const silent = net.createServer((socket) => socket.on('data', () => {}))
+  await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  try {
+    const c = new OvsdbClient({ host: '127.0.0.1', port: silent.address().port, connectTimeoutMs: 600 })
+    clients.push(c)
+    // The handshake's own code, not the echo timeout (10 s) or a request timeout (30 s) that came first before.
+    const e = await rejection(c.connect())
+    expect(e.code).toBe('CONNECT_TIMEOUT')
+  } finally {
+    silent.close()
+  }
+})
+
 test('bad options', () => {
   expect(() => new OvsdbClient({ host: '' })).toThrow(TypeError)
   expect(() => new OvsdbClient({ host: '127.0.0.1', port: 0 })).toThrow(RangeError)

@@ -36,6 +36,8 @@ const ovsdb = {
 }
 
 /** Longest JSON-RPC message we send: ovsdb-server's own cap on what it reads is larger, ours on what we read is this. */
+const noop = () => {}
+
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
@@ -300,6 +302,29 @@ class OvsdbClient extends EventEmitter {
     return p
   }
 
+  /**
+   * The whole handshake (TCP, TLS, list_dbs, get_schema, monitor) within
+   * `connectTimeoutMs` (default 10 s): a server that accepts and then stays silent
+   * fails with CONNECT_TIMEOUT, not after the echo or request timeouts.
+   */
+  async #establishWithin() {
+    const budget = this.#opts.connectTimeoutMs ?? 10000
+    let timer
+    const expired = new Promise((resolve, reject) => {
+      timer = setTimeout(() => {
+        reject(fail('CONNECT_TIMEOUT', `${this.host}:${this.port}: the OVSDB handshake (connection, list_dbs, get_schema, monitor) did not finish within ${budget} ms`))
+        this.#stream?.end() // the handshake's requests fail with the stream; nobody waits for them any more
+      }, budget)
+    })
+    const establishing = this.#establish()
+    establishing.catch(noop)
+    try {
+      await Promise.race([establishing, expired])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
   async #establish() {
     const stream = await this.#openTransport()
     this.transport = stream.transport
@@ -344,7 +369,7 @@ class OvsdbClient extends EventEmitter {
     const delay = backoffDelay(min, max, this.#attempt++)
     setTimeout(() => {
       if (this.#closing) return this.emit('close')
-      this.#establish().then(
+      this.#establishWithin().then(
         () => {
           this.#attempt = 0
           this.emit('reconnected')
@@ -363,7 +388,7 @@ class OvsdbClient extends EventEmitter {
   async connect() {
     if (this.#connected) throw fail('CHANNEL_ALREADY_CONNECTED', 'connect() was already called; close() first')
     try {
-      await this.#establish()
+      await this.#establishWithin()
     } catch (err) {
       this.#stream?.end()
       throw err
