@@ -8,23 +8,26 @@ use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 
 use super::errors::{err, guard, JsError};
+use crate::net::addr::{parse_ipv4, parse_mac};
 use crate::net::arp::{self, build_arp_reply, build_gratuitous_arp, parse_arp};
 use crate::net::{RateLimitError, RateLimiter};
 use crate::openflow::types::MacAddr;
 
-/// A MAC a host may use as its own: not a group address (bit 0 of the first
-/// octet), not all zeros.
+/// A MAC a host may use as its own: the API's MAC grammar
+/// ([`parse_mac`]: `aa:bb:cc:dd:ee:ff`, any case), not a group address (bit 0
+/// of the first octet), not all zeros.
 fn unicast_mac(text: &str, what: &str) -> Result<MacAddr, JsError> {
-    let mac: MacAddr =
-        text.parse().map_err(|_| err("ERR_INVALID_ARG_VALUE", format!("{what}: invalid MAC address '{text}'")))?;
+    let mac =
+        parse_mac(text).ok_or_else(|| err("ERR_INVALID_ARG_VALUE", format!("{what}: invalid MAC address '{text}'")))?;
     if mac.0[0] & 1 == 1 || mac == MacAddr::ZERO {
         return Err(err("ERR_INVALID_ARG_VALUE", format!("{what}: '{text}' is not a unicast MAC address")));
     }
     Ok(mac)
 }
 
+/// An IPv4 address ([`parse_ipv4`], `std`'s grammar).
 fn ipv4(text: &str, what: &str) -> Result<Ipv4Addr, JsError> {
-    text.parse().map_err(|_| err("ERR_INVALID_ARG_VALUE", format!("{what}: invalid IPv4 address '{text}'")))
+    parse_ipv4(text).ok_or_else(|| err("ERR_INVALID_ARG_VALUE", format!("{what}: invalid IPv4 address '{text}'")))
 }
 
 /// An ARP packet read from a frame.
@@ -140,5 +143,33 @@ impl NativeRateLimiter {
     #[napi]
     pub fn clear(&mut self) {
         self.inner.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ARP and rate-limit bindings read `answerMac`/`mac`/`ip` with the
+    /// API's one grammar: what the strict parsers refuse is refused, with the
+    /// bindings' own messages.
+    #[test]
+    fn address_arguments_refuse_what_the_strict_parsers_refuse() {
+        assert_eq!(
+            unicast_mac("AE:F7:4B:84:6C:8B", "mac").ok().map(|m| m.to_string()).as_deref(),
+            Some("ae:f7:4b:84:6c:8b")
+        );
+        for bad in ["aa:bb-cc:dd-ee:ff", "02-00-00-00-00-01", "2:0:0:0:0:1", " 02:00:00:00:00:01", ""] {
+            assert_eq!(parse_mac(bad), None, "{bad:?}");
+            let e = unicast_mac(bad, "answerMac").err().unwrap_or_else(|| panic!("{bad:?} taken"));
+            assert_eq!(e.status.0, "ERR_INVALID_ARG_VALUE");
+            assert_eq!(e.reason, format!("answerMac: invalid MAC address '{bad}'"));
+        }
+        assert_eq!(ipv4("10.0.0.1", "ip").ok(), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        for bad in ["010.0.0.1", " 10.0.0.1", "10.0.0.1 ", "10.0.0.1/32", ""] {
+            assert_eq!(parse_ipv4(bad), None, "{bad:?}");
+            let e = ipv4(bad, "ip").err().unwrap_or_else(|| panic!("{bad:?} taken"));
+            assert_eq!(e.reason, format!("ip: invalid IPv4 address '{bad}'"));
+        }
     }
 }

@@ -38,6 +38,7 @@ use super::flow_match::{Match, VID_ANY, VID_NONE};
 use super::instruction::Instruction;
 use super::stats::FlowStats;
 use super::types::{Bytes, GroupNo, MacAddr, Masked, MaskedU64, PortNo, NO_BUFFER};
+use crate::net::addr;
 
 /// Why a flow in `ovs-ofctl` syntax was refused. Every variant names the offending
 /// token (see [`TextError::token`]).
@@ -404,42 +405,70 @@ fn hex_bytes(s: &str) -> Option<Vec<u8>> {
     }
 }
 
-/// An Ethernet address `xx:xx:xx:xx:xx:xx` (one or two hex digits per byte).
-fn parse_mac(s: &str) -> Option<MacAddr> {
-    let mut out = [0u8; 6];
+// Addresses: ovs-ofctl's leniency, here only. Every other API input reads
+// addresses with the strict grammar of `crate::net::addr`; flow text reads what
+// `ovs-ofctl` reads, by normalising its looser forms and handing them to the
+// strict parsers.
+
+/// An Ethernet address as `ovs-ofctl` reads one: six groups of **one or two** hex
+/// digits (any case) joined by `:`, as OVS's `ETH_ADDR_SCAN_FMT`
+/// (`"%"SCNx8":%"SCNx8":..."`, lib/packets.h) scans them, so `a:b:c:d:e:f` is
+/// `0a:0b:0c:0d:0e:0f`. Each group is padded to two digits, then read by
+/// [`addr::parse_mac`]. Flow text only.
+pub(crate) fn ofctl_mac(s: &str) -> Option<MacAddr> {
+    let mut norm = [b':'; 17];
     let mut parts = s.split(':');
-    for slot in &mut out {
-        let p = parts.next()?;
-        if p.is_empty() || p.len() > 2 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
+    for i in 0..6 {
+        let p = parts.next()?.as_bytes();
+        let at = i * 3;
+        match *p {
+            [lo] => norm[at..at + 2].copy_from_slice(&[b'0', lo]),
+            [hi, lo] => norm[at..at + 2].copy_from_slice(&[hi, lo]),
+            _ => return None,
         }
-        *slot = u8::from_str_radix(p, 16).ok()?;
     }
-    parts.next().is_none().then_some(MacAddr(out))
+    if parts.next().is_some() {
+        return None;
+    }
+    addr::parse_mac(norm)
 }
 
-/// A dotted-quad IPv4 address.
-fn parse_ip(s: &str) -> Option<Ipv4Addr> {
-    let mut octets = [0u8; 4];
+/// An IPv4 address as `ovs-ofctl` reads one: four groups of one to three
+/// decimal digits joined by `.`, each 0..=255, as OVS's `IP_SCAN_FMT`
+/// (`"%"SCNu8".%"SCNu8"..."`, lib/packets.h) scans them: leading zeros are
+/// decimal, not octal, so `010.0.0.1` is `10.0.0.1`. Leading zeros are dropped,
+/// then the text is read by [`addr::parse_ipv4`]. Flow text only.
+pub(crate) fn ofctl_ipv4(s: &str) -> Option<Ipv4Addr> {
+    let mut norm = String::with_capacity(15);
     let mut parts = s.split('.');
-    for slot in &mut octets {
+    for i in 0..4 {
         let p = parts.next()?;
         if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        *slot = p.parse().ok()?;
+        if i > 0 {
+            norm.push('.');
+        }
+        let trimmed = p.trim_start_matches('0');
+        norm.push_str(if trimmed.is_empty() { "0" } else { trimmed });
     }
-    parts.next().is_none().then_some(Ipv4Addr::from(octets))
+    if parts.next().is_some() {
+        return None;
+    }
+    addr::parse_ipv4(norm)
 }
 
-/// `a.b.c.d`, `a.b.c.d/N` or `a.b.c.d/m.m.m.m` as (value, mask).
-fn parse_ip_masked(s: &str) -> Option<(u32, u32)> {
+/// `a.b.c.d`, `a.b.c.d/N` or `a.b.c.d/m.m.m.m` as `ovs-ofctl` reads them
+/// (`ip_parse_masked`): the dotted parts through [`ofctl_ipv4`], `N` any
+/// decimal digits (leading zeros allowed) up to 32. As (value, mask). Flow
+/// text only.
+pub(crate) fn ofctl_ipv4_masked(s: &str) -> Option<(u32, u32)> {
     match s.split_once('/') {
-        None => Some((parse_ip(s)?.into(), u32::MAX)),
+        None => Some((ofctl_ipv4(s)?.into(), u32::MAX)),
         Some((v, m)) => {
-            let value = u32::from(parse_ip(v)?);
+            let value = u32::from(ofctl_ipv4(v)?);
             if m.contains('.') {
-                return Some((value, parse_ip(m)?.into()));
+                return Some((value, ofctl_ipv4(m)?.into()));
             }
             let p = decimal(m).filter(|p| *p <= 32)?;
             Some((value, u32::MAX.checked_shl(32 - p as u32).unwrap_or(0)))
@@ -783,8 +812,8 @@ impl MatchBuilder {
             }
             EthSrc | EthDst => {
                 let (v, m) = match value.split_once('/') {
-                    None => (parse_mac(value), Some(MacAddr::BROADCAST)),
-                    Some((v, m)) => (parse_mac(v), parse_mac(m)),
+                    None => (ofctl_mac(value), Some(MacAddr::BROADCAST)),
+                    Some((v, m)) => (ofctl_mac(v), ofctl_mac(m)),
                 };
                 let (Some(v), Some(m)) = (v, m) else {
                     return Err(bad(&token, "invalid Ethernet address"));
@@ -801,7 +830,7 @@ impl MatchBuilder {
                 *slot = Some((MacAddr(masked), m));
             }
             Ipv4Src | Ipv4Dst | ArpSpa | ArpTpa => {
-                let (v, m) = parse_ip_masked(value).ok_or_else(|| bad(&token, "invalid IPv4 address or mask"))?;
+                let (v, m) = ofctl_ipv4_masked(value).ok_or_else(|| bad(&token, "invalid IPv4 address or mask"))?;
                 let slot = if matches!(f, Ipv4Src | ArpSpa) { &mut self.nw_src } else { &mut self.nw_dst };
                 if m == 0 {
                     *slot = None;
@@ -1384,11 +1413,11 @@ fn parse_actions(text: &str, allow_instructions: bool, depth: u32) -> Result<Vec
                 act(Act::PushVlan(t))
             }
             "mod_dl_src" | "mod_dl_dst" => {
-                let mac = parse_mac(value).ok_or_else(|| bad(&token, "invalid MAC address"))?;
+                let mac = ofctl_mac(value).ok_or_else(|| bad(&token, "invalid MAC address"))?;
                 act(if lkey == "mod_dl_src" { Act::SetDlSrc(mac) } else { Act::SetDlDst(mac) })
             }
             "mod_nw_src" | "mod_nw_dst" => {
-                let ip = parse_ip(value).ok_or_else(|| bad(&token, "could not convert to IP address"))?;
+                let ip = ofctl_ipv4(value).ok_or_else(|| bad(&token, "could not convert to IP address"))?;
                 act(if lkey == "mod_nw_src" { Act::SetNwSrc(ip, false) } else { Act::SetNwDst(ip, false) })
             }
             "mod_nw_tos" => {
@@ -1704,10 +1733,10 @@ fn parse_set_field(token: &str, arg: &str) -> Result<Act> {
             .ok_or_else(|| bad(token, format!("{value} is not a valid value for field {field}")))
     };
     Ok(match field {
-        "eth_src" | "dl_src" => Act::SetDlSrc(parse_mac(value).ok_or_else(|| bad(token, "invalid Ethernet address"))?),
-        "eth_dst" | "dl_dst" => Act::SetDlDst(parse_mac(value).ok_or_else(|| bad(token, "invalid Ethernet address"))?),
-        "ip_src" | "nw_src" => Act::SetNwSrc(parse_ip(value).ok_or_else(|| bad(token, "invalid IP address"))?, true),
-        "ip_dst" | "nw_dst" => Act::SetNwDst(parse_ip(value).ok_or_else(|| bad(token, "invalid IP address"))?, true),
+        "eth_src" | "dl_src" => Act::SetDlSrc(ofctl_mac(value).ok_or_else(|| bad(token, "invalid Ethernet address"))?),
+        "eth_dst" | "dl_dst" => Act::SetDlDst(ofctl_mac(value).ok_or_else(|| bad(token, "invalid Ethernet address"))?),
+        "ip_src" | "nw_src" => Act::SetNwSrc(ofctl_ipv4(value).ok_or_else(|| bad(token, "invalid IP address"))?, true),
+        "ip_dst" | "nw_dst" => Act::SetNwDst(ofctl_ipv4(value).ok_or_else(|| bad(token, "invalid IP address"))?, true),
         "nw_tos" => {
             let v = int(1, 0xfc)?;
             if v & 3 != 0 {

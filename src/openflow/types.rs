@@ -319,23 +319,12 @@ pub struct AddrParseError {
     pub text: String,
 }
 
+/// The API's MAC grammar ([`crate::net::addr::parse_mac`]): `aa:bb:cc:dd:ee:ff`,
+/// two hex digits per byte, any case.
 impl FromStr for MacAddr {
     type Err = AddrParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || AddrParseError { what: "MAC address", text: s.to_owned() };
-        let mut out = [0u8; 6];
-        let mut parts = s.split(|c| c == ':' || c == '-');
-        for slot in &mut out {
-            let p = parts.next().ok_or_else(err)?;
-            if p.is_empty() || p.len() > 2 {
-                return Err(err());
-            }
-            *slot = u8::from_str_radix(p, 16).map_err(|_| err())?;
-        }
-        if parts.next().is_some() {
-            return Err(err());
-        }
-        Ok(Self(out))
+        crate::net::addr::parse_mac(s).ok_or_else(|| AddrParseError { what: "MAC address", text: s.to_owned() })
     }
 }
 
@@ -365,16 +354,11 @@ impl fmt::Display for Masked<MacAddr> {
     }
 }
 
+/// `mac` or `mac/mac` ([`crate::net::addr::parse_masked_mac`]).
 impl FromStr for Masked<MacAddr> {
     type Err = AddrParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.split_once('/') {
-            None => Ok(Self::exact(s.parse()?)),
-            Some((v, m)) => {
-                let mask: MacAddr = m.parse()?;
-                Ok(Self { value: v.parse()?, mask: (mask != MacAddr::BROADCAST).then_some(mask) })
-            }
-        }
+        crate::net::addr::parse_masked_mac(s).ok_or_else(|| AddrParseError { what: "MAC address", text: s.to_owned() })
     }
 }
 
@@ -398,27 +382,13 @@ impl fmt::Display for Masked<Ipv4Addr> {
     }
 }
 
+/// `a.b.c.d`, `a.b.c.d/n` or `a.b.c.d/m.m.m.m`
+/// ([`crate::net::addr::parse_masked_ipv4`]).
 impl FromStr for Masked<Ipv4Addr> {
     type Err = AddrParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || AddrParseError { what: "IPv4 address", text: s.to_owned() };
-        let (v, m) = match s.split_once('/') {
-            None => (s, None),
-            Some((v, m)) => (v, Some(m)),
-        };
-        let value: Ipv4Addr = v.parse().map_err(|_| err())?;
-        let mask = match m {
-            None => None,
-            Some(m) if m.contains('.') => Some(m.parse::<Ipv4Addr>().map_err(|_| err())?),
-            Some(m) => {
-                let p: u32 = m.parse().map_err(|_| err())?;
-                if p > 32 {
-                    return Err(err());
-                }
-                Some(Ipv4Addr::from(u32::MAX.checked_shl(32 - p).unwrap_or(0)))
-            }
-        };
-        Ok(Self { value, mask: mask.filter(|m| u32::from(*m) != u32::MAX) })
+        crate::net::addr::parse_masked_ipv4(s)
+            .ok_or_else(|| AddrParseError { what: "IPv4 address", text: s.to_owned() })
     }
 }
 
@@ -715,6 +685,16 @@ mod tests {
         assert_eq!(m.to_string(), "01:00:00:00:00:00/01:00:00:00:00:00");
         assert!("01:00:00:00:00".parse::<MacAddr>().is_err());
         assert!("01:00:00:00:00:00:00".parse::<MacAddr>().is_err());
+        // The codec's serde path reads with `net::addr`'s strict grammar.
+        for bad in ["aa:bb-cc:dd-ee:ff", "aa-bb-cc-dd-ee-ff", "a:b:c:d:e:f", " aa:bb:cc:dd:ee:ff"] {
+            assert!(bad.parse::<MacAddr>().is_err(), "{bad}");
+            assert!(bad.parse::<Masked<MacAddr>>().is_err(), "{bad}");
+            assert!(serde_json::from_value::<MacAddr>(serde_json::json!(bad)).is_err(), "{bad}");
+        }
+        assert_eq!("AA:BB:CC:DD:EE:FF".parse::<MacAddr>().unwrap().to_string(), "aa:bb:cc:dd:ee:ff");
+        for bad in ["010.0.0.1", " 10.0.0.1", "10.0.0.0/08", "10.0.0.0/+8", "10.0.0.0/255.0.0"] {
+            assert!(bad.parse::<Masked<Ipv4Addr>>().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -646,4 +646,26 @@ mod tests {
             assert!(e.message.starts_with(msg), "{}", e.message);
         }
     }
+
+    /// Endpoints read `mac` and `ips[j]` with the API's one grammar
+    /// (`net::addr`): what the strict parsers refuse is refused here.
+    #[test]
+    fn endpoint_addresses_refuse_what_the_strict_parsers_refuse() {
+        use crate::net::addr::{parse_ipv4, parse_mac};
+        let one = |mac: &str, ips: &[&str]| parse_endpoints(&json!([{ "ofport": 1, "mac": mac, "ips": ips }]));
+        assert_eq!(one("AE:f7:4B:84:6c:8B", &[]).unwrap()[0].mac.to_string(), "ae:f7:4b:84:6c:8b");
+        for bad in
+            ["aa:bb-cc:dd-ee:ff", "02-00-00-00-00-01", "2:0:0:0:0:1", " 02:00:00:00:00:01", "02:00:00:00:00:01\n", ""]
+        {
+            assert_eq!(parse_mac(bad), None, "{bad:?}");
+            let e = one(bad, &[]).expect_err(bad);
+            assert_eq!((e.code, e.field.as_str()), (ERR_INVALID_ARG_VALUE, "endpoints[0].mac"), "{bad:?}: {e}");
+            assert!(e.message.starts_with("endpoints[0].mac must be a MAC address like aa:bb:cc:dd:ee:ff"), "{e}");
+        }
+        for bad in ["010.0.0.1", " 10.0.0.1", "10.0.0.1 ", "10.0.0.1/32", "10.0.0.256", ""] {
+            assert_eq!(parse_ipv4(bad), None, "{bad:?}");
+            let e = one("02:00:00:00:00:01", &["10.0.0.2", bad]).expect_err(bad);
+            assert_eq!((e.code, e.field.as_str()), (ERR_INVALID_ARG_VALUE, "endpoints[0].ips[1]"), "{bad:?}: {e}");
+        }
+    }
 }

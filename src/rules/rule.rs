@@ -16,6 +16,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 
 use super::service::{self, Service, Transport};
+use crate::net::addr::{self, IpMask, MaskedIpError};
 use crate::openflow::types::{MacAddr, Masked};
 
 /// Wrong JSON type, or a required key missing.
@@ -398,32 +399,16 @@ pub(crate) fn parse_uuid(s: &str) -> Option<String> {
     ok.then(|| s.to_ascii_lowercase())
 }
 
-/// `aa:bb:cc:dd:ee:ff` or `aa-bb-cc-dd-ee-ff`, any case, two digits per byte.
-pub(crate) fn parse_mac(s: &str) -> Option<MacAddr> {
-    let b = s.as_bytes();
-    let sep = *b.get(2)?;
-    if b.len() != 17 || !(sep == b':' || sep == b'-') {
-        return None;
-    }
-    let mut out = [0u8; 6];
-    for (i, slot) in out.iter_mut().enumerate() {
-        let pair = s.get(i * 3..i * 3 + 2)?;
-        if !pair.bytes().all(|c| c.is_ascii_hexdigit()) || (i < 5 && b.get(i * 3 + 2) != Some(&sep)) {
-            return None;
-        }
-        *slot = u8::from_str_radix(pair, 16).ok()?;
-    }
-    Some(MacAddr(out))
-}
-
-/// Checks a MAC a VIF can have: parseable, unicast, not all-zero. Messages read
+/// Checks a MAC a VIF can have: the API's MAC grammar ([`addr::parse_mac`]:
+/// `aa:bb:cc:dd:ee:ff`, any case), unicast, not all-zero. Messages read
 /// `{prefix}{field} ...` (`rule.vif.mac ...`, `endpoints[0].mac ...`).
 pub(crate) fn unicast_mac(prefix: &str, field: &str, v: &Value) -> Result<MacAddr, RuleError> {
     let s = v.as_str().ok_or_else(|| {
         RuleError::at(ERR_INVALID_ARG_TYPE, prefix, field, format_args!("must be a string, got {}", kind(v)))
     })?;
     let bad = |tail: String| RuleError::at(ERR_INVALID_ARG_VALUE, prefix, field, tail);
-    let mac = parse_mac(s).ok_or_else(|| bad(format!("must be a MAC address like aa:bb:cc:dd:ee:ff, got {s:?}")))?;
+    let mac =
+        addr::parse_mac(s).ok_or_else(|| bad(format!("must be a MAC address like aa:bb:cc:dd:ee:ff, got {s:?}")))?;
     if mac == MacAddr::ZERO {
         return Err(bad(format!("{mac} is the all-zero address; a VIF has a unicast MAC")));
     }
@@ -435,7 +420,8 @@ pub(crate) fn unicast_mac(prefix: &str, field: &str, v: &Value) -> Result<MacAdd
     Ok(mac)
 }
 
-/// One plain IPv4 address (no mask), as a VIF's allowed address.
+/// One plain IPv4 address (no mask), as a VIF's allowed address
+/// ([`addr::parse_ipv4`]).
 pub(crate) fn plain_ipv4(prefix: &str, field: &str, v: &Value) -> Result<Ipv4Addr, RuleError> {
     let s = v.as_str().ok_or_else(|| {
         RuleError::at(ERR_INVALID_ARG_TYPE, prefix, field, format_args!("must be a string, got {}", kind(v)))
@@ -447,7 +433,7 @@ pub(crate) fn plain_ipv4(prefix: &str, field: &str, v: &Value) -> Result<Ipv4Add
     if s.contains('/') {
         return Err(bad(format!("must be a single IPv4 address without a /prefix, got {s:?}")));
     }
-    s.parse().map_err(|_| bad(format!("must be an IPv4 address like 192.168.1.10, got {s:?}")))
+    addr::parse_ipv4(s).ok_or_else(|| bad(format!("must be an IPv4 address like 192.168.1.10, got {s:?}")))
 }
 
 fn uuid_field(field: &str, obj: &Map<String, Value>) -> Result<String, RuleError> {
@@ -616,8 +602,10 @@ fn parse_port(field: &str, v: &Value) -> Result<PortRange, RuleError> {
     Ok(range)
 }
 
+/// `ipRange`: `""` (any address), or `a.b.c.d` or `a.b.c.d/n` through
+/// [`addr::parse_ipv4_masked`], host bits clear; a netmask is refused.
 fn parse_ip_range(v: &Value) -> Result<Option<IpRange>, RuleError> {
-    let s = string("ipRange", v)?.trim();
+    let s = string("ipRange", v)?;
     if s.is_empty() {
         return Ok(None);
     }
@@ -625,25 +613,25 @@ fn parse_ip_range(v: &Value) -> Result<Option<IpRange>, RuleError> {
         return Err(value_err("ipRange", format_args!("{s:?} is IPv6; OpenFlow 1.1 cannot match IPv6")));
     }
     let bad = || value_err("ipRange", format_args!("must be an IPv4 address or CIDR like 10.0.0.0/8, got {s:?}"));
-    let (addr, prefix) = match s.split_once('/') {
-        None => (s, 32),
-        Some((_, p)) if p.contains('.') => {
-            return Err(value_err(
-                "ipRange",
-                format_args!("{s:?} gives a netmask; give a prefix length 0 to 32 instead (like 10.0.0.0/8)"),
-            ));
-        }
-        Some((a, p)) => {
-            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(bad());
-            }
-            match p.parse::<u8>() {
-                Ok(n @ 0..=32) => (a, n),
-                _ => return Err(range_err("ipRange", format_args!("prefix length must be 0 to 32, got /{p}"))),
-            }
-        }
+    let netmask = || {
+        value_err(
+            "ipRange",
+            format_args!("{s:?} gives a netmask; give a prefix length 0 to 32 instead (like 10.0.0.0/8)"),
+        )
     };
-    let addr: Ipv4Addr = addr.parse().map_err(|_| bad())?;
+    if s.split_once('/').is_some_and(|(_, m)| m.contains('.')) {
+        return Err(netmask());
+    }
+    let (addr, prefix) = match addr::parse_ipv4_masked(s) {
+        Ok((a, None)) => (a, 32),
+        Ok((a, Some(IpMask::Prefix(p)))) => (a, p),
+        Ok((_, Some(IpMask::Netmask(_)))) => return Err(netmask()),
+        Err(MaskedIpError::PrefixOutOfRange) => {
+            let p = s.split_once('/').map_or("", |(_, p)| p);
+            return Err(range_err("ipRange", format_args!("prefix length must be 0 to 32, got /{p}")));
+        }
+        Err(MaskedIpError::Address | MaskedIpError::Mask) => return Err(bad()),
+    };
     let mask = prefix_mask(prefix);
     if u32::from(addr) & !mask != 0 {
         let net = Ipv4Addr::from(u32::from(addr) & mask);
@@ -1044,7 +1032,7 @@ mod tests {
     fn normalizes() {
         let r = ok(json!({
             "id": "r1", "description": "no SIP",
-            "vif": { "uuid": "ABCDEF01-2345-6789-ABCD-EF0123456789", "mac": "AE-F7-4B-84-6C-8B",
+            "vif": { "uuid": "ABCDEF01-2345-6789-ABCD-EF0123456789", "mac": "AE:F7:4B:84:6C:8B",
                      "ips": ["192.168.5.242", "192.168.5.242", "10.0.0.1"], "ofport": 4 },
             "allow": false, "protocol": " TCP ", "port": "1000-1010", "ipRange": "12.0.0.0/12", "direction": "To/From",
         }));
@@ -1161,20 +1149,80 @@ mod tests {
         }
     }
 
+    /// Rule validation reads `vif.mac`, `vif.ips[i]` and `ipRange` with the
+    /// API's one grammar (`net::addr`): everything the strict parsers refuse is
+    /// refused here, with the field's own code and message.
     #[test]
-    fn macs() {
-        assert_eq!(parse_mac("AE:F7:4B:84:6C:8B").map(|m| m.to_string()), Some("ae:f7:4b:84:6c:8b".into()));
-        assert_eq!(parse_mac("ae-f7-4b-84-6c-8b"), parse_mac("ae:f7:4b:84:6c:8b"));
+    fn address_fields_refuse_what_the_strict_parsers_refuse() {
+        let vif = |mac: &str, ips: Value| json!({ "vif": { "uuid": UUID, "mac": mac, "ips": ips } });
+        let mac_of = |r: &Rule| match &r.target {
+            Target::Vif(v) => v.mac,
+            other => panic!("{other:?}"),
+        };
+        // Accepted: upper or mixed case, normalised.
+        for given in ["AE:F7:4B:84:6C:8B", "ae:F7:4b:84:6C:8b", "ae:f7:4b:84:6c:8b"] {
+            let r = ok(with(vif(given, json!([]))));
+            assert_eq!(mac_of(&r).to_string(), "ae:f7:4b:84:6c:8b", "{given}");
+        }
         for bad in [
+            "aa:bb-cc:dd-ee:ff",
+            "ae-f7-4b-84-6c-8b",
+            "a:b:c:d:e:f",
+            "2:0:0:0:0:1",
+            " ae:f7:4b:84:6c:8b",
+            "ae:f7:4b:84:6c:8b ",
             "ae:f7:4b:84:6c",
             "ae:f7:4b:84:6c:8b:00",
-            "ae:f7-4b:84:6c:8b",
             "a:f7:4b:84:6c:8bb",
             "ae:f7:4b:84:6c:8g",
+            "aef7.4b84.6c8b",
             "",
             "é",
         ] {
-            assert_eq!(parse_mac(bad), None, "{bad}");
+            assert_eq!(addr::parse_mac(bad), None, "{bad:?}");
+            let e = parse_rule(&with(vif(bad, json!([])))).expect_err(bad);
+            assert_eq!((e.code, e.field.as_str()), (ERR_INVALID_ARG_VALUE, "vif.mac"), "{bad:?}: {e}");
+            let want = format!("rule.vif.mac must be a MAC address like aa:bb:cc:dd:ee:ff, got {bad:?}");
+            assert_eq!(e.message, want);
+        }
+        assert!(matches!(&ok(with(vif("02:00:00:00:00:01", json!(["10.0.0.1"])))).target,
+            Target::Vif(v) if v.ips == [Ipv4Addr::new(10, 0, 0, 1)]));
+        for bad in
+            ["010.0.0.1", " 10.0.0.1", "10.0.0.1 ", "10.0.0.01", "10.0.0", "10.0.0.256", "+10.0.0.1", "167772161", ""]
+        {
+            assert_eq!(addr::parse_ipv4(bad), None, "{bad:?}");
+            let e = parse_rule(&with(vif("02:00:00:00:00:01", json!([bad])))).expect_err(bad);
+            assert_eq!((e.code, e.field.as_str()), (ERR_INVALID_ARG_VALUE, "vif.ips[0]"), "{bad:?}: {e}");
+            assert_eq!(e.message, format!("rule.vif.ips[0] must be an IPv4 address like 192.168.1.10, got {bad:?}"));
+        }
+        let range = |r: &str| json!({ "protocol": "ip", "ipRange": r });
+        for (given, want) in [("10.0.0.0/8", "10.0.0.0/8"), ("10.1.2.3", "10.1.2.3/32"), ("10.1.2.3/32", "10.1.2.3/32")]
+        {
+            assert_eq!(ok(with(range(given))).ip_range.map(|r| r.to_string()).as_deref(), Some(want), "{given}");
+        }
+        for bad in [
+            "010.0.0.0/8",
+            " 10.0.0.1",
+            "10.0.0.1 ",
+            " ",
+            "10.0.0.0 /8",
+            "10.0.0.0/ 8",
+            "10.0.0.0/08",
+            "10.0.0.0/+8",
+            "10.0.0.0/",
+            "10.0.0.0/8/8",
+            "/8",
+        ] {
+            assert!(addr::parse_ipv4_masked(bad).is_err(), "{bad:?}");
+            let e = parse_rule(&with(range(bad))).expect_err(bad);
+            assert_eq!((e.code, e.field.as_str()), (ERR_INVALID_ARG_VALUE, "ipRange"), "{bad:?}: {e}");
+            let want = format!("rule.ipRange must be an IPv4 address or CIDR like 10.0.0.0/8, got {bad:?}");
+            assert_eq!(e.message, want);
+        }
+        for bad in ["10.0.0.0/33", "10.0.0.0/100"] {
+            assert_eq!(addr::parse_ipv4_masked(bad), Err(MaskedIpError::PrefixOutOfRange), "{bad:?}");
+            let e = parse_rule(&with(range(bad))).expect_err(bad);
+            assert_eq!((e.code, e.field.as_str()), (ERR_OUT_OF_RANGE, "ipRange"), "{bad:?}: {e}");
         }
     }
 }
