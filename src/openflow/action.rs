@@ -15,7 +15,7 @@ pub const ACTION_EXPERIMENTER: u16 = 0xffff;
 /// One action. In JS: `{ type: 'output', port: 'normal', maxLen: 0 }`, `{ type: 'group',
 /// groupId: 5 }`, ... Unknown action types decode to `{ type: 'unknown', actionType, data }`.
 ///
-/// `Deserialize` is below ([`tagged_enum!`](crate::tape::tagged)): it reads `type`
+/// `Deserialize` is below ([`tagged_enum!`](crate::openflow::tagged)): it reads `type`
 /// first instead of buffering the object as `#[serde(tag)]` does.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase", deny_unknown_fields)]
@@ -151,7 +151,7 @@ pub enum Action {
     },
 }
 
-crate::tape::tagged::tagged_enum! {
+crate::openflow::tagged::tagged_enum! {
     Action {
         "output" => fields Output {
             port: PortNo,

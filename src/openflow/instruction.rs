@@ -12,7 +12,7 @@ use super::types::{u64_field, Bytes};
 /// `{ type: 'goto_table', tableId: 1 }`, `{ type: 'write_metadata', metadata: 0x12n,
 /// metadataMask: 0xffn }`, `{ type: 'clear_actions' }`.
 ///
-/// `Deserialize` is below ([`tagged_enum!`](crate::tape::tagged)): it reads `type`
+/// `Deserialize` is below ([`tagged_enum!`](crate::openflow::tagged)): it reads `type`
 /// first instead of buffering the object as `#[serde(tag)]` does.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase", deny_unknown_fields)]
@@ -63,7 +63,7 @@ pub enum Instruction {
     },
 }
 
-crate::tape::tagged::tagged_enum! {
+crate::openflow::tagged::tagged_enum! {
     Instruction {
         "goto_table" => fields GotoTable { table_id: u8 },
         "write_metadata" => fields WriteMetadata {

@@ -24,6 +24,7 @@ pub mod queue;
 pub mod stats;
 pub mod switch;
 pub mod symmetric;
+pub mod tagged;
 pub mod text;
 pub mod types;
 

@@ -29,8 +29,8 @@ pub enum QueueProperty {
     },
 }
 
-// Reads `type` first instead of buffering the object (see `crate::tape::tagged`).
-crate::tape::tagged::tagged_enum! {
+// Reads `type` first instead of buffering the object (see `crate::openflow::tagged`).
+crate::openflow::tagged::tagged_enum! {
     QueueProperty {
         "min_rate" => fields MinRate { rate: u16 },
         "unknown" => fields Unknown {

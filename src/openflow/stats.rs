@@ -176,8 +176,8 @@ pub enum StatsRequestBody {
     },
 }
 
-// Reads `type` first instead of buffering the object (see `crate::tape::tagged`).
-crate::tape::tagged::tagged_enum! {
+// Reads `type` first instead of buffering the object (see `crate::openflow::tagged`).
+crate::openflow::tagged::tagged_enum! {
     StatsRequestBody {
         "desc" => unit Desc (),
         "flow" => newtype Flow (FlowStatsRequest),
@@ -503,8 +503,8 @@ pub enum StatsReplyBody {
     },
 }
 
-// Reads `type` first instead of buffering the object (see `crate::tape::tagged`).
-crate::tape::tagged::tagged_enum! {
+// Reads `type` first instead of buffering the object (see `crate::openflow::tagged`).
+crate::openflow::tagged::tagged_enum! {
     StatsReplyBody {
         "desc" => fields Desc { mfr_desc: String, hw_desc: String, sw_desc: String, serial_num: String, dp_desc: String },
         "flow" => fields Flow { flows: Vec<FlowStats> },

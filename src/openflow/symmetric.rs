@@ -31,8 +31,8 @@ pub enum HelloElement {
     },
 }
 
-// Reads `type` first instead of buffering the object (see `crate::tape::tagged`).
-crate::tape::tagged::tagged_enum! {
+// Reads `type` first instead of buffering the object (see `crate::openflow::tagged`).
+crate::openflow::tagged::tagged_enum! {
     HelloElement {
         "version_bitmap" => fields VersionBitmap { bitmaps: Vec<u32> },
         "unknown" => fields Unknown {

@@ -437,11 +437,11 @@ impl AddrText {
         }
     }
     /// Serializes the text as data (never interned by the tape, see
-    /// [`crate::tape::DATA_STR`]; a plain string to any other serializer).
+    /// [`DATA_STR`]; a plain string to any other serializer).
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let text = std::str::from_utf8(self.buf.get(..self.len).unwrap_or_default())
             .map_err(|_| serde::ser::Error::custom("address text is not UTF-8"))?;
-        crate::tape::serialize_data_str(text, s)
+        serialize_data_str(text, s)
     }
 }
 
@@ -666,6 +666,18 @@ pub fn hex_encode(b: &[u8]) -> String {
         s.push_str(&format!("{x:02x}"));
     }
     s
+}
+
+/// The name of the newtype struct through which a value says "this string is
+/// data, not a name": MAC and IP addresses. The tape (`crate::tape`) sends such
+/// strings inline instead of interning them; any other serializer sees a
+/// transparent newtype. Defined here, with the values that use it, so the codec
+/// does not depend on the tape.
+pub const DATA_STR: &str = "xo_sdn_native::tape::DataStr";
+
+/// Serializes `s` as a string the tape will not intern (see [`DATA_STR`]).
+pub fn serialize_data_str<S: serde::Serializer>(s: &str, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_newtype_struct(DATA_STR, s)
 }
 
 #[cfg(test)]

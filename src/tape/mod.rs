@@ -29,10 +29,12 @@ pub mod atoms;
 mod de;
 mod fast;
 mod ser;
-pub mod tagged;
+#[cfg(test)]
+mod tagged_tests;
 
+pub use crate::openflow::types::{serialize_data_str, DATA_STR};
 pub use de::{from_tape, message_from_tape, with_message_from_tape, TapeError, TapeErrorKind};
-pub use ser::{key_names, message_to_tape, serialize_data_str, to_tape, DATA_STR};
+pub use ser::{key_names, message_to_tape, to_tape};
 
 /// Key id meaning "the key follows inline".
 pub const INLINE_KEY: u16 = 0xffff;

@@ -33,15 +33,7 @@ impl ser::Error for SerError {
     }
 }
 
-/// The name of the newtype struct through which a value says "this string is
-/// data, not a name": MAC and IP addresses. The tape sends such strings inline
-/// instead of interning them; any other serializer sees a transparent newtype.
-pub const DATA_STR: &str = "xo_sdn_native::tape::DataStr";
-
-/// Serializes `s` as a string the tape will not intern (see [`DATA_STR`]).
-pub fn serialize_data_str<S: ser::Serializer>(s: &str, ser: S) -> Result<S::Ok, S::Error> {
-    ser.serialize_newtype_struct(DATA_STR, s)
-}
+use crate::openflow::types::DATA_STR;
 
 /// Appends the tape of `value` to `out`.
 pub fn to_tape<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), SerError> {
