@@ -825,6 +825,13 @@ export interface SdnControllerOptions {
   openflow?: Omit<OpenFlowChannelOptions, 'host' | 'port' | 'tls' | 'expectedDatapathId' | keyof HostAuthOptions>
   /** Options of every OvsdbClient. */
   ovsdb?: Omit<OvsdbClientOptions, 'host' | 'port' | 'tls' | keyof HostAuthOptions>
+  /**
+   * How long one call waits for one host (default 5000): a host that has not answered by
+   * then gets `{ ok: false, error }` with code `SDN_HOST_TIMEOUT` while the others
+   * complete at their pace; its work goes on in the background, and until its retry
+   * succeeds later calls get its last error at once instead of dialling it again.
+   */
+  hostTimeoutMs?: number
   /** Period of the automatic `sync()` of every host (default 300000 = 5 min; 0: off). */
   syncIntervalMs?: number
   /**

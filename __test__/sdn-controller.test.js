@@ -362,6 +362,42 @@ test("one rule's commands take effect in call order: update then delete in one t
   expect(ourFlows(h)).toEqual([])
 })
 
+test('a hung host: SDN_HOST_TIMEOUT for it, the others served; later calls do not dial it again (its retry owns it)', async () => {
+  // A fake: an OVSDB port that accepts and never answers (the real server cannot be made to).
+  const net = require('node:net')
+  const sockets = []
+  const hung = net.createServer((socket) => {
+    sockets.push(socket)
+    socket.on('data', () => {})
+  })
+  await new Promise((resolve) => hung.listen(0, '127.0.0.1', resolve))
+  try {
+    const h = sb.hosts[0]
+    const sdn = controller([h], { hostTimeoutMs: 300, repair: { minMs: 60000, maxMs: 60000 }, ovsdb: { connectTimeoutMs: 1500, reconnectMinMs: 50, reconnectMaxMs: 300 } })
+    sdn.addHost({ id: 'hung', address: '127.0.0.1', ovsdbPort: hung.address().port, serverCert: h.certs.server.cert })
+    const vif = vifOf(h, 1)
+    const first = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'ssh', direction: 'to' })
+    expect(first.hosts[h.name]).toEqual({ ok: true, flows: 1 })
+    expect(first.hosts.hung).toMatchObject({ ok: false, error: { code: 'SDN_HOST_TIMEOUT', host: 'hung' } })
+    expect(ourFlows(h)).toHaveLength(1)
+    const dials = sockets.length
+    expect(dials).toBe(1)
+    // Every later call: the hung host's last error at once, no new connection to it.
+    const second = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'http', direction: 'to' })
+    expect(second.hosts[h.name]).toEqual({ ok: true, flows: 1 })
+    expect(second.hosts.hung).toMatchObject({ ok: false, error: { code: 'SDN_HOST_TIMEOUT' } })
+    const listed = await sdn.listRules()
+    expect(listed.hosts).toMatchObject({ [h.name]: { ok: true }, hung: { ok: false } })
+    expect(listed.rules.map((r) => r.hosts[h.name].state)).toEqual(['present', 'present'])
+    expect((await sdn.sync()).hosts).toMatchObject({ [h.name]: { ok: true }, hung: { ok: false } })
+    expect((await sdn.deleteRule(first.rule.id)).hosts[h.name]).toMatchObject({ ok: true })
+    expect(sockets.length).toBe(dials)
+  } finally {
+    for (const socket of sockets) socket.destroy()
+    hung.close()
+  }
+})
+
 test("an allow above XAPI's VIF locking does not let a spoofed source through", async () => {
   const h = sb.hosts[0]
   const vif = vifOf(h, 3)

@@ -109,6 +109,11 @@ function entryText(item) {
 const NOTHING = Object.freeze({ items: [], entries: [] })
 const noop = () => {}
 
+/** An error that says the host cannot be reached now (as opposed to a refusal by a reachable one). */
+function unreachable(error) {
+  return /^(SDN_HOST_TIMEOUT|CONNECT|CONNECTION_|TLS_|CHANNEL_|OF_ECHO_|OF_HANDSHAKE|OF_CLOSED|OF_TIMEOUT|OVSDB_ECHO_|E[A-Z]+$)/.test(String(error?.code ?? ''))
+}
+
 /** The id a rule reference names (its validity is checked by the command itself). */
 function ruleKey(ref) {
   return String(typeof ref === 'string' ? ref : ref?.id)
@@ -279,6 +284,9 @@ class SdnController extends EventEmitter {
    * @param {number} [options.syncIntervalMs=300000] periodic sync() of every host (0: off)
    * @param {{ minMs?: number, maxMs?: number }} [options.repair] after a host failed a call,
    *   sync() it again after minMs (500), doubling up to maxMs (30000), until it succeeds
+   * @param {number} [options.hostTimeoutMs=5000] how long a call waits for one host: a host
+   *   that has not answered by then gets `{ ok: false, error: SDN_HOST_TIMEOUT }` while the
+   *   others complete; its work goes on in the background and the retry owns it
    * @param {string} [options.stateFile] where the desired state lives across restarts: read
    *   here (synchronously), written (atomically) after every change. With it, a restarted
    *   controller knows every rule before it first touches a switch.
@@ -290,17 +298,18 @@ class SdnController extends EventEmitter {
   constructor(options = {}) {
     super()
     if (options === null || typeof options !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options must be an object')
-    const { tls, priorities, tableId = 0, openflow = {}, ovsdb = {}, syncIntervalMs = 300000, repair = {}, stateFile, logger } = options
+    const { tls, priorities, tableId = 0, openflow = {}, ovsdb = {}, syncIntervalMs = 300000, repair = {}, stateFile, logger, hostTimeoutMs = 5000 } = options
     this.#logger = checkLogger(logger)
     if (stateFile !== undefined && (typeof stateFile !== 'string' || stateFile === '')) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.stateFile must be a file path')
     if (tls !== undefined && !(tls instanceof TlsConfig)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.tls must be a TlsConfig')
     if (!Number.isInteger(tableId) || tableId < 0 || tableId > 254) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.tableId must be 0..254')
-    checkDurations({ syncIntervalMs }, ['syncIntervalMs'])
+    checkDurations({ syncIntervalMs, hostTimeoutMs }, ['syncIntervalMs', 'hostTimeoutMs'])
+    if (hostTimeoutMs < 1) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.hostTimeoutMs must be at least 1')
     if (repair === null || typeof repair !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.repair must be an object { minMs, maxMs }')
     checkDurations(repair, ['minMs', 'maxMs'])
     this.#tls = tls
     this.#priorities = checkPriorities(priorities)
-    this.#opts = { tableId, openflow, ovsdb, syncIntervalMs, repair: { minMs: repair.minMs ?? 500, maxMs: repair.maxMs ?? 30000 } }
+    this.#opts = { tableId, openflow, ovsdb, syncIntervalMs, hostTimeoutMs, repair: { minMs: repair.minMs ?? 500, maxMs: repair.maxMs ?? 30000 } }
     if (stateFile !== undefined) {
       this.#stateFile = path.resolve(stateFile)
       this.#loadState()
@@ -423,6 +432,38 @@ class SdnController extends EventEmitter {
     const run = Promise.all([this.#listTail, ...this.#ruleTails.values()]).then(command)
     this.#listTail = run.then(noop, noop)
     return run
+  }
+
+  // ---- per-host isolation ----
+
+  /**
+   * Runs one host's part of a call: bounded by `hostTimeoutMs` (`SDN_HOST_TIMEOUT`;
+   * the work goes on in the background, in the switch's queue, and the retry owns the
+   * host), and not at all while the host is known unreachable and its retry is
+   * pending (its last error, at once): a down or hung host never slows the others.
+   */
+  #consult(host, work, { dial = false } = {}) {
+    if (!dial && host.down && host.repairTimer) return Promise.reject(host.down)
+    const ms = this.#opts.hostTimeoutMs
+    const running = Promise.resolve().then(work)
+    running.catch(noop)
+    let timer
+    const expired = new Promise((resolve, reject) => {
+      timer = setTimeout(() => reject(fail('SDN_HOST_TIMEOUT', `host ${host.id} did not answer within ${ms} ms (hostTimeoutMs); the controller keeps trying it in the background`, { host: host.id })), ms)
+      timer.unref?.()
+    })
+    return Promise.race([running, expired]).then(
+      (value) => {
+        clearTimeout(timer)
+        host.down = null
+        return value
+      },
+      (error) => {
+        clearTimeout(timer)
+        if (unreachable(error)) host.down = Object.assign(error, { host: error.host ?? host.id })
+        throw error
+      },
+    )
   }
 
   // ---- rule numbers ----
@@ -692,12 +733,19 @@ class SdnController extends EventEmitter {
     await Promise.all(
       [...this.#hosts.values()].map(async (host) => {
         try {
-          await this.#refreshHost(host, { send: false })
-          for (const sw of host.switches.values()) {
-            const r = await sw.serial(async () => {
-              await this.#prepare(sw)
-              return sw.table.reconcile(await this.#dump(sw))
-            })
+          // Read in the host's own time (bounded), merged only if it answered in time.
+          const reports = await this.#consult(host, async () => {
+            await this.#refreshHost(host, { send: false })
+            const list = []
+            for (const sw of host.switches.values()) {
+              list.push([sw, await sw.serial(async () => {
+                await this.#prepare(sw)
+                return sw.table.reconcile(await this.#dump(sw))
+              })])
+            }
+            return list
+          })
+          for (const [sw, r] of reports) {
             for (const c of r.rules) {
               const key = c.cookie
               if (!perCookie.has(key)) perCookie.set(key, {})
@@ -752,19 +800,30 @@ class SdnController extends EventEmitter {
   async sync({ hosts } = {}) {
     this.#checkOpen()
     const targets = hosts === undefined ? [...this.#hosts.values()] : hosts.map((id) => this.#host(id))
+    return this.#syncHosts(targets)
+  }
+
+  /** `dial`: the host's retry, the one caller that dials a host known unreachable. */
+  async #syncHosts(targets, { dial = false } = {}) {
     const out = {}
     await Promise.all(
       targets.map(async (host) => {
         try {
-          await this.#refreshHost(host, { send: false })
-          let added = 0
-          let removed = 0
-          for (const sw of host.switches.values()) {
-            const r = await this.#syncSwitch(sw)
-            added += r.added
-            removed += r.removed
-          }
-          out[host.id] = { ok: true, added, removed }
+          out[host.id] = await this.#consult(
+            host,
+            async () => {
+              await this.#refreshHost(host, { send: false })
+              let added = 0
+              let removed = 0
+              for (const sw of host.switches.values()) {
+                const r = await this.#syncSwitch(sw)
+                added += r.added
+                removed += r.removed
+              }
+              return { ok: true, added, removed }
+            },
+            { dial },
+          )
         } catch (error) {
           out[host.id] = { ok: false, error: this.#failed(host, error) }
         }
@@ -971,7 +1030,7 @@ class SdnController extends EventEmitter {
     host.repairTimer = setTimeout(() => {
       host.repairTimer = null
       if (this.#closed || this.#hosts.get(host.id) !== host) return
-      this.sync({ hosts: [host.id] }).then(
+      this.#syncHosts([host], { dial: true }).then(
         (r) => {
           if (!r.hosts[host.id]?.ok) return // #failed scheduled the next attempt
           host.repairAttempt = 0
@@ -1130,8 +1189,10 @@ class SdnController extends EventEmitter {
   async #resolveTargets(specs, onlyHost) {
     const hosts = onlyHost ? [this.#host(onlyHost)] : [...this.#hosts.values()]
     if (hosts.length === 0) throw fail('SDN_NO_HOSTS', 'no host registered: call addHost() first')
-    const results = await Promise.allSettled(hosts.map((h) => this.#ovsdbOf(h)))
+    const results = await Promise.allSettled(hosts.map((h) => this.#consult(h, () => this.#ovsdbOf(h))))
     const reached = hosts.filter((_, i) => results[i].status === 'fulfilled')
+    // Hosts not consulted: their error is their outcome (nothing dialled again for them in this call).
+    const unreached = new Map(hosts.map((h, i) => [h.id, results[i].reason]).filter(([, e]) => e !== undefined))
     const everyHostAnswered = reached.length === hosts.length
     const interfaces = reached.map((h) => h.ovsdb.vifInterfaces())
     for (const spec of specs) {
@@ -1144,7 +1205,9 @@ class SdnController extends EventEmitter {
         throw fail('SDN_NETWORK_NOT_FOUND', `network ${spec.network.uuid} has a bridge on no host: nothing was applied`)
       }
     }
-    return new Set(reached.map((h) => h.id))
+    const out = new Set(reached.map((h) => h.id))
+    out.unreached = unreached
+    return out
   }
 
   #hostsOf(entry) {
@@ -1333,42 +1396,8 @@ class SdnController extends EventEmitter {
     await Promise.all(
       [...hosts].map(async (host) => {
         try {
-          if (reached && !reached.has(host.id)) await this.#ovsdbOf(host) // throws the connection error
-          const interfaces = host.ovsdb.vifInterfaces()
-          const perSwitch = new Map()
-          for (const e of entries) {
-            if (e.host && e.host !== host.id) continue
-            for (const [bridge, eps] of this.#endpoints(e.spec, interfaces)) {
-              const sw = this.#switchOf(host, bridge)
-              if (!perSwitch.has(sw)) perSwitch.set(sw, [])
-              perSwitch.get(sw).push([e, eps])
-            }
-          }
-          // Switches that held an older generation must drop it even if the rule no longer lands there.
-          if (stale.length > 0) for (const sw of host.switches.values()) if (!perSwitch.has(sw)) perSwitch.set(sw, [])
-          let flows = 0
-          const errors = []
-          await Promise.all(
-            [...perSwitch].map(([sw, list]) =>
-              sw
-                .serial(async () => {
-                  const adoption = await this.#prepare(sw)
-                  const d = sw.put(list.map(([e, eps]) => ruleItem(e, eps)))
-                  for (const [e] of list) e.pinned = true
-                  // The rules' flows here: what this put sends, unless a first contact just sent them.
-                  if (adoption === null) flows += d.addCount
-                  else for (const [e, eps] of list) flows += this.#scratch.flowCount(e.specJson, JSON.stringify(eps))
-                  // Deletes here are flows a rule no longer wants on this switch; after the adds.
-                  if (d.addCount > 0) await this.#send(sw, [d.add])
-                  if (d.deleteCount > 0) await this.#send(sw, [d.delete])
-                  const dels = staleNow().map((c) => sw.remove(c)).filter(Boolean)
-                  if (dels.length) await this.#send(sw, dels)
-                })
-                .catch((err) => errors.push(err)),
-            ),
-          )
-          if (errors.length > 0) throw errors[0]
-          out[host.id] = { ok: true, flows }
+          if (reached && !reached.has(host.id)) throw reached.unreached.get(host.id) ?? fail('SDN_HOST_UNREACHABLE', `host ${host.id} was not consulted`, { host: host.id })
+          out[host.id] = await this.#consult(host, () => this.#applyOnHost(host, entries, stale, staleNow))
         } catch (error) {
           out[host.id] = { ok: false, error: this.#failed(host, error) }
         }
@@ -1377,13 +1406,55 @@ class SdnController extends EventEmitter {
     return out
   }
 
+  /** #applyEverywhere's work on one host. */
+  async #applyOnHost(host, entries, stale, staleNow) {
+    await this.#ovsdbOf(host)
+    const interfaces = host.ovsdb.vifInterfaces()
+    const perSwitch = new Map()
+    for (const e of entries) {
+      if (e.host && e.host !== host.id) continue
+      for (const [bridge, eps] of this.#endpoints(e.spec, interfaces)) {
+        const sw = this.#switchOf(host, bridge)
+        if (!perSwitch.has(sw)) perSwitch.set(sw, [])
+        perSwitch.get(sw).push([e, eps])
+      }
+    }
+    // Switches that held an older generation must drop it even if the rule no longer lands there.
+    if (stale.length > 0) for (const sw of host.switches.values()) if (!perSwitch.has(sw)) perSwitch.set(sw, [])
+    let flows = 0
+    const errors = []
+    await Promise.all(
+      [...perSwitch].map(([sw, list]) =>
+        sw
+          .serial(async () => {
+            const adoption = await this.#prepare(sw)
+            const d = sw.put(list.map(([e, eps]) => ruleItem(e, eps)))
+            for (const [e] of list) e.pinned = true
+            // The rules' flows here: what this put sends, unless a first contact just sent them.
+            if (adoption === null) flows += d.addCount
+            else for (const [e, eps] of list) flows += this.#scratch.flowCount(e.specJson, JSON.stringify(eps))
+            // Deletes here are flows a rule no longer wants on this switch; after the adds.
+            if (d.addCount > 0) await this.#send(sw, [d.add])
+            if (d.deleteCount > 0) await this.#send(sw, [d.delete])
+            const dels = staleNow().map((c) => sw.remove(c)).filter(Boolean)
+            if (dels.length) await this.#send(sw, dels)
+          })
+          .catch((err) => errors.push(err)),
+      ),
+    )
+    if (errors.length > 0) throw errors[0]
+    return { ok: true, flows }
+  }
+
   async #refreshAll() {
     const out = {}
     await Promise.all(
       [...this.#hosts.values()].map(async (host) => {
         try {
-          await this.#refreshHost(host, { send: true })
-          out[host.id] = { ok: true }
+          out[host.id] = await this.#consult(host, async () => {
+            await this.#refreshHost(host, { send: true })
+            return { ok: true }
+          })
         } catch (error) {
           out[host.id] = { ok: false, error: this.#failed(host, error) }
         }
@@ -1401,11 +1472,13 @@ class SdnController extends EventEmitter {
     await Promise.all(
       [...this.#hosts.values()].map(async (host) => {
         try {
-          await this.#ovsdbOf(host)
-          if (bridgesOf) for (const b of bridgesOf(host, host.ovsdb.vifInterfaces())) this.#switchOf(host, b)
-          let flows = 0
-          for (const sw of host.switches.values()) flows += await sw.serial(() => fn(sw))
-          out[host.id] = { ok: true, flows }
+          out[host.id] = await this.#consult(host, async () => {
+            await this.#ovsdbOf(host)
+            if (bridgesOf) for (const b of bridgesOf(host, host.ovsdb.vifInterfaces())) this.#switchOf(host, b)
+            let flows = 0
+            for (const sw of host.switches.values()) flows += await sw.serial(() => fn(sw))
+            return { ok: true, flows }
+          })
         } catch (error) {
           out[host.id] = { ok: false, error: this.#failed(host, error) }
         }
