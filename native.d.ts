@@ -289,6 +289,15 @@ export interface HostTlsOptions {
   serverName?: string
 }
 
+/**
+ * `a.b.c.d` or `a.b.c.d/n` as a prefix: the one IPv4/CIDR reading for the JS side
+ * (security groups, elastic IPs, XO's stored rules). Host bits are refused
+ * (`ERR_INVALID_ARG_VALUE`, a likely typo) unless `clearHostBits`, which keeps the
+ * meaning Open vSwitch gave such a CIDR (it masks the address). A netmask instead
+ * of a prefix length is refused: a prefix is what rules and pools take.
+ */
+export declare function ipv4Cidr(text: string, clearHostBits: boolean): NativeIpv4Cidr
+
 /** JSON `[{ name, clauses: [{ protocol, port }] }]`. */
 export declare function listServices(): string
 
@@ -378,6 +387,16 @@ export interface NativeFlowDelta {
   delete: Buffer
   addCount: number
   deleteCount: number
+}
+
+/** An IPv4 prefix read by the API's one grammar ([`crate::net::addr`]). */
+export interface NativeIpv4Cidr {
+  /** `a.b.c.d/n`, the network address (host bits cleared when asked). */
+  cidr: string
+  /** The network address as an unsigned 32-bit number. */
+  network: number
+  /** The prefix length, 0..=32 (32 for a plain address). */
+  prefix: number
 }
 
 /** One event for the JS driver. */

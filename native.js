@@ -862,6 +862,7 @@ module.exports.backoffDelayMs = nativeBinding.backoffDelayMs
 module.exports.buildArpReply = nativeBinding.buildArpReply
 module.exports.buildGratuitousArp = nativeBinding.buildGratuitousArp
 module.exports.cookieNamespace = nativeBinding.cookieNamespace
+module.exports.ipv4Cidr = nativeBinding.ipv4Cidr
 module.exports.listServices = nativeBinding.listServices
 module.exports.parseArp = nativeBinding.parseArp
 module.exports.parseCookie = nativeBinding.parseCookie

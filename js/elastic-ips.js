@@ -22,23 +22,19 @@
 
 const native = require('../native.js')
 const { encodeBatch, decode } = require('./codec.js')
-const { fail, argError, checkCidr, checkVif } = require('./options.js')
+const { fail, argError, ipv4Cidr, checkVif } = require('./options.js')
 
 const PRIORITY = { arp: 9990, internal: 9985, nat: 9980 }
 const STATE_VERSION = 1
 const ETH_IP = 0x0800
 const ETH_ARP = 0x0806
 
-const ipToInt = (ip) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0)
 const intToIp = (n) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.')
 
-/** A checked CIDR with its numbers: `{ text, base, prefix, size }`. */
+/** A checked CIDR with its numbers: `{ text, base, prefix, size }` (read by the crate's one parser). */
 function parseCidr(text, where) {
-  const cidr = checkCidr(text, where)
-  const [addr, len] = cidr.split('/')
-  const prefix = Number(len)
-  const base = ipToInt(addr)
-  return { text: cidr, base, prefix, size: 2 ** (32 - prefix) }
+  const { cidr, network, prefix } = ipv4Cidr(typeof text === 'string' ? text.trim() : text, where)
+  return { text: cidr, base: network, prefix, size: 2 ** (32 - prefix) }
 }
 
 /** Is `inner` inside `outer` (both { base, prefix })? */

@@ -74,20 +74,24 @@ function checkAddress(host, port) {
 }
 
 /**
- * An IPv4 address or CIDR, as `a.b.c.d/n`, checked by the rule validator (prefix,
- * host bits, IPv6); its message names `where` instead of `rule.ipRange`.
+ * An IPv4 address or CIDR read by the crate's one grammar (src/net/addr.rs):
+ * `{ cidr: 'a.b.c.d/n', network, prefix }`. Host bits are refused unless
+ * `clearHostBits` (what Open vSwitch did with them: mask the address). Errors name `where`.
  */
-function checkCidr(text, where) {
-  if (typeof text !== 'string') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `${where} must be an IPv4 CIDR string`)
-  const trimmed = text.trim()
-  const cidr = trimmed.includes('/') ? trimmed : `${trimmed}/32`
+function ipv4Cidr(text, where, { clearHostBits = false } = {}) {
+  if (typeof text !== 'string') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `${where} must be an IPv4 CIDR string, got ${describe(text)}`)
+  if (text.includes(':')) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `${where}: IPv6 (${text}) is not supported: OpenFlow 1.1 matches IPv4 only`)
   try {
-    nativeCall(() => native.validateRule(JSON.stringify({ pool: true, allow: true, protocol: 'ip', ipRange: cidr, direction: 'to' })))
+    return nativeCall(() => native.ipv4Cidr(text, clearHostBits))
   } catch (err) {
-    err.message = `${where}: ${err.message.replace(/^rule\.ipRange /, '')}`
+    err.message = `${where}: ${err.message}`
     throw err
   }
-  return cidr
+}
+
+/** An IPv4 address or CIDR (surrounding spaces ignored) as `a.b.c.d/n`, host bits refused. */
+function checkCidr(text, where) {
+  return ipv4Cidr(typeof text === 'string' ? text.trim() : text, where).cidr
 }
 
 /** A VIF `{ uuid, mac, ips? }` checked and normalized by the rule validator (errors name `rule.vif.*`). */
@@ -98,4 +102,4 @@ function checkVif(vif, shape) {
   return { uuid: spec.vif.uuid, mac: spec.vif.mac, ips: spec.vif.ips ?? [] }
 }
 
-module.exports = { backoffDelay, describe, fail, argError, HOST_TLS_KEYS, splitHostTls, checkDurations, checkAddress, checkCidr, checkVif }
+module.exports = { backoffDelay, describe, fail, argError, HOST_TLS_KEYS, splitHostTls, checkDurations, checkAddress, checkCidr, ipv4Cidr, checkVif }

@@ -45,7 +45,7 @@
 const { EventEmitter } = require('node:events')
 const crypto = require('node:crypto')
 const native = require('../native.js')
-const { fail, argError } = require('./options.js')
+const { fail, argError, ipv4Cidr } = require('./options.js')
 const { nativeCall } = require('./errors.js')
 const { one } = require('./ovsdb-client.js').ovsdb
 
@@ -152,23 +152,19 @@ function stable(v) {
 // 1. XO's OpenFlowChannel
 // ---------------------------------------------------------------------------
 
-const IPV4_CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/
-
 /**
  * XO's channel sent a CIDR's address as given and OVS masked it: `10.0.0.1/24`
  * filtered 10.0.0.0/24. Our validator refuses host bits (a likely typo), so stored
- * XO rules carrying them are cleared here to keep their old meaning.
+ * XO rules carrying them are cleared here to keep their old meaning. Anything that is
+ * not a CIDR is left for the validator to name.
  */
 function clearHostBits(range) {
-  const m = IPV4_CIDR.exec(range)
-  if (!m) return range
-  const octets = m.slice(1, 5).map(Number)
-  const prefix = Number(m[5])
-  if (octets.some((o) => o > 255) || prefix > 32) return range // the validator names the error
-  const addr = octets.reduce((a, o) => a * 256 + o, 0)
-  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0
-  const net = (addr & mask) >>> 0
-  return `${[24, 16, 8, 0].map((s) => (net >>> s) & 0xff).join('.')}/${prefix}`
+  if (typeof range !== 'string' || !range.includes('/')) return range
+  try {
+    return ipv4Cidr(range, 'ipRange', { clearHostBits: true }).cidr
+  } catch {
+    return range
+  }
 }
 
 const present = (v) => v !== undefined && v !== null && v !== ''
@@ -631,7 +627,6 @@ function createOvsdbClientAdapter(sdn, options = {}) {
 
 const PLUGIN_PROTOCOLS = ['tcp', 'udp', 'icmp', 'ip', 'arp']
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i
-const IPV4_RANGE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}(\/(3[0-2]|[12]?\d))?$/
 const COOKIE = /^0x[0-9a-f]{1,16}$/i
 const LOCAL_PORT = 65534
 
@@ -669,7 +664,12 @@ function pluginRule(rule, { needAllow }) {
   }
   if (typeof ipRange !== 'string') throw entryError('rule.ipRange must be a string')
   if (ipRange !== '') {
-    if (!IPV4_RANGE.test(ipRange)) throw entryError(`rule.ipRange must be an IPv4 address or CIDR, got ${ipRange}`)
+    // sdncontroller.py takes an address with an optional /n (host bits allowed: ovs-ofctl masks them).
+    try {
+      ipv4Cidr(ipRange, 'rule.ipRange', { clearHostBits: true })
+    } catch {
+      throw entryError(`rule.ipRange must be an IPv4 address or CIDR, got ${ipRange}`)
+    }
     out.ipRange = ipRange
   }
   if (port !== undefined && port !== null && port !== '') {

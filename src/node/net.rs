@@ -173,3 +173,46 @@ mod tests {
         }
     }
 }
+
+/// An IPv4 prefix read by the API's one grammar ([`crate::net::addr`]).
+#[napi(object)]
+pub struct NativeIpv4Cidr {
+    /// `a.b.c.d/n`, the network address (host bits cleared when asked).
+    pub cidr: String,
+    /// The network address as an unsigned 32-bit number.
+    pub network: u32,
+    /// The prefix length, 0..=32 (32 for a plain address).
+    pub prefix: u32,
+}
+
+/// `a.b.c.d` or `a.b.c.d/n` as a prefix: the one IPv4/CIDR reading for the JS side
+/// (security groups, elastic IPs, XO's stored rules). Host bits are refused
+/// (`ERR_INVALID_ARG_VALUE`, a likely typo) unless `clearHostBits`, which keeps the
+/// meaning Open vSwitch gave such a CIDR (it masks the address). A netmask instead
+/// of a prefix length is refused: a prefix is what rules and pools take.
+#[napi]
+pub fn ipv4_cidr(text: String, clear_host_bits: bool) -> Result<NativeIpv4Cidr, JsError> {
+    guard(|| {
+        let bad = || err("ERR_INVALID_ARG_VALUE", format!("'{text}' is not an IPv4 address or CIDR (a.b.c.d/n)"));
+        let (addr, mask) = crate::net::addr::parse_ipv4_masked(&text).map_err(|e| match e {
+            crate::net::addr::MaskedIpError::PrefixOutOfRange => {
+                err("ERR_OUT_OF_RANGE", format!("'{text}': the prefix length must be 0 to 32"))
+            }
+            _ => bad(),
+        })?;
+        let prefix = match mask {
+            None => 32,
+            Some(crate::net::addr::IpMask::Prefix(p)) => p,
+            Some(crate::net::addr::IpMask::Netmask(_)) => return Err(bad()),
+        };
+        let netmask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+        let network = u32::from(addr) & netmask;
+        if network != u32::from(addr) && !clear_host_bits {
+            return Err(err(
+                "ERR_INVALID_ARG_VALUE",
+                format!("'{text}' has host bits set: the network is {}/{prefix}", Ipv4Addr::from(network)),
+            ));
+        }
+        Ok(NativeIpv4Cidr { cidr: format!("{}/{prefix}", Ipv4Addr::from(network)), network, prefix: prefix.into() })
+    })
+}
