@@ -398,6 +398,30 @@ test('a hung host: SDN_HOST_TIMEOUT for it, the others served; later calls do no
   }
 })
 
+test("a foreign flow with exactly our match and priority is neither replaced nor deleted: the rule's outcome says why", async () => {
+  const h = sb.hosts[0]
+  const vif = vifOf(h, 1)
+  const foreign = `cookie=0x99,priority=34999,tcp,in_port=1,dl_src=${vif.mac},nw_dst=192.168.5.55,tp_dst=5060,actions=normal`
+  h.ofctl('add-flow', foreign)
+  try {
+    const sdn = controller([h])
+    const r = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'sip', ipRange: '192.168.5.55', direction: 'from' })
+    expect(r.rule.priority).toBe(34999)
+    expect(r.hosts[h.name]).toMatchObject({ ok: false, error: { code: 'SDN_FOREIGN_FLOW', flows: [expect.stringContaining('tp_dst=5060')] } })
+    const theirs = () => h.ofctl('dump-flows', '--no-stats', 'cookie=0x99/-1').split('\n').filter((l) => l.includes('cookie='))
+    expect(theirs()).toEqual([expect.stringContaining('actions=NORMAL')])
+    // A rule that does not collide is installed as usual, on the same switch.
+    const other = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'ssh', direction: 'from' })
+    expect(other.hosts[h.name]).toEqual({ ok: true, flows: 1 })
+    expect((await sdn.sync()).hosts[h.name]).toMatchObject({ ok: false, error: { code: 'SDN_FOREIGN_FLOW' } })
+    await sdn.deleteRule(r.rule.id)
+    expect(theirs()).toEqual([expect.stringContaining('actions=NORMAL')])
+    expect(ourFlows(h)).toEqual([expect.stringContaining('tp_dst=22')])
+  } finally {
+    h.ofctl('del-flows', 'cookie=0x99/-1')
+  }
+})
+
 test("an allow above XAPI's VIF locking does not let a spoofed source through", async () => {
   const h = sb.hosts[0]
   const vif = vifOf(h, 3)

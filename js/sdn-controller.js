@@ -20,7 +20,7 @@ const { OvsdbClient } = require('./ovsdb-client.js')
 const { TlsConfig } = require('./tls.js')
 const { fail, argError, describe, splitHostTls, checkDurations, backoffDelay } = require('./options.js')
 const { nativeCall } = require('./errors.js')
-const { parseFlow, formatFlow } = require('./codec.js')
+const { parseFlow, formatFlow, decode, encode } = require('./codec.js')
 
 /**
  * What reports background failures when the caller gives no logger: one
@@ -1313,6 +1313,7 @@ class SdnController extends EventEmitter {
       return entries
     }
     const dumpNow = () => channel.requestEncoded(sw.table.dumpRequest())
+    await this.#readForeign(sw, channel)
     let entries = load()
     const dump = await dumpNow()
     let r = sw.table.reconcile(dump)
@@ -1334,8 +1335,11 @@ class SdnController extends EventEmitter {
     for (const e of entries) e.pinned = true
     const added = r.addCount
     let removed = r.deleteCount
+    let refused = []
     if (r.addCount > 0) {
-      await channel.sendEncoded(r.add)
+      const safe = this.#withoutConflicts(sw, r.add)
+      refused = safe.refused
+      if (safe.bytes.length > 0) await channel.sendEncoded(safe.bytes)
       // An add may have overwritten a flow of ours with the same cookie, match and
       // priority but other actions; read again so the delete cannot take it.
       if (r.deleteCount > 0) {
@@ -1344,7 +1348,9 @@ class SdnController extends EventEmitter {
       }
     }
     if (removed > 0) await channel.sendEncoded(r.delete)
-    return { added, removed, adopted: candidates.length }
+    // Reported (logger), not thrown: the calls whose rules they are say so in their outcome.
+    if (refused.length > 0) this.#conflictError(sw, refused)
+    return { added: added - refused.length, removed, adopted: candidates.length }
   }
 
   /**
@@ -1443,7 +1449,25 @@ class SdnController extends EventEmitter {
       ),
     )
     if (errors.length > 0) throw errors[0]
+    // Flows of these rules refused because a foreign flow holds their match and priority
+    // (whichever path sent them: this call, or a first contact).
+    for (const [sw, all] of perSwitch) {
+      const list = sw.foreignPriorities ? all.filter(([e]) => sw.foreignPriorities.has(e.priority)) : []
+      if (list.length === 0) continue
+      const mine = this.#compileItems(list.map(([e, eps]) => ruleItem(e, eps)))
+      const refused = mine.filter((m) => sw.foreignKeys.has(flowKey(m)))
+      if (refused.length > 0) throw this.#conflictError(sw, refused)
+    }
     return { ok: true, flows }
+  }
+
+  /** The FLOW_MODs `items` compile to, decoded (no switch touched). */
+  #compileItems(items) {
+    this.#scratch.clear()
+    const bytes = nativeCall(() => this.#scratch.putMany(`[${items.map(entryText).join(',')}]`)).add
+    const out = []
+    for (let at = 0; at + 8 <= bytes.length; at += bytes.readUInt16BE(at + 2)) out.push(decode(bytes.subarray(at, at + bytes.readUInt16BE(at + 2))))
+    return out
   }
 
   async #refreshAll() {
@@ -1563,11 +1587,58 @@ class SdnController extends EventEmitter {
 
   async #send(sw, buffers) {
     const channel = await this.#channelOf(sw)
+    const { bytes, refused } = this.#withoutConflicts(sw, buffers.length === 1 ? buffers[0] : Buffer.concat(buffers))
     try {
-      return await channel.sendEncoded(buffers.length === 1 ? buffers[0] : Buffer.concat(buffers))
+      if (bytes.length > 0) await channel.sendEncoded(bytes)
     } catch (err) {
       throw Object.assign(err, { host: sw.host.id, bridge: sw.bridge })
     }
+    if (refused.length > 0) throw this.#conflictError(sw, refused)
+  }
+
+  /**
+   * Flows of others (any cookie but ours) on the switch, by match and priority: an ADD
+   * of ours with the same match and priority would replace one of them, and our
+   * delete by cookie would then remove it. Read at first contact and at every sync.
+   */
+  async #readForeign(sw, channel) {
+    const flows = await channel.dumpFlows({ tableId: this.#opts.tableId })
+    const foreign = flows.filter((f) => (BigInt(f.cookie) & NS_MASK) !== NAMESPACE)
+    sw.foreignKeys = new Set(foreign.map(flowKey))
+    // Only an ADD at one of these priorities can collide: the others are not even decoded.
+    sw.foreignPriorities = new Set(foreign.map((f) => f.priority))
+  }
+
+  /** `bytes` (FLOW_MODs back to back) without the ADDs that would replace a foreign flow; those are `refused`. */
+  #withoutConflicts(sw, bytes) {
+    if (!sw.foreignKeys || sw.foreignKeys.size === 0) return { bytes, refused: [] }
+    const kept = []
+    const refused = []
+    for (let at = 0; at + 8 <= bytes.length; ) {
+      const len = bytes.readUInt16BE(at + 2)
+      const one = bytes.subarray(at, at + len)
+      at += len
+      // OF1.1 FLOW_MOD (type 14): command at byte 25, priority at 30 (§A.3.4.1).
+      if (bytes[at - len + 1] !== 14 || bytes[at - len + 25] !== 0 || !sw.foreignPriorities.has(one.readUInt16BE(30))) {
+        kept.push(one)
+        continue
+      }
+      const m = decode(one)
+      if (sw.foreignKeys.has(flowKey(m))) refused.push(m)
+      else kept.push(one)
+    }
+    return { bytes: refused.length === 0 ? bytes : Buffer.concat(kept), refused }
+  }
+
+  #conflictError(sw, refused) {
+    const keys = refused.map(flowKey)
+    const e = fail(
+      'SDN_FOREIGN_FLOW',
+      `${refused.length} flow(s) not installed on ${sw.bridge} of host ${sw.host.id}: another controller's flow has the same match and priority (${keys.slice(0, 3).join('; ')}${keys.length > 3 ? '; …' : ''}); ours would replace it`,
+      { host: sw.host.id, bridge: sw.bridge, flows: keys },
+    )
+    this.#logger.warn('flows not installed over a foreign flow', { error: e, host: sw.host.id, bridge: sw.bridge })
+    return e
   }
 
   async #dump(sw) {
@@ -1578,6 +1649,7 @@ class SdnController extends EventEmitter {
   #syncSwitch(sw) {
     return sw.serial(async () => {
       const adoption = await this.#prepare(sw)
+      await this.#readForeign(sw, await this.#channelOf(sw))
       const r = sw.table.reconcile(await this.#dump(sw))
       // Deletes first: a flow of ours tampered with (same match, wrong action) is
       // both extra and missing, and the re-add must not be deleted after it.
