@@ -17,6 +17,8 @@
 
 pub mod openflow;
 pub mod rules;
+/// The sans-I/O policy engine: ordered rules, where they land, per-switch batches.
+pub mod control;
 pub mod net;
 pub mod ovsdb;
 pub mod session;

@@ -1,0 +1,167 @@
+//! Who owns which OpenFlow priorities in table 0, in one table.
+//!
+//! Priorities decide between flows that match the same packet, so every writer
+//! of table 0 gets its own band and the bands never overlap: a flow of one
+//! writer can then never replace (same match, same priority) or shadow by
+//! accident a flow of another. From the highest:
+//!
+//! ```text
+//!  65000 ┐ XO's own bands (taken instead of the default with `priorities: 'xo'`)
+//!  35001 ┘
+//!  34999 ┐ ordered traffic rules (SdnController's default band), one priority per rule
+//!  10000 ┘
+//!   9990   elastic IPs: ARP for the public address -> controller   (js/elastic-ips.js)
+//!   9985   elastic IPs: internal ranges, unchanged
+//!   9980   elastic IPs: NAT rewrites
+//!   9900 ┐ security groups: the permissions of the group in slot s, at 9900 - s
+//!   9885 ┘ (a VIF is in at most 16 groups)                          (js/security-groups.js)
+//!   9800   security groups: ARP and the DHCP client
+//!   9100   security groups: default deny
+//!   8000 ┐ XAPI's VIF locking (cookie 0x1): drops what a locked VIF may not send
+//!   4000 ┘
+//! ```
+//!
+//! Rules sit above the security groups and elastic IPs (an explicit rule wins) and
+//! above XAPI's locking (so an *allow* rule must carry the VIF's addresses to keep
+//! locking in force, see `rules::compile`).
+
+use std::ops::RangeInclusive;
+
+use super::error::EngineError;
+
+/// A contiguous range of priorities, `min..=max`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PriorityBand {
+    min: u16,
+    max: u16,
+}
+
+/// One owner's band in the table of [`BANDS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NamedBand {
+    /// Who writes flows there.
+    pub owner: &'static str,
+    /// The priorities.
+    pub band: PriorityBand,
+}
+
+impl PriorityBand {
+    /// The band the ordered traffic rules take by default: above the security
+    /// groups and elastic IPs, below XO's bands.
+    pub const RULES_DEFAULT: PriorityBand = PriorityBand { min: 10000, max: 34999 };
+    /// XO's own bands, for a controller that takes over XO-managed priorities.
+    pub const XO: PriorityBand = PriorityBand { min: 35001, max: 65000 };
+    /// XAPI's VIF-locking flows (cookie 0x1).
+    pub const XAPI_VIF_LOCKING: PriorityBand = PriorityBand { min: 4000, max: 8000 };
+    /// Elastic IPs (9980 NAT, 9985 internal ranges, 9990 ARP to the controller).
+    pub const ELASTIC_IPS: PriorityBand = PriorityBand { min: 9980, max: 9990 };
+    /// Security groups: the permissions of the group in slot `s` (0..16) at `9900 - s`.
+    pub const SECURITY_GROUP_PERMISSIONS: PriorityBand = PriorityBand { min: 9885, max: 9900 };
+    /// Security groups: ARP and the DHCP client, both ways.
+    pub const SECURITY_GROUP_BASICS: PriorityBand = PriorityBand { min: 9800, max: 9800 };
+    /// Security groups: the default deny.
+    pub const SECURITY_GROUP_DENY: PriorityBand = PriorityBand { min: 9100, max: 9100 };
+
+    /// A band for the ordered rules, as `options.priorities: { min, max }` allows
+    /// it: `1 <= min <= max <= 65535` and above XAPI's VIF locking, which must
+    /// stay below every rule (`ERR_OUT_OF_RANGE` otherwise).
+    pub fn for_rules(min: u16, max: u16) -> Result<Self, EngineError> {
+        if min < 1 || min > max {
+            return Err(EngineError::InvalidBand {
+                reason: format!("priorities must satisfy 1 <= min <= max <= 65535, got {min}-{max}"),
+            });
+        }
+        if min <= Self::XAPI_VIF_LOCKING.max {
+            return Err(EngineError::InvalidBand {
+                reason: format!(
+                    "priorities.min must be above {}: XAPI VIF-locking flows use {}-{} and must stay below our rules",
+                    Self::XAPI_VIF_LOCKING.max,
+                    Self::XAPI_VIF_LOCKING.min,
+                    Self::XAPI_VIF_LOCKING.max
+                ),
+            });
+        }
+        Ok(PriorityBand { min, max })
+    }
+
+    /// Lowest priority.
+    pub fn min(self) -> u16 {
+        self.min
+    }
+
+    /// Highest priority.
+    pub fn max(self) -> u16 {
+        self.max
+    }
+
+    /// How many distinct priorities (so rules) it holds.
+    pub fn capacity(self) -> usize {
+        usize::from(self.max - self.min) + 1
+    }
+
+    /// `min..=max`.
+    pub fn range(self) -> RangeInclusive<u16> {
+        self.min..=self.max
+    }
+
+    /// True when the two bands share a priority.
+    pub fn overlaps(self, other: PriorityBand) -> bool {
+        self.min <= other.max && other.min <= self.max
+    }
+}
+
+/// Every band of table 0, highest first. The rules take [`PriorityBand::RULES_DEFAULT`]
+/// or, with `priorities: 'xo'`, [`PriorityBand::XO`].
+pub const BANDS: &[NamedBand] = &[
+    NamedBand { owner: "XO (priorities: 'xo')", band: PriorityBand::XO },
+    NamedBand { owner: "ordered traffic rules", band: PriorityBand::RULES_DEFAULT },
+    NamedBand { owner: "elastic IPs", band: PriorityBand::ELASTIC_IPS },
+    NamedBand { owner: "security groups: permissions", band: PriorityBand::SECURITY_GROUP_PERMISSIONS },
+    NamedBand { owner: "security groups: ARP and DHCP", band: PriorityBand::SECURITY_GROUP_BASICS },
+    NamedBand { owner: "security groups: default deny", band: PriorityBand::SECURITY_GROUP_DENY },
+    NamedBand { owner: "XAPI VIF locking", band: PriorityBand::XAPI_VIF_LOCKING },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bands_never_overlap_and_are_listed_highest_first() {
+        for (i, a) in BANDS.iter().enumerate() {
+            for b in &BANDS[i + 1..] {
+                assert!(!a.band.overlaps(b.band), "{} and {} overlap", a.owner, b.owner);
+                assert!(a.band.min() > b.band.max(), "{} is not above {}", a.owner, b.owner);
+            }
+        }
+    }
+
+    #[test]
+    fn bands_match_the_numbers_of_the_js_modules() {
+        // js/sdn-controller.js DEFAULT_PRIORITIES and XO_PRIORITIES.
+        assert_eq!(PriorityBand::RULES_DEFAULT.range(), 10000..=34999);
+        assert_eq!(PriorityBand::XO.range(), 35001..=65000);
+        assert_eq!(PriorityBand::RULES_DEFAULT.capacity(), 25000);
+        // js/security-groups.js: PRIORITY = { allow: 9900, basics: 9800, deny: 9100 },
+        // slot s at allow - s, MAX_GROUPS_PER_VIF = 16.
+        let slots = (0..16u16).map(|s| 9900 - s);
+        assert!(slots.clone().all(|p| PriorityBand::SECURITY_GROUP_PERMISSIONS.range().contains(&p)));
+        assert_eq!(PriorityBand::SECURITY_GROUP_PERMISSIONS.capacity(), slots.count());
+        assert_eq!(PriorityBand::SECURITY_GROUP_BASICS.range(), 9800..=9800);
+        assert_eq!(PriorityBand::SECURITY_GROUP_DENY.range(), 9100..=9100);
+        // js/elastic-ips.js: PRIORITY = { arp: 9990, internal: 9985, nat: 9980 }.
+        for p in [9990, 9985, 9980] {
+            assert!(PriorityBand::ELASTIC_IPS.range().contains(&p));
+        }
+    }
+
+    #[test]
+    fn a_rule_band_must_stay_above_xapi_locking() {
+        assert_eq!(PriorityBand::for_rules(10000, 34999), Ok(PriorityBand::RULES_DEFAULT));
+        assert_eq!(PriorityBand::for_rules(8001, 8001).map(PriorityBand::capacity), Ok(1));
+        for (min, max) in [(8000, 9000), (0, 10), (20000, 10000)] {
+            let e = PriorityBand::for_rules(min, max).unwrap_err();
+            assert_eq!(e.code(), "ERR_OUT_OF_RANGE", "{min}-{max}: {e}");
+        }
+    }
+}

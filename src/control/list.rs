@@ -1,0 +1,498 @@
+//! The ordered rule list: ids, numbers, generations and priorities.
+//!
+//! One list; the first rule has the highest priority, and the first rule that
+//! matches a packet decides. Each rule gets its own priority in the band, so two
+//! rules never tie (OpenFlow leaves the winner of a tie undefined):
+//!
+//! * appending takes the last priority minus one (the band's `max` for the first rule);
+//! * inserting takes the floor of the midpoint of its neighbours (`max + 1` above
+//!   position 0, `min - 1` below the end);
+//! * when the neighbours are adjacent there is no room: the whole list is spread
+//!   again, `step = max(1, min(16, floor(capacity / (n + 1))))`, rule `i` at
+//!   `max - i * step`, and every rule gets a new generation (its flows move to new
+//!   priorities, and the new ones must be installed before the old ones go);
+//! * `reorder` spreads the list again the same way.
+//!
+//! A rule's generation starts at 0 and goes up by one (mod 256) on every update
+//! and every respread: its cookie changes, so the flows of the previous form can
+//! be deleted by exact cookie once the new ones are in. These are the rules of
+//! `js/sdn-controller.js` (`#assignPriority`, `#renumber`), reproduced exactly.
+
+use std::collections::HashSet;
+
+use super::bands::PriorityBand;
+use super::error::EngineError;
+use super::numbers::{rule_owner, stable_number, NumberRegistry};
+use crate::rules::cookie::rule_cookie;
+use crate::rules::rule::{Rule, MAX_ID_CHARS};
+
+/// One rule of the list and what the controller chose for it (read-only: only
+/// the list makes and changes them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleState {
+    id: String,
+    rule: Rule,
+    number: u64,
+    generation: u8,
+    priority: u16,
+    host: Option<String>,
+}
+
+impl RuleState {
+    /// The caller's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The validated rule (its own `id` field is always `None`: [`id`](Self::id) is the one).
+    pub fn rule(&self) -> &Rule {
+        &self.rule
+    }
+
+    /// Its rule number, derived from the id ([`stable_number`] of `rule:<id>`).
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// Its generation, the cookie's 8 bits above the number.
+    pub fn generation(&self) -> u8 {
+        self.generation
+    }
+
+    /// Its priority, unique in the list.
+    pub fn priority(&self) -> u16 {
+        self.priority
+    }
+
+    /// The one host it is restricted to, if any.
+    pub fn host(&self) -> Option<&str> {
+        self.host.as_deref()
+    }
+
+    /// The cookie its flows carry now.
+    pub fn cookie(&self) -> u64 {
+        // Only the list makes a RuleState, with a number from `stable_number`
+        // (40 bits, never 0), so it always fits.
+        rule_cookie(self.number, self.generation).expect("rule numbers are 1..=2^40-1 by construction")
+    }
+
+    fn next_generation(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+    }
+}
+
+/// How a new rule found its priority.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// Between its neighbours (or after the last): no other rule changed.
+    Slotted,
+    /// No room: the whole list was spread again, every rule has a new priority and
+    /// a new generation.
+    Respread,
+}
+
+/// The ordered list of rules in one priority band.
+#[derive(Clone, Debug)]
+pub struct RuleList {
+    band: PriorityBand,
+    rules: Vec<RuleState>,
+    numbers: NumberRegistry,
+}
+
+/// Checks a rule id as the JS validator does, and that `rule.id` (if set) agrees.
+fn check_id(id: &str, rule: &Rule) -> Result<(), EngineError> {
+    let chars = id.chars().count();
+    if chars == 0 {
+        return Err(EngineError::InvalidId { reason: "rule id must not be empty".into() });
+    }
+    if chars > MAX_ID_CHARS {
+        return Err(EngineError::InvalidId {
+            reason: format!("rule id must be at most {MAX_ID_CHARS} characters, got {chars}"),
+        });
+    }
+    match &rule.id {
+        Some(own) if own != id => Err(EngineError::InvalidId {
+            reason: format!("rule.id {own:?} differs from the id it is added under, {id:?}"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// `rule` as the list stores it: without its own id.
+fn stored(mut rule: Rule) -> Rule {
+    rule.id = None;
+    rule
+}
+
+impl RuleList {
+    /// An empty list in `band`.
+    pub fn new(band: PriorityBand) -> Self {
+        RuleList { band, rules: Vec::new(), numbers: NumberRegistry::default() }
+    }
+
+    /// The band.
+    pub fn band(&self) -> PriorityBand {
+        self.band
+    }
+
+    /// The rules, first = highest priority.
+    pub fn rules(&self) -> &[RuleState] {
+        &self.rules
+    }
+
+    /// Number of rules.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// True without rules.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The rule with `id`.
+    pub fn get(&self, id: &str) -> Option<&RuleState> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    fn index_of(&self, id: &str) -> Result<usize, EngineError> {
+        self.rules.iter().position(|r| r.id == id).ok_or_else(|| EngineError::RuleNotFound { id: id.to_owned() })
+    }
+
+    /// Who holds which number.
+    pub fn numbers(&self) -> &NumberRegistry {
+        &self.numbers
+    }
+
+    /// Reserves a number for a provider (see [`NumberRegistry::reserve`]).
+    pub fn reserve_number(&mut self, owner: &str, number: u64) -> Result<(), EngineError> {
+        if owner.starts_with("rule:") {
+            return Err(EngineError::InvalidId { reason: format!("{owner:?}: 'rule:' names a rule's own number") });
+        }
+        self.numbers.reserve(owner, number)
+    }
+
+    /// The numbers of new rules `ids`, refused when an id exists, repeats, or its
+    /// number is held (by anyone, or by an earlier id of the same list).
+    fn check_new(&self, ids: &[&str]) -> Result<Vec<u64>, EngineError> {
+        let mut given = HashSet::new();
+        let mut numbers: Vec<(u64, String)> = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let owner = rule_owner(id);
+            let number = stable_number(&owner);
+            // A rule holds its number under its own name: that is how it exists.
+            if self.numbers.holder(number) == Some(owner.as_str()) || !given.insert(id) {
+                return Err(EngineError::RuleExists { id: id.to_owned() });
+            }
+            self.numbers.check(&owner, number)?;
+            if let Some((_, holder)) = numbers.iter().find(|(n, _)| *n == number) {
+                return Err(EngineError::RuleIdCollision { owner, number, holder: holder.clone() });
+            }
+            numbers.push((number, owner));
+        }
+        Ok(numbers.into_iter().map(|(n, _)| n).collect())
+    }
+
+    fn check_room(&self, wanted: usize) -> Result<(), EngineError> {
+        if wanted > self.band.capacity() {
+            return Err(EngineError::TooManyRules {
+                min: self.band.min(),
+                max: self.band.max(),
+                capacity: self.band.capacity(),
+                wanted,
+            });
+        }
+        Ok(())
+    }
+
+    /// Inserts a rule at `position` (default: last, the lowest priority); refuses
+    /// (changing nothing) an invalid or existing id, a number collision, a position
+    /// past the end, or a full band.
+    pub fn insert(
+        &mut self,
+        id: &str,
+        rule: Rule,
+        position: Option<usize>,
+        host: Option<String>,
+    ) -> Result<Placement, EngineError> {
+        check_id(id, &rule)?;
+        let n = self.rules.len();
+        let index = position.unwrap_or(n);
+        if index > n {
+            return Err(EngineError::PositionOutOfRange { position: index, len: n });
+        }
+        let number = self.check_new(&[id])?[0]; // one id, one number
+        self.check_room(n + 1)?;
+
+        let (min, max) = (i32::from(self.band.min()), i32::from(self.band.max()));
+        let above = if index > 0 { i32::from(self.rules[index - 1].priority) } else { max + 1 };
+        let below = if index < n { i32::from(self.rules[index].priority) } else { min - 1 };
+        let slot = (above - below > 1).then(|| if index == n { above - 1 } else { (above + below).div_euclid(2) });
+        self.numbers.take(rule_owner(id), number);
+        self.rules.insert(
+            index,
+            RuleState {
+                id: id.to_owned(),
+                rule: stored(rule),
+                number,
+                generation: 0,
+                // A slot lies strictly between two priorities of the band (or its
+                // ends), so it fits; without one, the respread below assigns it.
+                priority: slot.map_or(0, |p| p as u16),
+                host,
+            },
+        );
+        match slot {
+            Some(_) => Ok(Placement::Slotted),
+            None => {
+                self.respread();
+                Ok(Placement::Respread)
+            }
+        }
+    }
+
+    /// Appends rules in the order given, all or none: each takes the priority
+    /// below the previous one; when the tail of the band has no room for all of
+    /// them but the band does, the list is spread again.
+    ///
+    /// (js/sdn-controller.js `addRules` refuses `SDN_TOO_MANY_RULES` in that case,
+    /// telling the caller to reorder; spreading is what a single add does, so the
+    /// engine does it for a batch too.)
+    pub fn append_many(&mut self, rules: Vec<(String, Rule)>, host: Option<String>) -> Result<Placement, EngineError> {
+        for (id, rule) in &rules {
+            check_id(id, rule)?;
+        }
+        let ids: Vec<&str> = rules.iter().map(|(id, _)| id.as_str()).collect();
+        let numbers = self.check_new(&ids)?;
+        let n = self.rules.len();
+        self.check_room(n + rules.len())?;
+        let last = self.rules.last().map_or(i32::from(self.band.max()) + 1, |r| i32::from(r.priority));
+        let room = last - rules.len() as i32 >= i32::from(self.band.min());
+        for (i, ((id, rule), number)) in rules.into_iter().zip(numbers).enumerate() {
+            self.numbers.take(rule_owner(&id), number);
+            let priority = if room { (last - 1 - i as i32) as u16 } else { 0 };
+            self.rules.push(RuleState { id, rule: stored(rule), number, generation: 0, priority, host: host.clone() });
+        }
+        if room {
+            Ok(Placement::Slotted)
+        } else {
+            self.respread();
+            Ok(Placement::Respread)
+        }
+    }
+
+    /// Replaces the rule `id` (same priority, next generation); returns its state
+    /// before the update.
+    pub fn update(&mut self, id: &str, rule: Rule) -> Result<RuleState, EngineError> {
+        let i = self.index_of(id)?;
+        check_id(id, &rule)?;
+        let entry = &mut self.rules[i];
+        let before = entry.clone();
+        entry.rule = stored(rule);
+        entry.next_generation();
+        Ok(before)
+    }
+
+    /// Removes the rule `id` and frees its number; returns it.
+    pub fn remove(&mut self, id: &str) -> Result<RuleState, EngineError> {
+        let i = self.index_of(id)?;
+        let entry = self.rules.remove(i);
+        self.numbers.release(entry.number);
+        Ok(entry)
+    }
+
+    /// Puts the rules in the order of `ids`, a permutation of every id, and
+    /// spreads them again (every rule gets a new priority and generation).
+    pub fn reorder(&mut self, ids: &[String]) -> Result<(), EngineError> {
+        if ids.len() != self.rules.len() {
+            return Err(EngineError::InvalidReorder {
+                reason: format!("{} ids given for {} rules", ids.len(), self.rules.len()),
+            });
+        }
+        let mut seen = HashSet::new();
+        let mut order = Vec::with_capacity(ids.len());
+        for id in ids {
+            if !seen.insert(id.as_str()) {
+                return Err(EngineError::InvalidReorder { reason: format!("{id} is listed twice") });
+            }
+            let i = self.index_of(id).map_err(|_| EngineError::InvalidReorder { reason: format!("no rule {id}") })?;
+            order.push(i);
+        }
+        let mut old: Vec<Option<RuleState>> = std::mem::take(&mut self.rules).into_iter().map(Some).collect();
+        // Every index once (checked above), so every take finds its rule.
+        self.rules = order.into_iter().filter_map(|i| old[i].take()).collect();
+        self.respread();
+        Ok(())
+    }
+
+    /// Spreads the priorities evenly from the top (gaps keep later inserts cheap);
+    /// every rule gets a new generation. The caller checked the band holds them.
+    fn respread(&mut self) {
+        let n = self.rules.len();
+        let step = (self.band.capacity() / (n + 1)).clamp(1, 16);
+        let max = usize::from(self.band.max());
+        for (i, r) in self.rules.iter_mut().enumerate() {
+            r.priority = (max - i * step) as u16;
+            r.next_generation();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::rule::parse_rule;
+    use serde_json::json;
+
+    fn rule() -> Rule {
+        parse_rule(&json!({ "pool": true, "allow": false, "protocol": "tcp", "port": 22, "direction": "to" })).unwrap()
+    }
+
+    fn priorities(l: &RuleList) -> Vec<u16> {
+        l.rules().iter().map(|r| r.priority).collect()
+    }
+
+    fn generations(l: &RuleList) -> Vec<u8> {
+        l.rules().iter().map(|r| r.generation).collect()
+    }
+
+    fn ids(l: &RuleList) -> Vec<&str> {
+        l.rules().iter().map(|r| r.id.as_str()).collect()
+    }
+
+    #[test]
+    fn appending_takes_the_next_priority_down() {
+        let mut l = RuleList::new(PriorityBand::RULES_DEFAULT);
+        for id in ["a", "b", "c"] {
+            assert_eq!(l.insert(id, rule(), None, None), Ok(Placement::Slotted));
+        }
+        assert_eq!(priorities(&l), vec![34999, 34998, 34997]);
+        assert_eq!(generations(&l), vec![0, 0, 0]);
+        assert_eq!(l.append_many(vec![("d".into(), rule()), ("e".into(), rule())], None), Ok(Placement::Slotted));
+        assert_eq!(priorities(&l), vec![34999, 34998, 34997, 34996, 34995]);
+    }
+
+    #[test]
+    fn inserting_takes_the_floor_of_the_midpoint() {
+        let mut l = RuleList::new(PriorityBand::RULES_DEFAULT);
+        l.insert("a", rule(), None, None).unwrap(); // 34999
+        l.insert("top", rule(), Some(0), None).unwrap(); // between 35000 (max + 1) and 34999: no room
+        assert_eq!((priorities(&l), generations(&l)), (vec![34999, 34983], vec![1, 1]), "respread, step 16");
+        l.insert("mid", rule(), Some(1), None).unwrap(); // floor((34999 + 34983) / 2)
+        assert_eq!(priorities(&l), vec![34999, 34991, 34983]);
+        l.insert("low", rule(), Some(3), None).unwrap(); // appending at an explicit position: last - 1
+        assert_eq!(priorities(&l), vec![34999, 34991, 34983, 34982]);
+        assert_eq!(generations(&l), vec![1, 0, 1, 0], "only a respread changes generations");
+        l.insert("under", rule(), Some(3), None).unwrap(); // between 34983 and 34982: no room
+        assert_eq!(ids(&l), vec!["top", "mid", "a", "under", "low"]);
+        assert_eq!(priorities(&l), vec![34999, 34983, 34967, 34951, 34935]);
+        assert_eq!(generations(&l), vec![2, 1, 2, 1, 1], "every rule got a new generation");
+    }
+
+    #[test]
+    fn a_respread_uses_a_smaller_step_in_a_small_band_and_a_full_band_refuses() {
+        let band = PriorityBand::for_rules(10000, 10004).unwrap(); // 5 priorities
+        let mut l = RuleList::new(band);
+        l.insert("a", rule(), None, None).unwrap();
+        l.insert("b", rule(), Some(0), None).unwrap(); // no room above a: step floor(5 / 3) = 1
+        assert_eq!(priorities(&l), vec![10004, 10003]);
+        for id in ["c", "d", "e"] {
+            l.insert(id, rule(), None, None).unwrap();
+        }
+        assert_eq!(priorities(&l), vec![10004, 10003, 10002, 10001, 10000]);
+        let before = l.rules().to_vec();
+        let e = l.insert("f", rule(), Some(2), None).unwrap_err();
+        assert_eq!(e.code(), "SDN_TOO_MANY_RULES");
+        let e = l.append_many(vec![("f".into(), rule())], None).unwrap_err();
+        assert_eq!(e.code(), "SDN_TOO_MANY_RULES");
+        assert_eq!(l.rules(), &before[..], "a refused insert changes nothing");
+        assert!(l.numbers().holder(stable_number("rule:f")).is_none(), "nor holds a number");
+    }
+
+    #[test]
+    fn a_batch_without_room_at_the_tail_spreads_the_list() {
+        let band = PriorityBand::for_rules(10000, 10009).unwrap();
+        let mut l = RuleList::new(band);
+        l.insert("a", rule(), None, None).unwrap(); // 10009
+        l.insert("b", rule(), Some(1), None).unwrap(); // 10008
+        l.update("b", rule()).unwrap();
+        // Fill the tail of the band.
+        l.append_many((0..7).map(|i| (format!("t{i}"), rule())).collect(), None).unwrap();
+        assert_eq!(l.rules().last().map(|r| r.priority), Some(10001));
+        assert_eq!(
+            l.append_many(vec![("x".into(), rule()), ("y".into(), rule())], None),
+            Err(EngineError::TooManyRules { min: 10000, max: 10009, capacity: 10, wanted: 11 })
+        );
+        l.remove("t3").unwrap();
+        l.remove("t4").unwrap(); // 7 rules, the tail still ends at 10001
+        assert_eq!(l.append_many(vec![("x".into(), rule()), ("y".into(), rule())], None), Ok(Placement::Respread));
+        assert_eq!(priorities(&l), (0..9).map(|i| 10009 - i).collect::<Vec<_>>(), "step floor(10 / 10) = 1");
+        assert_eq!(l.get("b").map(|r| r.generation), Some(2), "updated once, spread once");
+        assert_eq!(l.get("y").map(|r| r.generation), Some(1), "new rules spread too");
+    }
+
+    #[test]
+    fn update_bumps_the_generation_and_wraps() {
+        let mut l = RuleList::new(PriorityBand::RULES_DEFAULT);
+        l.insert("a", rule(), None, None).unwrap();
+        let c0 = l.get("a").unwrap().cookie();
+        let before = l.update("a", rule()).unwrap();
+        assert_eq!((before.generation, before.cookie()), (0, c0));
+        let after = l.get("a").unwrap();
+        assert_eq!((after.generation, after.priority), (1, 34999));
+        assert_eq!(after.cookie(), c0 | 1 << 40);
+        for _ in 0..255 {
+            l.update("a", rule()).unwrap();
+        }
+        assert_eq!(l.get("a").unwrap().generation, 0, "mod 256");
+        assert_eq!(l.update("zz", rule()).unwrap_err().code(), "SDN_RULE_NOT_FOUND");
+    }
+
+    #[test]
+    fn ids_are_checked_and_numbers_held_once() {
+        let mut l = RuleList::new(PriorityBand::RULES_DEFAULT);
+        assert_eq!(l.insert("", rule(), None, None).unwrap_err().code(), "ERR_INVALID_ARG_VALUE");
+        assert_eq!(l.insert(&"x".repeat(129), rule(), None, None).unwrap_err().code(), "ERR_INVALID_ARG_VALUE");
+        let mut other = rule();
+        other.id = Some("b".into());
+        assert_eq!(l.insert("a", other.clone(), None, None).unwrap_err().code(), "ERR_INVALID_ARG_VALUE");
+        other.id = Some("a".into());
+        l.insert("a", other, None, None).unwrap();
+        assert_eq!(l.get("a").unwrap().rule.id, None, "the list keeps the id once");
+        assert_eq!(l.insert("a", rule(), None, None).unwrap_err().code(), "SDN_RULE_EXISTS");
+        assert_eq!(l.insert("b", rule(), Some(2), None).unwrap_err().code(), "ERR_OUT_OF_RANGE");
+        let e = l.append_many(vec![("c".into(), rule()), ("c".into(), rule())], None).unwrap_err();
+        assert_eq!(e.code(), "SDN_RULE_EXISTS", "an id twice in one batch");
+        assert_eq!(l.len(), 1);
+
+        // A provider's number: the rule whose id maps to it is refused, in both forms.
+        l.reserve_number("provider:sg", stable_number("rule:sip")).unwrap();
+        assert_eq!(l.insert("sip", rule(), None, None).unwrap_err().code(), "SDN_RULE_ID_COLLISION");
+        let e = l.append_many(vec![("ok".into(), rule()), ("sip".into(), rule())], None).unwrap_err();
+        assert_eq!(e.code(), "SDN_RULE_ID_COLLISION");
+        assert_eq!(ids(&l), vec!["a"], "all or none");
+        assert_eq!(l.reserve_number("rule:x", 5).unwrap_err().code(), "ERR_INVALID_ARG_VALUE");
+
+        // A deleted rule frees its number: the id can come back.
+        l.remove("a").unwrap();
+        l.insert("a", rule(), None, None).unwrap();
+        assert_eq!(l.get("a").map(|r| r.generation), Some(0));
+    }
+
+    #[test]
+    fn reorder_takes_a_permutation_and_spreads() {
+        let mut l = RuleList::new(PriorityBand::RULES_DEFAULT);
+        for id in ["a", "b", "c"] {
+            l.insert(id, rule(), None, None).unwrap();
+        }
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        for bad in [s(&["a", "b"]), s(&["a", "b", "b"]), s(&["a", "b", "z"])] {
+            assert_eq!(l.reorder(&bad).unwrap_err().code(), "ERR_INVALID_ARG_VALUE", "{bad:?}");
+        }
+        assert_eq!(priorities(&l), vec![34999, 34998, 34997], "refused: nothing changed");
+        l.reorder(&s(&["c", "a", "b"])).unwrap();
+        assert_eq!(ids(&l), vec!["c", "a", "b"]);
+        assert_eq!(priorities(&l), vec![34999, 34983, 34967]);
+        assert_eq!(generations(&l), vec![1, 1, 1]);
+    }
+}
