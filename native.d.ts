@@ -313,6 +313,29 @@ export interface NativeArpPacket {
   vlan?: number
 }
 
+/** One priority band, `min..=max`. */
+export interface NativeBand {
+  min: number
+  max: number
+}
+
+/**
+ * The one band table of table 0 (`control::bands`): the JS modules take their
+ * priorities from here, so the bands cannot drift apart or overlap.
+ */
+export interface NativeBands {
+  /** The ordered traffic rules (default). */
+  rules: NativeBand
+  /** XO's bands, for `priorities: 'xo'`. */
+  xo: NativeBand
+  /** XAPI's VIF-locking flows (not ours: every band of ours stays above). */
+  xapiVifLocking: NativeBand
+  elasticIps: NativeBand
+  securityGroupPermissions: NativeBand
+  securityGroupBasics: NativeBand
+  securityGroupDeny: NativeBand
+}
+
 /** A refusal inside a batch. */
 export interface NativeBatchError {
   index: number
@@ -478,6 +501,8 @@ export declare function parseArp(frame: Buffer): NativeArpPacket | null
 
 /** `{ ruleNumber, generation }` of one of our cookies, `null` for anyone else's. */
 export declare function parseCookie(cookie: bigint): NativeCookieParts | null
+
+export declare function priorityBands(): NativeBands
 
 /** `NAMESPACE | generation << 40 | ruleNumber` (ruleNumber 1..2^40-1, generation 0..255). */
 export declare function ruleCookie(ruleNumber: bigint | number, generation: number): bigint

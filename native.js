@@ -866,5 +866,6 @@ module.exports.ipv4Cidr = nativeBinding.ipv4Cidr
 module.exports.listServices = nativeBinding.listServices
 module.exports.parseArp = nativeBinding.parseArp
 module.exports.parseCookie = nativeBinding.parseCookie
+module.exports.priorityBands = nativeBinding.priorityBands
 module.exports.ruleCookie = nativeBinding.ruleCookie
 module.exports.validateRule = nativeBinding.validateRule

@@ -24,7 +24,10 @@ const native = require('../native.js')
 const { encodeBatch, decode } = require('./codec.js')
 const { fail, argError, ipv4Cidr, checkVif } = require('./options.js')
 
-const PRIORITY = { arp: 9990, internal: 9985, nat: 9980 }
+// From the one band table (src/control/bands.rs): ARP to the controller first, then
+// internal traffic untranslated, then translation.
+const BAND = native.priorityBands().elasticIps
+const PRIORITY = { arp: BAND.max, internal: BAND.min + Math.floor((BAND.max - BAND.min) / 2), nat: BAND.min }
 const STATE_VERSION = 1
 const ETH_IP = 0x0800
 const ETH_ARP = 0x0806

@@ -47,10 +47,12 @@ function checkLogger(logger) {
   return logger
 }
 
-/** Above XAPI's VIF-locking flows (4000–8000), below XO's bands (35001–65000). */
-const DEFAULT_PRIORITIES = { min: 10000, max: 34999 }
+// The one band table (src/control/bands.rs): rules above XAPI's VIF-locking flows and
+// the security-group and elastic-IP bands, below XO's own bands.
+const BANDS = native.priorityBands()
+const DEFAULT_PRIORITIES = { ...BANDS.rules }
 /** XO's own bands, for a controller that takes over XO-managed priorities. */
-const XO_PRIORITIES = { min: 35001, max: 65000 }
+const XO_PRIORITIES = { ...BANDS.xo }
 
 const STATE_VERSION = 1
 
@@ -166,8 +168,9 @@ function checkPriorities(p) {
   if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max > 65535 || min > max) {
     throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.priorities must satisfy 1 <= min <= max <= 65535')
   }
-  if (min <= 8000) {
-    throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.priorities.min must be above 8000: XAPI VIF-locking flows use 4000-8000 and must stay below our rules')
+  const locking = BANDS.xapiVifLocking
+  if (min <= locking.max) {
+    throw argError(RangeError, 'ERR_OUT_OF_RANGE', `options.priorities.min must be above ${locking.max}: XAPI VIF-locking flows use ${locking.min}-${locking.max} and must stay below our rules`)
   }
   return { min, max }
 }

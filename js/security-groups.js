@@ -32,8 +32,11 @@ const native = require('../native.js')
 const { fail, argError, checkCidr, checkVif } = require('./options.js')
 const { nativeCall } = require('./errors.js')
 
-const PRIORITY = { allow: 9900, basics: 9800, deny: 9100 }
-const MAX_GROUPS_PER_VIF = 16
+// From the one band table (src/control/bands.rs).
+const BANDS = native.priorityBands()
+const PRIORITY = { allow: BANDS.securityGroupPermissions.max, basics: BANDS.securityGroupBasics.min, deny: BANDS.securityGroupDeny.min }
+/** One permission priority per group slot, inside the band. */
+const MAX_GROUPS_PER_VIF = BANDS.securityGroupPermissions.max - BANDS.securityGroupPermissions.min + 1
 const STATE_VERSION = 1
 const ANY_CIDR = '0.0.0.0/0'
 

@@ -323,3 +323,41 @@ impl NativeFlowTable {
 fn not_flow_stats(i: usize, what: &str) -> JsError {
     err("ERR_INVALID_ARG_VALUE", format!("parts[{i}] must be a flow stats reply, got {what}"))
 }
+
+/// One priority band, `min..=max`.
+#[napi(object)]
+pub struct NativeBand {
+    pub min: u32,
+    pub max: u32,
+}
+
+/// The one band table of table 0 (`control::bands`): the JS modules take their
+/// priorities from here, so the bands cannot drift apart or overlap.
+#[napi(object)]
+pub struct NativeBands {
+    /// The ordered traffic rules (default).
+    pub rules: NativeBand,
+    /// XO's bands, for `priorities: 'xo'`.
+    pub xo: NativeBand,
+    /// XAPI's VIF-locking flows (not ours: every band of ours stays above).
+    pub xapi_vif_locking: NativeBand,
+    pub elastic_ips: NativeBand,
+    pub security_group_permissions: NativeBand,
+    pub security_group_basics: NativeBand,
+    pub security_group_deny: NativeBand,
+}
+
+#[napi]
+pub fn priority_bands() -> NativeBands {
+    use crate::control::PriorityBand as B;
+    let band = |b: B| NativeBand { min: b.min().into(), max: b.max().into() };
+    NativeBands {
+        rules: band(B::RULES_DEFAULT),
+        xo: band(B::XO),
+        xapi_vif_locking: band(B::XAPI_VIF_LOCKING),
+        elastic_ips: band(B::ELASTIC_IPS),
+        security_group_permissions: band(B::SECURITY_GROUP_PERMISSIONS),
+        security_group_basics: band(B::SECURITY_GROUP_BASICS),
+        security_group_deny: band(B::SECURITY_GROUP_DENY),
+    }
+}
