@@ -230,7 +230,8 @@ async function oneHostDown(sdn, a, b, c, net) {
   const up = new Promise((resolve) => sdn.on('hostUp', (e) => e.host === c.name && e.repaired && resolve(e)))
   await c.restartDb()
   await c.restartSwitch()
-  expect((await up).repaired).toEqual({ ok: true, added: 4, removed: 0 })
+  // Which path re-sends the 4 flows (the retry, or the refresh its reconnect triggers) is a race: the state is what counts.
+  expect((await up).repaired).toMatchObject({ ok: true, removed: 0 })
   expect(ourFlows(c)).toEqual(c.bridges[0].vifs.map((v) => expect.stringContaining(`udp,in_port=${v.ofport},dl_src=${v.mac},tp_dst=53`)))
   expect((await sdn.sync()).hosts[c.name]).toEqual({ ok: true, added: 0, removed: 0 })
 }
