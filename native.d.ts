@@ -98,12 +98,24 @@ export declare class NativeOvsdbSession {
   receive(bytes: Buffer): void
   /** Bytes to write, if any. */
   takeOutput(): Buffer | null
+  /**
+   * Bytes written to the transport and still waiting in it (for a `node:tls`
+   * socket, `writableLength`): they count against the 16 MiB write cap, past
+   * which the session closes with `PEER_NOT_READING`.
+   */
+  setUnsent(bytes: number): void
+  /** Bytes the session holds for the transport (output not taken plus `setUnsent`). */
+  queuedBytes(): number
   /** Milliseconds until `handleTimeout` is due, or null. */
   pollTimeoutMs(): number | null
   /** Expires what is due. */
   handleTimeout(): void
-  /** Ends the session (`transportError`: the connection was lost). */
-  close(transportError?: string | undefined | null): void
+  /**
+   * Ends the session (`transportError`: the connection was lost; `code`: the
+   * transport's code, so that `PEER_NOT_READING` from the stream fails the
+   * pending commands with that code rather than `CHANNEL_CLOSED`).
+   */
+  close(transportError?: string | undefined | null, code?: string | undefined | null): void
   /** Any JSON-RPC method; `params` is JSON text. Returns the command id. */
   call(method: string, params: string, timeoutMs?: number | undefined | null): number
   /**
@@ -163,9 +175,16 @@ export declare class NativeRateLimiter {
 export declare class NativeStream {
   /** Connects; resolves `null` or a failure object (`{ failed, code, message }`). */
   connect(): Promise<NativeFailure | null>
-  /** Queues bytes; false when the stream is closed. */
+  /**
+   * Queues bytes; false when the stream is closed, or when its write queue is
+   * over the cap (16 MiB): the stream is then cut and ends with a 'close' event
+   * of code `PEER_NOT_READING`.
+   */
   write(bytes: Buffer): boolean
-  /** Flushes and shuts down. */
+  /**
+   * Flushes and shuts down; past 1 s the connection is cut. The 'close' event
+   * follows, once the socket and the queue are dropped.
+   */
   end(): void
 }
 

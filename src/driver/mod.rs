@@ -7,6 +7,15 @@ pub mod openflow;
 pub mod stream;
 
 use std::fmt;
+use std::time::Duration;
+
+/// How long a graceful close may spend flushing what is queued (and, for a byte
+/// stream, reading to the peer's end) before the connection is cut: 1 s. After it,
+/// the tasks are aborted and the socket and queues dropped, so a peer that stops
+/// reading cannot hold a closed connection (and its memory) open.
+pub const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
+
+pub use crate::session::{MAX_QUEUED_BYTES, PEER_NOT_READING};
 
 /// A failure a caller sees, with a stable code.
 #[derive(Clone, Debug, PartialEq, Eq)]

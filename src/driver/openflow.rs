@@ -3,13 +3,15 @@
 //! with jittered backoff after a loss.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
 use super::io::{connect, Stream, TlsTarget};
-use super::ChannelError;
+use super::{ChannelError, CLOSE_FLUSH_TIMEOUT};
 use crate::session::openflow::{CloseReason, Completion, Config, Connected, Event, RequestError, RequestId, Session};
 use crate::session::reconnect::Backoff;
 
@@ -83,7 +85,9 @@ impl ChannelHandle {
         rx.await.map_err(|_| closed())?
     }
 
-    /// Closes gracefully; idempotent.
+    /// Closes gracefully; idempotent. What is queued is flushed for at most
+    /// [`CLOSE_FLUSH_TIMEOUT`], then the writer is aborted: when this returns, the
+    /// socket and the queues are dropped.
     pub async fn close(&self) {
         let (done, rx) = oneshot::channel();
         if self.tx.send(Command::Close { done }).is_ok() {
@@ -108,19 +112,19 @@ pub async fn open(
 async fn establish(options: &ChannelOptions) -> Result<(Box<dyn Stream>, Session, Connected), ChannelError> {
     let mut stream = connect(&options.host, options.port, options.tls.as_ref(), options.connect_timeout).await?;
     let mut session = Session::new(options.session.clone(), Instant::now());
+    // Writes are bounded too: a switch that reads nothing must not hang connect().
+    let deadline = Instant::now() + options.session.handshake_timeout;
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         if let Some(out) = session.take_output() {
-            stream.write_all(&out).await.map_err(|e| transport("writing the handshake", &e))?;
-            stream.flush().await.map_err(|e| transport("writing the handshake", &e))?;
+            write_by(&mut stream, &out, deadline, "writing the handshake").await?;
         }
         while let Some(ev) = session.poll_event() {
             match ev {
                 Event::Connected(c) => {
                     // Push the SET_CONFIG queued with the transition before handing over.
                     if let Some(out) = session.take_output() {
-                        stream.write_all(&out).await.map_err(|e| transport("configuring the switch", &e))?;
-                        stream.flush().await.map_err(|e| transport("configuring the switch", &e))?;
+                        write_by(&mut stream, &out, deadline, "configuring the switch").await?;
                     }
                     return Ok((stream, session, c));
                 }
@@ -139,6 +143,22 @@ async fn establish(options: &ChannelOptions) -> Result<(Box<dyn Stream>, Session
             },
             _ = tokio::time::sleep_until(deadline.into()) => session.handle_timeout(Instant::now()),
         }
+    }
+}
+
+/// Writes and flushes `bytes` before `deadline` (the handshake's).
+async fn write_by(stream: &mut Box<dyn Stream>, bytes: &[u8], deadline: Instant, what: &str) -> Result<(), ChannelError> {
+    let write = async {
+        stream.write_all(bytes).await?;
+        stream.flush().await
+    };
+    match tokio::time::timeout_at(deadline.into(), write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(transport(what, &e)),
+        Err(_) => Err(ChannelError::new(
+            CloseReason::HandshakeTimeout.code(),
+            format!("the switch did not read our handshake in time ({what})"),
+        )),
     }
 }
 
@@ -192,6 +212,9 @@ async fn run(
         let outcome = serve(&options, current, &mut session, &mut rx, &mut waiting, &on_event).await;
         let lost = match outcome {
             Outcome::Closed(done) => {
+                // The socket and the writer are gone already (serve); the session's
+                // buffers go before the caller hears that the channel is closed.
+                drop(session);
                 on_event(ChannelEvent::Closed);
                 let _ = done.send(());
                 return;
@@ -269,12 +292,16 @@ fn drain_events(session: &mut Session, waiting: &mut HashMap<RequestId, Reply>, 
 
 /// Writes what the session produces, in its own task so that a slow peer never
 /// stops us from reading (a switch blocked on its own writes would deadlock us).
+/// `unsent` counts the bytes queued to it and not yet being written; the session
+/// holds them against its cap ([`crate::session::MAX_QUEUED_BYTES`]).
 async fn write_loop(
     mut writer: tokio::io::WriteHalf<Box<dyn Stream>>,
     mut rx: mpsc::UnboundedReceiver<bytes::BytesMut>,
     failed: oneshot::Sender<std::io::Error>,
+    unsent: Arc<AtomicUsize>,
 ) {
     while let Some(buf) = rx.recv().await {
+        unsent.fetch_sub(buf.len(), Ordering::Relaxed);
         let r = async {
             writer.write_all(&buf).await?;
             if rx.is_empty() {
@@ -304,22 +331,35 @@ async fn serve(
     let (mut reader, writer) = tokio::io::split(stream);
     let (wtx, wrx) = mpsc::unbounded_channel();
     let (failed_tx, mut failed) = oneshot::channel();
-    let writer_task = tokio::spawn(write_loop(writer, wrx, failed_tx));
+    let unsent = Arc::new(AtomicUsize::new(0));
+    let mut writer_task = tokio::spawn(write_loop(writer, wrx, failed_tx, unsent.clone()));
     let mut rbuf = vec![0u8; 256 * 1024];
     let outcome = loop {
         if let Some(out) = session.take_output() {
+            unsent.fetch_add(out.len(), Ordering::Relaxed);
             let _ = wtx.send(out);
         }
         drain_events(session, waiting, on_event);
         if session.is_closed() {
-            break Outcome::Lost(ChannelError::new("CHANNEL_CLOSED", "the session ended"));
+            // The session ended itself: probe timeout, protocol error, a reply past
+            // its cap, a peer that does not read. Its reason is the loss's code.
+            let e = match session.close_reason() {
+                Some(r) => ChannelError::new(r.code(), r.to_string()),
+                None => ChannelError::new("CHANNEL_CLOSED", "the session ended"),
+            };
+            break Outcome::Lost(e);
         }
         let deadline = session.poll_timeout().unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         tokio::select! {
             biased;
             n = reader.read(&mut rbuf) => match n {
                 Ok(0) => break Outcome::Lost(ChannelError::new("CHANNEL_CLOSED", format!("{}:{} closed the connection", options.host, options.port))),
-                Ok(n) => session.receive(rbuf.get(..n).unwrap_or_default(), Instant::now()),
+                Ok(n) => {
+                    // Every input may make the session add output (here: echo
+                    // replies); it holds the writer's backlog against its cap.
+                    session.set_unsent(unsent.load(Ordering::Relaxed));
+                    session.receive(rbuf.get(..n).unwrap_or_default(), Instant::now());
+                }
                 Err(e) => break Outcome::Lost(transport("reading", &e)),
             },
             e = &mut failed => {
@@ -334,29 +374,39 @@ async fn serve(
                     break Outcome::Closed(done);
                 }
                 Some(Command::Request { bytes, timeout, reply }) => {
+                    session.set_unsent(unsent.load(Ordering::Relaxed));
                     match session.request(&bytes, timeout.unwrap_or(options.request_timeout), Instant::now()) {
                         Ok(id) => { waiting.insert(id, reply); }
                         Err(e) => { let _ = reply.send(Err(to_error(e))); }
                     }
                 }
                 Some(Command::Batch { bytes, timeout, reply }) => {
+                    session.set_unsent(unsent.load(Ordering::Relaxed));
                     match session.send_batch(&bytes, timeout.unwrap_or(options.request_timeout), Instant::now()) {
                         Ok(id) => { waiting.insert(id, reply); }
                         Err(e) => { let _ = reply.send(Err(to_error(e))); }
                     }
                 }
             },
-            _ = tokio::time::sleep_until(deadline.into()) => session.handle_timeout(Instant::now()),
+            _ = tokio::time::sleep_until(deadline.into()) => {
+                session.set_unsent(unsent.load(Ordering::Relaxed));
+                session.handle_timeout(Instant::now());
+            }
         }
     };
-    // Graceful close: the writer drains what is queued, then shuts down. On a loss
-    // it is stopped at once.
+    // Graceful close: the writer drains what is queued, then shuts down, within
+    // CLOSE_FLUSH_TIMEOUT. On a loss, or past the deadline, it is aborted; either
+    // way it is awaited, so that when this returns the write half, the writer's
+    // queue and (with the read half, dropped here) the socket are gone.
     drop(wtx);
-    match outcome {
-        Outcome::Closed(_) => {
-            let _ = tokio::time::timeout(Duration::from_secs(5), writer_task).await;
-        }
-        _ => writer_task.abort(),
+    let flushed = match outcome {
+        Outcome::Closed(_) => tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, &mut writer_task).await.is_ok(),
+        _ => false,
+    };
+    if !flushed {
+        writer_task.abort();
+        let _ = writer_task.await;
     }
+    drop(reader);
     outcome
 }

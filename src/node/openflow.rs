@@ -138,6 +138,7 @@ pub(super) fn session_config(options: &NativeChannelOptions) -> napi::Result<Con
         handshake_timeout: ms(options.connect_timeout_ms, 10_000),
         expected_datapath_id,
         miss_send_len,
+        ..Config::default()
     })
 }
 

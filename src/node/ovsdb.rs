@@ -128,6 +128,24 @@ impl NativeOvsdbSession {
         guard(|| Ok(self.session.borrow_mut().take_output().map(Buffer::from)))
     }
 
+    /// Bytes written to the transport and still waiting in it (for a `node:tls`
+    /// socket, `writableLength`): they count against the 16 MiB write cap, past
+    /// which the session closes with `PEER_NOT_READING`.
+    #[napi]
+    pub fn set_unsent(&self, bytes: f64) -> napi::Result<(), Code> {
+        guard(|| {
+            let n = if bytes.is_finite() && bytes > 0.0 { bytes as usize } else { 0 };
+            self.session.borrow_mut().set_unsent(n);
+            Ok(())
+        })
+    }
+
+    /// Bytes the session holds for the transport (output not taken plus `setUnsent`).
+    #[napi]
+    pub fn queued_bytes(&self) -> napi::Result<f64, Code> {
+        guard(|| Ok(self.session.borrow().queued_bytes() as f64))
+    }
+
     /// Milliseconds until `handleTimeout` is due, or null.
     #[napi]
     pub fn poll_timeout_ms(&self) -> napi::Result<Option<f64>, Code> {
@@ -148,14 +166,17 @@ impl NativeOvsdbSession {
         })
     }
 
-    /// Ends the session (`transportError`: the connection was lost).
+    /// Ends the session (`transportError`: the connection was lost; `code`: the
+    /// transport's code, so that `PEER_NOT_READING` from the stream fails the
+    /// pending commands with that code rather than `CHANNEL_CLOSED`).
     #[napi]
-    pub fn close(&self, transport_error: Option<String>) -> napi::Result<(), Code> {
+    pub fn close(&self, transport_error: Option<String>, code: Option<String>) -> napi::Result<(), Code> {
         guard(|| {
             Ok({
-                let reason = match transport_error {
-                    Some(why) => CloseReason::Transport(why),
-                    None => CloseReason::ByUser,
+                let reason = match (transport_error, code.as_deref()) {
+                    (Some(why), Some(crate::session::PEER_NOT_READING)) => CloseReason::PeerNotReading(why),
+                    (Some(why), _) => CloseReason::Transport(why),
+                    (None, _) => CloseReason::ByUser,
                 };
                 self.session.borrow_mut().close(reason);
             })

@@ -73,7 +73,16 @@ impl NativeStream {
         };
         let r = open_stream(&self.host, self.port, self.tls.as_ref(), self.timeout, move |ev| {
             let args: EventArgs = match ev {
-                StreamEvent::Data(b) => ("data".into(), Some(b.into()), None, None),
+                StreamEvent::Data(b, ack) => {
+                    // The ack goes when the JS handler has returned (or the call is
+                    // dropped): the reader stays at most 1 MiB ahead of JS.
+                    let args = ("data".into(), Some(b.into()), None, None);
+                    tsfn.call_with_return_value(args, ThreadsafeFunctionCallMode::NonBlocking, move |_, _| {
+                        drop(ack);
+                        Ok(())
+                    });
+                    return;
+                }
                 StreamEvent::Closed(None) => ("close".into(), None, None, None),
                 StreamEvent::Closed(Some(e)) => ("close".into(), None, Some(e.code.into()), Some(e.message)),
             };
@@ -92,7 +101,9 @@ impl NativeStream {
         }
     }
 
-    /// Queues bytes; false when the stream is closed.
+    /// Queues bytes; false when the stream is closed, or when its write queue is
+    /// over the cap (16 MiB): the stream is then cut and ends with a 'close' event
+    /// of code `PEER_NOT_READING`.
     #[napi]
     pub fn write(&self, bytes: BufferSlice) -> napi::Result<bool, Code> {
         guard(|| {
@@ -106,7 +117,8 @@ impl NativeStream {
         })
     }
 
-    /// Flushes and shuts down.
+    /// Flushes and shuts down; past 1 s the connection is cut. The 'close' event
+    /// follows, once the socket and the queue are dropped.
     #[napi]
     pub fn end(&self) -> napi::Result<(), Code> {
         guard(|| {

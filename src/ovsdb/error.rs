@@ -196,10 +196,21 @@ pub enum CloseReason {
     /// The server did not answer our `echo` probe, nor send anything, in time.
     #[error("ovsdb-server did not answer the echo probe")]
     ProbeTimeout,
-    /// The server sent bytes that are not JSON-RPC, a message over the size cap,
-    /// or a malformed notification.
+    /// The server sent bytes that are not JSON-RPC, or a malformed notification.
     #[error("OVSDB protocol error: {0}")]
     Protocol(String),
+    /// One message from the server passed the size cap (see
+    /// [`crate::ovsdb::framing::MAX_MESSAGE_BYTES`]) while still incomplete: it was
+    /// dropped at the cap, and the stream cannot be resynchronized.
+    #[error("ovsdb-server sent a JSON message larger than the {limit}-byte cap")]
+    MessageTooLarge {
+        /// The cap.
+        limit: usize,
+    },
+    /// The bytes waiting to be written to the server passed
+    /// [`crate::session::MAX_QUEUED_BYTES`]: it does not read what we send.
+    #[error("{0}")]
+    PeerNotReading(String),
     /// The transport ended (set by the driver).
     #[error("connection lost: {0}")]
     Transport(String),
@@ -209,11 +220,14 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
-    /// Stable code: `OVSDB_ECHO_TIMEOUT`, `OVSDB_PROTOCOL_ERROR`, `CHANNEL_CLOSED`.
+    /// Stable code: `OVSDB_ECHO_TIMEOUT`, `OVSDB_PROTOCOL_ERROR`,
+    /// `OVSDB_MESSAGE_TOO_LARGE`, `PEER_NOT_READING`, `CHANNEL_CLOSED`.
     pub fn code(&self) -> &'static str {
         match self {
             CloseReason::ProbeTimeout => "OVSDB_ECHO_TIMEOUT",
             CloseReason::Protocol(_) => "OVSDB_PROTOCOL_ERROR",
+            CloseReason::MessageTooLarge { .. } => "OVSDB_MESSAGE_TOO_LARGE",
+            CloseReason::PeerNotReading(_) => crate::session::PEER_NOT_READING,
             CloseReason::Transport(_) | CloseReason::ByUser => "CHANNEL_CLOSED",
         }
     }
@@ -313,6 +327,8 @@ mod tests {
         assert_eq!(CloseReason::ProbeTimeout.code(), "OVSDB_ECHO_TIMEOUT");
         assert_eq!(CloseReason::Protocol("x".into()).code(), "OVSDB_PROTOCOL_ERROR");
         assert_eq!(CloseReason::ByUser.code(), "CHANNEL_CLOSED");
+        assert_eq!(CloseReason::MessageTooLarge { limit: 1 }.code(), "OVSDB_MESSAGE_TOO_LARGE");
+        assert_eq!(CloseReason::PeerNotReading("x".into()).code(), "PEER_NOT_READING");
         assert_eq!(RequestError::Timeout.code(), "OVSDB_TIMEOUT");
         assert_eq!(RequestError::NotConnected.code(), "CHANNEL_NOT_CONNECTED");
         let t = TransactError { index: 1, operation: Some("insert".into()), error: ErrorKind::ConstraintViolation, details: Some("bad".into()), syntax: None };

@@ -5,19 +5,25 @@
 //! ends (whitespace in between is allowed). So message boundaries are found by
 //! tracking the nesting depth of `{`/`[` outside of strings.
 //!
-//! The scanner is incremental: the depth, "inside a string" and "after a
-//! backslash" states survive between [`JsonFramer::push`] calls, and each byte is
-//! looked at once, so a message that arrives in many small chunks costs linear
-//! time. Bytes are split anywhere, including inside a multi-byte UTF-8 character
-//! (every structural byte is ASCII and never appears inside one) and inside an
-//! escape sequence. The framer only finds the boundaries; the JSON inside is
-//! validated by the parser afterwards ([`crate::ovsdb::jsonrpc`]).
+//! The scanner is incremental and runs as bytes are pushed: the depth, "inside a
+//! string" and "after a backslash" states survive between [`JsonFramer::push`]
+//! calls, each byte is looked at once, and the buffer grows by doubling, so a
+//! message that arrives in many small chunks costs linear time. Bytes are split anywhere, including
+//! inside a multi-byte UTF-8 character (every structural byte is ASCII and never
+//! appears inside one) and inside an escape sequence. The framer only finds the
+//! boundaries; the JSON inside is validated by the parser afterwards
+//! ([`crate::ovsdb::jsonrpc`]).
 //!
 //! A top-level value must be an object or an array: a bare number has no
 //! terminating byte, and OVSDB never sends one. Anything else between messages
-//! is an error, as is a message larger than the cap.
+//! is an error, as is a message larger than the cap. The cap is enforced while
+//! pushing: the still-incomplete message is never buffered past it (peak memory
+//! is the cap, not the cap plus whatever one read brought), and its bytes are
+//! freed as soon as it fails.
 
-use bytes::{Buf, Bytes, BytesMut};
+use std::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
 
 /// Default cap on one message: 64 MiB. The largest OVSDB messages are the initial
 /// contents of a monitor on a big database (a few MiB per 10k rows); the cap keeps
@@ -56,18 +62,22 @@ pub const MAX_DEPTH: u32 = 128;
 /// Incremental JSON text splitter.
 #[derive(Debug)]
 pub struct JsonFramer {
-    /// Unconsumed bytes: the message being assembled starts at 0 (leading
-    /// whitespace is dropped as it is scanned).
+    /// The complete messages not returned yet (their lengths in `complete`), then
+    /// the message being assembled. Whitespace between messages is never stored.
     buf: BytesMut,
-    /// How far `buf` has been scanned.
-    scanned: usize,
-    /// Nesting depth at `scanned`; 0 between messages.
+    /// Lengths of the complete messages at the front of `buf`, in order.
+    complete: VecDeque<usize>,
+    /// Bytes of the message being assembled (at the end of `buf`); 0 between messages.
+    partial: usize,
+    /// Nesting depth; 0 between messages.
     depth: u32,
     in_string: bool,
     escaped: bool,
     limit: usize,
-    /// Bytes of the stream dropped or handed out before `buf[0]`.
-    consumed: u64,
+    /// Bytes of the stream pushed so far.
+    offset: u64,
+    /// Set once the stream cannot be split any more; returned after the complete
+    /// messages that came before the bad byte.
     failed: Option<FramingError>,
 }
 
@@ -87,67 +97,64 @@ impl JsonFramer {
     pub fn with_limit(limit: usize) -> JsonFramer {
         JsonFramer {
             buf: BytesMut::new(),
-            scanned: 0,
+            complete: VecDeque::new(),
+            partial: 0,
             depth: 0,
             in_string: false,
             escaped: false,
             limit,
-            consumed: 0,
+            offset: 0,
             failed: None,
         }
     }
 
     /// Appends received bytes. Call [`JsonFramer::next_text`] until it returns `None`.
+    ///
+    /// The bytes are scanned here: an error (a message past the cap, a byte that
+    /// cannot start a message, nesting too deep) stops the framer at that byte,
+    /// drops the incomplete message at once and ignores everything after it.
     pub fn push(&mut self, bytes: &[u8]) {
-        if self.failed.is_none() {
-            self.buf.extend_from_slice(bytes);
-        }
-    }
-
-    /// Bytes buffered and not yet returned (a partial message).
-    pub fn buffered(&self) -> usize {
-        self.buf.len()
-    }
-
-    /// The next complete JSON text, if one is buffered. After an error the framer
-    /// stays failed: the stream has no way to resynchronize.
-    pub fn next_text(&mut self) -> Result<Option<Bytes>, FramingError> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        match self.scan() {
-            Ok(Some(end)) => {
-                let text = self.buf.split_to(end).freeze();
-                self.consumed += end as u64;
-                self.scanned = 0;
-                Ok(Some(text))
-            }
-            Ok(None) => Ok(None),
-            Err(e) => {
-                self.failed = Some(e.clone());
-                self.buf = BytesMut::new();
-                Err(e)
-            }
-        }
-    }
-
-    /// Scans new bytes; returns the end of a complete message at the front of `buf`.
-    fn scan(&mut self) -> Result<Option<usize>, FramingError> {
-        // Whitespace before a message is dropped once the scan is done.
-        let mut skip = 0;
-        let mut end = None;
-        for (i, &b) in self.buf.iter().enumerate().skip(self.scanned) {
+        let mut i = 0;
+        while i < bytes.len() && self.failed.is_none() {
             if self.depth == 0 {
-                match b {
-                    // RFC 8259 §2: insignificant whitespace.
-                    b' ' | b'\t' | b'\n' | b'\r' => {
-                        skip = i + 1;
-                        continue;
-                    }
-                    b'{' | b'[' => self.depth = 1,
-                    _ => return Err(FramingError::Unexpected { byte: b, offset: self.consumed + i as u64 }),
+                i = self.between_messages(bytes, i);
+            } else {
+                i = self.in_message(bytes, i);
+            }
+        }
+        self.offset += bytes.len() as u64;
+    }
+
+    /// Skips whitespace from `bytes[i]`; at the first byte of a message, opens it.
+    fn between_messages(&mut self, bytes: &[u8], mut i: usize) -> usize {
+        while let Some(&b) = bytes.get(i) {
+            match b {
+                // RFC 8259 §2: insignificant whitespace.
+                b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+                b'{' | b'[' => {
+                    self.depth = 1;
+                    self.partial = 1;
+                    self.append(&bytes[i..=i]);
+                    return i + 1;
                 }
-            } else if self.in_string {
+                _ => {
+                    self.fail(FramingError::Unexpected { byte: b, offset: self.offset + i as u64 });
+                    return bytes.len();
+                }
+            }
+        }
+        i
+    }
+
+    /// Scans `bytes[i..]` inside a message, up to its end, the end of `bytes` or
+    /// the cap, whichever comes first, and stores what belongs to the message.
+    fn in_message(&mut self, bytes: &[u8], i: usize) -> usize {
+        // The message may take `room` more bytes; past them it is too large.
+        let room = self.limit.saturating_sub(self.partial);
+        let stop = bytes.len().min(i.saturating_add(room));
+        let mut end = None;
+        for (j, &b) in bytes.iter().enumerate().take(stop).skip(i) {
+            if self.in_string {
                 if self.escaped {
                     self.escaped = false;
                 } else if b == b'\\' {
@@ -155,39 +162,92 @@ impl JsonFramer {
                 } else if b == b'"' {
                     self.in_string = false;
                 }
-            } else {
-                match b {
-                    b'"' => self.in_string = true,
-                    b'{' | b'[' => {
-                        self.depth += 1;
-                        if self.depth > MAX_DEPTH {
-                            return Err(FramingError::TooDeep { limit: MAX_DEPTH });
-                        }
+                continue;
+            }
+            match b {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => {
+                    self.depth += 1;
+                    if self.depth > MAX_DEPTH {
+                        self.fail(FramingError::TooDeep { limit: MAX_DEPTH });
+                        return bytes.len();
                     }
-                    b'}' | b']' => {
-                        self.depth -= 1;
-                        if self.depth == 0 {
-                            end = Some(i + 1);
-                        }
-                    }
-                    _ => {}
                 }
-            }
-            if i + 1 - skip > self.limit {
-                return Err(FramingError::TooLarge { limit: self.limit });
-            }
-            if end.is_some() {
-                break;
+                b'}' | b']' => {
+                    self.depth -= 1;
+                    if self.depth == 0 {
+                        end = Some(j + 1);
+                        break;
+                    }
+                }
+                _ => {}
             }
         }
-        self.buf.advance(skip);
-        self.consumed += skip as u64;
-        match end {
-            Some(e) => Ok(Some(e - skip)),
-            None => {
-                self.scanned = self.buf.len();
-                Ok(None)
-            }
+        if let Some(end) = end {
+            self.append(&bytes[i..end]);
+            self.complete.push_back(self.partial + (end - i));
+            self.partial = 0;
+            return end;
+        }
+        if stop < bytes.len() {
+            // The message already has `limit` bytes, is not over, and more come.
+            self.fail(FramingError::TooLarge { limit: self.limit });
+            return bytes.len();
+        }
+        self.append(&bytes[i..stop]);
+        self.partial += stop - i;
+        stop
+    }
+
+    fn append(&mut self, bytes: &[u8]) {
+        let need = self.buf.len() + bytes.len();
+        if need > self.buf.capacity() {
+            // Grow by doubling (each byte is copied O(1) times overall), but never
+            // past what the complete messages and one message at the cap need:
+            // `BytesMut::reserve` would double past the cap.
+            let held: usize = self.complete.iter().sum();
+            let most = held.saturating_add(self.limit).max(need);
+            let target = need.max(self.buf.len().saturating_mul(2)).max(4096).min(most);
+            let mut grown = BytesMut::with_capacity(target);
+            grown.extend_from_slice(&self.buf);
+            self.buf = grown;
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Bytes allocated for the buffer (at least [`JsonFramer::buffered`]).
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    fn fail(&mut self, e: FramingError) {
+        // The incomplete message will never be used: free it now. Complete ones
+        // are still handed out, then the error.
+        let held: usize = self.complete.iter().sum();
+        if held == 0 {
+            self.buf = BytesMut::new();
+        } else {
+            self.buf.truncate(held);
+        }
+        self.partial = 0;
+        self.depth = 0;
+        self.failed = Some(e);
+    }
+
+    /// Bytes buffered and not yet returned (complete messages and a partial one).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The next complete JSON text, if one is buffered. After an error the framer
+    /// stays failed: the stream has no way to resynchronize.
+    pub fn next_text(&mut self) -> Result<Option<Bytes>, FramingError> {
+        if let Some(len) = self.complete.pop_front() {
+            return Ok(Some(self.buf.split_to(len).freeze()));
+        }
+        match &self.failed {
+            Some(e) => Err(e.clone()),
+            None => Ok(None),
         }
     }
 }
@@ -303,6 +363,85 @@ mod tests {
             }
         }
         panic!("cap not enforced");
+    }
+
+    #[test]
+    fn an_unclosed_value_fails_at_the_cap_without_buffering_past_it() {
+        let limit = 1 << 20;
+        let mut f = JsonFramer::with_limit(limit);
+        // Two whole messages first, then a value that never closes, in 64 KiB reads.
+        f.push(b"{\"id\":1} [2]\n{\"method\":\"x\",\"params\":[\"");
+        let chunk = vec![b'a'; 64 << 10];
+        let (mut max_len, mut max_cap, mut pushed) = (0, 0, 0);
+        let mut got = Vec::new();
+        let err = loop {
+            f.push(&chunk);
+            pushed += chunk.len();
+            max_len = max_len.max(f.buffered());
+            max_cap = max_cap.max(f.capacity());
+            match all(&mut f) {
+                Ok(v) => got.extend(v),
+                Err(e) => break e,
+            }
+            assert!(pushed < 2 * limit, "cap not enforced");
+        };
+        assert_eq!(err, FramingError::TooLarge { limit });
+        assert_eq!(got, vec!["{\"id\":1}", "[2]"]);
+        // It failed with the read that crossed the cap, and never held more than it.
+        let prefix = b"{\"method\":\"x\",\"params\":[\"".len();
+        assert!(pushed + prefix > limit && pushed + prefix <= limit + chunk.len(), "{pushed}");
+        assert!(max_len <= limit + 16, "{max_len}");
+        assert!(max_cap <= limit + 16, "{max_cap}");
+        // The partial message is freed at once; later bytes are ignored.
+        assert_eq!((f.buffered(), f.capacity()), (0, 0));
+        f.push(b"{}");
+        assert_eq!(f.next_text(), Err(FramingError::TooLarge { limit }));
+        assert_eq!(f.buffered(), 0);
+    }
+
+    #[test]
+    fn complete_messages_before_an_oversized_one_in_the_same_read_are_kept() {
+        let mut f = JsonFramer::with_limit(10);
+        f.push(b"[1] {\"a\":\"0123456789\"} [2]");
+        assert_eq!(f.next_text().unwrap().as_deref(), Some(&b"[1]"[..]));
+        assert_eq!(f.next_text(), Err(FramingError::TooLarge { limit: 10 }));
+        assert_eq!(f.buffered(), 0);
+        // Exactly at the cap, split across reads at every point.
+        let msg = b"{\"a\":\"xx\"}";
+        assert_eq!(msg.len(), 10);
+        for i in 0..=msg.len() {
+            let mut f = JsonFramer::with_limit(10);
+            f.push(&msg[..i]);
+            f.push(&msg[i..]);
+            f.push(b" ");
+            assert_eq!(f.next_text().unwrap().as_deref(), Some(&msg[..]), "split at {i}");
+            f.push(b"{\"a\":\"xx\"");
+            assert_eq!(f.buffered(), 9);
+            f.push(b" ");
+            assert_eq!(f.next_text(), Ok(None));
+            f.push(b"}");
+            assert_eq!(f.next_text(), Err(FramingError::TooLarge { limit: 10 }), "split at {i}");
+        }
+    }
+
+    #[test]
+    fn many_messages_in_tiny_reads_stay_linear() {
+        // 200,000 messages pushed 7 bytes at a time, with messages taken as they come.
+        let one = b"{\"id\":1,\"result\":[\"}\"],\"error\":null}\n";
+        let stream: Vec<u8> = one.iter().copied().cycle().take(one.len() * 200_000).collect();
+        let mut f = JsonFramer::new();
+        let t = std::time::Instant::now();
+        let mut n = 0;
+        for c in stream.chunks(7) {
+            f.push(c);
+            while let Some(text) = f.next_text().unwrap() {
+                assert_eq!(text.len(), one.len() - 1);
+                n += 1;
+            }
+        }
+        assert_eq!(n, 200_000);
+        assert_eq!(f.buffered(), 0);
+        assert!(t.elapsed() < std::time::Duration::from_secs(20));
     }
 
     #[test]

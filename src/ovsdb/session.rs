@@ -30,7 +30,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 pub use super::error::{CloseReason, RequestError, RpcError, TransactError};
-use super::framing::{JsonFramer, MAX_MESSAGE_BYTES};
+use super::framing::{FramingError, JsonFramer, MAX_MESSAGE_BYTES};
+use crate::session::MAX_QUEUED_BYTES;
 use super::jsonrpc::Message;
 use super::monitor::{snapshot_tables, MonitorUpdate, UpdateFormat, ZERO_TXN_ID};
 use super::notation;
@@ -47,6 +48,11 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Largest message accepted from the server (see [`MAX_MESSAGE_BYTES`]).
     pub max_message_bytes: usize,
+    /// Cap on the bytes waiting to be written (see [`MAX_QUEUED_BYTES`]): output
+    /// not taken yet plus what the driver reports with
+    /// [`OvsdbSession::set_unsent`]. Output added while it is passed closes the
+    /// session with [`CloseReason::PeerNotReading`].
+    pub max_queued_bytes: usize,
 }
 
 impl Default for Config {
@@ -56,6 +62,7 @@ impl Default for Config {
             echo_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             max_message_bytes: MAX_MESSAGE_BYTES,
+            max_queued_bytes: MAX_QUEUED_BYTES,
         }
     }
 }
@@ -131,6 +138,8 @@ pub struct OvsdbSession {
     /// When our outstanding probe was sent (cleared by any traffic).
     probe: Option<Instant>,
     received_any: bool,
+    /// Bytes the driver took from `out` and has not started writing.
+    unsent: usize,
 }
 
 impl OvsdbSession {
@@ -148,6 +157,7 @@ impl OvsdbSession {
             last_rx: now,
             probe: None,
             received_any: false,
+            unsent: 0,
         }
     }
 
@@ -164,6 +174,42 @@ impl OvsdbSession {
     /// Commands in flight.
     pub fn pending_count(&self) -> usize {
         self.pending.len()
+    }
+
+    /// Tells the session how many bytes it produced are still waiting in the
+    /// driver: taken with [`OvsdbSession::take_output`] but not yet handed to the
+    /// socket, not counting a write in progress. They count against
+    /// [`Config::max_queued_bytes`].
+    pub fn set_unsent(&mut self, bytes: usize) {
+        self.unsent = bytes;
+    }
+
+    /// Bytes waiting to be written: output not taken yet plus [`OvsdbSession::set_unsent`].
+    pub fn queued_bytes(&self) -> usize {
+        self.out.len().saturating_add(self.unsent)
+    }
+
+    /// Bytes received and not yet handed out as messages (at most about
+    /// [`Config::max_message_bytes`]).
+    pub fn buffered_input(&self) -> usize {
+        self.framer.buffered()
+    }
+
+    /// Checked before output is added. When the queue already holds more than
+    /// the cap, closes with `PeerNotReading` (releasing the output) and returns
+    /// the reason.
+    fn room_for_output(&mut self) -> Result<(), CloseReason> {
+        let queued = self.queued_bytes();
+        let limit = self.config.max_queued_bytes;
+        if queued <= limit {
+            return Ok(());
+        }
+        self.out = Vec::new();
+        let reason = CloseReason::PeerNotReading(format!(
+            "ovsdb-server does not read what we send: {queued} bytes waiting, over the {limit}-byte cap"
+        ));
+        self.close(reason.clone());
+        Err(reason)
     }
 
     // ---------------------------------------------------------------------------
@@ -223,8 +269,11 @@ impl OvsdbSession {
         if self.unregister(id).is_none() {
             return Err(RequestError::Invalid(format!("no pending request {id}")));
         }
-        Message::notification("cancel", json!([id])).write_to(&mut self.out);
         self.complete(id, Err(RequestError::Canceled));
+        if self.room_for_output().is_err() {
+            return Ok(());
+        }
+        Message::notification("cancel", json!([id])).write_to(&mut self.out);
         Ok(())
     }
 
@@ -348,6 +397,9 @@ impl OvsdbSession {
                 return;
             }
             None if !self.config.echo_interval.is_zero() && now >= self.last_rx + self.config.echo_interval => {
+                if self.room_for_output().is_err() {
+                    return;
+                }
                 // Like OVS's own probes, id "echo": never one of our numeric ids.
                 Message::request("echo", json!([]), json!(PROBE_ID)).write_to(&mut self.out);
                 self.probe = Some(now);
@@ -392,6 +444,7 @@ impl OvsdbSession {
                     Err(e) => self.close(CloseReason::Protocol(e.to_string())),
                 },
                 Ok(None) => return,
+                Err(FramingError::TooLarge { limit }) => self.close(CloseReason::MessageTooLarge { limit }),
                 Err(e) => self.close(CloseReason::Protocol(e.to_string())),
             }
             if self.closed {
@@ -403,6 +456,11 @@ impl OvsdbSession {
     fn handle_message(&mut self, m: Message) {
         match m {
             Message::Request { method, params, id } => {
+                // A server that floods us with requests and reads nothing would
+                // make us queue replies without end.
+                if self.room_for_output().is_err() {
+                    return;
+                }
                 let reply = if method == "echo" {
                     // RFC 7047 §4.1.11: the reply's result is the request's params.
                     Message::reply(id, params)
@@ -514,6 +572,7 @@ impl OvsdbSession {
         if self.closed {
             return Err(RequestError::NotConnected);
         }
+        self.room_for_output().map_err(RequestError::Closed)?;
         let id = self.new_id();
         Message::request(method, params, json!(id)).write_to(&mut self.out);
         let deadline = now + timeout;
@@ -875,7 +934,86 @@ mod tests {
         assert!(matches!(s.poll_event(), Some(Event::Closed(CloseReason::Protocol(m))) if m.contains("expects a TLS")));
         let mut s = OvsdbSession::new(Config { max_message_bytes: 100, ..Config::default() }, t0);
         s.receive(format!("{{\"method\":\"x\",\"params\":[\"{}\"]}}", "a".repeat(200)).as_bytes(), t0);
-        assert!(matches!(s.poll_event(), Some(Event::Closed(CloseReason::Protocol(m))) if m.contains("exceeds 100")));
+        let Some(Event::Closed(reason)) = s.poll_event() else { panic!() };
+        assert_eq!(reason, CloseReason::MessageTooLarge { limit: 100 });
+        assert_eq!(reason.code(), "OVSDB_MESSAGE_TOO_LARGE");
+    }
+
+    #[test]
+    fn echo_flood_without_draining_closes_with_peer_not_reading() {
+        let t0 = Instant::now();
+        let mut s = OvsdbSession::new(Config::default(), t0);
+        let id = s.list_dbs(t0).unwrap();
+        let ping = json!({"method": "echo", "params": ["x".repeat(60_000)], "id": "echo"}).to_string();
+        let read = ping.repeat(4);
+        let mut max_queued = 0;
+        let mut n = 0;
+        while !s.is_closed() {
+            s.receive(read.as_bytes(), t0);
+            max_queued = max_queued.max(s.queued_bytes());
+            n += 1;
+            assert!(n < 1000, "cap not enforced");
+        }
+        assert!(max_queued <= MAX_QUEUED_BYTES + ping.len() + 64, "{max_queued}");
+        assert!(max_queued > MAX_QUEUED_BYTES - ping.len());
+        assert_eq!(s.queued_bytes(), 0, "the queue is released");
+        assert!(s.take_output().is_none());
+        let (got, r) = completed(&mut s);
+        assert_eq!(got, id);
+        assert_eq!(r.unwrap_err().code(), "PEER_NOT_READING");
+        assert!(matches!(s.poll_event(), Some(Event::Closed(CloseReason::PeerNotReading(m))) if m.contains("over the 16777216-byte cap")));
+    }
+
+    #[test]
+    fn the_driver_backlog_counts_and_one_large_transaction_still_goes_out() {
+        let t0 = Instant::now();
+        let mut s = OvsdbSession::new(Config::default(), t0);
+        let big = json!({"op": "comment", "comment": "c".repeat(MAX_QUEUED_BYTES + 1000)});
+        let a = s.transact("Open_vSwitch", vec![big], t0).unwrap();
+        assert!(s.queued_bytes() > MAX_QUEUED_BYTES);
+        assert!(s.take_output().is_some());
+        // The driver is writing it (a write in progress is not counted).
+        s.set_unsent(0);
+        let b = s.echo(t0).unwrap();
+        feed(&mut s, json!({"method": "echo", "params": [], "id": "echo"}), t0);
+        assert_eq!(sent(&mut s).len(), 2);
+        // More than the cap waits behind it: the next output closes.
+        s.set_unsent(MAX_QUEUED_BYTES + 1);
+        let r = s.list_dbs(t0);
+        assert!(matches!(&r, Err(e @ RequestError::Closed(CloseReason::PeerNotReading(_))) if e.code() == "PEER_NOT_READING"), "{r:?}");
+        let failed: Vec<_> = events(&mut s)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Completed { id, result: Err(e) } => Some((id, e.code())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(failed, vec![(a, "PEER_NOT_READING"), (b, "PEER_NOT_READING")]);
+    }
+
+    #[test]
+    fn an_unclosed_huge_value_closes_at_the_cap_and_frees_it() {
+        let t0 = Instant::now();
+        let limit = 4 << 20;
+        let mut s = OvsdbSession::new(Config { max_message_bytes: limit, ..Config::default() }, t0);
+        let id = s.list_dbs(t0).unwrap();
+        s.receive(b"{\"id\":0,\"result\":[\"", t0);
+        let chunk = vec![b'z'; 64 << 10];
+        let mut max_buffered = 0;
+        let mut pushed = 0;
+        while !s.is_closed() {
+            s.receive(&chunk, t0);
+            pushed += chunk.len();
+            max_buffered = max_buffered.max(s.buffered_input());
+            assert!(pushed < 2 * limit, "cap not enforced");
+        }
+        assert!(max_buffered <= limit, "{max_buffered}");
+        assert!(pushed <= limit + chunk.len());
+        assert_eq!(s.buffered_input(), 0);
+        let (got, r) = completed(&mut s);
+        assert_eq!(got, id);
+        assert_eq!(r.unwrap_err().code(), "OVSDB_MESSAGE_TOO_LARGE");
+        assert_eq!(s.poll_event(), Some(Event::Closed(CloseReason::MessageTooLarge { limit })));
     }
 
     #[test]

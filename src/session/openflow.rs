@@ -36,7 +36,33 @@ pub struct Config {
     /// message (PORT_STATUS, PACKET_IN, FLOW_REMOVED) to a service connection
     /// until the controller sets a non-zero one. `None`: leave the switch as is.
     pub miss_send_len: Option<u16>,
+    /// Cap on the bytes of one request's gathered reply ([`MAX_REPLY_BYTES`]).
+    pub max_reply_bytes: usize,
+    /// Cap on the parts of one request's gathered reply ([`MAX_REPLY_PARTS`]).
+    pub max_reply_parts: usize,
+    /// Cap on the bytes waiting to be written ([`MAX_QUEUED_BYTES`]).
+    pub max_queued_bytes: usize,
 }
+
+/// Cap on the bytes of one request's multipart STATS reply gathered in memory:
+/// 64 MiB (the sum of the parts' lengths, headers included).
+///
+/// A flow stats entry of Open vSwitch is 150 to 300 bytes in OpenFlow 1.1 (a
+/// 88-byte match plus instructions), so a dump of 100,000 flows is 15 to 30 MiB:
+/// it fits with room to spare. A reply that grows past the cap fails its request
+/// at once with `OF_REPLY_TOO_LARGE` and closes the connection (see
+/// [`CloseReason::ReplyTooLarge`]), freeing the parts.
+pub const MAX_REPLY_BYTES: usize = 64 << 20;
+
+/// Cap on the parts of one request's multipart STATS reply: 1,000,000.
+///
+/// Open vSwitch fills parts up to 64 KiB (a 100,000-flow dump is a few hundred
+/// parts); a switch sending one flow per part still fits 1,000,000 flows. The cap
+/// bounds the per-part bookkeeping a peer sending tiny parts could make us keep
+/// (1,000,000 parts of 16 bytes are about 64 MB with their allocations).
+pub const MAX_REPLY_PARTS: usize = 1_000_000;
+
+pub use super::{MAX_QUEUED_BYTES, PEER_NOT_READING};
 
 impl Default for Config {
     fn default() -> Self {
@@ -46,6 +72,9 @@ impl Default for Config {
             handshake_timeout: Duration::from_secs(10),
             expected_datapath_id: None,
             miss_send_len: Some(0xffff),
+            max_reply_bytes: MAX_REPLY_BYTES,
+            max_reply_parts: MAX_REPLY_PARTS,
+            max_queued_bytes: MAX_QUEUED_BYTES,
         }
     }
 }
@@ -84,6 +113,30 @@ pub enum CloseReason {
     Protocol(String),
     /// The first bytes were a TLS record: the port expects TLS and we spoke plain TCP.
     PeerExpectsTls,
+    /// A multipart reply grew past [`Config::max_reply_bytes`] or
+    /// [`Config::max_reply_parts`]. The request fails at once and the connection is
+    /// closed rather than kept: OpenFlow 1.1 cannot stop a multipart reply, so the
+    /// switch would go on streaming the rest (forever, if it is broken or hostile)
+    /// and we would have to read and drop all of it; a reconnect resets both sides.
+    ReplyTooLarge {
+        /// Parts received for the request, the one over the cap included.
+        parts: usize,
+        /// Their bytes.
+        bytes: usize,
+        /// The byte cap.
+        max_bytes: usize,
+        /// The part cap.
+        max_parts: usize,
+    },
+    /// The bytes waiting to be written to the switch passed
+    /// [`Config::max_queued_bytes`]: the switch does not read what we send (while
+    /// it may still be sending, e.g. a flood of echo requests we owe replies to).
+    PeerNotReading {
+        /// Bytes waiting when the session gave up.
+        queued: usize,
+        /// The cap.
+        limit: usize,
+    },
     /// The transport ended (set by the driver).
     Transport(String),
     /// `close()` was called.
@@ -100,6 +153,8 @@ impl CloseReason {
             CloseReason::ProbeTimeout => "OF_ECHO_TIMEOUT",
             CloseReason::Protocol(_) => "OF_PROTOCOL_ERROR",
             CloseReason::PeerExpectsTls => "OF_PEER_EXPECTS_TLS",
+            CloseReason::ReplyTooLarge { .. } => "OF_REPLY_TOO_LARGE",
+            CloseReason::PeerNotReading { .. } => PEER_NOT_READING,
             CloseReason::Transport(_) => "CHANNEL_CLOSED",
             CloseReason::ByUser => "CHANNEL_CLOSED",
         }
@@ -117,6 +172,14 @@ impl std::fmt::Display for CloseReason {
             CloseReason::ProbeTimeout => f.write_str("switch did not answer the echo probe"),
             CloseReason::Protocol(s) => write!(f, "protocol error: {s}"),
             CloseReason::PeerExpectsTls => f.write_str("the switch answered with TLS: this port expects TLS (give a TlsConfig)"),
+            CloseReason::ReplyTooLarge { parts, bytes, max_bytes, max_parts } => write!(
+                f,
+                "the switch's multipart reply passed the cap of {max_bytes} bytes or {max_parts} parts ({parts} parts, {bytes} bytes so far): connection closed"
+            ),
+            CloseReason::PeerNotReading { queued, limit } => write!(
+                f,
+                "the switch does not read what we send: {queued} bytes waiting, over the {limit}-byte cap: connection closed"
+            ),
             CloseReason::Transport(s) => write!(f, "connection lost: {s}"),
             CloseReason::ByUser => f.write_str("channel closed"),
         }
@@ -208,7 +271,8 @@ enum State {
 
 #[derive(Debug)]
 enum Pending {
-    Single { id: RequestId, deadline: Instant, parts: Vec<Vec<u8>> },
+    /// `bytes`: the sum of the lengths of `parts`.
+    Single { id: RequestId, deadline: Instant, parts: Vec<Vec<u8>>, bytes: usize },
     Barrier { id: RequestId, deadline: Instant, first_xid: u32, count: u32, errors: Vec<BatchError> },
 }
 
@@ -237,6 +301,10 @@ pub struct Session {
     handshake_deadline: Instant,
     last_rx: Instant,
     probe_sent: Option<Instant>,
+    /// Bytes the driver took from `out` and has not started writing (`set_unsent`).
+    unsent: usize,
+    /// Why the session ended, once it has.
+    close_reason: Option<CloseReason>,
 }
 
 /// Largest input we accept from the caller in one batch (bytes), so one call
@@ -260,6 +328,8 @@ impl Session {
             batches: Vec::new(),
             last_rx: now,
             probe_sent: None,
+            unsent: 0,
+            close_reason: None,
         };
         let xid = s.alloc_xids(1);
         s.queue(&Message::Hello(Hello { xid, version: OFP11_VERSION, elements: Vec::new() }));
@@ -279,6 +349,51 @@ impl Session {
     /// Commands in flight.
     pub fn pending_count(&self) -> usize {
         self.pending.len()
+    }
+
+    /// Why the session ended, once it has.
+    pub fn close_reason(&self) -> Option<&CloseReason> {
+        self.close_reason.as_ref()
+    }
+
+    /// Tells the session how many bytes it produced are still waiting in the
+    /// driver: taken with [`Session::take_output`] but not yet handed to the
+    /// socket, not counting a write in progress. They count against
+    /// [`Config::max_queued_bytes`]. Drivers that write synchronously never call it.
+    pub fn set_unsent(&mut self, bytes: usize) {
+        self.unsent = bytes;
+    }
+
+    /// Bytes waiting to be written: output not taken yet plus [`Session::set_unsent`].
+    pub fn queued_bytes(&self) -> usize {
+        self.out.len().saturating_add(self.unsent)
+    }
+
+    /// Bytes of the reply parts gathered for pending requests.
+    pub fn gathered_reply_bytes(&self) -> usize {
+        self.pending.values().map(|p| if let Pending::Single { bytes, .. } = p { *bytes } else { 0 }).sum()
+    }
+
+    /// Checked before any output is added: true if there is room. When the queue
+    /// already holds more than the cap, closes with `PeerNotReading` (releasing the
+    /// output) and returns false.
+    fn room_for_output(&mut self) -> bool {
+        let queued = self.queued_bytes();
+        if queued <= self.config.max_queued_bytes {
+            return true;
+        }
+        // The peer reads nothing: what is queued will never be delivered.
+        self.out = BytesMut::new();
+        self.close(CloseReason::PeerNotReading { queued, limit: self.config.max_queued_bytes });
+        false
+    }
+
+    /// The error a command gets when the output check just closed the session.
+    fn closed_error(&self) -> RequestError {
+        match &self.close_reason {
+            Some(r) => RequestError::Closed(r.clone()),
+            None => RequestError::NotConnected,
+        }
     }
 
     fn queue(&mut self, m: &Message) {
@@ -333,12 +448,15 @@ impl Session {
         if len != message.len() {
             return Err(RequestError::Invalid("request must be exactly one message".into()));
         }
+        if !self.room_for_output() {
+            return Err(self.closed_error());
+        }
         let xid = self.alloc_xids(1);
         let start = self.out.len();
         self.out.put_slice(message);
         patch_xid(&mut self.out, start, xid);
         let id = self.new_id();
-        self.register(xid, Pending::Single { id, deadline: now + timeout, parts: Vec::new() });
+        self.register(xid, Pending::Single { id, deadline: now + timeout, parts: Vec::new(), bytes: 0 });
         Ok(id)
     }
 
@@ -358,6 +476,9 @@ impl Session {
         while pos < messages.len() {
             pos += frame_len(messages, pos)?;
             count += 1;
+        }
+        if !self.room_for_output() {
+            return Err(self.closed_error());
         }
         let first_xid = self.alloc_xids(count + 1);
         let barrier_xid = first_xid + count;
@@ -385,6 +506,7 @@ impl Session {
             return;
         }
         self.state = State::Closed;
+        self.close_reason = Some(reason.clone());
         let xids: Vec<u32> = self.pending.keys().copied().collect();
         for xid in xids {
             if let Some(p) = self.unregister(xid) {
@@ -443,6 +565,9 @@ impl Session {
                     return;
                 }
                 None if now >= self.last_rx + self.config.echo_interval => {
+                    if !self.room_for_output() {
+                        return;
+                    }
                     let xid = self.alloc_xids(1);
                     self.queue(&Message::EchoRequest(Echo { xid, data: Bytes(Vec::new()) }));
                     self.probe_sent = Some(now);
@@ -585,6 +710,11 @@ impl Session {
     }
 
     fn echo_reply(&mut self, frame: &[u8], xid: u32) {
+        // A peer that floods us with echo requests and reads nothing would make us
+        // queue replies without end.
+        if !self.room_for_output() {
+            return;
+        }
         // OpenFlow 1.1.0 §A.5.3: the reply carries the request's xid and payload.
         let data = frame.get(HEADER_LEN..).unwrap_or_default().to_vec();
         self.queue(&Message::EchoReply(Echo { xid, data: Bytes(data) }));
@@ -612,7 +742,18 @@ impl Session {
             _ => {}
         }
         match self.pending.get_mut(&xid) {
-            Some(Pending::Single { parts, .. }) => {
+            Some(Pending::Single { parts, bytes, .. }) => {
+                *bytes = bytes.saturating_add(frame.len());
+                if *bytes > self.config.max_reply_bytes || parts.len() >= self.config.max_reply_parts {
+                    let reason = CloseReason::ReplyTooLarge {
+                        parts: parts.len() + 1,
+                        bytes: *bytes,
+                        max_bytes: self.config.max_reply_bytes,
+                        max_parts: self.config.max_reply_parts,
+                    };
+                    // Fails this request (and any other pending) and frees the parts.
+                    return self.close(reason);
+                }
                 parts.push(frame.to_vec());
                 let more = msg_type == MsgType::STATS_REPLY && stats_reply_more(frame);
                 if !more {
@@ -822,6 +963,193 @@ mod tests {
         assert!(matches!(s.poll_event(), Some(Event::Completed { id, result: Err(RequestError::Closed(_)) }) if id == id3));
         assert!(matches!(s.poll_event(), Some(Event::Closed(_))));
         assert_eq!(s.request(&req, Duration::from_secs(1), now), Err(RequestError::NotConnected));
+    }
+
+    fn flow(i: u32) -> crate::openflow::stats::FlowStats {
+        use crate::openflow::instruction::Instruction;
+        crate::openflow::stats::FlowStats {
+            table_id: 0,
+            duration_sec: i,
+            duration_nsec: 0,
+            priority: 100,
+            idle_timeout: 0,
+            hard_timeout: 0,
+            cookie: u64::from(i),
+            packet_count: 0,
+            byte_count: 0,
+            flow_match: Default::default(),
+            instructions: vec![Instruction::WriteMetadata { metadata: u64::from(i), metadata_mask: !0 }, Instruction::GotoTable { table_id: 1 }],
+        }
+    }
+
+    fn stats_part(xid: u32, more: bool, flows: Vec<crate::openflow::stats::FlowStats>) -> Vec<u8> {
+        enc(Message::StatsReply(StatsReply { xid, flags: StatsFlags(u16::from(more)), body: StatsReplyBody::Flow { flows } }))
+    }
+
+    /// A stats request in flight; returns (session, request id, its xid).
+    fn dumping(config: Config, now: Instant) -> (Session, RequestId, u32) {
+        let mut s = active_with(config, now);
+        let req = enc(Message::BarrierRequest(Empty { xid: 0 })); // any message will do
+        let id = s.request(&req, Duration::from_secs(30), now).unwrap();
+        let xid = out_messages(&mut s)[0].xid();
+        (s, id, xid)
+    }
+
+    fn active_with(config: Config, now: Instant) -> Session {
+        let mut s = Session::new(config, now);
+        s.take_output();
+        s.receive(&ovs_hello(), now);
+        let Message::FeaturesRequest(Empty { xid }) = out_messages(&mut s)[0] else { panic!() };
+        s.receive(&features(xid, 0xabc), now);
+        assert!(s.is_active());
+        assert!(matches!(s.poll_event(), Some(Event::Connected(_))));
+        s.take_output();
+        s
+    }
+
+    #[test]
+    fn default_caps_hold_a_dump_of_100000_flows() {
+        let now = Instant::now();
+        let (mut s, id, xid) = dumping(Config::default(), now);
+        // Parts filled up to 64 KiB, as Open vSwitch does.
+        let one = stats_part(xid, true, vec![flow(0)]).len() - 16;
+        let per_part = (usize::from(u16::MAX) - 16) / one;
+        let total = 100_000u32;
+        let mut sent = 0u32;
+        let mut bytes = 0;
+        while sent < total {
+            let n = (total - sent).min(per_part as u32);
+            let part = stats_part(xid, sent + n < total, (sent..sent + n).map(flow).collect());
+            bytes += part.len();
+            s.receive(&part, now);
+            sent += n;
+        }
+        assert!(bytes < MAX_REPLY_BYTES / 2, "100,000 flows are {bytes} bytes");
+        match s.poll_event() {
+            Some(Event::Completed { id: got, result: Ok(Completion::Reply(parts)) }) => {
+                assert_eq!(got, id);
+                assert_eq!(parts.iter().map(Vec::len).sum::<usize>(), bytes);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(s.is_active());
+    }
+
+    #[test]
+    fn a_reply_past_the_byte_cap_fails_its_request_at_once_and_frees_the_parts() {
+        let now = Instant::now();
+        let config = Config { max_reply_bytes: 1 << 20, ..Config::default() };
+        let (mut s, id, xid) = dumping(config, now);
+        let other = s.send_batch(&enc(Message::BarrierRequest(Empty { xid: 0 })), Duration::from_secs(30), now).unwrap();
+        let part = stats_part(xid, true, (0..300).map(flow).collect());
+        let mut fed = 0usize;
+        // A switch that streams MORE-flagged parts without end.
+        while s.is_active() {
+            s.receive(&part, now);
+            fed += part.len();
+            assert!(s.gathered_reply_bytes() <= 1 << 20);
+            assert!(fed < 2 << 20, "cap not enforced");
+        }
+        assert_eq!(s.gathered_reply_bytes(), 0);
+        assert_eq!(s.pending_count(), 0);
+        let mut failed = Vec::new();
+        while let Some(ev) = s.poll_event() {
+            match ev {
+                Event::Completed { id, result: Err(e) } => failed.push((id, e.code())),
+                Event::Closed(r) => {
+                    assert!(matches!(r, CloseReason::ReplyTooLarge { max_bytes: 0x10_0000, bytes, .. } if bytes > 1 << 20), "{r:?}");
+                    assert_eq!(r.code(), "OF_REPLY_TOO_LARGE");
+                }
+                ev => panic!("{ev:?}"),
+            }
+        }
+        failed.sort_unstable();
+        assert_eq!(failed, vec![(id, "OF_REPLY_TOO_LARGE"), (other, "OF_REPLY_TOO_LARGE")]);
+        // Later parts with that xid are ignored: the session is closed.
+        s.receive(&part, now);
+        assert!(s.poll_event().is_none());
+        assert_eq!(s.close_reason().map(CloseReason::code), Some("OF_REPLY_TOO_LARGE"));
+    }
+
+    #[test]
+    fn a_reply_of_too_many_tiny_parts_fails_at_the_part_cap() {
+        let now = Instant::now();
+        let config = Config { max_reply_parts: 1000, ..Config::default() };
+        let (mut s, id, xid) = dumping(config, now);
+        let part = stats_part(xid, true, vec![]);
+        assert_eq!(part.len(), 16);
+        for _ in 0..1000 {
+            s.receive(&part, now);
+        }
+        assert!(s.is_active());
+        assert!(s.poll_event().is_none());
+        s.receive(&part, now);
+        assert!(s.is_closed());
+        assert!(matches!(
+            s.poll_event(),
+            Some(Event::Completed { id: got, result: Err(RequestError::Closed(CloseReason::ReplyTooLarge { parts: 1001, bytes: 16016, .. })) }) if got == id
+        ));
+    }
+
+    #[test]
+    fn echo_flood_without_draining_closes_with_peer_not_reading() {
+        let now = Instant::now();
+        let mut s = active(now);
+        let id = s.request(&enc(Message::BarrierRequest(Empty { xid: 0 })), Duration::from_secs(30), now).unwrap();
+        let ping = enc(Message::EchoRequest(Echo { xid: 7, data: Bytes(vec![0x55; 60_000]) }));
+        let mut max_queued = 0;
+        let mut n = 0;
+        // Many requests per read, and the output never taken (the peer reads nothing).
+        let mut read = Vec::new();
+        for _ in 0..4 {
+            read.extend_from_slice(&ping);
+        }
+        while s.is_active() {
+            s.receive(&read, now);
+            max_queued = max_queued.max(s.queued_bytes());
+            n += 4;
+            assert!(n < 1000, "cap not enforced");
+        }
+        assert!(max_queued <= MAX_QUEUED_BYTES + ping.len(), "{max_queued}");
+        assert!(max_queued > MAX_QUEUED_BYTES - ping.len());
+        assert_eq!(s.queued_bytes(), 0, "the queue is released");
+        assert!(s.take_output().is_none());
+        assert!(matches!(
+            s.poll_event(),
+            Some(Event::Completed { id: got, result: Err(e @ RequestError::Closed(CloseReason::PeerNotReading { .. })) }) if got == id && e.code() == "PEER_NOT_READING"
+        ));
+        assert!(matches!(s.poll_event(), Some(Event::Closed(CloseReason::PeerNotReading { limit: MAX_QUEUED_BYTES, .. }))));
+    }
+
+    #[test]
+    fn the_driver_backlog_counts_and_one_large_batch_still_goes_out() {
+        let now = Instant::now();
+        let mut s = active(now);
+        let fm = enc(Message::BarrierRequest(Empty { xid: 0 }));
+        // A batch larger than the cap, on an empty queue: sent.
+        let big: Vec<u8> = fm.iter().copied().cycle().take(fm.len() * ((MAX_QUEUED_BYTES / fm.len()) + 10)).collect();
+        let id = s.send_batch(&big, Duration::from_secs(30), now).unwrap();
+        let out = s.take_output().unwrap();
+        assert!(out.len() > MAX_QUEUED_BYTES);
+        // The driver is writing it (a write in progress is not counted): echo
+        // replies and requests still go out.
+        s.set_unsent(0);
+        s.receive(&enc(Message::EchoRequest(Echo { xid: 1, data: Bytes(vec![]) })), now);
+        assert!(s.take_output().is_some());
+        let small = s.request(&fm, Duration::from_secs(30), now).unwrap();
+        // Then the driver reports more than the cap waiting behind it: the next
+        // output closes the session; the command that found the queue full fails.
+        s.set_unsent(MAX_QUEUED_BYTES + 1);
+        let r = s.request(&fm, Duration::from_secs(30), now);
+        assert!(matches!(&r, Err(e @ RequestError::Closed(CloseReason::PeerNotReading { .. })) if e.code() == PEER_NOT_READING), "{r:?}");
+        let mut failed: Vec<RequestId> = std::iter::from_fn(|| s.poll_event())
+            .filter_map(|e| match e {
+                Event::Completed { id, result: Err(RequestError::Closed(CloseReason::PeerNotReading { .. })) } => Some(id),
+                _ => None,
+            })
+            .collect();
+        failed.sort_unstable();
+        assert_eq!(failed, vec![id, small]);
     }
 
     #[test]
