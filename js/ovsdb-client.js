@@ -87,6 +87,7 @@ function wireJson(value, path) {
 }
 
 class OvsdbClient extends EventEmitter {
+  #closedBecause = null // the session's reason when it ended the connection itself
   #opts
   #tls
   #hostTls
@@ -196,16 +197,20 @@ class OvsdbClient extends EventEmitter {
   #onClose(id, error) {
     if (!this.#stream || this.#stream.id !== id) return
     const session = this.#session
+    // The session's own reason, when it ended the connection, beats the stream's.
+    const reason = this.#closedBecause ?? error
+    this.#closedBecause = null
     // Releases the native stream's event callback, which keeps Node's loop alive.
     this.#stream.end()
     this.#stream = null
     if (session) {
-      session.close(this.#closing ? undefined : (error?.message ?? 'the connection closed'))
+      // Pending commands fail with the cause's code (PEER_NOT_READING...), not CHANNEL_CLOSED.
+      session.close(this.#closing ? undefined : (reason?.message ?? 'the connection closed'), this.#closing ? undefined : reason?.code)
       this.#pump(session)
     }
     this.#session = null
     clearTimeout(this.#timer)
-    this.#lost(error)
+    this.#lost(reason)
   }
 
   #pump(session = this.#session) {
@@ -253,6 +258,12 @@ class OvsdbClient extends EventEmitter {
         this.emit('notification', JSON.parse(ev.json))
         return
       case 'closed':
+        // The session ended itself (a message past the cap, no echo answer, a peer
+        // not reading): end the stream too, and report the session's reason.
+        if (ev.code && !this.#closing) {
+          this.#closedBecause = fail(ev.code, ev.message)
+          this.#stream?.end()
+        }
         return
     }
   }
