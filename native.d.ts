@@ -76,6 +76,12 @@ export declare class NativeOpenFlowSession {
   receive(bytes: Buffer): void
   /** Bytes to write, if any. */
   takeOutput(): Buffer | null
+  /**
+   * Bytes the JS socket holds and has not written yet (its `writableLength`): they
+   * count against the session's write cap with its own output, so a peer that does
+   * not read is cut (`PEER_NOT_READING`) over `node:tls` too.
+   */
+  setUnsent(bytes: number): void
   /** Milliseconds until `handleTimeout` is due (0 = now), or null. */
   pollTimeoutMs(): number | null
   /** Expires what is due. */

@@ -151,6 +151,8 @@ class NodeStreamChannel {
       let settled = false
       this.#pendingConnect = { resolve: (v) => { settled = true; resolve(v) }, reject: (e) => { settled = true; reject(e) } }
       socket.on('data', (chunk) => {
+        // What the socket still holds counts against the write cap (echo replies we owe a flooder).
+        session.setUnsent(socket.writableLength)
         session.receive(chunk)
         this.#pump()
       })
@@ -178,6 +180,7 @@ class NodeStreamChannel {
   }
 
   #pendingConnect = null
+  #closedBecause = null // the session's reason when it ended the connection itself
 
   #pump() {
     const session = this.#session
@@ -211,6 +214,8 @@ class NodeStreamChannel {
         const p = this.#pendingConnect
         this.#pendingConnect = null
         p?.reject(fail(ev.code, ev.message))
+        // The session ended the connection (echo timeout, a cap): its reason is the loss's.
+        if (ev.code) this.#closedBecause = { code: ev.code, message: ev.message }
         this.#socket?.destroy()
         return
       }
@@ -235,7 +240,9 @@ class NodeStreamChannel {
       this.#onEvent('closed', null, null, null)
       return
     }
-    this.#onEvent('disconnected', null, 'CHANNEL_CLOSED', `${this.#options.host}:${this.#options.port} closed the connection`)
+    const because = this.#closedBecause
+    this.#closedBecause = null
+    this.#onEvent('disconnected', null, because?.code ?? 'CHANNEL_CLOSED', because?.message ?? `${this.#options.host}:${this.#options.port} closed the connection`)
     if (this.#options.reconnect === false) {
       this.#onEvent('closed', null, null, null)
       return
@@ -267,6 +274,7 @@ class NodeStreamChannel {
     if (!session || !session.active) return Promise.reject(fail('CHANNEL_NOT_CONNECTED', 'the channel is not connected'))
     let id
     try {
+      if (this.#socket) session.setUnsent(this.#socket.writableLength)
       id = session[method](bytes, timeoutMs ?? this.#options.requestTimeoutMs ?? 30000)
     } catch (err) {
       return Promise.reject(err)

@@ -157,7 +157,7 @@ class OvsdbClient extends EventEmitter {
 
   async #openNode() {
     const { socket, cipher } = await connectNodeSocket(this.#opts, this.#tls ? pemsOf(this.#tls) : null, this.#hostTls)
-    const handle = { write: (b) => socket.write(b), end: () => socket.end(), id: socket, transport: 'node', cipher }
+    const handle = { write: (b) => socket.write(b), end: () => socket.end(), id: socket, transport: 'node', cipher, unsent: () => socket.writableLength }
     let lastError = null
     socket.on('data', (d) => this.#onData(socket, d))
     socket.on('error', (e) => (lastError = e))
@@ -190,6 +190,8 @@ class OvsdbClient extends EventEmitter {
 
   #onData(id, bytes) {
     if (!this.#stream || this.#stream.id !== id || !this.#session) return
+    // Over node:tls, what the socket still holds counts against the session's write cap.
+    if (this.#stream.unsent) this.#session.setUnsent(this.#stream.unsent())
     this.#session.receive(bytes)
     this.#pump()
   }
@@ -291,6 +293,7 @@ class OvsdbClient extends EventEmitter {
     if (signal?.aborted) return Promise.reject(fail('OVSDB_CANCELED', 'request canceled'))
     let id
     try {
+      if (this.#stream?.unsent) session.setUnsent(this.#stream.unsent())
       id = fn(session)
     } catch (err) {
       return Promise.reject(classify(err))

@@ -100,6 +100,18 @@ impl NativeOpenFlowSession {
         guard(|| Ok(self.inner.borrow_mut().take_output().map(|b| b.to_vec().into())))
     }
 
+    /// Bytes the JS socket holds and has not written yet (its `writableLength`): they
+    /// count against the session's write cap with its own output, so a peer that does
+    /// not read is cut (`PEER_NOT_READING`) over `node:tls` too.
+    #[napi]
+    pub fn set_unsent(&self, bytes: f64) -> napi::Result<(), Code> {
+        guard(|| {
+            let n = if bytes.is_finite() && bytes > 0.0 { bytes as usize } else { 0 };
+            self.inner.borrow_mut().set_unsent(n);
+            Ok(())
+        })
+    }
+
     /// Milliseconds until `handleTimeout` is due (0 = now), or null.
     #[napi]
     pub fn poll_timeout_ms(&self) -> napi::Result<Option<f64>, Code> {
