@@ -1015,7 +1015,9 @@ export class SdnController extends EventEmitter {
    * Rejects, nothing applied: validation TypeError/RangeError, `SDN_RULE_EXISTS`,
    * `SDN_RULE_ID_COLLISION` (the id's rule number is another's: choose another id), `SDN_NO_HOSTS`, `SDN_HOST_NOT_FOUND`, `SDN_VIF_NOT_FOUND` / `SDN_VM_NOT_FOUND` /
    * `SDN_NETWORK_NOT_FOUND` (every host answered and none has it),
-   * `SDN_TOO_MANY_RULES`, `SDN_CLOSED`. Host failures are in `hosts`, not rejections.
+   * `SDN_TOO_MANY_RULES`, `SDN_CLOSED`. Host failures are in `hosts`, not rejections: the
+   * connection's code, `SDN_HOST_TIMEOUT` (past `hostTimeoutMs`), `SDN_FLOW_CONFLICT` (a
+   * flow of another cookie holds the same match and priority: ours is not installed there).
    */
   addRule(rule: TrafficRule, options?: { position?: number; host?: string }): Promise<{ rule: RuleView; hosts: PerHost<HostOutcome> }>
   /**

@@ -1636,7 +1636,7 @@ class SdnController extends EventEmitter {
   #conflictError(sw, refused) {
     const keys = refused.map(flowKey)
     const e = fail(
-      'SDN_FOREIGN_FLOW',
+      'SDN_FLOW_CONFLICT',
       `${refused.length} flow(s) not installed on ${sw.bridge} of host ${sw.host.id}: another controller's flow has the same match and priority (${keys.slice(0, 3).join('; ')}${keys.length > 3 ? '; …' : ''}); ours would replace it`,
       { host: sw.host.id, bridge: sw.bridge, flows: keys },
     )
