@@ -119,6 +119,7 @@ function bench() {
   must('node', [path.join('bench', 'ovsdb.bench.js'), ...args])
   must('node', [path.join('bench', 'rules.bench.js'), ...args])
   must('node', [path.join('bench', 'security-groups.bench.js'), ...args])
+  must('node', ['--expose-gc', path.join('bench', 'isolation.bench.js'), ...args])
   must('cargo', ['bench', '--no-default-features', '--bench', 'codec'])
 }
 

@@ -25,10 +25,11 @@ use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
 
-/// Default cap on one message: 64 MiB. The largest OVSDB messages are the initial
-/// contents of a monitor on a big database (a few MiB per 10k rows); the cap keeps
-/// a peer that never closes its braces from making us buffer without bound.
-pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+/// Default cap on one message: 32 MiB. The largest OVSDB messages are the initial
+/// contents of a monitor on a big database (a few MiB per 10k rows; an XCP-ng host's
+/// Open_vSwitch database is far smaller); the cap keeps a peer that never closes its
+/// braces from making us buffer without bound, and its cost under 64 MB in all.
+pub const MAX_MESSAGE_BYTES: usize = 32 << 20;
 
 /// Why the stream cannot be split.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
