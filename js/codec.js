@@ -132,7 +132,22 @@ class FrameDecoder {
   }
 }
 
-module.exports = { encode, decode, encodeBatch, FrameDecoder }
+/**
+ * OpenFlow messages written back to back (what `encodeBatch` and the rule
+ * compiler produce), one view (no copy) per message, cut by the headers' lengths.
+ */
+function frames(bytes) {
+  const out = []
+  for (let at = 0; at + 8 <= bytes.length; ) {
+    const len = bytes.readUInt16BE(at + 2)
+    if (len < 8) break // a corrupt length would loop: these buffers are our own encodings
+    out.push(bytes.subarray(at, at + len))
+    at += len
+  }
+  return out
+}
+
+module.exports = { encode, decode, encodeBatch, FrameDecoder, frames }
 
 const FLOW_COMMANDS = ['add', 'modify', 'modify_strict', 'delete', 'delete_strict']
 

@@ -21,7 +21,7 @@
 // security groups to open services of a VIF with an elastic IP.
 
 const native = require('../native.js')
-const { encodeBatch, decode } = require('./codec.js')
+const { encodeBatch, decode, frames } = require('./codec.js')
 const { fail, argError, ipv4Cidr, checkVif } = require('./options.js')
 
 // From the one band table (src/control/bands.rs): ARP to the controller first, then
@@ -42,17 +42,6 @@ function parseCidr(text, where) {
 
 /** Is `inner` inside `outer` (both { base, prefix })? */
 const within = (inner, outer) => inner.prefix >= outer.prefix && Math.floor(inner.base / outer.size) === Math.floor(outer.base / outer.size)
-
-/** FLOW_MODs back to back -> decoded objects. */
-function splitFlowMods(bytes) {
-  const out = []
-  for (let at = 0; at + 8 <= bytes.length; ) {
-    const len = bytes.readUInt16BE(at + 2)
-    out.push(decode(bytes.subarray(at, at + len)))
-    at += len
-  }
-  return out
-}
 
 class ElasticIps {
   #handle
@@ -263,7 +252,7 @@ class ElasticIps {
     if (!flows) {
       const cookie = this.#handle.cookie(1, 0) // compiled only, never installed: any cookie of ours will do
       const endpoints = [{ ofport, mac, ips: [ip] }]
-      flows = splitFlowMods(this.#handle.compile(allows.map((d) => ({ cookie, priority: d.priority, specJson: d.spec, endpoints }))))
+      flows = frames(this.#handle.compile(allows.map((d) => ({ cookie, priority: d.priority, specJson: d.spec, endpoints })))).map(decode)
       if (this.#twins.size > 1000) this.#twins.clear()
       this.#twins.set(key, flows)
     }

@@ -1,7 +1,8 @@
 'use strict'
 // xo-sdn-native: the whole API. `require('xo-sdn-native')`.
 
-const codec = require('./codec.js')
+// `frames` is internal (the controller's and elastic IPs' helper), not part of the API.
+const { frames, ...codec } = require('./codec.js')
 const { TlsConfig } = require('./tls.js')
 const { OpenFlowChannel } = require('./openflow-channel.js')
 const { OvsdbClient, ovsdb } = require('./ovsdb-client.js')

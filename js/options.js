@@ -67,6 +67,21 @@ function backoffDelay(min, max, attempt) {
   return native.backoffDelayMs(min, max, Math.min(attempt, 0xffffffff), Math.random())
 }
 
+/**
+ * `work` (a promise) or, after `ms`, the error `onExpiry()` returns (it may also
+ * act, e.g. close what the work waits on). The work goes on after the expiry; its
+ * own outcome is then ignored. The timer never keeps the process alive.
+ */
+function withDeadline(work, ms, onExpiry) {
+  work.catch(() => {})
+  let timer
+  const expired = new Promise((resolve, reject) => {
+    timer = setTimeout(() => reject(onExpiry()), ms)
+    timer.unref?.()
+  })
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer))
+}
+
 /** Validates host and port. */
 function checkAddress(host, port) {
   if (typeof host !== 'string' || host === '') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.host must be a non-empty string')
@@ -102,4 +117,4 @@ function checkVif(vif, shape) {
   return { uuid: spec.vif.uuid, mac: spec.vif.mac, ips: spec.vif.ips ?? [] }
 }
 
-module.exports = { backoffDelay, describe, fail, argError, HOST_TLS_KEYS, splitHostTls, checkDurations, checkAddress, checkCidr, ipv4Cidr, checkVif }
+module.exports = { backoffDelay, withDeadline, describe, fail, argError, HOST_TLS_KEYS, splitHostTls, checkDurations, checkAddress, checkCidr, ipv4Cidr, checkVif }

@@ -11,7 +11,7 @@ const { EventEmitter } = require('node:events')
 const native = require('../native.js')
 const { TlsConfig, pemsOf } = require('./tls.js')
 const { connectNodeSocket, codeOf } = require('./node-transport.js')
-const { fail, argError, splitHostTls, checkDurations, checkAddress, backoffDelay } = require('./options.js')
+const { fail, argError, splitHostTls, checkDurations, checkAddress, backoffDelay, withDeadline } = require('./options.js')
 const { classify } = require('./errors.js')
 
 const DB = 'Open_vSwitch'
@@ -35,9 +35,7 @@ const ovsdb = {
   one: (v) => (Array.isArray(v) ? v[0] : v),
 }
 
-/** Longest JSON-RPC message we send: ovsdb-server's own cap on what it reads is larger, ours on what we read is this. */
-const noop = () => {}
-
+/** Longest JSON-RPC message we send (what we read is capped in the Rust framer, src/ovsdb/framing.rs). */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
@@ -323,20 +321,10 @@ class OvsdbClient extends EventEmitter {
    */
   async #establishWithin() {
     const budget = this.#opts.connectTimeoutMs ?? 10000
-    let timer
-    const expired = new Promise((resolve, reject) => {
-      timer = setTimeout(() => {
-        reject(fail('CONNECT_TIMEOUT', `${this.host}:${this.port}: the OVSDB handshake (connection, list_dbs, get_schema, monitor) did not finish within ${budget} ms`))
-        this.#stream?.end() // the handshake's requests fail with the stream; nobody waits for them any more
-      }, budget)
+    await withDeadline(this.#establish(), budget, () => {
+      this.#stream?.end() // the handshake's requests fail with the stream; nobody waits for them any more
+      return fail('CONNECT_TIMEOUT', `${this.host}:${this.port}: the OVSDB handshake (connection, list_dbs, get_schema, monitor) did not finish within ${budget} ms`)
     })
-    const establishing = this.#establish()
-    establishing.catch(noop)
-    try {
-      await Promise.race([establishing, expired])
-    } finally {
-      clearTimeout(timer)
-    }
   }
 
   async #establish() {

@@ -18,9 +18,9 @@ const native = require('../native.js')
 const { OpenFlowChannel } = require('./openflow-channel.js')
 const { OvsdbClient } = require('./ovsdb-client.js')
 const { TlsConfig } = require('./tls.js')
-const { fail, argError, describe, splitHostTls, checkDurations, backoffDelay } = require('./options.js')
+const { fail, argError, describe, splitHostTls, checkDurations, backoffDelay, withDeadline } = require('./options.js')
 const { nativeCall } = require('./errors.js')
-const { parseFlow, formatFlow, decode, encode } = require('./codec.js')
+const { parseFlow, formatFlow, decode, frames } = require('./codec.js')
 
 /**
  * What reports background failures when the caller gives no logger: one
@@ -448,21 +448,13 @@ class SdnController extends EventEmitter {
   #consult(host, work, { dial = false } = {}) {
     if (!dial && host.down && host.repairTimer) return Promise.reject(host.down)
     const ms = this.#opts.hostTimeoutMs
-    const running = Promise.resolve().then(work)
-    running.catch(noop)
-    let timer
-    const expired = new Promise((resolve, reject) => {
-      timer = setTimeout(() => reject(fail('SDN_HOST_TIMEOUT', `host ${host.id} did not answer within ${ms} ms (hostTimeoutMs); the controller keeps trying it in the background`, { host: host.id })), ms)
-      timer.unref?.()
-    })
-    return Promise.race([running, expired]).then(
+    const expiry = () => fail('SDN_HOST_TIMEOUT', `host ${host.id} did not answer within ${ms} ms (hostTimeoutMs); the controller keeps trying it in the background`, { host: host.id })
+    return withDeadline(Promise.resolve().then(work), ms, expiry).then(
       (value) => {
-        clearTimeout(timer)
         host.down = null
         return value
       },
       (error) => {
-        clearTimeout(timer)
         if (unreachable(error)) host.down = Object.assign(error, { host: error.host ?? host.id })
         throw error
       },
@@ -927,10 +919,7 @@ class SdnController extends EventEmitter {
       savedState: () => (typeof provider.stateKey === 'string' ? this.#savedProviders[provider.stateKey] : undefined),
       cookie: (number, generation) => nativeCall(() => native.ruleCookie(number, generation)),
       /** The FLOW_MODs `items` compile to (encoded back to back), without touching any switch. */
-      compile: (items) => {
-        this.#scratch.clear()
-        return items.length === 0 ? Buffer.alloc(0) : nativeCall(() => this.#scratch.putMany(`[${items.map(entryText).join(',')}]`)).add
-      },
+      compile: (items) => this.#compile(items),
       /** Saves the state, recomputes and pushes every host (adds before deletes); outcome per host. */
       refresh: () => this.#applyAndSave(() => this.#refreshAll()),
       /** Sends messages on a switch's channel, barrier-confirmed. */
@@ -1457,20 +1446,17 @@ class SdnController extends EventEmitter {
     for (const [sw, all] of perSwitch) {
       const list = sw.foreignPriorities ? all.filter(([e]) => sw.foreignPriorities.has(e.priority)) : []
       if (list.length === 0) continue
-      const mine = this.#compileItems(list.map(([e, eps]) => ruleItem(e, eps)))
+      const mine = frames(this.#compile(list.map(([e, eps]) => ruleItem(e, eps)))).map(decode)
       const refused = mine.filter((m) => sw.foreignKeys.has(flowKey(m)))
       if (refused.length > 0) throw this.#conflictError(sw, refused)
     }
     return { ok: true, flows }
   }
 
-  /** The FLOW_MODs `items` compile to, decoded (no switch touched). */
-  #compileItems(items) {
+  /** The FLOW_MODs `items` compile to, encoded back to back (no switch touched). */
+  #compile(items) {
     this.#scratch.clear()
-    const bytes = nativeCall(() => this.#scratch.putMany(`[${items.map(entryText).join(',')}]`)).add
-    const out = []
-    for (let at = 0; at + 8 <= bytes.length; at += bytes.readUInt16BE(at + 2)) out.push(decode(bytes.subarray(at, at + bytes.readUInt16BE(at + 2))))
-    return out
+    return items.length === 0 ? Buffer.alloc(0) : nativeCall(() => this.#scratch.putMany(`[${items.map(entryText).join(',')}]`)).add
   }
 
   async #refreshAll() {
@@ -1617,12 +1603,9 @@ class SdnController extends EventEmitter {
     if (!sw.foreignKeys || sw.foreignKeys.size === 0) return { bytes, refused: [] }
     const kept = []
     const refused = []
-    for (let at = 0; at + 8 <= bytes.length; ) {
-      const len = bytes.readUInt16BE(at + 2)
-      const one = bytes.subarray(at, at + len)
-      at += len
+    for (const one of frames(bytes)) {
       // OF1.1 FLOW_MOD (type 14): command at byte 25, priority at 30 (§A.3.4.1).
-      if (bytes[at - len + 1] !== 14 || bytes[at - len + 25] !== 0 || !sw.foreignPriorities.has(one.readUInt16BE(30))) {
+      if (one[1] !== 14 || one[25] !== 0 || !sw.foreignPriorities.has(one.readUInt16BE(30))) {
         kept.push(one)
         continue
       }
