@@ -5,6 +5,7 @@ const { once } = require('node:events')
 const { TlsConfig, OvsdbClient, ovsdb } = require('..')
 const { startSandbox } = require('../js/sandbox.js')
 const { rejection } = require('./helpers.js')
+const { fakePeer, closePeers } = require('./fake-peers.js')
 
 let sb
 let tls
@@ -214,17 +215,15 @@ test('values ovsdb-server would choke on are refused before sending, with a code
 
 test('connectTimeoutMs bounds the whole handshake: a server that accepts and stays silent fails CONNECT_TIMEOUT in time', async () => {
   // A fake: the real ovsdb-server always answers list_dbs once connected.
-  const net = require('node:net')
-  const silent = net.createServer((socket) => socket.on('data', () => {}))
-  await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  const port = await fakePeer((socket) => socket.on('data', () => {}))
   try {
-    const c = new OvsdbClient({ host: '127.0.0.1', port: silent.address().port, connectTimeoutMs: 600 })
+    const c = new OvsdbClient({ host: '127.0.0.1', port, connectTimeoutMs: 600 })
     clients.push(c)
     // The handshake's own code, not the echo timeout (10 s) or a request timeout (30 s) that came first before.
     const e = await rejection(c.connect())
     expect(e.code).toBe('CONNECT_TIMEOUT')
   } finally {
-    silent.close()
+    closePeers()
   }
 })
 

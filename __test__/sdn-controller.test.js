@@ -6,6 +6,7 @@
 const { SdnController } = require('..')
 const { sdnSuite, ourFlows, OURS } = require('./sdn-suite.js')
 const { rejection, waitFor } = require('./helpers.js')
+const { fakePeer, closePeers, lastSockets } = require('./fake-peers.js')
 
 const suite = sdnSuite({ hosts: 3, nports: 4 })
 const controller = (hosts, options) => suite.controller(hosts, options)
@@ -365,17 +366,12 @@ test("one rule's commands take effect in call order: update then delete in one t
 
 test('a hung host: SDN_HOST_TIMEOUT for it, the others served; later calls do not dial it again (its retry owns it)', async () => {
   // A fake: an OVSDB port that accepts and never answers (the real server cannot be made to).
-  const net = require('node:net')
-  const sockets = []
-  const hung = net.createServer((socket) => {
-    sockets.push(socket)
-    socket.on('data', () => {})
-  })
-  await new Promise((resolve) => hung.listen(0, '127.0.0.1', resolve))
+  const hungPort = await fakePeer((socket) => socket.on('data', () => {}))
+  const sockets = lastSockets()
   try {
     const h = sb.hosts[0]
     const sdn = controller([h], { hostTimeoutMs: 300, repair: { minMs: 60000, maxMs: 60000 }, ovsdb: { connectTimeoutMs: 1500, reconnectMinMs: 50, reconnectMaxMs: 300 } })
-    sdn.addHost({ id: 'hung', address: '127.0.0.1', ovsdbPort: hung.address().port, serverCert: h.certs.server.cert })
+    sdn.addHost({ id: 'hung', address: '127.0.0.1', ovsdbPort: hungPort, serverCert: h.certs.server.cert })
     const vif = vifOf(h, 1)
     const first = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'ssh', direction: 'to' })
     expect(first.hosts[h.name]).toEqual({ ok: true, flows: 1 })
@@ -394,8 +390,7 @@ test('a hung host: SDN_HOST_TIMEOUT for it, the others served; later calls do no
     expect((await sdn.deleteRule(first.rule.id)).hosts[h.name]).toMatchObject({ ok: true })
     expect(sockets.length).toBe(dials)
   } finally {
-    for (const socket of sockets) socket.destroy()
-    hung.close()
+    closePeers()
   }
 })
 

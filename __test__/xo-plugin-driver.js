@@ -52,6 +52,9 @@ function xapiWorld(sb) {
 
 const hostRef = (h) => `OpaqueRef:host-${h.index}`
 
+/** The rules stored in an object's other_config: a JSON array of JSON-encoded rules, as XO writes it. */
+const storedRules = (o) => (o.other_config[OF_RULES] !== undefined ? JSON.parse(o.other_config[OF_RULES]).map((s) => JSON.parse(s)) : [])
+
 /**
  * The plugin (`SDNController` of index.js), reduced to what touches the protocol
  * layer: per-host OvsdbClient and channel caches keyed by `host.$ref`, the rule
@@ -169,7 +172,7 @@ class XoPlugin {
     try {
       const network = this.#object(networkId)
       if (!(network.$PIFs.length > 0)) throw new Error('Network needs to be plugged to add a rule')
-      const rules = JSON.parse(network.other_config[OF_RULES] || '[]').map(JSON.parse)
+      const rules = storedRules(network)
       const same = rules.filter((r) => r.direction === direction && r.ipRange === ipRange && r.port === port && r.protocol === protocol)
       // XO draws a random cookie for a new rule; any unique one does here.
       const cookie = same.length !== 0 ? same[0].cookie : `0x${(rules.length + 1).toString(16).padStart(16, '0')}`
@@ -193,7 +196,7 @@ class XoPlugin {
     try {
       let network = this.#object(networkId)
       if (!(network.$PIFs.length > 0)) throw new Error('Network needs to be plugged to delete a rule')
-      const rules = JSON.parse(network.other_config[OF_RULES] || '[]').map(JSON.parse)
+      const rules = storedRules(network)
       const same = rules.filter((r) => r.direction === direction && r.ipRange === ipRange && r.port === port && r.protocol === protocol)
       if (same.length === 0) return
       const cookie = same[0].cookie
@@ -216,23 +219,19 @@ class XoPlugin {
 
   async _applyVifOfRules(vif) {
     if (!vif.currently_attached) return
-    const stored = vif.other_config[OF_RULES] !== undefined ? JSON.parse(vif.other_config[OF_RULES]) : []
-    for (const s of stored) await this._addRule({ ...JSON.parse(s), vifId: vif.$id })
+    for (const rule of storedRules(vif)) await this._addRule({ ...rule, vifId: vif.$id })
   }
 
   async _cleanVifOfRules(vif) {
-    const stored = vif.other_config[OF_RULES] !== undefined ? JSON.parse(vif.other_config[OF_RULES]) : []
-    for (const s of stored) await this._deleteRule({ ...JSON.parse(s), vifId: vif.$id }, false)
+    for (const rule of storedRules(vif)) await this._deleteRule({ ...rule, vifId: vif.$id }, false)
   }
 
   async _applyNetworkOfRules(network) {
-    const stored = network.other_config[OF_RULES] !== undefined ? JSON.parse(network.other_config[OF_RULES]) : []
-    for (const s of stored) await this._addNetworkRule({ ...JSON.parse(s), networkId: network.$id })
+    for (const rule of storedRules(network)) await this._addNetworkRule({ ...rule, networkId: network.$id })
   }
 
   async _cleanNetworkOfRules(network) {
-    const stored = network.other_config[OF_RULES] !== undefined ? JSON.parse(network.other_config[OF_RULES]) : []
-    for (const s of stored) await this._deleteNetworkOfRule({ ...JSON.parse(s), networkId: network.$id }, false)
+    for (const rule of storedRules(network)) await this._deleteNetworkOfRule({ ...rule, networkId: network.$id }, false)
   }
 
   // index.js: _vifUpdated, for a VIF's `unplug` task (before it completes) and its `plug` task (after).

@@ -50,6 +50,19 @@ async fn read_message(s: &mut TcpStream) -> std::io::Result<(u8, u32, usize)> {
     Ok((h[1], u32::from_be_bytes([h[4], h[5], h[6], h[7]]), len))
 }
 
+/// Bytes read from `s` until its end (or 30 s without any).
+async fn read_to_end_counting(s: &mut TcpStream) -> usize {
+    let mut total = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    while let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(30), s.read(&mut buf)).await {
+        if n == 0 {
+            break;
+        }
+        total += n;
+    }
+    total
+}
+
 /// Accepts one connection and answers the controller's handshake.
 async fn switch_handshake(listener: &TcpListener) -> TcpStream {
     let (mut s, _) = listener.accept().await.expect("accept");
@@ -204,15 +217,7 @@ async fn openflow_close_with_a_peer_that_reads_nothing_aborts_the_writer_promptl
         let mut s = switch_handshake(&listener).await;
         // Reads nothing until the controller has closed, then all there is.
         let _ = go_rx.await;
-        let mut total = 0usize;
-        let mut buf = vec![0u8; 1 << 16];
-        while let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(30), s.read(&mut buf)).await {
-            if n == 0 {
-                break;
-            }
-            total += n;
-        }
-        total
+        read_to_end_counting(&mut s).await
     });
     let (handle, events, _closed) = channel(port).await;
     // A 64 MiB batch of barriers: far more than the socket buffers hold.
@@ -373,15 +378,7 @@ async fn ovsdb_close_with_a_peer_that_reads_nothing_ends_within_the_flush_deadli
     let peer = tokio::spawn(async move {
         let (mut s, _) = listener.accept().await.unwrap();
         let _ = go_rx.await;
-        let mut total = 0usize;
-        let mut buf = vec![0u8; 1 << 16];
-        while let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(30), s.read(&mut buf)).await {
-            if n == 0 {
-                break;
-            }
-            total += n;
-        }
-        total
+        read_to_end_counting(&mut s).await
     });
     let (handle, mut rx) = ovsdb_stream(port).await;
     // One 64 MiB transaction: allowed (the queue was empty), and far more than the
