@@ -418,6 +418,39 @@ test("a foreign flow with exactly our match and priority is neither replaced nor
   }
 })
 
+test('concurrent addRule calls share one batch per switch (group commit); each keeps its own outcome, a conflict only its own', async () => {
+  const h = sb.hosts[0]
+  const vif = vifOf(h, 2)
+  const sdn = controller([h])
+  const warm = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'tcp', port: 999, direction: 'from' })
+  const top = warm.rule.priority
+  // Call k of the burst appends the rule at priority top - 1 - k: a foreign flow holds call 7's key.
+  const rule = (k) => ({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'tcp', port: 3000 + k, direction: 'from' })
+  h.ofctl('add-flow', `cookie=0x98,priority=${top - 8},tcp,in_port=${vif.ofport},dl_src=${vif.mac},tp_dst=3007,actions=normal`)
+  try {
+    await sdn.sync() // reads the foreign flows
+    // ovs-vswitchd's own count of the OpenFlow messages it received (summed about once a second).
+    const received = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 2200))
+      return Number(/vconn_received.*total: (\d+)/.exec(h.appctl('coverage/show'))?.[1] ?? 0)
+    }
+    const before = await received()
+    const out = await Promise.all(Array.from({ length: 50 }, (_, k) => sdn.addRule(rule(k))))
+    const messages = (await received()) - before
+    // One FLOW_MOD per rule; one call each would add a barrier per call (100 and more).
+    expect(messages).toBeGreaterThanOrEqual(49)
+    expect(messages).toBeLessThan(70)
+    out.forEach((o, k) => {
+      if (k === 7) expect(o.hosts[h.name]).toMatchObject({ ok: false, error: { code: 'SDN_FLOW_CONFLICT', flows: [expect.stringContaining('tp_dst=3007')] } })
+      else expect(o.hosts[h.name]).toEqual({ ok: true, flows: 1 })
+    })
+    expect(ourFlows(h).filter((l) => /tp_dst=30\d\d/.test(l))).toHaveLength(49)
+    expect(h.ofctl('dump-flows', '--no-stats', 'cookie=0x98/-1')).toContain('actions=NORMAL')
+  } finally {
+    h.ofctl('del-flows', 'cookie=0x98/-1')
+  }
+})
+
 test("an allow above XAPI's VIF locking does not let a spoofed source through", async () => {
   const h = sb.hosts[0]
   const vif = vifOf(h, 3)

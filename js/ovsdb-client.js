@@ -95,6 +95,7 @@ class OvsdbClient extends EventEmitter {
   #timer = null
   #waiting = new Map()
   #tables = new Map() // table -> Map(uuid -> row, natural notation)
+  #vifInterfaces = null // vifInterfaces() until a Bridge, Port or Interface row changes
   #closing = false
   #connected = false
   #attempt = 0
@@ -273,6 +274,7 @@ class OvsdbClient extends EventEmitter {
     if (!t) this.#tables.set(table, (t = new Map()))
     if (kind === 'delete') t.delete(uuid)
     else t.set(uuid, row)
+    if (table === 'Bridge' || table === 'Port' || table === 'Interface') this.#vifInterfaces = null
     this.emit('row', { table, uuid, kind, old, new: row })
     if (table === 'Interface') {
       const vif = (row ?? old)?.external_ids?.['xs-vif-uuid']
@@ -495,9 +497,16 @@ class OvsdbClient extends EventEmitter {
    * The VIF interfaces (vif and tap: an HVM guest has both) with an assigned
    * ofport, per bridge name: `[{ name, ofport, vifUuid, vmUuid, mac, networks }]`
    * from `external_ids` (xs-vif-uuid, xs-vm-uuid, attached-mac, and the bridge's
-   * xs-network-uuids), uuids and MACs lower case. From the replica, no round trip.
+   * xs-network-uuids), uuids and MACs lower case. From the replica, no round trip;
+   * computed once per change of those tables (the result is shared: read it, do
+   * not change it).
    */
   vifInterfaces() {
+    this.#vifInterfaces ??= this.#computeVifInterfaces()
+    return this.#vifInterfaces
+  }
+
+  #computeVifInterfaces() {
     const bridgeOfPort = new Map()
     for (const b of this.#tables.get('Bridge')?.values() ?? []) for (const p of b.ports ?? []) bridgeOfPort.set(p, b)
     const bridgeOfIface = new Map()

@@ -190,6 +190,7 @@ class Switch {
     // any call changes it (see SdnController#adopt).
     this.adopted = false
     this.adopting = null
+    this.nextGroup = null // the group commit jobs gather in until the switch is free (SdnController#commit)
   }
 
   /**
@@ -464,8 +465,7 @@ class SdnController extends EventEmitter {
   // ---- rule numbers ----
 
   /** The number of `owner` (stable); refuses one another owner holds. */
-  #claim(owner) {
-    const n = stableNumber(owner)
+  #claim(owner, n = stableNumber(owner)) {
     const holder = this.#numbers.get(n)
     if (holder !== undefined && holder !== owner) {
       throw fail('SDN_RULE_ID_COLLISION', `${owner} maps to rule number ${n}, which ${holder} holds: choose another id`)
@@ -543,28 +543,27 @@ class SdnController extends EventEmitter {
     }
     const onlyHost = this.#checkHostOption(host)
     const id = spec.id ?? crypto.randomUUID()
-    this.#claim(`rule:${id}`)
+    const wanted = this.#claim(`rule:${id}`)
     const reached = await this.#resolveTargets([spec], onlyHost)
     // Checked again: another call may have taken the id (or its number) meanwhile.
     this.#checkOpen()
     if (this.#byId.has(id)) throw fail('SDN_RULE_EXISTS', `a rule with id ${id} exists`)
-    const number = this.#claim(`rule:${id}`)
+    const number = this.#claim(`rule:${id}`, wanted)
     if (position !== undefined && position > this.#rules.length) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `position must be 0..${this.#rules.length}`)
     const entry = entryOf(spec, { id, number, generation: 0, priority: 0, host: onlyHost })
     const index = position ?? this.#rules.length
-    const before = this.#rules.map((e) => ({ ...e }))
     this.#rules.splice(index, 0, entry)
     this.#byId.set(entry.id, entry)
     this.#numbers.set(number, `rule:${id}`)
-    let renumbered
+    let previous
     try {
-      renumbered = this.#assignPriority(index)
+      previous = this.#assignPriority(index)
     } catch (err) {
       this.#numbers.delete(number)
       throw err
     }
     // No room between the neighbours: every rule moved, so every old generation goes.
-    const outcome = await this.#applyAndSave(() => (renumbered ? this.#applyEverywhere(this.#rules, reached, before) : this.#applyEverywhere([entry], reached)))
+    const outcome = await this.#applyAndSave(() => (previous ? this.#applyEverywhere(this.#rules, reached, previous) : this.#applyEverywhere([entry], reached)))
     return { rule: this.#view(entry), hosts: outcome }
   }
 
@@ -1082,8 +1081,8 @@ class SdnController extends EventEmitter {
 
   /**
    * Gives the rule at `index` a priority between its neighbours; when there is no
-   * room, spreads the whole list over the band again (returns true: every rule
-   * must be rewritten).
+   * room, spreads the whole list over the band again and returns the cookies the
+   * rules had before (every rule must be rewritten, its old generation deleted).
    */
   #assignPriority(index) {
     const { min, max } = this.#priorities
@@ -1094,15 +1093,16 @@ class SdnController extends EventEmitter {
     if (above - below > 1) {
       // Appending takes the next priority down; inserting takes the middle.
       e.priority = index === this.#rules.length - 1 ? above - 1 : Math.floor((above + below) / 2)
-      return false
+      return null
     }
     if (this.#rules.length > max - min + 1) {
       this.#rules.splice(index, 1)
       this.#byId.delete(e.id)
       throw fail('SDN_TOO_MANY_RULES', `the priority band ${min}-${max} holds at most ${max - min + 1} rules`)
     }
+    const previous = this.#rules.filter((r) => r !== e).map((r) => ({ cookie: r.cookie }))
     this.#renumber()
-    return true
+    return previous
   }
 
   /** Spreads the priorities evenly (gaps keep later inserts cheap); every rule gets a new generation. */
@@ -1161,9 +1161,10 @@ class SdnController extends EventEmitter {
   /** bridge -> endpoints of `spec` on `host` (HVM guests have both a vif and a tap interface: both are covered). */
   #endpoints(spec, interfaces) {
     const out = new Map()
+    const index = this.#indexOf(interfaces)
     for (const [bridge, list] of interfaces) {
       let eps
-      if (spec.vif) eps = list.filter((i) => i.vifUuid === spec.vif.uuid).map((i) => ({ ofport: i.ofport, mac: spec.vif.mac, ips: spec.vif.ips ?? [] }))
+      if (spec.vif) eps = (index.get(bridge).get(spec.vif.uuid) ?? []).map((i) => ({ ofport: i.ofport, mac: spec.vif.mac, ips: spec.vif.ips ?? [] }))
       else {
         const pick = spec.vm ? (i) => i.vmUuid === spec.vm.uuid : spec.network ? (i) => i.networks.includes(spec.network.uuid) : () => true
         eps = list.filter((i) => pick(i) && i.mac).map((i) => ({ ofport: i.ofport, mac: i.mac, ips: [] }))
@@ -1171,6 +1172,23 @@ class SdnController extends EventEmitter {
       if (eps.length > 0) out.set(bridge, eps)
     }
     return out
+  }
+
+  #vifIndexes = new WeakMap() // vifInterfaces() result -> bridge -> vif uuid -> interfaces
+
+  /** The interfaces of a vifInterfaces() result by VIF uuid, per bridge (built once per result: a rule targets a VIF by uuid). */
+  #indexOf(interfaces) {
+    let index = this.#vifIndexes.get(interfaces)
+    if (!index) {
+      index = new Map()
+      for (const [bridge, list] of interfaces) {
+        const byVif = new Map()
+        for (const i of list) byVif.set(i.vifUuid, [...(byVif.get(i.vifUuid) ?? []), i])
+        index.set(bridge, byVif)
+      }
+      this.#vifIndexes.set(interfaces, index)
+    }
+    return index
   }
 
   /**
@@ -1181,7 +1199,8 @@ class SdnController extends EventEmitter {
   async #resolveTargets(specs, onlyHost) {
     const hosts = onlyHost ? [this.#host(onlyHost)] : [...this.#hosts.values()]
     if (hosts.length === 0) throw fail('SDN_NO_HOSTS', 'no host registered: call addHost() first')
-    const results = await Promise.allSettled(hosts.map((h) => this.#consult(h, () => this.#ovsdbOf(h))))
+    // A replica already there needs no I/O (a host known down is refused by the call's own consult).
+    const results = await Promise.allSettled(hosts.map((h) => (h.ovsdb ? h.ovsdb : this.#consult(h, () => this.#ovsdbOf(h)))))
     const reached = hosts.filter((_, i) => results[i].status === 'fulfilled')
     // Hosts not consulted: their error is their outcome (nothing dialled again for them in this call).
     const unreached = new Map(hosts.map((h, i) => [h.id, results[i].reason]).filter(([, e]) => e !== undefined))
@@ -1423,21 +1442,12 @@ class SdnController extends EventEmitter {
     const errors = []
     await Promise.all(
       [...perSwitch].map(([sw, list]) =>
-        sw
-          .serial(async () => {
-            const adoption = await this.#prepare(sw)
-            const d = sw.put(list.map(([e, eps]) => ruleItem(e, eps)))
-            for (const [e] of list) e.pinned = true
-            // The rules' flows here: what this put sends, unless a first contact just sent them.
-            if (adoption === null) flows += d.addCount
-            else for (const [e, eps] of list) flows += this.#scratch.flowCount(e.specJson, JSON.stringify(eps))
-            // Deletes here are flows a rule no longer wants on this switch; after the adds.
-            if (d.addCount > 0) await this.#send(sw, [d.add])
-            if (d.deleteCount > 0) await this.#send(sw, [d.delete])
-            const dels = staleNow().map((c) => sw.remove(c)).filter(Boolean)
-            if (dels.length) await this.#send(sw, dels)
-          })
-          .catch((err) => errors.push(err)),
+        this.#commit(sw, { list, staleNow }).then(
+          (n) => {
+            flows += n
+          },
+          (err) => errors.push(err),
+        ),
       ),
     )
     if (errors.length > 0) throw errors[0]
@@ -1451,6 +1461,66 @@ class SdnController extends EventEmitter {
       if (refused.length > 0) throw this.#conflictError(sw, refused)
     }
     return { ok: true, flows }
+  }
+
+  /**
+   * Group commit: runs `job` (`{ list: [[entry, endpoints]], staleNow }`) on `sw`
+   * together with every job that arrives while the switch is busy: one put, the adds
+   * of all of them behind one barrier, then all their deletes behind one barrier.
+   * Concurrent calls share two round trips instead of queueing two each. Resolves the
+   * job's own flow count; a failure of the batch is the failure of every job in it
+   * (flows refused over a foreign flow are reported per call by #applyOnHost).
+   */
+  #commit(sw, job) {
+    let group = sw.nextGroup
+    if (!group) {
+      group = sw.nextGroup = { jobs: [] }
+      group.run = sw.serial(() => {
+        sw.nextGroup = null
+        return this.#runGroup(sw, group.jobs)
+      })
+    }
+    group.jobs.push(job)
+    return group.run.then((counts) => counts.get(job))
+  }
+
+  async #runGroup(sw, jobs) {
+    const adoption = await this.#prepare(sw)
+    // A rule in two jobs (a respread and a concurrent add): its current form, once.
+    const latest = new Map()
+    for (const { list } of jobs) for (const [e, eps] of list) latest.set(e, eps)
+    const d = sw.put([...latest].map(([e, eps]) => ruleItem(e, eps)))
+    for (const e of latest.keys()) e.pinned = true
+    // Each job's flows here: what this put sends for its rules, unless a first contact just sent them.
+    const counts = new Map()
+    if (adoption === null) {
+      const perCookie = new Map()
+      // OF1.1 FLOW_MOD: the cookie is the 8 bytes after the header (§A.3.4.1).
+      if (d.addCount > 0) for (const m of frames(d.add)) perCookie.set(m.readBigUInt64BE(8), (perCookie.get(m.readBigUInt64BE(8)) ?? 0) + 1)
+      for (const job of jobs) counts.set(job, job.list.reduce((n, [e]) => n + (perCookie.get(e.cookie) ?? 0), 0))
+    } else {
+      for (const job of jobs) counts.set(job, job.list.reduce((n, [e, eps]) => n + this.#scratch.flowCount(e.specJson, JSON.stringify(eps)), 0))
+    }
+    // Deletes after the adds: flows a rule no longer wants here, and older generations.
+    const dels = d.deleteCount > 0 ? [d.delete] : []
+    for (const c of new Set(jobs.flatMap((j) => j.staleNow()))) {
+      const del = sw.remove(c)
+      if (del) dels.push(del)
+    }
+    if (d.addCount > 0) await this.#sendUnlessForeign(sw, d.add)
+    if (dels.length > 0) await this.#sendUnlessForeign(sw, dels.length === 1 ? dels[0] : Buffer.concat(dels))
+    return counts
+  }
+
+  /** Sends FLOW_MODs barrier-confirmed, without the ADDs a foreign flow holds the key of (their callers report those). */
+  async #sendUnlessForeign(sw, bytes) {
+    const channel = await this.#channelOf(sw)
+    const { bytes: kept } = this.#withoutConflicts(sw, bytes)
+    try {
+      if (kept.length > 0) await channel.sendEncoded(kept)
+    } catch (err) {
+      throw Object.assign(err, { host: sw.host.id, bridge: sw.bridge })
+    }
   }
 
   /** The FLOW_MODs `items` compile to, encoded back to back (no switch touched). */
