@@ -38,6 +38,21 @@ export declare class NativeFlowTable {
    * the `dumpRequest()` answer.
    */
   reconcile(parts: Array<Buffer>): NativeReconcile
+  /** The FLOW stats request for every flow in this table, ours and others' (xid 0). */
+  dumpAllRequest(): Buffer
+  /**
+   * `reconcile` of the `dumpAllRequest()` answer, which also records the flows of
+   * others: one dump serves both (see `withoutForeign`).
+   */
+  reconcileAll(parts: Array<Buffer>): NativeReconcile
+  /** The priorities the flows of others use (as of the last `reconcileAll`). */
+  foreignPriorities(): Array<number>
+  /**
+   * `bytes` (messages back to back) without the FLOW_MOD ADDs that would replace a
+   * flow of others (same table, priority and match): `null` when there is none,
+   * else what to send and the refused flows as ovs-ofctl text (`priority=…,<match>`).
+   */
+  withoutForeign(bytes: Buffer): NativeForeignFilter | null
 }
 
 /**
@@ -435,6 +450,12 @@ export interface NativeFlowDelta {
   delete: Buffer
   addCount: number
   deleteCount: number
+}
+
+/** What `withoutForeign` keeps and refuses. */
+export interface NativeForeignFilter {
+  kept: Buffer
+  refused: Array<string>
 }
 
 /** An IPv4 prefix read by the API's one grammar ([`crate::net::addr`]). */

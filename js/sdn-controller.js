@@ -20,7 +20,7 @@ const { OvsdbClient } = require('./ovsdb-client.js')
 const { TlsConfig } = require('./tls.js')
 const { fail, argError, describe, splitHostTls, checkDurations, backoffDelay, withDeadline } = require('./options.js')
 const { nativeCall } = require('./errors.js')
-const { parseFlow, formatFlow, decode, frames } = require('./codec.js')
+const { parseFlow, formatFlow, frames } = require('./codec.js')
 
 /**
  * What reports background failures when the caller gives no logger: one
@@ -191,6 +191,7 @@ class Switch {
     this.adopted = false
     this.adopting = null
     this.nextGroup = null // the group commit jobs gather in until the switch is free (SdnController#commit)
+    this.foreignPriorities = new Set() // priorities of the flows of others here (SdnController#reconcileAll)
   }
 
   /**
@@ -253,6 +254,7 @@ class Host {
     this.switches = new Map() // bridge name -> Switch
     this.refreshTimer = null
     this.repairTimer = null
+    this.loaded = null // { version, interfaces } the switches' desired flows were last computed from
     this.repairAttempt = 0
   }
 }
@@ -276,6 +278,7 @@ class SdnController extends EventEmitter {
   #lastSave = Promise.resolve()
   #loading = false
   #ruleTails = new Map() // rule id -> the end of its last command (see #onRule)
+  #version = 0 // goes up on every change of the desired state (rules, generations, providers' flows)
   #listTail = Promise.resolve()
 
   /**
@@ -405,6 +408,7 @@ class SdnController extends EventEmitter {
 
   /** Runs `apply` while the state that it applies is being saved; both must succeed. */
   async #applyAndSave(apply) {
+    this.#version++
     const saved = this.#persist()
     saved.catch(() => {}) // awaited below; the apply's own error comes first
     const result = await apply()
@@ -877,6 +881,7 @@ class SdnController extends EventEmitter {
         sw.adopted = false // the next contact reconciles against the new state
       }
     }
+    this.#version++
     if (!this.#loading) this.#persist().catch(() => {}) // reported by #writeState
   }
 
@@ -895,6 +900,7 @@ class SdnController extends EventEmitter {
       throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'a provider has an items(hostId, interfaces) method')
     }
     this.#providers.push(provider)
+    this.#version++
     const handle = {
       /**
        * The rule number of `key` (a name stable across restarts: the same key gives
@@ -911,7 +917,10 @@ class SdnController extends EventEmitter {
         if (!this.#numbers.has(n)) this.#numbers.set(n, `provider:#${n}`)
       },
       /** Saves the desired state (the provider's `exportState()` included, under its `stateKey`). */
-      persist: () => this.#persist(),
+      persist: () => {
+        this.#version++
+        return this.#persist()
+      },
       /** A failure of the provider's own background work (logger, and `error` when listened to). */
       report: (message, err) => this.#background(message, err),
       /** What the state file held for this provider (its `stateKey`), to import at construction. */
@@ -1238,6 +1247,10 @@ class SdnController extends EventEmitter {
    */
   async #refreshHost(host, { send }) {
     await this.#ovsdbOf(host)
+    const version = this.#version
+    const interfaces = host.ovsdb.vifInterfaces()
+    // Nothing changed since the switches were last loaded (rules, providers, interfaces): they hold it.
+    if (!send && host.loaded?.version === version && host.loaded.interfaces === interfaces) return
     const perBridge = this.#desired(host)
     for (const bridge of perBridge.keys()) this.#switchOf(host, bridge)
     await Promise.all(
@@ -1255,6 +1268,7 @@ class SdnController extends EventEmitter {
         }),
       ),
     )
+    if (this.#version === version && host.ovsdb?.vifInterfaces() === interfaces) host.loaded = { version, interfaces }
   }
 
   /**
@@ -1324,10 +1338,10 @@ class SdnController extends EventEmitter {
       return entries
     }
     const dumpNow = () => channel.requestEncoded(sw.table.dumpRequest())
-    await this.#readForeign(sw, channel)
     let entries = load()
-    const dump = await dumpNow()
-    let r = sw.table.reconcile(dump)
+    // The whole table once: the flows of others (never replaced) and ours.
+    const dump = await channel.requestEncoded(sw.table.dumpAllRequest())
+    let r = this.#reconcileAll(sw, dump)
     const candidates = this.#adoptable(entries, r)
     if (candidates.length > 0) {
       for (const c of candidates) this.#setGeneration(c.entry, c.generation)
@@ -1391,6 +1405,7 @@ class SdnController extends EventEmitter {
   }
 
   #setGeneration(e, generation) {
+    this.#version++
     e.generation = generation
     e.cookie = nativeCall(() => native.ruleCookie(e.number, generation))
   }
@@ -1409,12 +1424,17 @@ class SdnController extends EventEmitter {
       return previous.map((p) => p.cookie).filter((c) => c !== undefined && !current.has(c))
     }
     const stale = staleNow()
+    const version = this.#version // this command's (see #applyAndSave)
     const out = {}
     await Promise.all(
       [...hosts].map(async (host) => {
         try {
           if (reached && !reached.has(host.id)) throw reached.unreached.get(host.id) ?? fail('SDN_HOST_UNREACHABLE', `host ${host.id} was not consulted`, { host: host.id })
           out[host.id] = await this.#consult(host, () => this.#applyOnHost(host, entries, stale, staleNow))
+          // The switches held the state just before this command and now hold this command's
+          // changes too: a sync need not compute them again (see #refreshHost).
+          const loaded = host.loaded
+          if (loaded?.version === version - 1 && host.ovsdb?.vifInterfaces() === loaded.interfaces) host.loaded = { version, interfaces: loaded.interfaces }
         } catch (error) {
           out[host.id] = { ok: false, error: this.#failed(host, error) }
         }
@@ -1454,10 +1474,9 @@ class SdnController extends EventEmitter {
     // Flows of these rules refused because a foreign flow holds their match and priority
     // (whichever path sent them: this call, or a first contact).
     for (const [sw, all] of perSwitch) {
-      const list = sw.foreignPriorities ? all.filter(([e]) => sw.foreignPriorities.has(e.priority)) : []
+      const list = all.filter(([e]) => sw.foreignPriorities.has(e.priority))
       if (list.length === 0) continue
-      const mine = frames(this.#compile(list.map(([e, eps]) => ruleItem(e, eps)))).map(decode)
-      const refused = mine.filter((m) => sw.foreignKeys.has(flowKey(m)))
+      const refused = sw.table.withoutForeign(this.#compile(list.map(([e, eps]) => ruleItem(e, eps))))?.refused ?? []
       if (refused.length > 0) throw this.#conflictError(sw, refused)
     }
     return { ok: true, flows }
@@ -1656,41 +1675,29 @@ class SdnController extends EventEmitter {
   }
 
   /**
-   * Flows of others (any cookie but ours) on the switch, by match and priority: an ADD
+   * Reconciles the switch's whole table (dumpAllRequest) with the desired flows, and
+   * records the flows of others (any cookie but ours) by match and priority: an ADD
    * of ours with the same match and priority would replace one of them, and our
-   * delete by cookie would then remove it. Read at first contact and at every sync.
+   * delete by cookie would then remove it. Done at first contact and at every sync.
    */
-  async #readForeign(sw, channel) {
-    const flows = await channel.dumpFlows({ tableId: this.#opts.tableId })
-    const foreign = flows.filter((f) => (BigInt(f.cookie) & NS_MASK) !== NAMESPACE)
-    sw.foreignKeys = new Set(foreign.map(flowKey))
+  #reconcileAll(sw, dump) {
+    const r = sw.table.reconcileAll(dump)
     // Only an ADD at one of these priorities can collide: the others are not even decoded.
-    sw.foreignPriorities = new Set(foreign.map((f) => f.priority))
+    sw.foreignPriorities = new Set(sw.table.foreignPriorities())
+    return r
   }
 
-  /** `bytes` (FLOW_MODs back to back) without the ADDs that would replace a foreign flow; those are `refused`. */
+  /** `bytes` (FLOW_MODs back to back) without the ADDs that would replace a foreign flow; those are `refused` (ovs-ofctl text). */
   #withoutConflicts(sw, bytes) {
-    if (!sw.foreignKeys || sw.foreignKeys.size === 0) return { bytes, refused: [] }
-    const kept = []
-    const refused = []
-    for (const one of frames(bytes)) {
-      // OF1.1 FLOW_MOD (type 14): command at byte 25, priority at 30 (§A.3.4.1).
-      if (one[1] !== 14 || one[25] !== 0 || !sw.foreignPriorities.has(one.readUInt16BE(30))) {
-        kept.push(one)
-        continue
-      }
-      const m = decode(one)
-      if (sw.foreignKeys.has(flowKey(m))) refused.push(m)
-      else kept.push(one)
-    }
-    return { bytes: refused.length === 0 ? bytes : Buffer.concat(kept), refused }
+    if (sw.foreignPriorities.size === 0) return { bytes, refused: [] }
+    const filtered = sw.table.withoutForeign(bytes)
+    return filtered ? { bytes: filtered.kept, refused: filtered.refused } : { bytes, refused: [] }
   }
 
-  #conflictError(sw, refused) {
-    const keys = refused.map(flowKey)
+  #conflictError(sw, keys) {
     const e = fail(
       'SDN_FLOW_CONFLICT',
-      `${refused.length} flow(s) not installed on ${sw.bridge} of host ${sw.host.id}: another controller's flow has the same match and priority (${keys.slice(0, 3).join('; ')}${keys.length > 3 ? '; …' : ''}); ours would replace it`,
+      `${keys.length} flow(s) not installed on ${sw.bridge} of host ${sw.host.id}: another controller's flow has the same match and priority (${keys.slice(0, 3).join('; ')}${keys.length > 3 ? '; …' : ''}); ours would replace it`,
       { host: sw.host.id, bridge: sw.bridge, flows: keys },
     )
     this.#logger.warn('flows not installed over a foreign flow', { error: e, host: sw.host.id, bridge: sw.bridge })
@@ -1705,15 +1712,14 @@ class SdnController extends EventEmitter {
   #syncSwitch(sw) {
     return sw.serial(async () => {
       const adoption = await this.#prepare(sw)
-      await this.#readForeign(sw, await this.#channelOf(sw))
-      const r = sw.table.reconcile(await this.#dump(sw))
+      const channel = await this.#channelOf(sw)
+      const r = this.#reconcileAll(sw, await channel.requestEncoded(sw.table.dumpAllRequest()))
       // Deletes first: a flow of ours tampered with (same match, wrong action) is
       // both extra and missing, and the re-add must not be deleted after it.
       if (r.deleteCount > 0) await this.#send(sw, [r.delete])
       if (r.addCount > 0) await this.#send(sw, [r.add])
       let foreign = 0
       for (const [c, mods] of sw.foreign) {
-        const channel = await this.#channelOf(sw)
         const have = new Set((await channel.dumpFlows({ tableId: this.#opts.tableId, cookie: c, cookieMask: ALL64 })).map(flowKey))
         const missing = mods.filter((m) => !have.has(flowKey(m)))
         if (missing.length > 0) await channel.send(missing)

@@ -11,7 +11,7 @@ use super::errors::{err, from_decode, from_encode, guard, JsError};
 use crate::openflow::stats::StatsReplyBody;
 use crate::openflow::types::hex_decode;
 use crate::openflow::Message;
-use crate::rules::table::{decode_flow_mods, dump_request, encode_flow_mods};
+use crate::rules::table::{decode_flow_mods, dump_all_request, dump_request, encode_flow_mods};
 use crate::rules::{compile, cookie, flow_count, parse_endpoints, parse_rule, service, FlowTable, Rule, RuleError};
 
 fn rule_error(e: RuleError) -> JsError {
@@ -273,51 +273,126 @@ impl NativeFlowTable {
     /// the `dumpRequest()` answer.
     #[napi]
     pub fn reconcile(&self, parts: Vec<Buffer>) -> Result<NativeReconcile, JsError> {
+        guard(|| report(&self.table.reconcile(&dumped_flows(&parts)?)))
+    }
+
+    /// The FLOW stats request for every flow in this table, ours and others' (xid 0).
+    #[napi]
+    pub fn dump_all_request(&self) -> Result<Buffer, JsError> {
+        guard(|| Ok(dump_all_request(self.table.table_id()).to_bytes().map_err(from_encode)?.into()))
+    }
+
+    /// `reconcile` of the `dumpAllRequest()` answer, which also records the flows of
+    /// others: one dump serves both (see `withoutForeign`).
+    #[napi]
+    pub fn reconcile_all(&mut self, parts: Vec<Buffer>) -> Result<NativeReconcile, JsError> {
         guard(|| {
-            let mut dumped = Vec::new();
-            for (i, part) in parts.iter().enumerate() {
-                let m = Message::decode(part).map_err(|e| {
-                    let mut js = from_decode(e);
-                    js.reason = format!("parts[{i}]: {}", js.reason);
-                    js
-                })?;
-                match m {
-                    Message::StatsReply(r) => match r.body {
-                        StatsReplyBody::Flow { flows } => dumped.extend(flows),
-                        _ => return Err(not_flow_stats(i, "a stats reply of another kind")),
-                    },
-                    other => {
-                        return Err(not_flow_stats(i, other.header_type().1.name().unwrap_or("an unknown message")))
-                    }
-                }
-            }
-            let r = self.table.reconcile(&dumped);
-            let d = delta(&r.add, &r.delete)?;
-            Ok(NativeReconcile {
-                add: d.add,
-                delete: d.delete,
-                add_count: d.add_count,
-                delete_count: d.delete_count,
-                rules: r
-                    .per_cookie
-                    .iter()
-                    .map(|c| NativeRuleReport {
-                        cookie: BigInt::from(c.cookie),
-                        expected: count(c.expected),
-                        present: count(c.present),
-                        missing: count(c.missing),
-                        packets: BigInt::from(c.packets),
-                        bytes: BigInt::from(c.bytes),
-                    })
-                    .collect(),
-                extra: r
-                    .extra
-                    .iter()
-                    .map(|(c, n)| NativeExtraFlows { cookie: BigInt::from(*c), count: count(*n) })
-                    .collect(),
-            })
+            let dumped = dumped_flows(&parts)?;
+            self.table.set_foreign(&dumped);
+            report(&self.table.reconcile(&dumped))
         })
     }
+
+    /// The priorities the flows of others use (as of the last `reconcileAll`).
+    #[napi]
+    pub fn foreign_priorities(&self) -> Vec<u32> {
+        self.table.foreign_priorities().map(u32::from).collect()
+    }
+
+    /// `bytes` (messages back to back) without the FLOW_MOD ADDs that would replace a
+    /// flow of others (same table, priority and match): `null` when there is none,
+    /// else what to send and the refused flows as ovs-ofctl text (`priority=…,<match>`).
+    #[napi]
+    pub fn without_foreign(&self, bytes: Buffer) -> Result<Option<NativeForeignFilter>, JsError> {
+        guard(|| {
+            let priorities: std::collections::HashSet<u16> = self.table.foreign_priorities().collect();
+            let mut kept = Vec::new();
+            let mut refused = Vec::new();
+            let mut at = 0;
+            while at < bytes.len() {
+                let len = bytes.get(at + 2..at + 4).map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+                if len < 8 || at + len > bytes.len() {
+                    return Err(err("ERR_INVALID_ARG_VALUE", format!("bytes: a message at offset {at} has a bad length")));
+                }
+                let one = &bytes[at..at + len];
+                at += len;
+                // OF1.1 FLOW_MOD (type 14): command at byte 25, priority at 30 (§A.3.4.1);
+                // only an ADD at a priority of theirs is worth decoding.
+                let candidate = one[1] == 14 && len > 31 && one[25] == 0 && priorities.contains(&u16::from_be_bytes([one[30], one[31]]));
+                if candidate {
+                    if let Ok(Message::FlowMod(fm)) = Message::decode(one) {
+                        if self.table.is_foreign(&fm) {
+                            refused.push(flow_key_text(&fm));
+                            continue;
+                        }
+                    }
+                }
+                kept.extend_from_slice(one);
+            }
+            Ok((!refused.is_empty()).then(|| NativeForeignFilter { kept: kept.into(), refused }))
+        })
+    }
+}
+
+/// What `withoutForeign` keeps and refuses.
+#[napi(object)]
+pub struct NativeForeignFilter {
+    pub kept: Buffer,
+    pub refused: Vec<String>,
+}
+
+/// A flow's identity as ovs-ofctl writes it: `priority=…,<match>`.
+fn flow_key_text(fm: &crate::openflow::FlowMod) -> String {
+    let bare = crate::openflow::FlowMod {
+        priority: fm.priority,
+        flow_match: crate::openflow::flow_match::Match { oxm: None, ..fm.flow_match.clone() },
+        ..crate::openflow::FlowMod::default()
+    };
+    let text = crate::openflow::text::format_flow_mod(&bare);
+    text.split(" actions=").next().unwrap_or_default().trim().to_owned()
+}
+
+/// The flow stats of a dump's STATS_REPLY parts.
+fn dumped_flows(parts: &[Buffer]) -> Result<Vec<crate::openflow::stats::FlowStats>, JsError> {
+    let mut dumped = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let m = Message::decode(part).map_err(|e| {
+            let mut js = from_decode(e);
+            js.reason = format!("parts[{i}]: {}", js.reason);
+            js
+        })?;
+        match m {
+            Message::StatsReply(r) => match r.body {
+                StatsReplyBody::Flow { flows } => dumped.extend(flows),
+                _ => return Err(not_flow_stats(i, "a stats reply of another kind")),
+            },
+            other => return Err(not_flow_stats(i, other.header_type().1.name().unwrap_or("an unknown message"))),
+        }
+    }
+    Ok(dumped)
+}
+
+fn report(r: &crate::rules::table::Reconcile) -> Result<NativeReconcile, JsError> {
+    let d = delta(&r.add, &r.delete)?;
+    Ok(NativeReconcile {
+        add: d.add,
+        delete: d.delete,
+        add_count: d.add_count,
+        delete_count: d.delete_count,
+        rules: r
+            .per_cookie
+            .iter()
+            .map(|c| NativeRuleReport {
+                cookie: BigInt::from(c.cookie),
+                expected: count(c.expected),
+                present: count(c.present),
+                missing: count(c.missing),
+                packets: BigInt::from(c.packets),
+                bytes: BigInt::from(c.bytes),
+            })
+            .collect(),
+        extra: r.extra.iter().map(|(c, n)| NativeExtraFlows { cookie: BigInt::from(*c), count: count(*n) }).collect(),
+    })
 }
 
 fn not_flow_stats(i: usize, what: &str) -> JsError {

@@ -281,6 +281,9 @@ impl CookieFlows {
 pub struct FlowTable {
     table_id: u8,
     by_cookie: BTreeMap<u64, CookieFlows>,
+    /// Keys of the flows of others (cookies outside our namespace) in our table,
+    /// as of the last [`FlowTable::set_foreign`].
+    foreign: HashSet<FlowKey>,
 }
 
 /// A DELETE_STRICT of exactly one flow of `cookie` (cookie_mask all ones, so a
@@ -300,7 +303,7 @@ fn delete_strict(cookie: u64, table_id: u8, priority: u16, m: &Match) -> FlowMod
 impl FlowTable {
     /// An empty table whose flows live in OpenFlow table `table_id`.
     pub fn new(table_id: u8) -> Self {
-        FlowTable { table_id, by_cookie: BTreeMap::new() }
+        FlowTable { table_id, by_cookie: BTreeMap::new(), foreign: HashSet::new() }
     }
 
     /// The OpenFlow table.
@@ -446,6 +449,40 @@ impl FlowTable {
     }
 }
 
+impl FlowTable {
+    /// Records the flows of others in `dumped` (a dump of the whole table, see
+    /// [`dump_all_request`]): an ADD of ours with the table, priority and match of
+    /// one of them would replace it (§A.3.4.1: an ADD overwrites an identical
+    /// flow, cookie included), and our delete by cookie would then remove it.
+    pub fn set_foreign(&mut self, dumped: &[FlowStats]) {
+        self.foreign = dumped
+            .iter()
+            .filter(|fs| !cookie::is_ours(fs.cookie) && fs.table_id == self.table_id)
+            .map(|fs| FlowKey::of(fs.table_id, fs.priority, &fs.flow_match))
+            .collect();
+    }
+
+    /// True when an ADD of `fm` would replace a flow of others.
+    pub fn is_foreign(&self, fm: &FlowMod) -> bool {
+        fm.command == FlowModCommand::ADD && self.foreign.contains(&FlowKey::of(fm.table_id, fm.priority, &fm.flow_match))
+    }
+
+    /// The priorities flows of others use here (only an ADD at one of them can collide).
+    pub fn foreign_priorities(&self) -> impl Iterator<Item = u16> + '_ {
+        self.foreign.iter().map(|k| k.priority).collect::<std::collections::BTreeSet<_>>().into_iter()
+    }
+}
+
+/// A FLOW stats request (§A.3.5.2) for every flow of `table_id`, whatever its cookie.
+pub fn dump_all_request(table_id: u8) -> Message {
+    let mut m = dump_request(table_id);
+    if let Message::StatsRequest(StatsRequest { body: StatsRequestBody::Flow(f), .. }) = &mut m {
+        f.cookie = 0;
+        f.cookie_mask = 0;
+    }
+    m
+}
+
 /// A FLOW stats request (§A.3.5.2) for `table_id`, filtered by our cookie namespace.
 pub fn dump_request(table_id: u8) -> Message {
     Message::StatsRequest(StatsRequest {
@@ -578,6 +615,35 @@ mod tests {
         assert_eq!(MatchKey::of(&a), MatchKey::of(&b), "a zero mask is no match");
         b.nw_dst = Some(Masked::exact("1.2.3.4".parse().unwrap()));
         assert_ne!(MatchKey::of(&a), MatchKey::of(&b));
+    }
+
+    #[test]
+    fn flows_of_others_are_recorded_from_a_whole_table_dump_and_only_their_exact_key_collides() {
+        let mut t = FlowTable::new(0);
+        let mut theirs = text("cookie=0x99,priority=34999,tcp,in_port=4,dl_src=ae:f7:4b:84:6c:8b,nw_dst=192.168.5.55,tp_dst=5060,actions=normal");
+        theirs.cookie = 0x99;
+        let xapi = text("priority=0,actions=normal");
+        let mut ours = text("priority=34999,tcp,in_port=4,dl_src=ae:f7:4b:84:6c:8b,nw_dst=192.168.5.55/32,tp_dst=5060,actions=drop");
+        ours.cookie = c(1);
+        let mut elsewhere = theirs.clone();
+        elsewhere.table_id = 3; // another table: no collision in ours
+        elsewhere.flow_match.tp_dst = Some(22);
+        t.set_foreign(&[stats(&theirs, 0, 0), stats(&xapi, 0, 0), stats(&ours, 0, 0), stats(&elsewhere, 0, 0)]);
+        assert_eq!(t.foreign_priorities().collect::<Vec<_>>(), vec![0, 34999], "ours and other tables' are not foreign");
+        assert!(t.is_foreign(&ours), "same table, priority and match (written another way)");
+        let mut other_port = ours.clone();
+        other_port.flow_match.tp_dst = Some(5061);
+        let mut other_priority = ours.clone();
+        other_priority.priority = 34998;
+        let mut delete = ours.clone();
+        delete.command = FlowModCommand::DELETE_STRICT;
+        assert!(!t.is_foreign(&other_port) && !t.is_foreign(&other_priority) && !t.is_foreign(&delete));
+        t.set_foreign(&[]);
+        assert!(!t.is_foreign(&ours), "the next dump replaces the record");
+        let Message::StatsRequest(StatsRequest { body: StatsRequestBody::Flow(all), .. }) = dump_all_request(0) else {
+            panic!("a flow stats request")
+        };
+        assert_eq!((all.cookie, all.cookie_mask, all.table_id), (0, 0, 0), "every cookie");
     }
 
     #[test]
