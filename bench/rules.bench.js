@@ -10,7 +10,7 @@
 // XO's pattern costs tens of milliseconds per rule, so it is timed on a sample
 // of rules (300, or 100 with --quick) and its rate applied to 10,000.
 
-const { TlsConfig, SdnController, OpenFlowChannel } = require('..')
+const { TlsConfig, SdnController, OpenFlowChannel, encodeBatch } = require('..')
 const { startSandbox } = require('../js/sandbox.js')
 
 const quick = process.argv.includes('--quick')
@@ -20,6 +20,7 @@ const log = json ? () => {} : console.log
 const RULES = 10000
 const VIFS = 100
 const SAMPLE = quick ? 100 : 300
+const CONCURRENT = 2000
 
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6
 
@@ -69,6 +70,33 @@ async function main() {
     if (!s1.hosts[h.name].ok || s1.hosts[h.name].added !== 0) throw new Error(`unexpected sync result ${JSON.stringify(s1.hosts[h.name])}`)
     log(`   ${syncCleanMs.toFixed(0)} ms`)
 
+    log('» the same sync() again (steady state: nothing changed since the last one)')
+    t0 = process.hrtime.bigint()
+    const s1b = await sdn.sync()
+    const syncSteadyMs = ms(t0)
+    if (!s1b.hosts[h.name].ok || s1b.hosts[h.name].added !== 0) throw new Error(`unexpected sync result ${JSON.stringify(s1b.hosts[h.name])}`)
+    log(`   ${syncSteadyMs.toFixed(0)} ms`)
+
+    log(`» ${CONCURRENT} addRule calls at once (group commit: one batch per switch while it is busy)`)
+    const extra = Array.from({ length: CONCURRENT }, (_, k) => ({ ...all[k], port: 30000 + k }))
+    t0 = process.hrtime.bigint()
+    const each = await Promise.all(extra.map((r) => sdn.addRule(r)))
+    const concurrentMs = ms(t0)
+    if (each.some((o) => !o.hosts[h.name].ok || o.hosts[h.name].flows !== 1)) throw new Error('a concurrent addRule failed')
+    log(`   ${concurrentMs.toFixed(0)} ms (${((CONCURRENT / concurrentMs) * 1000).toFixed(0)} rules/s)`)
+    for (const o of each) await sdn.deleteRule(o.rule.id)
+
+    log(`» Open vSwitch's own ingest: ${RULES} pre-encoded FLOW_MODs and a barrier on one channel`)
+    const ingest = new OpenFlowChannel({ host: h.ip, port: h.ports.openflowSsl, tls, serverCert: h.certs.server.cert, reconnect: false })
+    await ingest.connect()
+    const bytes = encodeBatch(all.map((r, k) => ({ ...xoFlowMod(r, h.vifs.find((v) => v.uuid === r.vif.uuid).ofport), cookie: 0x77n, priority: 100 + (k % 50) })))
+    t0 = process.hrtime.bigint()
+    await ingest.sendEncoded(bytes)
+    const ingestMs = ms(t0)
+    h.ofctl('del-flows', 'table=0,cookie=0x77/-1')
+    await ingest.close()
+    log(`   ${ingestMs.toFixed(0)} ms (${((RULES / ingestMs) * 1000).toFixed(0)} flows/s)`)
+
     log('» full sync() after `ovs-ofctl del-flows` removed every flow (dump, diff, 10,000 re-added)')
     h.ofctl('del-flows', 'table=0')
     t0 = process.hrtime.bigint()
@@ -103,12 +131,20 @@ async function main() {
       xoPattern: { msPerRule: xoSampleMs / SAMPLE, sample: SAMPLE, extrapolatedMs: xoMs },
       ratio: { value: ratio, target: 100, met: ratio >= 100 },
       syncClean10k: { ms: syncCleanMs, target: 1000, met: syncCleanMs < 1000 },
+      syncSteady10k: { ms: syncSteadyMs, target: 50, met: syncSteadyMs < 50 },
+      concurrentAddRule: { calls: CONCURRENT, ms: concurrentMs, rulesPerSec: (CONCURRENT / concurrentMs) * 1000, target: 20000, met: (CONCURRENT / concurrentMs) * 1000 >= 20000 },
+      ovsIngest: { flows: RULES, ms: ingestMs, flowsPerSec: (RULES / ingestMs) * 1000 },
+      addRulesVsIngest: { value: ingestMs / oursMs, target: 0.4, met: ingestMs / oursMs >= 0.4 },
       syncRepair10k: { ms: syncRepairMs, target: 1000, met: syncRepairMs < 1000 },
       listRules10k: { ms: listMs },
     }
     log('')
     log(`ratio, XO pattern / SdnController for ${RULES} rules: ${ratio.toFixed(0)}x (target >= 100x: ${ratio >= 100 ? 'met' : 'MISSED'})`)
     log(`full sync of ${RULES} rules: ${syncCleanMs.toFixed(0)} ms clean, ${syncRepairMs.toFixed(0)} ms repairing all (target < 1000 ms: ${syncCleanMs < 1000 && syncRepairMs < 1000 ? 'met' : 'MISSED'})`)
+    const rate = (n, t) => (n / t) * 1000
+    log(`${CONCURRENT} concurrent addRule: ${rate(CONCURRENT, concurrentMs).toFixed(0)} rules/s (target >= 20000: ${rate(CONCURRENT, concurrentMs) >= 20000 ? 'met' : 'MISSED'})`)
+    log(`addRules of ${RULES}: ${rate(RULES, oursMs).toFixed(0)} rules/s, ${(ingestMs / oursMs).toFixed(2)}x Open vSwitch's ingest of ${rate(RULES, ingestMs).toFixed(0)} flows/s (target >= 80000 and >= 0.4x: ${rate(RULES, oursMs) >= 80000 && ingestMs / oursMs >= 0.4 ? 'met' : 'MISSED'})`)
+    log(`sync of ${RULES} rules, nothing to do: ${syncCleanMs.toFixed(0)} ms after addRules, ${syncSteadyMs.toFixed(0)} ms in steady state (target < 50 ms: ${syncSteadyMs < 50 ? 'met in steady state' : 'MISSED'}${syncCleanMs < 50 ? '' : ', missed after addRules'})`)
     if (json) console.log(JSON.stringify(results, null, 2))
   } finally {
     await sdn.close()
