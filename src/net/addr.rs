@@ -1,5 +1,6 @@
-//! The one grammar for address text given to the API: Ethernet (MAC) addresses,
-//! IPv4 addresses, and IPv4 with a prefix length or a netmask.
+//! Addresses: the value types ([`MacAddr`], [`Masked`]) and the one grammar for
+//! address text given to the API: Ethernet (MAC) addresses, IPv4 addresses, and
+//! IPv4 with a prefix length or a netmask.
 //!
 //! | what         | accepted                                                         |
 //! |--------------|------------------------------------------------------------------|
@@ -9,26 +10,152 @@
 //! | masked IPv4  | `a.b.c.d`, `a.b.c.d/n` (n = 0..=32, decimal, no leading zero) or `a.b.c.d/m.m.m.m` |
 //!
 //! Nothing else: no `-` separators, no one-digit MAC groups, no whitespace, no
-//! signs. Every API input path reads addresses here: the codec's objects (serde's
-//! `FromStr` of [`MacAddr`], `Masked<MacAddr>`, `Masked<Ipv4Addr>` in
-//! `openflow::types`, and the tape fast path in `tape::fast`), rule and endpoint
-//! validation (`rules::rule`), and the ARP and rate-limit bindings
-//! (`node::net`). Callers keep their own error messages and codes.
+//! signs. Every API input path reads addresses here: the codec's objects (the
+//! `FromStr` impls below, which `openflow::types`' serde forms call, and the tape
+//! fast path in `tape::fast`), rule and endpoint validation (`rules::rule`), and
+//! the ARP and rate-limit bindings (`node::net`). Callers keep their own error
+//! messages and codes.
 //!
-//! Why a module of its own under `net` rather than `openflow/types.rs`: the
-//! callers are the codec, the rules, the tape and the packet helpers, not only
-//! OpenFlow; `types.rs` is the serde value-type file and now only calls in
-//! here. Inputs are bytes (`&str` works too) so the tape fast path reads the
-//! JS strings in place, without an allocation (IPv4 checks UTF-8, then `std`).
+//! Layering: `net` is the bottom of the crate and uses nothing else of it, so the
+//! address types live here, with their text forms (`Display`, `FromStr`).
+//! `openflow::types` re-exports them (`openflow::types::MacAddr` is this
+//! [`MacAddr`]) and adds what belongs to the codec: their serde forms (strings,
+//! sent as data by the tape). `openflow` may use `net`, never the reverse
+//! (`tests/layering.rs`). The callers are the codec, the rules, the tape and the
+//! packet helpers, not only OpenFlow. Inputs are bytes (`&str` works too) so the
+//! tape fast path reads the JS strings in place, without an allocation (IPv4
+//! checks UTF-8, then `std`).
 //!
 //! The one exception is flow text (`parseFlow`, `ovs-ofctl` syntax): it reads
 //! what `ovs-ofctl` reads, more leniently, through the wrappers
-//! `openflow::text::{ofctl_mac, ofctl_ipv4, ofctl_ipv4_masked}`, which normalise
-//! the text and then call these parsers.
+//! `openflow::text::lex::{ofctl_mac, ofctl_ipv4, ofctl_ipv4_masked}`, which
+//! normalise the text and then call these parsers (their tests compare the two
+//! grammars, input by input).
 
+use std::fmt;
 use std::net::Ipv4Addr;
+use std::str::FromStr;
 
-use crate::openflow::types::{MacAddr, Masked};
+// ---------------------------------------------------------------------------------
+// Types
+
+/// An Ethernet address.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct MacAddr(pub [u8; 6]);
+
+impl MacAddr {
+    /// All-ones address (also the exact-match mask).
+    pub const BROADCAST: Self = Self([0xff; 6]);
+    /// All-zeros.
+    pub const ZERO: Self = Self([0; 6]);
+
+    /// Bitwise NOT (OF1.1 wire masks are wildcard masks).
+    #[allow(clippy::should_implement_trait)] // an inherent method: callers need no `use std::ops::Not`
+    pub fn not(self) -> Self {
+        let mut o = self.0;
+        for b in &mut o {
+            *b = !*b;
+        }
+        Self(o)
+    }
+}
+
+impl fmt::Display for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [a, b, c, d, e, g] = self.0;
+        write!(f, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}")
+    }
+}
+
+impl fmt::Debug for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// A MAC or IP address that failed to parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {what} '{text}'")]
+pub struct AddrParseError {
+    /// Kind of value.
+    pub what: &'static str,
+    /// The text given.
+    pub text: String,
+}
+
+/// The API's MAC grammar ([`parse_mac`]): `aa:bb:cc:dd:ee:ff`, two hex digits
+/// per byte, any case.
+impl FromStr for MacAddr {
+    type Err = AddrParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_mac(s).ok_or_else(|| AddrParseError { what: "MAC address", text: s.to_owned() })
+    }
+}
+
+/// A value with an optional mask, where mask bits set to 1 must match (the OVS
+/// convention; the OF1.1 wire inverts it). `mask: None` means exact match.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Masked<T> {
+    /// The value.
+    pub value: T,
+    /// Bits that matter; `None` for all of them.
+    pub mask: Option<T>,
+}
+
+impl<T> Masked<T> {
+    /// Exact match.
+    pub fn exact(value: T) -> Self {
+        Self { value, mask: None }
+    }
+}
+
+impl fmt::Display for Masked<MacAddr> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.mask {
+            None => write!(f, "{}", self.value),
+            Some(m) => write!(f, "{}/{}", self.value, m),
+        }
+    }
+}
+
+/// `mac` or `mac/mac` ([`parse_masked_mac`]).
+impl FromStr for Masked<MacAddr> {
+    type Err = AddrParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_masked_mac(s).ok_or_else(|| AddrParseError { what: "MAC address", text: s.to_owned() })
+    }
+}
+
+/// Prefix length of a contiguous IPv4 netmask.
+pub fn prefix_len(mask: Ipv4Addr) -> Option<u32> {
+    let m = u32::from(mask);
+    let ones = m.leading_ones();
+    (m.checked_shl(ones).unwrap_or(0) == 0).then_some(ones)
+}
+
+impl fmt::Display for Masked<Ipv4Addr> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.mask {
+            None => write!(f, "{}", self.value),
+            Some(m) => match prefix_len(m) {
+                Some(32) => write!(f, "{}", self.value),
+                Some(p) => write!(f, "{}/{}", self.value, p),
+                None => write!(f, "{}/{}", self.value, m),
+            },
+        }
+    }
+}
+
+/// `a.b.c.d`, `a.b.c.d/n` or `a.b.c.d/m.m.m.m` ([`parse_masked_ipv4`]).
+impl FromStr for Masked<Ipv4Addr> {
+    type Err = AddrParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_masked_ipv4(s).ok_or_else(|| AddrParseError { what: "IPv4 address", text: s.to_owned() })
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Parsers
 
 /// The mask part of a masked IPv4 address, as written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,7 +235,7 @@ pub fn parse_ipv4(s: impl AsRef<[u8]>) -> Option<Ipv4Addr> {
 
 /// A prefix length: `0`, or 1 or more decimal digits without a leading zero,
 /// at most 32.
-fn prefix_len(s: &[u8]) -> Result<u8, MaskedIpError> {
+fn parse_prefix_len(s: &[u8]) -> Result<u8, MaskedIpError> {
     let well_formed = !s.is_empty() && s.iter().all(u8::is_ascii_digit) && (s.len() == 1 || s[0] != b'0');
     if !well_formed {
         return Err(MaskedIpError::Mask);
@@ -136,7 +263,7 @@ pub fn parse_ipv4_masked(s: impl AsRef<[u8]>) -> Result<(Ipv4Addr, Option<IpMask
     let mask = match m {
         None => None,
         Some(m) if m.contains(&b'.') => Some(IpMask::Netmask(parse_ipv4(m).ok_or(MaskedIpError::Mask)?)),
-        Some(m) => Some(IpMask::Prefix(prefix_len(m)?)),
+        Some(m) => Some(IpMask::Prefix(parse_prefix_len(m)?)),
     };
     Ok((value, mask))
 }
@@ -152,60 +279,51 @@ pub fn parse_masked_ipv4(s: impl AsRef<[u8]>) -> Option<Masked<Ipv4Addr>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::openflow::text::{ofctl_ipv4, ofctl_ipv4_masked, ofctl_mac};
 
     const MAC_A: [u8; 6] = [0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff];
 
-    // Rows: input, strict result, flow-text result.
-    type Mac = Option<[u8; 6]>;
-    type MacRow = (&'static str, Mac, Mac);
-    type Ip = Option<[u8; 4]>;
-    type IpRow = (&'static str, Ip, Ip);
-    type Strict = Result<(&'static str, Option<IpMask>), MaskedIpError>;
-    type MaskedIpRow = (&'static str, Strict, Option<(u32, u32)>);
-
-    /// Inputs × MAC parsers: the strict one (every API input) and flow text's.
-    /// `Some(bytes)` accepted as those bytes, `None` refused.
+    /// The text forms: `FromStr` is the strict grammar, `Display` prints as OVS
+    /// does (a prefix length for a contiguous netmask, nothing for `/32`).
     #[test]
-    fn mac_table() {
-        #[rustfmt::skip]
-        let table: &[MacRow] = &[
-            // input                   strict        flow text (ofctl_mac)
-            ("aa:bb:cc:dd:ee:ff",      Some(MAC_A),  Some(MAC_A)),
-            ("AA:BB:CC:DD:EE:FF",      Some(MAC_A),  Some(MAC_A)),
-            ("aa:BB:cc:DD:ee:Ff",      Some(MAC_A),  Some(MAC_A)),
-            ("00:00:00:00:00:00",      Some([0; 6]), Some([0; 6])),
-            ("a:b:c:d:e:f",            None,         Some([0xa, 0xb, 0xc, 0xd, 0xe, 0xf])),
-            ("0:1:2:3:4:5",            None,         Some([0, 1, 2, 3, 4, 5])),
-            ("aa:b:cc:d:ee:f",         None,         Some([0xaa, 0xb, 0xcc, 0xd, 0xee, 0xf])),
-            ("aa:bb-cc:dd-ee:ff",      None,         None),
-            ("aa-bb-cc-dd-ee-ff",      None,         None),
-            ("aa.bb.cc.dd.ee.ff",      None,         None),
-            ("aabb.ccdd.eeff",         None,         None),
-            ("aabbccddeeff",           None,         None),
-            ("aa:bb:cc:dd:ee",         None,         None),
-            ("aa:bb:cc:dd:ee:ff:00",   None,         None),
-            ("aa:bb:cc:dd:ee:",        None,         None),
-            ("aa:bb:cc:dd:ee:ff:",     None,         None),
-            (":aa:bb:cc:dd:ee:ff",     None,         None),
-            ("aa::cc:dd:ee:ff",        None,         None),
-            ("aaa:bb:cc:dd:ee:ff",     None,         None),
-            ("aa:bb:cc:dd:ee:fff",     None,         None),
-            ("0aa:bb:cc:dd:ee:ff",     None,         None),
-            ("aa:bb:cc:dd:ee:fg",      None,         None),
-            ("0xa:bb:cc:dd:ee:ff",     None,         None),
-            ("+a:bb:cc:dd:ee:ff",      None,         None),
-            (" aa:bb:cc:dd:ee:ff",     None,         None),
-            ("aa:bb:cc:dd:ee:ff ",     None,         None),
-            ("aa: bb:cc:dd:ee:ff",     None,         None),
-            ("aa:bb:cc:dd:ee:ff\n",    None,         None),
-            ("é:bb:cc:dd:ee:ff",       None,         None),
-            ("",                       None,         None),
-        ];
-        for &(input, strict, ofctl) in table {
-            assert_eq!(parse_mac(input).map(|m| m.0), strict, "strict {input:?}");
-            assert_eq!(ofctl_mac(input).map(|m| m.0), ofctl, "flow text {input:?}");
+    fn masks_print_like_ovs() {
+        let m: Masked<Ipv4Addr> = "10.0.0.0/8".parse().unwrap();
+        assert_eq!(m.to_string(), "10.0.0.0/8");
+        let m: Masked<Ipv4Addr> = "10.0.0.0/255.0.255.0".parse().unwrap();
+        assert_eq!(m.to_string(), "10.0.0.0/255.0.255.0");
+        let m: Masked<Ipv4Addr> = "10.0.0.1/32".parse().unwrap();
+        assert_eq!(m.mask, None);
+        assert_eq!(m.to_string(), "10.0.0.1");
+        assert!("10.0.0.0/33".parse::<Masked<Ipv4Addr>>().is_err());
+        let m: Masked<MacAddr> = "01:00:00:00:00:00/01:00:00:00:00:00".parse().unwrap();
+        assert_eq!(m.to_string(), "01:00:00:00:00:00/01:00:00:00:00:00");
+        assert!("01:00:00:00:00".parse::<MacAddr>().is_err());
+        assert!("01:00:00:00:00:00:00".parse::<MacAddr>().is_err());
+        for bad in ["aa:bb-cc:dd-ee:ff", "aa-bb-cc-dd-ee-ff", "a:b:c:d:e:f", " aa:bb:cc:dd:ee:ff"] {
+            assert!(bad.parse::<MacAddr>().is_err(), "{bad}");
+            assert!(bad.parse::<Masked<MacAddr>>().is_err(), "{bad}");
         }
+        assert_eq!("AA:BB:CC:DD:EE:FF".parse::<MacAddr>().unwrap().to_string(), "aa:bb:cc:dd:ee:ff");
+        for bad in ["010.0.0.1", " 10.0.0.1", "10.0.0.0/08", "10.0.0.0/+8", "10.0.0.0/255.0.0"] {
+            assert!(bad.parse::<Masked<Ipv4Addr>>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn errors_netmasks_and_mac_helpers() {
+        let e = "aa-bb-cc-dd-ee-ff".parse::<MacAddr>().unwrap_err();
+        assert_eq!(e.to_string(), "invalid MAC address 'aa-bb-cc-dd-ee-ff'");
+        let e = "10.0.0.0/33".parse::<Masked<Ipv4Addr>>().unwrap_err();
+        assert_eq!(e, AddrParseError { what: "IPv4 address", text: "10.0.0.0/33".to_owned() });
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        assert_eq!(prefix_len(ip("0.0.0.0")), Some(0));
+        assert_eq!(prefix_len(ip("255.255.255.0")), Some(24));
+        assert_eq!(prefix_len(ip("255.255.255.255")), Some(32));
+        assert_eq!(prefix_len(ip("255.0.255.0")), None);
+        assert_eq!(prefix_len(ip("0.0.0.1")), None);
+        assert_eq!(MacAddr::BROADCAST.not(), MacAddr::ZERO);
+        assert_eq!(MacAddr(MAC_A).not(), MacAddr([0x55, 0x44, 0x33, 0x22, 0x11, 0x00]));
+        assert_eq!(format!("{:?}", MacAddr(MAC_A)), "aa:bb:cc:dd:ee:ff");
+        assert_eq!(Masked::exact(MacAddr::ZERO).to_string(), "00:00:00:00:00:00");
     }
 
     #[test]
@@ -228,91 +346,6 @@ mod tests {
         ];
         for (input, want) in table {
             assert_eq!(&parse_masked_mac(input), want, "{input:?}");
-        }
-    }
-
-    /// Inputs × IPv4 parsers: the strict one (`std`'s) and flow text's.
-    #[test]
-    fn ipv4_table() {
-        #[rustfmt::skip]
-        let table: &[IpRow] = &[
-            // input               strict              flow text (ofctl_ipv4)
-            ("10.0.0.1",           Some([10, 0, 0, 1]),       Some([10, 0, 0, 1])),
-            ("0.0.0.0",            Some([0, 0, 0, 0]),        Some([0, 0, 0, 0])),
-            ("255.255.255.255",    Some([255; 4]),            Some([255; 4])),
-            ("010.0.0.1",          None,                      Some([10, 0, 0, 1])),
-            ("10.000.0.01",        None,                      Some([10, 0, 0, 1])),
-            ("00.0.0.0",           None,                      Some([0, 0, 0, 0])),
-            ("0010.0.0.1",         None,                      None),
-            ("256.0.0.1",          None,                      None),
-            ("10.0.0.256",         None,                      None),
-            ("10.0.0",             None,                      None),
-            ("10.0.0.1.",          None,                      None),
-            ("10.0.0.1.2",         None,                      None),
-            ("10..0.1",            None,                      None),
-            (".10.0.0.1",          None,                      None),
-            (" 10.0.0.1",          None,                      None),
-            ("10.0.0.1 ",          None,                      None),
-            ("10.0.0.1\n",         None,                      None),
-            ("+10.0.0.1",          None,                      None),
-            ("10.0.0.-1",          None,                      None),
-            ("0x0a.0.0.1",         None,                      None),
-            ("10.0.0.1/32",        None,                      None),
-            ("167772161",          None,                      None),
-            ("::1",                None,                      None),
-            ("١٠.0.0.1",           None,                      None),
-            ("",                   None,                      None),
-        ];
-        for &(input, strict, ofctl) in table {
-            assert_eq!(parse_ipv4(input).map(|a| a.octets()), strict, "strict {input:?}");
-            assert_eq!(input.parse::<Ipv4Addr>().ok().map(|a| a.octets()), strict, "std {input:?}");
-            assert_eq!(ofctl_ipv4(input).map(|a| a.octets()), ofctl, "flow text {input:?}");
-        }
-    }
-
-    /// Inputs × masked IPv4 parsers. Strict results as written (prefix or
-    /// netmask); flow text's as (value, mask) integers.
-    #[test]
-    fn masked_ipv4_table() {
-        use IpMask::{Netmask, Prefix};
-        use MaskedIpError::{Address, Mask, PrefixOutOfRange};
-        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
-        #[rustfmt::skip]
-        let table: &[MaskedIpRow] = &[
-            // input                    strict                                          flow text (ofctl_ipv4_masked)
-            ("10.0.0.0/8",              Ok(("10.0.0.0", Some(Prefix(8)))),              Some((0x0a00_0000, 0xff00_0000))),
-            ("10.0.0.1",                Ok(("10.0.0.1", None)),                         Some((0x0a00_0001, u32::MAX))),
-            ("10.0.0.1/32",             Ok(("10.0.0.1", Some(Prefix(32)))),             Some((0x0a00_0001, u32::MAX))),
-            ("0.0.0.0/0",               Ok(("0.0.0.0", Some(Prefix(0)))),               Some((0, 0))),
-            ("10.0.0.0/255.0.255.0",    Ok(("10.0.0.0", Some(Netmask(ip("255.0.255.0"))))), Some((0x0a00_0000, 0xff00_ff00))),
-            ("10.0.0.0/33",             Err(PrefixOutOfRange),                          None),
-            ("10.0.0.0/100",            Err(PrefixOutOfRange),                          None),
-            ("10.0.0.0/99999999999999999999", Err(PrefixOutOfRange),                    None),
-            ("10.0.0.0/08",             Err(Mask),                                      Some((0x0a00_0000, 0xff00_0000))),
-            ("10.0.0.0/+8",             Err(Mask),                                      None),
-            ("10.0.0.0/-1",             Err(Mask),                                      None),
-            ("10.0.0.0/",               Err(Mask),                                      None),
-            ("10.0.0.0/8/8",            Err(Mask),                                      None),
-            ("10.0.0.0/ 8",             Err(Mask),                                      None),
-            ("10.0.0.0/8 ",             Err(Mask),                                      None),
-            ("10.0.0.0/255.0.0",        Err(Mask),                                      None),
-            ("10.0.0.0/255.000.0.0",    Err(Mask),                                      Some((0x0a00_0000, 0xff00_0000))),
-            ("010.0.0.0/8",             Err(Address),                                   Some((0x0a00_0000, 0xff00_0000))),
-            (" 10.0.0.1",               Err(Address),                                   None),
-            ("10.0.0.1 /8",             Err(Address),                                   None),
-            ("10.0.300.0/24",           Err(Address),                                   None),
-            ("/8",                      Err(Address),                                   None),
-            ("fe80::/64",               Err(Address),                                   None),
-            ("",                        Err(Address),                                   None),
-        ];
-        for (input, strict, ofctl) in table {
-            let want = strict.map(|(a, m)| (ip(a), m));
-            assert_eq!(parse_ipv4_masked(input), want, "strict {input:?}");
-            let want_masked = want
-                .ok()
-                .map(|(value, m)| Masked { value, mask: m.map(IpMask::netmask).filter(|m| u32::from(*m) != u32::MAX) });
-            assert_eq!(parse_masked_ipv4(input), want_masked, "strict masked {input:?}");
-            assert_eq!(&ofctl_ipv4_masked(input), ofctl, "flow text {input:?}");
         }
     }
 

@@ -16,7 +16,7 @@
 
 use std::net::Ipv4Addr;
 
-use crate::openflow::types::MacAddr;
+use super::addr::MacAddr;
 
 /// Ethertype of ARP.
 pub const ETH_TYPE_ARP: u16 = 0x0806;
@@ -183,7 +183,15 @@ pub fn build_gratuitous_arp(mac: MacAddr, ip: Ipv4Addr) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::openflow::types::hex_decode;
+
+    /// Hex text to bytes; spaces (between fields) are ignored.
+    fn hex_decode(s: &str) -> Option<Vec<u8>> {
+        let digits: Vec<u8> = s.bytes().filter(|b| *b != b' ').collect();
+        if !digits.len().is_multiple_of(2) {
+            return None;
+        }
+        digits.chunks(2).map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok()).collect()
+    }
 
     fn mac(s: &str) -> MacAddr {
         s.parse().unwrap()

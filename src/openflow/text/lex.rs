@@ -328,3 +328,153 @@ pub(super) fn parse_group(s: &str) -> Option<u32> {
         decimal(s).and_then(|g| u32::try_from(g).ok())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! ovs-ofctl's lenient address forms next to the API's strict grammar
+    //! (`crate::net::addr`), input by input.
+
+    use super::*;
+    use crate::net::addr::{
+        parse_ipv4, parse_ipv4_masked, parse_mac, parse_masked_ipv4, IpMask, Masked, MaskedIpError,
+    };
+
+    const MAC_A: [u8; 6] = [0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff];
+
+    // Rows: input, strict result, flow-text result.
+    type Mac = Option<[u8; 6]>;
+    type MacRow = (&'static str, Mac, Mac);
+    type Ip = Option<[u8; 4]>;
+    type IpRow = (&'static str, Ip, Ip);
+    type Strict = std::result::Result<(&'static str, Option<IpMask>), MaskedIpError>;
+    type MaskedIpRow = (&'static str, Strict, Option<(u32, u32)>);
+
+    /// Inputs × MAC parsers: the strict one (every API input) and flow text's.
+    /// `Some(bytes)` accepted as those bytes, `None` refused.
+    #[test]
+    fn mac_table() {
+        #[rustfmt::skip]
+        let table: &[MacRow] = &[
+            // input                   strict        flow text (ofctl_mac)
+            ("aa:bb:cc:dd:ee:ff",      Some(MAC_A),  Some(MAC_A)),
+            ("AA:BB:CC:DD:EE:FF",      Some(MAC_A),  Some(MAC_A)),
+            ("aa:BB:cc:DD:ee:Ff",      Some(MAC_A),  Some(MAC_A)),
+            ("00:00:00:00:00:00",      Some([0; 6]), Some([0; 6])),
+            ("a:b:c:d:e:f",            None,         Some([0xa, 0xb, 0xc, 0xd, 0xe, 0xf])),
+            ("0:1:2:3:4:5",            None,         Some([0, 1, 2, 3, 4, 5])),
+            ("aa:b:cc:d:ee:f",         None,         Some([0xaa, 0xb, 0xcc, 0xd, 0xee, 0xf])),
+            ("aa:bb-cc:dd-ee:ff",      None,         None),
+            ("aa-bb-cc-dd-ee-ff",      None,         None),
+            ("aa.bb.cc.dd.ee.ff",      None,         None),
+            ("aabb.ccdd.eeff",         None,         None),
+            ("aabbccddeeff",           None,         None),
+            ("aa:bb:cc:dd:ee",         None,         None),
+            ("aa:bb:cc:dd:ee:ff:00",   None,         None),
+            ("aa:bb:cc:dd:ee:",        None,         None),
+            ("aa:bb:cc:dd:ee:ff:",     None,         None),
+            (":aa:bb:cc:dd:ee:ff",     None,         None),
+            ("aa::cc:dd:ee:ff",        None,         None),
+            ("aaa:bb:cc:dd:ee:ff",     None,         None),
+            ("aa:bb:cc:dd:ee:fff",     None,         None),
+            ("0aa:bb:cc:dd:ee:ff",     None,         None),
+            ("aa:bb:cc:dd:ee:fg",      None,         None),
+            ("0xa:bb:cc:dd:ee:ff",     None,         None),
+            ("+a:bb:cc:dd:ee:ff",      None,         None),
+            (" aa:bb:cc:dd:ee:ff",     None,         None),
+            ("aa:bb:cc:dd:ee:ff ",     None,         None),
+            ("aa: bb:cc:dd:ee:ff",     None,         None),
+            ("aa:bb:cc:dd:ee:ff\n",    None,         None),
+            ("é:bb:cc:dd:ee:ff",       None,         None),
+            ("",                       None,         None),
+        ];
+        for &(input, strict, ofctl) in table {
+            assert_eq!(parse_mac(input).map(|m| m.0), strict, "strict {input:?}");
+            assert_eq!(ofctl_mac(input).map(|m| m.0), ofctl, "flow text {input:?}");
+        }
+    }
+
+    /// Inputs × IPv4 parsers: the strict one (`std`'s) and flow text's.
+    #[test]
+    fn ipv4_table() {
+        #[rustfmt::skip]
+        let table: &[IpRow] = &[
+            // input               strict              flow text (ofctl_ipv4)
+            ("10.0.0.1",           Some([10, 0, 0, 1]),       Some([10, 0, 0, 1])),
+            ("0.0.0.0",            Some([0, 0, 0, 0]),        Some([0, 0, 0, 0])),
+            ("255.255.255.255",    Some([255; 4]),            Some([255; 4])),
+            ("010.0.0.1",          None,                      Some([10, 0, 0, 1])),
+            ("10.000.0.01",        None,                      Some([10, 0, 0, 1])),
+            ("00.0.0.0",           None,                      Some([0, 0, 0, 0])),
+            ("0010.0.0.1",         None,                      None),
+            ("256.0.0.1",          None,                      None),
+            ("10.0.0.256",         None,                      None),
+            ("10.0.0",             None,                      None),
+            ("10.0.0.1.",          None,                      None),
+            ("10.0.0.1.2",         None,                      None),
+            ("10..0.1",            None,                      None),
+            (".10.0.0.1",          None,                      None),
+            (" 10.0.0.1",          None,                      None),
+            ("10.0.0.1 ",          None,                      None),
+            ("10.0.0.1\n",         None,                      None),
+            ("+10.0.0.1",          None,                      None),
+            ("10.0.0.-1",          None,                      None),
+            ("0x0a.0.0.1",         None,                      None),
+            ("10.0.0.1/32",        None,                      None),
+            ("167772161",          None,                      None),
+            ("::1",                None,                      None),
+            ("١٠.0.0.1",           None,                      None),
+            ("",                   None,                      None),
+        ];
+        for &(input, strict, ofctl) in table {
+            assert_eq!(parse_ipv4(input).map(|a| a.octets()), strict, "strict {input:?}");
+            assert_eq!(input.parse::<Ipv4Addr>().ok().map(|a| a.octets()), strict, "std {input:?}");
+            assert_eq!(ofctl_ipv4(input).map(|a| a.octets()), ofctl, "flow text {input:?}");
+        }
+    }
+
+    /// Inputs × masked IPv4 parsers. Strict results as written (prefix or
+    /// netmask); flow text's as (value, mask) integers.
+    #[test]
+    fn masked_ipv4_table() {
+        use IpMask::{Netmask, Prefix};
+        use MaskedIpError::{Address, Mask, PrefixOutOfRange};
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        #[rustfmt::skip]
+        let table: &[MaskedIpRow] = &[
+            // input                    strict                                          flow text (ofctl_ipv4_masked)
+            ("10.0.0.0/8",              Ok(("10.0.0.0", Some(Prefix(8)))),              Some((0x0a00_0000, 0xff00_0000))),
+            ("10.0.0.1",                Ok(("10.0.0.1", None)),                         Some((0x0a00_0001, u32::MAX))),
+            ("10.0.0.1/32",             Ok(("10.0.0.1", Some(Prefix(32)))),             Some((0x0a00_0001, u32::MAX))),
+            ("0.0.0.0/0",               Ok(("0.0.0.0", Some(Prefix(0)))),               Some((0, 0))),
+            ("10.0.0.0/255.0.255.0",    Ok(("10.0.0.0", Some(Netmask(ip("255.0.255.0"))))), Some((0x0a00_0000, 0xff00_ff00))),
+            ("10.0.0.0/33",             Err(PrefixOutOfRange),                          None),
+            ("10.0.0.0/100",            Err(PrefixOutOfRange),                          None),
+            ("10.0.0.0/99999999999999999999", Err(PrefixOutOfRange),                    None),
+            ("10.0.0.0/08",             Err(Mask),                                      Some((0x0a00_0000, 0xff00_0000))),
+            ("10.0.0.0/+8",             Err(Mask),                                      None),
+            ("10.0.0.0/-1",             Err(Mask),                                      None),
+            ("10.0.0.0/",               Err(Mask),                                      None),
+            ("10.0.0.0/8/8",            Err(Mask),                                      None),
+            ("10.0.0.0/ 8",             Err(Mask),                                      None),
+            ("10.0.0.0/8 ",             Err(Mask),                                      None),
+            ("10.0.0.0/255.0.0",        Err(Mask),                                      None),
+            ("10.0.0.0/255.000.0.0",    Err(Mask),                                      Some((0x0a00_0000, 0xff00_0000))),
+            ("010.0.0.0/8",             Err(Address),                                   Some((0x0a00_0000, 0xff00_0000))),
+            (" 10.0.0.1",               Err(Address),                                   None),
+            ("10.0.0.1 /8",             Err(Address),                                   None),
+            ("10.0.300.0/24",           Err(Address),                                   None),
+            ("/8",                      Err(Address),                                   None),
+            ("fe80::/64",               Err(Address),                                   None),
+            ("",                        Err(Address),                                   None),
+        ];
+        for (input, strict, ofctl) in table {
+            let want = strict.map(|(a, m)| (ip(a), m));
+            assert_eq!(parse_ipv4_masked(input), want, "strict {input:?}");
+            let want_masked = want
+                .ok()
+                .map(|(value, m)| Masked { value, mask: m.map(IpMask::netmask).filter(|m| u32::from(*m) != u32::MAX) });
+            assert_eq!(parse_masked_ipv4(input), want_masked, "strict masked {input:?}");
+            assert_eq!(&ofctl_ipv4_masked(input), ofctl, "flow text {input:?}");
+        }
+    }
+}

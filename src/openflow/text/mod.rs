@@ -51,9 +51,6 @@ mod parse;
 mod print;
 
 pub use error::TextError;
-// Outside this module only `net::addr`'s tests use them today.
-#[cfg_attr(not(test), allow(unused_imports))]
-pub(crate) use lex::{ofctl_ipv4, ofctl_ipv4_masked, ofctl_mac};
 pub use parse::parse_flow;
 pub use print::{format_flow_mod, format_flow_stats, format_instructions, format_match};
 
