@@ -454,14 +454,34 @@ export interface OpenFlowSwitchError extends Error {
   applied?: number
 }
 
+/** The events of an OpenFlowChannel and their arguments (`ch.on(event, listener)`). */
+export interface OpenFlowChannelEvents {
+  portStatus: [message: PortStatus]
+  flowRemoved: [message: FlowRemoved]
+  packetIn: [message: PacketIn]
+  /** An ERROR the switch sent that answers no request of ours. */
+  switchError: [message: ErrorMsg]
+  /** Every asynchronous message, the four above included. */
+  message: [message: Message]
+  /** The connection dropped (`code` says why); it reconnects unless `reconnect: false`. */
+  disconnected: [error: Error & { code: string }]
+  reconnected: [event: { datapathId: bigint; ports: Port[] }]
+  close: []
+  /** Bytes from the switch that do not decode (`data`: the frame). */
+  error: [error: Error & { code?: string; data: Buffer }]
+}
+
 /**
- * A persistent OpenFlow 1.1 connection to one bridge of one host. Events:
- * `portStatus`, `flowRemoved`, `packetIn`, `switchError` (unsolicited), `message`
- * (every asynchronous message), `disconnected` (Error with `code`), `reconnected`
- * ({ datapathId, ports }), `close`, `error` (undecodable bytes from the switch).
+ * A persistent OpenFlow 1.1 connection to one bridge of one host. Events
+ * (OpenFlowChannelEvents): `portStatus`, `flowRemoved`, `packetIn`, `switchError`
+ * (unsolicited), `message` (every asynchronous message), `disconnected` (Error with
+ * `code`), `reconnected` ({ datapathId, ports }), `close`, `error` (undecodable bytes).
  */
 export class OpenFlowChannel extends EventEmitter {
   constructor(options: OpenFlowChannelOptions)
+  on<E extends keyof OpenFlowChannelEvents>(event: E, listener: (...args: OpenFlowChannelEvents[E]) => void): this
+  once<E extends keyof OpenFlowChannelEvents>(event: E, listener: (...args: OpenFlowChannelEvents[E]) => void): this
+  off<E extends keyof OpenFlowChannelEvents>(event: E, listener: (...args: OpenFlowChannelEvents[E]) => void): this
   readonly host: string
   readonly port: number
   readonly transport: 'rustls' | 'node'
@@ -536,13 +556,43 @@ export interface OvsdbTransactError extends Error {
   details?: string
 }
 
+/** A VIF interface of the replica appeared, changed ofport or went (`tap*` interfaces are left out). */
+export interface OvsdbVifEvent {
+  vifUuid: string
+  name: string
+  /** Undefined while OVS has not assigned one. */
+  ofport: number | undefined
+}
+
+/** The events of an OvsdbClient and their arguments (`db.on(event, listener)`). */
+export interface OvsdbClientEvents {
+  /** A row of a replicated table changed (`old`/`new`: the row in natural notation, null when absent). */
+  row: [change: { table: string; uuid: string; kind: 'insert' | 'modify' | 'delete'; old: Record<string, unknown> | null; new: Record<string, unknown> | null }]
+  vifAdded: [event: OvsdbVifEvent]
+  vifChanged: [event: OvsdbVifEvent & { previousOfport: number | undefined }]
+  vifRemoved: [event: OvsdbVifEvent]
+  /** RFC 7047 lock notifications: the params of `locked` / `stolen`. */
+  locked: [params: unknown]
+  stolen: [params: unknown]
+  /** Other notifications from the server (`update` aside), and `monitor_canceled`. */
+  notification: [message: unknown]
+  disconnected: [error: Error & { code: string }]
+  reconnected: []
+  close: []
+  /** The replica could not be kept (it is resynced by reconnecting). */
+  error: [error: Error & { code: string }]
+}
+
 /**
- * One OVSDB connection with a live replica. Events: `row` ({ table, uuid, kind, old, new }),
- * `vifAdded` / `vifChanged` / `vifRemoved` ({ vifUuid, name, ofport }), `locked`, `stolen`,
- * `notification`, `disconnected`, `reconnected`, `close`, `error`.
+ * One OVSDB connection with a live replica. Events (OvsdbClientEvents): `row` ({ table,
+ * uuid, kind, old, new }), `vifAdded` / `vifChanged` / `vifRemoved` ({ vifUuid, name,
+ * ofport }), `locked`, `stolen`, `notification`, `disconnected`, `reconnected`, `close`, `error`.
  */
 export class OvsdbClient extends EventEmitter {
   constructor(options: OvsdbClientOptions)
+  on<E extends keyof OvsdbClientEvents>(event: E, listener: (...args: OvsdbClientEvents[E]) => void): this
+  once<E extends keyof OvsdbClientEvents>(event: E, listener: (...args: OvsdbClientEvents[E]) => void): this
+  off<E extends keyof OvsdbClientEvents>(event: E, listener: (...args: OvsdbClientEvents[E]) => void): this
   readonly host: string
   readonly port: number
   /** 'rustls' or 'node' (after a legacy fallback). */

@@ -3,7 +3,7 @@
 
 const { execFileSync } = require('node:child_process')
 const { encode, decode, encodeBatch, FrameDecoder, parseFlow } = require('..')
-const { ensureOvs } = require('../js/sandbox.js')
+const { ensureOvs } = require('../testing/sandbox.js')
 const { vectorRows, switchMsg } = require('./helpers.js')
 
 const SEED_HEX =
@@ -294,7 +294,7 @@ describe("Open vSwitch's own decoder reads our encodings", () => {
 
 describe('the native boundary', () => {
   test('a panic inside the addon becomes an error with code ERR_PANIC; the process lives on', () => {
-    const native = require('../native.js')
+    const native = require('../js/binding.js')
     let thrown
     try {
       native.__panicForTest()

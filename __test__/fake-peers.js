@@ -5,7 +5,7 @@
 const fs = require('node:fs')
 const net = require('node:net')
 const { once } = require('node:events')
-const { ensureOvs } = require('../js/sandbox.js')
+const { ensureOvs } = require('../testing/sandbox.js')
 const { switchMsg } = require('./helpers.js')
 
 const servers = []

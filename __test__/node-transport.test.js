@@ -4,7 +4,7 @@
 
 const { once } = require('node:events')
 const { TlsConfig, OpenFlowChannel, formatFlow } = require('..')
-const { startSandbox } = require('../js/sandbox.js')
+const { startSandbox } = require('../testing/sandbox.js')
 
 let sb
 let tls

@@ -3,7 +3,7 @@
 
 const { once } = require('node:events')
 const { TlsConfig, OpenFlowChannel, formatFlow, encode } = require('..')
-const { startSandbox } = require('../js/sandbox.js')
+const { startSandbox } = require('../testing/sandbox.js')
 
 let sb
 let tls

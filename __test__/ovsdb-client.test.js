@@ -3,7 +3,7 @@
 
 const { once } = require('node:events')
 const { TlsConfig, OvsdbClient, ovsdb } = require('..')
-const { startSandbox } = require('../js/sandbox.js')
+const { startSandbox } = require('../testing/sandbox.js')
 const { rejection } = require('./helpers.js')
 const { fakePeer, closePeers } = require('./fake-peers.js')
 

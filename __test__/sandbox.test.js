@@ -2,7 +2,7 @@
 // The sandbox's own data-plane helpers (VM identity, XAPI VIF locking, ofproto/trace, packet
 // injection, port and flow counters), proven against the real ovs-vswitchd of the sandbox.
 
-const { startSandbox } = require('../js/sandbox.js')
+const { startSandbox } = require('../testing/sandbox.js')
 
 let sb
 let h

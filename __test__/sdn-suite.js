@@ -4,7 +4,7 @@
 // switches put back (running, none of our flows) after each test.
 
 const { TlsConfig, SdnController } = require('..')
-const { startSandbox } = require('../js/sandbox.js')
+const { startSandbox } = require('../testing/sandbox.js')
 
 /** ovs-ofctl's selector for every flow of ours (the cookie tag 0x5d4e). */
 const OURS = 'table=0,cookie=0x5d4e000000000000/0xffff000000000000'

@@ -5,7 +5,7 @@
 // ovs-vsctl shows them.
 
 const { EventEmitter } = require('node:events')
-const { freePorts } = require('../js/sandbox.js')
+const { freePorts } = require('../testing/sandbox.js')
 const { sdnSuite, OURS } = require('./sdn-suite.js')
 const { createLegacyOpenFlowChannel, createOvsdbClientAdapter, createTrafficRulesBackend, defaultHostId, _internals } = require('../js/xo-adapters.js')
 const { rejection, waitFor } = require('./helpers.js')

@@ -9,7 +9,7 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { startSandbox } = require('../js/sandbox.js')
+const { startSandbox } = require('../testing/sandbox.js')
 const { OpenFlowChannel: NativeChannel, TlsConfig } = require('..')
 const adapters = require('../js/xo-adapters.js')
 const { xapiWorld, XoPlugin, OF_RULES } = require('./xo-plugin-driver.js')
@@ -63,7 +63,7 @@ const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor
 
 /** Runs the README block in a plugin's `configure()` (its `this`: certificates, data dir). */
 async function wire() {
-  const modules = { 'node:path': path, 'xo-sdn-native': require('..'), 'xo-sdn-native/js/xo-adapters.js': adapters }
+  const modules = { 'node:path': path, 'xo-sdn-native': require('..'), 'xo-sdn-native/xo-adapters': adapters }
   const requireInBlock = (name) => {
     if (!(name in modules)) throw new Error(`the README wiring requires ${name}, which this test does not provide`)
     return modules[name]

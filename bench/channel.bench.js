@@ -13,7 +13,7 @@ const { execFileSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 const { TlsConfig, OpenFlowChannel, encodeBatch } = require('..')
-const { startSandbox } = require('../js/sandbox.js')
+const { startSandbox } = require('../testing/sandbox.js')
 
 const quick = process.argv.includes('--quick')
 const json = process.argv.includes('--json')

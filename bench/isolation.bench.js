@@ -14,7 +14,7 @@ const path = require('node:path')
 const { spawn } = require('node:child_process')
 const { once } = require('node:events')
 const { TlsConfig, SdnController, OpenFlowChannel, OvsdbClient } = require('..')
-const { startSandbox } = require('../js/sandbox.js')
+const { startSandbox } = require('../testing/sandbox.js')
 
 const quick = process.argv.includes('--quick')
 const json = process.argv.includes('--json')

@@ -8,7 +8,7 @@
 //   node bench/ovsdb.bench.js [--json] [--quick]
 
 const { TlsConfig, OvsdbClient, ovsdb } = require('..')
-const { startSandbox } = require('../js/sandbox.js')
+const { startSandbox } = require('../testing/sandbox.js')
 
 const quick = process.argv.includes('--quick')
 const json = process.argv.includes('--json')

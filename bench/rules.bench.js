@@ -11,7 +11,7 @@
 // of rules (300, or 100 with --quick) and its rate applied to 10,000.
 
 const { TlsConfig, SdnController, OpenFlowChannel, encodeBatch } = require('..')
-const { startSandbox } = require('../js/sandbox.js')
+const { startSandbox } = require('../testing/sandbox.js')
 
 const quick = process.argv.includes('--quick')
 const json = process.argv.includes('--json')

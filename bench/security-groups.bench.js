@@ -6,7 +6,7 @@
 //   node bench/security-groups.bench.js [--json]
 
 const { TlsConfig, SdnController, SecurityGroups } = require('..')
-const { startSandbox } = require('../js/sandbox.js')
+const { startSandbox } = require('../testing/sandbox.js')
 
 const json = process.argv.includes('--json')
 const log = json ? () => {} : console.log

@@ -2,7 +2,7 @@
 // OpenFlow 1.1 codec: encode/decode plain message objects. See index.d.ts for the
 // message shapes.
 
-const native = require('../native.js')
+const native = require('./binding.js')
 const { readTape, writeOne, writeTape, tapeLength, afterWrite, io, ioReserve, ioRegistered, ioRegister, ioShrink } =
   require('./tape.js')
 const { classify } = require('./errors.js')

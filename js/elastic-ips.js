@@ -20,9 +20,9 @@
 // so inbound packets it allows reach the VM with the public destination; use
 // security groups to open services of a VIF with an elastic IP.
 
-const native = require('../native.js')
+const native = require('./binding.js')
 const { encodeBatch, decode, frames } = require('./codec.js')
-const { fail, argError, ipv4Cidr, checkVif } = require('./options.js')
+const { fail, argError, describe, ipv4Cidr, checkVif, optionsObject, checkString } = require('./options.js')
 
 // From the one band table (src/control/bands.rs): ARP to the controller first, then
 // internal traffic untranslated, then translation.
@@ -62,12 +62,16 @@ class ElasticIps {
    * @param {import('./security-groups.js').SecurityGroups} [options.securityGroups] applied on the private side
    * @param {number} [options.arpRatePerSec=20] ARP replies per second and address (burst 2x)
    */
-  constructor(sdn, { pools, internal = [], securityGroups, arpRatePerSec = 20 } = {}) {
+  constructor(sdn, options) {
+    if (sdn === null || typeof sdn !== 'object' || typeof sdn.registerProvider !== 'function') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `sdn must be an SdnController, got ${describe(sdn)}`)
+    const { pools, internal = [], securityGroups, arpRatePerSec = 20 } = optionsObject(options)
+    if (securityGroups !== undefined && (securityGroups === null || typeof securityGroups !== 'object' || typeof securityGroups.rulesOf !== 'function')) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `options.securityGroups must be a SecurityGroups, got ${describe(securityGroups)}`)
     if (!Array.isArray(pools) || pools.length === 0) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.pools must be a non-empty array of CIDRs')
     this.#pools = pools.map((p, i) => parseCidr(p, `options.pools[${i}]`))
     if (!Array.isArray(internal)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.internal must be an array of CIDRs')
     this.#internal = internal.map((p, i) => parseCidr(p, `options.internal[${i}]`))
-    if (!(arpRatePerSec > 0)) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.arpRatePerSec must be positive')
+    if (typeof arpRatePerSec !== 'number') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `options.arpRatePerSec must be a number, got ${describe(arpRatePerSec)}`)
+    if (!(arpRatePerSec > 0) || arpRatePerSec > 1e6) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.arpRatePerSec must be positive, at most 1e6')
     this.#limiter = new native.NativeRateLimiter(arpRatePerSec, Math.max(1, Math.ceil(arpRatePerSec * 2)), 65536)
     this.#sg = securityGroups
     this.#events = sdn
@@ -84,6 +88,7 @@ class ElasticIps {
 
   /** Leases a free address (from `pool`, a CIDR given at construction, or any). */
   allocateAddress(pool) {
+    if (pool !== undefined) checkString(pool, 'pool')
     const pools = pool === undefined ? this.#pools : this.#pools.filter((p) => p.text === pool || p.text === `${pool}/32`)
     if (pools.length === 0) throw fail('SDN_EIP_POOL_NOT_FOUND', `no address pool ${pool}`)
     for (const p of pools) {
@@ -149,12 +154,15 @@ class ElasticIps {
       throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `state must come from exportState() (version ${STATE_VERSION})`)
     }
     const map = new Map()
-    for (const e of state.addresses) {
+    Array.from(state.addresses).forEach((e, i) => { // holes too
+      if (e === null || typeof e !== 'object' || typeof e.pool !== 'string' || !Number.isInteger(e.number) || e.number < 1 || !Number.isInteger(e.generation) || e.generation < 0 || e.generation > 255 || (e.vif !== null && typeof e.vif !== 'object')) {
+        throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `state must come from exportState(): addresses[${i}] is not an address`)
+      }
       const ip = parseCidr(e.ip, 'state.addresses[].ip')
       if (!this.#pools.some((p) => within(ip, p))) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `${e.ip} is in none of the pools`)
       map.set(e.ip, { ip: e.ip, pool: e.pool, number: e.number, generation: e.generation, vif: e.vif ? this.#checkVif(e.vif) : null })
-      this.#handle.reserveNumbers(e.number)
-    }
+    })
+    for (const e of map.values()) this.#handle.reserveNumbers(e.number)
     this.#addresses = map
   }
 
@@ -183,7 +191,12 @@ class ElasticIps {
   }
 
   /** @internal ARP requests for our public addresses, sent up by the 9990 flows. */
-  onPacketIn({ host, bridge, message, send }) {
+  onPacketIn(event) {
+    const { host, bridge, message, send } = optionsObject(event, 'event')
+    checkString(host, 'event.host')
+    checkString(bridge, 'event.bridge')
+    if (message === null || typeof message !== 'object' || !Buffer.isBuffer(message.data)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'event.message must be a packet_in with data (a Buffer)')
+    if (typeof send !== 'function') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'event.send must be a function')
     const arp = native.parseArp(message.data)
     if (!arp || arp.op !== 1) return
     const mac = this.#answering.get(`${host}|${bridge}|${arp.targetIp}`)
@@ -260,6 +273,7 @@ class ElasticIps {
   }
 
   async #announce(entry) {
+    if (!entry.vif) return // disassociated (or released) meanwhile
     const garp = native.buildGratuitousArp(entry.vif.mac, entry.ip)
     const sends = []
     for (const key of this.#answering.keys()) {
@@ -271,8 +285,9 @@ class ElasticIps {
   }
 
   #address(publicIp) {
-    const e = typeof publicIp === 'string' ? this.#addresses.get(publicIp) : undefined
-    if (!e) throw fail('SDN_EIP_NOT_FOUND', `${String(publicIp)} is not an allocated address`)
+    checkString(publicIp, 'publicIp')
+    const e = this.#addresses.get(publicIp)
+    if (!e) throw fail('SDN_EIP_NOT_FOUND', `${publicIp} is not an allocated address`)
     return e
   }
 

@@ -11,7 +11,7 @@
 const crypto = require('node:crypto')
 const net = require('node:net')
 const tls = require('node:tls')
-const native = require('../native.js')
+const native = require('./binding.js')
 const { pemsOf } = require('./tls.js')
 
 const { fail, backoffDelay } = require('./options.js')

@@ -5,7 +5,7 @@
 // codec and turns native events into EventEmitter events.
 
 const { EventEmitter } = require('node:events')
-const native = require('../native.js')
+const native = require('./binding.js')
 const { encode, encodeBatch, decode } = require('./codec.js')
 const { classify } = require('./errors.js')
 const { TlsConfig } = require('./tls.js')
@@ -17,7 +17,7 @@ function unwrap(r) {
   return r
 }
 
-const { fail, argError, splitHostTls, checkDurations, checkAddress } = require('./options.js')
+const { fail, argError, describe, splitHostTls, checkDurations, checkAddress, callOptions } = require('./options.js')
 
 /** A flow given as ovs-ofctl text (`parseFlow`) or as a flow_mod object. */
 function toFlowMod(flow, command) {
@@ -64,6 +64,9 @@ class OpenFlowChannel extends EventEmitter {
     this.#insecure = hostTls.insecure === true
     if (tls !== undefined && !(tls instanceof TlsConfig)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.tls must be a TlsConfig')
     checkDurations(channelOptions, ['echoIntervalMs', 'echoTimeoutMs', 'connectTimeoutMs', 'requestTimeoutMs', 'reconnectMinMs', 'reconnectMaxMs', 'missSendLen'])
+    if (channelOptions.reconnect !== undefined && typeof channelOptions.reconnect !== 'boolean') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `options.reconnect must be a boolean, got ${describe(channelOptions.reconnect)}`)
+    const dpid = channelOptions.expectedDatapathId
+    if (dpid !== undefined && (typeof dpid !== 'bigint' || dpid < 0n || dpid >= 1n << 64n)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `options.expectedDatapathId must be a 64-bit BigInt, got ${describe(dpid)}`)
     const transport = channelOptions.transport ?? 'rustls'
     delete channelOptions.transport
     if (transport !== 'rustls' && transport !== 'node') throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', "options.transport must be 'rustls' or 'node'")
@@ -129,7 +132,8 @@ class OpenFlowChannel extends EventEmitter {
   }
 
   /** Sends one message and resolves with its decoded reply (multipart STATS replies gathered into an array). */
-  async request(message, { timeoutMs } = {}) {
+  async request(message, options) {
+    const { timeoutMs } = callOptions(options)
     const bytes = encode(message)
     const r = unwrap(await this.#native.request(bytes, timeoutMs))
     if (r.switchError) throw switchError(decode(r.switchError), message, 0)
@@ -141,7 +145,8 @@ class OpenFlowChannel extends EventEmitter {
    * `request` for a message already encoded: resolves the raw reply messages (one
    * Buffer per part), for callers that decode in Rust (the rule reconciler).
    */
-  async requestEncoded(bytes, { timeoutMs } = {}) {
+  async requestEncoded(bytes, options) {
+    const { timeoutMs } = callOptions(options)
     if (!Buffer.isBuffer(bytes)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'bytes must be a Buffer')
     const r = unwrap(await this.#native.request(bytes, timeoutMs))
     if (r.switchError) throw switchError(decode(r.switchError), undefined, 0)
@@ -154,7 +159,8 @@ class OpenFlowChannel extends EventEmitter {
    * `code: 'OF_SWITCH_ERROR'` and `errors: [{ index, xid, error, message }]` (the
    * others were applied).
    */
-  async send(messages, { timeoutMs } = {}) {
+  async send(messages, options) {
+    const { timeoutMs } = callOptions(options)
     if (!Array.isArray(messages)) messages = [messages]
     const bytes = encodeBatch(messages)
     const r = unwrap(await this.#native.sendBatch(bytes, timeoutMs))
@@ -173,7 +179,8 @@ class OpenFlowChannel extends EventEmitter {
    * their xids are rewritten, then one barrier. Resolves `{ count }`; refusals
    * reject as in `send` (without the original objects).
    */
-  async sendEncoded(bytes, { timeoutMs } = {}) {
+  async sendEncoded(bytes, options) {
+    const { timeoutMs } = callOptions(options)
     if (!Buffer.isBuffer(bytes)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'bytes must be a Buffer')
     const r = unwrap(await this.#native.sendBatch(bytes, timeoutMs))
     if (r.errors.length === 0) return { count: r.count }
@@ -185,7 +192,8 @@ class OpenFlowChannel extends EventEmitter {
   }
 
   /** Flow stats, filtered like `ovs-ofctl dump-flows` (table 0xff = all). */
-  async dumpFlows({ tableId = 0xff, cookie = 0n, cookieMask = 0n, match = {}, outPort = 'any', outGroup = 'any', timeoutMs } = {}) {
+  async dumpFlows(filter) {
+    const { tableId = 0xff, cookie = 0n, cookieMask = 0n, match = {}, outPort = 'any', outGroup = 'any', timeoutMs } = callOptions(filter, 'filter')
     const reply = await this.request(
       { type: 'stats_request', body: { type: 'flow', tableId, cookie, cookieMask, match, outPort, outGroup } },
       { timeoutMs },
@@ -195,12 +203,15 @@ class OpenFlowChannel extends EventEmitter {
   }
 
   /** Adds flows (objects or ovs-ofctl text), barrier-confirmed. */
-  addFlows(flows, options) {
+  async addFlows(flows, options) {
+    if (!Array.isArray(flows)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `flows must be an array, got ${describe(flows)}`)
     return this.send(flows.map((f) => toFlowMod(f, typeof f === 'string' ? 'add' : undefined)), options)
   }
 
   /** Deletes flows (objects or ovs-ofctl text; non-strict by default), barrier-confirmed. */
-  deleteFlows(flows, { strict = false, ...options } = {}) {
+  async deleteFlows(flows, deleteOptions) {
+    if (!Array.isArray(flows)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `flows must be an array, got ${describe(flows)}`)
+    const { strict = false, ...options } = callOptions(deleteOptions)
     const command = strict ? 'delete_strict' : 'delete'
     return this.send(flows.map((f) => ({ ...toFlowMod(f, command), command })), options)
   }

@@ -2,7 +2,7 @@
 // Option handling shared by the connection classes (OpenFlowChannel, OvsdbClient),
 // and the values the security groups and elastic IPs check with the rule validator.
 
-const native = require('../native.js')
+const native = require('./binding.js')
 const { nativeCall } = require('./errors.js')
 
 /** An Error with a stable `code` (and extra fields). */
@@ -82,6 +82,37 @@ function withDeadline(work, ms, onExpiry) {
   return Promise.race([work, expired]).finally(() => clearTimeout(timer))
 }
 
+/** `options` of a call (undefined: `{}`), checked to be an object; a TypeError names `where`. */
+function optionsObject(options, where = 'options') {
+  if (options === undefined) return {}
+  if (options === null || typeof options !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `${where} must be an object, got ${describe(options)}`)
+  return options
+}
+
+/** The `{ timeoutMs }` options of a call: an object, `timeoutMs` absent or 0..2^32-1 ms (RangeError). */
+function callOptions(options, where = 'options') {
+  const o = optionsObject(options, where)
+  checkDurations(o, ['timeoutMs'])
+  return o
+}
+
+/** A string argument (`what` names it): a TypeError otherwise, and when empty unless `allowEmpty`. */
+function checkString(v, what, { allowEmpty = false } = {}) {
+  if (typeof v !== 'string' || (!allowEmpty && v === '')) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `${what} must be a ${allowEmpty ? '' : 'non-empty '}string, got ${describe(v)}`)
+  return v
+}
+
+/** A rule filter (`{ vif?, vm?, network? }`, each a uuid or `{ uuid }`). */
+function checkRuleFilter(filter) {
+  const f = optionsObject(filter, 'filter')
+  for (const k of ['vif', 'vm', 'network']) {
+    const v = f[k]
+    if (v === undefined || typeof v === 'string' || (v !== null && typeof v === 'object' && typeof v.uuid === 'string')) continue
+    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `filter.${k} must be a uuid or { uuid }, got ${describe(v)}`)
+  }
+  return f
+}
+
 /** Validates host and port. */
 function checkAddress(host, port) {
   if (typeof host !== 'string' || host === '') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.host must be a non-empty string')
@@ -113,8 +144,14 @@ function checkCidr(text, where) {
 function checkVif(vif, shape) {
   if (vif === null || typeof vif !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `vif must be an object ${shape}`)
   const { uuid, mac, ips = [] } = vif
-  const spec = JSON.parse(nativeCall(() => native.validateRule(JSON.stringify({ vif: { uuid, mac, ips }, allow: true, direction: 'to' }))))
+  let json
+  try {
+    json = JSON.stringify({ vif: { uuid, mac, ips }, allow: true, direction: 'to' })
+  } catch (err) {
+    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `vif must be plain data ${shape}: ${err.message}`)
+  }
+  const spec = JSON.parse(nativeCall(() => native.validateRule(json)))
   return { uuid: spec.vif.uuid, mac: spec.vif.mac, ips: spec.vif.ips ?? [] }
 }
 
-module.exports = { backoffDelay, withDeadline, describe, fail, argError, HOST_TLS_KEYS, splitHostTls, checkDurations, checkAddress, checkCidr, ipv4Cidr, checkVif }
+module.exports = { backoffDelay, withDeadline, describe, fail, argError, HOST_TLS_KEYS, splitHostTls, checkDurations, checkAddress, checkCidr, ipv4Cidr, checkVif, optionsObject, callOptions, checkString, checkRuleFilter }

@@ -8,10 +8,10 @@
 // reconnects, and indexes the replica for lookups without a round trip.
 
 const { EventEmitter } = require('node:events')
-const native = require('../native.js')
+const native = require('./binding.js')
 const { TlsConfig, pemsOf } = require('./tls.js')
 const { connectNodeSocket, codeOf } = require('./node-transport.js')
-const { fail, argError, splitHostTls, checkDurations, checkAddress, backoffDelay, withDeadline } = require('./options.js')
+const { fail, argError, describe, splitHostTls, checkDurations, checkAddress, backoffDelay, withDeadline, optionsObject, callOptions, checkString } = require('./options.js')
 const { classify } = require('./errors.js')
 
 const DB = 'Open_vSwitch'
@@ -30,7 +30,10 @@ const ovsdb = {
   uuid: (u) => ['uuid', u],
   namedUuid: (n) => ['named-uuid', n],
   set: (items) => ['set', items],
-  map: (obj) => ['map', Object.entries(obj)],
+  map: (obj) => {
+    if (obj === null || typeof obj !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `ovsdb.map takes an object, got ${describe(obj)}`)
+    return ['map', Object.entries(obj)]
+  },
   /** An optional column of a replicated row (a set of 0 or 1 value) as its value, or undefined. */
   one: (v) => (Array.isArray(v) ? v[0] : v),
 }
@@ -94,6 +97,7 @@ class OvsdbClient extends EventEmitter {
   #stream = null // { write(buf), end() }
   #timer = null
   #waiting = new Map()
+  #ofPortWaits = new Set() // getOfPortForVif waits (their reject): close() ends them
   #tables = new Map() // table -> Map(uuid -> row, natural notation)
   #vifInterfaces = null // vifInterfaces() until a Bridge, Port or Interface row changes
   #closing = false
@@ -405,6 +409,7 @@ class OvsdbClient extends EventEmitter {
     if (this.#closing) return
     this.#closing = true
     clearTimeout(this.#timer)
+    for (const end of this.#ofPortWaits) end(fail('CHANNEL_CLOSED', 'the OVSDB client was closed'))
     const stream = this.#stream
     if (!stream) return
     await new Promise((resolve) => {
@@ -417,10 +422,12 @@ class OvsdbClient extends EventEmitter {
   }
 
   /** Any JSON-RPC method (params as in RFC 7047). */
-  call(method, params = [], { timeoutMs } = {}) {
+  call(method, params = [], options) {
     if (typeof method !== 'string' || method === '') return Promise.reject(argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'method must be a non-empty string'))
     let json
+    let timeoutMs
     try {
+      ;({ timeoutMs } = callOptions(options))
       json = wireJson(params, 'params')
     } catch (err) {
       return Promise.reject(err)
@@ -450,7 +457,16 @@ class OvsdbClient extends EventEmitter {
    * `index`, `operation`, the RFC `error` and `details` (code `OVSDB_…`) when the
    * server did not commit.
    */
-  transact(operations, { db = DB, timeoutMs, natural = false, signal } = {}) {
+  transact(operations, options) {
+    let db, timeoutMs, natural, signal
+    try {
+      ;({ db = DB, timeoutMs, natural = false, signal } = callOptions(options))
+      checkString(db, 'options.db')
+      if (typeof natural !== 'boolean') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `options.natural must be a boolean, got ${describe(natural)}`)
+      if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function')) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `options.signal must be an AbortSignal, got ${describe(signal)}`)
+    } catch (err) {
+      return Promise.reject(err)
+    }
     if (!Array.isArray(operations)) return Promise.reject(argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'operations must be an array'))
     if (natural && db !== DB) return Promise.reject(argError(TypeError, 'ERR_INVALID_ARG_VALUE', `natural values need the schema of ${DB}`))
     let json
@@ -552,7 +568,11 @@ class OvsdbClient extends EventEmitter {
   }
 
   /** The OpenFlow port of a VIF, from the replica; waits (up to timeoutMs) while OVS has not assigned it. */
-  async getOfPortForVif(vifUuid, { timeoutMs = 5000 } = {}) {
+  async getOfPortForVif(vifUuid, options) {
+    checkString(vifUuid, 'vifUuid')
+    const { timeoutMs = 5000 } = optionsObject(options)
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > 0x7fffffff) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `options.timeoutMs must be an integer 0..${0x7fffffff}, got ${describe(timeoutMs)}`)
+    if (this.#closing) throw fail('CHANNEL_CLOSED', 'the OVSDB client is closed')
     const now = this.#ofPortNow(vifUuid)
     if (typeof now === 'number') return now
     return new Promise((resolve, reject) => {
@@ -567,11 +587,17 @@ class OvsdbClient extends EventEmitter {
         cleanup()
         reject(fail('OVSDB_VIF_NOT_FOUND', `no interface with an ofport for VIF ${vifUuid} after ${timeoutMs} ms`))
       }, timeoutMs)
+      const end = (err) => {
+        cleanup()
+        reject(err)
+      }
       const cleanup = () => {
         clearTimeout(timer)
         this.off('row', onRow)
+        this.#ofPortWaits.delete(end)
       }
       this.on('row', onRow)
+      this.#ofPortWaits.add(end)
     })
   }
 
@@ -580,8 +606,12 @@ class OvsdbClient extends EventEmitter {
    * protocols (default OpenFlow11) to Bridge.protocols, keeping what is there.
    * Idempotent. Resolves `{ bridge, target, changed }`.
    */
-  async setBridgeController({ networkUuid, bridge, target = 'pssl:6653', protocols = ['OpenFlow11'] } = {}) {
+  async setBridgeController(options) {
+    const { networkUuid, bridge, target = 'pssl:6653', protocols = ['OpenFlow11'] } = optionsObject(options)
     if ((networkUuid === undefined) === (bridge === undefined)) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'give networkUuid or bridge')
+    checkString(networkUuid ?? bridge, networkUuid !== undefined ? 'options.networkUuid' : 'options.bridge')
+    checkString(target, 'options.target')
+    if (!Array.isArray(protocols) || !protocols.every((p) => typeof p === 'string')) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `options.protocols must be an array of strings, got ${describe(protocols)}`)
     const b = this.#findBridge({ networkUuid, bridge })
     if (!b) throw fail('OVSDB_BRIDGE_NOT_FOUND', `no bridge for ${networkUuid !== undefined ? `network ${networkUuid}` : `bridge ${bridge}`}`)
     const controllers = this.#tables.get('Controller') ?? new Map()
@@ -606,7 +636,11 @@ class OvsdbClient extends EventEmitter {
    * one transaction (Interface + Port + Bridge.ports). Re-creates it when the psk
    * changed. Resolves `{ bridge, port, changed }`.
    */
-  async addTunnel({ networkUuid, remoteIp, encapsulation = 'gre', key, psk, privateNetworkUuid } = {}) {
+  async addTunnel(tunnel) {
+    const { networkUuid, remoteIp, encapsulation = 'gre', key, psk, privateNetworkUuid } = optionsObject(tunnel)
+    checkString(networkUuid, 'options.networkUuid')
+    if (key !== undefined && typeof key !== 'string' && !Number.isInteger(key)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `options.key must be an integer or a string, got ${describe(key)}`)
+    if (psk !== undefined) checkString(psk, 'options.psk')
     if (!['gre', 'vxlan'].includes(encapsulation)) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', "encapsulation must be 'gre' or 'vxlan'")
     if (typeof remoteIp !== 'string' || require('node:net').isIP(remoteIp) === 0) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'remoteIp must be an IP address')
     if (typeof privateNetworkUuid !== 'string' || privateNetworkUuid === '') throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'privateNetworkUuid is required')
@@ -630,6 +664,8 @@ class OvsdbClient extends EventEmitter {
 
   /** Removes the tunnel ports of a private network from the network's bridge. Resolves the number removed. */
   async resetForNetwork(networkUuid, privateNetworkUuid) {
+    checkString(networkUuid, 'networkUuid')
+    checkString(privateNetworkUuid, 'privateNetworkUuid')
     const b = this.#findBridge({ networkUuid })
     if (!b) throw fail('OVSDB_BRIDGE_NOT_FOUND', `no bridge for network ${networkUuid}`)
     const mine = this.#tunnelsOf(b, privateNetworkUuid)

@@ -14,11 +14,11 @@ const { EventEmitter } = require('node:events')
 const crypto = require('node:crypto')
 const fs = require('node:fs')
 const path = require('node:path')
-const native = require('../native.js')
+const native = require('./binding.js')
 const { OpenFlowChannel } = require('./openflow-channel.js')
 const { OvsdbClient } = require('./ovsdb-client.js')
 const { TlsConfig } = require('./tls.js')
-const { fail, argError, describe, splitHostTls, checkDurations, backoffDelay, withDeadline } = require('./options.js')
+const { fail, argError, describe, splitHostTls, checkDurations, backoffDelay, withDeadline, optionsObject, checkString, checkRuleFilter } = require('./options.js')
 const { nativeCall } = require('./errors.js')
 const { parseFlow, formatFlow, frames } = require('./codec.js')
 
@@ -508,6 +508,7 @@ class SdnController extends EventEmitter {
 
   /** Forgets a host: closes its connections; its flows stay on the switch (call deleteRule first to remove them). */
   async removeHost(id) {
+    checkString(id, 'id')
     const host = this.#hosts.get(id)
     if (!host) throw fail('SDN_HOST_NOT_FOUND', `no host ${id}`)
     this.#hosts.delete(id)
@@ -577,6 +578,8 @@ class SdnController extends EventEmitter {
    * behind one barrier. Resolves `{ rules, hosts }` like addRule.
    */
   async addRules(rules, options = {}) {
+    const hole = Array.isArray(rules) ? rules.findIndex((r) => r === undefined) : -1 // map() would skip a hole
+    if (hole >= 0) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `rules[${hole}]: rule must be an object, got undefined`)
     return this.#onList(() => this.#addRules(rules, options ?? {}))
   }
 
@@ -629,6 +632,7 @@ class SdnController extends EventEmitter {
 
   /** Removes a rule (by id, or `{ id }`); its flows are deleted by cookie on every host. */
   async deleteRule(ref) {
+    if (typeof ref !== 'string' && (ref === null || typeof ref !== 'object' || typeof ref.id !== 'string')) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `a rule is given by its id (string) or { id }, got ${describe(ref)}`)
     return this.#onRule(ruleKey(ref), () => this.#deleteRule(ref))
   }
 
@@ -658,6 +662,7 @@ class SdnController extends EventEmitter {
    * priority) are confirmed on a switch before the old ones are deleted there.
    */
   async updateRule(ref, patch) {
+    if (typeof ref !== 'string' && (ref === null || typeof ref !== 'object' || typeof ref.id !== 'string')) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `a rule is given by its id (string) or { id }, got ${describe(ref)}`)
     return this.#onRule(ruleKey(ref), () => this.#updateRule(ref, patch))
   }
 
@@ -714,6 +719,7 @@ class SdnController extends EventEmitter {
 
   /** The desired rules (no I/O), optionally filtered by target. */
   rules(filter = {}) {
+    checkRuleFilter(filter)
     return this.#rules.filter((e) => this.#matchesFilter(e, filter)).map((e) => this.#view(e))
   }
 
@@ -724,6 +730,7 @@ class SdnController extends EventEmitter {
    * namespace that no rule wants (made by hand, or left by a failed delete).
    */
   async listRules(filter = {}) {
+    checkRuleFilter(filter)
     this.#checkOpen()
     const perCookie = new Map() // cookie -> hostId -> report
     const extra = []
@@ -795,7 +802,9 @@ class SdnController extends EventEmitter {
    * ours altered by hand is both, and its re-add must come last).
    * Resolves `{ hosts: { [id]: { ok, added, removed } | { ok: false, error } } }`.
    */
-  async sync({ hosts } = {}) {
+  async sync(options) {
+    const { hosts } = optionsObject(options)
+    if (hosts !== undefined && (!Array.isArray(hosts) || !hosts.every((h) => typeof h === 'string'))) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `options.hosts must be an array of host ids, got ${describe(hosts)}`)
     this.#checkOpen()
     const targets = hosts === undefined ? [...this.#hosts.values()] : hosts.map((id) => this.#host(id))
     return this.#syncHosts(targets)
@@ -846,6 +855,8 @@ class SdnController extends EventEmitter {
     if (state === null || typeof state !== 'object' || state.version !== STATE_VERSION || !Array.isArray(state.rules)) {
       throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `state must come from exportState() (version ${STATE_VERSION})`)
     }
+    const notRule = state.rules.findIndex((r) => r === null || typeof r !== 'object') // holes too
+    if (notRule >= 0) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `state.rules[${notRule}] is not a rule of exportState()`)
     const entries = state.rules.map((r, i) => {
       const { priority, number, generation, host, ...rule } = r
       if (!Number.isInteger(number) || number < 1 || !Number.isInteger(generation) || generation < 0 || generation > 255) {
@@ -907,6 +918,7 @@ class SdnController extends EventEmitter {
        * the same number in every process); without a key, a random free one.
        */
       allocateNumber: (key) => {
+        if (key !== undefined) checkString(key, 'key')
         const owner = key === undefined ? undefined : `provider:${key}`
         const n = owner === undefined ? randomNumber(this.#numbers) : this.#claim(owner)
         this.#numbers.set(n, owner ?? `provider:#${n}`)
@@ -914,6 +926,8 @@ class SdnController extends EventEmitter {
       },
       /** A number restored from a saved state: held, never handed to anything else. */
       reserveNumbers: (n) => {
+        if (!Number.isInteger(n)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `a rule number is an integer, got ${describe(n)}`)
+        if (n < 1) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `a rule number is positive, got ${n}`)
         if (!this.#numbers.has(n)) this.#numbers.set(n, `provider:#${n}`)
       },
       /** Saves the desired state (the provider's `exportState()` included, under its `stateKey`). */
@@ -925,13 +939,29 @@ class SdnController extends EventEmitter {
       report: (message, err) => this.#background(message, err),
       /** What the state file held for this provider (its `stateKey`), to import at construction. */
       savedState: () => (typeof provider.stateKey === 'string' ? this.#savedProviders[provider.stateKey] : undefined),
-      cookie: (number, generation) => nativeCall(() => native.ruleCookie(number, generation)),
+      cookie: (number, generation) => {
+        if ((!Number.isInteger(number) && typeof number !== 'bigint') || !Number.isInteger(generation)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `cookie(ruleNumber, generation) takes integers, got ${describe(number)}, ${describe(generation)}`)
+        if (generation < 0 || generation > 255) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `generation must be 0 to 255, got ${generation}`)
+        return nativeCall(() => native.ruleCookie(number, generation))
+      },
       /** The FLOW_MODs `items` compile to (encoded back to back), without touching any switch. */
-      compile: (items) => this.#compile(items),
+      compile: (items) => {
+        if (!Array.isArray(items) || !Array.from(items).every((i) => i !== null && typeof i === 'object' && (typeof i.cookie === 'bigint' || typeof i.cookie === 'string') && (Buffer.isBuffer(i.flows) || typeof i.specJson === 'string'))) {
+          throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'items must be an array of provider items ({ cookie, priority, specJson, endpoints } or { cookie, flows: Buffer })')
+        }
+        try {
+          return this.#compile(items)
+        } catch (err) {
+          if (typeof err?.code === 'string') throw err
+          throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `items are not provider items: ${err?.message}`) // a priority or endpoints that are not JSON data
+        }
+      },
       /** Saves the state, recomputes and pushes every host (adds before deletes); outcome per host. */
       refresh: () => this.#applyAndSave(() => this.#refreshAll()),
       /** Sends messages on a switch's channel, barrier-confirmed. */
       send: (hostId, bridge, messages) => {
+        checkString(hostId, 'hostId')
+        checkString(bridge, 'bridge')
         const sw = this.#host(hostId).switches.get(bridge)
         if (!sw) throw fail('SDN_NO_SWITCH', `no channel to ${bridge} on ${hostId}`)
         return this.#channelOf(sw).then((c) => c.send(messages))
@@ -945,6 +975,7 @@ class SdnController extends EventEmitter {
 
   /** The connected OvsdbClient of host `id` (the controller's own: callers never close it). */
   async ovsdbOf(id) {
+    checkString(id, 'id')
     this.#checkOpen()
     return this.#ovsdbOf(this.#host(id))
   }
@@ -954,7 +985,11 @@ class SdnController extends EventEmitter {
    * (priority `priority`, our table): ADD them + barrier, then DELETE_STRICT every
    * other flow of that cookie read back from the switch + barrier.
    */
-  async putForeignFlows({ host: id, bridge, cookie, priority, flows } = {}) {
+  async putForeignFlows(args) {
+    const { host: id, bridge, cookie, priority, flows } = optionsObject(args, 'args')
+    checkString(id, 'args.host')
+    checkString(bridge, 'args.bridge')
+    if (typeof cookie !== 'bigint' && typeof cookie !== 'string') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `cookie must be a BigInt or a '0x' string, got ${describe(cookie)}`)
     this.#checkOpen()
     const c = foreignCookie(cookie)
     if ((c & NS_MASK) === NAMESPACE || c === 0n || c === 1n) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `cookie ${hexCookie(c)} is 0, XAPI's 1, or in the controller's namespace`)
@@ -982,7 +1017,12 @@ class SdnController extends EventEmitter {
   }
 
   /** Deletes flows of one bridge by cookie (and match), then a barrier. */
-  async deleteForeignFlows({ host: id, bridge, cookie, cookieMask = ALL64, flows, strict = false } = {}) {
+  async deleteForeignFlows(args) {
+    const { host: id, bridge, cookie, cookieMask = ALL64, flows, strict = false } = optionsObject(args, 'args')
+    checkString(id, 'args.host')
+    checkString(bridge, 'args.bridge')
+    for (const [k, v] of [['cookie', cookie], ['cookieMask', cookieMask]]) if (typeof v !== 'bigint' && typeof v !== 'string') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `${k} must be a BigInt or a '0x' string, got ${describe(v)}`)
+    if (flows !== undefined && !Array.isArray(flows)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `flows must be an array, got ${describe(flows)}`)
     this.#checkOpen()
     const c = foreignCookie(cookie)
     const m = foreignCookie(cookieMask)

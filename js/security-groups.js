@@ -28,8 +28,8 @@
 // so one call updates a group everywhere; every change is pushed adds first,
 // deletes last (make-before-break), one barrier per switch.
 
-const native = require('../native.js')
-const { fail, argError, checkCidr, checkVif } = require('./options.js')
+const native = require('./binding.js')
+const { fail, argError, describe, checkCidr, checkVif, optionsObject } = require('./options.js')
 const { nativeCall } = require('./errors.js')
 
 // From the one band table (src/control/bands.rs).
@@ -100,7 +100,9 @@ class SecurityGroups {
    * @param {object} [options]
    * @param {number} [options.flowBudget=1024] most flows one group may cost per VIF
    */
-  constructor(sdn, { flowBudget = 1024 } = {}) {
+  constructor(sdn, options) {
+    if (sdn === null || typeof sdn !== 'object' || typeof sdn.registerProvider !== 'function') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `sdn must be an SdnController, got ${describe(sdn)}`)
+    const { flowBudget = 1024 } = optionsObject(options)
     if (!Number.isInteger(flowBudget) || flowBudget < 1) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.flowBudget must be a positive integer')
     this.#flowBudget = flowBudget
     this.#handle = sdn.registerProvider(this)
@@ -189,7 +191,7 @@ class SecurityGroups {
   #permissionList(permissions, side) {
     const list = Array.isArray(permissions) ? permissions : [permissions]
     if (list.length === 0) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'give at least one permission')
-    return list.map((p, i) => normalizePermission(p, Array.isArray(permissions) ? `${side}[${i}]` : side))
+    return Array.from(list, (p, i) => normalizePermission(p, Array.isArray(permissions) ? `${side}[${i}]` : side)) // holes too
   }
 
   // ---- VIFs ----
@@ -201,7 +203,7 @@ class SecurityGroups {
    * locking). Every VIF is checked first; then one push to every host.
    */
   async attach(vifs, groups) {
-    const list = (Array.isArray(vifs) ? vifs : [vifs]).map((v) => this.#checkVif(v))
+    const list = Array.from(Array.isArray(vifs) ? vifs : [vifs], (v) => this.#checkVif(v)) // holes too
     if (!Array.isArray(groups) || groups.length === 0) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'groups must be a non-empty array of group names or ids')
     if (groups.length > MAX_GROUPS_PER_VIF) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `a VIF may be in at most ${MAX_GROUPS_PER_VIF} groups`)
     const ids = [...new Set(groups.map((r) => this.#group(r).id))]
@@ -211,6 +213,8 @@ class SecurityGroups {
 
   /** Removes groups from a VIF (all when `groups` is omitted): a VIF in no group is not filtered. */
   async detach(vif, groups) {
+    if (typeof vif !== 'string' && (vif === null || typeof vif !== 'object' || typeof vif.uuid !== 'string')) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `vif must be a VIF uuid or { uuid }, got ${describe(vif)}`)
+    if (groups !== undefined && !Array.isArray(groups)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `groups must be an array of group names or ids, got ${describe(groups)}`)
     const uuid = typeof vif === 'string' ? vif.toLowerCase() : vif?.uuid?.toLowerCase()
     const a = this.#attachments.get(uuid)
     if (!a) throw fail('SDN_SG_NOT_ATTACHED', `VIF ${uuid} is in no security group`)
@@ -240,19 +244,28 @@ class SecurityGroups {
   /** Replaces the groups and attachments (no I/O: call sdn.sync() to apply). */
   importState(state) {
     if (state === null || typeof state !== 'object' || state.version !== STATE_VERSION) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `state must come from exportState() (version ${STATE_VERSION})`)
+    const notState = (what) => argError(TypeError, 'ERR_INVALID_ARG_VALUE', `state must come from exportState(): ${what}`)
+    if (!Array.isArray(state.groups) || !Array.isArray(state.attachments)) throw notState('groups and attachments must be arrays')
+    Array.from(state.groups).forEach((g, i) => { // holes too
+      if (g === null || typeof g !== 'object' || typeof g.id !== 'string' || typeof g.name !== 'string' || typeof g.description !== 'string' || !Number.isInteger(g.number) || g.number < 1 || !Array.isArray(g.ingress) || !Array.isArray(g.egress)) throw notState(`groups[${i}] is not a group`)
+    })
+    Array.from(state.attachments).forEach((a, i) => {
+      if (a === null || typeof a !== 'object' || a.vif === null || typeof a.vif !== 'object' || !Array.isArray(a.groups)) throw notState(`attachments[${i}] is not an attachment`)
+    })
     const groups = new Map()
     for (const g of state.groups) {
-      const ingress = g.ingress.map((p, i) => normalizePermission(p, `${g.name}.ingress[${i}]`))
-      const egress = g.egress.map((p, i) => normalizePermission(p, `${g.name}.egress[${i}]`))
+      const ingress = Array.from(g.ingress, (p, i) => normalizePermission(p, `${g.name}.ingress[${i}]`))
+      const egress = Array.from(g.egress, (p, i) => normalizePermission(p, `${g.name}.egress[${i}]`))
       groups.set(g.id, { id: g.id, name: g.name, description: g.description, number: g.number, ingress, egress })
-      this.#handle.reserveNumbers(g.number)
     }
     const attachments = new Map()
     for (const a of state.attachments) {
-      if (!a.groups.every((id) => groups.has(id))) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `state attaches VIF ${a.vif.uuid} to an unknown group`)
-      attachments.set(a.vif.uuid, { vif: this.#checkVif(a.vif), groups: [...a.groups] })
+      if (!Array.from(a.groups).every((id) => groups.has(id))) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `state attaches VIF ${describe(a.vif.uuid)} to an unknown group`)
+      const vif = this.#checkVif(a.vif)
+      attachments.set(vif.uuid, { vif, groups: [...a.groups] })
     }
     if (!Number.isInteger(state.baseNumber) || state.baseNumber < 1) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'state.baseNumber is missing')
+    for (const g of groups.values()) this.#handle.reserveNumbers(g.number)
     this.#handle.reserveNumbers(state.baseNumber)
     this.#baseNumber = state.baseNumber
     this.#groups = groups

@@ -13,7 +13,7 @@
 // the value tree remembers the keys the last object there had, so the ids of an
 // object shaped like the previous one cost a string compare each.
 
-const native = require('../native.js')
+const native = require('./binding.js')
 
 const NULL = 0
 const TRUE = 1

@@ -4,7 +4,7 @@
 // (serverCert, fingerprint, ca, or an explicit insecure: true) is given per
 // connection; there is no insecure default.
 
-const native = require('../native.js')
+const native = require('./binding.js')
 const { classify } = require('./errors.js')
 
 function pem(value, name, optional = false) {

@@ -22,7 +22,7 @@
  * once by the plugin and hosts registered with `id: host.$ref`:
  *
  *     const { SdnController } = require('xo-sdn-native')
- *     const { createLegacyOpenFlowChannel, createOvsdbClientAdapter } = require('xo-sdn-native/js/xo-adapters.js')
+ *     const { createLegacyOpenFlowChannel, createOvsdbClientAdapter } = require('xo-sdn-native/xo-adapters')
  *     const OpenFlowChannel = createLegacyOpenFlowChannel(sdn)
  *     const OvsdbClient = createOvsdbClientAdapter(sdn)
  *     // unchanged: new OvsdbClient(host, tlsHelper), new OpenFlowChannel(host, tlsHelper)
@@ -44,8 +44,8 @@
 
 const { EventEmitter } = require('node:events')
 const crypto = require('node:crypto')
-const native = require('../native.js')
-const { fail, argError, ipv4Cidr } = require('./options.js')
+const native = require('./binding.js')
+const { fail, argError, describe, ipv4Cidr } = require('./options.js')
 const { nativeCall } = require('./errors.js')
 const { one } = require('./ovsdb-client.js').ovsdb
 
@@ -133,7 +133,13 @@ async function ensureHost(sdn, host, id, register) {
 
 /** The normalized form of a rule, as the controller stores it (its own validator). */
 function normalizeRule(rule) {
-  return JSON.parse(nativeCall(() => native.validateRule(JSON.stringify(rule))))
+  let json
+  try {
+    json = JSON.stringify(rule)
+  } catch (err) {
+    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `the rule must be plain data (JSON-serializable): ${err.message}`)
+  }
+  return JSON.parse(nativeCall(() => native.validateRule(json)))
 }
 
 function stable(v) {
@@ -425,7 +431,7 @@ function ruleBodyWithId(view) {
 }
 
 function checkNetwork(network) {
-  if (network === null || typeof network !== 'object' || typeof network.uuid !== 'string' || network.uuid === '') {
+  if (network === null || typeof network !== 'object' || typeof network.uuid !== 'string' || network.uuid === '' || (network.$PIFs !== undefined && network.$PIFs !== null && !Array.isArray(network.$PIFs))) {
     throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'network must be a XAPI network object ({ uuid, $PIFs })')
   }
   return network
@@ -453,15 +459,24 @@ async function ensureNetworkHosts(sdn, network, callerHost, hostId, register) {
  * `{ code, message }`; an empty list means the same matches. `network: true` for a
  * network's rules (XO 1.4's channel installed none).
  */
-function legacyRuleChanges(rules, { network = false } = {}) {
+function legacyRuleChanges(rules, options) {
+  if (options !== undefined && (options === null || typeof options !== 'object')) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `options must be an object, got ${describe(options)}`)
+  const { network = false } = options ?? {}
   if (!Array.isArray(rules)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'rules must be an array of stored XO rules')
   return rules.map((stored, i) => {
-    const rule = typeof stored === 'string' ? JSON.parse(stored) : stored
+    let rule = stored
+    if (typeof stored === 'string') {
+      try {
+        rule = JSON.parse(stored)
+      } catch (err) {
+        throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `rules[${i}] is not the JSON of a stored XO rule: ${err.message}`)
+      }
+    }
     if (rule === null || typeof rule !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `rules[${i}] must be a stored XO rule (object or its JSON)`)
     const common = []
     const { protocol, port, direction } = rule
     const dir = typeof direction === 'string' ? direction : ''
-    const proto = present(protocol) ? String(protocol) : ''
+    const proto = typeof protocol === 'string' ? protocol : present(protocol) ? describe(protocol) : ''
     if (network) common.push({ code: 'NETWORK_RULE', message: "XO 1.4's direct channel installed no network rule (it has no addNetworkRule); it is now enforced on every VIF of the network" })
     if (!dir.includes('from') && !dir.includes('to')) {
       common.push({ code: 'DIRECTION_BOTH', message: `direction ${JSON.stringify(dir)} contains neither 'from' nor 'to': XO 1.4 installed nothing; it now covers both directions` })
@@ -481,7 +496,7 @@ function legacyRuleChanges(rules, { network = false } = {}) {
       packet.push(c)
     }
     if (['tcp', 'udp'].includes(lower) && present(port)) {
-      packet.push({ code: 'PORT_SIDE', message: `port ${port}: XO 1.4 matched the VIF's own port for 'from' and the remote port for 'to', in both packet directions; with semantics 'packet' it is the destination port of packets going ${dir}` })
+      packet.push({ code: 'PORT_SIDE', message: `port ${typeof port === 'string' || typeof port === 'number' ? port : describe(port)}: XO 1.4 matched the VIF's own port for 'from' and the remote port for 'to', in both packet directions; with semantics 'packet' it is the destination port of packets going ${dir}` })
     } else if (XO_L4.includes(lower) && (dir.includes('from') || dir.includes('to')) && !(dir.includes('from') && dir.includes('to'))) {
       packet.push({ code: 'ONE_WAY', message: `XO 1.4 matched ${lower.toUpperCase()} both ways for a single direction; with semantics 'packet' only packets going ${dir}` })
     }
@@ -503,7 +518,7 @@ function createOvsdbClientAdapter(sdn, options = {}) {
   const { hostId = defaultHostId, register, target = 'pssl:', protocols = ['OpenFlow11'], ofportTimeoutMs = 5000 } = options
   if (typeof target !== 'string' && typeof target !== 'function') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.target must be a controller target string or a function ({ bridge, network, host }) => string')
   if (!Array.isArray(protocols) || !protocols.every((p) => typeof p === 'string')) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.protocols must be an array of strings')
-  if (!Number.isInteger(ofportTimeoutMs) || ofportTimeoutMs < 0) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.ofportTimeoutMs must be a non-negative integer')
+  if (!Number.isInteger(ofportTimeoutMs) || ofportTimeoutMs < 0 || ofportTimeoutMs > 0x7fffffff) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `options.ofportTimeoutMs must be an integer 0..${0x7fffffff}`)
   // Two tunnels to the same remote on one network are created one at a time.
   const serial = serializer()
 
@@ -596,7 +611,8 @@ function createOvsdbClientAdapter(sdn, options = {}) {
      * (re-created when its settings, e.g. the password, changed); resolves the bridge name.
      */
     async addInterfaceAndPort(network, remoteAddress, encapsulation, key, password, privateNetworkUuid) {
-      if (network === null || typeof network !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'network must be a XAPI network object')
+      if (network === null || typeof network !== 'object' || typeof network.uuid !== 'string') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'network must be a XAPI network object')
+      if (typeof remoteAddress !== 'string') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `remoteAddress must be an IP address, got ${describe(remoteAddress)}`)
       const db = await this.client()
       return serial(`${this.hostId}\0${network.uuid}\0${remoteAddress}`, async () => {
         const r = await db.addTunnel({
@@ -805,7 +821,9 @@ function createTrafficRulesBackend(sdn, options = {}) {
   function hostsOf(network) {
     const out = []
     const seen = new Set()
-    for (const pif of network?.$PIFs ?? []) {
+    const pifs = network?.$PIFs ?? []
+    if (!Array.isArray(pifs)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `network.$PIFs must be an array, got ${describe(pifs)}`)
+    for (const pif of pifs) {
       const h = pif?.$host
       if (h === undefined || h === null || seen.has(h.$ref)) continue
       seen.add(h.$ref)
@@ -817,8 +835,9 @@ function createTrafficRulesBackend(sdn, options = {}) {
   /** Runs `fn(id, db, host)` on every host; outcome per host.$ref (an Error, or undefined). */
   async function onHosts(network, hosts, fn, { check } = {}) {
     const outcomes = new Map()
-    const list = hosts ?? hostsOf(network)
+    let list = hosts
     try {
+      list ??= hostsOf(network)
       if (!Array.isArray(list)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'hosts must be an array of XAPI hosts')
       if (network === null || typeof network !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'network must be a XAPI network object')
       check?.()
@@ -940,6 +959,7 @@ function createTrafficRulesBackend(sdn, options = {}) {
     },
 
     forgetHosts(hosts) {
+      if (hosts !== undefined && hosts !== null && !Array.isArray(hosts)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `hosts must be an array of XAPI hosts, got ${describe(hosts)}`)
       for (const h of hosts ?? []) cookieSupport.delete(h?.$ref)
     },
   }

@@ -9,9 +9,9 @@
  *
  *     -import openflow from '@xen-orchestra/openflow'
  *     -import parse from '@xen-orchestra/openflow/parse-socket'
- *     +import openflow, { parse } from 'xo-sdn-native/js/xo-openflow.js'
+ *     +import openflow, { parse } from 'xo-sdn-native/xo-openflow'
  *
- * (or keep two lines, the second being `import { parse } from 'xo-sdn-native/js/xo-openflow.js'`).
+ * (or keep two lines, the second being `import { parse } from 'xo-sdn-native/xo-openflow'`).
  * Nothing else changes: `openflow.versions`, `openflow.protocols[version]` (the same constant
  * tables, key for key), `openflow.pack(object) -> Buffer`, `openflow.unpack(buffer, offset?)`
  * and `parse(socket)` (an async generator of unpacked messages) keep XO's object shapes:
@@ -60,6 +60,16 @@
  */
 
 const { encode, decode } = require('./index.js')
+const { argError, describe } = require('./options.js')
+
+/** A value in an error message, whatever it is (a symbol, a null-prototype object...). */
+function safe(v) {
+  try {
+    return String(v)
+  } catch {
+    return describe(v)
+  }
+}
 
 // ---- constant tables (OpenFlow 1.1.0 spec values, with XO's key names) ----
 
@@ -321,7 +331,7 @@ const PORT_FEATURES = bits(
 function enumNumber(table, value, what) {
   if (typeof value === 'number') return value
   const n = table[value]
-  if (n === undefined) throw new Error(`unknown ${what} '${value}'`)
+  if (n === undefined) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `unknown ${what} '${safe(value)}'`)
   return n
 }
 
@@ -348,7 +358,7 @@ function u64(v, name) {
   if (typeof v === 'number') return BigInt(v)
   if (v instanceof Uint8Array && v.length === 8) return Buffer.from(v.buffer, v.byteOffset, 8).readBigUInt64BE(0)
   if (typeof v === 'string') return BigInt(/^0x/i.test(v) ? v : '0x' + v)
-  throw new TypeError(`${name} must be an 8-byte Buffer or a BigInt`)
+  throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `${name} must be an 8-byte Buffer or a BigInt`)
 }
 
 function u64Buffer(v) {
@@ -361,13 +371,13 @@ function u64Buffer(v) {
 
 function invertMac(s) {
   const parts = s.split(/[:-]/)
-  if (parts.length !== 6) throw new TypeError(`invalid MAC mask '${s}'`)
+  if (parts.length !== 6) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `invalid MAC mask '${s}'`)
   return parts.map(p => (~parseInt(p, 16) & 0xff).toString(16).padStart(2, '0')).join(':')
 }
 
 function ipToInt(s) {
   const p = s.split('.')
-  if (p.length !== 4) throw new TypeError(`invalid IPv4 address '${s}'`)
+  if (p.length !== 4) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `invalid IPv4 address '${s}'`)
   return ((+p[0] << 24) | (+p[1] << 16) | (+p[2] << 8) | +p[3]) >>> 0
 }
 
@@ -407,7 +417,7 @@ function ourMatch(x) {
   const o = {}
   if (!present(x)) return o
   if (present(x.type) && num(x.type) !== 0 && !present(x.oxm)) {
-    throw new Error(`match type ${x.type} is not OFPMT_STANDARD (0)`)
+    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `match type ${safe(x.type)} is not OFPMT_STANDARD (0)`)
   }
   if (present(x.in_port)) o.inPort = num(x.in_port)
   if (present(x.dl_src)) o.dlSrc = present(x.dl_src_mask) ? `${x.dl_src}/${invertMac(x.dl_src_mask)}` : x.dl_src
@@ -764,7 +774,11 @@ function toOurs(name, o, xid, version) {
  * Sets `header.length`, as XO's `pack` does.
  */
 function pack(object) {
+  if (object === null || typeof object !== 'object' || object.header === null || typeof object.header !== 'object') {
+    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `pack takes a message object { header: { version, type, xid }, ... }, got ${describe(object)}`)
+  }
   const header = object.header
+  if (typeof header.type !== 'number' && typeof header.type !== 'string') throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `Invalid OpenFlow message type: ${describe(header.type)}`)
   const version = header.version
   const name = TYPE_NAME[header.type]
   if (present(object.body) && (version !== OF11_VERSION || name === undefined)) {
@@ -775,9 +789,9 @@ function pack(object) {
     return buf
   }
   if (version !== OF11_VERSION && !(name === 'hello' && Number.isInteger(version) && version > 0 && version < 256)) {
-    throw new Error(`Unsupported OpenFlow version: ${version}`)
+    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `Unsupported OpenFlow version: ${safe(version)}`)
   }
-  if (name === undefined) throw new Error(`Invalid OpenFlow message type: ${header.type}`)
+  if (name === undefined) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `Invalid OpenFlow message type: ${safe(header.type)}`)
   const buf = encode(toOurs(name, object, num(header.xid) ?? 0, version))
   header.length = buf.length
   return buf
@@ -888,13 +902,14 @@ function wireWildcards(bytes, at) {
 /** Unpacks the message starting at `offset` (its length is read from its header). */
 function unpack(buffer, offset = 0) {
   if (!Buffer.isBuffer(buffer)) {
-    if (!(buffer instanceof Uint8Array)) throw new TypeError('buffer must be a Buffer')
+    if (!(buffer instanceof Uint8Array)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `buffer must be a Buffer, got ${describe(buffer)}`)
     buffer = Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength)
   }
-  if (offset + 8 > buffer.length) throw new RangeError(`no OpenFlow header at offset ${offset}`)
+  if (!Number.isInteger(offset) || offset < 0) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `offset must be a non-negative integer, got ${describe(offset)}`)
+  if (offset + 8 > buffer.length) throw argError(RangeError, 'ERR_BUFFER_OUT_OF_BOUNDS', `no OpenFlow header at offset ${offset}`)
   const length = buffer.readUInt16BE(offset + 2)
   if (length < 8 || offset + length > buffer.length) {
-    throw new RangeError(`OpenFlow message length ${length} does not fit the ${buffer.length - offset} bytes given`)
+    throw argError(RangeError, 'ERR_BUFFER_OUT_OF_BOUNDS', `OpenFlow message length ${length} does not fit the ${buffer.length - offset} bytes given`)
   }
   const bytes = offset === 0 && length === buffer.length ? buffer : buffer.subarray(offset, offset + length)
   return fromOurs(decode(bytes), bytes)
@@ -951,9 +966,15 @@ async function* chunksOf(source) {
  * stream or async iterable of Buffers), unpacked as by `unpack`. Ends with the stream.
  */
 async function* parse(socket) {
+  if (socket === null || (typeof socket !== 'object' && typeof socket !== 'function') || (typeof socket.read !== 'function' && typeof socket[Symbol.asyncIterator] !== 'function' && typeof socket[Symbol.iterator] !== 'function')) {
+    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `parse takes a readable stream or an (async) iterable of Buffers, got ${describe(socket)}`)
+  }
   let pending = null
   for await (let chunk of chunksOf(socket)) {
-    if (!Buffer.isBuffer(chunk)) chunk = Buffer.from(chunk)
+    if (!Buffer.isBuffer(chunk)) {
+      if (typeof chunk !== 'string' && !ArrayBuffer.isView(chunk) && !(chunk instanceof ArrayBuffer)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `the stream gave a chunk that is not bytes: ${describe(chunk)}`)
+      chunk = ArrayBuffer.isView(chunk) ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.from(chunk)
+    }
     pending = pending === null ? chunk : Buffer.concat([pending, chunk])
     while (pending !== null && pending.length >= 8) {
       const length = pending.readUInt16BE(2)

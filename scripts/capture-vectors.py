@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Record golden OpenFlow 1.1 vectors from a real Open vSwitch.
 
-Starts a private OVS sandbox (`node js/sandbox.js start`), puts a logging TCP proxy in front of its
+Starts a private OVS sandbox (`node testing/sandbox.js start`), puts a logging TCP proxy in front of its
 plain-TCP OpenFlow listener and records the bytes `ovs-ofctl -O OpenFlow11 ...` sends and the bytes
 ovs-vswitchd answers. Asynchronous switch messages (PORT_STATUS, PACKET_IN, FLOW_REMOVED, ECHO_REQUEST)
 and error replies are recorded on a raw controller connection opened from this script.
@@ -12,7 +12,7 @@ Writes (see tests/vectors/openflow/README.md for the formats):
   tests/vectors/openflow/switch_msgs.tsv  name  hex  first line of `ovs-ofctl ofp-print HEX`
 
 Usage: python3 scripts/capture-vectors.py [--out DIR] [--keep-sandbox]
-Needs: node, ovs-vswitchd/ovsdb-server/ovs-vsctl/ovs-ofctl/ovs-appctl (js/sandbox.js installs them with
+Needs: node, ovs-vswitchd/ovsdb-server/ovs-vsctl/ovs-ofctl/ovs-appctl (`testing/sandbox.js --install-ovs` installs them with
 apt-get when run as root), Python 3.8+ standard library only.
 """
 import argparse
@@ -79,7 +79,7 @@ def ofp_print_first_line(hexstr):
 
 class Sandbox:
     def __init__(self, keep=False):
-        args = ['node', os.path.join(ROOT, 'js', 'sandbox.js'), 'start', '--hosts', '1', '--nports', '4']
+        args = ['node', os.path.join(ROOT, 'testing', 'sandbox.js'), 'start', '--hosts', '1', '--nports', '4', '--install-ovs']
         if keep:
             args.append('--keep')
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# ovs-sandbox.sh up|down|env|selftest -- shell side of js/sandbox.js (private TLS Open vSwitch on loopback,
-# laid out like XCP-ng hosts; see the header of js/sandbox.js for ports, certificates and identifiers).
+# ovs-sandbox.sh up|down|env|selftest -- shell side of testing/sandbox.js (private TLS Open vSwitch on loopback,
+# laid out like XCP-ng hosts; see the header of testing/sandbox.js for ports, certificates and identifiers).
 #
 #   SANDBOX=/tmp/ovs scripts/ovs-sandbox.sh up [--hosts N] [--nports N] [--profile xcpng-8.3] [--no-tcp]
 #   eval "$(SANDBOX=/tmp/ovs scripts/ovs-sandbox.sh env [--host I])"   # OVS_RUNDIR..., CLIENT_KEY/CERT,
@@ -11,7 +11,7 @@
 #   scripts/ovs-sandbox.sh selftest [--profile xcpng-8.3]
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-js="$here/../js/sandbox.js"
+js="$here/../testing/sandbox.js"
 SANDBOX=${SANDBOX:-/tmp/ovs-sandbox}
 cmd=${1:-}; shift || true
 case "$cmd" in

@@ -3,13 +3,35 @@
 // One entry point for the README's commands, so a fresh clone needs nothing
 // installed by hand: `npm run demo`, `npm test`, `npm run bench`.
 // Each step installs what is missing (npm packages, Open vSwitch through apt when
-// root), builds the addon when its sources changed, then runs.
+// root, cargo-zigbuild through pip for the packaging test), builds the addon when its
+// sources changed, then runs. What it cannot install (cargo, root for apt) it names
+// in one line, with how to get it, and stops.
 
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 
 const ROOT = path.join(__dirname, '..')
+
+function which(cmd) {
+  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
+    if (!dir) continue
+    try {
+      fs.accessSync(path.join(dir, cmd), fs.constants.X_OK)
+      return path.join(dir, cmd)
+    } catch {}
+  }
+  return null
+}
+
+/** What is missing and how to get it, in one line; then stop. */
+function fatal(line) {
+  console.error(`\n${COMMAND}: ${line}`)
+  process.exit(1)
+}
+
+const COMMAND = `npm ${process.argv[2] === 'test' ? 'test' : `run ${process.argv[2]}`}`
+const NO_CARGO = 'cargo (Rust) is missing: install Rust with rustup (https://rustup.rs) or `apt-get install cargo`, then run it again'
 
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { cwd: ROOT, stdio: 'inherit', ...opts })
@@ -55,28 +77,76 @@ function addonPath() {
   return fs.readdirSync(ROOT).find((f) => /^xo-sdn-native\..*\.node$/.test(f))
 }
 
+// The checkout's build (what the tests and the demo load, js/binding.js) has the
+// `test-hooks` feature (`__panicForTest`); release and packaged binaries never have it
+// (`npm run build`, scripts/package.js). The stamp tells our build from another one.
+const FEATURES = 'test-hooks'
+const STAMP = path.join(ROOT, 'node_modules', '.cache', 'xo-sdn-native', 'checkout-build.json')
+
 function ensureAddon() {
   const addon = addonPath()
   const sources = Math.max(newestUnder(path.join(ROOT, 'src')), mtime(path.join(ROOT, 'Cargo.toml')), mtime(path.join(ROOT, 'Cargo.lock')))
-  if (addon && mtime(path.join(ROOT, addon)) >= sources && fs.existsSync(path.join(ROOT, 'native.js'))) return
-  console.log('» building the native addon (release)')
-  must('npx', ['napi', 'build', '--platform', '--release', '--js', 'native.js', '--dts', 'native.d.ts'])
+  let stamp = null
+  try {
+    stamp = JSON.parse(fs.readFileSync(STAMP, 'utf8'))
+  } catch {}
+  const built = addon && mtime(path.join(ROOT, addon))
+  if (built >= sources && stamp && stamp.file === addon && stamp.mtime === built && stamp.features === FEATURES) return
+  if (!which('cargo')) {
+    if (process.argv[2] !== 'test' && addon) return console.log(`» ${addon} is older than the sources, and cargo is missing: running it as it is`)
+    if (process.argv[2] !== 'test' && platformPackage()) return console.log(`» cargo is missing: using the prebuilt binary of ${platformPackage()}`)
+    fatal(NO_CARGO)
+  }
+  console.log('» building the native addon (release, with the test hooks)')
+  must('npx', ['napi', 'build', '--platform', '--release', '--features', FEATURES, '--no-js', '--dts', 'native.d.ts'])
+  const file = addonPath()
+  fs.mkdirSync(path.dirname(STAMP), { recursive: true })
+  fs.writeFileSync(STAMP, JSON.stringify({ file, mtime: mtime(path.join(ROOT, file)), features: FEATURES }) + '\n')
+}
+
+/** The installed platform package for this machine (npm/<abi>/, as published), or null. */
+function platformPackage() {
+  try {
+    const { detectRuntime, targetFor } = require('../js/platform.js')
+    const { packageName } = targetFor(detectRuntime())
+    require.resolve(`${packageName}/package.json`, { paths: [ROOT] })
+    return packageName
+  } catch {
+    return null
+  }
+}
+
+function ensureOvs() {
+  // Open vSwitch: the sandbox installs it through apt when missing, on our opt-in.
+  try {
+    require('../testing/sandbox.js').ensureOvs({ install: true })
+  } catch (err) {
+    if (err.code === 'XO_SDN_OVS_MISSING') fatal(err.message)
+    throw err
+  }
 }
 
 function setup() {
   ensureNodeModules()
   ensureAddon()
-  // Open vSwitch: the sandbox helper installs it through apt when missing.
-  require('../js/sandbox.js').ensureOvs()
+  ensureOvs()
 }
 
 function test() {
+  if (!which('cargo')) fatal(NO_CARGO)
   setup()
+  // The packaging test builds the release binary with cargo-zigbuild (glibc 2.17).
+  try {
+    require('./package.js').ensureZigbuild({ install: true })
+  } catch (err) {
+    console.log(`» ${err.message}: the packaging test (__test__/package.test.js) will fail`)
+  }
   let passed = 0
   let failed = 0
 
   console.log('\n» cargo test (Rust core)')
-  const cargo = spawnSync('cargo', ['test', '--no-default-features', '--color', 'never'], { cwd: ROOT, encoding: 'utf8' })
+  const cargo = spawnSync('cargo', ['test', '--no-default-features', '--color', 'never'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 256 << 20 })
+  if (cargo.error) fatal(`cargo test could not run: ${cargo.error.message}`)
   process.stdout.write(cargo.stdout)
   process.stderr.write(cargo.stderr)
   for (const m of cargo.stdout.matchAll(/test result: \w+\. (\d+) passed; (\d+) failed/g)) {
@@ -108,10 +178,11 @@ function test() {
 
 function demo() {
   setup()
-  must('node', [path.join('js', 'demo.js'), ...process.argv.slice(3)])
+  must('node', [path.join('scripts', 'demo.js'), ...process.argv.slice(3)])
 }
 
 function bench() {
+  if (!which('cargo')) fatal(NO_CARGO)
   setup()
   const args = process.argv.slice(3)
   must('node', [path.join('bench', 'codec.bench.js'), ...args])

@@ -3,19 +3,20 @@
  * Test sandbox: real Open vSwitch daemons (userspace, dummy datapath) on loopback, laid out like
  * XCP-ng hosts managed by the Xen Orchestra SDN controller. CommonJS, node built-ins only.
  *
- *   const { startSandbox } = require('./js/sandbox')
+ *   const { startSandbox } = require('xo-sdn-native/testing')   // in a checkout: require('./testing/sandbox.js')
  *   const sb = await startSandbox({ hosts: 2 })
  *   const h = sb.hosts[0]          // h.ip, h.ports.openflowSsl, h.certs..., sb.pki.client...
  *   h.ofctl('dump-flows', '--no-stats')
  *   await sb.stop()
  *
- * CLI:  node js/sandbox.js selftest [--hosts N] [--profile xcpng-8.3]
- *       node js/sandbox.js up --dir D [options]   (start, leave running, write D/sandbox.json)
- *       node js/sandbox.js env --dir D [--host I] (print `export ...` lines: OVS_RUNDIR etc., certs, targets)
- *       node js/sandbox.js down --dir D [--keep]  (stop the daemons of `up` by pidfile, remove D)
- *       node js/sandbox.js start [--hosts N] [--nports N] [--profile P] [--dir D] [--keep] [--no-tcp]
+ * CLI:  node testing/sandbox.js selftest [--hosts N] [--profile xcpng-8.3]
+ *       node testing/sandbox.js up --dir D [options]   (start, leave running, write D/sandbox.json)
+ *       node testing/sandbox.js env --dir D [--host I] (print `export ...` lines: OVS_RUNDIR etc., certs, targets)
+ *       node testing/sandbox.js down --dir D [--keep]  (stop the daemons of `up` by pidfile, remove D)
+ *       node testing/sandbox.js start [--hosts N] [--nports N] [--profile P] [--dir D] [--keep] [--no-tcp] [--install-ovs]
  *             (prints one JSON line describing the sandbox, then runs until stdin closes or SIGINT/SIGTERM)
- *       node js/sandbox.js ensure   (installs openvswitch-switch if missing and we are root)
+ *       node testing/sandbox.js ensure   (installs openvswitch-switch with apt-get if missing and we are root)
+ *       Only `ensure` and `--install-ovs` install anything; otherwise a missing OVS is an error saying how.
  *
  * Layout (per host i = 0, 1, ...):
  *   ip 127.0.0.(i+1), name xcp-host-(i+1), dir <dir>/host<i+1>/{run,db,log,etc,pki}
@@ -114,11 +115,13 @@ function ovsAvailable () {
 }
 
 /**
- * Make sure Open vSwitch (userspace tools + daemons) and openssl are installed. Installs them with
- * apt-get when running as root; otherwise throws an Error naming the packages to install.
- * Returns a map binary name -> absolute path.
+ * Make sure Open vSwitch (userspace tools + daemons) and openssl are installed. Returns a map
+ * binary name -> absolute path. Installs nothing unless asked: with `install: true` (the opt-in;
+ * `npm test` and `npm run demo` of a checkout pass it) it runs apt-get when root. Otherwise, or
+ * when it cannot, it throws an Error with code XO_SDN_OVS_MISSING whose one-line message names
+ * what is missing and the command that installs it.
  */
-function ensureOvs ({ quiet = true } = {}) {
+function ensureOvs ({ quiet = true, install = false } = {}) {
   if (toolsCache) return toolsCache
   let tools = findTools()
   const missing = () => Object.keys(tools).filter(k => !tools[k])
@@ -128,12 +131,15 @@ function ensureOvs ({ quiet = true } = {}) {
     if (!tools.openssl) pkgs.push('openssl')
     const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
     const aptGet = which('apt-get')
-    if (!isRoot || !aptGet) {
-      throw new Error(
-        `Open vSwitch test sandbox: missing ${missing().join(', ')}. Install them with: ` +
-        `apt-get install -y --no-install-recommends ${pkgs.join(' ')}` +
-        (isRoot ? ' (apt-get not found)' : ' (as root; this process is not root so it cannot install them)')
+    if (!install || !isRoot || !aptGet) {
+      const cmd = `apt-get install -y --no-install-recommends ${pkgs.join(' ')}`
+      const err = new Error(
+        `Open vSwitch test sandbox: missing ${missing().join(', ')}; install with \`${isRoot ? '' : 'sudo '}${cmd}\`` +
+        (!install ? '' : !aptGet ? ' (apt-get not found: use your distribution\'s Open vSwitch package)' : ' (needs root: this process is not)')
       )
+      err.code = 'XO_SDN_OVS_MISSING'
+      err.missing = missing()
+      throw err
     }
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
     const stdio = quiet ? 'pipe' : ['ignore', 2, 2]
@@ -144,7 +150,9 @@ function ensureOvs ({ quiet = true } = {}) {
       throw new Error(`apt-get install ${pkgs.join(' ')} failed: ${e.message}\n${e.stderr || ''}`)
     }
     tools = findTools()
-    if (missing().length) throw new Error(`still missing after apt-get install: ${missing().join(', ')}`)
+    if (missing().length) {
+      throw Object.assign(new Error(`Open vSwitch test sandbox: still missing after apt-get install ${pkgs.join(' ')}: ${missing().join(', ')}`), { code: 'XO_SDN_OVS_MISSING', missing: missing() })
+    }
   }
   toolsCache = tools
   return tools
@@ -1062,7 +1070,7 @@ class Sandbox {
     this._cleanup()
   }
 
-  /** Leave the daemons running after this process exits (no exit hook); `node js/sandbox.js down --dir` stops them. */
+  /** Leave the daemons running after this process exits (no exit hook); `node testing/sandbox.js down --dir` stops them. */
   detach () {
     live.delete(this)
     this.keep = true
@@ -1096,10 +1104,11 @@ function isSwitch (pid) {
  * created here, true if `dir` was given), plainTcp (true), profile ('default' | 'xcpng-8.3'),
  * sslProtocols / sslCiphers (ovsdb-server; override the profile), switchSslProtocols /
  * switchSslCiphers (ovs-vswitchd), graceMs (3000), handleSignals (true: stop on SIGINT/SIGTERM/SIGHUP
- * when no other handler is installed, then die from the signal as usual).
+ * when no other handler is installed, then die from the signal as usual), installOvs (false: when
+ * true and root, a missing Open vSwitch is installed with apt-get; see ensureOvs).
  */
 async function startSandbox (opts = {}) {
-  ensureOvs()
+  ensureOvs({ install: !!opts.installOvs })
   const profileName = opts.profile || 'default'
   const profile = PROFILES[profileName]
   if (!profile) throw new Error(`unknown profile ${profileName} (known: ${Object.keys(PROFILES).join(', ')})`)
@@ -1158,6 +1167,7 @@ function parseArgs (argv) {
     else if (a === '--no-tcp') o.plainTcp = false
     else if (a === '--bridges') o.bridges = next().split(',')
     else if (a === '--host') o.host = parseInt(next(), 10)
+    else if (a === '--install-ovs') o.installOvs = true
     else throw new Error(`unknown option ${a}`)
   }
   return o
@@ -1251,7 +1261,7 @@ async function selftest (opts) {
 async function main (argv) {
   const [cmd, ...rest] = argv
   if (cmd === 'ensure') {
-    console.log(JSON.stringify(ensureOvs({ quiet: false }), null, 2))
+    console.log(JSON.stringify(ensureOvs({ quiet: false, install: true }), null, 2))
   } else if (cmd === 'selftest') {
     await selftest(parseArgs(rest))
   } else if (cmd === 'up') {
@@ -1283,7 +1293,7 @@ async function main (argv) {
     await sb.stop()
     process.exit(0)
   } else {
-    console.error('usage: node js/sandbox.js selftest|start|up|down|env|ensure [--hosts N] [--nports N] [--profile default|xcpng-8.3] [--dir D] [--keep] [--no-tcp] [--bridges br0,br1]')
+    console.error('usage: node testing/sandbox.js selftest|start|up|down|env|ensure [--hosts N] [--nports N] [--profile default|xcpng-8.3] [--dir D] [--keep] [--no-tcp] [--bridges br0,br1] [--install-ovs]')
     process.exitCode = 2
   }
 }

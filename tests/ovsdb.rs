@@ -1,6 +1,6 @@
 //! `xo_sdn_native::ovsdb` against a real ovsdb-server.
 //!
-//! Each test starts the project's sandbox (`node js/sandbox.js start`: real
+//! Each test starts the project's sandbox (`node testing/sandbox.js start`: real
 //! ovsdb-server + ovs-vswitchd on loopback, stopped when its stdin closes),
 //! connects to host 0's plain `ptcp` OVSDB port with a blocking `TcpStream`, and
 //! drives the sans-I/O session by hand. `ovs-vsctl` on the sandbox's unix socket
@@ -39,13 +39,13 @@ impl Sandbox {
     fn start() -> Sandbox {
         let root = env!("CARGO_MANIFEST_DIR");
         let mut child = Command::new("node")
-            .args(["js/sandbox.js", "start", "--nports", "2"])
+            .args(["testing/sandbox.js", "start", "--nports", "2"])
             .current_dir(root)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot run `node js/sandbox.js start` (is Node.js installed?): {e}"));
+            .unwrap_or_else(|e| panic!("cannot run `node testing/sandbox.js start` (is Node.js installed?): {e}"));
         let stderr = Arc::new(Mutex::new(String::new()));
         {
             let mut pipe = child.stderr.take().expect("stderr piped");
@@ -63,7 +63,7 @@ impl Sandbox {
             std::thread::sleep(Duration::from_millis(200));
             panic!(
                 "the OVS sandbox did not start ({status:?}). Open vSwitch (ovsdb-server, ovs-vswitchd, ovs-vsctl) must be \
-                 installed; as root `node js/sandbox.js ensure` installs it. stderr:\n{}",
+                 installed; as root `node testing/sandbox.js ensure` installs it. stderr:\n{}",
                 stderr.lock().unwrap()
             );
         }

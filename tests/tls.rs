@@ -4,7 +4,7 @@
 //! into memory, and its temp dir removed. Handshakes run in-process: a rustls server
 //! that verifies client certificates against the pool CA (like OVS does) and our client
 //! config, pumping bytes between the two in memory. The last tests run against a real
-//! Open vSwitch started by `js/sandbox.js` (they fail, not skip, when OVS is missing).
+//! Open vSwitch started by `testing/sandbox.js` (they fail, not skip, when OVS is missing).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -1099,9 +1099,9 @@ fn no_shared_protocol_version() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Real Open vSwitch (js/sandbox.js)
+// Real Open vSwitch (testing/sandbox.js)
 
-/// A running `node js/sandbox.js start` process; it stops when its stdin closes (drop).
+/// A running `node testing/sandbox.js start` process; it stops when its stdin closes (drop).
 struct Sandbox {
     child: Child,
     info: serde_json::Value,
@@ -1109,7 +1109,7 @@ struct Sandbox {
 
 impl Sandbox {
     fn start(args: &[&str]) -> Sandbox {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("js/sandbox.js");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testing/sandbox.js");
         let mut child = Command::new("node")
             .arg(&script)
             .arg("start")
@@ -1148,7 +1148,7 @@ impl Sandbox {
                 std::thread::sleep(Duration::from_millis(100));
                 panic!(
                     "the OVS sandbox did not start (Open vSwitch is required for this test; install it with \
-                     `node js/sandbox.js ensure` or `apt-get install openvswitch-switch`).\nstdout: {line:?}\nstderr: {}",
+                     `node testing/sandbox.js ensure` or `apt-get install openvswitch-switch`).\nstdout: {line:?}\nstderr: {}",
                     stderr.lock().unwrap()
                 );
             }

@@ -273,7 +273,9 @@ impl FrameDecoder {
 }
 
 /// Panics inside the addon. Exists so a test can prove that a panic becomes a JS
-/// error instead of killing the process (xo-server would die with it).
+/// error instead of killing the process (xo-server would die with it). Only in
+/// builds with the `test-hooks` feature: never in a release or packaged binary.
+#[cfg(feature = "test-hooks")]
 #[napi(js_name = "__panicForTest")]
 pub fn panic_for_test() -> napi::Result<(), Code> {
     guard(|| panic!("deliberate panic for the boundary test"))

@@ -830,7 +830,7 @@ mod tests {
         assert!(r.add.is_empty());
     }
 
-    /// A live OVS 3.1 answer to `dump_request(0)` (js/sandbox.js, one host), after
+    /// A live OVS 3.1 answer to `dump_request(0)` (testing/sandbox.js, one host), after
     /// these flows, all `priority=20000,ip,nw_dst=203.0.113.N` with cookie
     /// `0x5d4e…001N`, were sent as OF1.1 FLOW_MODs through our channel (N=3 by
     /// `ovs-ofctl -O OpenFlow11 add-flow` with `set_field:10.0.0.1->ip_dst`):
