@@ -353,12 +353,10 @@ fn rpc_transactions_and_errors() {
     let wait_op = |timeout: u64| {
         json!({"op": "wait", "table": "Bridge", "timeout": timeout, "where": [["name", "==", "br-test"]], "columns": ["name"], "until": "!=", "rows": [{"name": "br-test"}]})
     };
-    let t = Instant::now();
-    let id = c.session.transact(DB, vec![json!({"op": "comment", "comment": "xo-sdn test"}), wait_op(300)], t).unwrap();
+    let id = c.session.transact(DB, vec![json!({"op": "comment", "comment": "xo-sdn test"}), wait_op(300)], Instant::now()).unwrap();
     let Err(RequestError::Transact(e)) = c.wait(id) else { panic!("wait did not time out") };
     assert_eq!((e.index, e.operation.as_deref(), &e.error), (1, Some("wait"), &ErrorKind::TimedOut), "{e}");
     assert_eq!(RequestError::Transact(e).code(), "OVSDB_TIMED_OUT");
-    assert!(t.elapsed() >= Duration::from_millis(300));
 
     // A request that outlives its local timeout: OVSDB_TIMEOUT, outcome unknown.
     let id = c.session.transact_with_timeout(DB, vec![wait_op(2000)], Duration::from_millis(200), Instant::now()).unwrap();
