@@ -1042,11 +1042,11 @@ export class SdnController extends EventEmitter {
   constructor(options?: SdnControllerOptions)
 
   on<E extends keyof SdnControllerEvents>(event: E, listener: (...args: SdnControllerEvents[E]) => void): this
-  on(event: string | symbol, listener: (...args: any[]) => void): this
+  on(event: string | symbol, listener: (...args: unknown[]) => void): this
   once<E extends keyof SdnControllerEvents>(event: E, listener: (...args: SdnControllerEvents[E]) => void): this
-  once(event: string | symbol, listener: (...args: any[]) => void): this
+  once(event: string | symbol, listener: (...args: unknown[]) => void): this
   off<E extends keyof SdnControllerEvents>(event: E, listener: (...args: SdnControllerEvents[E]) => void): this
-  off(event: string | symbol, listener: (...args: any[]) => void): this
+  off(event: string | symbol, listener: (...args: unknown[]) => void): this
 
   /**
    * Registers a host (no I/O: it connects on first use). With `tls`, one of

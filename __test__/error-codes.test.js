@@ -553,6 +553,7 @@ const VALID = {
   'xo-adapters.createTrafficRulesBackend().supportsCookies': () => [xapiHost('h1')],
   'xo-adapters.createTrafficRulesBackend().forgetHosts': () => [[xapiHost('h1')]],
   'xo-adapters.defaultHostId': () => [xapiHost('h1')],
+  'xo-adapters.registerXapiHost': () => [{ ...xapiHost('h1'), $xapi: { call: async () => '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' } }],
   'xo-adapters.legacyRuleChanges': () => [[{ allow: true, protocol: 'TCP', port: 22, ipRange: '10.0.0.0/8', direction: 'from' }, '{"allow":false,"protocol":"ICMP","port":8,"direction":"to"}'], { network: false }],
   'xo-openflow.pack': () => [{ header: { version: 2, type: 20, xid: 1 } }],
   'xo-openflow.unpack': () => [api.encode(flowMod()), 0],

@@ -66,12 +66,7 @@ test('every README example and every entry point compiles with tsc --strict', ()
     const r = spawnSync(process.execPath, [tsc, '-p', dir, '--pretty', 'false'], { encoding: 'utf8', timeout: 120e3 })
     // Errors name the generated file and line: readme-N.js line L is README line (L - 4 + the block's first line).
     const errors = (r.stdout + r.stderr).split('\n').filter(Boolean).map((l) => l.replace(/^.*?(readme-\d+\.js|entries\.ts|globals\.d\.ts)/, '$1'))
-    // The one known gap, listed so it stays visible and this test fails once it is fixed (then
-    // remove it): the wiring example's `register = async (host) => ... host.$xapi.call(...)` has an
-    // untyped parameter, and it cannot be annotated with XapiHost (js/xo-adapters.d.ts) until
-    // that type declares XO's `$xapi`.
-    const known = ["readme-2.js(13,25): error TS7006: Parameter 'host' implicitly has an 'any' type."]
-    expect(errors).toEqual(known)
+    expect(errors).toEqual([])
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }

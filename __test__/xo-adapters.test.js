@@ -7,7 +7,7 @@
 const { EventEmitter } = require('node:events')
 const { freePorts } = require('../testing/sandbox.js')
 const { sdnSuite, OURS } = require('./sdn-suite.js')
-const { createLegacyOpenFlowChannel, createOvsdbClientAdapter, createTrafficRulesBackend, defaultHostId, _internals } = require('../js/xo-adapters.js')
+const { createLegacyOpenFlowChannel, createOvsdbClientAdapter, createTrafficRulesBackend, defaultHostId, registerXapiHost, _internals } = require('../js/xo-adapters.js')
 const { rejection, waitFor } = require('./helpers.js')
 
 // Cookies the traffic-rules tests use (the engine's, outside our namespace).
@@ -237,6 +237,19 @@ describe('without a switch', () => {
     const ch = new Channel({ uuid: 'u' }, 'tls helper')
     expect(ch).toBeInstanceOf(EventEmitter)
     expect(ch.hostId).toBe('u')
+  })
+
+  test("registerXapiHost: XO's host address and its XAPI certificate, asked of the host's own XAPI connection", async () => {
+    const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'
+    const calls = []
+    const $xapi = { call: async (...args) => (calls.push(args), PEM) }
+    await expect(registerXapiHost({ $ref: 'OpaqueRef:h1', address: '10.0.0.1', $xapi })).resolves.toEqual({ address: '10.0.0.1', serverCert: PEM })
+    expect(calls).toEqual([['host.get_server_certificate', 'OpaqueRef:h1']])
+    await expect(registerXapiHost({ $ref: 'OpaqueRef:h1', address: '10.0.0.1' })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('host.$xapi') })
+    await expect(registerXapiHost({ address: '10.0.0.1', $xapi })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('host.$ref') })
+    await expect(registerXapiHost({ $ref: 'OpaqueRef:h1', $xapi })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('host.address') })
+    const noCert = { call: async () => '' }
+    await expect(registerXapiHost({ $ref: 'OpaqueRef:h1', address: '10.0.0.1', $xapi: noCert })).rejects.toMatchObject({ code: 'SDN_HOST_CERT_UNAVAILABLE', host: 'OpaqueRef:h1' })
   })
 })
 

@@ -306,7 +306,7 @@ test('restart followed at once by a delete (no re-apply first): the rule is gone
 test('without a state file the same restart keeps one generation per rule: the switch\'s generation is adopted', async () => {
   const world = xapiWorld(sb)
   const [a] = sb.hosts
-  const Channel = (sdn) => adapters.createLegacyOpenFlowChannel(sdn, { register: async (host) => ({ address: host.address, serverCert: await host.$xapi.call('host.get_server_certificate', host.$ref) }) })
+  const Channel = (sdn) => adapters.createLegacyOpenFlowChannel(sdn, { register: adapters.registerXapiHost })
   const tls = new TlsConfig({ clientCert: sb.pki.client.cert, clientKey: sb.pki.client.key, poolCa: sb.pki.ca.cert })
   const { SdnController } = require('..')
   const host = world.hosts[0]

@@ -27,7 +27,14 @@ export interface XapiHost {
   name_label?: string
   /** `setBridgeController()` covers the networks of these PIFs. */
   $PIFs?: Array<{ $network?: XapiNetwork } | undefined>
+  /** The host's XAPI connection (XO's objects have it): `registerXapiHost` reads the host certificate through it. */
+  $xapi?: XapiConnection
   [field: string]: unknown
+}
+
+/** What the adapters use of XO's XAPI connection object. */
+export interface XapiConnection {
+  call(method: string, ...args: unknown[]): Promise<unknown>
 }
 
 export interface XapiVif {
@@ -462,3 +469,11 @@ export declare function createTrafficRulesBackend(sdn: SdnControllerLike, option
 
 /** `host.$ref ?? host.uuid`. */
 export declare function defaultHostId(host: XapiHost): string
+
+/**
+ * The `register` option for XO's host objects: `{ address: host.address, serverCert }`
+ * with the certificate read by `host.$xapi.call('host.get_server_certificate', host.$ref)`.
+ * Rejects TypeError `ERR_INVALID_ARG_TYPE` for a host without `$xapi`, `$ref` or
+ * `address`, `SDN_HOST_CERT_UNAVAILABLE` when XAPI gives no PEM certificate.
+ */
+export declare function registerXapiHost(host: XapiHost): Promise<HostSpec & { address: string; serverCert: string }>

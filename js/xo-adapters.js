@@ -131,6 +131,23 @@ async function ensureHost(sdn, host, id, register) {
   return pending.get(id)
 }
 
+/**
+ * The `register` option for XO's host objects: the host's XAPI `address`, and its XAPI
+ * TLS certificate (`host.get_server_certificate`, through the host's own XAPI connection
+ * `host.$xapi`) as the trust anchor of its OVSDB and OpenFlow connections.
+ */
+async function registerXapiHost(host) {
+  if (host === null || typeof host !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `host must be a XAPI host object, got ${describe(host)}`)
+  if (typeof host.$xapi?.call !== 'function') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `host.$xapi must be the host's XAPI connection (XO's host objects have one), got ${describe(host.$xapi)}`)
+  if (typeof host.$ref !== 'string' || host.$ref === '') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `host.$ref must be the host's XAPI reference, got ${describe(host.$ref)}`)
+  if (typeof host.address !== 'string' || host.address === '') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `host.address must be the host's address, got ${describe(host.address)}`)
+  const serverCert = await host.$xapi.call('host.get_server_certificate', host.$ref)
+  if (typeof serverCert !== 'string' || !serverCert.includes('-----BEGIN CERTIFICATE-----')) {
+    throw fail('SDN_HOST_CERT_UNAVAILABLE', `host.get_server_certificate of ${host.$ref} did not give a PEM certificate (got ${describe(serverCert)})`, { host: host.$ref })
+  }
+  return { address: host.address, serverCert }
+}
+
 /** The normalized form of a rule, as the controller stores it (its own validator). */
 function normalizeRule(rule) {
   let json
@@ -971,6 +988,7 @@ module.exports = {
   createTrafficRulesBackend,
   defaultHostId,
   legacyRuleChanges,
+  registerXapiHost,
   // for tests and tools
   _internals: { legacyRule, clearHostBits, xoKey, xoRuleId, pluginRule, pluginFlows, networkTopology },
 }

@@ -21,13 +21,13 @@ import {
 import * as root from 'xo-sdn-native'
 import rootDefault from 'xo-sdn-native'
 import openflow, { pack, unpack, parse, parseSocket, versions, protocols } from 'xo-sdn-native/xo-openflow'
-import { createLegacyOpenFlowChannel, createOvsdbClientAdapter, createTrafficRulesBackend, defaultHostId, legacyRuleChanges } from 'xo-sdn-native/xo-adapters'
+import { createLegacyOpenFlowChannel, createOvsdbClientAdapter, createTrafficRulesBackend, defaultHostId, legacyRuleChanges, registerXapiHost } from 'xo-sdn-native/xo-adapters'
 import { startSandbox, controllerFor, ensureOvs, ovsAvailable, stopDetached, freePorts, PROFILES, Sandbox, Host, parse as parseOvs } from 'xo-sdn-native/testing'
 
 const named = { encode, decode, encodeBatch, FrameDecoder, parseFlow, formatFlow, TlsConfig, OpenFlowChannel, OvsdbClient, ovsdb, SdnController, services, SecurityGroups, ElasticIps }
 const others = {
   'xo-openflow': { openflow, pack, unpack, parse, parseSocket, versions, protocols },
-  'xo-adapters': { createLegacyOpenFlowChannel, createOvsdbClientAdapter, createTrafficRulesBackend, defaultHostId, legacyRuleChanges },
+  'xo-adapters': { createLegacyOpenFlowChannel, createOvsdbClientAdapter, createTrafficRulesBackend, defaultHostId, legacyRuleChanges, registerXapiHost },
   testing: { startSandbox, controllerFor, ensureOvs, ovsAvailable, stopDetached, freePorts, PROFILES, Sandbox, Host, parseOvs },
 }
 
