@@ -89,8 +89,11 @@ async function measure(name, scenario, run) {
     p.stop()
   }
   const errorMs = ms(t0)
-  await sleep(1000)
+  // When V8 collects the Buffers that crossed from Rust is V8's choice: collect now
+  // (with --expose-gc) so that what is left 1 s later is what the library holds or
+  // the allocator kept.
   global.gc?.()
+  await sleep(1000)
   clearInterval(sampler)
   const after = process.memoryUsage.rss()
   return { name, code, errorMs, peakExtraMiB: mib(peak - base), extraAfter1sMiB: mib(after - base) }

@@ -7,6 +7,7 @@
 mod codec;
 mod convert;
 mod errors;
+mod memory;
 mod net;
 mod openflow;
 mod ovsdb;

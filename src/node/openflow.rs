@@ -246,11 +246,16 @@ fn not_connected() -> napi::Error<Code> {
 }
 
 fn deliver(tsfn: &EventFn, ev: ChannelEvent) {
+    let ended = matches!(ev, ChannelEvent::Disconnected(_) | ChannelEvent::Closed);
     let args: EventArgs = match ev {
         ChannelEvent::Async(bytes) => ("message".into(), Some(bytes.into()), None, None),
         ChannelEvent::Disconnected(e) => ("disconnected".into(), None, Some(e.code.into()), Some(e.message)),
         ChannelEvent::Reconnected(c) => ("reconnected".into(), Some(c.features.into()), None, None),
         ChannelEvent::Closed => ("closed".into(), None, None, None),
     };
+    if ended {
+        // A connection ended: what it held is freed now.
+        super::memory::trim_after_close();
+    }
     tsfn.call(args, ThreadsafeFunctionCallMode::NonBlocking);
 }

@@ -86,6 +86,8 @@ impl NativeStream {
                 StreamEvent::Closed(None) => ("close".into(), None, None, None),
                 StreamEvent::Closed(Some(e)) => ("close".into(), None, Some(e.code.into()), Some(e.message)),
             };
+            // Closed: whatever the connection held is freed now.
+            super::memory::trim_after_close();
             tsfn.call(args, ThreadsafeFunctionCallMode::NonBlocking);
         })
         .await;
