@@ -155,12 +155,12 @@ class OvsdbClient extends EventEmitter {
     }
     const failure = await stream.connect()
     if (failure) throw fail(failure.code, failure.message)
-    return { write: (b) => stream.write(b), end: () => stream.end(), id: stream, transport: 'rustls' }
+    return { write: (b) => stream.write(b), end: () => stream.end(), cut: () => stream.end(true), id: stream, transport: 'rustls' }
   }
 
   async #openNode() {
     const { socket, cipher } = await connectNodeSocket(this.#opts, this.#tls ? pemsOf(this.#tls) : null, this.#hostTls)
-    const handle = { write: (b) => socket.write(b), end: () => socket.end(), id: socket, transport: 'node', cipher, unsent: () => socket.writableLength }
+    const handle = { write: (b) => socket.write(b), end: () => socket.end(), cut: () => socket.destroy(), id: socket, transport: 'node', cipher, unsent: () => socket.writableLength }
     let lastError = null
     socket.on('data', (d) => this.#onData(socket, d))
     socket.on('error', (e) => (lastError = e))
@@ -264,10 +264,11 @@ class OvsdbClient extends EventEmitter {
         return
       case 'closed':
         // The session ended itself (a message past the cap, no echo answer, a peer
-        // not reading): end the stream too, and report the session's reason.
+        // not reading): cut the stream at once (reading such a peer to its end would
+        // keep taking in what it sends), and report the session's reason.
         if (ev.code && !this.#closing) {
           this.#closedBecause = fail(ev.code, ev.message)
-          this.#stream?.end()
+          this.#stream?.cut()
         }
         return
     }

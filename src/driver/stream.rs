@@ -46,6 +46,7 @@ pub enum StreamEvent {
 const OPEN: u8 = 0;
 const ENDING: u8 = 1;
 const OVERFLOW: u8 = 2;
+const CUT: u8 = 3;
 
 /// State shared by the handle and the tasks.
 struct Shared {
@@ -53,7 +54,8 @@ struct Shared {
     queued: AtomicUsize,
     /// The cap on `queued`.
     limit: usize,
-    /// `OPEN`, `ENDING` (close requested) or `OVERFLOW` (the peer does not read).
+    /// `OPEN`, `ENDING` (close requested), `OVERFLOW` (the peer does not read) or
+    /// `CUT` (abort requested).
     state: AtomicU8,
     /// Wakes the supervisor when `state` changes.
     wake: Notify,
@@ -131,6 +133,16 @@ impl StreamHandle {
     pub fn close(&self) {
         if self.shared.state.compare_exchange(OPEN, ENDING, Ordering::AcqRel, Ordering::Acquire).is_ok() {
             let _ = self.tx.send(None);
+            self.shared.wake.notify_one();
+        }
+    }
+
+    /// Drops the stream at once: nothing more is read or written, nothing queued is
+    /// flushed. For a peer that broke the protocol (a message past its cap, no echo
+    /// answer): reading it to its end, as `close` does, would keep taking in
+    /// whatever it still sends. Then the `Closed(None)` event comes.
+    pub fn abort(&self) {
+        if self.shared.state.swap(CUT, Ordering::AcqRel) != CUT {
             self.shared.wake.notify_one();
         }
     }
@@ -262,6 +274,7 @@ async fn supervise(
                     )));
                 }
                 ENDING => { deadline.get_or_insert_with(|| Instant::now() + CLOSE_FLUSH_TIMEOUT); }
+                CUT => break None,
                 _ => {}
             },
             _ = until => break None,
@@ -278,7 +291,7 @@ async fn supervise(
     }
     // The queue went with the writer.
     shared.queued.store(0, Ordering::Release);
-    // Nothing can be written any more.
+    // Nothing can be written any more (an abort keeps its CUT).
     let _ = shared.state.compare_exchange(OPEN, ENDING, Ordering::AcqRel, Ordering::Acquire);
     on_event(StreamEvent::Closed(result));
 }

@@ -119,14 +119,19 @@ impl NativeStream {
         })
     }
 
-    /// Flushes and shuts down; past 1 s the connection is cut. The 'close' event
-    /// follows, once the socket and the queue are dropped.
+    /// Flushes and shuts down; past 1 s the connection is cut. With `abort`, cuts it
+    /// at once (a peer that broke the protocol: nothing more of it is read). The
+    /// 'close' event follows, once the socket and the queue are dropped.
     #[napi]
-    pub fn end(&self) -> napi::Result<(), Code> {
+    pub fn end(&self, abort: Option<bool>) -> napi::Result<(), Code> {
         guard(|| {
             Ok({
                 if let Some(h) = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                    h.close();
+                    if abort == Some(true) {
+                        h.abort();
+                    } else {
+                        h.close();
+                    }
                 }
                 // The reader task keeps its own reference until the stream's end is read.
                 self.on_event.lock().unwrap_or_else(|e| e.into_inner()).take();
