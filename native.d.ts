@@ -195,10 +195,11 @@ export declare class NativeStream {
    */
   write(bytes: Buffer): boolean
   /**
-   * Flushes and shuts down; past 1 s the connection is cut. The 'close' event
-   * follows, once the socket and the queue are dropped.
+   * Flushes and shuts down; past 1 s the connection is cut. With `abort`, cuts it
+   * at once (a peer that broke the protocol: nothing more of it is read). The
+   * 'close' event follows, once the socket and the queue are dropped.
    */
-  end(): void
+  end(abort?: boolean | undefined | null): void
 }
 
 /** The controller's TLS identity, shared by every connection. */
