@@ -18,13 +18,14 @@ const TRIM_DELAYS: [Duration; 2] = [Duration::from_millis(200), Duration::from_m
 
 static TRIM_PENDING: AtomicBool = AtomicBool::new(false);
 
-/// Schedules the trims of [`TRIM_DELAYS`] unless they are already pending. Must be
-/// called from inside the tokio runtime.
+/// Schedules the trims of [`TRIM_DELAYS`] unless they are already pending. Outside
+/// a tokio runtime (no connection task to call it) it does nothing.
 pub(crate) fn trim_after_close() {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
     if TRIM_PENDING.swap(true, Ordering::AcqRel) {
         return;
     }
-    tokio::spawn(async {
+    runtime.spawn(async {
         for (i, delay) in TRIM_DELAYS.into_iter().enumerate() {
             tokio::time::sleep(delay).await;
             if i == 0 {
