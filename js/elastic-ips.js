@@ -22,7 +22,7 @@
 
 const native = require('./binding.js')
 const { encodeBatch, decode, frames } = require('./codec.js')
-const { fail, argError, describe, ipv4Cidr, checkVif, optionsObject, checkString } = require('./options.js')
+const { fail, argError, describe, ipv4Cidr, checkVif, optionsObject, checkString, checkController } = require('./options.js')
 
 // From the one band table (src/control/bands.rs): ARP to the controller first, then
 // internal traffic untranslated, then translation.
@@ -63,7 +63,7 @@ class ElasticIps {
    * @param {number} [options.arpRatePerSec=20] ARP replies per second and address (burst 2x)
    */
   constructor(sdn, options) {
-    if (sdn === null || typeof sdn !== 'object' || typeof sdn.registerProvider !== 'function') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `sdn must be an SdnController, got ${describe(sdn)}`)
+    checkController(sdn, ['registerProvider'])
     const { pools, internal = [], securityGroups, arpRatePerSec = 20 } = optionsObject(options)
     if (securityGroups !== undefined && (securityGroups === null || typeof securityGroups !== 'object' || typeof securityGroups.rulesOf !== 'function')) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `options.securityGroups must be a SecurityGroups, got ${describe(securityGroups)}`)
     if (!Array.isArray(pools) || pools.length === 0) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.pools must be a non-empty array of CIDRs')

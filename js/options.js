@@ -58,6 +58,12 @@ function checkDurations(options, keys) {
   }
 }
 
+/** A delay given to a JS timer (`setTimeout` holds at most 2^31-1 ms): a RangeError naming it otherwise. */
+function checkTimerMs(v, name) {
+  if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `${name} must be an integer 0..${0x7fffffff}, got ${describe(v)}`)
+  return v
+}
+
 /**
  * Milliseconds before reconnect/retry attempt `attempt` (0-based): the crate's one
  * backoff (src/session/reconnect.rs), jittered into [50%, 100%] of `min * 2^attempt`
@@ -102,12 +108,26 @@ function checkString(v, what, { allowEmpty = false } = {}) {
   return v
 }
 
+/** An SdnController argument: an object with the `methods` its caller uses. */
+function checkController(sdn, methods) {
+  if (sdn === null || typeof sdn !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `sdn must be an SdnController, got ${describe(sdn)}`)
+  for (const m of methods) {
+    if (typeof sdn[m] !== 'function') throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `sdn must be an SdnController (it has no ${m}())`)
+  }
+  return sdn
+}
+
+/** An object given by its uuid or `{ uuid }` (a VIF, VM, network). */
+function isUuidRef(v) {
+  return typeof v === 'string' || (v !== null && typeof v === 'object' && typeof v.uuid === 'string')
+}
+
 /** A rule filter (`{ vif?, vm?, network? }`, each a uuid or `{ uuid }`). */
 function checkRuleFilter(filter) {
   const f = optionsObject(filter, 'filter')
   for (const k of ['vif', 'vm', 'network']) {
     const v = f[k]
-    if (v === undefined || typeof v === 'string' || (v !== null && typeof v === 'object' && typeof v.uuid === 'string')) continue
+    if (v === undefined || isUuidRef(v)) continue
     throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `filter.${k} must be a uuid or { uuid }, got ${describe(v)}`)
   }
   return f
@@ -154,4 +174,4 @@ function checkVif(vif, shape) {
   return { uuid: spec.vif.uuid, mac: spec.vif.mac, ips: spec.vif.ips ?? [] }
 }
 
-module.exports = { backoffDelay, withDeadline, describe, fail, argError, HOST_TLS_KEYS, splitHostTls, checkDurations, checkAddress, checkCidr, ipv4Cidr, checkVif, optionsObject, callOptions, checkString, checkRuleFilter }
+module.exports = { backoffDelay, withDeadline, describe, fail, argError, HOST_TLS_KEYS, splitHostTls, checkDurations, checkTimerMs, checkAddress, checkCidr, ipv4Cidr, checkVif, optionsObject, callOptions, checkString, checkController, isUuidRef, checkRuleFilter }

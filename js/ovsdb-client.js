@@ -11,7 +11,7 @@ const { EventEmitter } = require('node:events')
 const native = require('./binding.js')
 const { TlsConfig, pemsOf } = require('./tls.js')
 const { connectNodeSocket, codeOf } = require('./node-transport.js')
-const { fail, argError, describe, splitHostTls, checkDurations, checkAddress, backoffDelay, withDeadline, optionsObject, callOptions, checkString } = require('./options.js')
+const { fail, argError, describe, splitHostTls, checkDurations, checkAddress, backoffDelay, withDeadline, optionsObject, callOptions, checkString, checkTimerMs } = require('./options.js')
 const { classify } = require('./errors.js')
 
 const DB = 'Open_vSwitch'
@@ -572,7 +572,7 @@ class OvsdbClient extends EventEmitter {
   async getOfPortForVif(vifUuid, options) {
     checkString(vifUuid, 'vifUuid')
     const { timeoutMs = 5000 } = optionsObject(options)
-    if (!Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > 0x7fffffff) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `options.timeoutMs must be an integer 0..${0x7fffffff}, got ${describe(timeoutMs)}`)
+    checkTimerMs(timeoutMs, 'options.timeoutMs')
     if (this.#closing) throw fail('CHANNEL_CLOSED', 'the OVSDB client is closed')
     const now = this.#ofPortNow(vifUuid)
     if (typeof now === 'number') return now

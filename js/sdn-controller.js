@@ -81,10 +81,11 @@ function randomNumber(taken) {
 // Our cookie tag, from the Rust core (src/rules/cookie.rs), its one definition.
 const { value: NAMESPACE, mask: NS_MASK } = native.cookieNamespace()
 const ALL64 = (1n << 64n) - 1n
-function foreignCookie(v) {
+function foreignCookie(v, name = 'cookie') {
+  if (typeof v !== 'bigint' && typeof v !== 'string') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `${name} must be a BigInt or a '0x' string, got ${describe(v)}`)
   if (typeof v === 'bigint' && v >= 0n && v <= ALL64) return v
   if (typeof v === 'string' && /^0x[0-9a-f]{1,16}$/i.test(v)) return BigInt(v)
-  throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `cookie must be a 64-bit BigInt or '0x' + 1..16 hex digits, got ${String(v)}`)
+  throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `${name} must be a 64-bit BigInt or '0x' + 1..16 hex digits, got ${String(v)}`)
 }
 function toFlowMod(f, command) {
   if (typeof f === 'string') return parseFlow(f, { command })
@@ -117,8 +118,11 @@ function unreachable(error) {
 }
 
 /** The id a rule reference names (its validity is checked by the command itself). */
+/** The id of a rule given by its id or `{ id }` (a TypeError otherwise). */
 function ruleKey(ref) {
-  return String(typeof ref === 'string' ? ref : ref?.id)
+  if (typeof ref === 'string') return ref
+  if (ref !== null && typeof ref === 'object' && typeof ref.id === 'string') return ref.id
+  throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `a rule is given by its id (string) or { id }, got ${describe(ref)}`)
 }
 
 /** A rule compiled for the endpoints it has on one switch. */
@@ -632,7 +636,6 @@ class SdnController extends EventEmitter {
 
   /** Removes a rule (by id, or `{ id }`); its flows are deleted by cookie on every host. */
   async deleteRule(ref) {
-    if (typeof ref !== 'string' && (ref === null || typeof ref !== 'object' || typeof ref.id !== 'string')) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `a rule is given by its id (string) or { id }, got ${describe(ref)}`)
     return this.#onRule(ruleKey(ref), () => this.#deleteRule(ref))
   }
 
@@ -662,7 +665,6 @@ class SdnController extends EventEmitter {
    * priority) are confirmed on a switch before the old ones are deleted there.
    */
   async updateRule(ref, patch) {
-    if (typeof ref !== 'string' && (ref === null || typeof ref !== 'object' || typeof ref.id !== 'string')) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `a rule is given by its id (string) or { id }, got ${describe(ref)}`)
     return this.#onRule(ruleKey(ref), () => this.#updateRule(ref, patch))
   }
 
@@ -989,9 +991,8 @@ class SdnController extends EventEmitter {
     const { host: id, bridge, cookie, priority, flows } = optionsObject(args, 'args')
     checkString(id, 'args.host')
     checkString(bridge, 'args.bridge')
-    if (typeof cookie !== 'bigint' && typeof cookie !== 'string') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `cookie must be a BigInt or a '0x' string, got ${describe(cookie)}`)
-    this.#checkOpen()
     const c = foreignCookie(cookie)
+    this.#checkOpen()
     if ((c & NS_MASK) === NAMESPACE || c === 0n || c === 1n) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `cookie ${hexCookie(c)} is 0, XAPI's 1, or in the controller's namespace`)
     if (!Number.isInteger(priority) || priority < 0 || priority > 65535) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'priority must be 0..65535')
     const { min, max } = this.#priorities
@@ -1021,11 +1022,10 @@ class SdnController extends EventEmitter {
     const { host: id, bridge, cookie, cookieMask = ALL64, flows, strict = false } = optionsObject(args, 'args')
     checkString(id, 'args.host')
     checkString(bridge, 'args.bridge')
-    for (const [k, v] of [['cookie', cookie], ['cookieMask', cookieMask]]) if (typeof v !== 'bigint' && typeof v !== 'string') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `${k} must be a BigInt or a '0x' string, got ${describe(v)}`)
+    const c = foreignCookie(cookie)
+    const m = foreignCookie(cookieMask, 'cookieMask')
     if (flows !== undefined && !Array.isArray(flows)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `flows must be an array, got ${describe(flows)}`)
     this.#checkOpen()
-    const c = foreignCookie(cookie)
-    const m = foreignCookie(cookieMask)
     if ((NAMESPACE & m & NS_MASK) === (c & m & NS_MASK)) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'this cookie/mask could select the controller\'s own flows')
     if ((1n & m) === (c & m)) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'this cookie/mask could select XAPI\'s flows (cookie 0x1)')
     if (flows === undefined && c === 0n) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'cookie 0 needs flows (it would delete the default NORMAL flow)')

@@ -29,7 +29,7 @@
 // deletes last (make-before-break), one barrier per switch.
 
 const native = require('./binding.js')
-const { fail, argError, describe, checkCidr, checkVif, optionsObject } = require('./options.js')
+const { fail, argError, describe, checkCidr, checkVif, optionsObject, checkController, isUuidRef } = require('./options.js')
 const { nativeCall } = require('./errors.js')
 
 // From the one band table (src/control/bands.rs).
@@ -101,7 +101,7 @@ class SecurityGroups {
    * @param {number} [options.flowBudget=1024] most flows one group may cost per VIF
    */
   constructor(sdn, options) {
-    if (sdn === null || typeof sdn !== 'object' || typeof sdn.registerProvider !== 'function') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `sdn must be an SdnController, got ${describe(sdn)}`)
+    checkController(sdn, ['registerProvider'])
     const { flowBudget = 1024 } = optionsObject(options)
     if (!Number.isInteger(flowBudget) || flowBudget < 1) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.flowBudget must be a positive integer')
     this.#flowBudget = flowBudget
@@ -213,7 +213,7 @@ class SecurityGroups {
 
   /** Removes groups from a VIF (all when `groups` is omitted): a VIF in no group is not filtered. */
   async detach(vif, groups) {
-    if (typeof vif !== 'string' && (vif === null || typeof vif !== 'object' || typeof vif.uuid !== 'string')) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `vif must be a VIF uuid or { uuid }, got ${describe(vif)}`)
+    if (!isUuidRef(vif)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `vif must be a VIF uuid or { uuid }, got ${describe(vif)}`)
     if (groups !== undefined && !Array.isArray(groups)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `groups must be an array of group names or ids, got ${describe(groups)}`)
     const uuid = typeof vif === 'string' ? vif.toLowerCase() : vif?.uuid?.toLowerCase()
     const a = this.#attachments.get(uuid)

@@ -45,7 +45,7 @@
 const { EventEmitter } = require('node:events')
 const crypto = require('node:crypto')
 const native = require('./binding.js')
-const { fail, argError, describe, ipv4Cidr } = require('./options.js')
+const { fail, argError, describe, ipv4Cidr, checkController, checkTimerMs, optionsObject } = require('./options.js')
 const { nativeCall } = require('./errors.js')
 const { one } = require('./ovsdb-client.js').ovsdb
 
@@ -56,13 +56,6 @@ const { one } = require('./ovsdb-client.js').ovsdb
 /** `host.$ref`, else `host.uuid`: see the module comment. */
 function defaultHostId(host) {
   return host?.$ref ?? host?.uuid
-}
-
-function checkController(sdn, methods) {
-  if (sdn === null || typeof sdn !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'sdn must be an SdnController')
-  for (const m of methods) {
-    if (typeof sdn[m] !== 'function') throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `sdn must be an SdnController (it has no ${m}())`)
-  }
 }
 
 function checkOptions(options, known) {
@@ -477,8 +470,7 @@ async function ensureNetworkHosts(sdn, network, callerHost, hostId, register) {
  * network's rules (XO 1.4's channel installed none).
  */
 function legacyRuleChanges(rules, options) {
-  if (options !== undefined && (options === null || typeof options !== 'object')) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `options must be an object, got ${describe(options)}`)
-  const { network = false } = options ?? {}
+  const { network = false } = optionsObject(options)
   if (!Array.isArray(rules)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'rules must be an array of stored XO rules')
   return rules.map((stored, i) => {
     let rule = stored
@@ -535,7 +527,7 @@ function createOvsdbClientAdapter(sdn, options = {}) {
   const { hostId = defaultHostId, register, target = 'pssl:', protocols = ['OpenFlow11'], ofportTimeoutMs = 5000 } = options
   if (typeof target !== 'string' && typeof target !== 'function') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.target must be a controller target string or a function ({ bridge, network, host }) => string')
   if (!Array.isArray(protocols) || !protocols.every((p) => typeof p === 'string')) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.protocols must be an array of strings')
-  if (!Number.isInteger(ofportTimeoutMs) || ofportTimeoutMs < 0 || ofportTimeoutMs > 0x7fffffff) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `options.ofportTimeoutMs must be an integer 0..${0x7fffffff}`)
+  checkTimerMs(ofportTimeoutMs, 'options.ofportTimeoutMs')
   // Two tunnels to the same remote on one network are created one at a time.
   const serial = serializer()
 
