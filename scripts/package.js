@@ -26,24 +26,13 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { TARGETS } = require('../js/platform.js')
+const { which } = require('./which.js')
 
 const ROOT = path.join(__dirname, '..')
 const CACHE = path.join(ROOT, 'node_modules', '.cache', 'xo-sdn-native', 'release')
 const ARTIFACTS = path.join(ROOT, 'artifacts')
 // glibc targets are built against this glibc: zig links to its symbol versions.
 const GLIBC_BASELINE = '2.17'
-
-function which(cmd) {
-  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
-    if (!dir) continue
-    const p = path.join(dir, cmd)
-    try {
-      fs.accessSync(p, fs.constants.X_OK)
-      if (fs.statSync(p).isFile()) return p
-    } catch {}
-  }
-  return null
-}
 
 function oneLineError(code, message) {
   const err = new Error(message)

@@ -10,19 +10,9 @@
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
+const { which } = require('./which.js')
 
 const ROOT = path.join(__dirname, '..')
-
-function which(cmd) {
-  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
-    if (!dir) continue
-    try {
-      fs.accessSync(path.join(dir, cmd), fs.constants.X_OK)
-      return path.join(dir, cmd)
-    } catch {}
-  }
-  return null
-}
 
 /** What is missing and how to get it, in one line; then stop. */
 function fatal(line) {
