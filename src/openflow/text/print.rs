@@ -17,7 +17,7 @@ use crate::openflow::flow::{FlowMod, DEFAULT_PRIORITY};
 use crate::openflow::flow_match::{Match, VID_ANY, VID_NONE};
 use crate::openflow::instruction::Instruction;
 use crate::openflow::stats::FlowStats;
-use crate::openflow::types::{MacAddr, Masked, PortNo};
+use crate::openflow::types::{prefix_len, MacAddr, Masked, PortNo};
 
 /// The line `ovs-ofctl -O OpenFlow11 dump-flows` prints for one flow (without the
 /// leading space): `cookie=0x0, duration=1.5s, table=0, n_packets=0, n_bytes=0,
@@ -175,13 +175,13 @@ fn write_ip(parts: &mut Vec<String>, name: &str, f: &Option<Masked<Ipv4Addr>>) {
         return;
     }
     let value = Ipv4Addr::from(u32::from(f.value) & mask);
-    let ones = mask.leading_ones();
     let text = if mask == u32::MAX {
         value.to_string()
-    } else if mask.checked_shl(ones).unwrap_or(0) == 0 {
-        format!("{value}/{ones}")
     } else {
-        format!("{value}/{}", Ipv4Addr::from(mask))
+        match prefix_len(Ipv4Addr::from(mask)) {
+            Some(ones) => format!("{value}/{ones}"),
+            None => format!("{value}/{}", Ipv4Addr::from(mask)),
+        }
     };
     parts.push(format!("{name}={text}"));
 }
