@@ -184,6 +184,62 @@ export declare class NativeRateLimiter {
   clear(): void
 }
 
+/**
+ * Rules checked in one call (`validateRules`), for `NativeRuleList.appendMany`:
+ * parsed once, never again.
+ */
+export declare class NativeRuleBatch {
+  /** The normalized rules, a JSON array in the order given. */
+  get json(): string
+}
+
+/** The ordered traffic rules of one controller, in one priority band. */
+export declare class NativeRuleList {
+  /** Rules take priorities in `min..=max` (above XAPI's VIF locking; `ERR_OUT_OF_RANGE` otherwise). */
+  constructor(min: number, max: number)
+  get length(): number
+  /**
+   * Refuses (changing nothing) ids that could not be added now: invalid,
+   * existing, repeated, a number held by another owner, or no room in the band.
+   */
+  checkNew(ids: Array<string>): void
+  /**
+   * Inserts rule `id` (normalized JSON, as `validateRule` returns it) at
+   * `position` (default: last), restricted to `host` if given.
+   */
+  insert(id: string, ruleJson: string, position?: number | undefined | null, host?: string | undefined | null): NativePlacement
+  /**
+   * Appends the rules of `batch` in their order, all or none: `ids[i]` for rule
+   * `i` (a rule's own `id`, if any, must agree). A batch is used once.
+   */
+  appendMany(ids: Array<string>, batch: NativeRuleBatch, host?: string | undefined | null): NativePlacement
+  /** Replaces rule `id` by `ruleJson`: same priority, next generation. */
+  update(id: string, ruleJson: string): NativePlacement
+  /** Removes rule `id` and frees its number. */
+  remove(id: string): void
+  /** Puts the rules in the order of `ids` (every id once) and spreads them again. */
+  reorder(ids: Array<string>): NativePlacement
+  /** Gives rule `id` a generation a switch holds (adoption); its new cookie. */
+  setGeneration(id: string, generation: number): bigint
+  /** Who holds rule number `number` (`rule:<id>`, `provider:<key>`), or null. */
+  holder(number: number): string | null
+  /**
+   * Reserves the stable number of `owner` (a provider's key, not `rule:…`);
+   * refuses one held by another owner (`SDN_RULE_ID_COLLISION`). Returns it.
+   */
+  reserveStable(owner: string): number
+  /** Reserves `number` for `owner` (a provider's key, not `rule:…`). */
+  reserve(owner: string, number: number): void
+  /**
+   * Replaces every rule by a saved state's (`[{ id, rule, number, generation,
+   * priority, host? }]` as JSON, in order), all or none; providers' numbers stay.
+   * The error names `state.rules[i]`.
+   */
+  restore(rulesJson: string): NativePlacement
+  /** The ids in list order (for tests and read-back). */
+  ids(): Array<string>
+}
+
 /** A byte stream whose reads arrive as events. */
 export declare class NativeStream {
   /** Connects; resolves `null` or a failure object (`{ failed, code, message }`). */
@@ -484,6 +540,19 @@ export interface NativeOvsdbOptions {
   requestTimeoutMs?: number
 }
 
+/** What a command set, for the rules `start..start + priorities.length`. */
+export interface NativePlacement {
+  /** Index of the first rule described. */
+  start: number
+  /** The whole list was spread again: every rule has a new priority and generation. */
+  respread: boolean
+  priorities: Array<number>
+  generations: Array<number>
+  /** Rule numbers (40 bits: exact as JS numbers). */
+  numbers: Array<number>
+  cookies: Array<bigint>
+}
+
 /** Result of `reconcile`: send `delete` first, then `add`. */
 export interface NativeReconcile {
   add: Buffer
@@ -562,3 +631,9 @@ export interface TlsConfigOptions {
  * `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` with a message naming the field.
  */
 export declare function validateRule(json: string): string
+
+/**
+ * Checks rules (a JSON array) in one call; an error names the index
+ * (`rules[3]: rule.port must be ...`).
+ */
+export declare function validateRules(json: string): NativeRuleBatch

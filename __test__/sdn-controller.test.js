@@ -257,6 +257,46 @@ test('exported state, imported by a new controller (a restart of xo-server), syn
   expect(ourFlows(h)).toEqual(flows)
 })
 
+test('the rule list in a small band: a batch past the tail spreads the list, a full band refuses with nothing applied, a bad state changes nothing', async () => {
+  const h = sb.hosts[0]
+  const sdn = controller([h], { priorities: { min: 35001, max: 35005 } })
+  const pool = (port) => ({ pool: true, allow: false, protocol: 'tcp', port, direction: 'to' })
+  const priorities = () => sdn.rules().map((r) => r.priority)
+  // Distinct priorities of our flows (a pool rule has one flow per VIF).
+  const onSwitch = () => [...new Set(ourFlows(h).map((l) => Number(/priority=(\d+)/.exec(l)[1])))].sort((a, b) => b - a)
+  await sdn.addRules([{ id: 'a', ...pool(1) }, { id: 'b', ...pool(2) }])
+  expect(priorities()).toEqual([35005, 35004])
+  await sdn.addRule({ id: 'top', ...pool(3) }, { position: 0 }) // no room above 35005: spread again, step 1
+  expect(sdn.rules().map((r) => r.id)).toEqual(['top', 'a', 'b'])
+  expect(priorities()).toEqual([35005, 35004, 35003])
+  // Two more fit only by spreading again (the tail has room for them: 35002, 35001).
+  const r = await sdn.addRules([{ id: 'c', ...pool(4) }, { id: 'd', ...pool(5) }])
+  expect(r.hosts[h.name].ok).toBe(true)
+  expect(priorities()).toEqual([35005, 35004, 35003, 35002, 35001])
+  expect(onSwitch()).toEqual(priorities()) // every old generation deleted, the switch holds exactly the list
+  const cookies = () => [...new Set(ourFlows(h).map((l) => /cookie=(0x[0-9a-f]+)/.exec(l)[1]))].sort()
+  expect(cookies()).toEqual(sdn.rules().map((x) => x.cookie.replace(/^0x0*/, '0x')).sort())
+  const flows = ourFlows(h)
+  const state = sdn.exportState()
+  // Full: refused before any I/O, nothing changed anywhere.
+  expect(await rejection(sdn.addRules([{ id: 'e', ...pool(6) }]))).toMatchObject({ code: 'SDN_TOO_MANY_RULES' })
+  expect(await rejection(sdn.addRule({ id: 'e', ...pool(6) }, { position: 2 }))).toMatchObject({ code: 'SDN_TOO_MANY_RULES' })
+  expect(await rejection(sdn.addRules([{ id: 'x', ...pool(7) }, { id: 'x', ...pool(8) }]))).toMatchObject({ code: 'SDN_RULE_EXISTS' })
+  expect(ourFlows(h)).toEqual(flows)
+  // A state whose numbers repeat, or whose priority is outside the band, is refused whole.
+  const twice = { ...state, rules: state.rules.map((x, i) => (i === 1 ? { ...x, number: state.rules[0].number } : x)) }
+  expect(() => sdn.importState(twice)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE', message: expect.stringMatching(/state\.rules\[1\]/) }))
+  const outside = { ...state, rules: state.rules.map((x, i) => (i === 4 ? { ...x, priority: 35000 } : x)) }
+  expect(() => sdn.importState(outside)).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }))
+  expect(sdn.exportState()).toEqual(state)
+  // After a delete the band has room again; the freed number can be taken again.
+  await sdn.deleteRule('top')
+  await sdn.addRule({ id: 'top', ...pool(3) })
+  expect(sdn.rules().map((x) => x.id)).toEqual(['a', 'b', 'c', 'd', 'top'])
+  expect(onSwitch()).toEqual(priorities())
+  await sdn.close()
+})
+
 test('first contact: before any call changes a switch, unknown flows of ours go, exact ones stay (their generation adopted), the rest is replaced', async () => {
   const h = sb.hosts[0]
   const [v1, v2, v3] = [vifOf(h, 1), vifOf(h, 2), vifOf(h, 3)]

@@ -60,21 +60,11 @@ function hexCookie(c) {
   return typeof c === 'string' ? c : '0x' + c.toString(16).padStart(16, '0')
 }
 
-/**
- * The rule number an identity maps to, the same in every process: a rule's cookie
- * survives a restart of xo-server, and a number is never handed to another rule
- * because a counter started again at 1.
- */
-function stableNumber(identity) {
-  const n = crypto.createHash('sha256').update(identity).digest().readUIntBE(0, 5)
-  return n === 0 ? 1 : n
-}
-
-/** A random free number, for what has no stable identity. */
-function randomNumber(taken) {
+/** A random free rule number of `list`, for what has no stable identity. */
+function randomNumber(list) {
   for (;;) {
     const n = crypto.randomBytes(5).readUIntBE(0, 5)
-    if (n !== 0 && !taken.has(n)) return n
+    if (n !== 0 && list.holder(n) === null) return n
   }
 }
 
@@ -125,34 +115,58 @@ function ruleKey(ref) {
   throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `a rule is given by its id (string) or { id }, got ${describe(ref)}`)
 }
 
+/** The normalized JSON of an entry's rule (what the compiler and the native list read). */
+function specJsonOf(e) {
+  e.specJson ??= JSON.stringify(e.spec)
+  return e.specJson
+}
+
 /** A rule compiled for the endpoints it has on one switch. */
 function ruleItem(e, endpoints) {
-  e.specJson ??= JSON.stringify(e.spec)
-  return { cookie: e.cookie, priority: e.priority, specJson: e.specJson, endpoints }
+  return { cookie: e.cookie, priority: e.priority, specJson: specJsonOf(e), endpoints }
+}
+
+function checkRuleObject(rule, at = '') {
+  if (rule === null || typeof rule !== 'object' || Array.isArray(rule)) {
+    const got = rule === null ? 'null' : Array.isArray(rule) ? 'an array' : typeof rule
+    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `${at}rule must be an object, got ${got}`)
+  }
+}
+
+/** JSON of rules for the validator. */
+function ruleJson(value, what = 'rule') {
+  let json
+  try {
+    json = JSON.stringify(value)
+  } catch {
+    // BigInt ports and the like: numbers for the validator to judge; anything else is not data.
+    try {
+      json = JSON.stringify(value, (k, v) => (typeof v === 'bigint' ? Number(v) : v))
+    } catch {
+      // left undefined
+    }
+  }
+  // A toJSON may also turn the whole value into nothing.
+  if (typeof json !== 'string') throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `${what} must be plain data (JSON-serializable)`)
+  return json
 }
 
 /** Normalized rule (Rust validates every field and names it in the error). */
 function validate(rule) {
-  if (rule === null || typeof rule !== 'object' || Array.isArray(rule)) {
-    const got = rule === null ? 'null' : Array.isArray(rule) ? 'an array' : typeof rule
-    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `rule must be an object, got ${got}`)
-  }
-  let json
-  try {
-    json = JSON.stringify(rule)
-  } catch {
-    // BigInt ports and the like: numbers for the validator to judge; anything else is not data.
-    try {
-      json = JSON.stringify(rule, (k, v) => (typeof v === 'bigint' ? Number(v) : v))
-    } catch {
-      throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'rule must be plain data (JSON-serializable)')
-    }
-  }
+  checkRuleObject(rule)
+  const json = ruleJson(rule)
   const text = nativeCall(() => native.validateRule(json))
   const spec = JSON.parse(text)
   // The normalized text is what the compiler reads; without an id it is reused as is.
   if (spec.id === undefined) Object.defineProperty(spec, SPEC_JSON, { value: text })
   return spec
+}
+
+/** Normalized rules of a batch, in one native call: `{ specs, batch }` (`batch` for NativeRuleList.appendMany). */
+function validateAll(rules) {
+  rules.forEach((r, i) => checkRuleObject(r, `rules[${i}]: `))
+  const batch = nativeCall(() => native.validateRules(ruleJson(rules, 'rules')))
+  return { specs: JSON.parse(batch.json), batch }
 }
 
 const SPEC_JSON = Symbol('normalized JSON')
@@ -164,19 +178,25 @@ function entryOf(spec, fields) {
   return { spec, specJson, ...fields }
 }
 
-function checkPriorities(p) {
-  if (p === undefined || p === 'default') return { ...DEFAULT_PRIORITIES }
-  if (p === 'xo') return { ...XO_PRIORITIES }
-  if (p === null || typeof p !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', "options.priorities must be 'default', 'xo' or { min, max }")
-  const { min, max } = p
-  if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max > 65535 || min > max) {
-    throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.priorities must satisfy 1 <= min <= max <= 65535')
+/** The band `options.priorities` names and the rule list that assigns its priorities (which checks the band). */
+function ruleListFor(p) {
+  let band
+  if (p === undefined || p === 'default') band = { ...DEFAULT_PRIORITIES }
+  else if (p === 'xo') band = { ...XO_PRIORITIES }
+  else if (p === null || typeof p !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', "options.priorities must be 'default', 'xo' or { min, max }")
+  else {
+    const { min, max } = p
+    if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max > 65535 || min > max) {
+      throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.priorities must satisfy 1 <= min <= max <= 65535')
+    }
+    band = { min, max }
   }
-  const locking = BANDS.xapiVifLocking
-  if (min <= locking.max) {
-    throw argError(RangeError, 'ERR_OUT_OF_RANGE', `options.priorities.min must be above ${locking.max}: XAPI VIF-locking flows use ${locking.min}-${locking.max} and must stay below our rules`)
+  try {
+    return { band, list: nativeCall(() => new native.NativeRuleList(band.min, band.max)) }
+  } catch (err) {
+    err.message = `options.${err.message}`
+    throw err
   }
-  return { min, max }
 }
 
 /** A switch: one bridge of one host, its desired flows and its channel. */
@@ -270,7 +290,9 @@ class SdnController extends EventEmitter {
   #hosts = new Map()
   #rules = [] // ordered, first = highest priority
   #byId = new Map()
-  #numbers = new Map() // rule number -> who holds it ('rule:<id>', 'provider:<key>')
+  // The authority on ids, rule numbers (rules' and providers'), generations and
+  // priorities (src/control/list.rs); #rules mirrors what it decides, in its order.
+  #list
   #closed = false
   #syncTimer = null
   #providers = []
@@ -319,7 +341,9 @@ class SdnController extends EventEmitter {
     if (repair === null || typeof repair !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.repair must be an object { minMs, maxMs }')
     checkDurations(repair, ['minMs', 'maxMs'])
     this.#tls = tls
-    this.#priorities = checkPriorities(priorities)
+    const { band, list } = ruleListFor(priorities)
+    this.#priorities = band
+    this.#list = list
     this.#opts = { tableId, openflow, ovsdb, syncIntervalMs, hostTimeoutMs, repair: { minMs: repair.minMs ?? 500, maxMs: repair.maxMs ?? 30000 } }
     if (stateFile !== undefined) {
       this.#stateFile = path.resolve(stateFile)
@@ -470,17 +494,6 @@ class SdnController extends EventEmitter {
     )
   }
 
-  // ---- rule numbers ----
-
-  /** The number of `owner` (stable); refuses one another owner holds. */
-  #claim(owner, n = stableNumber(owner)) {
-    const holder = this.#numbers.get(n)
-    if (holder !== undefined && holder !== owner) {
-      throw fail('SDN_RULE_ID_COLLISION', `${owner} maps to rule number ${n}, which ${holder} holds: choose another id`)
-    }
-    return n
-  }
-
   // ---- hosts ----
 
   /**
@@ -546,32 +559,22 @@ class SdnController extends EventEmitter {
   async #addRule(rule, { position, host } = {}) {
     this.#checkOpen()
     const spec = validate(rule)
-    if (spec.id !== undefined && this.#byId.has(spec.id)) throw fail('SDN_RULE_EXISTS', `a rule with id ${spec.id} exists`)
+    const id = spec.id ?? crypto.randomUUID()
+    // Refused before any I/O; the insert checks again after it (another call may take the id meanwhile).
+    nativeCall(() => this.#list.checkNew([id]))
     if (position !== undefined && (!Number.isInteger(position) || position < 0 || position > this.#rules.length)) {
       throw argError(RangeError, 'ERR_OUT_OF_RANGE', `position must be 0..${this.#rules.length}`)
     }
     const onlyHost = this.#checkHostOption(host)
-    const id = spec.id ?? crypto.randomUUID()
-    const wanted = this.#claim(`rule:${id}`)
     const reached = await this.#resolveTargets([spec], onlyHost)
-    // Checked again: another call may have taken the id (or its number) meanwhile.
     this.#checkOpen()
-    if (this.#byId.has(id)) throw fail('SDN_RULE_EXISTS', `a rule with id ${id} exists`)
-    const number = this.#claim(`rule:${id}`, wanted)
-    if (position !== undefined && position > this.#rules.length) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `position must be 0..${this.#rules.length}`)
-    const entry = entryOf(spec, { id, number, generation: 0, priority: 0, host: onlyHost })
-    const index = position ?? this.#rules.length
-    this.#rules.splice(index, 0, entry)
-    this.#byId.set(entry.id, entry)
-    this.#numbers.set(number, `rule:${id}`)
-    let previous
-    try {
-      previous = this.#assignPriority(index)
-    } catch (err) {
-      this.#numbers.delete(number)
-      throw err
-    }
+    const entry = entryOf(spec, { id, host: onlyHost })
+    const placed = nativeCall(() => this.#list.insert(id, specJsonOf(entry), position, onlyHost))
     // No room between the neighbours: every rule moved, so every old generation goes.
+    const previous = placed.respread ? this.#rules.map((e) => ({ cookie: e.cookie })) : null
+    this.#rules.splice(position ?? this.#rules.length, 0, entry)
+    this.#byId.set(id, entry)
+    this.#mirror(placed)
     const outcome = await this.#applyAndSave(() => (previous ? this.#applyEverywhere(this.#rules, reached, previous) : this.#applyEverywhere([entry], reached)))
     return { rule: this.#view(entry), hosts: outcome }
   }
@@ -590,47 +593,22 @@ class SdnController extends EventEmitter {
   async #addRules(rules, { host } = {}) {
     this.#checkOpen()
     if (!Array.isArray(rules)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'rules must be an array')
-    const specs = rules.map((r, i) => {
-      try {
-        return validate(r)
-      } catch (err) {
-        err.message = `rules[${i}]: ${err.message}`
-        throw err
-      }
-    })
+    const { specs, batch } = validateAll(rules)
     const ids = specs.map((s) => s.id ?? crypto.randomUUID())
-    const checkIds = () => {
-      const seen = new Map() // number -> owner, within this batch
-      const given = new Set()
-      for (const id of ids) {
-        if (this.#byId.has(id) || given.has(id)) throw fail('SDN_RULE_EXISTS', `a rule with id ${id} exists`)
-        given.add(id)
-        const n = this.#claim(`rule:${id}`)
-        if (seen.has(n)) throw fail('SDN_RULE_ID_COLLISION', `rule:${id} maps to rule number ${n}, which ${seen.get(n)} holds: choose another id`)
-        seen.set(n, `rule:${id}`)
-      }
-      return seen
-    }
-    checkIds()
-    const { min } = this.#priorities
-    const last = this.#rules.length > 0 ? this.#rules[this.#rules.length - 1].priority : this.#priorities.max + 1
-    if (last - specs.length < min) throw fail('SDN_TOO_MANY_RULES', `no room for ${specs.length} more rules below priority ${last} (band ${min}-${this.#priorities.max}); reorderRules() compacts the list`)
+    nativeCall(() => this.#list.checkNew(ids))
     const onlyHost = this.#checkHostOption(host)
     const reached = await this.#resolveTargets(specs, onlyHost)
     this.#checkOpen()
-    const numbers = [...checkIds().keys()]
-    const top = this.#rules.length > 0 ? this.#rules[this.#rules.length - 1].priority : this.#priorities.max + 1
-    if (top - specs.length < min) throw fail('SDN_TOO_MANY_RULES', `no room for ${specs.length} more rules below priority ${top} (band ${min}-${this.#priorities.max}); reorderRules() compacts the list`)
-    const entries = specs.map((spec, i) => {
-      const number = numbers[i]
-      return entryOf(spec, { id: ids[i], number, generation: 0, priority: top - 1 - i, host: onlyHost, cookie: nativeCall(() => native.ruleCookie(number, 0)) })
-    })
+    const placed = nativeCall(() => this.#list.appendMany(ids, batch, onlyHost))
+    // The tail of the band had no room for them all: the list was spread again.
+    const previous = placed.respread ? this.#rules.map((e) => ({ cookie: e.cookie })) : null
+    const entries = specs.map((spec, i) => entryOf(spec, { id: ids[i], host: onlyHost }))
     for (const e of entries) {
       this.#rules.push(e)
       this.#byId.set(e.id, e)
-      this.#numbers.set(e.number, `rule:${e.id}`)
     }
-    const outcome = await this.#applyAndSave(() => this.#applyEverywhere(entries, reached))
+    this.#mirror(placed)
+    const outcome = await this.#applyAndSave(() => (previous ? this.#applyEverywhere(this.#rules, reached, previous) : this.#applyEverywhere(entries, reached)))
     return { rules: entries.map((e) => this.#view(e)), hosts: outcome }
   }
 
@@ -642,9 +620,9 @@ class SdnController extends EventEmitter {
   async #deleteRule(ref) {
     this.#checkOpen()
     const entry = this.#find(ref)
+    nativeCall(() => this.#list.remove(entry.id))
     this.#rules.splice(this.#rules.indexOf(entry), 1)
     this.#byId.delete(entry.id)
-    this.#numbers.delete(entry.number)
     const outcome = await this.#applyAndSave(() =>
       this.#forEachSwitch(
         async (sw) => {
@@ -681,10 +659,13 @@ class SdnController extends EventEmitter {
     delete merged.id
     const spec = validate(merged)
     await this.#resolveTargets([spec], entry.host)
-    const previous = { ...entry, spec: entry.spec }
+    const specJson = spec[SPEC_JSON] ?? JSON.stringify(spec)
+    const placed = nativeCall(() => this.#list.update(entry.id, specJson))
+    const previous = { ...entry }
     entry.spec = spec
-    entry.specJson = undefined
-    this.#nextGeneration(entry)
+    entry.specJson = specJson
+    this.#mirror(placed)
+    this.#version++
     const outcome = await this.#applyAndSave(() => this.#applyEverywhere([entry], null, [previous]))
     return { rule: this.#view(entry), hosts: outcome }
   }
@@ -697,13 +678,11 @@ class SdnController extends EventEmitter {
   async #reorderRules(ids) {
     this.#checkOpen()
     if (!Array.isArray(ids)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'ids must be an array of rule ids')
-    const set = new Set(ids)
-    if (set.size !== ids.length || ids.length !== this.#rules.length || !ids.every((id) => this.#byId.has(id))) {
-      throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'ids must list every rule id exactly once')
-    }
-    const previous = this.#rules.map((e) => ({ ...e }))
+    if (Array.from(ids).some((id) => typeof id !== 'string')) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'ids must list every rule id exactly once')
+    const previous = this.#rules.map((e) => ({ cookie: e.cookie }))
+    const placed = nativeCall(() => this.#list.reorder(ids))
     this.#rules = ids.map((id) => this.#byId.get(id))
-    this.#renumber()
+    this.#mirror(placed)
     return { hosts: await this.#applyAndSave(() => this.#applyEverywhere(this.#rules, null, previous)) }
   }
 
@@ -859,35 +838,27 @@ class SdnController extends EventEmitter {
     }
     const notRule = state.rules.findIndex((r) => r === null || typeof r !== 'object') // holes too
     if (notRule >= 0) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `state.rules[${notRule}] is not a rule of exportState()`)
-    const entries = state.rules.map((r, i) => {
+    const saved = state.rules.map((r) => {
       const { priority, number, generation, host, ...rule } = r
-      if (!Number.isInteger(number) || number < 1 || !Number.isInteger(generation) || generation < 0 || generation > 255) {
-        throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `state.rules[${i}] has no valid number/generation`)
-      }
-      if (!Number.isInteger(priority) || priority < this.#priorities.min || priority > this.#priorities.max) {
-        throw argError(RangeError, 'ERR_OUT_OF_RANGE', `state.rules[${i}].priority is outside the priority band`)
-      }
       const spec = validate(rule)
       const id = spec.id
       delete spec.id
-      const entry = { id, spec, number, generation, priority, host }
-      entry.cookie = nativeCall(() => native.ruleCookie(number, generation))
-      return entry
+      return { id, rule: spec, number, generation, priority, ...(host !== undefined ? { host } : {}) }
     })
-    // Numbers come from the state (what the switches carry); none may be held twice.
-    const numbers = new Map([...this.#numbers].filter(([, owner]) => !owner.startsWith('rule:')))
-    const ids = new Set()
-    entries.forEach((e, i) => {
-      const holder = numbers.get(e.number)
-      if (holder !== undefined || ids.has(e.id)) {
-        throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `state.rules[${i}] (${e.id}) repeats an id or a rule number${holder ? ` (${holder})` : ''}`)
-      }
-      ids.add(e.id)
-      numbers.set(e.number, `rule:${e.id}`)
-    })
-    this.#numbers = numbers
+    // Numbers, generations and priorities come from the state (what the switches carry):
+    // the native list checks them all (a number held twice, a priority outside the band)
+    // and replaces its rules only if every one is right.
+    let text
+    try {
+      text = JSON.stringify(saved, (k, v) => (typeof v === 'bigint' ? String(v) : v)) // a BigInt number is refused as not a number
+    } catch {
+      throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `state must come from exportState() (version ${STATE_VERSION}): it is not plain data`)
+    }
+    const placed = nativeCall(() => this.#list.restore(text))
+    const entries = saved.map(({ id, rule, host }) => ({ id, spec: rule, host }))
     this.#rules = entries
     this.#byId = new Map(entries.map((e) => [e.id, e]))
+    this.#mirror(placed)
     for (const host of this.#hosts.values()) {
       for (const sw of host.switches.values()) {
         sw.clear()
@@ -922,15 +893,16 @@ class SdnController extends EventEmitter {
       allocateNumber: (key) => {
         if (key !== undefined) checkString(key, 'key')
         const owner = key === undefined ? undefined : `provider:${key}`
-        const n = owner === undefined ? randomNumber(this.#numbers) : this.#claim(owner)
-        this.#numbers.set(n, owner ?? `provider:#${n}`)
+        if (owner !== undefined) return nativeCall(() => this.#list.reserveStable(owner))
+        const n = randomNumber(this.#list)
+        nativeCall(() => this.#list.reserve(`provider:#${n}`, n))
         return n
       },
       /** A number restored from a saved state: held, never handed to anything else. */
       reserveNumbers: (n) => {
         if (!Number.isInteger(n)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `a rule number is an integer, got ${describe(n)}`)
         if (n < 1) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `a rule number is positive, got ${n}`)
-        if (!this.#numbers.has(n)) this.#numbers.set(n, `provider:#${n}`)
+        if (this.#list.holder(n) === null) nativeCall(() => this.#list.reserve(`provider:#${n}`, n))
       },
       /** Saves the desired state (the provider's `exportState()` included, under its `stateKey`). */
       persist: () => {
@@ -1124,45 +1096,20 @@ class SdnController extends EventEmitter {
     return true
   }
 
-  #nextGeneration(e) {
-    this.#setGeneration(e, (e.generation + 1) & 0xff)
-  }
-
   /**
-   * Gives the rule at `index` a priority between its neighbours; when there is no
-   * room, spreads the whole list over the band again and returns the cookies the
-   * rules had before (every rule must be rewritten, its old generation deleted).
+   * Takes what the native list decided (priorities, generations, numbers, cookies)
+   * into the mirror, for the rules from `placement.start` on (all after a respread).
    */
-  #assignPriority(index) {
-    const { min, max } = this.#priorities
-    const e = this.#rules[index]
-    const above = index > 0 ? this.#rules[index - 1].priority : max + 1
-    const below = index < this.#rules.length - 1 ? this.#rules[index + 1].priority : min - 1
-    e.cookie = nativeCall(() => native.ruleCookie(e.number, e.generation))
-    if (above - below > 1) {
-      // Appending takes the next priority down; inserting takes the middle.
-      e.priority = index === this.#rules.length - 1 ? above - 1 : Math.floor((above + below) / 2)
-      return null
+  #mirror(placement) {
+    const { start, priorities, generations, numbers, cookies } = placement
+    if (placement.respread) this.#version++
+    for (let i = 0; i < priorities.length; i++) {
+      const e = this.#rules[start + i]
+      e.priority = priorities[i]
+      e.generation = generations[i]
+      e.number = numbers[i]
+      e.cookie = cookies[i]
     }
-    if (this.#rules.length > max - min + 1) {
-      this.#rules.splice(index, 1)
-      this.#byId.delete(e.id)
-      throw fail('SDN_TOO_MANY_RULES', `the priority band ${min}-${max} holds at most ${max - min + 1} rules`)
-    }
-    const previous = this.#rules.filter((r) => r !== e).map((r) => ({ cookie: r.cookie }))
-    this.#renumber()
-    return previous
-  }
-
-  /** Spreads the priorities evenly (gaps keep later inserts cheap); every rule gets a new generation. */
-  #renumber() {
-    const { min, max } = this.#priorities
-    const n = this.#rules.length
-    const step = Math.max(1, Math.min(16, Math.floor((max - min + 1) / (n + 1))))
-    this.#rules.forEach((e, i) => {
-      e.priority = max - i * step
-      this.#nextGeneration(e)
-    })
   }
 
   // ---- internals: hosts, topology ----
@@ -1447,7 +1394,7 @@ class SdnController extends EventEmitter {
   #setGeneration(e, generation) {
     this.#version++
     e.generation = generation
-    e.cookie = nativeCall(() => native.ruleCookie(e.number, generation))
+    e.cookie = nativeCall(() => this.#list.setGeneration(e.id, generation))
   }
 
   /**

@@ -18,7 +18,7 @@
 //! be deleted by exact cookie once the new ones are in. These are the rules of
 //! `js/sdn-controller.js` (`#assignPriority`, `#renumber`), reproduced exactly.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::bands::PriorityBand;
 use super::error::EngineError;
@@ -81,6 +81,23 @@ impl RuleState {
     }
 }
 
+/// A rule as a saved state holds it (`exportState()`): what it was given then.
+#[derive(Clone, Debug)]
+pub struct SavedRule {
+    /// Its id.
+    pub id: String,
+    /// The rule.
+    pub rule: Rule,
+    /// Its rule number (what its flows' cookies carry).
+    pub number: u64,
+    /// Its generation.
+    pub generation: u8,
+    /// Its priority.
+    pub priority: u16,
+    /// The one host it is restricted to, if any.
+    pub host: Option<String>,
+}
+
 /// How a new rule found its priority.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Placement {
@@ -100,7 +117,7 @@ pub struct RuleList {
 }
 
 /// Checks a rule id as the JS validator does, and that `rule.id` (if set) agrees.
-fn check_id(id: &str, rule: &Rule) -> Result<(), EngineError> {
+fn check_id(id: &str, own: Option<&str>) -> Result<(), EngineError> {
     let chars = id.chars().count();
     if chars == 0 {
         return Err(EngineError::InvalidId { reason: "rule id must not be empty".into() });
@@ -110,7 +127,7 @@ fn check_id(id: &str, rule: &Rule) -> Result<(), EngineError> {
             reason: format!("rule id must be at most {MAX_ID_CHARS} characters, got {chars}"),
         });
     }
-    match &rule.id {
+    match own {
         Some(own) if own != id => Err(EngineError::InvalidId {
             reason: format!("rule.id {own:?} differs from the id it is added under, {id:?}"),
         }),
@@ -175,8 +192,9 @@ impl RuleList {
     /// The numbers of new rules `ids`, refused when an id exists, repeats, or its
     /// number is held (by anyone, or by an earlier id of the same list).
     fn check_new(&self, ids: &[&str]) -> Result<Vec<u64>, EngineError> {
-        let mut given = HashSet::new();
-        let mut numbers: Vec<(u64, String)> = Vec::with_capacity(ids.len());
+        let mut given = HashSet::with_capacity(ids.len());
+        let mut taken: HashMap<u64, &str> = HashMap::with_capacity(ids.len()); // within this list
+        let mut numbers = Vec::with_capacity(ids.len());
         for &id in ids {
             let owner = rule_owner(id);
             let number = stable_number(&owner);
@@ -185,12 +203,12 @@ impl RuleList {
                 return Err(EngineError::RuleExists { id: id.to_owned() });
             }
             self.numbers.check(&owner, number)?;
-            if let Some((_, holder)) = numbers.iter().find(|(n, _)| *n == number) {
-                return Err(EngineError::RuleIdCollision { owner, number, holder: holder.clone() });
+            if let Some(earlier) = taken.insert(number, id) {
+                return Err(EngineError::RuleIdCollision { owner, number, holder: rule_owner(earlier) });
             }
-            numbers.push((number, owner));
+            numbers.push(number);
         }
-        Ok(numbers.into_iter().map(|(n, _)| n).collect())
+        Ok(numbers)
     }
 
     fn check_room(&self, wanted: usize) -> Result<(), EngineError> {
@@ -215,7 +233,7 @@ impl RuleList {
         position: Option<usize>,
         host: Option<String>,
     ) -> Result<Placement, EngineError> {
-        check_id(id, &rule)?;
+        check_id(id, rule.id.as_deref())?;
         let n = self.rules.len();
         let index = position.unwrap_or(n);
         if index > n {
@@ -260,7 +278,7 @@ impl RuleList {
     /// engine does it for a batch too.)
     pub fn append_many(&mut self, rules: Vec<(String, Rule)>, host: Option<String>) -> Result<Placement, EngineError> {
         for (id, rule) in &rules {
-            check_id(id, rule)?;
+            check_id(id, rule.id.as_deref())?;
         }
         let ids: Vec<&str> = rules.iter().map(|(id, _)| id.as_str()).collect();
         let numbers = self.check_new(&ids)?;
@@ -285,7 +303,7 @@ impl RuleList {
     /// before the update.
     pub fn update(&mut self, id: &str, rule: Rule) -> Result<RuleState, EngineError> {
         let i = self.index_of(id)?;
-        check_id(id, &rule)?;
+        check_id(id, rule.id.as_deref())?;
         let entry = &mut self.rules[i];
         let before = entry.clone();
         entry.rule = stored(rule);
@@ -322,6 +340,79 @@ impl RuleList {
         // Every index once (checked above), so every take finds its rule.
         self.rules = order.into_iter().filter_map(|i| old[i].take()).collect();
         self.respread();
+        Ok(())
+    }
+
+    /// Checks, changing nothing, that rules `ids` could be added now: valid ids, none
+    /// existing or repeated, no number held, room in the band. A caller checks before
+    /// its I/O and adds after it (the add checks again).
+    pub fn check_new_ids(&self, ids: &[&str]) -> Result<(), EngineError> {
+        for id in ids {
+            check_id(id, None)?;
+        }
+        self.check_new(ids)?;
+        self.check_room(self.rules.len() + ids.len())
+    }
+
+    /// Where rule `id` is in the list.
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.index_of(id).ok()
+    }
+
+    /// Gives rule `id` the generation a switch already holds (adoption at first
+    /// contact: a rule this process has not installed anywhere yet may take it, so
+    /// its flows stay untouched). Its priority does not change.
+    pub fn set_generation(&mut self, id: &str, generation: u8) -> Result<&RuleState, EngineError> {
+        let i = self.index_of(id)?;
+        self.rules[i].generation = generation;
+        Ok(&self.rules[i])
+    }
+
+    /// Replaces every rule by `rules` (a saved state, in order), all or none: ids
+    /// valid and distinct, numbers valid, distinct and not held by a provider,
+    /// priorities inside the band. Providers' reservations stay. The error names the
+    /// index of the first offending rule.
+    pub fn restore(&mut self, rules: Vec<SavedRule>) -> Result<(), (usize, EngineError)> {
+        let mut numbers = self.numbers.clone();
+        numbers.retain(|owner| !owner.starts_with("rule:"));
+        let mut ids = HashSet::new();
+        let mut restored = Vec::with_capacity(rules.len());
+        for (i, saved) in rules.into_iter().enumerate() {
+            let fail = |e: EngineError| (i, e);
+            check_id(&saved.id, saved.rule.id.as_deref()).map_err(fail)?;
+            if rule_cookie(saved.number, saved.generation).is_none() {
+                return Err(fail(EngineError::InvalidNumber {
+                    number: saved.number,
+                    max: crate::rules::cookie::MAX_RULE_NUMBER,
+                }));
+            }
+            if !self.band.range().contains(&saved.priority) {
+                return Err(fail(EngineError::InvalidBand {
+                    reason: format!(
+                        "priority {} is outside the priority band {}-{}",
+                        saved.priority,
+                        self.band.min(),
+                        self.band.max()
+                    ),
+                }));
+            }
+            let owner = rule_owner(&saved.id);
+            if !ids.insert(saved.id.clone()) {
+                return Err(fail(EngineError::RuleExists { id: saved.id }));
+            }
+            numbers.check(&owner, saved.number).map_err(fail)?;
+            numbers.take(owner, saved.number);
+            restored.push(RuleState {
+                id: saved.id,
+                rule: stored(saved.rule),
+                number: saved.number,
+                generation: saved.generation,
+                priority: saved.priority,
+                host: saved.host,
+            });
+        }
+        self.rules = restored;
+        self.numbers = numbers;
         Ok(())
     }
 
@@ -494,5 +585,75 @@ mod tests {
         assert_eq!(ids(&l), vec!["c", "a", "b"]);
         assert_eq!(priorities(&l), vec![34999, 34983, 34967]);
         assert_eq!(generations(&l), vec![1, 1, 1]);
+    }
+
+    #[test]
+    fn check_new_ids_refuses_what_an_add_would_and_changes_nothing() {
+        let mut l = RuleList::new(PriorityBand::for_rules(10000, 10002).unwrap());
+        l.insert("a", rule(), None, None).unwrap();
+        assert_eq!(l.check_new_ids(&["b", "c"]), Ok(()));
+        let codes = |ids: &[&str]| l.check_new_ids(ids).unwrap_err().code();
+        assert_eq!(codes(&["a"]), "SDN_RULE_EXISTS");
+        assert_eq!(codes(&["b", "b"]), "SDN_RULE_EXISTS");
+        assert_eq!(codes(&["b", "c", "d"]), "SDN_TOO_MANY_RULES");
+        assert_eq!(codes(&[""]), "ERR_INVALID_ARG_VALUE");
+        assert!(l.numbers().holder(stable_number("rule:b")).is_none());
+    }
+
+    #[test]
+    fn a_batch_of_ten_thousand_is_checked_in_linear_time() {
+        // (It was quadratic: 50 ms for 10,000 ids.) Not a timing assertion: the
+        // batch must simply be accepted, every id with its own number.
+        let mut l = RuleList::new(PriorityBand::RULES_DEFAULT);
+        let batch: Vec<(String, Rule)> = (0..10_000).map(|i| (format!("r{i}"), rule())).collect();
+        l.append_many(batch, None).unwrap();
+        assert_eq!(l.len(), 10_000);
+        assert_eq!(l.rules().iter().map(|r| r.number).collect::<HashSet<_>>().len(), 10_000);
+    }
+
+    #[test]
+    fn set_generation_changes_the_cookie_only() {
+        let mut l = RuleList::new(PriorityBand::RULES_DEFAULT);
+        l.insert("a", rule(), None, None).unwrap();
+        let before = l.get("a").unwrap().clone();
+        let after = l.set_generation("a", 7).unwrap().clone();
+        assert_eq!((after.generation, after.priority, after.number), (7, before.priority, before.number));
+        assert_eq!(after.cookie(), before.cookie() | 7 << 40);
+        assert_eq!(l.set_generation("z", 1).unwrap_err().code(), "SDN_RULE_NOT_FOUND");
+    }
+
+    #[test]
+    fn restore_takes_a_saved_state_whole_or_not_at_all() {
+        let band = PriorityBand::for_rules(10000, 10009).unwrap();
+        let mut l = RuleList::new(band);
+        l.reserve_number("provider:sg", 77).unwrap();
+        l.insert("old", rule(), None, None).unwrap();
+        let saved = |id: &str, number: u64, priority: u16| SavedRule {
+            id: id.into(),
+            rule: rule(),
+            number,
+            generation: 3,
+            priority,
+            host: None,
+        };
+        let good = vec![saved("x", 7, 10005), saved("y", 8, 10001)];
+        let refused = [
+            (vec![saved("x", 7, 10005), saved("y", 7, 10004)], 1, "SDN_RULE_ID_COLLISION"),
+            (vec![saved("x", 7, 10005), saved("x", 8, 10004)], 1, "SDN_RULE_EXISTS"),
+            (vec![saved("x", 77, 10005)], 0, "SDN_RULE_ID_COLLISION"), // the provider's
+            (vec![saved("x", 0, 10005)], 0, "ERR_OUT_OF_RANGE"),
+            (vec![saved("x", 7, 10010)], 0, "ERR_OUT_OF_RANGE"),
+        ];
+        for (state, index, code) in refused {
+            let (i, e) = l.restore(state).unwrap_err();
+            assert_eq!((i, e.code()), (index, code));
+            assert_eq!(ids(&l), vec!["old"], "nothing changed");
+        }
+        l.restore(good).unwrap();
+        assert_eq!(ids(&l), vec!["x", "y"]);
+        assert_eq!((priorities(&l), generations(&l)), (vec![10005, 10001], vec![3, 3]));
+        assert_eq!(l.numbers().holder(7), Some("rule:x"));
+        assert_eq!(l.numbers().holder(77), Some("provider:sg"), "providers keep theirs");
+        assert_eq!(l.numbers().holder(stable_number("rule:old")), None, "the old rules' numbers are free");
     }
 }

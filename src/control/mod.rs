@@ -3,9 +3,13 @@
 //! equal to it. It is the core of `js/sdn-controller.js` moved into Rust, without
 //! its I/O.
 //!
-//! Status: built and model-tested here, not yet driven by the JS controller (no
-//! napi binding yet); first-contact adoption, read-back, the state file, provider
-//! and foreign flows still live in `js/sdn-controller.js`.
+//! Status: the rule list ([`RuleList`]) drives the JS controller through
+//! `NativeRuleList` (src/node/rule_list.rs): ids, rule numbers (providers'
+//! included), generations and priorities are decided here, and
+//! `js/sdn-controller.js` mirrors them. The [`Engine`] (desired state per switch,
+//! batches) is built and model-tested, not driven yet: the per-switch state,
+//! first-contact adoption, read-back, the state file, provider and foreign flows
+//! still live in `js/sdn-controller.js`.
 //!
 //! Sans-I/O: commands and events in, batches out. Nothing here opens a socket,
 //! reads a clock, spawns a task or touches napi; the driver (the JS layer through

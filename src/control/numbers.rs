@@ -60,6 +60,11 @@ impl NumberRegistry {
         self.holders.remove(&number);
     }
 
+    /// Keeps only the numbers whose holder `keep` accepts.
+    pub(crate) fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        self.holders.retain(|_, owner| keep(owner));
+    }
+
     /// Reserves `number` for `owner` (a provider: security groups, elastic IPs), so
     /// no rule id can map to it; refuses one held by someone else.
     pub fn reserve(&mut self, owner: &str, number: u64) -> Result<(), EngineError> {

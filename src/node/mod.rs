@@ -11,6 +11,7 @@ mod memory;
 mod net;
 mod openflow;
 mod ovsdb;
+mod rule_list;
 mod rules;
 mod session;
 mod stream;

@@ -1,0 +1,290 @@
+//! `NativeRuleList`: the controller's ordered rule list (`control::RuleList`) for
+//! `js/sdn-controller.js`. The list decides ids, rule numbers, generations and
+//! priorities; the JS controller keeps a mirror of what it decided (in the same
+//! order) for its I/O, and never computes a priority or a generation itself.
+//!
+//! Every mutating call answers with a [`NativePlacement`]: the rules whose
+//! priority, generation or cookie it set, from index `start` in list order.
+
+use napi::bindgen_prelude::BigInt;
+use napi_derive::napi;
+use serde_json::Value;
+
+use super::errors::{err, guard, JsError};
+use crate::control::list::SavedRule;
+use crate::control::{EngineError, Placement, PriorityBand, RuleList, RuleState};
+use crate::rules::{parse_rule, parse_rules, Rule, RuleError};
+
+fn engine_error(e: EngineError) -> JsError {
+    err(e.code(), e)
+}
+
+fn rule_error(e: RuleError) -> JsError {
+    err(e.code, e.message)
+}
+
+fn rule_of(text: &str) -> Result<Rule, JsError> {
+    let v: Value =
+        serde_json::from_str(text).map_err(|e| err("ERR_INVALID_ARG_VALUE", format!("rule is not valid JSON: {e}")))?;
+    parse_rule(&v).map_err(rule_error)
+}
+
+fn u8_of(n: u32, what: &str) -> Result<u8, JsError> {
+    u8::try_from(n).map_err(|_| err("ERR_OUT_OF_RANGE", format!("{what} must be 0 to 255, got {n}")))
+}
+
+/// Rules checked in one call (`validateRules`), for `NativeRuleList.appendMany`:
+/// parsed once, never again.
+#[napi]
+pub struct NativeRuleBatch {
+    rules: Option<Vec<Rule>>,
+    json: String,
+}
+
+#[napi]
+impl NativeRuleBatch {
+    /// The normalized rules, a JSON array in the order given.
+    #[napi(getter)]
+    pub fn json(&self) -> String {
+        self.json.clone()
+    }
+}
+
+/// Checks rules (a JSON array) in one call; an error names the index
+/// (`rules[3]: rule.port must be ...`).
+#[napi]
+pub fn validate_rules(json: String) -> Result<NativeRuleBatch, JsError> {
+    guard(|| {
+        let rules = parse_rules(&json).map_err(rule_error)?;
+        let mut text = String::with_capacity(json.len());
+        text.push('[');
+        for (i, rule) in rules.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(&rule.to_json().to_string());
+        }
+        text.push(']');
+        Ok(NativeRuleBatch { rules: Some(rules), json: text })
+    })
+}
+
+/// What a command set, for the rules `start..start + priorities.length`.
+#[napi(object)]
+pub struct NativePlacement {
+    /// Index of the first rule described.
+    pub start: u32,
+    /// The whole list was spread again: every rule has a new priority and generation.
+    pub respread: bool,
+    pub priorities: Vec<u32>,
+    pub generations: Vec<u32>,
+    /// Rule numbers (40 bits: exact as JS numbers).
+    pub numbers: Vec<f64>,
+    pub cookies: Vec<BigInt>,
+}
+
+/// The rules `range` describe, or all of them after a respread.
+fn placement(rules: &[RuleState], range: std::ops::Range<usize>, respread: bool) -> NativePlacement {
+    let (start, rules) = if respread { (0, rules) } else { (range.start, &rules[range]) };
+    NativePlacement {
+        start: start as u32,
+        respread,
+        priorities: rules.iter().map(|r| u32::from(r.priority())).collect(),
+        generations: rules.iter().map(|r| u32::from(r.generation())).collect(),
+        numbers: rules.iter().map(|r| r.number() as f64).collect(),
+        cookies: rules.iter().map(|r| BigInt::from(r.cookie())).collect(),
+    }
+}
+
+/// The ordered traffic rules of one controller, in one priority band.
+#[napi]
+pub struct NativeRuleList {
+    list: RuleList,
+}
+
+#[napi]
+impl NativeRuleList {
+    /// Rules take priorities in `min..=max` (above XAPI's VIF locking; `ERR_OUT_OF_RANGE` otherwise).
+    #[napi(constructor)]
+    pub fn new(min: u32, max: u32) -> Result<Self, JsError> {
+        guard(|| {
+            let p = |n: u32| {
+                u16::try_from(n).map_err(|_| err("ERR_OUT_OF_RANGE", format!("priorities must be 1 to 65535, got {n}")))
+            };
+            let band = PriorityBand::for_rules(p(min)?, p(max)?).map_err(engine_error)?;
+            Ok(NativeRuleList { list: RuleList::new(band) })
+        })
+    }
+
+    #[napi(getter)]
+    pub fn length(&self) -> u32 {
+        self.list.len() as u32
+    }
+
+    /// Refuses (changing nothing) ids that could not be added now: invalid,
+    /// existing, repeated, a number held by another owner, or no room in the band.
+    #[napi]
+    pub fn check_new(&self, ids: Vec<String>) -> Result<(), JsError> {
+        guard(|| {
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            self.list.check_new_ids(&ids).map_err(engine_error)
+        })
+    }
+
+    /// Inserts rule `id` (normalized JSON, as `validateRule` returns it) at
+    /// `position` (default: last), restricted to `host` if given.
+    #[napi]
+    pub fn insert(
+        &mut self,
+        id: String,
+        rule_json: String,
+        position: Option<u32>,
+        host: Option<String>,
+    ) -> Result<NativePlacement, JsError> {
+        guard(|| {
+            let rule = rule_of(&rule_json)?;
+            let index = position.map_or(self.list.len(), |p| p as usize);
+            let placed = self.list.insert(&id, rule, position.map(|p| p as usize), host).map_err(engine_error)?;
+            let respread = placed == Placement::Respread;
+            Ok(placement(self.list.rules(), index..index + 1, respread))
+        })
+    }
+
+    /// Appends the rules of `batch` in their order, all or none: `ids[i]` for rule
+    /// `i` (a rule's own `id`, if any, must agree). A batch is used once.
+    #[napi]
+    pub fn append_many(
+        &mut self,
+        ids: Vec<String>,
+        batch: &mut NativeRuleBatch,
+        host: Option<String>,
+    ) -> Result<NativePlacement, JsError> {
+        guard(|| {
+            let Some(checked) = batch.rules.take() else {
+                return Err(err("ERR_INVALID_ARG_VALUE", "this batch of rules was appended already"));
+            };
+            if checked.len() != ids.len() {
+                return Err(err("ERR_INVALID_ARG_VALUE", format!("{} ids for {} rules", ids.len(), checked.len())));
+            }
+            let rules = ids.into_iter().zip(checked).collect();
+            let first = self.list.len();
+            let placed = self.list.append_many(rules, host).map_err(engine_error)?;
+            Ok(placement(self.list.rules(), first..self.list.len(), placed == Placement::Respread))
+        })
+    }
+
+    /// Replaces rule `id` by `ruleJson`: same priority, next generation.
+    #[napi]
+    pub fn update(&mut self, id: String, rule_json: String) -> Result<NativePlacement, JsError> {
+        guard(|| {
+            let rule = rule_of(&rule_json)?;
+            self.list.update(&id, rule).map_err(engine_error)?;
+            let index = self.list.position(&id).unwrap_or_default();
+            Ok(placement(self.list.rules(), index..index + 1, false))
+        })
+    }
+
+    /// Removes rule `id` and frees its number.
+    #[napi]
+    pub fn remove(&mut self, id: String) -> Result<(), JsError> {
+        guard(|| self.list.remove(&id).map(drop).map_err(engine_error))
+    }
+
+    /// Puts the rules in the order of `ids` (every id once) and spreads them again.
+    #[napi]
+    pub fn reorder(&mut self, ids: Vec<String>) -> Result<NativePlacement, JsError> {
+        guard(|| {
+            self.list.reorder(&ids).map_err(engine_error)?;
+            Ok(placement(self.list.rules(), 0..0, true))
+        })
+    }
+
+    /// Gives rule `id` a generation a switch holds (adoption); its new cookie.
+    #[napi]
+    pub fn set_generation(&mut self, id: String, generation: u32) -> Result<BigInt, JsError> {
+        guard(|| {
+            let g = u8_of(generation, "generation")?;
+            Ok(BigInt::from(self.list.set_generation(&id, g).map_err(engine_error)?.cookie()))
+        })
+    }
+
+    /// Who holds rule number `number` (`rule:<id>`, `provider:<key>`), or null.
+    #[napi]
+    pub fn holder(&self, number: f64) -> Option<String> {
+        (number.fract() == 0.0 && number >= 0.0)
+            .then(|| self.list.numbers().holder(number as u64).map(str::to_owned))
+            .flatten()
+    }
+
+    /// Reserves the stable number of `owner` (a provider's key, not `rule:…`);
+    /// refuses one held by another owner (`SDN_RULE_ID_COLLISION`). Returns it.
+    #[napi]
+    pub fn reserve_stable(&mut self, owner: String) -> Result<f64, JsError> {
+        guard(|| {
+            let number = crate::control::stable_number(&owner);
+            self.list.reserve_number(&owner, number).map_err(engine_error)?;
+            Ok(number as f64)
+        })
+    }
+
+    /// Reserves `number` for `owner` (a provider's key, not `rule:…`).
+    #[napi]
+    pub fn reserve(&mut self, owner: String, number: f64) -> Result<(), JsError> {
+        guard(|| {
+            if number.fract() != 0.0 || number < 0.0 {
+                return Err(err("ERR_INVALID_ARG_TYPE", format!("a rule number is an integer, got {number}")));
+            }
+            self.list.reserve_number(&owner, number as u64).map_err(engine_error)
+        })
+    }
+
+    /// Replaces every rule by a saved state's (`[{ id, rule, number, generation,
+    /// priority, host? }]` as JSON, in order), all or none; providers' numbers stay.
+    /// The error names `state.rules[i]`.
+    #[napi]
+    pub fn restore(&mut self, rules_json: String) -> Result<NativePlacement, JsError> {
+        guard(|| {
+            let Value::Array(values) = serde_json::from_str(&rules_json)
+                .map_err(|e| err("ERR_INVALID_ARG_VALUE", format!("state is not valid JSON: {e}")))?
+            else {
+                return Err(err("ERR_INVALID_ARG_TYPE", "state.rules must be an array"));
+            };
+            let mut saved = Vec::with_capacity(values.len());
+            for (i, v) in values.iter().enumerate() {
+                let at = |code: &'static str, what: String| err(code, format!("state.rules[{i}] {what}"));
+                let field = |name: &str| v.get(name).and_then(Value::as_u64);
+                let (Some(id), Some(number), Some(generation), Some(priority)) =
+                    (v.get("id").and_then(Value::as_str), field("number"), field("generation"), field("priority"))
+                else {
+                    return Err(at("ERR_INVALID_ARG_VALUE", "is not a rule of exportState()".into()));
+                };
+                let rule = parse_rule(v.get("rule").unwrap_or(&Value::Null))
+                    .map_err(|e| at(e.code, format!("is not a valid rule: {}", e.message)))?;
+                let host = match v.get("host") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(h)) => Some(h.clone()),
+                    Some(_) => return Err(at("ERR_INVALID_ARG_VALUE", "has a host that is not a host id".into())),
+                };
+                let generation = u8::try_from(generation)
+                    .map_err(|_| at("ERR_INVALID_ARG_VALUE", "has no valid number/generation".into()))?;
+                let priority = u16::try_from(priority)
+                    .map_err(|_| at("ERR_OUT_OF_RANGE", "priority is outside the priority band".into()))?;
+                saved.push(SavedRule { id: id.to_owned(), rule, number, generation, priority, host });
+            }
+            self.list.restore(saved).map_err(|(i, e)| {
+                let code = match e {
+                    EngineError::InvalidBand { .. } => "ERR_OUT_OF_RANGE",
+                    _ => "ERR_INVALID_ARG_VALUE",
+                };
+                err(code, format!("state.rules[{i}]: {e}"))
+            })?;
+            Ok(placement(self.list.rules(), 0..0, true))
+        })
+    }
+
+    /// The ids in list order (for tests and read-back).
+    #[napi]
+    pub fn ids(&self) -> Vec<String> {
+        self.list.rules().iter().map(|r| r.id().to_owned()).collect()
+    }
+}
