@@ -16,3 +16,5 @@ mod rules;
 mod session;
 mod stream;
 mod tls;
+#[cfg(feature = "bench-typed")]
+mod typed_codec;
