@@ -11,6 +11,7 @@ use super::errors::{err, from_decode, from_encode, guard, JsError};
 use crate::openflow::stats::StatsReplyBody;
 use crate::openflow::types::hex_decode;
 use crate::openflow::Message;
+use crate::rules::json::for_each_element;
 use crate::rules::table::{decode_flow_mods, dump_all_request, dump_request, encode_flow_mods};
 use crate::rules::{compile, cookie, flow_count, parse_endpoints, parse_rule, service, FlowTable, Rule, RuleError};
 
@@ -184,12 +185,9 @@ impl NativeFlowTable {
     #[napi]
     pub fn put_many(&mut self, entries_json: String) -> Result<NativeFlowDelta, JsError> {
         guard(|| {
-            let Value::Array(entries) = parse_json(&entries_json, "entries")? else {
-                return Err(err("ERR_INVALID_ARG_TYPE", "entries must be a JSON array"));
-            };
             let table_id = self.table.table_id();
-            let mut compiled = Vec::with_capacity(entries.len());
-            for (i, e) in entries.iter().enumerate() {
+            let mut compiled = Vec::new();
+            for_each_element(&entries_json, |i, e| {
                 let Some(obj) = e.as_object() else {
                     return Err(err("ERR_INVALID_ARG_TYPE", format!("entries[{i}] must be an object")));
                 };
@@ -217,7 +215,7 @@ impl NativeFlowTable {
                     let flows = decode_flow_mods(&bytes, c, table_id)
                         .map_err(|why| err("ERR_INVALID_ARG_VALUE", format!("entries[{i}].{why}")))?;
                     compiled.push((c, flows));
-                    continue;
+                    return Ok(());
                 }
                 let priority = field("priority")?
                     .as_u64()
@@ -227,7 +225,11 @@ impl NativeFlowTable {
                 let rule = parse_rule(field("rule")?).map_err(rule_error)?;
                 let endpoints = parse_endpoints(field("endpoints")?).map_err(rule_error)?;
                 compiled.push((c, compile(&rule, &endpoints, priority, c, table_id)));
-            }
+                Ok(())
+            })
+            .map_err(|e| {
+                e.unwrap_or_else(|e| err("ERR_INVALID_ARG_VALUE", format!("entries is not a JSON array: {e}")))
+            })?;
             let d = self.table.put_all(compiled);
             delta(&d.add, &d.delete)
         })

@@ -12,6 +12,7 @@
 
 pub mod compile;
 pub mod cookie;
+pub mod json;
 pub mod rule;
 pub mod service;
 pub mod table;

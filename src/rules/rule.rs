@@ -751,45 +751,26 @@ fn icmp_field(
     Ok(Some(n))
 }
 
-/// Validates a JSON array of rules, each parsed and checked as it is read: a batch
-/// of 10,000 rules never holds 10,000 JSON trees at once (building and freeing
-/// them all made the batch slower than one call per rule). The error of rule `i`
-/// says `rules[i]: ...`.
+/// Validates a JSON array of rules, each parsed and checked as it is read
+/// ([`super::json`]); the error of rule `i` says `rules[i]: ...`.
 pub fn parse_rules(text: &str) -> Result<Vec<Rule>, RuleError> {
-    use serde::de::{Deserializer as _, SeqAccess, Visitor};
-
-    struct Rules;
-    impl<'de> Visitor<'de> for Rules {
-        type Value = Result<Vec<Rule>, RuleError>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an array of rules")
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut rules = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-            while let Some(v) = seq.next_element::<Value>()? {
-                match parse_rule(&v) {
-                    Ok(rule) => rules.push(rule),
-                    Err(mut e) => {
-                        e.message = format!("rules[{}]: {}", rules.len(), e.message);
-                        return Ok(Err(e));
-                    }
-                }
-            }
-            Ok(Ok(rules))
-        }
-    }
-
-    let not_json = |e: serde_json::Error| RuleError {
-        code: ERR_INVALID_ARG_VALUE,
-        field: String::new(),
-        message: format!("rules must be a JSON array of rules: {e}"),
-    };
-    let mut de = serde_json::Deserializer::from_str(text);
-    let parsed = de.deserialize_seq(Rules).map_err(not_json)?;
-    de.end().map_err(not_json)?;
-    parsed
+    let mut rules = Vec::new();
+    super::json::for_each_element(text, |i, v| {
+        let rule = parse_rule(&v).map_err(|mut e| {
+            e.message = format!("rules[{i}]: {}", e.message);
+            e
+        })?;
+        rules.push(rule);
+        Ok(())
+    })
+    .map_err(|e| {
+        e.unwrap_or_else(|e| RuleError {
+            code: ERR_INVALID_ARG_VALUE,
+            field: String::new(),
+            message: format!("rules must be a JSON array of rules: {e}"),
+        })
+    })?;
+    Ok(rules)
 }
 
 /// Validates a rule as sent from JS.
@@ -1277,7 +1258,7 @@ mod tests {
             parse_rules(r#"[{"pool":true,"allow":false,"direction":"to"},{"pool":true,"allow":1,"direction":"to"}]"#)
                 .unwrap_err();
         assert!(e.message.starts_with("rules[1]: rule.allow"), "{e}");
-        for bad in ["{}", "[1,", "[] x", ""] {
+        for bad in ["{}", "[", "[,", "[] x", ""] {
             assert_eq!(parse_rules(bad).unwrap_err().code, ERR_INVALID_ARG_VALUE, "{bad}");
         }
         assert_eq!(parse_rules("[7]").unwrap_err().code, ERR_INVALID_ARG_TYPE);
