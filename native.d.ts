@@ -186,10 +186,11 @@ export declare class NativeRateLimiter {
 
 /**
  * Rules checked in one call (`validateRules`), for `NativeRuleList.appendMany`:
- * parsed once, never again.
+ * parsed once, never again. A rule given without an `id` gets a new one here, so
+ * the ids never cross the boundary a second time.
  */
 export declare class NativeRuleBatch {
-  /** The normalized rules, a JSON array in the order given. */
+  /** The normalized rules, each with its id, a JSON array in the order given. */
   get json(): string
 }
 
@@ -203,16 +204,18 @@ export declare class NativeRuleList {
    * existing, repeated, a number held by another owner, or no room in the band.
    */
   checkNew(ids: Array<string>): void
+  /** `checkNew` for the ids of `batch`, without sending them again. */
+  checkBatch(batch: NativeRuleBatch): void
   /**
    * Inserts rule `id` (normalized JSON, as `validateRule` returns it) at
    * `position` (default: last), restricted to `host` if given.
    */
   insert(id: string, ruleJson: string, position?: number | undefined | null, host?: string | undefined | null): NativePlacement
   /**
-   * Appends the rules of `batch` in their order, all or none: `ids[i]` for rule
-   * `i` (a rule's own `id`, if any, must agree). A batch is used once.
+   * Appends the rules of `batch` in their order (with the ids it gave them), all
+   * or none. A batch is used once.
    */
-  appendMany(ids: Array<string>, batch: NativeRuleBatch, host?: string | undefined | null): NativePlacement
+  appendMany(batch: NativeRuleBatch, host?: string | undefined | null): NativePlacement
   /** Replaces rule `id` by `ruleJson`: same priority, next generation. */
   update(id: string, ruleJson: string): NativePlacement
   /** Removes rule `id` and frees its number. */

@@ -162,7 +162,7 @@ function validate(rule) {
   return spec
 }
 
-/** Normalized rules of a batch, in one native call: `{ specs, batch }` (`batch` for NativeRuleList.appendMany). */
+/** Normalized rules of a batch, each with an id, in one native call: `{ specs, batch }` (`batch` for NativeRuleList.appendMany). */
 function validateAll(rules) {
   rules.forEach((r, i) => checkRuleObject(r, `rules[${i}]: `))
   const batch = nativeCall(() => native.validateRules(ruleJson(rules, 'rules')))
@@ -593,16 +593,15 @@ class SdnController extends EventEmitter {
   async #addRules(rules, { host } = {}) {
     this.#checkOpen()
     if (!Array.isArray(rules)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'rules must be an array')
-    const { specs, batch } = validateAll(rules)
-    const ids = specs.map((s) => s.id ?? crypto.randomUUID())
-    nativeCall(() => this.#list.checkNew(ids))
+    const { specs, batch } = validateAll(rules) // every spec has its id now
+    nativeCall(() => this.#list.checkBatch(batch))
     const onlyHost = this.#checkHostOption(host)
     const reached = await this.#resolveTargets(specs, onlyHost)
     this.#checkOpen()
-    const placed = nativeCall(() => this.#list.appendMany(ids, batch, onlyHost))
+    const placed = nativeCall(() => this.#list.appendMany(batch, onlyHost))
     // The tail of the band had no room for them all: the list was spread again.
     const previous = placed.respread ? this.#rules.map((e) => ({ cookie: e.cookie })) : null
-    const entries = specs.map((spec, i) => entryOf(spec, { id: ids[i], host: onlyHost }))
+    const entries = specs.map((spec) => entryOf(spec, { id: spec.id, host: onlyHost }))
     for (const e of entries) {
       this.#rules.push(e)
       this.#byId.set(e.id, e)

@@ -79,5 +79,5 @@ pub use bands::{NamedBand, PriorityBand, BANDS};
 pub use engine::{Batch, Engine, Receipt, SwitchStatus};
 pub use error::EngineError;
 pub use list::{Placement, RuleList, RuleState};
-pub use numbers::{stable_number, NumberRegistry};
+pub use numbers::{random_rule_id, stable_number, NumberRegistry};
 pub use topology::{endpoints, HostTopology, Interface, SwitchId};

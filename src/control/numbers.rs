@@ -23,6 +23,20 @@ pub fn stable_number(identity: &str) -> u64 {
     n.max(1)
 }
 
+/// A new rule id for a rule given without one: a random (version 4) UUID, as
+/// `crypto.randomUUID()` makes them on the JS side.
+pub fn random_rule_id() -> String {
+    use ring::rand::{SecureRandom, SystemRandom};
+    let mut b = [0u8; 16];
+    // The system's random source failing is not something a caller can act on; a
+    // UUID from a zeroed buffer would collide, so it must not be used.
+    SystemRandom::new().fill(&mut b).expect("the system random source is available");
+    b[6] = (b[6] & 0x0f) | 0x40; // version 4
+    b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
+    let h = |r: std::ops::Range<usize>| b[r].iter().map(|x| format!("{x:02x}")).collect::<String>();
+    format!("{}-{}-{}-{}-{}", h(0..4), h(4..6), h(6..8), h(8..10), h(10..16))
+}
+
 /// The identity a rule's number derives from: `rule:<id>`.
 pub fn rule_owner(id: &str) -> String {
     format!("rule:{id}")
@@ -92,6 +106,15 @@ mod tests {
         assert_eq!(expected, 0x97_a397_949f);
         assert_eq!(stable_number(&rule_owner("sip")), expected);
         assert!(stable_number("anything") <= MAX_RULE_NUMBER);
+    }
+
+    #[test]
+    fn random_rule_ids_are_version_4_uuids() {
+        let a = random_rule_id();
+        assert_eq!(a.len(), 36);
+        assert_eq!((&a[14..15], a.as_bytes()[8], a.as_bytes()[23]), ("4", b'-', b'-'));
+        assert!("89ab".contains(&a[19..20]), "{a}");
+        assert_ne!(a, random_rule_id());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::errors::{err, guard, JsError};
 use crate::control::list::SavedRule;
-use crate::control::{EngineError, Placement, PriorityBand, RuleList, RuleState};
+use crate::control::{random_rule_id, EngineError, Placement, PriorityBand, RuleList, RuleState};
 use crate::rules::{parse_rule, parse_rules, Rule, RuleError};
 
 fn engine_error(e: EngineError) -> JsError {
@@ -34,16 +34,17 @@ fn u8_of(n: u32, what: &str) -> Result<u8, JsError> {
 }
 
 /// Rules checked in one call (`validateRules`), for `NativeRuleList.appendMany`:
-/// parsed once, never again.
+/// parsed once, never again. A rule given without an `id` gets a new one here, so
+/// the ids never cross the boundary a second time.
 #[napi]
 pub struct NativeRuleBatch {
-    rules: Option<Vec<Rule>>,
+    rules: Option<Vec<(String, Rule)>>,
     json: String,
 }
 
 #[napi]
 impl NativeRuleBatch {
-    /// The normalized rules, a JSON array in the order given.
+    /// The normalized rules, each with its id, a JSON array in the order given.
     #[napi(getter)]
     pub fn json(&self) -> String {
         self.json.clone()
@@ -55,19 +56,24 @@ impl NativeRuleBatch {
 #[napi]
 pub fn validate_rules(json: String) -> Result<NativeRuleBatch, JsError> {
     guard(|| {
-        let rules = parse_rules(&json).map_err(rule_error)?;
-        let mut text = String::with_capacity(json.len());
+        let mut rules = parse_rules(&json).map_err(rule_error)?;
+        let mut text = String::with_capacity(json.len() + 50 * rules.len());
         text.push('[');
-        for (i, rule) in rules.iter().enumerate() {
+        let mut with_ids = Vec::with_capacity(rules.len());
+        for (i, mut rule) in rules.drain(..).enumerate() {
             if i > 0 {
                 text.push(',');
             }
+            let id = rule.id.get_or_insert_with(random_rule_id).clone();
             text.push_str(&rule.to_json().to_string());
+            with_ids.push((id, rule));
         }
         text.push(']');
-        Ok(NativeRuleBatch { rules: Some(rules), json: text })
+        Ok(NativeRuleBatch { rules: Some(with_ids), json: text })
     })
 }
+
+const USED_BATCH: &str = "this batch of rules was appended already";
 
 /// What a command set, for the rules `start..start + priorities.length`.
 #[napi(object)]
@@ -131,6 +137,18 @@ impl NativeRuleList {
         })
     }
 
+    /// `checkNew` for the ids of `batch`, without sending them again.
+    #[napi]
+    pub fn check_batch(&self, batch: &NativeRuleBatch) -> Result<(), JsError> {
+        guard(|| {
+            let Some(rules) = &batch.rules else {
+                return Err(err("ERR_INVALID_ARG_VALUE", USED_BATCH));
+            };
+            let ids: Vec<&str> = rules.iter().map(|(id, _)| id.as_str()).collect();
+            self.list.check_new_ids(&ids).map_err(engine_error)
+        })
+    }
+
     /// Inserts rule `id` (normalized JSON, as `validateRule` returns it) at
     /// `position` (default: last), restricted to `host` if given.
     #[napi]
@@ -150,23 +168,14 @@ impl NativeRuleList {
         })
     }
 
-    /// Appends the rules of `batch` in their order, all or none: `ids[i]` for rule
-    /// `i` (a rule's own `id`, if any, must agree). A batch is used once.
+    /// Appends the rules of `batch` in their order (with the ids it gave them), all
+    /// or none. A batch is used once.
     #[napi]
-    pub fn append_many(
-        &mut self,
-        ids: Vec<String>,
-        batch: &mut NativeRuleBatch,
-        host: Option<String>,
-    ) -> Result<NativePlacement, JsError> {
+    pub fn append_many(&mut self, batch: &mut NativeRuleBatch, host: Option<String>) -> Result<NativePlacement, JsError> {
         guard(|| {
-            let Some(checked) = batch.rules.take() else {
-                return Err(err("ERR_INVALID_ARG_VALUE", "this batch of rules was appended already"));
+            let Some(rules) = batch.rules.take() else {
+                return Err(err("ERR_INVALID_ARG_VALUE", USED_BATCH));
             };
-            if checked.len() != ids.len() {
-                return Err(err("ERR_INVALID_ARG_VALUE", format!("{} ids for {} rules", ids.len(), checked.len())));
-            }
-            let rules = ids.into_iter().zip(checked).collect();
             let first = self.list.len();
             let placed = self.list.append_many(rules, host).map_err(engine_error)?;
             Ok(placement(self.list.rules(), first..self.list.len(), placed == Placement::Respread))
