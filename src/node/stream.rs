@@ -6,8 +6,8 @@
 //! and a session's output goes straight into the write queue
 //! (`NativeOvsdbSession.sendOutput`). A Buffer made from Rust memory is freed only
 //! when V8 collects it, and V8 let tens of MiB of them wait: against an OVSDB server
-//! flooding echo requests, the reads and replies that had crossed into JS held
-//! +32 to +42 MiB of external memory at the peak (2026-12-05).
+//! flooding echo requests, Node's external memory (the reads and replies that had
+//! crossed into JS) was up +32 to +43 MiB at the peak (2026-12-05).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
