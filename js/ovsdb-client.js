@@ -94,7 +94,7 @@ class OvsdbClient extends EventEmitter {
   #hostTls
   #session = null
   #native = null
-  #stream = null // { write(buf), end() }
+  #stream = null // { receive(session, data), send(session), end(), cut() }
   #timer = null
   #waiting = new Map()
   #ofPortWaits = new Set() // getOfPortForVif waits (their reject): close() ends them
@@ -155,12 +155,25 @@ class OvsdbClient extends EventEmitter {
     }
     const failure = await stream.connect()
     if (failure) throw fail(failure.code, failure.message)
-    return { write: (b) => stream.write(b), end: () => stream.end(), cut: () => stream.end(true), id: stream, transport: 'rustls' }
+    // Reads and output stay native (no JS Buffer): a Buffer from Rust is freed only
+    // when V8 collects it, and V8 let tens of MiB of them pile up under a flood.
+    return {
+      receive: (session, chunk) => session.receiveChunk(chunk),
+      send: (session) => session.sendOutput(stream),
+      end: () => stream.end(),
+      cut: () => stream.end(true),
+      id: stream,
+      transport: 'rustls',
+    }
   }
 
   async #openNode() {
     const { socket, cipher } = await connectNodeSocket(this.#opts, this.#tls ? pemsOf(this.#tls) : null, this.#hostTls)
-    const handle = { write: (b) => socket.write(b), end: () => socket.end(), cut: () => socket.destroy(), id: socket, transport: 'node', cipher, unsent: () => socket.writableLength }
+    const send = (session) => {
+      const out = session.takeOutput()
+      if (out) socket.write(out)
+    }
+    const handle = { receive: (session, bytes) => session.receive(bytes), send, end: () => socket.end(), cut: () => socket.destroy(), id: socket, transport: 'node', cipher, unsent: () => socket.writableLength }
     let lastError = null
     socket.on('data', (d) => this.#onData(socket, d))
     socket.on('error', (e) => (lastError = e))
@@ -195,7 +208,7 @@ class OvsdbClient extends EventEmitter {
     if (!this.#stream || this.#stream.id !== id || !this.#session) return
     // Over node:tls, what the socket still holds counts against the session's write cap.
     if (this.#stream.unsent) this.#session.setUnsent(this.#stream.unsent())
-    this.#session.receive(bytes)
+    this.#stream.receive(this.#session, bytes)
     this.#pump()
   }
 
@@ -221,8 +234,8 @@ class OvsdbClient extends EventEmitter {
   #pump(session = this.#session) {
     if (!session) return
     for (const ev of session.pollEvents()) this.#dispatch(ev)
-    const out = session.takeOutput()
-    if (out && this.#stream) this.#stream.write(out)
+    if (this.#stream) this.#stream.send(session)
+    else session.sendOutput(null) // the connection is gone: drop it
     clearTimeout(this.#timer)
     const due = session.pollTimeoutMs()
     if (due !== null && this.#session === session) {

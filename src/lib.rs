@@ -11,7 +11,8 @@
 //!
 //! Layering rules: protocol modules import neither `tokio` nor `napi`; only
 //! `node/` imports `napi`. Every module but `node/` forbids `unsafe` (napi's macros
-//! generate it there).
+//! generate it there) and `mapped_buf` (the system calls that keep large connection
+//! buffers out of malloc's arenas).
 
 #![warn(missing_docs)]
 
@@ -25,6 +26,7 @@ pub mod session;
 pub mod driver;
 pub mod tape;
 pub mod tls;
+pub mod mapped_buf;
 
 #[cfg(feature = "node")]
 mod node;

@@ -2,6 +2,8 @@
 //! from `session/`, and talks to its handle through channels. The only module that
 //! imports tokio's networking.
 
+#![forbid(unsafe_code)]
+
 pub mod io;
 pub mod openflow;
 pub mod stream;

@@ -7,6 +7,8 @@
 //! up for good. After a connection closes we ask glibc to return what is free
 //! (`malloc_trim`) twice, a little later (so the JS side has dropped its copies
 //! too), on a blocking thread, with closes that come together sharing the trims.
+//! The largest buffer, an OVSDB message past 1 MiB, bypasses malloc altogether
+//! ([`crate::mapped_buf`]): a trim cannot return the top of a thread's arena.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;

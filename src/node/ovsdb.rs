@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::convert::{ms, ms_until};
 use super::errors::{err, guard, Code};
+use super::stream::{NativeChunk, NativeStream};
 use crate::ovsdb::error::{CloseReason, RequestError};
 use crate::ovsdb::notation;
 use crate::ovsdb::replica::{Replica, RowEventKind};
@@ -122,10 +123,38 @@ impl NativeOvsdbSession {
         })
     }
 
+    /// Feeds the bytes of a `NativeStream` read (during its 'data' event), without
+    /// making a JS Buffer of them: they are freed as soon as they are split.
+    #[napi]
+    pub fn receive_chunk(&self, chunk: &NativeChunk) -> napi::Result<(), Code> {
+        guard(|| {
+            if let Some(bytes) = chunk.take() {
+                self.session.borrow_mut().receive(&bytes, Instant::now());
+            }
+            Ok(())
+        })
+    }
+
     /// Bytes to write, if any.
     #[napi]
     pub fn take_output(&self) -> napi::Result<Option<Buffer>, Code> {
         guard(|| Ok(self.session.borrow_mut().take_output().map(Buffer::from)))
+    }
+
+    /// Moves the output, if any, into the write queue of `stream` without a copy
+    /// and without a JS Buffer; with no stream (the connection is gone) drops it.
+    /// False when the stream is closed or its queue is over the cap (it then
+    /// closes with `PEER_NOT_READING`); true otherwise.
+    #[napi]
+    pub fn send_output(&self, stream: Option<&NativeStream>) -> napi::Result<bool, Code> {
+        guard(|| {
+            let out = self.session.borrow_mut().take_output();
+            Ok(match (out, stream) {
+                (Some(out), Some(stream)) => stream.queue(out),
+                (Some(_), None) => false,
+                (None, _) => true,
+            })
+        })
     }
 
     /// Bytes written to the transport and still waiting in it (for a `node:tls`

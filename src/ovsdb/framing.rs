@@ -20,16 +20,28 @@
 //! pushing: the still-incomplete message is never buffered past it (peak memory
 //! is the cap, not the cap plus whatever one read brought), and its bytes are
 //! freed as soon as it fails.
+//!
+//! A message that grows past [`LARGE_MESSAGE_BYTES`] moves out of the heap into a
+//! [`MappedBuf`] of its own: it grows without copying and its pages go back to the
+//! system the moment it fails or has been parsed, whatever state malloc is in
+//! (see [`crate::mapped_buf`] for why malloc would keep them).
 
 use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
+
+use crate::mapped_buf::MappedBuf;
 
 /// Default cap on one message: 32 MiB. The largest OVSDB messages are the initial
 /// contents of a monitor on a big database (a few MiB per 10k rows; an XCP-ng host's
 /// Open_vSwitch database is far smaller); the cap keeps a peer that never closes its
 /// braces from making us buffer without bound, and its cost under 64 MB in all.
 pub const MAX_MESSAGE_BYTES: usize = 32 << 20;
+
+/// A message larger than this (1 MiB) is assembled in a mapping of its own, not on
+/// the heap. Such messages are rare (a monitor's initial contents on a big
+/// database, a hostile peer); below it, the heap is cheaper.
+pub const LARGE_MESSAGE_BYTES: usize = 1 << 20;
 
 /// Why the stream cannot be split.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -63,12 +75,16 @@ pub const MAX_DEPTH: u32 = 128;
 /// Incremental JSON text splitter.
 #[derive(Debug)]
 pub struct JsonFramer {
-    /// The complete messages not returned yet (their lengths in `complete`), then
-    /// the message being assembled. Whitespace between messages is never stored.
+    /// The complete messages not returned yet that are on the heap, then the
+    /// message being assembled unless it is in `large`. Whitespace between messages
+    /// is never stored.
     buf: BytesMut,
-    /// Lengths of the complete messages at the front of `buf`, in order.
-    complete: VecDeque<usize>,
-    /// Bytes of the message being assembled (at the end of `buf`); 0 between messages.
+    /// The complete messages not returned yet, in order.
+    complete: VecDeque<Complete>,
+    /// The message being assembled once it passed [`LARGE_MESSAGE_BYTES`].
+    large: Option<MappedBuf>,
+    /// Bytes of the message being assembled (at the end of `buf`, or in `large`);
+    /// 0 between messages.
     partial: usize,
     /// Nesting depth; 0 between messages.
     depth: u32,
@@ -80,6 +96,15 @@ pub struct JsonFramer {
     /// Set once the stream cannot be split any more; returned after the complete
     /// messages that came before the bad byte.
     failed: Option<FramingError>,
+}
+
+/// A complete message waiting for [`JsonFramer::next_text`].
+#[derive(Debug)]
+enum Complete {
+    /// The next `len` bytes of `buf`.
+    Buffered(usize),
+    /// A large message, out of its mapping.
+    Large(Bytes),
 }
 
 impl Default for JsonFramer {
@@ -99,6 +124,7 @@ impl JsonFramer {
         JsonFramer {
             buf: BytesMut::new(),
             complete: VecDeque::new(),
+            large: None,
             partial: 0,
             depth: 0,
             in_string: false,
@@ -185,8 +211,12 @@ impl JsonFramer {
             }
         }
         if let Some(end) = end {
-            self.append(&bytes[i..end]);
-            self.complete.push_back(self.partial + (end - i));
+            self.append_to_message(&bytes[i..end]);
+            let message = match self.large.take() {
+                Some(large) => Complete::Large(large.into_bytes()),
+                None => Complete::Buffered(self.partial + (end - i)),
+            };
+            self.complete.push_back(message);
             self.partial = 0;
             return end;
         }
@@ -195,9 +225,32 @@ impl JsonFramer {
             self.fail(FramingError::TooLarge { limit: self.limit });
             return bytes.len();
         }
-        self.append(&bytes[i..stop]);
+        self.append_to_message(&bytes[i..stop]);
         self.partial += stop - i;
         stop
+    }
+
+    /// Appends to the message being assembled (`partial` bytes so far), moving it
+    /// into a mapping of its own when it passes [`LARGE_MESSAGE_BYTES`].
+    fn append_to_message(&mut self, bytes: &[u8]) {
+        if self.large.is_none() && self.partial + bytes.len() > LARGE_MESSAGE_BYTES {
+            let mut large = MappedBuf::new(self.limit);
+            let held = self.buf.len() - self.partial;
+            large.extend_from_slice(&self.buf[held..]);
+            // The heap block grew for this message: keep only what the complete
+            // messages before it need (usually nothing).
+            self.buf = BytesMut::from(&self.buf[..held]);
+            self.large = Some(large);
+        }
+        match &mut self.large {
+            Some(large) => large.extend_from_slice(bytes),
+            None => self.append(bytes),
+        }
+    }
+
+    /// Bytes of the complete messages at the front of `buf`.
+    fn buffered_complete(&self) -> usize {
+        self.complete.iter().map(|c| if let Complete::Buffered(len) = c { *len } else { 0 }).sum()
     }
 
     fn append(&mut self, bytes: &[u8]) {
@@ -206,7 +259,7 @@ impl JsonFramer {
             // Grow by doubling (each byte is copied O(1) times overall), but never
             // past what the complete messages and one message at the cap need:
             // `BytesMut::reserve` would double past the cap.
-            let held: usize = self.complete.iter().sum();
+            let held = self.buffered_complete();
             let most = held.saturating_add(self.limit).max(need);
             let target = need.max(self.buf.len().saturating_mul(2)).max(4096).min(most);
             let mut grown = BytesMut::with_capacity(target);
@@ -216,15 +269,21 @@ impl JsonFramer {
         self.buf.extend_from_slice(bytes);
     }
 
-    /// Bytes allocated for the buffer (at least [`JsonFramer::buffered`]).
+    /// Bytes allocated for the buffers (at least [`JsonFramer::buffered`]).
     pub fn capacity(&self) -> usize {
-        self.buf.capacity()
+        self.buf.capacity() + self.large.as_ref().map_or(0, MappedBuf::capacity) + self.large_complete()
+    }
+
+    /// Bytes of the large complete messages not returned yet.
+    fn large_complete(&self) -> usize {
+        self.complete.iter().map(|c| if let Complete::Large(b) = c { b.len() } else { 0 }).sum()
     }
 
     fn fail(&mut self, e: FramingError) {
         // The incomplete message will never be used: free it now. Complete ones
         // are still handed out, then the error.
-        let held: usize = self.complete.iter().sum();
+        self.large = None;
+        let held = self.buffered_complete();
         if held == 0 {
             self.buf = BytesMut::new();
         } else {
@@ -237,14 +296,16 @@ impl JsonFramer {
 
     /// Bytes buffered and not yet returned (complete messages and a partial one).
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() + self.large.as_ref().map_or(0, MappedBuf::len) + self.large_complete()
     }
 
     /// The next complete JSON text, if one is buffered. After an error the framer
     /// stays failed: the stream has no way to resynchronize.
     pub fn next_text(&mut self) -> Result<Option<Bytes>, FramingError> {
-        if let Some(len) = self.complete.pop_front() {
-            return Ok(Some(self.buf.split_to(len).freeze()));
+        match self.complete.pop_front() {
+            Some(Complete::Buffered(len)) => return Ok(Some(self.buf.split_to(len).freeze())),
+            Some(Complete::Large(bytes)) => return Ok(Some(bytes)),
+            None => {}
         }
         match &self.failed {
             Some(e) => Err(e.clone()),
@@ -478,6 +539,73 @@ mod tests {
             f.push(&chunk);
             while let Ok(Some(_)) = f.next_text() {}
         }
+    }
+
+    /// Bytes mapped by this test's thread (0 outside Linux, where nothing is mapped).
+    fn mapped() -> usize {
+        crate::mapped_buf::mapped_by_this_thread()
+    }
+
+    #[test]
+    fn a_large_message_is_assembled_in_its_own_mapping_and_unmapped_once_dropped() {
+        let linux = cfg!(target_os = "linux");
+        // A small message, one just past the threshold in 64 KiB reads, a small one
+        // in the same read as its end, and one exactly at the threshold (heap).
+        let large = format!("{{\"a\":\"{}\"}}", "y".repeat(LARGE_MESSAGE_BYTES + 3 * 65_536));
+        let at_threshold = format!("[\"{}\"]", "z".repeat(LARGE_MESSAGE_BYTES - 4));
+        assert_eq!(at_threshold.len(), LARGE_MESSAGE_BYTES);
+        let mut stream = format!("{{\"id\":1}} {large} [2]").into_bytes();
+        stream.extend_from_slice(at_threshold.as_bytes());
+        let mut f = JsonFramer::new();
+        let mut got = Vec::new();
+        let mut max_heap = 0;
+        for c in stream.chunks(65_536) {
+            f.push(c);
+            max_heap = max_heap.max(f.buf.capacity());
+            if f.large.is_some() {
+                assert_eq!(mapped() > 0, linux);
+            }
+            while let Some(t) = f.next_text().unwrap() {
+                got.push(t);
+            }
+        }
+        assert_eq!(got.len(), 4);
+        assert_eq!(&got[0][..], b"{\"id\":1}");
+        assert!(got[1] == large.as_bytes());
+        assert_eq!(&got[2][..], b"[2]");
+        assert!(got[3] == at_threshold.as_bytes());
+        // The heap never held the large message past the threshold (doubling: 2x).
+        assert!(max_heap <= 2 * LARGE_MESSAGE_BYTES, "{max_heap}");
+        // Its mapping was shrunk to its bytes and lives as long as they do.
+        assert_eq!(mapped(), if linux { large.len() } else { 0 });
+        got.remove(1);
+        assert_eq!(mapped(), 0);
+        assert_eq!(f.buffered(), 0);
+    }
+
+    #[test]
+    fn an_unclosed_large_value_is_unmapped_at_the_cap() {
+        let limit = 8 << 20;
+        let mut f = JsonFramer::with_limit(limit);
+        f.push(b"[1] {\"method\":\"x\",\"params\":[\"");
+        let chunk = vec![b'a'; 64 << 10];
+        let (mut max_cap, mut max_mapped) = (0, 0);
+        let mut pushed = 0;
+        while f.failed.is_none() {
+            f.push(&chunk);
+            pushed += chunk.len();
+            max_cap = max_cap.max(f.capacity());
+            max_mapped = max_mapped.max(mapped());
+            assert!(pushed <= limit + chunk.len(), "cap not enforced");
+        }
+        // The complete message before it still comes out, then the error.
+        assert_eq!(f.next_text().unwrap().as_deref(), Some(&b"[1]"[..]));
+        assert_eq!(f.next_text(), Err(FramingError::TooLarge { limit }));
+        // Mapped up to the cap, never past it, and unmapped at the error.
+        assert!(max_cap <= limit + 4096, "{max_cap}");
+        assert_eq!(max_mapped, if cfg!(target_os = "linux") { limit } else { 0 });
+        assert_eq!(mapped(), 0);
+        assert_eq!((f.buffered(), f.capacity()), (0, 0));
     }
 
     #[test]
