@@ -21,6 +21,13 @@ export declare class NativeFlowTable {
    * changes, so a bad one leaves it as it was.
    */
   putMany(entriesJson: string): NativeFlowDelta
+  /**
+   * `putMany` where an entry may name a rule of `list` instead of carrying it:
+   * `{ cookie, priority, id, endpoints }`. The rule is read from the list, not
+   * sent, parsed and checked again; `cookie` must be its current cookie (an
+   * entry computed before the rule changed is refused, `ERR_INVALID_ARG_VALUE`).
+   */
+  putManyFrom(list: NativeRuleList, entriesJson: string): NativeFlowDelta
   /** Forgets `cookie`; the DELETE that removes its flows, or `null` if unknown. */
   remove(cookie: bigint): Buffer | null
   /** The number of flows `put` would make (for budgets), without keeping them. */

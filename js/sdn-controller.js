@@ -91,12 +91,23 @@ function flowKey(f) {
   return text.replace(/ actions=.*$/, '')
 }
 
-/** One entry of NativeFlowTable.putMany: a rule for endpoints, or raw FLOW_MODs. */
+/**
+ * One entry of NativeFlowTable.putManyFrom: a rule of the native list (by id) or a
+ * rule's normalized JSON, for endpoints; or raw FLOW_MODs.
+ */
 function entryText(item) {
   const cookie = hexCookie(item.cookie)
-  return item.flows
-    ? `{"cookie":"${cookie}","flows":"${item.flows.toString('hex')}"}`
-    : `{"cookie":"${cookie}","priority":${item.priority},"rule":${item.specJson},"endpoints":${JSON.stringify(item.endpoints)}}`
+  if (item.flows) return `{"cookie":"${cookie}","flows":"${item.flows.toString('hex')}"}`
+  const rule = item.id !== undefined ? `"id":${JSON.stringify(item.id)}` : `"rule":${item.specJson}`
+  return `{"cookie":"${cookie}","priority":${item.priority},${rule},"endpoints":${endpointsJson(item.endpoints)}}`
+}
+
+// Endpoint lists are shared by every rule on the same VIF (see #endpoints): each is written once.
+const endpointTexts = new WeakMap()
+function endpointsJson(eps) {
+  let text = endpointTexts.get(eps)
+  if (text === undefined) endpointTexts.set(eps, (text = JSON.stringify(eps)))
+  return text
 }
 
 const NOTHING = Object.freeze({ items: [], entries: [] })
@@ -121,9 +132,13 @@ function specJsonOf(e) {
   return e.specJson
 }
 
-/** A rule compiled for the endpoints it has on one switch. */
-function ruleItem(e, endpoints) {
-  return { cookie: e.cookie, priority: e.priority, specJson: specJsonOf(e), endpoints }
+/**
+ * A rule compiled for the endpoints it has on one switch. The list's current rule
+ * `e` is named by id (the native list holds it, checked); an entry that left the
+ * list meanwhile carries its own rule.
+ */
+function ruleItem(e, endpoints, current) {
+  return current ? { cookie: e.cookie, priority: e.priority, id: e.id, endpoints } : { cookie: e.cookie, priority: e.priority, specJson: specJsonOf(e), endpoints }
 }
 
 function checkRuleObject(rule, at = '') {
@@ -201,10 +216,11 @@ function ruleListFor(p) {
 
 /** A switch: one bridge of one host, its desired flows and its channel. */
 class Switch {
-  constructor(host, bridge, tableId) {
+  constructor(host, bridge, tableId, list) {
     this.host = host
     this.bridge = bridge
     this.table = new native.NativeFlowTable(tableId)
+    this.list = list // the controller's NativeRuleList: entries name its rules by id
     this.compiled = new Map() // hex cookie -> what it was compiled from: unchanged rules are not recompiled
     this.foreign = new Map() // cookie (BigInt) -> flow_mods a caller chose (putForeignFlows)
     this.channel = null
@@ -242,7 +258,7 @@ class Switch {
       keys.push([cookie, key])
     }
     if (batch.length === 0) return { addCount: 0, deleteCount: 0 }
-    const delta = nativeCall(() => this.table.putMany(`[${batch.join(',')}]`))
+    const delta = nativeCall(() => this.table.putManyFrom(this.list, `[${batch.join(',')}]`))
     for (const [cookie, key] of keys) this.compiled.set(cookie, key)
     return delta
   }
@@ -1222,7 +1238,7 @@ class SdnController extends EventEmitter {
 
   #switchOf(host, bridge) {
     let sw = host.switches.get(bridge)
-    if (!sw) host.switches.set(bridge, (sw = new Switch(host, bridge, this.#opts.tableId)))
+    if (!sw) host.switches.set(bridge, (sw = new Switch(host, bridge, this.#opts.tableId, this.#list)))
     return sw
   }
 
@@ -1270,7 +1286,7 @@ class SdnController extends EventEmitter {
       if (e.host && e.host !== host.id) continue
       for (const [bridge, eps] of this.#endpoints(e.spec, interfaces)) {
         const b = at(bridge)
-        b.items.push(ruleItem(e, eps))
+        b.items.push(ruleItem(e, eps, true))
         b.entries.push(e)
       }
     }
@@ -1406,6 +1422,7 @@ class SdnController extends EventEmitter {
     // Older generations to delete: those no current entry still carries. Read when
     // deleting: a first contact may give an entry back the generation the switch holds.
     const staleNow = () => {
+      if (previous.length === 0) return []
       const current = new Set(entries.map((e) => e.cookie))
       return previous.map((p) => p.cookie).filter((c) => c !== undefined && !current.has(c))
     }
@@ -1462,7 +1479,7 @@ class SdnController extends EventEmitter {
     for (const [sw, all] of perSwitch) {
       const list = all.filter(([e]) => sw.foreignPriorities.has(e.priority))
       if (list.length === 0) continue
-      const refused = sw.table.withoutForeign(this.#compile(list.map(([e, eps]) => ruleItem(e, eps))))?.refused ?? []
+      const refused = sw.table.withoutForeign(this.#compile(list.map(([e, eps]) => this.#ruleItem(e, eps))))?.refused ?? []
       if (refused.length > 0) throw this.#conflictError(sw, refused)
     }
     return { ok: true, flows }
@@ -1494,7 +1511,7 @@ class SdnController extends EventEmitter {
     // A rule in two jobs (a respread and a concurrent add): its current form, once.
     const latest = new Map()
     for (const { list } of jobs) for (const [e, eps] of list) latest.set(e, eps)
-    const d = sw.put([...latest].map(([e, eps]) => ruleItem(e, eps)))
+    const d = sw.put([...latest].map(([e, eps]) => this.#ruleItem(e, eps)))
     for (const e of latest.keys()) e.pinned = true
     // Each job's flows here: what this put sends for its rules, unless a first contact just sent them.
     const counts = new Map()
@@ -1528,10 +1545,14 @@ class SdnController extends EventEmitter {
     }
   }
 
+  #ruleItem(e, eps) {
+    return ruleItem(e, eps, this.#byId.get(e.id) === e)
+  }
+
   /** The FLOW_MODs `items` compile to, encoded back to back (no switch touched). */
   #compile(items) {
     this.#scratch.clear()
-    return items.length === 0 ? Buffer.alloc(0) : nativeCall(() => this.#scratch.putMany(`[${items.map(entryText).join(',')}]`)).add
+    return items.length === 0 ? Buffer.alloc(0) : nativeCall(() => this.#scratch.putManyFrom(this.#list, `[${items.map(entryText).join(',')}]`)).add
   }
 
   async #refreshAll() {

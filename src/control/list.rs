@@ -113,6 +113,9 @@ pub enum Placement {
 pub struct RuleList {
     band: PriorityBand,
     rules: Vec<RuleState>,
+    /// Where each id is in `rules`: a lookup by id (every update, delete, reorder
+    /// and compile of a rule) must not walk a list of 10,000.
+    positions: HashMap<String, usize>,
     numbers: NumberRegistry,
 }
 
@@ -144,7 +147,7 @@ fn stored(mut rule: Rule) -> Rule {
 impl RuleList {
     /// An empty list in `band`.
     pub fn new(band: PriorityBand) -> Self {
-        RuleList { band, rules: Vec::new(), numbers: NumberRegistry::default() }
+        RuleList { band, rules: Vec::new(), positions: HashMap::new(), numbers: NumberRegistry::default() }
     }
 
     /// The band.
@@ -169,11 +172,23 @@ impl RuleList {
 
     /// The rule with `id`.
     pub fn get(&self, id: &str) -> Option<&RuleState> {
-        self.rules.iter().find(|r| r.id == id)
+        self.positions.get(id).map(|&i| &self.rules[i])
     }
 
     fn index_of(&self, id: &str) -> Result<usize, EngineError> {
-        self.rules.iter().position(|r| r.id == id).ok_or_else(|| EngineError::RuleNotFound { id: id.to_owned() })
+        self.positions.get(id).copied().ok_or_else(|| EngineError::RuleNotFound { id: id.to_owned() })
+    }
+
+    /// Records the positions of the rules from `start` on (after they moved).
+    fn index_from(&mut self, start: usize) {
+        for (i, r) in self.rules.iter().enumerate().skip(start) {
+            match self.positions.get_mut(r.id.as_str()) {
+                Some(p) => *p = i,
+                None => {
+                    self.positions.insert(r.id.clone(), i);
+                }
+            }
+        }
     }
 
     /// Who holds which number.
@@ -260,6 +275,7 @@ impl RuleList {
                 host,
             },
         );
+        self.index_from(index);
         match slot {
             Some(_) => Ok(Placement::Slotted),
             None => {
@@ -289,6 +305,7 @@ impl RuleList {
         for (i, ((id, rule), number)) in rules.into_iter().zip(numbers).enumerate() {
             self.numbers.take(rule_owner(&id), number);
             let priority = if room { (last - 1 - i as i32) as u16 } else { 0 };
+            self.positions.insert(id.clone(), self.rules.len());
             self.rules.push(RuleState { id, rule: stored(rule), number, generation: 0, priority, host: host.clone() });
         }
         if room {
@@ -315,6 +332,8 @@ impl RuleList {
     pub fn remove(&mut self, id: &str) -> Result<RuleState, EngineError> {
         let i = self.index_of(id)?;
         let entry = self.rules.remove(i);
+        self.positions.remove(entry.id.as_str());
+        self.index_from(i);
         self.numbers.release(entry.number);
         Ok(entry)
     }
@@ -339,6 +358,7 @@ impl RuleList {
         let mut old: Vec<Option<RuleState>> = std::mem::take(&mut self.rules).into_iter().map(Some).collect();
         // Every index once (checked above), so every take finds its rule.
         self.rules = order.into_iter().filter_map(|i| old[i].take()).collect();
+        self.index_from(0);
         self.respread();
         Ok(())
     }
@@ -412,6 +432,8 @@ impl RuleList {
             });
         }
         self.rules = restored;
+        self.positions.clear();
+        self.index_from(0);
         self.numbers = numbers;
         Ok(())
     }
@@ -449,6 +471,44 @@ mod tests {
 
     fn ids(l: &RuleList) -> Vec<&str> {
         l.rules().iter().map(|r| r.id.as_str()).collect()
+    }
+
+    #[test]
+    fn every_rule_is_found_by_its_id_whatever_moved_it() {
+        let indexed = |l: &RuleList| {
+            assert_eq!(l.positions.len(), l.len());
+            for (i, r) in l.rules().iter().enumerate() {
+                assert_eq!(l.index_of(&r.id), Ok(i), "{}", r.id);
+            }
+        };
+        let mut l = RuleList::new(PriorityBand::for_rules(10000, 10010).unwrap());
+        let batch = (0..4).map(|i| (format!("b{i}"), rule())).collect();
+        l.append_many(batch, None).unwrap();
+        l.insert("front", rule(), Some(0), None).unwrap();
+        l.insert("middle", rule(), Some(3), None).unwrap(); // may respread
+        indexed(&l);
+        l.remove("b0").unwrap();
+        l.remove("b3").unwrap();
+        indexed(&l);
+        assert_eq!(l.get("b0"), None);
+        l.reorder(&["b2", "middle", "b1", "front"].map(String::from)).unwrap();
+        indexed(&l);
+        let saved = l
+            .rules()
+            .iter()
+            .rev()
+            .map(|r| SavedRule {
+                id: r.id.clone(),
+                rule: r.rule.clone(),
+                number: r.number,
+                generation: r.generation,
+                priority: r.priority,
+                host: None,
+            })
+            .collect();
+        l.restore(saved).unwrap();
+        assert_eq!(ids(&l), ["front", "b1", "middle", "b2"]);
+        indexed(&l);
     }
 
     #[test]

@@ -65,6 +65,7 @@
 
 pub mod bands;
 pub mod engine;
+pub mod entries;
 pub mod error;
 pub mod list;
 pub mod numbers;
@@ -79,5 +80,5 @@ pub use bands::{NamedBand, PriorityBand, BANDS};
 pub use engine::{Batch, Engine, Receipt, SwitchStatus};
 pub use error::EngineError;
 pub use list::{Placement, RuleList, RuleState};
-pub use numbers::{random_rule_id, stable_number, NumberRegistry};
+pub use numbers::{random_rule_id, random_rule_ids, stable_number, NumberRegistry};
 pub use topology::{endpoints, HostTopology, Interface, SwitchId};

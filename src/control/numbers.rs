@@ -26,15 +26,34 @@ pub fn stable_number(identity: &str) -> u64 {
 /// A new rule id for a rule given without one: a random (version 4) UUID, as
 /// `crypto.randomUUID()` makes them on the JS side.
 pub fn random_rule_id() -> String {
+    random_rule_ids(1).pop().unwrap_or_default()
+}
+
+/// `n` new rule ids ([`random_rule_id`]), from one draw of the system's random
+/// source (one per id cost more than checking the rules of a batch).
+pub fn random_rule_ids(n: usize) -> Vec<String> {
     use ring::rand::{SecureRandom, SystemRandom};
-    let mut b = [0u8; 16];
+    let mut bytes = vec![0u8; 16 * n];
     // The system's random source failing is not something a caller can act on; a
     // UUID from a zeroed buffer would collide, so it must not be used.
-    SystemRandom::new().fill(&mut b).expect("the system random source is available");
-    b[6] = (b[6] & 0x0f) | 0x40; // version 4
-    b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
-    let h = |r: std::ops::Range<usize>| b[r].iter().map(|x| format!("{x:02x}")).collect::<String>();
-    format!("{}-{}-{}-{}-{}", h(0..4), h(4..6), h(6..8), h(8..10), h(10..16))
+    SystemRandom::new().fill(&mut bytes).expect("the system random source is available");
+    bytes
+        .chunks_exact_mut(16)
+        .map(|b| {
+            b[6] = (b[6] & 0x0f) | 0x40; // version 4
+            b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let mut id = String::with_capacity(36);
+            for (i, x) in b.iter().enumerate() {
+                if matches!(i, 4 | 6 | 8 | 10) {
+                    id.push('-');
+                }
+                id.push(char::from(HEX[usize::from(x >> 4)]));
+                id.push(char::from(HEX[usize::from(x & 0xf)]));
+            }
+            id
+        })
+        .collect()
 }
 
 /// The identity a rule's number derives from: `rule:<id>`.
@@ -115,6 +134,9 @@ mod tests {
         assert_eq!((&a[14..15], a.as_bytes()[8], a.as_bytes()[23]), ("4", b'-', b'-'));
         assert!("89ab".contains(&a[19..20]), "{a}");
         assert_ne!(a, random_rule_id());
+        let many = random_rule_ids(1000);
+        assert_eq!(many.iter().collect::<std::collections::HashSet<_>>().len(), 1000);
+        assert!(many.iter().all(|id| id.len() == 36 && &id[14..15] == "4"));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::errors::{err, guard, JsError};
 use crate::control::list::SavedRule;
-use crate::control::{random_rule_id, EngineError, Placement, PriorityBand, RuleList, RuleState};
+use crate::control::{random_rule_ids, EngineError, Placement, PriorityBand, RuleList, RuleState};
 use crate::rules::{parse_rule, parse_rules, Rule, RuleError};
 
 fn engine_error(e: EngineError) -> JsError {
@@ -56,20 +56,23 @@ impl NativeRuleBatch {
 #[napi]
 pub fn validate_rules(json: String) -> Result<NativeRuleBatch, JsError> {
     guard(|| {
-        let mut rules = parse_rules(&json).map_err(rule_error)?;
-        let mut text = String::with_capacity(json.len() + 50 * rules.len());
-        text.push('[');
+        let rules = parse_rules(&json).map_err(rule_error)?;
+        let mut new_ids = random_rule_ids(rules.iter().filter(|r| r.id.is_none()).count()).into_iter();
+        let mut text = Vec::with_capacity(json.len() + 50 * rules.len());
+        text.push(b'[');
         let mut with_ids = Vec::with_capacity(rules.len());
-        for (i, mut rule) in rules.drain(..).enumerate() {
+        for (i, mut rule) in rules.into_iter().enumerate() {
             if i > 0 {
-                text.push(',');
+                text.push(b',');
             }
-            let id = rule.id.get_or_insert_with(random_rule_id).clone();
-            text.push_str(&rule.to_json().to_string());
+            let id = rule.id.get_or_insert_with(|| new_ids.next().unwrap_or_default()).clone();
+            serde_json::to_writer(&mut text, &rule.to_json()).map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()))?;
             with_ids.push((id, rule));
         }
-        text.push(']');
-        Ok(NativeRuleBatch { rules: Some(with_ids), json: text })
+        text.push(b']');
+        // serde_json writes UTF-8 only.
+        let json = String::from_utf8(text).map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()))?;
+        Ok(NativeRuleBatch { rules: Some(with_ids), json })
     })
 }
 
@@ -106,6 +109,13 @@ fn placement(rules: &[RuleState], range: std::ops::Range<usize>, respread: bool)
 #[napi]
 pub struct NativeRuleList {
     list: RuleList,
+}
+
+impl NativeRuleList {
+    /// The list itself, for the flow tables that compile its rules.
+    pub(crate) fn list(&self) -> &RuleList {
+        &self.list
+    }
 }
 
 #[napi]

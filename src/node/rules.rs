@@ -9,11 +9,12 @@ use serde_json::Value;
 
 use super::errors::{err, from_decode, from_encode, guard, JsError};
 use crate::openflow::stats::StatsReplyBody;
-use crate::openflow::types::hex_decode;
 use crate::openflow::Message;
-use crate::rules::json::for_each_element;
-use crate::rules::table::{decode_flow_mods, dump_all_request, dump_request, encode_flow_mods};
-use crate::rules::{compile, cookie, flow_count, parse_endpoints, parse_rule, service, FlowTable, Rule, RuleError};
+use super::rule_list::NativeRuleList;
+use crate::control::entries::compile_entries;
+use crate::control::RuleList;
+use crate::rules::table::{dump_all_request, dump_request, encode_flow_mods};
+use crate::rules::{cookie, flow_count, parse_endpoints, parse_rule, service, FlowTable, Rule, RuleError};
 
 fn rule_error(e: RuleError) -> JsError {
     err(e.code, e.message)
@@ -184,57 +185,17 @@ impl NativeFlowTable {
     /// changes, so a bad one leaves it as it was.
     #[napi]
     pub fn put_many(&mut self, entries_json: String) -> Result<NativeFlowDelta, JsError> {
-        guard(|| {
-            let table_id = self.table.table_id();
-            let mut compiled = Vec::new();
-            for_each_element(&entries_json, |i, e| {
-                let Some(obj) = e.as_object() else {
-                    return Err(err("ERR_INVALID_ARG_TYPE", format!("entries[{i}] must be an object")));
-                };
-                let field = |name: &str| {
-                    obj.get(name).ok_or_else(|| err("ERR_INVALID_ARG_TYPE", format!("entries[{i}].{name} is missing")))
-                };
-                let c = field("cookie")?
-                    .as_str()
-                    .and_then(|t| u64::from_str_radix(t.strip_prefix("0x")?, 16).ok())
-                    .filter(|c| cookie::parse(*c).is_some())
-                    .ok_or_else(|| {
-                        err(
-                            "ERR_INVALID_ARG_VALUE",
-                            format!("entries[{i}].cookie must be a rule cookie as \"0x…\" hex"),
-                        )
-                    })?;
-                if let Some(flows) = obj.get("flows") {
-                    if let Some(k) = ["priority", "rule", "endpoints"].into_iter().find(|k| obj.contains_key(*k)) {
-                        let msg = format!("entries[{i}] has both flows and {k}: raw flows are an entry of their own");
-                        return Err(err("ERR_INVALID_ARG_VALUE", msg));
-                    }
-                    let bytes = flows.as_str().and_then(hex_decode).ok_or_else(|| {
-                        err("ERR_INVALID_ARG_VALUE", format!("entries[{i}].flows must be a string of hex digits"))
-                    })?;
-                    let flows = decode_flow_mods(&bytes, c, table_id)
-                        .map_err(|why| err("ERR_INVALID_ARG_VALUE", format!("entries[{i}].{why}")))?;
-                    compiled.push((c, flows));
-                    return Ok(());
-                }
-                let priority = field("priority")?
-                    .as_u64()
-                    .and_then(|p| u16::try_from(p).ok())
-                    .filter(|p| *p >= 1)
-                    .ok_or_else(|| err("ERR_OUT_OF_RANGE", format!("entries[{i}].priority must be 1 to 65535")))?;
-                let rule = parse_rule(field("rule")?).map_err(rule_error)?;
-                let endpoints = parse_endpoints(field("endpoints")?).map_err(rule_error)?;
-                compiled.push((c, compile(&rule, &endpoints, priority, c, table_id)));
-                Ok(())
-            })
-            .map_err(|e| {
-                e.unwrap_or_else(|e| err("ERR_INVALID_ARG_VALUE", format!("entries is not a JSON array: {e}")))
-            })?;
-            let d = self.table.put_all(compiled);
-            delta(&d.add, &d.delete)
-        })
+        guard(|| self.put_entries(&entries_json, None))
     }
 
+    /// `putMany` where an entry may name a rule of `list` instead of carrying it:
+    /// `{ cookie, priority, id, endpoints }`. The rule is read from the list, not
+    /// sent, parsed and checked again; `cookie` must be its current cookie (an
+    /// entry computed before the rule changed is refused, `ERR_INVALID_ARG_VALUE`).
+    #[napi]
+    pub fn put_many_from(&mut self, list: &NativeRuleList, entries_json: String) -> Result<NativeFlowDelta, JsError> {
+        guard(|| self.put_entries(&entries_json, Some(list.list())))
+    }
     /// Forgets `cookie`; the DELETE that removes its flows, or `null` if unknown.
     #[napi]
     pub fn remove(&mut self, cookie: BigInt) -> Result<Option<Buffer>, JsError> {
@@ -333,6 +294,14 @@ impl NativeFlowTable {
             }
             Ok((!refused.is_empty()).then(|| NativeForeignFilter { kept: kept.into(), refused }))
         })
+    }
+}
+
+impl NativeFlowTable {
+    fn put_entries(&mut self, entries_json: &str, list: Option<&RuleList>) -> Result<NativeFlowDelta, JsError> {
+        let compiled = compile_entries(entries_json, self.table.table_id(), list).map_err(rule_error)?;
+        let d = self.table.put_all(compiled);
+        delta(&d.add, &d.delete)
     }
 }
 

@@ -1,0 +1,105 @@
+//! Where the time of one `putMany` of 10,000 rules goes, without the N-API layer:
+//! reading the entries' JSON, checking each rule, compiling, the table's diff and
+//! the encoding of the FLOW_MODs to send. Same entries as `bench/rules.bench.js`
+//! sends for its 10,000 rules over 100 VIFs.
+//!
+//! Run: `cargo bench --no-default-features --bench rules`.
+
+use std::time::Instant;
+
+use xo_sdn_native::rules::json::for_each_element;
+use xo_sdn_native::rules::table::encode_flow_mods;
+use xo_sdn_native::control::random_rule_ids;
+use xo_sdn_native::rules::{compile, parse_endpoints, parse_rule, parse_rules, FlowTable};
+
+const RULES: usize = 10_000;
+const ROUNDS: usize = 7;
+
+/// Rule `k` of the 10,000: 100 VIFs, a port each hundred rules, both directions.
+fn rule_json(k: usize) -> String {
+    format!(
+        r#"{{"vif":{{"uuid":"00000000-0000-0000-0000-{:012}","mac":"02:00:00:00:00:01"}},"allow":false,"protocol":"tcp","port":{},"direction":"{}"}}"#,
+        k % 100,
+        1000 + k / 100,
+        if k % 2 == 1 { "to" } else { "from" }
+    )
+}
+
+/// The `putMany` entries of the 10,000 rules, each on its VIF's port.
+fn entries() -> String {
+    let items: Vec<String> = (0..RULES)
+        .map(|k| {
+            format!(
+                r#"{{"cookie":"0x{:016x}","priority":{},"rule":{},"endpoints":[{{"ofport":{},"mac":"02:00:00:00:00:01","ips":[]}}]}}"#,
+                k + 1,
+                30000 - k,
+                rule_json(k),
+                k % 100 + 1
+            )
+        })
+        .collect();
+    format!("[{}]", items.join(","))
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+/// `validateRules` of the same 10,000 rules: check, normalize, give each an id.
+fn validate() {
+    let text = format!("[{}]", (0..RULES).map(rule_json).collect::<Vec<_>>().join(","));
+    let mut rows = Vec::new();
+    for _ in 0..ROUNDS {
+        let t = Instant::now();
+        let parsed = parse_rules(&text).unwrap();
+        let check = ms(t);
+        let t = Instant::now();
+        let json: Vec<String> = parsed.iter().map(|r| r.to_json().to_string()).collect();
+        let normalize = ms(t);
+        let t = Instant::now();
+        let ids = random_rule_ids(parsed.len());
+        let identify = ms(t);
+        std::hint::black_box((json, ids));
+        rows.push([check, normalize, identify]);
+    }
+    rows.sort_by(|a, b| a.iter().sum::<f64>().total_cmp(&b.iter().sum::<f64>()));
+    let [check, normalize, identify] = rows[ROUNDS / 2];
+    println!("validateRules of {RULES} rules (median of {ROUNDS}): check {check:.1} ms, normalize {normalize:.1} ms, ids {identify:.1} ms");
+}
+
+fn main() {
+    validate();
+    let text = entries();
+    let mut rows = Vec::new();
+    for _ in 0..ROUNDS {
+        let t = Instant::now();
+        let mut parsed = Vec::with_capacity(RULES);
+        for_each_element(&text, |_, e| {
+            let cookie = u64::from_str_radix(e["cookie"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+            let priority = e["priority"].as_u64().unwrap() as u16;
+            parsed.push((cookie, priority, parse_rule(&e["rule"]).unwrap(), parse_endpoints(&e["endpoints"]).unwrap()));
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        let read = ms(t);
+        let t = Instant::now();
+        let compiled: Vec<_> = parsed.iter().map(|(c, p, r, e)| (*c, compile(r, e, *p, *c, 0))).collect();
+        let compiling = ms(t);
+        let t = Instant::now();
+        let mut table = FlowTable::new(0);
+        let delta = table.put_all(compiled);
+        let diff = ms(t);
+        let t = Instant::now();
+        let bytes = encode_flow_mods(&delta.add).unwrap();
+        let encode = ms(t);
+        assert_eq!(delta.add.len(), RULES);
+        std::hint::black_box(bytes);
+        rows.push([read, compiling, diff, encode]);
+    }
+    rows.sort_by(|a, b| a.iter().sum::<f64>().total_cmp(&b.iter().sum::<f64>()));
+    let [read, compiling, diff, encode] = rows[ROUNDS / 2];
+    println!(
+        "putMany of {RULES} rules (median of {ROUNDS}): read+check {read:.1} ms, compile {compiling:.1} ms, diff {diff:.1} ms, encode {encode:.1} ms, total {:.1} ms",
+        read + compiling + diff + encode
+    );
+}

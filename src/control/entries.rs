@@ -1,0 +1,132 @@
+//! The entries of a flow table's desired state as the JS controller sends them
+//! (`NativeFlowTable.putMany`): a JSON array, each entry one of
+//! - `{ cookie, priority, rule, endpoints }`: a rule (normalized JSON) to compile;
+//! - `{ cookie, priority, id, endpoints }`: rule `id` of the controller's
+//!   [`RuleList`], compiled from what the list holds (not sent, parsed and checked
+//!   again); `cookie` must be its current one;
+//! - `{ cookie, flows }`: FLOW_MOD ADDs encoded back to back (what no rule compiles
+//!   to, e.g. the rewrites of an elastic IP).
+//!
+//! Cookies are `"0x…"` hex strings of our namespace (`rules::cookie`). Every entry
+//! is checked before anything is returned, so a bad one changes nothing.
+
+use crate::openflow::types::hex_decode;
+use crate::openflow::FlowMod;
+use crate::rules::json::for_each_element;
+use crate::rules::rule::{ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE};
+use crate::rules::table::decode_flow_mods;
+use crate::rules::{compile, cookie, parse_endpoints, parse_rule, RuleError};
+
+use super::list::RuleList;
+
+fn refused(code: &'static str, message: String) -> RuleError {
+    RuleError { code, field: String::new(), message }
+}
+
+/// Each entry's cookie and flows, in order (entries of one cookie are not united
+/// here: `FlowTable::put_all` does it). `list` is where `id` entries are looked up;
+/// without it they are refused.
+pub fn compile_entries(
+    json: &str,
+    table_id: u8,
+    list: Option<&RuleList>,
+) -> Result<Vec<(u64, Vec<FlowMod>)>, RuleError> {
+    let mut compiled = Vec::new();
+    for_each_element(json, |i, e| {
+        let Some(obj) = e.as_object() else {
+            return Err(refused(ERR_INVALID_ARG_TYPE, format!("entries[{i}] must be an object")));
+        };
+        let field = |name: &str| {
+            obj.get(name).ok_or_else(|| refused(ERR_INVALID_ARG_TYPE, format!("entries[{i}].{name} is missing")))
+        };
+        let c = field("cookie")?
+            .as_str()
+            .and_then(|t| u64::from_str_radix(t.strip_prefix("0x")?, 16).ok())
+            .filter(|c| cookie::parse(*c).is_some())
+            .ok_or_else(|| {
+                refused(ERR_INVALID_ARG_VALUE, format!("entries[{i}].cookie must be a rule cookie as \"0x…\" hex"))
+            })?;
+        if let Some(flows) = obj.get("flows") {
+            if let Some(k) = ["priority", "rule", "id", "endpoints"].into_iter().find(|k| obj.contains_key(*k)) {
+                let msg = format!("entries[{i}] has both flows and {k}: raw flows are an entry of their own");
+                return Err(refused(ERR_INVALID_ARG_VALUE, msg));
+            }
+            let bytes = flows.as_str().and_then(hex_decode).ok_or_else(|| {
+                refused(ERR_INVALID_ARG_VALUE, format!("entries[{i}].flows must be a string of hex digits"))
+            })?;
+            let flows = decode_flow_mods(&bytes, c, table_id)
+                .map_err(|why| refused(ERR_INVALID_ARG_VALUE, format!("entries[{i}].{why}")))?;
+            compiled.push((c, flows));
+            return Ok(());
+        }
+        let priority = field("priority")?
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .filter(|p| *p >= 1)
+            .ok_or_else(|| refused(ERR_OUT_OF_RANGE, format!("entries[{i}].priority must be 1 to 65535")))?;
+        let endpoints = parse_endpoints(field("endpoints")?)?;
+        let flows = match obj.get("id") {
+            Some(id) => {
+                let state = id.as_str().and_then(|id| list?.get(id)).ok_or_else(|| {
+                    refused(ERR_INVALID_ARG_VALUE, format!("entries[{i}].id names no rule of the list"))
+                })?;
+                if state.cookie() != c {
+                    let msg = format!("entries[{i}].cookie is not the current cookie of rule {}", state.id());
+                    return Err(refused(ERR_INVALID_ARG_VALUE, msg));
+                }
+                compile(state.rule(), &endpoints, priority, c, table_id)
+            }
+            None => compile(&parse_rule(field("rule")?)?, &endpoints, priority, c, table_id),
+        };
+        compiled.push((c, flows));
+        Ok(())
+    })
+    .map_err(|e| e.unwrap_or_else(|e| refused(ERR_INVALID_ARG_VALUE, format!("entries is not a JSON array: {e}"))))?;
+    Ok(compiled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::PriorityBand;
+    use crate::rules::table::encode_flow_mods;
+    use serde_json::json;
+
+    const RULE: &str = r#"{"vif":{"uuid":"00000000-0000-0000-0000-000000000001","mac":"02:00:00:00:00:01"},"allow":false,"protocol":"tcp","port":22,"direction":"to"}"#;
+    const ENDPOINTS: &str = r#"[{"ofport":1,"mac":"02:00:00:00:00:01","ips":[]}]"#;
+
+    fn list() -> RuleList {
+        let mut l = RuleList::new(PriorityBand::RULES_DEFAULT);
+        l.insert("ssh", parse_rule(&serde_json::from_str(RULE).unwrap()).unwrap(), None, None).unwrap();
+        l
+    }
+
+    #[test]
+    fn a_rule_named_by_id_compiles_as_the_same_rule_sent_whole() {
+        let l = list();
+        let r = l.get("ssh").unwrap();
+        let (c, p) = (r.cookie(), r.priority());
+        let by_id = format!(r#"[{{"cookie":"0x{c:x}","priority":{p},"id":"ssh","endpoints":{ENDPOINTS}}}]"#);
+        let whole = format!(r#"[{{"cookie":"0x{c:x}","priority":{p},"rule":{RULE},"endpoints":{ENDPOINTS}}}]"#);
+        let a = compile_entries(&by_id, 0, Some(&l)).unwrap();
+        let b = compile_entries(&whole, 0, None).unwrap();
+        assert_eq!(a, b);
+        assert!(!a[0].1.is_empty());
+        assert_eq!(encode_flow_mods(&a[0].1).unwrap(), encode_flow_mods(&b[0].1).unwrap());
+    }
+
+    #[test]
+    fn an_id_entry_is_refused_without_the_list_for_another_rule_or_an_old_cookie() {
+        let mut l = list();
+        let old = l.get("ssh").unwrap().cookie();
+        let entry = |id: &str, c: u64| format!(r#"[{{"cookie":"0x{c:x}","priority":100,"id":"{id}","endpoints":{ENDPOINTS}}}]"#);
+        let message = |r: Result<_, RuleError>| r.unwrap_err().message;
+        assert!(message(compile_entries(&entry("ssh", old), 0, None)).contains("names no rule"));
+        assert!(message(compile_entries(&entry("nope", old), 0, Some(&l))).contains("names no rule"));
+        l.update("ssh", parse_rule(&serde_json::from_str(RULE).unwrap()).unwrap()).unwrap();
+        let e = compile_entries(&entry("ssh", old), 0, Some(&l)).unwrap_err();
+        assert_eq!((e.code, e.message.contains("not the current cookie")), (ERR_INVALID_ARG_VALUE, true), "{e}");
+        let raw = json!([{ "cookie": format!("0x{old:x}"), "flows": "00", "id": "ssh" }]).to_string();
+        assert!(message(compile_entries(&raw, 0, Some(&l))).contains("has both flows and id"));
+    }
+}
