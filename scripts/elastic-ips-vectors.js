@@ -4,7 +4,8 @@
 // the security groups derive for the VIF, the interfaces, the cookie. The vectors
 // were first written by the JS implementation of the flows (js/elastic-ips.js at
 // 4e88dc6); src/policy/elastic_ips.rs and __test__/elastic-ips-flows.test.js check
-// that the Rust one gives the same bytes. `node scripts/elastic-ips-vectors.js [--check]`.
+// that the Rust one gives the same bytes. `node scripts/elastic-ips-vectors.js [--check]`
+// (write, or compare with the file).
 
 const fs = require('node:fs')
 const path = require('node:path')
@@ -93,17 +94,28 @@ async function scenario(s) {
   }
 }
 
-async function main() {
-  const vectors = []
-  for (const s of SCENARIOS) vectors.push(await scenario(s))
-  const text = `${JSON.stringify(vectors, null, 1)}\n`
-  if (process.argv.includes('--check')) {
-    if (fs.readFileSync(OUT, 'utf8') !== text) throw new Error(`${OUT} differs from what ElasticIps gives now`)
-    console.log('same vectors')
-  } else fs.writeFileSync(OUT, text)
+/** Every scenario's vector, as the package computes it now. */
+async function vectors() {
+  const out = []
+  for (const s of SCENARIOS) out.push(await scenario(s))
+  return out
 }
 
-main().catch((err) => {
-  console.error(err)
-  process.exitCode = 1
-})
+const text = (v) => `${JSON.stringify(v, null, 1)}\n`
+
+async function main() {
+  const now = text(await vectors())
+  if (process.argv.includes('--check')) {
+    if (fs.readFileSync(OUT, 'utf8') !== now) throw new Error(`${OUT} differs from what ElasticIps gives now`)
+    console.log('same vectors')
+  } else fs.writeFileSync(OUT, now)
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err)
+    process.exitCode = 1
+  })
+}
+
+module.exports = { vectors, OUT }

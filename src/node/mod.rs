@@ -5,6 +5,7 @@
 #![allow(missing_docs)] // documented on the JS side (index.d.ts)
 
 mod codec;
+mod elastic_ips;
 mod convert;
 mod errors;
 mod memory;
