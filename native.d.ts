@@ -658,6 +658,25 @@ export interface NativePlacement {
   cookies: Array<bigint>
 }
 
+/** A rule as js/xo-adapters.js `pluginRule` checked it. */
+export interface NativePluginRule {
+  protocol: string
+  to: boolean
+  from: boolean
+  mac?: string
+  ipRange?: string
+  port?: number
+  /** Needed with `actions` (an add); a delete by match has none. */
+  allow?: boolean
+}
+
+/** Where a network's flows go on the host (js/xo-adapters.js `networkTopology`). */
+export interface NativePluginTopology {
+  vlan?: number
+  ofports: Array<number>
+  uplinks: Array<number>
+}
+
 /** Result of `reconcile`: send `delete` first, then `add`. */
 export interface NativeReconcile {
   add: Buffer
@@ -742,3 +761,9 @@ export declare function validateRule(json: string): string
  * (`rules[3]: rule.port must be ...`).
  */
 export declare function validateRules(json: string): NativeRuleBatch
+
+/**
+ * The plugin's flows, with ` actions=normal|drop` when `actions`. Errors name
+ * `rule.*` or `topology.*`.
+ */
+export declare function xoPluginFlows(rule: NativePluginRule, topology: NativePluginTopology, actions: boolean): Array<string>

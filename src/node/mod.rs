@@ -17,5 +17,6 @@ mod rules;
 mod session;
 mod stream;
 mod tls;
+mod xo_plugin;
 #[cfg(feature = "bench-typed")]
 mod typed_codec;
