@@ -169,7 +169,7 @@ impl Cidr {
     }
 
     /// The prefix length.
-    pub fn len(self) -> u8 {
+    pub fn prefix_len(self) -> u8 {
         self.len
     }
 
@@ -548,7 +548,7 @@ mod tests {
     #[test]
     fn cidrs_are_read_by_the_one_grammar_and_named_in_errors() {
         let c = Cidr::parse(" 203.0.113.0/28 ", "options.pools[0]").unwrap();
-        assert_eq!((c.to_string(), c.len()), ("203.0.113.0/28".to_owned(), 28));
+        assert_eq!((c.to_string(), c.prefix_len()), ("203.0.113.0/28".to_owned(), 28));
         assert_eq!(Cidr::parse("198.51.100.7", "x").unwrap().to_string(), "198.51.100.7/32");
         let cases = [
             (
