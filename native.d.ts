@@ -7,6 +7,27 @@
  */
 export declare class NativeChunk {}
 
+export declare class NativeElasticIps {
+  /** Errors name `options.pools[i]` / `options.internal[i]`. */
+  constructor(pools: Array<string>, internal: Array<string>)
+  /**
+   * The next free address of `pool` (or of any pool), `leased` being taken.
+   * `SDN_EIP_POOL_NOT_FOUND`, `SDN_EIP_POOL_EXHAUSTED`.
+   */
+  lease(pool: string | undefined | null, leased: Array<string>): NativeLease
+  /**
+   * Checks the addresses of a saved state: each a plain IPv4 address in a
+   * pool. Errors name `state.addresses[i].ip`.
+   */
+  checkLeased(ips: Array<string>): void
+  /**
+   * The flows of the associated addresses on one host: per association and
+   * interface of its VIF, one item. Errors name `associations[i].…` or
+   * `interfaces[i].…`.
+   */
+  place(associations: Array<NativeAssociation>, interfaces: Array<NativeBridgeInterface>): Array<NativePlacement>
+}
+
 /** The desired flows of one bridge, per rule cookie. */
 export declare class NativeFlowTable {
   /** `tableId` 0..253 (254 is OVS's hidden table, 255 means "all"). */
@@ -393,6 +414,8 @@ export declare function buildGratuitousArp(mac: string, ip: string): Buffer
 
 export declare function cookieNamespace(): NativeCookieNamespace
 
+export declare function elasticIpPriorities(): NativeElasticIpPriorities
+
 /** How one host is authenticated; exactly one of these must be given. */
 export interface HostTlsOptions {
   /** The host's certificate (XAPI `host.get_server_certificate`), the anchor for that host. */
@@ -429,6 +452,16 @@ export interface NativeArpPacket {
   targetIp: string
   /** The 802.1Q VLAN id, when the frame was tagged. */
   vlan?: number
+}
+
+/** An address associated with a VIF. */
+export interface NativeAssociation {
+  publicIp: string
+  /** Its rule number (the controller's), for the cookie. */
+  number: number
+  generation: number
+  vif: NativeElasticIpVif
+  groups?: NativeGroupRules
 }
 
 /** One priority band, `min..=max`. */
@@ -468,6 +501,14 @@ export interface NativeBatchResult {
   errors: Array<NativeBatchError>
 }
 
+/** An interface of a bridge of the host. */
+export interface NativeBridgeInterface {
+  bridge: string
+  name: string
+  ofport: number
+  vifUuid?: string
+}
+
 /** Options of a channel (see the JS `OpenFlowChannel` for their documentation). */
 export interface NativeChannelOptions {
   host: string
@@ -505,6 +546,26 @@ export interface NativeCookieParts {
   generation: number
 }
 
+/** A rule the security groups derive for the VIF: its priority and normalized JSON. */
+export interface NativeDerivedRule {
+  priority: number
+  spec: string
+}
+
+/** The three priorities of the elastic IPs (from the band table). */
+export interface NativeElasticIpPriorities {
+  arp: number
+  internal: number
+  nat: number
+}
+
+/** The VIF of an association, as the facade checked it. */
+export interface NativeElasticIpVif {
+  uuid: string
+  mac: string
+  ip: string
+}
+
 /** Flows of our namespace the switch has but nobody wants. */
 export interface NativeExtraFlows {
   cookie: bigint
@@ -536,6 +597,12 @@ export interface NativeForeignFilter {
   refused: Array<string>
 }
 
+/** The VIF's security groups (`SecurityGroups#rulesOf`). */
+export interface NativeGroupRules {
+  egressRestricted: boolean
+  rules: Array<NativeDerivedRule>
+}
+
 /** An IPv4 prefix read by the API's one grammar ([`crate::net::addr`]). */
 export interface NativeIpv4Cidr {
   /** `a.b.c.d/n`, the network address (host bits cleared when asked). */
@@ -544,6 +611,12 @@ export interface NativeIpv4Cidr {
   network: number
   /** The prefix length, 0..=32 (32 for a plain address). */
   prefix: number
+}
+
+/** An address leased: the address and its pool (`a.b.c.d/n`). */
+export interface NativeLease {
+  publicIp: string
+  pool: string
 }
 
 /** One event for the JS driver. */
@@ -568,6 +641,17 @@ export interface NativeOvsdbOptions {
   requestTimeoutMs?: number
 }
 
+/** An associated address placed on a bridge: the provider item, and who answers ARP. */
+export interface NativePlacement {
+  bridge: string
+  publicIp: string
+  /** The VIF's MAC: the answer to ARP requests for `publicIp` on this bridge. */
+  mac: string
+  cookie: bigint
+  /** The FLOW_MODs, back to back. */
+  flows: Buffer
+}
+
 /** What a command set, for the rules `start..start + priorities.length`. */
 export interface NativePlacement {
   /** Index of the first rule described. */
@@ -579,6 +663,25 @@ export interface NativePlacement {
   /** Rule numbers (40 bits: exact as JS numbers). */
   numbers: Array<number>
   cookies: Array<bigint>
+}
+
+/** A rule as js/xo-adapters.js `pluginRule` checked it. */
+export interface NativePluginRule {
+  protocol: string
+  to: boolean
+  from: boolean
+  mac?: string
+  ipRange?: string
+  port?: number
+  /** Needed with `actions` (an add); a delete by match has none. */
+  allow?: boolean
+}
+
+/** Where a network's flows go on the host (js/xo-adapters.js `networkTopology`). */
+export interface NativePluginTopology {
+  vlan?: number
+  ofports: Array<number>
+  uplinks: Array<number>
 }
 
 /** Result of `reconcile`: send `delete` first, then `add`. */
@@ -665,3 +768,9 @@ export declare function validateRule(json: string): string
  * (`rules[3]: rule.port must be ...`).
  */
 export declare function validateRules(json: string): NativeRuleBatch
+
+/**
+ * The plugin's flows, with ` actions=normal|drop` when `actions`. Errors name
+ * `rule.*` or `topology.*`.
+ */
+export declare function xoPluginFlows(rule: NativePluginRule, topology: NativePluginTopology, actions: boolean): Array<string>

@@ -19,39 +19,51 @@
 // (SdnController, priority 10000+) takes matching packets before translation,
 // so inbound packets it allows reach the VM with the public destination; use
 // security groups to open services of a VIF with an elastic IP.
+//
+// The flows, the pools (leasing, membership) and the priorities are computed in
+// Rust (src/policy/elastic_ips.rs, one native call per operation or host); this
+// facade keeps the leases (the state it exports), the events, the ARP rate
+// limiter and the calls to the controller.
 
 const native = require('./binding.js')
-const { encodeBatch, decode, frames } = require('./codec.js')
-const { fail, argError, describe, ipv4Cidr, checkVif, optionsObject, checkString, checkController } = require('./options.js')
+const { nativeCall } = require('./errors.js')
+const { fail, argError, describe, checkVif, optionsObject, checkString, checkController } = require('./options.js')
 
 // From the one band table (src/control/bands.rs): ARP to the controller first, then
 // internal traffic untranslated, then translation.
-const BAND = native.priorityBands().elasticIps
-const PRIORITY = { arp: BAND.max, internal: BAND.min + Math.floor((BAND.max - BAND.min) / 2), nat: BAND.min }
+const PRIORITY = Object.freeze(native.elasticIpPriorities())
 const STATE_VERSION = 1
-const ETH_IP = 0x0800
-const ETH_ARP = 0x0806
 
-const intToIp = (n) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.')
-
-/** A checked CIDR with its numbers: `{ text, base, prefix, size }` (read by the crate's one parser). */
-function parseCidr(text, where) {
-  const { cidr, network, prefix } = ipv4Cidr(typeof text === 'string' ? text.trim() : text, where)
-  return { text: cidr, base: network, prefix, size: 2 ** (32 - prefix) }
+/** `list` (an array) of CIDR strings, checked to be strings: the native side reads them. */
+function cidrStrings(list, where) {
+  return Array.from(list, (p, i) => { // holes too
+    if (typeof p !== 'string') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `${where}[${i}] must be an IPv4 CIDR string, got ${describe(p)}`)
+    return p
+  })
 }
 
-/** Is `inner` inside `outer` (both { base, prefix })? */
-const within = (inner, outer) => inner.prefix >= outer.prefix && Math.floor(inner.base / outer.size) === Math.floor(outer.base / outer.size)
+/** The interfaces of a host (`Map` bridge -> `[{ name, ofport, vifUuid? }]`) as one list for the native side. */
+function interfaceList(interfaces) {
+  if (!(interfaces instanceof Map)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `interfaces must be a Map of bridge -> interfaces, got ${describe(interfaces)}`)
+  const out = []
+  for (const [bridge, list] of interfaces) {
+    if (typeof bridge !== 'string' || !Array.isArray(list)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'interfaces must map bridge names to arrays of interfaces')
+    for (const i of list) {
+      const ok = i !== null && typeof i === 'object' && typeof i.name === 'string' && typeof i.ofport === 'number' && (i.vifUuid == null || typeof i.vifUuid === 'string')
+      if (!ok) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `interfaces of ${bridge} must be { name, ofport, vifUuid? }, got ${describe(i)}`)
+      out.push({ bridge, name: i.name, ofport: i.ofport, vifUuid: i.vifUuid ?? undefined })
+    }
+  }
+  return out
+}
 
 class ElasticIps {
   #handle
   #sg
-  #pools
-  #internal
+  #core // NativeElasticIps: the pools and internal ranges, parsed once
   #addresses = new Map() // public ip -> { ip, pool, number, generation, vif: { uuid, mac, ip } | null }
   #answering = new Map() // `${host}|${bridge}|${publicIp}` -> mac: where ARP for an address is answered
   #limiter
-  #twins = new Map() // cache: derived rules + endpoint + address -> FLOW_MOD objects
   #events
 
   /**
@@ -67,9 +79,10 @@ class ElasticIps {
     const { pools, internal = [], securityGroups, arpRatePerSec = 20 } = optionsObject(options)
     if (securityGroups !== undefined && (securityGroups === null || typeof securityGroups !== 'object' || typeof securityGroups.rulesOf !== 'function')) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `options.securityGroups must be a SecurityGroups, got ${describe(securityGroups)}`)
     if (!Array.isArray(pools) || pools.length === 0) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.pools must be a non-empty array of CIDRs')
-    this.#pools = pools.map((p, i) => parseCidr(p, `options.pools[${i}]`))
+    const poolTexts = cidrStrings(pools, 'options.pools')
     if (!Array.isArray(internal)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.internal must be an array of CIDRs')
-    this.#internal = internal.map((p, i) => parseCidr(p, `options.internal[${i}]`))
+    const internalTexts = cidrStrings(internal, 'options.internal')
+    this.#core = nativeCall(() => new native.NativeElasticIps(poolTexts, internalTexts))
     if (typeof arpRatePerSec !== 'number') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `options.arpRatePerSec must be a number, got ${describe(arpRatePerSec)}`)
     if (!(arpRatePerSec > 0) || arpRatePerSec > 1e6) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.arpRatePerSec must be positive, at most 1e6')
     this.#limiter = new native.NativeRateLimiter(arpRatePerSec, Math.max(1, Math.ceil(arpRatePerSec * 2)), 65536)
@@ -89,21 +102,13 @@ class ElasticIps {
   /** Leases a free address (from `pool`, a CIDR given at construction, or any). */
   allocateAddress(pool) {
     if (pool !== undefined) checkString(pool, 'pool')
-    const pools = pool === undefined ? this.#pools : this.#pools.filter((p) => p.text === pool || p.text === `${pool}/32`)
-    if (pools.length === 0) throw fail('SDN_EIP_POOL_NOT_FOUND', `no address pool ${pool}`)
-    for (const p of pools) {
-      // Network and broadcast addresses are skipped in pools larger than /31.
-      const [first, last] = p.prefix >= 31 ? [p.base, p.base + p.size - 1] : [p.base + 1, p.base + p.size - 2]
-      for (let n = first; n <= last; n++) {
-        const ip = intToIp(n)
-        if (this.#addresses.has(ip)) continue
-        const entry = { ip, pool: p.text, number: this.#handle.allocateNumber(`eip:${ip}`), generation: 0, vif: null }
-        this.#addresses.set(ip, entry)
-        this.#handle.persist().catch(() => {}) // a failure is reported by the controller
-        return { publicIp: ip, pool: p.text }
-      }
-    }
-    throw fail('SDN_EIP_POOL_EXHAUSTED', `no free address in ${pools.map((p) => p.text).join(', ')}`)
+    // SDN_EIP_POOL_NOT_FOUND and SDN_EIP_POOL_EXHAUSTED come from the native side.
+    const lease = nativeCall(() => this.#core.lease(pool, [...this.#addresses.keys()]))
+    const ip = lease.publicIp
+    const entry = { ip, pool: lease.pool, number: this.#handle.allocateNumber(`eip:${ip}`), generation: 0, vif: null }
+    this.#addresses.set(ip, entry)
+    this.#handle.persist().catch(() => {}) // a failure is reported by the controller
+    return { publicIp: ip, pool: lease.pool }
   }
 
   /**
@@ -153,15 +158,16 @@ class ElasticIps {
     if (state === null || typeof state !== 'object' || state.version !== STATE_VERSION || !Array.isArray(state.addresses)) {
       throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `state must come from exportState() (version ${STATE_VERSION})`)
     }
-    const map = new Map()
-    Array.from(state.addresses).forEach((e, i) => { // holes too
-      if (e === null || typeof e !== 'object' || typeof e.pool !== 'string' || !Number.isInteger(e.number) || e.number < 1 || !Number.isInteger(e.generation) || e.generation < 0 || e.generation > 255 || (e.vif !== null && typeof e.vif !== 'object')) {
+    const entries = Array.from(state.addresses, (e, i) => { // holes too
+      if (e === null || typeof e !== 'object' || typeof e.ip !== 'string' || typeof e.pool !== 'string' || !Number.isInteger(e.number) || e.number < 1 || !Number.isInteger(e.generation) || e.generation < 0 || e.generation > 255 || (e.vif !== null && typeof e.vif !== 'object')) {
         throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `state must come from exportState(): addresses[${i}] is not an address`)
       }
-      const ip = parseCidr(e.ip, 'state.addresses[].ip')
-      if (!this.#pools.some((p) => within(ip, p))) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `${e.ip} is in none of the pools`)
-      map.set(e.ip, { ip: e.ip, pool: e.pool, number: e.number, generation: e.generation, vif: e.vif ? this.#checkVif(e.vif) : null })
+      return e
     })
+    // Each a plain address in one of the pools (errors name state.addresses[i].ip).
+    nativeCall(() => this.#core.checkLeased(entries.map((e) => e.ip)))
+    const map = new Map()
+    for (const e of entries) map.set(e.ip, { ip: e.ip, pool: e.pool, number: e.number, generation: e.generation, vif: e.vif ? this.#checkVif(e.vif) : null })
     for (const e of map.values()) this.#handle.reserveNumbers(e.number)
     this.#addresses = map
   }
@@ -170,24 +176,26 @@ class ElasticIps {
 
   /** @internal The flows of the associated VIFs of a host, per bridge. */
   items(hostId, interfaces) {
-    const out = new Map()
+    checkString(hostId, 'hostId')
+    const associated = [...this.#addresses.values()].filter((e) => e.vif)
+    const list = associated.length === 0 ? [] : interfaceList(interfaces)
+    // One native call for the host: the flows of every associated address on every bridge of its VIF.
+    const placed = associated.length === 0 ? [] : nativeCall(() => this.#core.place(associated.map((e) => this.#association(e)), list))
     for (const key of [...this.#answering.keys()]) if (key.startsWith(`${hostId}|`)) this.#answering.delete(key)
-    for (const e of this.#addresses.values()) {
-      if (!e.vif) continue
-      for (const [bridge, list] of interfaces) {
-        for (const iface of list) {
-          if (iface.vifUuid !== e.vif.uuid || iface.name.startsWith('tap')) continue
-          const flows = this.#flows(e, iface.ofport)
-          const cookie = this.#handle.cookie(e.number, e.generation)
-          for (const f of flows) f.cookie = cookie
-          const items = out.get(bridge) ?? []
-          items.push({ cookie, flows: encodeBatch(flows) })
-          out.set(bridge, items)
-          this.#answering.set(`${hostId}|${bridge}|${e.ip}`, e.vif.mac)
-        }
-      }
+    const out = new Map()
+    for (const p of placed) {
+      const items = out.get(p.bridge) ?? []
+      items.push({ cookie: p.cookie, flows: p.flows })
+      out.set(p.bridge, items)
+      this.#answering.set(`${hostId}|${p.bridge}|${p.publicIp}`, p.mac)
     }
     return out
+  }
+
+  /** What the native side needs of an associated address: its cookie's parts, its VIF, the VIF's security groups. */
+  #association(e) {
+    const groups = this.#sg?.rulesOf(e.vif.uuid)
+    return { publicIp: e.ip, number: e.number, generation: e.generation, vif: e.vif, groups: groups ?? undefined }
   }
 
   /** @internal ARP requests for our public addresses, sent up by the 9990 flows. */
@@ -208,68 +216,6 @@ class ElasticIps {
       () => this.#events.emit('arpReply', { host, bridge, publicIp: arp.targetIp, mac, to: arp.senderIp, port: inPort }),
       (err) => this.#handle.report('ARP reply not sent', err),
     )
-  }
-
-  // ---- flows ----
-
-  #flows(e, ofport) {
-    const { mac, ip } = e.vif
-    const P = e.ip
-    const toVif = [{ type: 'set_dl_dst', dlAddr: mac }, { type: 'set_nw_dst', nwAddr: ip }, { type: 'output', port: ofport }]
-    const flows = []
-    const fromVif = [{ type: 'set_nw_src', nwAddr: P }, { type: 'output', port: 'normal' }]
-    const flow = (priority, match, actions) => ({ type: 'flow_mod', command: 'add', priority, match, instructions: [{ type: 'apply_actions', actions }] })
-    flows.push(flow(PRIORITY.arp, { dlType: ETH_ARP, nwProto: 1, nwDst: P }, [{ type: 'output', port: 'controller', maxLen: 128 }]))
-    const groups = this.#sg?.rulesOf(e.vif.uuid)
-    const out = { inPort: ofport, dlSrc: mac, dlType: ETH_IP, nwSrc: ip }
-    const translateOut = () => {
-      flows.push(flow(PRIORITY.nat, out, fromVif))
-      for (const k of this.#internal) flows.push(flow(PRIORITY.internal, { ...out, nwDst: k.text }, [{ type: 'output', port: 'normal' }]))
-    }
-    if (!groups) {
-      flows.push(flow(PRIORITY.nat, { dlType: ETH_IP, nwDst: P }, toVif))
-      translateOut()
-      return flows
-    }
-    // Outbound open (no egress flows of the groups): translate everything the VIF sends.
-    if (!groups.egressRestricted) translateOut()
-    // Twins of the security groups' allowed IP flows: the groups decide, translated.
-    for (const f of this.#compiled(groups.rules, ofport, mac, ip)) {
-      const m = { ...f.match }
-      delete m.oxm
-      if (m.dlType !== ETH_IP) continue
-      if (m.inPort === undefined) {
-        flows.push(flow(PRIORITY.nat, { ...m, nwDst: P }, toVif))
-        continue
-      }
-      if (!groups.egressRestricted) continue
-      const twin = { ...m, nwSrc: ip }
-      const dst = m.nwDst === undefined ? null : parseCidr(m.nwDst, 'nwDst')
-      let covered = false
-      for (const k of this.#internal) {
-        if (dst && !within(k, dst) && !within(dst, k)) continue
-        const narrower = dst && within(dst, k) ? dst : k
-        flows.push(flow(PRIORITY.internal, { ...twin, nwDst: narrower.text }, [{ type: 'output', port: 'normal' }]))
-        if (dst && within(dst, k)) covered = true
-      }
-      if (!covered) flows.push(flow(PRIORITY.nat, twin, fromVif))
-    }
-    return flows
-  }
-
-  /** The security groups' allow flows of a VIF, compiled by the rule compiler (cached). */
-  #compiled(derived, ofport, mac, ip) {
-    const allows = derived.filter((d) => JSON.parse(d.spec).allow)
-    const key = JSON.stringify([allows.map((d) => [d.priority, d.spec]), ofport, mac, ip])
-    let flows = this.#twins.get(key)
-    if (!flows) {
-      const cookie = this.#handle.cookie(1, 0) // compiled only, never installed: any cookie of ours will do
-      const endpoints = [{ ofport, mac, ips: [ip] }]
-      flows = frames(this.#handle.compile(allows.map((d) => ({ cookie, priority: d.priority, specJson: d.spec, endpoints })))).map(decode)
-      if (this.#twins.size > 1000) this.#twins.clear()
-      this.#twins.set(key, flows)
-    }
-    return flows
   }
 
   async #announce(entry) {

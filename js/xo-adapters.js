@@ -788,33 +788,14 @@ function networkTopology(db, network) {
 
 /**
  * The flows `sdncontroller.py` builds for a rule (without priority and cookie, in its
- * order): per direction, one flow on the MAC for a VIF rule; for a network rule one
- * per port of the network (`in_port`) and one per uplink (`in_port`, `dl_vlan` = the
- * tag, or 0xffff: untagged), none when the network has no port on this host.
- * `to` is traffic towards ipRange: `dl_src=mac, nw_dst, tp_dst`; `from` is traffic
- * from it: `dl_dst=mac, nw_src, tp_src`.
+ * order), as the ovs-ofctl text putForeignFlows/deleteForeignFlows read: built in
+ * Rust (src/policy/xo_plugin.rs), one native call per rule and host. Per direction,
+ * one flow on the MAC for a VIF rule; for a network rule one per port of the
+ * network and one per uplink, none when the network has no port on this host.
  */
 function pluginFlows(r, topo, { actions }) {
-  const flows = []
-  const build = (to, ofport, uplink) => {
-    const parts = [r.protocol]
-    if (uplink) parts.push(`dl_vlan=${topo.vlan ?? 0xffff}`)
-    if (ofport !== undefined) parts.push(`in_port=${ofport}`)
-    if (r.mac) parts.push(`${to ? 'dl_src' : 'dl_dst'}=${r.mac}`)
-    if (r.ipRange) parts.push(`${to ? 'nw_dst' : 'nw_src'}=${r.ipRange}`)
-    if (r.port !== undefined) parts.push(`${to ? 'tp_dst' : 'tp_src'}=${r.port}`)
-    const match = parts.join(',')
-    return actions ? `${match} actions=${r.allow ? 'normal' : 'drop'}` : match
-  }
-  for (const to of [true, false]) {
-    if (!(to ? r.to : r.from)) continue
-    if (r.mac) flows.push(build(to))
-    else if (topo.ofports.length > 0) {
-      for (const o of topo.ofports) flows.push(build(to, o, false))
-      for (const u of topo.uplinks) flows.push(build(to, u, true))
-    }
-  }
-  return flows
+  const rule = { protocol: r.protocol, to: r.to, from: r.from, mac: r.mac, ipRange: r.ipRange, port: r.port, allow: r.allow }
+  return nativeCall(() => native.xoPluginFlows(rule, { vlan: topo.vlan, ofports: topo.ofports, uplinks: topo.uplinks }, actions === true))
 }
 
 /**

@@ -20,6 +20,8 @@ pub mod openflow;
 pub mod rules;
 /// The sans-I/O policy engine: ordered rules, where they land, per-switch batches.
 pub mod control;
+/// Policies beyond the ordered rules (elastic IPs), compiled to FLOW_MODs.
+pub mod policy;
 pub mod net;
 pub mod ovsdb;
 pub mod session;

@@ -27,7 +27,16 @@ use std::path::Path;
 /// re-exported by `openflow::types`) and their strict parsers, which flow text's
 /// lenient ones normalise into. `net` uses nothing: the address types live there
 /// so that it needs nothing above it, tests included.
-const MAY_USE: &[(&str, &[&str])] = &[("openflow", &["net"]), ("net", &[])];
+///
+/// `policy` (flows of the elastic IPs and other policies) builds on the rule
+/// compiler, the codec's types, the address types and the band table, and on
+/// nothing that does I/O: never `node`, `driver`, `session`, `ovsdb`, `tls`, `tape`.
+const MAY_USE: &[(&str, &[&str])] =
+    &[("openflow", &["net"]), ("net", &[]), ("policy", &["net", "openflow", "rules", "control"])];
+
+/// Modules that must stay sans-I/O: their code names no napi, tokio or clock
+/// ([`no_io_in_sans_io_modules`]).
+const SANS_IO: &[&str] = &["policy", "rules", "net"];
 
 /// Uses left out of the cycle check, as (module, path prefix it uses): a known
 /// cycle, reported and kept until it is resolved. Each must still exist
@@ -61,6 +70,41 @@ fn openflow_and_net_use_only_what_they_may() {
         );
     }
     assert!(violations.is_empty(), "layering violated:\n{violations}");
+}
+
+/// What a sans-I/O module must not name: the napi binding, the async runtime,
+/// a clock (time comes in as an argument, like `now_ms` of the rate limiter).
+const IO_NAMES: &[&str] = &["napi", "napi_derive", "tokio", "Instant", "SystemTime", "UNIX_EPOCH"];
+
+#[test]
+fn no_io_in_sans_io_modules() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    for m in SANS_IO {
+        let dir = src.join(m);
+        if dir.is_dir() {
+            rust_files(&dir, &mut files);
+        } else {
+            files.push(src.join(format!("{m}.rs")));
+        }
+    }
+    assert!(files.iter().any(|f| f.starts_with(src.join("policy"))), "src/policy has no files: {files:?}");
+    let mut violations = String::new();
+    for path in files {
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let code = code_only(&text);
+        let toks = tokens(&code);
+        for (i, (offset, tok)) in toks.iter().enumerate() {
+            let Tok::Ident(name) = tok else { continue };
+            // `std::time` (the module), or a name of the list anywhere.
+            let std_time = *name == "time" && i >= 2 && toks[i - 1].1 == Tok::Path && toks[i - 2].1 == Tok::Ident("std");
+            if IO_NAMES.contains(name) || std_time {
+                let line = code[..*offset].matches('\n').count() + 1;
+                let _ = writeln!(violations, "{}:{line}: names `{name}`", path.display());
+            }
+        }
+    }
+    assert!(violations.is_empty(), "sans-I/O modules name I/O:\n{violations}");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 #![allow(missing_docs)] // documented on the JS side (index.d.ts)
 
 mod codec;
+mod elastic_ips;
 mod convert;
 mod errors;
 mod memory;
@@ -16,5 +17,6 @@ mod rules;
 mod session;
 mod stream;
 mod tls;
+mod xo_plugin;
 #[cfg(feature = "bench-typed")]
 mod typed_codec;
