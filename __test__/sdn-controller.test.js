@@ -297,6 +297,18 @@ test('the rule list in a small band: a batch past the tail spreads the list, a f
   await sdn.close()
 })
 
+test('a batch as the first call of a controller: every rule compiled from the native list, its flows counted per host', async () => {
+  const h = sb.hosts[1]
+  const sdn = controller([h])
+  const rules = [1, 2, 3].map((n) => ({ vif: { uuid: vifOf(h, n).uuid, mac: vifOf(h, n).mac }, allow: false, protocol: 'tcp', port: 2200 + n, direction: 'to' }))
+  const r = await sdn.addRules(rules)
+  expect(r.hosts[h.name]).toEqual({ ok: true, flows: 3 })
+  const cookies = new Set(r.rules.map((x) => x.cookie.replace(/^0x0*/, '0x')))
+  expect(ourFlows(h).filter((l) => cookies.has(/cookie=(0x[0-9a-f]+)/.exec(l)[1]))).toHaveLength(3)
+  for (const x of r.rules) await sdn.deleteRule(x.id)
+  await sdn.close()
+})
+
 test('first contact: before any call changes a switch, unknown flows of ours go, exact ones stay (their generation adopted), the rest is replaced', async () => {
   const h = sb.hosts[0]
   const [v1, v2, v3] = [vifOf(h, 1), vifOf(h, 2), vifOf(h, 3)]

@@ -95,8 +95,7 @@ function flowKey(f) {
  * One entry of NativeFlowTable.putManyFrom: a rule of the native list (by id) or a
  * rule's normalized JSON, for endpoints; or raw FLOW_MODs.
  */
-function entryText(item) {
-  const cookie = hexCookie(item.cookie)
+function entryText(item, cookie = hexCookie(item.cookie)) {
   if (item.flows) return `{"cookie":"${cookie}","flows":"${item.flows.toString('hex')}"}`
   const rule = item.id !== undefined ? `"id":${JSON.stringify(item.id)}` : `"rule":${item.specJson}`
   return `{"cookie":"${cookie}","priority":${item.priority},${rule},"endpoints":${endpointsJson(item.endpoints)}}`
@@ -241,25 +240,21 @@ class Switch {
    * specJson, endpoints }`, or raw flows, `{ cookie, flows: Buffer }`.
    */
   put(items) {
-    const byCookie = new Map()
+    const byCookie = new Map() // hex cookie -> its entries' text
     for (const item of items) {
       const cookie = hexCookie(item.cookie)
-      const text = entryText(item)
-      const list = byCookie.get(cookie)
-      if (list) list.push(text)
-      else byCookie.set(cookie, [text])
+      const text = entryText(item, cookie)
+      const earlier = byCookie.get(cookie)
+      byCookie.set(cookie, earlier === undefined ? text : `${earlier},${text}`)
     }
-    const batch = []
-    const keys = []
-    for (const [cookie, texts] of byCookie) {
-      const key = texts.join(',')
-      if (this.compiled.get(cookie) === key) continue
-      batch.push(key)
-      keys.push([cookie, key])
+    let batch = ''
+    for (const [cookie, key] of byCookie) {
+      if (this.compiled.get(cookie) === key) byCookie.delete(cookie)
+      else batch += batch === '' ? key : `,${key}`
     }
-    if (batch.length === 0) return { addCount: 0, deleteCount: 0 }
-    const delta = nativeCall(() => this.table.putManyFrom(this.list, `[${batch.join(',')}]`))
-    for (const [cookie, key] of keys) this.compiled.set(cookie, key)
+    if (batch === '') return { addCount: 0, deleteCount: 0 }
+    const delta = nativeCall(() => this.table.putManyFrom(this.list, `[${batch}]`))
+    for (const [cookie, key] of byCookie) this.compiled.set(cookie, key)
     return delta
   }
 
@@ -1175,7 +1170,7 @@ class SdnController extends EventEmitter {
     const index = this.#indexOf(interfaces)
     for (const [bridge, list] of interfaces) {
       let eps
-      if (spec.vif) eps = (index.get(bridge).get(spec.vif.uuid) ?? []).map((i) => ({ ofport: i.ofport, mac: spec.vif.mac, ips: spec.vif.ips ?? [] }))
+      if (spec.vif) eps = this.#vifEndpoints(index, bridge, spec.vif)
       else {
         const pick = spec.vm ? (i) => i.vmUuid === spec.vm.uuid : spec.network ? (i) => i.networks.includes(spec.network.uuid) : () => true
         eps = list.filter((i) => pick(i) && i.mac).map((i) => ({ ofport: i.ofport, mac: i.mac, ips: [] }))
@@ -1187,6 +1182,17 @@ class SdnController extends EventEmitter {
 
   #vifIndexes = new WeakMap() // vifInterfaces() result -> bridge -> vif uuid -> interfaces
 
+  /** The endpoints of a VIF target on `bridge`: one array per VIF, MAC and addresses, shared by its rules (its JSON is written once). */
+  #vifEndpoints(index, bridge, vif) {
+    const key = `${bridge}\0${vif.uuid}\0${vif.mac}\0${vif.ips ?? ''}`
+    let eps = index.shared.get(key)
+    if (eps === undefined) {
+      eps = (index.get(bridge).get(vif.uuid) ?? []).map((i) => ({ ofport: i.ofport, mac: vif.mac, ips: vif.ips ?? [] }))
+      index.shared.set(key, eps)
+    }
+    return eps
+  }
+
   /** The interfaces of a vifInterfaces() result by VIF uuid, per bridge (built once per result: a rule targets a VIF by uuid). */
   #indexOf(interfaces) {
     let index = this.#vifIndexes.get(interfaces)
@@ -1197,6 +1203,7 @@ class SdnController extends EventEmitter {
         for (const i of list) byVif.set(i.vifUuid, [...(byVif.get(i.vifUuid) ?? []), i])
         index.set(bridge, byVif)
       }
+      index.shared = new Map() // see #vifEndpoints
       this.#vifIndexes.set(interfaces, index)
     }
     return index
@@ -1521,7 +1528,7 @@ class SdnController extends EventEmitter {
       if (d.addCount > 0) for (const m of frames(d.add)) perCookie.set(m.readBigUInt64BE(8), (perCookie.get(m.readBigUInt64BE(8)) ?? 0) + 1)
       for (const job of jobs) counts.set(job, job.list.reduce((n, [e]) => n + (perCookie.get(e.cookie) ?? 0), 0))
     } else {
-      for (const job of jobs) counts.set(job, job.list.reduce((n, [e, eps]) => n + this.#scratch.flowCount(e.specJson, JSON.stringify(eps)), 0))
+      for (const job of jobs) counts.set(job, job.list.reduce((n, [e, eps]) => n + this.#scratch.flowCount(specJsonOf(e), endpointsJson(eps)), 0))
     }
     // Deletes after the adds: flows a rule no longer wants here, and older generations.
     const dels = d.deleteCount > 0 ? [d.delete] : []
