@@ -7,6 +7,7 @@
 //!    │
 //!  src/openflow/  OpenFlow 1.1 codec + flow text syntax     (sans-I/O)
 //!  src/net/       ARP frames, per-address rate limit        (sans-I/O)
+//!  src/policy/    security groups -> rules                  (sans-I/O)
 //! ```
 //!
 //! Layering rules: protocol modules import neither `tokio` nor `napi`; only
@@ -18,6 +19,8 @@
 
 pub mod openflow;
 pub mod rules;
+/// Policies compiled to rules (security groups): one compile path for every policy.
+pub mod policy;
 /// The sans-I/O policy engine: ordered rules, where they land, per-switch batches.
 pub mod control;
 pub mod net;

@@ -27,7 +27,22 @@ use std::path::Path;
 /// re-exported by `openflow::types`) and their strict parsers, which flow text's
 /// lenient ones normalise into. `net` uses nothing: the address types live there
 /// so that it needs nothing above it, tests included.
-const MAY_USE: &[(&str, &[&str])] = &[("openflow", &["net"]), ("net", &[])];
+///
+/// `policy` (security groups compiled to rules) is product logic over the rule
+/// compiler: it uses `rules` (the rule model and compiler), `control` (the band
+/// table), and the address and flow types of `net` and `openflow`; never `node`,
+/// `driver`, `session`, `ovsdb`, `tls` or `tape`, which would bring I/O in.
+const MAY_USE: &[(&str, &[&str])] = &[
+    ("openflow", &["net"]),
+    ("net", &[]),
+    ("policy", &["rules", "control", "net", "openflow"]),
+];
+
+/// Crates and items a sans-I/O module never names in its code: the async
+/// runtime, the Node binding, and the clock (time is an argument there).
+const SANS_IO_FORBIDDEN: &[&str] = &["tokio", "napi", "std::time", "Instant", "SystemTime"];
+/// The modules held to [`SANS_IO_FORBIDDEN`].
+const SANS_IO: &[&str] = &["policy", "rules", "openflow", "net"];
 
 /// Uses left out of the cycle check, as (module, path prefix it uses): a known
 /// cycle, reported and kept until it is resolved. Each must still exist
@@ -39,7 +54,7 @@ const MAY_USE: &[(&str, &[&str])] = &[("openflow", &["net"]), ("net", &[])];
 const TOLERATED: &[(&str, &str)] = &[];
 
 #[test]
-fn openflow_and_net_use_only_what_they_may() {
+fn listed_modules_use_only_what_they_may() {
     let crate_src = Source::read();
     let mut violations = String::new();
     let mut seen = BTreeSet::new();
@@ -61,6 +76,37 @@ fn openflow_and_net_use_only_what_they_may() {
         );
     }
     assert!(violations.is_empty(), "layering violated:\n{violations}");
+}
+
+#[test]
+fn sans_io_modules_name_no_runtime_binding_or_clock() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut violations = String::new();
+    for module in SANS_IO {
+        let mut files = Vec::new();
+        let dir = src.join(module);
+        if dir.is_dir() {
+            rust_files(&dir, &mut files);
+        }
+        files.sort();
+        for file in files {
+            let code = code_only(&fs::read_to_string(&file).expect("read source"));
+            for (n, line) in code.lines().enumerate() {
+                for word in SANS_IO_FORBIDDEN {
+                    let named = line.match_indices(word).any(|(at, _)| {
+                        let before = line[..at].chars().next_back();
+                        let after = line[at + word.len()..].chars().next();
+                        let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+                        !ident(before) && !ident(after)
+                    });
+                    if named {
+                        let _ = writeln!(violations, "{}:{}: src/{module} names {word}: {}", file.display(), n + 1, line.trim());
+                    }
+                }
+            }
+        }
+    }
+    assert!(violations.is_empty(), "sans-I/O modules must not name these:\n{violations}");
 }
 
 #[test]
