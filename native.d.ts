@@ -659,7 +659,6 @@ export interface NativeSecurityGroupFlows {
   bridge: string
   cookie: bigint
   flows: Buffer
-  count: number
 }
 
 /** One event for the JS driver. */

@@ -46,7 +46,6 @@ pub struct NativeSecurityGroupFlows {
     pub bridge: String,
     pub cookie: BigInt,
     pub flows: Buffer,
-    pub count: u32,
 }
 
 /// Security groups and the VIFs attached to them.
@@ -179,7 +178,6 @@ impl NativeSecurityGroups {
             out.into_iter()
                 .map(|b| {
                     Ok(NativeSecurityGroupFlows {
-                        count: u32::try_from(b.flows.len()).unwrap_or(u32::MAX),
                         flows: encode_flow_mods(&b.flows).map_err(from_encode)?.into(),
                         bridge: b.bridge,
                         cookie: BigInt::from(b.cookie),
