@@ -980,6 +980,8 @@ export interface ProviderHandle {
   send(hostId: string, bridge: string, messages: MessageInput | MessageInput[]): Promise<{ count: number }>
   /** The registered host ids. */
   hosts(): string[]
+  /** The OpenFlow table the controller's flows live in (`options.tableId`): raw `{ cookie, flows }` items must be FLOW_MODs for it. */
+  readonly tableId: number
 }
 
 /** `services()`: every name a rule's `protocol` may give, with its (transport, destination port) clauses. */
@@ -1237,7 +1239,9 @@ export class SecurityGroups implements SdnProvider {
   revokeEgress(group: string, permissions: SecurityGroupPermission | SecurityGroupPermission[]): Promise<{ group: SecurityGroupView; hosts: PerHost<RefreshOutcome> }>
   /**
    * Sets the groups of one VIF or several (replacing their previous groups; at most 16
-   * per VIF, ERR_OUT_OF_RANGE). Every VIF is validated first, then one push.
+   * per VIF, ERR_OUT_OF_RANGE). Every VIF is validated first, then the flow budget
+   * (`SDN_FLOW_BUDGET`: more addresses or more members of a source group cost more
+   * flows), then one push.
    */
   attach(vifs: SecurityGroupVif | SecurityGroupVif[], groups: string[]): Promise<{ hosts: PerHost<RefreshOutcome> }>
   /** Removes `groups` (default: all) from a VIF (uuid or `{ uuid }`); a VIF in no group is not filtered. Rejects `SDN_SG_NOT_ATTACHED`. */

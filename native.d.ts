@@ -289,6 +289,57 @@ export declare class NativeRuleList {
   ids(): Array<string>
 }
 
+/** Security groups and the VIFs attached to them. */
+export declare class NativeSecurityGroups {
+  /**
+   * Base rules (ARP, DHCP, deny) under rule number `baseNumber`; each group may
+   * cost at most `flowBudget` flows per VIF.
+   */
+  constructor(baseNumber: number, flowBudget: number)
+  /**
+   * Creates a group under rule number `number`; its view `{ id, name,
+   * description, ingress, egress }` as JSON. Throws `SDN_SG_EXISTS`.
+   */
+  createGroup(name: string, description: string, number: number): string
+  /** Deletes a group (name or id) no VIF is in and no group refers to. */
+  deleteGroup(group: string): void
+  /**
+   * Adds permissions (`permissionsJson`: one or an array) to `side` (`ingress`
+   * or `egress`) of a group, within the flow budget; the group's view as JSON.
+   */
+  authorize(group: string, side: string, permissionsJson: string): string
+  /** Removes permissions from `side` of a group; the group's view as JSON. */
+  revoke(group: string, side: string, permissionsJson: string): string
+  /**
+   * Sets the groups (`groupsJson`, names or ids) of one VIF or an array of them
+   * (`vifsJson`, `{ uuid, mac, ips? }`), within the flow budget.
+   */
+  attach(vifsJson: string, groupsJson: string): void
+  /** Removes groups (`groupsJson`; all when absent) from VIF `uuid` (lower case). */
+  detach(uuid: string, groupsJson?: string | undefined | null): void
+  /** Every group with its members, JSON. */
+  describe(): string
+  /** The state for the state file, JSON (format version 1). */
+  exportState(): string
+  /**
+   * Replaces everything with a saved state (JSON); the rule numbers it holds,
+   * groups' then the base number, for the controller to reserve.
+   */
+  importState(stateJson: string): Array<number>
+  /**
+   * What a VIF's groups make, JSON `{ egressRestricted, rules: [{ priority,
+   * spec }] }` (`spec`: the rule's normalized JSON, as `validateRule` gives it),
+   * or `null` when it is in no group.
+   */
+  rulesOf(uuid: string): string | null
+  /**
+   * The flows of the attached VIFs among `interfacesJson` (`[[bridge, [[vifUuid,
+   * ofport], ...]], ...]`), compiled for table `tableId`: one entry per bridge
+   * and cookie.
+   */
+  flows(interfacesJson: string, tableId: number): Array<NativeSecurityGroupFlows>
+}
+
 /** A byte stream whose reads arrive as events. */
 export declare class NativeStream {
   /** Connects; resolves `null` or a failure object (`{ failed, code, message }`). */
@@ -708,6 +759,16 @@ export interface NativeRuleReport {
   missing: number
   packets: bigint
   bytes: bigint
+}
+
+/**
+ * The flows of one cookie on one bridge: FLOW_MOD ADDs encoded back to back
+ * (xid 0), ready to be a provider item `{ cookie, flows }`.
+ */
+export interface NativeSecurityGroupFlows {
+  bridge: string
+  cookie: bigint
+  flows: Buffer
 }
 
 /** One event for the JS driver. */

@@ -951,6 +951,8 @@ class SdnController extends EventEmitter {
         return this.#channelOf(sw).then((c) => c.send(messages))
       },
       hosts: () => [...this.#hosts.keys()],
+      /** The OpenFlow table our flows live in: raw `{ cookie, flows }` items must be FLOW_MODs for it. */
+      tableId: this.#opts.tableId,
     }
     return handle
   }

@@ -7,6 +7,7 @@
 //!    │
 //!  src/openflow/  OpenFlow 1.1 codec + flow text syntax     (sans-I/O)
 //!  src/net/       ARP frames, per-address rate limit        (sans-I/O)
+//!  src/policy/    security groups, elastic IPs, XO plugin   (sans-I/O)
 //! ```
 //!
 //! Layering rules: protocol modules import neither `tokio` nor `napi`; only
@@ -18,10 +19,10 @@
 
 pub mod openflow;
 pub mod rules;
+/// Policies compiled to flows (security groups, elastic IPs, XO's plugin): one compile path.
+pub mod policy;
 /// The sans-I/O policy engine: ordered rules, where they land, per-switch batches.
 pub mod control;
-/// Policies beyond the ordered rules (elastic IPs), compiled to FLOW_MODs.
-pub mod policy;
 pub mod net;
 pub mod ovsdb;
 pub mod session;

@@ -14,7 +14,7 @@
 //!   9985   elastic IPs: internal ranges, unchanged
 //!   9980   elastic IPs: NAT rewrites
 //!   9900 ┐ security groups: the permissions of the group in slot s, at 9900 - s
-//!   9885 ┘ (a VIF is in at most 16 groups)                          (js/security-groups.js)
+//!   9885 ┘ (a VIF is in at most 16 groups)              (src/policy/security_groups.rs)
 //!   9800   security groups: ARP and the DHCP client
 //!   9100   security groups: default deny
 //!   8000 ┐ XAPI's VIF locking (cookie 0x1): drops what a locked VIF may not send
@@ -142,8 +142,8 @@ mod tests {
         assert_eq!(PriorityBand::RULES_DEFAULT.range(), 10000..=34999);
         assert_eq!(PriorityBand::XO.range(), 35001..=65000);
         assert_eq!(PriorityBand::RULES_DEFAULT.capacity(), 25000);
-        // js/security-groups.js: PRIORITY = { allow: 9900, basics: 9800, deny: 9100 },
-        // slot s at allow - s, MAX_GROUPS_PER_VIF = 16.
+        // policy::security_groups: permissions at 9900 - slot, basics 9800, deny 9100,
+        // at most max_groups_per_vif() = 16 slots.
         let slots = (0..16u16).map(|s| 9900 - s);
         assert!(slots.clone().all(|p| PriorityBand::SECURITY_GROUP_PERMISSIONS.range().contains(&p)));
         assert_eq!(PriorityBand::SECURITY_GROUP_PERMISSIONS.capacity(), slots.count());

@@ -14,6 +14,7 @@ mod openflow;
 mod ovsdb;
 mod rule_list;
 mod rules;
+mod security_groups;
 mod session;
 mod stream;
 mod tls;

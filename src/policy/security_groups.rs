@@ -1,0 +1,1342 @@
+//! EC2-style security groups on OpenFlow 1.1, stateless by necessity.
+//!
+//! A security group is a named set of permissions (protocol, port range, CIDR or
+//! source group), inbound (ingress) and outbound (egress). A VIF in at least one
+//! group gets default-deny ingress; egress is allowed unless none of its groups
+//! keeps the default "all traffic to 0.0.0.0/0" egress permission, as in EC2. The
+//! union of the groups' permissions decides.
+//!
+//! OpenFlow 1.1 has no connection tracking, so "stateless" is made usable:
+//! * an inbound permission also lets its replies out (inbound TCP 22 from
+//!   10.10.1.0/24 => outbound from source port 22 to 10.10.1.0/24), when egress is
+//!   restricted;
+//! * an outbound permission with ports also lets its replies in (outbound TCP 443
+//!   to 0.0.0.0/0 => inbound from source port 443), since ingress is default-deny;
+//!   the default "all traffic" egress permission opens no return path (it would
+//!   open everything): declare the services a VM uses as a client to get replies;
+//! * ARP and the DHCP client keep working; a VIF traffic rule (higher priorities)
+//!   can still block them explicitly.
+//!
+//! Rules per VIF, from the band table ([`PriorityBand`]), below the ordered traffic
+//! rules and above XAPI's VIF locking:
+//!
+//! ```text
+//!  9900 - slot  the permissions of the VIF's group in that slot (and their replies)
+//!  9800         ARP and DHCP client, both ways
+//!  9100         default deny: everything delivered to the VIF; everything it
+//!               sends when egress is restricted
+//! ```
+//!
+//! One cookie per group (all its VIFs, on every host) and one for the base rules,
+//! so one push updates a group everywhere.
+//!
+//! There is one derivation, [`SecurityGroups::derive_group`]: the flows sent to a
+//! switch are its rules compiled by [`compile`], and a group's flow budget is the
+//! same rules counted by [`flow_count`], so the count checked before anything is
+//! sent is the number of flows that land.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::{self, Write as _};
+use std::net::Ipv4Addr;
+
+use serde_json::{Map, Value};
+
+use crate::control::PriorityBand;
+use crate::net::addr::{self, IpMask, MaskedIpError};
+use crate::openflow::flow::FlowMod;
+use crate::openflow::types::MacAddr;
+use crate::rules::compile::{compile, flow_count, Endpoint};
+use crate::rules::cookie;
+use crate::rules::rule::{
+    self, Direction, IpRange, PortRange, PortSide, Protocol as RuleProtocol, Rule, RuleError, Target, Vif as RuleVif,
+    ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE, MAX_OFPORT,
+};
+
+/// The version of [`SecurityGroups::export_state_json`]'s format (saved state files).
+pub const STATE_VERSION: i128 = 1;
+/// The flow budget of a group per VIF when the caller sets none.
+pub const DEFAULT_FLOW_BUDGET: usize = 1024;
+/// A transport range wider than this is split into several rules (a rule covers
+/// at most [`rule::MAX_PORTS_PER_RULE`] ports).
+const PORTS_PER_CHUNK: u32 = rule::MAX_PORTS_PER_RULE as u32;
+
+/// At most this many groups per VIF: one priority per group slot in the band.
+pub fn max_groups_per_vif() -> usize {
+    PriorityBand::SECURITY_GROUP_PERMISSIONS.capacity()
+}
+
+// ---------------------------------------------------------------------------
+// errors
+// ---------------------------------------------------------------------------
+
+/// A refused operation. Every refusal happens before the state changes.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SgError {
+    /// A malformed argument: `code` is `ERR_INVALID_ARG_TYPE`,
+    /// `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE`; the message starts with the
+    /// field (`ingress[2].fromPort ...`).
+    #[error("{message}")]
+    InvalidArgument {
+        /// Node's argument code.
+        code: &'static str,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// A group with this name (or id) exists.
+    #[error("a security group named {name:?} exists")]
+    Exists {
+        /// The name.
+        name: String,
+    },
+    /// No group has this name or id.
+    #[error("no security group {reference:?}")]
+    NotFound {
+        /// The name or id asked for.
+        reference: String,
+    },
+    /// A group VIFs are in cannot be deleted.
+    #[error("security group {group} is attached to {members} VIF(s): detach it first")]
+    Attached {
+        /// The group's name.
+        group: String,
+        /// How many VIFs are in it.
+        members: usize,
+    },
+    /// A group another group names as `sourceGroup` cannot be deleted.
+    #[error("security group {by} refers to {group} as sourceGroup")]
+    Referenced {
+        /// The group's name.
+        group: String,
+        /// The name of the group that refers to it.
+        by: String,
+    },
+    /// The permission is there already (or given twice).
+    #[error("security group {group} already has this {side} permission: {permission}")]
+    Duplicate {
+        /// The group's name.
+        group: String,
+        /// Ingress or egress.
+        side: Side,
+        /// The permission, normalized JSON.
+        permission: String,
+    },
+    /// Revoking a permission the group does not have.
+    #[error("security group {group} has no such {side} permission: {permission}")]
+    PermissionNotFound {
+        /// The group's name.
+        group: String,
+        /// Ingress or egress.
+        side: Side,
+        /// The permission, normalized JSON.
+        permission: String,
+    },
+    /// Detaching a VIF that is in no group.
+    #[error("VIF {uuid} is in no security group")]
+    NotAttached {
+        /// The VIF's UUID.
+        uuid: String,
+    },
+    /// A group would cost more flows on one VIF than the budget allows.
+    #[error(
+        "security group {group} would cost {flows} flows per VIF, over the budget of {budget}: OpenFlow 1.1 \
+         matches one port per flow, so a port range costs one flow per port (and as much again for its \
+         replies){detail}; narrow the ranges or raise flowBudget"
+    )]
+    FlowBudget {
+        /// The group's name.
+        group: String,
+        /// Its flows on its costliest VIF.
+        flows: usize,
+        /// The budget.
+        budget: usize,
+        /// What else multiplies the flows (source addresses), or empty.
+        detail: String,
+    },
+}
+
+impl SgError {
+    /// The stable code the JS layer puts in `error.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SgError::InvalidArgument { code, .. } => code,
+            SgError::Exists { .. } => "SDN_SG_EXISTS",
+            SgError::NotFound { .. } => "SDN_SG_NOT_FOUND",
+            SgError::Attached { .. } | SgError::Referenced { .. } => "SDN_SG_IN_USE",
+            SgError::Duplicate { .. } => "SDN_SG_DUPLICATE",
+            SgError::PermissionNotFound { .. } => "SDN_SG_PERMISSION_NOT_FOUND",
+            SgError::NotAttached { .. } => "SDN_SG_NOT_ATTACHED",
+            SgError::FlowBudget { .. } => "SDN_FLOW_BUDGET",
+        }
+    }
+}
+
+impl From<RuleError> for SgError {
+    fn from(e: RuleError) -> Self {
+        SgError::InvalidArgument { code: e.code, message: e.message }
+    }
+}
+
+fn type_err(message: impl Into<String>) -> SgError {
+    SgError::InvalidArgument { code: ERR_INVALID_ARG_TYPE, message: message.into() }
+}
+fn value_err(message: impl Into<String>) -> SgError {
+    SgError::InvalidArgument { code: ERR_INVALID_ARG_VALUE, message: message.into() }
+}
+fn range_err(message: impl Into<String>) -> SgError {
+    SgError::InvalidArgument { code: ERR_OUT_OF_RANGE, message: message.into() }
+}
+
+// ---------------------------------------------------------------------------
+// permissions
+// ---------------------------------------------------------------------------
+
+/// Inbound or outbound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// Traffic delivered to the VIF.
+    Ingress,
+    /// Traffic the VIF sends.
+    Egress,
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Side::Ingress => "ingress",
+            Side::Egress => "egress",
+        })
+    }
+}
+
+/// An inclusive transport port range, `0..=65535`, `from <= to` (EC2 allows port 0
+/// in a range; it matches nothing alone, since no flow can match port 0 here).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortSpan {
+    /// First port.
+    pub from: u16,
+    /// Last port.
+    pub to: u16,
+}
+
+impl PortSpan {
+    /// 0-65535 (or 1-65535) is every port: no port match at all.
+    fn is_every_port(self) -> bool {
+        self.from <= 1 && self.to == u16::MAX
+    }
+
+    /// The range in pieces a rule accepts, port 0 left out.
+    fn chunks(self) -> impl Iterator<Item = PortRange> {
+        let lo = u32::from(self.from.max(1));
+        let hi = u32::from(self.to);
+        (lo..=hi)
+            .step_by(PORTS_PER_CHUNK as usize)
+            .map(move |a| PortRange { lo: a as u16, hi: (hi.min(a + PORTS_PER_CHUNK - 1)) as u16 })
+    }
+}
+
+/// What a permission matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PermissionProtocol {
+    /// TCP on a port range.
+    Tcp(PortSpan),
+    /// UDP on a port range.
+    Udp(PortSpan),
+    /// ICMP: EC2's `fromPort` is the type, `toPort` the code; `None` is any (-1).
+    Icmp {
+        /// ICMP type.
+        icmp_type: Option<u8>,
+        /// ICMP code.
+        icmp_code: Option<u8>,
+    },
+    /// Every IPv4 packet (EC2's protocol -1).
+    All,
+}
+
+impl PermissionProtocol {
+    fn name(self) -> &'static str {
+        match self {
+            PermissionProtocol::Tcp(_) => "tcp",
+            PermissionProtocol::Udp(_) => "udp",
+            PermissionProtocol::Icmp { .. } => "icmp",
+            PermissionProtocol::All => "all",
+        }
+    }
+}
+
+/// An IPv4 prefix without host bits; prefix 0 is any address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    addr: Ipv4Addr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// 0.0.0.0/0.
+    pub const ANY: Cidr = Cidr { addr: Ipv4Addr::UNSPECIFIED, prefix: 0 };
+
+    /// The rule's `ipRange`: `None` for any address.
+    fn ip_range(self) -> Option<IpRange> {
+        (self.prefix > 0).then_some(IpRange { addr: self.addr, prefix: self.prefix })
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// Where the other side of a permission is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// An address range.
+    Cidr(Cidr),
+    /// The addresses of the VIFs of a group: its id once stored, the name or id
+    /// as given until then.
+    Group(String),
+}
+
+/// A permission, checked and normalized.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Permission {
+    /// What it matches.
+    pub protocol: PermissionProtocol,
+    /// Who is on the other side.
+    pub source: Source,
+}
+
+const PERMISSION_FIELDS: [&str; 5] = ["protocol", "fromPort", "toPort", "cidr", "sourceGroup"];
+
+impl Permission {
+    /// EC2's default egress permission: all traffic to 0.0.0.0/0.
+    pub const fn all_traffic() -> Permission {
+        Permission { protocol: PermissionProtocol::All, source: Source::Cidr(Cidr::ANY) }
+    }
+
+    /// True for "all traffic to/from 0.0.0.0/0": as egress, it leaves egress open.
+    pub fn is_all_traffic(&self) -> bool {
+        *self == Permission::all_traffic()
+    }
+
+    /// Reads a permission as the API takes it; errors start with `at`
+    /// (`ingress[2]`). `protocol` -1 is `all`; a bare `0.0.0.0` is any address.
+    pub fn parse(v: &Value, at: &str) -> Result<Permission, SgError> {
+        let Some(obj) = v.as_object() else {
+            return Err(type_err(format!(
+                "{at} must be an object {{ protocol, fromPort, toPort, cidr | sourceGroup }}"
+            )));
+        };
+        if let Some(k) = obj.keys().find(|k| !PERMISSION_FIELDS.contains(&k.as_str())) {
+            return Err(value_err(format!("{at}.{k} is not a permission field ({})", PERMISSION_FIELDS.join(", "))));
+        }
+        let given = obj.get("protocol");
+        let name = match given {
+            Some(Value::String(s)) if s == "-1" => "all".to_owned(),
+            Some(Value::String(s)) => s.to_lowercase(),
+            Some(n @ Value::Number(_)) if matches!(rule::integer(n), Ok(-1)) => "all".to_owned(),
+            _ => return Err(type_err(format!("{at}.protocol must be tcp, udp, icmp or all (-1)"))),
+        };
+        let span = || -> Result<PortSpan, SgError> {
+            let port = |k: &str| match obj.get(k).map(rule::integer) {
+                Some(Ok(n)) if (0..=65535).contains(&n) => Ok(n as u16),
+                Some(Ok(n)) => Err(range_err(format!("{at}.{k} must be 0..65535, got {n}"))),
+                _ => Err(type_err(format!("{at}.{k} must be an integer port for {name}"))),
+            };
+            let (from, to) = (port("fromPort")?, port("toPort")?);
+            if from > to {
+                return Err(value_err(format!("{at}: fromPort {from} is above toPort {to}")));
+            }
+            Ok(PortSpan { from, to })
+        };
+        let protocol = match name.as_str() {
+            "tcp" => PermissionProtocol::Tcp(span()?),
+            "udp" => PermissionProtocol::Udp(span()?),
+            "icmp" => {
+                let icmp = |k: &str, what: &str| match obj.get(k) {
+                    None | Some(Value::Null) => Ok(None),
+                    Some(v) => match rule::integer(v) {
+                        Ok(-1) => Ok(None),
+                        Ok(n @ 0..=255) => Ok(Some(n as u8)),
+                        _ => Err(range_err(format!("{at}.{k} is the ICMP {what}: -1..255"))),
+                    },
+                };
+                PermissionProtocol::Icmp { icmp_type: icmp("fromPort", "type")?, icmp_code: icmp("toPort", "code")? }
+            }
+            "all" => {
+                if obj.contains_key("fromPort") || obj.contains_key("toPort") {
+                    return Err(value_err(format!("{at}: ports need protocol tcp or udp")));
+                }
+                PermissionProtocol::All
+            }
+            _ => {
+                let shown = given.map(Value::to_string).unwrap_or_default();
+                return Err(value_err(format!("{at}.protocol must be tcp, udp, icmp or all (-1), got {shown}")));
+            }
+        };
+        let source = match (obj.get("cidr"), obj.get("sourceGroup")) {
+            (Some(c), None) => Source::Cidr(parse_cidr(c, &format!("{at}.cidr"))?),
+            (None, Some(Value::String(g))) if !g.is_empty() => Source::Group(g.clone()),
+            (None, Some(_)) => return Err(type_err(format!("{at}.sourceGroup must be a group name or id"))),
+            _ => return Err(value_err(format!("{at} needs exactly one of cidr and sourceGroup"))),
+        };
+        Ok(Permission { protocol, source })
+    }
+
+    /// The normalized JSON, keys in the order the API has always written them:
+    /// `{ protocol, fromPort?, toPort?, cidr | sourceGroup }`.
+    pub fn write_json(&self, out: &mut String) {
+        let _ = write!(out, "{{\"protocol\":\"{}\"", self.protocol.name());
+        match self.protocol {
+            PermissionProtocol::Tcp(s) | PermissionProtocol::Udp(s) => {
+                let _ = write!(out, ",\"fromPort\":{},\"toPort\":{}", s.from, s.to);
+            }
+            PermissionProtocol::Icmp { icmp_type, icmp_code } => {
+                if let Some(t) = icmp_type {
+                    let _ = write!(out, ",\"fromPort\":{t}");
+                }
+                if let Some(c) = icmp_code {
+                    let _ = write!(out, ",\"toPort\":{c}");
+                }
+            }
+            PermissionProtocol::All => {}
+        }
+        match &self.source {
+            Source::Cidr(c) => {
+                let _ = write!(out, ",\"cidr\":\"{c}\"");
+            }
+            Source::Group(g) => {
+                out.push_str(",\"sourceGroup\":");
+                json_string(out, g);
+            }
+        }
+        out.push('}');
+    }
+
+    fn json(&self) -> String {
+        let mut s = String::new();
+        self.write_json(&mut s);
+        s
+    }
+
+    /// The rule parts matching the permission's own traffic.
+    fn matches(&self) -> Vec<Clause> {
+        match self.protocol {
+            PermissionProtocol::All => vec![Clause::of(RuleProtocol::Ip)],
+            PermissionProtocol::Icmp { icmp_type, icmp_code } => {
+                vec![Clause { icmp_type, icmp_code, ..Clause::of(RuleProtocol::Icmp) }]
+            }
+            PermissionProtocol::Tcp(span) | PermissionProtocol::Udp(span) => {
+                let protocol = if matches!(self.protocol, PermissionProtocol::Tcp(_)) {
+                    RuleProtocol::Tcp
+                } else {
+                    RuleProtocol::Udp
+                };
+                if span.is_every_port() {
+                    return vec![Clause::of(protocol)];
+                }
+                span.chunks().map(|port| Clause { port: Some(port), ..Clause::of(protocol) }).collect()
+            }
+        }
+    }
+
+    /// The rule parts matching its replies, stateless: the same service as source
+    /// port, or any ICMP/IP back.
+    fn replies(&self) -> Vec<Clause> {
+        match self.protocol {
+            PermissionProtocol::All => vec![Clause::of(RuleProtocol::Ip)],
+            PermissionProtocol::Icmp { .. } => vec![Clause::of(RuleProtocol::Icmp)],
+            PermissionProtocol::Tcp(span) | PermissionProtocol::Udp(span) => {
+                let protocol = if matches!(self.protocol, PermissionProtocol::Tcp(_)) {
+                    RuleProtocol::Tcp
+                } else {
+                    RuleProtocol::Udp
+                };
+                if span.is_every_port() {
+                    return vec![Clause::of(protocol)];
+                }
+                span.chunks().map(|p| Clause { source_port: Some(p), ..Clause::of(protocol) }).collect()
+            }
+        }
+    }
+}
+
+/// An IPv4 CIDR through the crate's address grammar ([`addr::parse_ipv4_masked`]);
+/// surrounding spaces ignored, host bits refused, a bare `0.0.0.0` is any address
+/// (EC2 writes it so). Errors start with `at` (`ingress[0].cidr`).
+fn parse_cidr(v: &Value, at: &str) -> Result<Cidr, SgError> {
+    let Some(s) = v.as_str() else { return Err(type_err(format!("{at} must be an IPv4 CIDR string"))) };
+    let text = s.trim();
+    if text == "0.0.0.0" {
+        return Ok(Cidr::ANY);
+    }
+    if text.contains(':') {
+        return Err(value_err(format!("{at}: IPv6 ({text}) is not supported: OpenFlow 1.1 matches IPv4 only")));
+    }
+    let bad = || value_err(format!("{at}: '{text}' is not an IPv4 address or CIDR (a.b.c.d/n)"));
+    let (addr, prefix) = match addr::parse_ipv4_masked(text) {
+        Ok((a, None)) => (a, 32),
+        Ok((a, Some(IpMask::Prefix(p)))) => (a, p),
+        Ok((_, Some(IpMask::Netmask(_)))) | Err(MaskedIpError::Address | MaskedIpError::Mask) => return Err(bad()),
+        Err(MaskedIpError::PrefixOutOfRange) => {
+            return Err(range_err(format!("{at}: '{text}': the prefix length must be 0 to 32")))
+        }
+    };
+    let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+    let network = Ipv4Addr::from(u32::from(addr) & mask);
+    if network != addr {
+        return Err(value_err(format!("{at}: '{text}' has host bits set: the network is {network}/{prefix}")));
+    }
+    Ok(Cidr { addr, prefix })
+}
+
+/// The protocol part of a derived rule.
+#[derive(Clone, Copy, Debug)]
+struct Clause {
+    protocol: RuleProtocol,
+    port: Option<PortRange>,
+    source_port: Option<PortRange>,
+    icmp_type: Option<u8>,
+    icmp_code: Option<u8>,
+}
+
+impl Clause {
+    const fn of(protocol: RuleProtocol) -> Clause {
+        Clause { protocol, port: None, source_port: None, icmp_type: None, icmp_code: None }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// groups, VIFs, attachments
+// ---------------------------------------------------------------------------
+
+/// A security group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group {
+    /// `sg-` and its number in hex; stable across restarts.
+    pub id: String,
+    /// Unique name, its identity for the caller.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Its rule number (from the controller's registry), hence its cookie.
+    pub number: u64,
+    /// Inbound permissions, in the order given.
+    pub ingress: Vec<Permission>,
+    /// Outbound permissions, in the order given.
+    pub egress: Vec<Permission>,
+    cookie: u64,
+}
+
+impl Group {
+    fn side(&self, side: Side) -> &Vec<Permission> {
+        match side {
+            Side::Ingress => &self.ingress,
+            Side::Egress => &self.egress,
+        }
+    }
+
+    fn side_mut(&mut self, side: Side) -> &mut Vec<Permission> {
+        match side {
+            Side::Ingress => &mut self.ingress,
+            Side::Egress => &mut self.egress,
+        }
+    }
+
+    /// Keeps egress open for its VIFs.
+    fn opens_egress(&self) -> bool {
+        self.egress.iter().any(Permission::is_all_traffic)
+    }
+
+    fn refers_to(&self, id: &str) -> bool {
+        self.ingress.iter().chain(&self.egress).any(|p| matches!(&p.source, Source::Group(g) if g == id))
+    }
+}
+
+/// A VIF as the groups know it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Vif {
+    /// UUID, lower case.
+    pub uuid: String,
+    /// Unicast MAC.
+    pub mac: MacAddr,
+    /// Its IPv4 addresses (XAPI's `ipv4_allowed`), without repeats: the addresses
+    /// of its groups' members for `sourceGroup`, and what it may send from.
+    pub ips: Vec<Ipv4Addr>,
+}
+
+impl Vif {
+    /// Reads `{ uuid, mac, ips? }` (other keys are ignored: callers pass XO's VIF
+    /// objects); errors start with `at`.
+    pub fn parse(v: &Value, at: &str) -> Result<Vif, SgError> {
+        let Some(obj) = v.as_object() else {
+            return Err(type_err(format!("{at} must be an object {{ uuid, mac, ips? }}, got {}", rule::kind(v))));
+        };
+        let present = |k: &str| obj.get(k).filter(|v| !v.is_null());
+        let uuid = match present("uuid") {
+            None => return Err(type_err(format!("{at}.uuid is required"))),
+            Some(Value::String(s)) => rule::parse_uuid(s).ok_or_else(|| {
+                value_err(format!("{at}.uuid must be a UUID like 01234567-89ab-cdef-0123-456789abcdef, got {s:?}"))
+            })?,
+            Some(other) => return Err(type_err(format!("{at}.uuid must be a string, got {}", rule::kind(other)))),
+        };
+        let mac = present("mac").ok_or_else(|| type_err(format!("{at}.mac is required")))?;
+        let mac = rule::unicast_mac("", &format!("{at}.mac"), mac)?;
+        let mut ips = Vec::new();
+        match present("ips") {
+            None => {}
+            Some(Value::Array(list)) => {
+                for (i, ip) in list.iter().enumerate() {
+                    let ip = rule::plain_ipv4("", &format!("{at}.ips[{i}]"), ip)?;
+                    if !ips.contains(&ip) {
+                        ips.push(ip);
+                    }
+                }
+            }
+            Some(other) => {
+                return Err(type_err(format!("{at}.ips must be an array of IPv4 addresses, got {}", rule::kind(other))))
+            }
+        }
+        Ok(Vif { uuid, mac, ips })
+    }
+
+    fn write_json(&self, out: &mut String) {
+        let _ = write!(out, "{{\"uuid\":\"{}\",\"mac\":\"{}\",\"ips\":[", self.uuid, self.mac);
+        for (i, ip) in self.ips.iter().enumerate() {
+            let _ = write!(out, "{}\"{ip}\"", if i == 0 { "" } else { "," });
+        }
+        out.push_str("]}");
+    }
+
+    /// The rule target: the VIF by UUID and MAC (addresses go with the endpoint).
+    fn target(&self) -> Target {
+        Target::Vif(RuleVif { uuid: self.uuid.clone(), mac: self.mac, ips: Vec::new(), ofport: None })
+    }
+}
+
+/// The groups of one VIF, in slot order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    /// The VIF.
+    pub vif: Vif,
+    /// Group ids; slot `s` gets priority `9900 - s`.
+    pub groups: Vec<String>,
+}
+
+/// A rule derived for a VIF: which cookie it goes under, at what priority.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DerivedRule {
+    /// The group's cookie, or the base cookie (ARP, DHCP, deny).
+    pub cookie: u64,
+    /// From the band table.
+    pub priority: u16,
+    /// The rule.
+    pub rule: Rule,
+    /// Compiled without the VIF's addresses: the DHCP client sends from 0.0.0.0
+    /// before it has one.
+    pub unlocked: bool,
+}
+
+/// What a VIF's groups make ([`SecurityGroups::rules_of`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VifRules {
+    /// None of its groups keeps egress open.
+    pub egress_restricted: bool,
+    /// Its rules, groups first (by slot), then the base rules.
+    pub rules: Vec<DerivedRule>,
+}
+
+/// The flows of one cookie on one bridge ([`SecurityGroups::flows`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BridgeFlows {
+    /// The bridge.
+    pub bridge: String,
+    /// A group's cookie or the base cookie.
+    pub cookie: u64,
+    /// FLOW_MOD ADDs, compiled by [`compile`].
+    pub flows: Vec<FlowMod>,
+}
+
+/// The VIF interfaces of one bridge: `(vif uuid, ofport)`, as OVSDB reports them.
+pub type BridgeInterfaces = (String, Vec<(String, i64)>);
+
+/// The member addresses of every group, each once, in attachment order: what a
+/// `sourceGroup` permission names.
+struct MemberAddresses<'a>(HashMap<&'a str, Vec<IpRange>>);
+
+impl<'a> MemberAddresses<'a> {
+    fn of(attachments: &'a [Attachment]) -> Self {
+        let mut by_group: HashMap<&str, (Vec<IpRange>, HashSet<Ipv4Addr>)> = HashMap::new();
+        for a in attachments {
+            for g in &a.groups {
+                let (list, seen) = by_group.entry(g.as_str()).or_default();
+                for ip in &a.vif.ips {
+                    if seen.insert(*ip) {
+                        list.push(IpRange { addr: *ip, prefix: 32 });
+                    }
+                }
+            }
+        }
+        MemberAddresses(by_group.into_iter().map(|(k, (list, _))| (k, list)).collect())
+    }
+
+    /// The address ranges a permission names: its CIDR (`None` = any), or the
+    /// addresses of the source group's members (none: no rule).
+    fn of_permission(&self, p: &Permission) -> Vec<Option<IpRange>> {
+        match &p.source {
+            Source::Cidr(c) => vec![c.ip_range()],
+            Source::Group(id) => {
+                self.0.get(id.as_str()).map_or_else(Vec::new, |l| l.iter().copied().map(Some).collect())
+            }
+        }
+    }
+}
+
+/// Security groups and the VIFs in them: the whole state, sans-I/O. Every
+/// operation checks everything before it changes anything.
+#[derive(Clone, Debug)]
+pub struct SecurityGroups {
+    groups: Vec<Group>,
+    attachments: Vec<Attachment>,
+    /// VIF uuid -> index in `attachments`.
+    by_vif: HashMap<String, usize>,
+    base_number: u64,
+    base_cookie: u64,
+    flow_budget: usize,
+}
+
+/// The cookie of rule number `number` (generation 0), the number checked.
+fn cookie_of(number: u64, what: &str) -> Result<u64, SgError> {
+    cookie::rule_cookie(number, 0)
+        .ok_or_else(|| range_err(format!("{what} must be 1 to {}, got {number}", cookie::MAX_RULE_NUMBER)))
+}
+
+/// A JSON integer in `1..=cookie::MAX_RULE_NUMBER`, or `None`.
+fn rule_number(v: Option<&Value>) -> Option<u64> {
+    let n = rule::integer(v?).ok()?;
+    (1..=i128::from(cookie::MAX_RULE_NUMBER)).contains(&n).then_some(n as u64)
+}
+
+fn json_string(out: &mut String, s: &str) {
+    // A str always serializes.
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
+}
+
+impl SecurityGroups {
+    /// No group; base rules (ARP, DHCP, deny) under `base_number`'s cookie; each
+    /// group may cost at most `flow_budget` flows per VIF.
+    pub fn new(base_number: u64, flow_budget: usize) -> Result<Self, SgError> {
+        if flow_budget < 1 {
+            return Err(range_err("options.flowBudget must be a positive integer"));
+        }
+        Ok(SecurityGroups {
+            groups: Vec::new(),
+            attachments: Vec::new(),
+            by_vif: HashMap::new(),
+            base_number,
+            base_cookie: cookie_of(base_number, "baseNumber")?,
+            flow_budget,
+        })
+    }
+
+    /// The groups, in creation order.
+    pub fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    /// The attachments, in the order VIFs were first attached.
+    pub fn attachments(&self) -> &[Attachment] {
+        &self.attachments
+    }
+
+    /// The base rules' rule number.
+    pub fn base_number(&self) -> u64 {
+        self.base_number
+    }
+
+    fn group_index(&self, reference: &str) -> Result<usize, SgError> {
+        self.groups
+            .iter()
+            .position(|g| g.id == reference)
+            .or_else(|| self.groups.iter().position(|g| g.name == reference))
+            .ok_or_else(|| SgError::NotFound { reference: reference.to_owned() })
+    }
+
+    /// The group a JSON value names (a name or an id).
+    fn group_ref(&self, v: &Value) -> Result<usize, SgError> {
+        match v {
+            Value::String(s) => self.group_index(s),
+            _ => Err(type_err("a security group is given by its name or id")),
+        }
+    }
+
+    /// The VIFs (uuids) in group `id`.
+    fn members(&self, id: &str) -> Vec<&str> {
+        self.attachments.iter().filter(|a| a.groups.iter().any(|g| g == id)).map(|a| a.vif.uuid.as_str()).collect()
+    }
+
+    fn reindex(&mut self) {
+        self.by_vif = self.attachments.iter().enumerate().map(|(i, a)| (a.vif.uuid.clone(), i)).collect();
+    }
+
+    /// Runs `change`, then the budget check; a refusal of either leaves the state
+    /// as it was.
+    fn transaction<T>(&mut self, change: impl FnOnce(&mut Self) -> Result<T, SgError>) -> Result<T, SgError> {
+        let before = self.clone();
+        let outcome = change(self).and_then(|t| self.check_budget(&before).map(|()| t));
+        if outcome.is_err() {
+            *self = before;
+        }
+        outcome
+    }
+
+    // ---- groups ----
+
+    /// Creates a group under rule number `number` (the controller's, stable for a
+    /// name). As in EC2 it starts with one egress permission: all traffic to
+    /// 0.0.0.0/0. Name and description are checked by the caller.
+    pub fn create_group(&mut self, name: &str, description: &str, number: u64) -> Result<&Group, SgError> {
+        let id = format!("sg-{number:08x}");
+        if self.groups.iter().any(|g| g.name == name || g.id == id) {
+            return Err(SgError::Exists { name: name.to_owned() });
+        }
+        let cookie = cookie_of(number, "number")?;
+        self.groups.push(Group {
+            id,
+            name: name.to_owned(),
+            description: description.to_owned(),
+            number,
+            ingress: Vec::new(),
+            egress: vec![Permission::all_traffic()],
+            cookie,
+        });
+        Ok(&self.groups[self.groups.len() - 1])
+    }
+
+    /// Deletes a group no VIF is in and no other group names as `sourceGroup`.
+    pub fn delete_group(&mut self, reference: &str) -> Result<Group, SgError> {
+        let i = self.group_index(reference)?;
+        let g = &self.groups[i];
+        let members = self.members(&g.id).len();
+        if members > 0 {
+            return Err(SgError::Attached { group: g.name.clone(), members });
+        }
+        if let Some(other) = self.groups.iter().find(|o| o.id != g.id && o.refers_to(&g.id)) {
+            return Err(SgError::Referenced { group: g.name.clone(), by: other.name.clone() });
+        }
+        Ok(self.groups.remove(i))
+    }
+
+    /// Reads a permission or a list of them (`where` is `side`, or `side[i]`), and
+    /// resolves each `sourceGroup` to a group id.
+    fn permission_list(&self, permissions: &Value, side: Side) -> Result<Vec<Permission>, SgError> {
+        let mut list = match permissions {
+            Value::Array(items) => {
+                if items.is_empty() {
+                    return Err(value_err("give at least one permission"));
+                }
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| Permission::parse(p, &format!("{side}[{i}]")))
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+            one => vec![Permission::parse(one, &side.to_string())?],
+        };
+        for p in &mut list {
+            if let Source::Group(reference) = &p.source {
+                let id = self.groups[self.group_index(reference)?].id.clone();
+                p.source = Source::Group(id);
+            }
+        }
+        Ok(list)
+    }
+
+    /// Adds permissions to a group (each new, none twice), within the flow budget.
+    pub fn authorize(&mut self, reference: &str, side: Side, permissions: &Value) -> Result<&Group, SgError> {
+        let i = self.group_index(reference)?;
+        let list = self.permission_list(permissions, side)?;
+        let g = &self.groups[i];
+        for (k, p) in list.iter().enumerate() {
+            if g.side(side).contains(p) || list[..k].contains(p) {
+                return Err(SgError::Duplicate { group: g.name.clone(), side, permission: p.json() });
+            }
+        }
+        self.transaction(|sg| {
+            sg.groups[i].side_mut(side).extend(list);
+            Ok(())
+        })?;
+        Ok(&self.groups[i])
+    }
+
+    /// Removes permissions from a group (each must be there). Revoking the
+    /// all-traffic egress restricts egress, which may cost more flows: the budget
+    /// counts that case already (see [`Self::group_cost`]).
+    pub fn revoke(&mut self, reference: &str, side: Side, permissions: &Value) -> Result<&Group, SgError> {
+        let i = self.group_index(reference)?;
+        let list = self.permission_list(permissions, side)?;
+        let g = &mut self.groups[i];
+        if let Some(p) = list.iter().find(|p| !g.side(side).contains(p)) {
+            return Err(SgError::PermissionNotFound { group: g.name.clone(), side, permission: p.json() });
+        }
+        g.side_mut(side).retain(|q| !list.contains(q));
+        Ok(&self.groups[i])
+    }
+
+    // ---- VIFs ----
+
+    /// Sets the groups of one VIF (`{ uuid, mac, ips? }`) or of several (an array
+    /// of them): every VIF and group is checked first, then the flow budget.
+    pub fn attach(&mut self, vifs: &Value, groups: &Value) -> Result<(), SgError> {
+        let vifs = match vifs {
+            Value::Array(list) => {
+                list.iter().enumerate().map(|(i, v)| Vif::parse(v, &format!("vifs[{i}]"))).collect::<Result<_, _>>()?
+            }
+            one => vec![Vif::parse(one, "vif")?],
+        };
+        let refs = match groups.as_array() {
+            Some(list) if !list.is_empty() => list,
+            _ => return Err(type_err("groups must be a non-empty array of group names or ids")),
+        };
+        let max = max_groups_per_vif();
+        if refs.len() > max {
+            return Err(range_err(format!("a VIF may be in at most {max} groups")));
+        }
+        let mut ids: Vec<String> = Vec::with_capacity(refs.len());
+        for r in refs {
+            let id = &self.groups[self.group_ref(r)?].id;
+            if !ids.contains(id) {
+                ids.push(id.clone());
+            }
+        }
+        self.transaction(|sg| {
+            for vif in vifs {
+                let a = Attachment { vif, groups: ids.clone() };
+                match sg.by_vif.get(&a.vif.uuid) {
+                    Some(&i) => sg.attachments[i] = a,
+                    None => {
+                        sg.by_vif.insert(a.vif.uuid.clone(), sg.attachments.len());
+                        sg.attachments.push(a);
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Removes groups from a VIF (all of them with `None`, a list of names or ids
+    /// otherwise): a VIF in no group is not filtered.
+    pub fn detach(&mut self, uuid: &str, groups: Option<&Value>) -> Result<(), SgError> {
+        let i = *self.by_vif.get(uuid).ok_or_else(|| SgError::NotAttached { uuid: uuid.to_owned() })?;
+        let keep = match groups {
+            None => Vec::new(),
+            Some(refs) => {
+                let refs = refs.as_array().ok_or_else(|| type_err("groups must be an array of group names or ids"))?;
+                let ids: Vec<&str> = refs
+                    .iter()
+                    .map(|r| self.group_ref(r).map(|g| self.groups[g].id.as_str()))
+                    .collect::<Result<_, _>>()?;
+                self.attachments[i].groups.iter().filter(|g| !ids.contains(&g.as_str())).cloned().collect()
+            }
+        };
+        if keep.is_empty() {
+            self.attachments.remove(i);
+            self.reindex();
+        } else {
+            self.attachments[i].groups = keep;
+        }
+        Ok(())
+    }
+
+    // ---- the one derivation ----
+
+    /// The rules group `g` makes on a VIF (target `target`) at `priority`: its
+    /// permissions, and their replies. `restricted`: no group of the VIF keeps
+    /// egress open, so what it sends is checked too.
+    fn derive_group(
+        g: &Group,
+        priority: u16,
+        target: &Target,
+        restricted: bool,
+        sources: &MemberAddresses<'_>,
+        out: &mut Vec<DerivedRule>,
+    ) {
+        let mut add = |c: &Clause, ip_range: Option<IpRange>, direction: Direction| {
+            out.push(DerivedRule {
+                cookie: g.cookie,
+                priority,
+                rule: Rule {
+                    id: None,
+                    description: None,
+                    target: target.clone(),
+                    allow: true,
+                    protocol: c.protocol,
+                    port: c.port,
+                    port_side: PortSide::Destination,
+                    source_port: c.source_port,
+                    icmp_type: c.icmp_type,
+                    icmp_code: c.icmp_code,
+                    ip_range,
+                    direction,
+                },
+                unlocked: false,
+            })
+        };
+        for p in &g.ingress {
+            let (matches, replies) = (p.matches(), p.replies());
+            for range in sources.of_permission(p) {
+                for c in &matches {
+                    add(c, range, Direction::To);
+                }
+                if restricted {
+                    for c in &replies {
+                        add(c, range, Direction::From);
+                    }
+                }
+            }
+        }
+        for p in &g.egress {
+            if p.is_all_traffic() {
+                continue; // no rule: egress is open, and it opens no return path
+            }
+            let (matches, replies) = (p.matches(), p.replies());
+            for range in sources.of_permission(p) {
+                if restricted {
+                    for c in &matches {
+                        add(c, range, Direction::From);
+                    }
+                }
+                for c in &replies {
+                    add(c, range, Direction::To);
+                }
+            }
+        }
+    }
+
+    /// The base rules of a VIF: ARP and the DHCP client, then default deny.
+    fn derive_base(&self, target: &Target, restricted: bool, out: &mut Vec<DerivedRule>) {
+        let both_if_restricted = if restricted { Direction::Both } else { Direction::To };
+        let basics = PriorityBand::SECURITY_GROUP_BASICS.min();
+        let rule =
+            |allow: bool, protocol: RuleProtocol, port: Option<u16>, source_port: Option<u16>, direction: Direction| {
+                Rule {
+                    id: None,
+                    description: None,
+                    target: target.clone(),
+                    allow,
+                    protocol,
+                    port: port.map(|p| PortRange { lo: p, hi: p }),
+                    port_side: PortSide::Destination,
+                    source_port: source_port.map(|p| PortRange { lo: p, hi: p }),
+                    icmp_type: None,
+                    icmp_code: None,
+                    ip_range: None,
+                    direction,
+                }
+            };
+        let mut add =
+            |priority, rule, unlocked| out.push(DerivedRule { cookie: self.base_cookie, priority, rule, unlocked });
+        add(basics, rule(true, RuleProtocol::Arp, None, None, both_if_restricted), false);
+        add(basics, rule(true, RuleProtocol::Udp, Some(68), Some(67), Direction::To), false);
+        if restricted {
+            add(basics, rule(true, RuleProtocol::Udp, Some(67), Some(68), Direction::From), true);
+        }
+        let deny = PriorityBand::SECURITY_GROUP_DENY.min();
+        add(deny, rule(false, RuleProtocol::Any, None, None, both_if_restricted), false);
+    }
+
+    /// Every rule of an attached VIF: its groups by slot, then the base rules.
+    fn derive_vif(&self, a: &Attachment, sources: &MemberAddresses<'_>) -> VifRules {
+        let groups: Vec<&Group> = a.groups.iter().filter_map(|id| self.groups.iter().find(|g| &g.id == id)).collect();
+        let restricted = !groups.iter().any(|g| g.opens_egress());
+        let target = a.vif.target();
+        let top = PriorityBand::SECURITY_GROUP_PERMISSIONS.max();
+        let mut rules = Vec::new();
+        for (slot, g) in groups.iter().enumerate() {
+            // At most max_groups_per_vif() slots (attach checks it), all in the band.
+            let priority = top.saturating_sub(slot as u16).max(PriorityBand::SECURITY_GROUP_PERMISSIONS.min());
+            Self::derive_group(g, priority, &target, restricted, sources, &mut rules);
+        }
+        self.derive_base(&target, restricted, &mut rules);
+        VifRules { egress_restricted: restricted, rules }
+    }
+
+    /// What a VIF's groups make, or `None` when it is in no group.
+    pub fn rules_of(&self, uuid: &str) -> Option<VifRules> {
+        let a = &self.attachments[*self.by_vif.get(uuid)?];
+        Some(self.derive_vif(a, &MemberAddresses::of(&self.attachments)))
+    }
+
+    /// The flows of every attached VIF among `bridges`, compiled for table
+    /// `table_id`: per bridge, one entry per cookie (the order cookies first
+    /// appear). Interfaces of VIFs in no group are skipped.
+    pub fn flows(&self, bridges: &[BridgeInterfaces], table_id: u8) -> Result<Vec<BridgeFlows>, SgError> {
+        let mut out: Vec<BridgeFlows> = Vec::new();
+        if self.attachments.is_empty() {
+            return Ok(out);
+        }
+        let sources = MemberAddresses::of(&self.attachments);
+        for (bridge, interfaces) in bridges {
+            let first = out.len();
+            for (uuid, ofport) in interfaces {
+                let Some(&i) = self.by_vif.get(uuid) else { continue };
+                let a = &self.attachments[i];
+                let ofport = u32::try_from(*ofport).ok().filter(|p| (1..=MAX_OFPORT).contains(p)).ok_or_else(|| {
+                    range_err(format!(
+                        "interfaces: the ofport of VIF {uuid} on {bridge} must be 1 to {MAX_OFPORT}, got {ofport}"
+                    ))
+                })?;
+                let locked = [Endpoint { ofport, mac: a.vif.mac, ips: a.vif.ips.clone() }];
+                let unlocked = [Endpoint { ofport, mac: a.vif.mac, ips: Vec::new() }];
+                for d in self.derive_vif(a, &sources).rules {
+                    let endpoints = if d.unlocked { &unlocked } else { &locked };
+                    let flows = compile(&d.rule, endpoints, d.priority, d.cookie, table_id);
+                    match out[first..].iter_mut().find(|b| b.cookie == d.cookie) {
+                        Some(b) => b.flows.extend(flows),
+                        None => out.push(BridgeFlows { bridge: bridge.clone(), cookie: d.cookie, flows }),
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    // ---- the flow budget ----
+
+    /// The flows group `g` costs on one VIF with `addresses` addresses when egress
+    /// is restricted (the worst case: replies of inbound permissions too): the
+    /// rules of [`Self::derive_group`] counted by [`flow_count`], which is exactly
+    /// what [`compile`] makes of them.
+    pub fn group_cost(&self, g: &Group, addresses: usize) -> usize {
+        self.group_cost_with(g, addresses, &MemberAddresses::of(&self.attachments))
+    }
+
+    fn group_cost_with(&self, g: &Group, addresses: usize, sources: &MemberAddresses<'_>) -> usize {
+        let probe = Vif { uuid: String::new(), mac: MacAddr([2, 0, 0, 0, 0, 1]), ips: Vec::new() };
+        let endpoint =
+            [Endpoint { ofport: 1, mac: probe.mac, ips: (1..=addresses).map(|n| Ipv4Addr::from(n as u32)).collect() }];
+        let mut rules = Vec::new();
+        let top = PriorityBand::SECURITY_GROUP_PERMISSIONS.max();
+        Self::derive_group(g, top, &probe.target(), true, sources, &mut rules);
+        rules.iter().map(|d| flow_count(&d.rule, &endpoint)).sum()
+    }
+
+    /// Each group's worst cost per VIF: on its member with the most addresses
+    /// (more addresses, more flows: XAPI's locking makes an allow of what the VIF
+    /// sends one flow per address), or on a VIF with none when it has no member.
+    fn costs(&self) -> Vec<(usize, usize)> {
+        let sources = MemberAddresses::of(&self.attachments);
+        let mut addresses: HashMap<&str, usize> = HashMap::new();
+        for a in &self.attachments {
+            for g in &a.groups {
+                let n = addresses.entry(g.as_str()).or_default();
+                *n = (*n).max(a.vif.ips.len());
+            }
+        }
+        self.groups
+            .iter()
+            .map(|g| {
+                let n = addresses.get(g.id.as_str()).copied().unwrap_or(0);
+                (self.group_cost_with(g, n, &sources), n)
+            })
+            .collect()
+    }
+
+    /// Refuses a change that makes a group cost more than the budget. A group
+    /// already over it (a smaller budget than when it was built) does not block
+    /// changes that do not make it costlier.
+    fn check_budget(&self, before: &SecurityGroups) -> Result<(), SgError> {
+        let old: HashMap<&str, usize> =
+            before.groups.iter().zip(before.costs()).map(|(g, (flows, _))| (g.id.as_str(), flows)).collect();
+        for (g, (flows, addresses)) in self.groups.iter().zip(self.costs()) {
+            if flows > self.flow_budget && flows > old.get(g.id.as_str()).copied().unwrap_or(0) {
+                let detail = if addresses > 1 {
+                    format!(", and what a VIF sends is allowed once per address of the VIF ({addresses} on its member with the most)")
+                } else {
+                    String::new()
+                };
+                return Err(SgError::FlowBudget { group: g.name.clone(), flows, budget: self.flow_budget, detail });
+            }
+        }
+        Ok(())
+    }
+
+    // ---- views and state ----
+
+    fn write_view(&self, g: &Group, out: &mut String, number: bool, members: bool) {
+        out.push_str("{\"id\":");
+        json_string(out, &g.id);
+        out.push_str(",\"name\":");
+        json_string(out, &g.name);
+        out.push_str(",\"description\":");
+        json_string(out, &g.description);
+        if number {
+            let _ = write!(out, ",\"number\":{}", g.number);
+        }
+        for (key, list) in [("ingress", &g.ingress), ("egress", &g.egress)] {
+            let _ = write!(out, ",\"{key}\":[");
+            for (i, p) in list.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                p.write_json(out);
+            }
+            out.push(']');
+        }
+        if members {
+            out.push_str(",\"members\":[");
+            for (i, m) in self.members(&g.id).iter().enumerate() {
+                let _ = write!(out, "{}\"{m}\"", if i == 0 { "" } else { "," });
+            }
+            out.push(']');
+        }
+        out.push('}');
+    }
+
+    /// `{ id, name, description, ingress, egress }` of a group, JSON.
+    pub fn view_json(&self, g: &Group) -> String {
+        let mut out = String::new();
+        self.write_view(g, &mut out, false, false);
+        out
+    }
+
+    /// Every group with its members (VIF uuids), JSON.
+    pub fn describe_json(&self) -> String {
+        let mut out = String::from("[");
+        for (i, g) in self.groups.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            self.write_view(g, &mut out, false, true);
+        }
+        out.push(']');
+        out
+    }
+
+    /// The state as saved in the controller's state file (format version 1:
+    /// `{ version, baseNumber, groups: [{ id, name, description, number, ingress,
+    /// egress }], attachments: [{ vif: { uuid, mac, ips }, groups }] }`).
+    pub fn export_state_json(&self) -> String {
+        let mut out = format!("{{\"version\":{STATE_VERSION},\"baseNumber\":{},\"groups\":[", self.base_number);
+        for (i, g) in self.groups.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            self.write_view(g, &mut out, true, false);
+        }
+        out.push_str("],\"attachments\":[");
+        for (i, a) in self.attachments.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"vif\":");
+            a.vif.write_json(&mut out);
+            out.push_str(",\"groups\":[");
+            for (j, g) in a.groups.iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                json_string(&mut out, g);
+            }
+            out.push_str("]}");
+        }
+        out.push_str("]}");
+        out
+    }
+
+    /// Replaces the groups and attachments with a saved state (of this version or
+    /// an earlier one: the format has not changed since version 1). Nothing changes
+    /// when it is refused. The budget is not checked: a saved state is restored
+    /// as it was. Returns the rule numbers it holds (groups', then the base
+    /// number), for the controller to reserve.
+    pub fn import_state(&mut self, state: &Value) -> Result<Vec<u64>, SgError> {
+        let not_state = |what: String| value_err(format!("state must come from exportState(): {what}"));
+        let obj = state
+            .as_object()
+            .filter(|o| o.get("version").and_then(|v| rule::integer(v).ok()) == Some(STATE_VERSION))
+            .ok_or_else(|| value_err(format!("state must come from exportState() (version {STATE_VERSION})")))?;
+        let (Some(Value::Array(groups)), Some(Value::Array(attachments))) = (obj.get("groups"), obj.get("attachments"))
+        else {
+            return Err(not_state("groups and attachments must be arrays".into()));
+        };
+        let text = |o: &Map<String, Value>, k: &str| o.get(k).and_then(Value::as_str).map(str::to_owned);
+        let mut parsed: Vec<Group> = Vec::with_capacity(groups.len());
+        for (i, g) in groups.iter().enumerate() {
+            let shape = || not_state(format!("groups[{i}] is not a group"));
+            let o = g.as_object().ok_or_else(shape)?;
+            let (Some(id), Some(name), Some(description)) = (text(o, "id"), text(o, "name"), text(o, "description"))
+            else {
+                return Err(shape());
+            };
+            let number = match o.get("number").map(rule::integer) {
+                Some(Ok(n)) if n >= 1 => rule_number(o.get("number")).ok_or_else(|| {
+                    range_err(format!("state: groups[{i}].number must be 1 to {}, got {n}", cookie::MAX_RULE_NUMBER))
+                })?,
+                _ => return Err(shape()),
+            };
+            let (Some(Value::Array(ingress)), Some(Value::Array(egress))) = (o.get("ingress"), o.get("egress")) else {
+                return Err(shape());
+            };
+            let read = |list: &Vec<Value>, side: &str| {
+                list.iter()
+                    .enumerate()
+                    .map(|(j, p)| Permission::parse(p, &format!("{name}.{side}[{j}]")))
+                    .collect::<Result<Vec<_>, _>>()
+            };
+            let group = Group {
+                ingress: read(ingress, "ingress")?,
+                egress: read(egress, "egress")?,
+                cookie: cookie_of(number, "number")?,
+                id,
+                name,
+                description,
+                number,
+            };
+            // As a Map keyed by id: a repeated id replaces, in place.
+            match parsed.iter_mut().find(|p| p.id == group.id) {
+                Some(p) => *p = group,
+                None => parsed.push(group),
+            }
+        }
+        for (i, a) in attachments.iter().enumerate() {
+            let ok = a.as_object().is_some_and(|o| {
+                o.get("vif").is_some_and(Value::is_object) && o.get("groups").is_some_and(Value::is_array)
+            });
+            if !ok {
+                return Err(not_state(format!("attachments[{i}] is not an attachment")));
+            }
+        }
+        let mut restored = SecurityGroups { groups: parsed, ..SecurityGroups::new(1, self.flow_budget)? };
+        for (i, a) in attachments.iter().enumerate() {
+            let ids = a["groups"].as_array().map(Vec::as_slice).unwrap_or_default();
+            let known = ids.iter().all(|id| id.as_str().is_some_and(|id| restored.groups.iter().any(|g| g.id == id)));
+            if !known {
+                return Err(value_err(format!("state attaches VIF {} to an unknown group", a["vif"]["uuid"])));
+            }
+            let vif = Vif::parse(&a["vif"], &format!("state.attachments[{i}].vif"))?;
+            let groups = ids.iter().filter_map(Value::as_str).map(str::to_owned).collect();
+            let a = Attachment { vif, groups };
+            match restored.by_vif.get(&a.vif.uuid) {
+                Some(&k) => restored.attachments[k] = a,
+                None => {
+                    restored.by_vif.insert(a.vif.uuid.clone(), restored.attachments.len());
+                    restored.attachments.push(a);
+                }
+            }
+        }
+        let base_number = match obj.get("baseNumber").map(rule::integer) {
+            Some(Ok(n)) if n >= 1 => rule_number(obj.get("baseNumber")).ok_or_else(|| {
+                range_err(format!("state.baseNumber must be 1 to {}, got {n}", cookie::MAX_RULE_NUMBER))
+            })?,
+            _ => return Err(value_err("state.baseNumber is missing")),
+        };
+        restored.base_number = base_number;
+        restored.base_cookie = cookie_of(base_number, "state.baseNumber")?;
+        let mut numbers: Vec<u64> = restored.groups.iter().map(|g| g.number).collect();
+        numbers.push(base_number);
+        *self = restored;
+        Ok(numbers)
+    }
+}
+
+#[cfg(test)]
+mod tests;
