@@ -1561,7 +1561,7 @@ class SdnController extends EventEmitter {
   /** The FLOW_MODs `items` compile to, encoded back to back (no switch touched). */
   #compile(items) {
     this.#scratch.clear()
-    return items.length === 0 ? Buffer.alloc(0) : nativeCall(() => this.#scratch.putManyFrom(this.#list, `[${items.map(entryText).join(',')}]`)).add
+    return items.length === 0 ? Buffer.alloc(0) : nativeCall(() => this.#scratch.putManyFrom(this.#list, `[${items.map((i) => entryText(i)).join(',')}]`)).add
   }
 
   async #refreshAll() {
