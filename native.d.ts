@@ -640,6 +640,12 @@ export interface NativeFlowDelta {
   delete: Buffer
   addCount: number
   deleteCount: number
+  /**
+   * For `putMany`: the ADDs of each cookie, the cookies in the order they first
+   * appear in the entries (what a caller needs to count each rule's flows
+   * without reading the buffer back). Empty for the other calls.
+   */
+  addCounts: Array<number>
 }
 
 /** What `withoutForeign` keeps and refuses. */

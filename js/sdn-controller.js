@@ -20,7 +20,7 @@ const { OvsdbClient } = require('./ovsdb-client.js')
 const { TlsConfig } = require('./tls.js')
 const { fail, argError, describe, splitHostTls, checkDurations, backoffDelay, withDeadline, optionsObject, checkString, checkRuleFilter } = require('./options.js')
 const { nativeCall } = require('./errors.js')
-const { parseFlow, formatFlow, frames } = require('./codec.js')
+const { parseFlow, formatFlow } = require('./codec.js')
 
 /**
  * What reports background failures when the caller gives no logger: one
@@ -240,22 +240,28 @@ class Switch {
    * specJson, endpoints }`, or raw flows, `{ cookie, flows: Buffer }`.
    */
   put(items) {
-    const byCookie = new Map() // hex cookie -> its entries' text
+    const byCookie = new Map() // hex cookie -> { cookie (as given), key: its entries' text }
     for (const item of items) {
-      const cookie = hexCookie(item.cookie)
-      const text = entryText(item, cookie)
-      const earlier = byCookie.get(cookie)
-      byCookie.set(cookie, earlier === undefined ? text : `${earlier},${text}`)
+      const hex = hexCookie(item.cookie)
+      const text = entryText(item, hex)
+      const earlier = byCookie.get(hex)
+      if (earlier === undefined) byCookie.set(hex, { cookie: item.cookie, key: text })
+      else earlier.key += `,${text}`
     }
     let batch = ''
-    for (const [cookie, key] of byCookie) {
-      if (this.compiled.get(cookie) === key) byCookie.delete(cookie)
+    for (const [hex, { key }] of byCookie) {
+      if (this.compiled.get(hex) === key) byCookie.delete(hex)
       else batch += batch === '' ? key : `,${key}`
     }
-    if (batch === '') return { addCount: 0, deleteCount: 0 }
+    const added = new Map() // cookie (as given) -> its flows added
+    if (batch === '') return { addCount: 0, deleteCount: 0, added }
     const delta = nativeCall(() => this.table.putManyFrom(this.list, `[${batch}]`))
-    for (const [cookie, key] of byCookie) this.compiled.set(cookie, key)
-    return delta
+    let i = 0
+    for (const [hex, { cookie, key }] of byCookie) {
+      this.compiled.set(hex, key)
+      added.set(cookie, delta.addCounts[i++])
+    }
+    return { ...delta, added }
   }
 
   /** Cookies (hex) with desired flows here. */
@@ -1525,10 +1531,7 @@ class SdnController extends EventEmitter {
     // Each job's flows here: what this put sends for its rules, unless a first contact just sent them.
     const counts = new Map()
     if (adoption === null) {
-      const perCookie = new Map()
-      // OF1.1 FLOW_MOD: the cookie is the 8 bytes after the header (§A.3.4.1).
-      if (d.addCount > 0) for (const m of frames(d.add)) perCookie.set(m.readBigUInt64BE(8), (perCookie.get(m.readBigUInt64BE(8)) ?? 0) + 1)
-      for (const job of jobs) counts.set(job, job.list.reduce((n, [e]) => n + (perCookie.get(e.cookie) ?? 0), 0))
+      for (const job of jobs) counts.set(job, job.list.reduce((n, [e]) => n + (d.added.get(e.cookie) ?? 0), 0))
     } else {
       for (const job of jobs) counts.set(job, job.list.reduce((n, [e, eps]) => n + this.#scratch.flowCount(specJsonOf(e), endpointsJson(eps)), 0))
     }

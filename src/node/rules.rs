@@ -3,6 +3,8 @@
 //! reconciliation). Rules and endpoints cross as JSON text, FLOW_MODs and stats
 //! replies as encoded OpenFlow messages (the channel sends and receives them).
 
+use std::collections::HashMap;
+
 use napi::bindgen_prelude::{BigInt, Buffer, Either};
 use napi_derive::napi;
 use serde_json::Value;
@@ -112,6 +114,10 @@ pub struct NativeFlowDelta {
     pub delete: Buffer,
     pub add_count: u32,
     pub delete_count: u32,
+    /// For `putMany`: the ADDs of each cookie, the cookies in the order they first
+    /// appear in the entries (what a caller needs to count each rule's flows
+    /// without reading the buffer back). Empty for the other calls.
+    pub add_counts: Vec<u32>,
 }
 
 /// One cookie's flows on the switch.
@@ -153,6 +159,7 @@ fn delta(add: &[crate::openflow::FlowMod], delete: &[crate::openflow::FlowMod]) 
         delete: encode_flow_mods(delete).map_err(from_encode)?.into(),
         add_count: count(add.len()),
         delete_count: count(delete.len()),
+        add_counts: Vec::new(),
     })
 }
 
@@ -300,8 +307,20 @@ impl NativeFlowTable {
 impl NativeFlowTable {
     fn put_entries(&mut self, entries_json: &str, list: Option<&RuleList>) -> Result<NativeFlowDelta, JsError> {
         let compiled = compile_entries(entries_json, self.table.table_id(), list).map_err(rule_error)?;
+        let mut order: Vec<u64> = Vec::new();
+        let mut added: HashMap<u64, u32> = HashMap::new();
+        for (cookie, _) in &compiled {
+            if added.insert(*cookie, 0).is_none() {
+                order.push(*cookie);
+            }
+        }
         let d = self.table.put_all(compiled);
-        delta(&d.add, &d.delete)
+        for fm in &d.add {
+            *added.entry(fm.cookie).or_default() += 1;
+        }
+        let mut out = delta(&d.add, &d.delete)?;
+        out.add_counts = order.iter().map(|c| added[c]).collect();
+        Ok(out)
     }
 }
 
