@@ -137,7 +137,39 @@ function specJsonOf(e) {
  * list meanwhile carries its own rule.
  */
 function ruleItem(e, endpoints, current) {
-  return current ? { cookie: e.cookie, priority: e.priority, id: e.id, endpoints } : { cookie: e.cookie, priority: e.priority, specJson: specJsonOf(e), endpoints }
+  const hex = hexOf(e)
+  return current ? { cookie: e.cookie, hex, priority: e.priority, id: e.id, endpoints } : { cookie: e.cookie, hex, priority: e.priority, specJson: specJsonOf(e), endpoints }
+}
+
+/** An entry's cookie as hex, written once per cookie it takes. */
+function hexOf(e) {
+  if (e.hexOf !== e.cookie) {
+    e.hex = hexCookie(e.cookie)
+    e.hexOf = e.cookie
+  }
+  return e.hex
+}
+
+/**
+ * Would these items compile to what `was` compiled to? A rule of the list named by
+ * id is the same rule while its cookie is (each change of a rule takes a new
+ * generation, so a new cookie), so its priority and endpoints decide; endpoint
+ * lists are shared per VIF and snapshot (#vifEndpoints), so compared by identity
+ * first. Raw flows compare their bytes; a rule carried whole, its JSON.
+ */
+function sameItems(was, items) {
+  if (was.length !== items.length) return false
+  for (let i = 0; i < items.length; i++) {
+    const a = was[i]
+    const b = items[i]
+    if (a.flows || b.flows) {
+      if (!a.flows || !b.flows || !a.flows.equals(b.flows)) return false
+      continue
+    }
+    if (a.id !== b.id || a.specJson !== b.specJson || a.priority !== b.priority) return false
+    if (a.endpoints !== b.endpoints && endpointsJson(a.endpoints) !== endpointsJson(b.endpoints)) return false
+  }
+  return true
 }
 
 function checkRuleObject(rule, at = '') {
@@ -220,7 +252,7 @@ class Switch {
     this.bridge = bridge
     this.table = new native.NativeFlowTable(tableId)
     this.list = list // the controller's NativeRuleList: entries name its rules by id
-    this.compiled = new Map() // hex cookie -> what it was compiled from: unchanged rules are not recompiled
+    this.compiled = new Map() // hex cookie -> the items it was compiled from: unchanged rules are not recompiled
     this.foreign = new Map() // cookie (BigInt) -> flow_mods a caller chose (putForeignFlows)
     this.channel = null
     this.connecting = null
@@ -240,25 +272,25 @@ class Switch {
    * specJson, endpoints }`, or raw flows, `{ cookie, flows: Buffer }`.
    */
   put(items) {
-    const byCookie = new Map() // hex cookie -> { cookie (as given), key: its entries' text }
+    const byCookie = new Map() // hex cookie -> { cookie (as given), items }
     for (const item of items) {
-      const hex = hexCookie(item.cookie)
-      const text = entryText(item, hex)
-      const earlier = byCookie.get(hex)
-      if (earlier === undefined) byCookie.set(hex, { cookie: item.cookie, key: text })
-      else earlier.key += `,${text}`
+      const hex = item.hex ?? hexCookie(item.cookie)
+      const group = byCookie.get(hex)
+      if (group === undefined) byCookie.set(hex, { cookie: item.cookie, items: [item] })
+      else group.items.push(item)
     }
     let batch = ''
-    for (const [hex, { key }] of byCookie) {
-      if (this.compiled.get(hex) === key) byCookie.delete(hex)
-      else batch += batch === '' ? key : `,${key}`
+    for (const [hex, { items: mine }] of byCookie) {
+      const was = this.compiled.get(hex)
+      if (was !== undefined && sameItems(was, mine)) byCookie.delete(hex)
+      else for (const item of mine) batch += (batch === '' ? '' : ',') + entryText(item, hex)
     }
     const added = new Map() // cookie (as given) -> its flows added
     if (batch === '') return { addCount: 0, deleteCount: 0, added }
     const delta = nativeCall(() => this.table.putManyFrom(this.list, `[${batch}]`))
     let i = 0
-    for (const [hex, { cookie, key }] of byCookie) {
-      this.compiled.set(hex, key)
+    for (const [hex, { cookie, items: mine }] of byCookie) {
+      this.compiled.set(hex, mine)
       added.set(cookie, delta.addCounts[i++])
     }
     return { ...delta, added }
