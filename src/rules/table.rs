@@ -255,7 +255,12 @@ impl CookieFlows {
     }
 
     fn get(&self, key: &FlowKey) -> Option<&FlowMod> {
-        self.0.binary_search_by(|(k, _)| k.cmp(key)).ok().map(|i| &self.0[i].1)
+        self.index_of(key).map(|i| &self.0[i].1)
+    }
+
+    /// Where `key` is in the sorted flows.
+    fn index_of(&self, key: &FlowKey) -> Option<usize> {
+        self.0.binary_search_by(|(k, _)| k.cmp(key)).ok()
     }
 
     fn contains_key(&self, key: &FlowKey) -> bool {
@@ -409,16 +414,19 @@ impl FlowTable {
     /// same effect; otherwise it is extra and deleted. Flows outside our namespace
     /// are never touched, whatever the dump holds.
     pub fn reconcile(&self, dumped: &[FlowStats]) -> Reconcile {
-        let mut present: HashSet<(u64, FlowKey)> = HashSet::new();
+        // Per cookie, which of its desired flows (by index) the dump holds.
+        let mut present: HashMap<u64, Vec<bool>> = HashMap::new();
         let mut counters: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
         let mut extra: BTreeMap<u64, usize> = BTreeMap::new();
         let mut delete = Vec::new();
         for fs in dumped.iter().filter(|fs| cookie::is_ours(fs.cookie)) {
             let key = FlowKey::of(fs.table_id, fs.priority, &fs.flow_match);
-            let desired = self.by_cookie.get(&fs.cookie).and_then(|flows| flows.get(&key));
+            let flows = self.by_cookie.get(&fs.cookie);
+            let desired = flows.and_then(|flows| Some((flows.index_of(&key)?, flows)));
             match desired {
-                Some(d) if effect(&d.instructions) == effect(&fs.instructions) => {
-                    if present.insert((fs.cookie, key)) {
+                Some((i, flows)) if effect(&flows.0[i].1.instructions) == effect(&fs.instructions) => {
+                    let seen = present.entry(fs.cookie).or_insert_with(|| vec![false; flows.len()]);
+                    if !std::mem::replace(&mut seen[i], true) {
                         let c = counters.entry(fs.cookie).or_default();
                         c.0 = c.0.saturating_add(fs.packet_count);
                         c.1 = c.1.saturating_add(fs.byte_count);
@@ -434,8 +442,9 @@ impl FlowTable {
         let mut per_cookie = Vec::with_capacity(self.by_cookie.len());
         for (&cookie, flows) in &self.by_cookie {
             let mut report = CookieReport { cookie, expected: flows.len(), ..CookieReport::default() };
-            for (key, fm) in flows.iter() {
-                if present.contains(&(cookie, key.clone())) {
+            let seen = present.get(&cookie);
+            for (i, fm) in flows.values().enumerate() {
+                if seen.is_some_and(|seen| seen[i]) {
                     report.present += 1;
                 } else {
                     add.push(fm.clone());
