@@ -268,8 +268,10 @@ class Switch {
   /**
    * Makes `items` the desired flows of their cookies (items of one cookie are
    * unioned), in one native call; returns the FLOW_MODs that change the switch
-   * accordingly. An item is a rule compiled for endpoints, `{ cookie, priority,
-   * specJson, endpoints }`, or raw flows, `{ cookie, flows: Buffer }`.
+   * accordingly, and `added`: each cookie's flows added. An item is a rule of the
+   * list compiled for endpoints, `{ cookie, priority, id, endpoints }`, a rule
+   * carried whole, `{ cookie, priority, specJson, endpoints }`, or raw flows,
+   * `{ cookie, flows: Buffer }`. A cookie whose items are unchanged is not compiled.
    */
   put(items) {
     const byCookie = new Map() // hex cookie -> { cookie (as given), items }
