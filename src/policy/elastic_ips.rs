@@ -31,11 +31,11 @@ use std::net::Ipv4Addr;
 use crate::control::PriorityBand;
 use crate::net::addr::{parse_ipv4, parse_ipv4_masked, prefix_len, IpMask, MaskedIpError};
 use crate::openflow::action::Action;
-use crate::openflow::flow::{FlowMod, FlowModCommand, FlowModFlags};
+use crate::openflow::flow::FlowMod;
 use crate::openflow::flow_match::Match;
 use crate::openflow::instruction::Instruction;
-use crate::openflow::types::{GroupNo, MacAddr, Masked, PortNo, NO_BUFFER};
-use crate::rules::compile::{compile, Endpoint, ETH_TYPE_ARP, ETH_TYPE_IP};
+use crate::openflow::types::{MacAddr, Masked, PortNo};
+use crate::rules::compile::{add_flow, compile, Endpoint, ETH_TYPE_ARP, ETH_TYPE_IP};
 use crate::rules::{MatchKey, Rule};
 
 /// Wrong type, or a required value missing.
@@ -464,29 +464,15 @@ fn normal() -> Action {
     Action::Output { port: PortNo::NORMAL, max_len: 0 }
 }
 
-/// An ADD in table 0 with no timeouts and no flags, as the rule compiler makes them.
+/// An ADD in table 0, as the rule compiler makes them.
 fn flow_mod(priority: u16, cookie: u64, flow_match: Match, actions: Vec<Action>) -> FlowMod {
-    FlowMod {
-        xid: 0,
-        cookie,
-        cookie_mask: 0,
-        table_id: 0,
-        command: FlowModCommand::ADD,
-        idle_timeout: 0,
-        hard_timeout: 0,
-        priority,
-        buffer_id: NO_BUFFER,
-        out_port: PortNo::ANY,
-        out_group: GroupNo::ANY,
-        flags: FlowModFlags::default(),
-        flow_match,
-        instructions: vec![Instruction::ApplyActions { actions }],
-    }
+    add_flow(0, priority, cookie, flow_match, vec![Instruction::ApplyActions { actions }])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::openflow::flow::FlowModCommand;
     use crate::openflow::text::{format_flow_mod, parse_flow};
     use crate::rules::cookie::rule_cookie;
     use crate::rules::{encode_flow_mods, parse_rule};

@@ -425,16 +425,8 @@ impl Permission {
             PermissionProtocol::Icmp { icmp_type, icmp_code } => {
                 vec![Clause { icmp_type, icmp_code, ..Clause::of(RuleProtocol::Icmp) }]
             }
-            PermissionProtocol::Tcp(span) | PermissionProtocol::Udp(span) => {
-                let protocol = if matches!(self.protocol, PermissionProtocol::Tcp(_)) {
-                    RuleProtocol::Tcp
-                } else {
-                    RuleProtocol::Udp
-                };
-                if span.is_every_port() {
-                    return vec![Clause::of(protocol)];
-                }
-                span.chunks().map(|port| Clause { port: Some(port), ..Clause::of(protocol) }).collect()
+            PermissionProtocol::Tcp(_) | PermissionProtocol::Udp(_) => {
+                self.by_port(|clause, port| Clause { port: Some(port), ..clause })
             }
         }
     }
@@ -445,18 +437,24 @@ impl Permission {
         match self.protocol {
             PermissionProtocol::All => vec![Clause::of(RuleProtocol::Ip)],
             PermissionProtocol::Icmp { .. } => vec![Clause::of(RuleProtocol::Icmp)],
-            PermissionProtocol::Tcp(span) | PermissionProtocol::Udp(span) => {
-                let protocol = if matches!(self.protocol, PermissionProtocol::Tcp(_)) {
-                    RuleProtocol::Tcp
-                } else {
-                    RuleProtocol::Udp
-                };
-                if span.is_every_port() {
-                    return vec![Clause::of(protocol)];
-                }
-                span.chunks().map(|p| Clause { source_port: Some(p), ..Clause::of(protocol) }).collect()
+            PermissionProtocol::Tcp(_) | PermissionProtocol::Udp(_) => {
+                self.by_port(|clause, port| Clause { source_port: Some(port), ..clause })
             }
         }
+    }
+
+    /// A TCP/UDP permission's clauses: one with no port match when it opens every
+    /// port, else one per chunk of its range, `on_port` placing the chunk.
+    fn by_port(&self, on_port: impl Fn(Clause, PortRange) -> Clause) -> Vec<Clause> {
+        let (protocol, span) = match self.protocol {
+            PermissionProtocol::Tcp(span) => (RuleProtocol::Tcp, span),
+            PermissionProtocol::Udp(span) => (RuleProtocol::Udp, span),
+            _ => return Vec::new(),
+        };
+        if span.is_every_port() {
+            return vec![Clause::of(protocol)];
+        }
+        span.chunks().map(|port| on_port(Clause::of(protocol), port)).collect()
     }
 }
 

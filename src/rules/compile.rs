@@ -225,15 +225,10 @@ pub fn flow_count(rule: &Rule, endpoints: &[Endpoint]) -> usize {
         .sum()
 }
 
-/// The FLOW_MODs (command ADD, no timeouts, no flags) that put `rule` in force for
-/// `endpoints` at `priority` in table `table_id`, all with `cookie`.
-pub fn compile(rule: &Rule, endpoints: &[Endpoint], priority: u16, cookie: u64, table_id: u8) -> Vec<FlowMod> {
-    let instructions = if rule.allow {
-        vec![Instruction::ApplyActions { actions: vec![Action::Output { port: PortNo::NORMAL, max_len: 0 }] }]
-    } else {
-        Vec::new()
-    };
-    let flow = |m: Match| FlowMod {
+/// An ADD of one flow as every policy sends them: no timeouts, no flags, no buffer,
+/// cookie exact.
+pub fn add_flow(table_id: u8, priority: u16, cookie: u64, flow_match: Match, instructions: Vec<Instruction>) -> FlowMod {
+    FlowMod {
         xid: 0,
         cookie,
         cookie_mask: 0,
@@ -246,9 +241,20 @@ pub fn compile(rule: &Rule, endpoints: &[Endpoint], priority: u16, cookie: u64, 
         out_port: PortNo::ANY,
         out_group: GroupNo::ANY,
         flags: FlowModFlags::default(),
-        flow_match: m,
-        instructions: instructions.clone(),
+        flow_match,
+        instructions,
+    }
+}
+
+/// The FLOW_MODs (command ADD, no timeouts, no flags) that put `rule` in force for
+/// `endpoints` at `priority` in table `table_id`, all with `cookie`.
+pub fn compile(rule: &Rule, endpoints: &[Endpoint], priority: u16, cookie: u64, table_id: u8) -> Vec<FlowMod> {
+    let instructions = if rule.allow {
+        vec![Instruction::ApplyActions { actions: vec![Action::Output { port: PortNo::NORMAL, max_len: 0 }] }]
+    } else {
+        Vec::new()
     };
+    let flow = |m: Match| add_flow(table_id, priority, cookie, m, instructions.clone());
     let range = rule.ip_range.map(|r| r.to_masked());
     let from_clauses = if rule.direction.includes_from() { clauses(rule, Direction::From) } else { Vec::new() };
     let to_clauses = if rule.direction.includes_to() { clauses(rule, Direction::To) } else { Vec::new() };
