@@ -236,8 +236,13 @@ export declare class NativeRateLimiter {
  * the ids never cross the boundary a second time.
  */
 export declare class NativeRuleBatch {
-  /** The normalized rules, each with its id, a JSON array in the order given. */
+  /**
+   * The normalized rules without their ids, a JSON array in the order given:
+   * the controller keeps a rule's id beside its fields, never among them.
+   */
   get json(): string
+  /** Each rule's id (the one given, or the one drawn here), in the order given. */
+  get ids(): Array<string>
 }
 
 /** The ordered traffic rules of one controller, in one priority band. */

@@ -40,14 +40,22 @@ fn u8_of(n: u32, what: &str) -> Result<u8, JsError> {
 pub struct NativeRuleBatch {
     rules: Option<Vec<(String, Rule)>>,
     json: String,
+    ids: Vec<String>,
 }
 
 #[napi]
 impl NativeRuleBatch {
-    /// The normalized rules, each with its id, a JSON array in the order given.
+    /// The normalized rules without their ids, a JSON array in the order given:
+    /// the controller keeps a rule's id beside its fields, never among them.
     #[napi(getter)]
     pub fn json(&self) -> String {
         self.json.clone()
+    }
+
+    /// Each rule's id (the one given, or the one drawn here), in the order given.
+    #[napi(getter)]
+    pub fn ids(&self) -> Vec<String> {
+        self.ids.clone()
     }
 }
 
@@ -65,14 +73,16 @@ pub fn validate_rules(json: String) -> Result<NativeRuleBatch, JsError> {
             if i > 0 {
                 text.push(b',');
             }
-            let id = rule.id.get_or_insert_with(|| new_ids.next().unwrap_or_default()).clone();
+            let id = rule.id.take().unwrap_or_else(|| new_ids.next().unwrap_or_default());
             serde_json::to_writer(&mut text, &rule.to_json()).map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()))?;
+            rule.id = Some(id.clone());
             with_ids.push((id, rule));
         }
         text.push(b']');
         // serde_json writes UTF-8 only.
         let json = String::from_utf8(text).map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()))?;
-        Ok(NativeRuleBatch { rules: Some(with_ids), json })
+        let ids = with_ids.iter().map(|(id, _)| id.clone()).collect();
+        Ok(NativeRuleBatch { rules: Some(with_ids), json, ids })
     })
 }
 
