@@ -203,8 +203,9 @@ function validate(rule) {
   const json = ruleJson(rule)
   const text = nativeCall(() => native.validateRule(json))
   const spec = JSON.parse(text)
-  // The normalized text is what the compiler reads; without an id it is reused as is.
-  if (spec.id === undefined) Object.defineProperty(spec, SPEC_JSON, { value: text })
+  // The normalized text is what the list and the compiler read (an id in it is
+  // checked against the one they are given): it is never written again.
+  Object.defineProperty(spec, SPEC_JSON, { value: text })
   return spec
 }
 
