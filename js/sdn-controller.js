@@ -197,16 +197,16 @@ function ruleJson(value, what = 'rule') {
   return json
 }
 
-/** Normalized rule (Rust validates every field and names it in the error). */
+/**
+ * Normalized rule (Rust validates every field and names it in the error) and its
+ * normalized text, `{ spec, text }`: the text is what the list and the compiler read
+ * (an id in it is checked against the one they are given), never written again.
+ */
 function validate(rule) {
   checkRuleObject(rule)
   const json = ruleJson(rule)
   const text = nativeCall(() => native.validateRule(json))
-  const spec = JSON.parse(text)
-  // The normalized text is what the list and the compiler read (an id in it is
-  // checked against the one they are given): it is never written again.
-  Object.defineProperty(spec, SPEC_JSON, { value: text })
-  return spec
+  return { spec: JSON.parse(text), text }
 }
 
 /**
@@ -220,15 +220,13 @@ function validateAll(rules) {
   return { specs: JSON.parse(batch.json), ids: batch.ids, batch }
 }
 
-const SPEC_JSON = Symbol('normalized JSON')
-
 /**
  * A new entry of the rule list, `spec` without its id. Every entry has the same
  * fields from the start (the list's placement fills them in; see #mirror), so they
  * all share one shape.
  */
-function entryOf(spec, id, host) {
-  return { spec, specJson: spec[SPEC_JSON], id, host, priority: 0, generation: 0, number: 0, cookie: 0n, hex: undefined, hexOf: undefined, pinned: false }
+function entryOf(spec, id, host, specJson = undefined) {
+  return { spec, specJson, id, host, priority: 0, generation: 0, number: 0, cookie: 0n, hex: undefined, hexOf: undefined, pinned: false }
 }
 
 /** The band `options.priorities` names and the rule list that assigns its priorities (which checks the band). */
@@ -616,8 +614,8 @@ class SdnController extends EventEmitter {
 
   async #addRule(rule, { position, host } = {}) {
     this.#checkOpen()
-    const spec = validate(rule)
-    const id = spec.id ?? crypto.randomUUID()
+    const { spec: given, text } = validate(rule)
+    const { id = crypto.randomUUID(), ...spec } = given // a copy without the id (a delete would make it a slow object)
     // Refused before any I/O; the insert checks again after it (another call may take the id meanwhile).
     nativeCall(() => this.#list.checkNew([id]))
     if (position !== undefined && (!Number.isInteger(position) || position < 0 || position > this.#rules.length)) {
@@ -626,9 +624,8 @@ class SdnController extends EventEmitter {
     const onlyHost = this.#checkHostOption(host)
     const reached = await this.#resolveTargets([spec], onlyHost)
     this.#checkOpen()
-    if (spec.id !== undefined) delete spec.id // one rule: its own shape does not matter
-    const entry = entryOf(spec, id, onlyHost)
-    const placed = nativeCall(() => this.#list.insert(id, specJsonOf(entry), position, onlyHost))
+    const entry = entryOf(spec, id, onlyHost, text)
+    const placed = nativeCall(() => this.#list.insert(id, text, position, onlyHost))
     // No room between the neighbours: every rule moved, so every old generation goes.
     const previous = placed.respread ? this.#rules.map((e) => ({ cookie: e.cookie })) : null
     this.#rules.splice(position ?? this.#rules.length, 0, entry)
@@ -715,9 +712,8 @@ class SdnController extends EventEmitter {
     const targets = ['vif', 'vm', 'network', 'pool'].filter((t) => patch[t] !== undefined && patch[t] !== null)
     if (targets.length > 0) for (const t of ['vif', 'vm', 'network', 'pool']) if (!targets.includes(t)) delete merged[t]
     delete merged.id
-    const spec = validate(merged)
+    const { spec, text: specJson } = validate(merged)
     await this.#resolveTargets([spec], entry.host)
-    const specJson = spec[SPEC_JSON] ?? JSON.stringify(spec)
     const placed = nativeCall(() => this.#list.update(entry.id, specJson))
     const previous = { ...entry }
     entry.spec = spec
@@ -898,9 +894,7 @@ class SdnController extends EventEmitter {
     if (notRule >= 0) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `state.rules[${notRule}] is not a rule of exportState()`)
     const saved = state.rules.map((r) => {
       const { priority, number, generation, host, ...rule } = r
-      const spec = validate(rule)
-      const id = spec.id
-      delete spec.id
+      const { id, ...spec } = validate(rule).spec
       return { id, rule: spec, number, generation, priority, ...(host !== undefined ? { host } : {}) }
     })
     // Numbers, generations and priorities come from the state (what the switches carry):
