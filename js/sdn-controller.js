@@ -362,6 +362,7 @@ class SdnController extends EventEmitter {
   #ruleTails = new Map() // rule id -> the end of its last command (see #onRule)
   #version = 0 // goes up on every change of the desired state (rules, generations, providers' flows)
   #listTail = Promise.resolve()
+  #joining = new Map() // addRule calls of this tick waiting to be applied together (see #applyJoined), by hosts reached
 
   /**
    * @param {object} [options]
@@ -631,7 +632,7 @@ class SdnController extends EventEmitter {
     this.#rules.splice(position ?? this.#rules.length, 0, entry)
     this.#byId.set(id, entry)
     this.#mirror(placed)
-    const outcome = await this.#applyAndSave(() => (previous ? this.#applyEverywhere(this.#rules, reached, previous) : this.#applyEverywhere([entry], reached)))
+    const outcome = await this.#applyAndSave(() => (previous ? this.#applyEverywhere(this.#rules, reached, previous) : this.#applyJoined(entry, reached)))
     return { rule: this.#view(entry), hosts: outcome }
   }
 
@@ -1512,8 +1513,12 @@ class SdnController extends EventEmitter {
     return out
   }
 
-  /** #applyEverywhere's work on one host. */
-  async #applyOnHost(host, entries, stale, staleNow) {
+  /**
+   * #applyEverywhere's work on one host. With `each` (a Map), also each entry's own
+   * outcome there: `{ ok: true, flows }`, or `{ ok: false, error }` when flows of its
+   * own were refused over a foreign flow (then the others are not failed for it).
+   */
+  async #applyOnHost(host, entries, stale, staleNow, each = null) {
     await this.#ovsdbOf(host)
     const interfaces = host.ovsdb.vifInterfaces()
     const perSwitch = new Map()
@@ -1531,7 +1536,7 @@ class SdnController extends EventEmitter {
     const errors = []
     await Promise.all(
       [...perSwitch].map(([sw, list]) =>
-        this.#commit(sw, { list, staleNow }).then(
+        this.#commit(sw, { list, staleNow, each }).then(
           (n) => {
             flows += n
           },
@@ -1545,10 +1550,63 @@ class SdnController extends EventEmitter {
     for (const [sw, all] of perSwitch) {
       const list = all.filter(([e]) => sw.foreignPriorities.has(e.priority))
       if (list.length === 0) continue
-      const refused = sw.table.withoutForeign(this.#compile(list.map(([e, eps]) => this.#ruleItem(e, eps))))?.refused ?? []
-      if (refused.length > 0) throw this.#conflictError(sw, refused)
+      if (each === null) {
+        const refused = sw.table.withoutForeign(this.#compile(list.map(([e, eps]) => this.#ruleItem(e, eps))))?.refused ?? []
+        if (refused.length > 0) throw this.#conflictError(sw, refused)
+        continue
+      }
+      for (const [e, eps] of list) {
+        const refused = sw.table.withoutForeign(this.#compile([this.#ruleItem(e, eps)]))?.refused ?? []
+        if (refused.length > 0) each.set(e, { ok: false, error: this.#conflictError(sw, refused) })
+      }
     }
     return { ok: true, flows }
+  }
+
+  /**
+   * Group commit above the switches: the addRule calls of one tick that reached the
+   * same hosts are applied together (each host consulted once, each switch one put
+   * and one batch) and each call still gets its own outcome: its own flows per host,
+   * the host's error, or the refusal of its own flows.
+   */
+  #applyJoined(entry, reached) {
+    const key = `${[...reached].join('\0')}\0\0${[...reached.unreached.keys()].join('\0')}`
+    let group = this.#joining.get(key)
+    if (group === undefined) {
+      group = { entries: [], reached, run: null }
+      this.#joining.set(key, group)
+      group.run = new Promise((resolve) => setImmediate(resolve)).then(() => {
+        this.#joining.delete(key)
+        return this.#applyEach(group.entries, group.reached)
+      })
+    }
+    group.entries.push(entry)
+    return group.run.then((outcomes) => outcomes.get(entry))
+  }
+
+  /** #applyEverywhere for new entries (nothing older to delete), with an outcome per entry: entry -> hostId -> outcome. */
+  async #applyEach(entries, reached) {
+    const outcomes = new Map(entries.map((e) => [e, {}]))
+    const hosts = new Set(entries.flatMap((e) => this.#hostsOf(e)))
+    await Promise.all(
+      [...hosts].map(async (host) => {
+        const mine = entries.filter((e) => !e.host || e.host === host.id)
+        try {
+          if (!reached.has(host.id)) throw reached.unreached.get(host.id) ?? fail('SDN_HOST_UNREACHABLE', `host ${host.id} was not consulted`, { host: host.id })
+          const each = new Map()
+          await this.#consult(host, () => this.#applyOnHost(host, mine, [], () => [], each))
+          for (const e of mine) {
+            const o = each.get(e)
+            // A refusal of its own flows fails the call there and, like any failure, schedules the host's repair.
+            outcomes.get(e)[host.id] = o === undefined ? { ok: true, flows: 0 } : typeof o === 'number' ? { ok: true, flows: o } : { ok: false, error: this.#failed(host, o.error) }
+          }
+        } catch (error) {
+          const failed = { ok: false, error: this.#failed(host, error) }
+          for (const e of mine) outcomes.get(e)[host.id] = failed
+        }
+      }),
+    )
+    return outcomes
   }
 
   /**
@@ -1581,10 +1639,15 @@ class SdnController extends EventEmitter {
     for (const e of latest.keys()) e.pinned = true
     // Each job's flows here: what this put sends for its rules, unless a first contact just sent them.
     const counts = new Map()
-    if (adoption === null) {
-      for (const job of jobs) counts.set(job, job.list.reduce((n, [e]) => n + (d.added.get(e.cookie) ?? 0), 0))
-    } else {
-      for (const job of jobs) counts.set(job, job.list.reduce((n, [e, eps]) => n + this.#scratch.flowCount(specJsonOf(e), endpointsJson(eps)), 0))
+    const flowsOf = adoption === null ? ([e]) => d.added.get(e.cookie) ?? 0 : ([e, eps]) => this.#scratch.flowCount(specJsonOf(e), endpointsJson(eps))
+    for (const job of jobs) {
+      let n = 0
+      for (const item of job.list) {
+        const mine = flowsOf(item)
+        n += mine
+        if (job.each) job.each.set(item[0], (job.each.get(item[0]) ?? 0) + mine) // an entry on several switches: their sum
+      }
+      counts.set(job, n)
     }
     // Deletes after the adds: flows a rule no longer wants here, and older generations.
     const dels = d.deleteCount > 0 ? [d.delete] : []
