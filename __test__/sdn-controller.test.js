@@ -503,6 +503,27 @@ test('concurrent addRule calls share one batch per switch (group commit); each k
   }
 })
 
+test('a sync right after commands (no refresh since the first contact) still holds and repairs exactly the desired flows', async () => {
+  const h = sb.hosts[0]
+  const [a, b] = [vifOf(h, 1), vifOf(h, 2)]
+  const sdn = controller([h])
+  const rule = (v, port) => ({ vif: { uuid: v.uuid, mac: v.mac }, allow: false, protocol: 'tcp', port, direction: 'to' })
+  // First contact, then a batch, a delete, a concurrent burst: each carries the switch's
+  // loaded state forward, so this sync does not recompute it; what it holds must be right.
+  const first = await sdn.addRule(rule(a, 7001))
+  const batch = await sdn.addRules([rule(a, 7002), rule(b, 7003), rule(b, 7004)])
+  await sdn.deleteRule(batch.rules[1].id)
+  await Promise.all([sdn.addRule(rule(a, 7005)), sdn.addRule(rule(b, 7006))])
+  const ports = () => ourFlows(h).map((l) => Number(/tp_dst=(\d+)/.exec(l)?.[1])).sort()
+  expect(ports()).toEqual([7001, 7002, 7004, 7005, 7006])
+  h.ofctl('del-flows', `cookie=${first.rule.cookie}/-1`)
+  h.ofctl('del-flows', `cookie=${batch.rules[2].cookie}/-1`)
+  const r = await sdn.sync()
+  expect(r.hosts[h.name]).toEqual({ ok: true, added: 2, removed: 0 })
+  expect(ports()).toEqual([7001, 7002, 7004, 7005, 7006])
+  expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
+})
+
 test("an allow above XAPI's VIF locking does not let a spoofed source through", async () => {
   const h = sb.hosts[0]
   const vif = vifOf(h, 3)

@@ -265,6 +265,9 @@ class Switch {
     // First contact: the switch is made equal to the desired state once, before
     // any call changes it (see SdnController#adopt).
     this.adopted = false
+    // { version, interfaces, bridges }: its desired flows were computed from this
+    // state, which landed on `bridges` of its host (see SdnController#isLoaded).
+    this.loaded = null
     this.adopting = null
     this.nextGroup = null // the group commit jobs gather in until the switch is free (SdnController#commit)
     this.foreignPriorities = new Set() // priorities of the flows of others here (SdnController#reconcileAll)
@@ -316,6 +319,7 @@ class Switch {
   clear() {
     this.compiled.clear()
     this.table.clear()
+    this.loaded = null
   }
 
   /** Runs `fn` after every earlier operation on this switch: a dump never sees a half-applied change. */
@@ -1319,7 +1323,7 @@ class SdnController extends EventEmitter {
     const version = this.#version
     const interfaces = host.ovsdb.vifInterfaces()
     // Nothing changed since the switches were last loaded (rules, providers, interfaces): they hold it.
-    if (!send && host.loaded?.version === version && host.loaded.interfaces === interfaces) return
+    if (!send && this.#isLoaded(host, version, interfaces)) return
     const perBridge = this.#desired(host)
     for (const bridge of perBridge.keys()) this.#switchOf(host, bridge)
     await Promise.all(
@@ -1338,6 +1342,38 @@ class SdnController extends EventEmitter {
       ),
     )
     if (this.#version === version && host.ovsdb?.vifInterfaces() === interfaces) host.loaded = { version, interfaces }
+  }
+
+  /**
+   * Do the switches of `host` hold the desired flows of `version` under `interfaces`?
+   * Either a refresh loaded them all, or each was loaded (at its first contact) or
+   * carried forward by every command since (#advanceLoaded), and every bridge that
+   * state lands on has its switch.
+   */
+  #isLoaded(host, version, interfaces) {
+    if (host.loaded?.version === version && host.loaded.interfaces === interfaces) return true
+    if (host.switches.size === 0) return false
+    for (const sw of host.switches.values()) {
+      const l = sw.loaded
+      if (l === null || l.version !== version || l.interfaces !== interfaces) return false
+      for (const bridge of l.bridges) if (!host.switches.has(bridge)) return false
+    }
+    return true
+  }
+
+  /**
+   * Command `version` reached every switch of `host` it concerns: the switches that
+   * held the state just before it hold its own now, and a sync need not compute
+   * them again (see #refreshHost). Its new bridges have switches (it created them).
+   */
+  #advanceLoaded(host, version) {
+    const interfaces = host.ovsdb?.vifInterfaces()
+    const loaded = host.loaded
+    if (loaded?.version === version - 1 && interfaces === loaded.interfaces) host.loaded = { version, interfaces }
+    for (const sw of host.switches.values()) {
+      const l = sw.loaded
+      if (l?.version === version - 1 && interfaces === l.interfaces) sw.loaded = { ...l, version }
+    }
   }
 
   /**
@@ -1402,8 +1438,10 @@ class SdnController extends EventEmitter {
     const channel = await this.#channelOf(sw)
     const host = sw.host
     const load = () => {
-      const { items, entries } = this.#desired(host).get(sw.bridge) ?? NOTHING
+      const desired = this.#desired(host)
+      const { items, entries } = desired.get(sw.bridge) ?? NOTHING
       this.#load(sw, items)
+      sw.loaded = { version: this.#version, interfaces: host.ovsdb.vifInterfaces(), bridges: [...desired.keys()] }
       return entries
     }
     const dumpNow = () => channel.requestEncoded(sw.table.dumpRequest())
@@ -1501,10 +1539,7 @@ class SdnController extends EventEmitter {
         try {
           if (reached && !reached.has(host.id)) throw reached.unreached.get(host.id) ?? fail('SDN_HOST_UNREACHABLE', `host ${host.id} was not consulted`, { host: host.id })
           out[host.id] = await this.#consult(host, () => this.#applyOnHost(host, entries, stale, staleNow))
-          // The switches held the state just before this command and now hold this command's
-          // changes too: a sync need not compute them again (see #refreshHost).
-          const loaded = host.loaded
-          if (loaded?.version === version - 1 && host.ovsdb?.vifInterfaces() === loaded.interfaces) host.loaded = { version, interfaces: loaded.interfaces }
+          this.#advanceLoaded(host, version)
         } catch (error) {
           out[host.id] = { ok: false, error: this.#failed(host, error) }
         }
@@ -1700,9 +1735,11 @@ class SdnController extends EventEmitter {
 
   /**
    * Runs `fn(switch)` on every switch of every host (connecting OVSDB first), and
-   * on the bridges `bridgesOf(host, interfaces)` names; outcome per host.
+   * on the bridges `bridgesOf(host, interfaces)` names; outcome per host. It is the
+   * whole of a command (see #applyAndSave): a host where it succeeded holds it.
    */
   async #forEachSwitch(fn, bridgesOf) {
+    const version = this.#version // this command's
     const out = {}
     await Promise.all(
       [...this.#hosts.values()].map(async (host) => {
@@ -1712,6 +1749,7 @@ class SdnController extends EventEmitter {
             if (bridgesOf) for (const b of bridgesOf(host, host.ovsdb.vifInterfaces())) this.#switchOf(host, b)
             let flows = 0
             for (const sw of host.switches.values()) flows += await sw.serial(() => fn(sw))
+            this.#advanceLoaded(host, version)
             return { ok: true, flows }
           })
         } catch (error) {
