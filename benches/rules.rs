@@ -14,7 +14,8 @@ use xo_sdn_native::openflow::{FlowMod, Message};
 use xo_sdn_native::rules::cookie::rule_cookie;
 use xo_sdn_native::rules::json::for_each_element;
 use xo_sdn_native::rules::table::encode_flow_mods;
-use xo_sdn_native::control::random_rule_ids;
+use xo_sdn_native::control::entries::compile_entries;
+use xo_sdn_native::control::{random_rule_ids, PriorityBand, RuleList};
 use xo_sdn_native::rules::{compile, parse_endpoints, parse_rule, parse_rules, FlowTable};
 
 const RULES: usize = 10_000;
@@ -101,9 +102,46 @@ fn validate() {
     println!("validateRules of {RULES} rules (median of {ROUNDS}): check {check:.1} ms, normalize {normalize:.1} ms, ids {identify:.1} ms");
 }
 
+/// The `putManyFrom` entries of the same rules named by id in `list` (what the
+/// controller sends for the rules of its list).
+fn id_entries(list: &RuleList) -> String {
+    let items: Vec<String> = list
+        .rules()
+        .iter()
+        .enumerate()
+        .map(|(k, r)| {
+            format!(
+                r#"{{"cookie":"0x{:016x}","priority":{},"id":"{}","endpoints":[{{"ofport":{},"mac":"02:00:00:00:00:01","ips":[]}}]}}"#,
+                r.cookie(),
+                r.priority(),
+                r.id(),
+                k % 100 + 1
+            )
+        })
+        .collect();
+    format!("[{}]", items.join(","))
+}
+
 fn main() {
     validate();
     let text = entries();
+    let mut list = RuleList::new(PriorityBand::RULES_DEFAULT);
+    let rules = parse_rules(&format!("[{}]", (0..RULES).map(rule_json).collect::<Vec<_>>().join(","))).unwrap();
+    list.append_many(random_rule_ids(RULES).into_iter().zip(rules).collect(), None).unwrap();
+    let by_id = id_entries(&list);
+    let mut rows = Vec::new();
+    for _ in 0..ROUNDS {
+        let t = Instant::now();
+        std::hint::black_box(compile_entries(&by_id, 0, Some(&list)).unwrap());
+        let named = ms(t);
+        let t = Instant::now();
+        std::hint::black_box(compile_entries(&text, 0, None).unwrap());
+        let whole = ms(t);
+        rows.push([named, whole]);
+    }
+    rows.sort_by(|a, b| a.iter().sum::<f64>().total_cmp(&b.iter().sum::<f64>()));
+    let [named, whole] = rows[ROUNDS / 2];
+    println!("compile_entries of {RULES} (median of {ROUNDS}): named by id {named:.1} ms, carried whole {whole:.1} ms");
     let mut rows = Vec::new();
     for _ in 0..ROUNDS {
         let t = Instant::now();
