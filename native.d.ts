@@ -21,11 +21,11 @@ export declare class NativeElasticIps {
    */
   checkLeased(ips: Array<string>): void
   /**
-   * The flows of the associated addresses on one host: per association and
-   * interface of its VIF, one item. Errors name `associations[i].…` or
-   * `interfaces[i].…`.
+   * The flows of the associated addresses on one host, in table `tableId` (the
+   * controller's): per association and interface of its VIF, one item. Errors
+   * name `associations[i].…` or `interfaces[i].…`.
    */
-  place(associations: Array<NativeAssociation>, interfaces: Array<NativeBridgeInterface>): Array<NativePlacement>
+  place(associations: Array<NativeAssociation>, interfaces: Array<NativeBridgeInterface>, tableId: number): Array<NativePlacement>
 }
 
 /** The desired flows of one bridge, per rule cookie. */

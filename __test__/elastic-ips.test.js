@@ -190,3 +190,15 @@ test('survives an OVS restart and a controller restart', async () => {
   expect(h.trace(fromOutside(h.vifs[0].mac, publicIp, 80)).actions).toContain('dst=10.0.0.1')
   expect((await second.sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
 })
+
+test("a controller in another table gets its elastic IPs' flows in that table, beside its rules and groups", async () => {
+  const sdn = suite.controller(undefined, { tableId: 3 })
+  const sg = new SecurityGroups(sdn)
+  const eip = new ElasticIps(sdn, { pools: ['203.0.113.0/28'], internal: ['10.0.0.0/8'], securityGroups: sg })
+  const { publicIp } = eip.allocateAddress()
+  await eip.associateAddress(vif(1), publicIp)
+  const inTable = (t) => h.ofctl('dump-flows', '--no-stats', `table=${t},cookie=0x5d4e000000000000/0xffff000000000000`).split('\n').filter((l) => l.includes(publicIp))
+  expect(inTable(3).length).toBeGreaterThanOrEqual(3) // ARP to the controller, inbound rewrite, outbound rewrite
+  expect(inTable(0)).toEqual([])
+  expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
+})

@@ -2,7 +2,7 @@
 // EC2-style elastic IPs on OpenFlow 1.1: a public address leased from a pool,
 // associated with one VIF on any network, moved in one call, released.
 //
-// On the VIF's bridge (table 0, priorities 9980-9990: above the security groups,
+// On the VIF's bridge (the controller's table, priorities 9980-9990: above the security groups,
 // below the ordered traffic rules):
 //   9990  ARP request for the public address -> controller. OpenFlow 1.1 cannot
 //         build an ARP reply in the switch, so the controller answers with the
@@ -180,7 +180,7 @@ class ElasticIps {
     const associated = [...this.#addresses.values()].filter((e) => e.vif)
     const list = associated.length === 0 ? [] : interfaceList(interfaces)
     // One native call for the host: the flows of every associated address on every bridge of its VIF.
-    const placed = associated.length === 0 ? [] : nativeCall(() => this.#core.place(associated.map((e) => this.#association(e)), list))
+    const placed = associated.length === 0 ? [] : nativeCall(() => this.#core.place(associated.map((e) => this.#association(e)), list, this.#handle.tableId ?? 0))
     for (const key of [...this.#answering.keys()]) if (key.startsWith(`${hostId}|`)) this.#answering.delete(key)
     const out = new Map()
     for (const p of placed) {

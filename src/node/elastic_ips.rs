@@ -131,16 +131,21 @@ impl NativeElasticIps {
         })
     }
 
-    /// The flows of the associated addresses on one host: per association and
-    /// interface of its VIF, one item. Errors name `associations[i].…` or
-    /// `interfaces[i].…`.
+    /// The flows of the associated addresses on one host, in table `tableId` (the
+    /// controller's): per association and interface of its VIF, one item. Errors
+    /// name `associations[i].…` or `interfaces[i].…`.
     #[napi]
     pub fn place(
         &self,
         associations: Vec<NativeAssociation>,
         interfaces: Vec<NativeBridgeInterface>,
+        table_id: u32,
     ) -> Result<Vec<NativePlacement>, JsError> {
         guard(|| {
+            let table_id = u8::try_from(table_id)
+                .ok()
+                .filter(|t| *t <= 254)
+                .ok_or_else(|| err("ERR_OUT_OF_RANGE", format!("tableId must be 0 to 254, got {table_id}")))?;
             let list: Vec<Association> =
                 associations.iter().enumerate().map(|(i, a)| association(i, a)).collect::<Result<_, _>>()?;
             let mut ifaces = Vec::with_capacity(interfaces.len());
@@ -158,7 +163,7 @@ impl NativeElasticIps {
                 ifaces.push(Interface { bridge: &iface.bridge, name: &iface.name, ofport: ofport as u32, vif_uuid });
             }
             self.inner
-                .place(&list, &ifaces)
+                .place(&list, &ifaces, table_id)
                 .into_iter()
                 .map(|p| {
                     let a = &list[p.association];

@@ -3,7 +3,7 @@
 //! leases, the VIF and its security groups' rules in, FLOW_MODs out; no socket,
 //! clock, tokio or napi here (the controller installs what this computes).
 //!
-//! On the VIF's bridge, in table 0, in the band of [`PriorityBand::ELASTIC_IPS`]:
+//! On the VIF's bridge, in the controller's table, in the band of [`PriorityBand::ELASTIC_IPS`]:
 //!
 //! ```text
 //!  arp (9990)       ARP request for the public address -> controller. OpenFlow 1.1
@@ -241,7 +241,7 @@ pub struct Placement<'a> {
     pub bridge: &'a str,
     /// Index of the association in the caller's list.
     pub association: usize,
-    /// The flows (command ADD, table 0, cookie of the association).
+    /// The flows (command ADD, the table asked for, cookie of the association).
     pub flows: Vec<FlowMod>,
 }
 
@@ -342,7 +342,7 @@ impl ElasticIps {
     /// order) and each of its VIF's interfaces (in order; `tap` interfaces, the
     /// emulated NIC of an HVM guest without PV drivers, are left out: the guest
     /// uses one or the other), the flows of [`ElasticIps::flows`] on that bridge.
-    pub fn place<'a>(&self, associations: &[Association], interfaces: &[Interface<'a>]) -> Vec<Placement<'a>> {
+    pub fn place<'a>(&self, associations: &[Association], interfaces: &[Interface<'a>], table_id: u8) -> Vec<Placement<'a>> {
         let mut out = Vec::new();
         for (i, a) in associations.iter().enumerate() {
             for iface in interfaces {
@@ -350,7 +350,7 @@ impl ElasticIps {
                     continue;
                 }
                 let vif = NatVif { mac: a.mac, ip: a.private_ip, ofport: iface.ofport };
-                let flows = self.flows(a.public_ip, &vif, a.groups.as_ref(), a.cookie);
+                let flows = self.flows(a.public_ip, &vif, a.groups.as_ref(), a.cookie, table_id);
                 out.push(Placement { bridge: iface.bridge, association: i, flows });
             }
         }
@@ -358,10 +358,11 @@ impl ElasticIps {
     }
 
     /// The flows that put `public_ip` in force for `vif` (see the module doc), all
-    /// with `cookie`, in table 0.
-    pub fn flows(&self, public_ip: Ipv4Addr, vif: &NatVif, groups: Option<&Groups>, cookie: u64) -> Vec<FlowMod> {
+    /// with `cookie`, in table `table_id` (the controller's, where its rules and
+    /// security groups are).
+    pub fn flows(&self, public_ip: Ipv4Addr, vif: &NatVif, groups: Option<&Groups>, cookie: u64, table_id: u8) -> Vec<FlowMod> {
         let pr = priorities();
-        let flow = |priority, flow_match, actions| flow_mod(priority, cookie, flow_match, actions);
+        let flow = |priority, flow_match, actions| flow_mod(table_id, priority, cookie, flow_match, actions);
         let to_vif = || {
             vec![
                 Action::SetDlDst { dl_addr: vif.mac },
@@ -464,9 +465,9 @@ fn normal() -> Action {
     Action::Output { port: PortNo::NORMAL, max_len: 0 }
 }
 
-/// An ADD in table 0, as the rule compiler makes them.
-fn flow_mod(priority: u16, cookie: u64, flow_match: Match, actions: Vec<Action>) -> FlowMod {
-    add_flow(0, priority, cookie, flow_match, vec![Instruction::ApplyActions { actions }])
+/// An ADD, as the rule compiler makes them.
+fn flow_mod(table_id: u8, priority: u16, cookie: u64, flow_match: Match, actions: Vec<Action>) -> FlowMod {
+    add_flow(table_id, priority, cookie, flow_match, vec![Instruction::ApplyActions { actions }])
 }
 
 #[cfg(test)]
@@ -638,7 +639,7 @@ mod tests {
     /// rewritten to the public address except towards internal ranges.
     #[test]
     fn without_groups_everything_is_translated_but_internal_traffic() {
-        let flows = config(&["10.0.0.0/8"]).flows("203.0.113.1".parse().unwrap(), &vif(), None, COOKIE);
+        let flows = config(&["10.0.0.0/8"]).flows("203.0.113.1".parse().unwrap(), &vif(), None, COOKIE, 0);
         let want = ofctl(&[
             "priority=9990,arp,arp_op=1,arp_tpa=203.0.113.1,actions=controller:128",
             "priority=9980,ip,nw_dst=203.0.113.1,actions=mod_dl_dst:02:00:00:00:00:01,mod_nw_dst:10.0.0.1,output:4",
@@ -663,7 +664,7 @@ mod tests {
             ],
         );
         let flows =
-            config(&["10.0.0.0/8", "172.16.5.0/24"]).flows("203.0.113.1".parse().unwrap(), &vif(), Some(&g), COOKIE);
+            config(&["10.0.0.0/8", "172.16.5.0/24"]).flows("203.0.113.1".parse().unwrap(), &vif(), Some(&g), COOKIE, 0);
         let out = "in_port=4,dl_src=02:00:00:00:00:01,nw_src=10.0.0.1";
         let want = ofctl(&[
             "priority=9990,arp,arp_op=1,arp_tpa=203.0.113.1,actions=controller:128",
@@ -683,13 +684,13 @@ mod tests {
     #[test]
     fn open_egress_translates_all_sent_traffic_once() {
         let g = groups(true, &[]);
-        let restricted = config(&[]).flows("203.0.113.1".parse().unwrap(), &vif(), Some(&g), COOKIE);
+        let restricted = config(&[]).flows("203.0.113.1".parse().unwrap(), &vif(), Some(&g), COOKIE, 0);
         assert_eq!(restricted.len(), 1, "restricted egress and no rule: only ARP goes up, nothing is translated");
         let g = groups(
             false,
             &[(9900, rule(true, "from", "udp", Some(53), "")), (9900, rule(false, "to", "tcp", Some(22), ""))],
         );
-        let flows = config(&[]).flows("203.0.113.1".parse().unwrap(), &vif(), Some(&g), COOKIE);
+        let flows = config(&[]).flows("203.0.113.1".parse().unwrap(), &vif(), Some(&g), COOKIE, 0);
         let want = ofctl(&[
             "priority=9990,arp,arp_op=1,arp_tpa=203.0.113.1,actions=controller:128",
             "priority=9980,ip,in_port=4,dl_src=02:00:00:00:00:01,nw_src=10.0.0.1,actions=mod_nw_src:203.0.113.1,normal",
@@ -698,7 +699,7 @@ mod tests {
     }
 
     #[test]
-    fn placed_on_every_bridge_of_the_vif_but_its_tap() {
+    fn placed_on_every_bridge_of_the_vif_but_its_tap_in_the_table_asked_for() {
         let a = Association {
             public_ip: "203.0.113.1".parse().unwrap(),
             cookie: COOKIE,
@@ -715,13 +716,13 @@ mod tests {
             iface("xenbr0", "eth0", 1, None),
             iface("xapi1", "vif1.1", 6, Some("v1")),
         ];
-        let placed = config(&[]).place(std::slice::from_ref(&a), &ifaces);
+        let placed = config(&[]).place(std::slice::from_ref(&a), &ifaces, 7);
         let at: Vec<(&str, u32)> = placed
             .iter()
             .map(|p| (p.bridge, p.flows.iter().find_map(|f| f.flow_match.in_port).map_or(0, |p| p.0)))
             .collect();
         assert_eq!(at, [("xenbr0", 4), ("xapi1", 6)]);
-        assert!(placed.iter().all(|p| p.association == 0 && p.flows.iter().all(|f| f.cookie == COOKIE)));
+        assert!(placed.iter().all(|p| p.association == 0 && p.flows.iter().all(|f| f.cookie == COOKIE && f.table_id == 7)));
     }
 
     /// The bytes the JS implementation (js/elastic-ips.js before this module) gave
@@ -768,7 +769,7 @@ mod tests {
                     vif_uuid: i["vifUuid"].as_str(),
                 })
                 .collect();
-            let placed = eip.place(std::slice::from_ref(&a), &ifaces);
+            let placed = eip.place(std::slice::from_ref(&a), &ifaces, 0);
             let got: Vec<(String, String, String)> = placed
                 .iter()
                 .map(|p| {
