@@ -196,7 +196,7 @@ test("a controller in another table gets its elastic IPs' flows in that table, b
   const sg = new SecurityGroups(sdn)
   const eip = new ElasticIps(sdn, { pools: ['203.0.113.0/28'], internal: ['10.0.0.0/8'], securityGroups: sg })
   const { publicIp } = eip.allocateAddress()
-  await eip.associateAddress(vif(1), publicIp)
+  expect((await eip.associateAddress(vif(1), publicIp)).hosts[h.name]).toEqual({ ok: true })
   const inTable = (t) => h.ofctl('dump-flows', '--no-stats', `table=${t},cookie=0x5d4e000000000000/0xffff000000000000`).split('\n').filter((l) => l.includes(publicIp))
   expect(inTable(3).length).toBeGreaterThanOrEqual(3) // ARP to the controller, inbound rewrite, outbound rewrite
   expect(inTable(0)).toEqual([])
