@@ -125,9 +125,29 @@ async function main() {
     const xoMs = (xoSampleMs / SAMPLE) * RULES
     log(`   ${(xoSampleMs / SAMPLE).toFixed(2)} ms per rule → ${(xoMs / 1000).toFixed(1)} s for ${RULES}`)
 
+    // The same addRules in a second controller of this process: its code is compiled by
+    // now (a long-running xo-server's state), where the first one ran it cold.
+    log(`» ${RULES} rules through addRules again, in a second controller of this process (code warm)`)
+    h.ofctl('del-flows', 'table=0')
+    const again = new SdnController({ tls, syncIntervalMs: 0, openflow: { requestTimeoutMs: 120000 } })
+    let warmMs
+    try {
+      again.addHost({ id: h.name, address: h.ip, ovsdbPort: h.ports.ovsdbSsl, openflowPort: h.ports.openflowSsl, serverCert: h.certs.server.cert })
+      const w = await again.addRule(all[0])
+      await again.deleteRule(w.rule.id)
+      t0 = process.hrtime.bigint()
+      const r = await again.addRules(all)
+      warmMs = ms(t0)
+      if (!r.hosts[h.name].ok) throw r.hosts[h.name].error
+    } finally {
+      await again.close()
+    }
+    log(`   ${warmMs.toFixed(0)} ms (${((RULES / warmMs) * 1000).toFixed(0)} rules/s)`)
+
     const ratio = xoMs / oursMs
     results.cases = {
       addRules10k: { ms: oursMs, rulesPerSec: (RULES / oursMs) * 1000 },
+      addRules10kWarm: { ms: warmMs, rulesPerSec: (RULES / warmMs) * 1000, vsIngest: ingestMs / warmMs },
       xoPattern: { msPerRule: xoSampleMs / SAMPLE, sample: SAMPLE, extrapolatedMs: xoMs },
       ratio: { value: ratio, target: 100, met: ratio >= 100 },
       syncClean10k: { ms: syncCleanMs, target: 1000, met: syncCleanMs < 1000 },
@@ -144,6 +164,7 @@ async function main() {
     const rate = (n, t) => (n / t) * 1000
     log(`${CONCURRENT} concurrent addRule: ${rate(CONCURRENT, concurrentMs).toFixed(0)} rules/s (target >= 20000: ${rate(CONCURRENT, concurrentMs) >= 20000 ? 'met' : 'MISSED'})`)
     log(`addRules of ${RULES}: ${rate(RULES, oursMs).toFixed(0)} rules/s, ${(ingestMs / oursMs).toFixed(2)}x Open vSwitch's ingest of ${rate(RULES, ingestMs).toFixed(0)} flows/s (target >= 80000 and >= 0.4x: ${rate(RULES, oursMs) >= 80000 && ingestMs / oursMs >= 0.4 ? 'met' : 'MISSED'})`)
+    log(`addRules of ${RULES}, code warm: ${rate(RULES, warmMs).toFixed(0)} rules/s, ${(ingestMs / warmMs).toFixed(2)}x the ingest (same target: ${rate(RULES, warmMs) >= 80000 && ingestMs / warmMs >= 0.4 ? 'met' : 'MISSED'})`)
     log(`sync of ${RULES} rules, nothing to do: ${syncCleanMs.toFixed(0)} ms after addRules, ${syncSteadyMs.toFixed(0)} ms in steady state (target < 50 ms: ${syncSteadyMs < 50 ? 'met in steady state' : 'MISSED'}${syncCleanMs < 50 ? '' : ', missed after addRules'})`)
     if (json) console.log(JSON.stringify(results, null, 2))
   } finally {
