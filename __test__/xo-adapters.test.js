@@ -246,6 +246,12 @@ describe('without a switch', () => {
     await expect(registerXapiHost({ $ref: 'OpaqueRef:h1', address: '10.0.0.1', $xapi })).resolves.toEqual({ address: '10.0.0.1', serverCert: PEM })
     expect(calls).toEqual([['host.get_server_certificate', 'OpaqueRef:h1']])
     await expect(registerXapiHost({ $ref: 'OpaqueRef:h1', address: '10.0.0.1' })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('host.$xapi') })
+    // A function is not a connection, though it has a `call` (Function.prototype.call).
+    await expect(registerXapiHost({ $ref: 'OpaqueRef:h1', address: '10.0.0.1', $xapi: class Xapi {} })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('host.$xapi') })
+    // XAPI's own failure keeps its cause and says what could not be had.
+    const down = Object.assign(new Error('HOST_OFFLINE'), { code: 'HOST_OFFLINE' })
+    const refused = await registerXapiHost({ $ref: 'OpaqueRef:h1', address: '10.0.0.1', $xapi: { call: async () => Promise.reject(down) } }).catch((e) => e)
+    expect(refused).toMatchObject({ code: 'SDN_HOST_CERT_UNAVAILABLE', host: 'OpaqueRef:h1', cause: down, message: expect.stringContaining('HOST_OFFLINE') })
     await expect(registerXapiHost({ address: '10.0.0.1', $xapi })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('host.$ref') })
     await expect(registerXapiHost({ $ref: 'OpaqueRef:h1', $xapi })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('host.address') })
     const noCert = { call: async () => '' }

@@ -131,10 +131,16 @@ async function ensureHost(sdn, host, id, register) {
  */
 async function registerXapiHost(host) {
   if (host === null || typeof host !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `host must be a XAPI host object, got ${describe(host)}`)
-  if (typeof host.$xapi?.call !== 'function') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `host.$xapi must be the host's XAPI connection (XO's host objects have one), got ${describe(host.$xapi)}`)
+  // An object with its own call method: a function's `call` is Function.prototype.call.
+  if (host.$xapi === null || typeof host.$xapi !== 'object' || typeof host.$xapi.call !== 'function') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `host.$xapi must be the host's XAPI connection (XO's host objects have one), got ${describe(host.$xapi)}`)
   if (typeof host.$ref !== 'string' || host.$ref === '') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `host.$ref must be the host's XAPI reference, got ${describe(host.$ref)}`)
   if (typeof host.address !== 'string' || host.address === '') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `host.address must be the host's address, got ${describe(host.address)}`)
-  const serverCert = await host.$xapi.call('host.get_server_certificate', host.$ref)
+  let serverCert
+  try {
+    serverCert = await host.$xapi.call('host.get_server_certificate', host.$ref)
+  } catch (err) {
+    throw fail('SDN_HOST_CERT_UNAVAILABLE', `host.get_server_certificate of ${host.$ref} failed: ${err?.message ?? describe(err)}`, { host: host.$ref, cause: err })
+  }
   if (typeof serverCert !== 'string' || !serverCert.includes('-----BEGIN CERTIFICATE-----')) {
     throw fail('SDN_HOST_CERT_UNAVAILABLE', `host.get_server_certificate of ${host.$ref} did not give a PEM certificate (got ${describe(serverCert)})`, { host: host.$ref })
   }
