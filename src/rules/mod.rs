@@ -13,6 +13,7 @@
 pub mod compile;
 pub mod cookie;
 pub mod json;
+pub mod port_mask;
 pub mod rule;
 pub mod service;
 pub mod table;
