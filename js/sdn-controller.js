@@ -1616,13 +1616,30 @@ class SdnController extends EventEmitter {
       })
     }
     group.entries.push(entry)
-    return group.run.then((outcomes) => outcomes.get(entry))
+    return group.run.then((outcomes) => {
+      const outcome = outcomes.get(entry)
+      if (outcome instanceof Error) throw outcome
+      return outcome
+    })
   }
 
-  /** #applyEverywhere for new entries (nothing older to delete), with an outcome per entry: entry -> hostId -> outcome. */
+  /**
+   * #applyEverywhere for new entries (nothing older to delete), with an outcome per
+   * entry: entry -> hostId -> outcome, or the error of that entry alone (its host
+   * was removed meanwhile).
+   */
   async #applyEach(entries, reached) {
-    const outcomes = new Map(entries.map((e) => [e, {}]))
-    const hosts = new Set(entries.flatMap((e) => this.#hostsOf(e)))
+    const outcomes = new Map()
+    const hosts = new Set()
+    for (const e of entries) {
+      try {
+        for (const h of this.#hostsOf(e)) hosts.add(h)
+        outcomes.set(e, {})
+      } catch (error) {
+        outcomes.set(e, error)
+      }
+    }
+    entries = entries.filter((e) => !(outcomes.get(e) instanceof Error))
     await Promise.all(
       [...hosts].map(async (host) => {
         const mine = entries.filter((e) => !e.host || e.host === host.id)
