@@ -89,7 +89,14 @@ fn validate() {
         let parsed = parse_rules(&text).unwrap();
         let check = ms(t);
         let t = Instant::now();
-        let json: Vec<String> = parsed.iter().map(|r| r.to_json().to_string()).collect();
+        let json: Vec<Vec<u8>> = parsed
+            .iter()
+            .map(|r| {
+                let mut text = Vec::new();
+                r.write_json(&mut text).unwrap();
+                text
+            })
+            .collect();
         let normalize = ms(t);
         let t = Instant::now();
         let ids = random_rule_ids(parsed.len());

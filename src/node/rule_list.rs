@@ -74,7 +74,7 @@ pub fn validate_rules(json: String) -> Result<NativeRuleBatch, JsError> {
                 text.push(b',');
             }
             let id = rule.id.take().unwrap_or_else(|| new_ids.next().unwrap_or_default());
-            serde_json::to_writer(&mut text, &rule.to_json()).map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()))?;
+            rule.write_json(&mut text).map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()))?;
             rule.id = Some(id.clone());
             with_ids.push((id, rule));
         }

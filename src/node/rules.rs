@@ -46,7 +46,12 @@ fn u64_of(b: &BigInt, what: &str) -> Result<u64, JsError> {
 /// `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` with a message naming the field.
 #[napi]
 pub fn validate_rule(json: String) -> Result<String, JsError> {
-    guard(|| Ok(rule_of(&json)?.to_json().to_string()))
+    guard(|| {
+        let mut text = Vec::with_capacity(json.len() + 32);
+        rule_of(&json)?.write_json(&mut text).map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()))?;
+        // serde_json writes UTF-8 only.
+        String::from_utf8(text).map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()))
+    })
 }
 
 /// `NAMESPACE | generation << 40 | ruleNumber` (ruleNumber 1..2^40-1, generation 0..255).

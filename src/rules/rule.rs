@@ -937,11 +937,147 @@ impl Rule {
         o.insert("direction".into(), json!(self.direction.name()));
         Value::Object(o)
     }
+
+    /// [`Rule::to_json`]'s text, written without building the map: the same fields
+    /// in the same (sorted) order, byte for byte (a test holds them equal). What the
+    /// validator answers for each of 10,000 rules.
+    pub fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        #[derive(serde::Serialize)]
+        struct Uuid<'a> {
+            uuid: &'a str,
+        }
+        #[derive(serde::Serialize)]
+        #[serde(untagged)]
+        enum Ports {
+            One(u16),
+            Range([u16; 2]),
+        }
+        #[derive(serde::Serialize)]
+        struct VifText<'a> {
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            ips: Vec<String>,
+            mac: String,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            ofport: Option<u32>,
+            uuid: &'a str,
+        }
+        // Field order = the sorted order of to_json's map.
+        #[derive(serde::Serialize)]
+        struct Text<'a> {
+            allow: bool,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            description: Option<&'a str>,
+            direction: &'static str,
+            #[serde(rename = "icmpCode", skip_serializing_if = "Option::is_none")]
+            icmp_code: Option<u8>,
+            #[serde(rename = "icmpType", skip_serializing_if = "Option::is_none")]
+            icmp_type: Option<u8>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            id: Option<&'a str>,
+            #[serde(rename = "ipRange", skip_serializing_if = "Option::is_none")]
+            ip_range: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            network: Option<Uuid<'a>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pool: Option<bool>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            port: Option<Ports>,
+            #[serde(rename = "portSide", skip_serializing_if = "Option::is_none")]
+            port_side: Option<&'static str>,
+            protocol: &'static str,
+            #[serde(rename = "sourcePort", skip_serializing_if = "Option::is_none")]
+            source_port: Option<Ports>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            vif: Option<VifText<'a>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            vm: Option<Uuid<'a>>,
+        }
+        let ports = |p: PortRange| if p.lo == p.hi { Ports::One(p.lo) } else { Ports::Range([p.lo, p.hi]) };
+        let (mut vif, mut vm, mut network, mut pool) = (None, None, None, None);
+        match &self.target {
+            Target::Vif(v) => {
+                vif = Some(VifText {
+                    ips: v.ips.iter().map(|ip| ip.to_string()).collect(),
+                    mac: v.mac.to_string(),
+                    ofport: v.ofport,
+                    uuid: &v.uuid,
+                })
+            }
+            Target::Vm { uuid } => vm = Some(Uuid { uuid }),
+            Target::Network { uuid } => network = Some(Uuid { uuid }),
+            Target::Pool => pool = Some(true),
+        }
+        let text = Text {
+            allow: self.allow,
+            description: self.description.as_deref(),
+            direction: self.direction.name(),
+            icmp_code: self.icmp_code,
+            icmp_type: self.icmp_type,
+            id: self.id.as_deref(),
+            ip_range: self.ip_range.map(|r| r.to_string()),
+            network,
+            pool,
+            port: self.port.map(ports),
+            port_side: (self.port_side != PortSide::Destination).then(|| self.port_side.name()),
+            protocol: self.protocol.name(),
+            source_port: self.source_port.map(ports),
+            vif,
+            vm,
+        };
+        serde_json::to_writer(out, &text)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// write_json must be to_json's text byte for byte: the validator answers with
+    /// one and the list and compiler were proven on the other.
+    #[test]
+    fn write_json_is_to_json_text_for_every_kind_of_rule() {
+        let targets = [
+            json!({ "vif": { "uuid": "00000000-0000-0000-0000-00000000000A", "mac": "02:00:00:00:00:01" } }),
+            json!({ "vif": { "uuid": "00000000-0000-0000-0000-000000000001", "mac": "02-00-00-00-00-0F", "ips": ["10.0.0.2", "10.0.0.1"], "ofport": 7 } }),
+            json!({ "vm": { "uuid": "00000000-0000-0000-0000-000000000002" } }),
+            json!({ "network": { "uuid": "00000000-0000-0000-0000-000000000003" } }),
+            json!({ "pool": true }),
+        ];
+        let shapes = [
+            json!({ "protocol": "tcp", "port": 22 }),
+            json!({ "protocol": "udp", "port": [1000, 1003], "portSide": "remote" }),
+            json!({ "protocol": "tcp", "port": 80, "sourcePort": [1024, 1030] }),
+            json!({ "protocol": "tcp", "port": "5060", "portSide": "either" }),
+            json!({ "protocol": "icmp", "icmpType": 8, "icmpCode": 0 }),
+            json!({ "protocol": "sip" }),
+            json!({ "protocol": "arp" }),
+            json!({ "protocol": "ip", "ipRange": "10.1.2.3/8" }),
+            json!({ "protocol": "any" }),
+            json!({ "protocol": "udp", "ipRange": "192.168.5.55" }),
+        ];
+        let extras = [json!({}), json!({ "id": "r-1", "description": "caf\u{e9} \"quoted\" \\ line\nbreak" })];
+        let mut seen = 0;
+        for t in &targets {
+            for shape in &shapes {
+                for extra in &extras {
+                    for (allow, direction) in [(true, "from"), (false, "to"), (false, "both"), (true, "from/to")] {
+                        let mut v = json!({ "allow": allow, "direction": direction });
+                        for part in [t, shape, extra] {
+                            for (k, x) in part.as_object().unwrap() {
+                                v[k] = x.clone();
+                            }
+                        }
+                        let Ok(rule) = parse_rule(&v) else { continue };
+                        let mut text = Vec::new();
+                        rule.write_json(&mut text).unwrap();
+                        assert_eq!(String::from_utf8(text).unwrap(), rule.to_json().to_string(), "{v}");
+                        seen += 1;
+                    }
+                }
+            }
+        }
+        assert!(seen >= 250, "only {seen} rules were valid");
+    }
 
     const UUID: &str = "00000000-0000-0000-0000-000000000001";
 
