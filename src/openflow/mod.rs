@@ -18,6 +18,7 @@ pub mod group;
 pub mod header;
 pub mod instruction;
 pub mod message;
+pub mod nx_action;
 pub mod nxm;
 pub mod packet;
 pub mod port;
