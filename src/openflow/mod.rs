@@ -19,6 +19,7 @@ pub mod header;
 pub mod instruction;
 pub mod message;
 pub mod nx_action;
+pub mod nx_flow_mod;
 pub mod nxm;
 pub mod packet;
 pub mod port;
