@@ -249,3 +249,113 @@ fn truncated_and_mangled_inputs_never_panic() {
         exercise(&b);
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Flow text: parse gives OVS's bytes, print gives OVS's dump-flows line
+
+use xo_sdn_native::openflow::text::{format_nx_flow, parse_nx_flow};
+
+fn xid_of(b: &[u8]) -> u32 {
+    u32::from_be_bytes(b[4..8].try_into().unwrap())
+}
+
+/// The flow text, parsed, encodes to the OF1.1/OXM FLOW_MOD (= ovs-ofctl -O OpenFlow13's
+/// bytes with version 2) and to the NXT_FLOW_MOD ovs-ofctl -F nxm sent, byte for byte.
+#[test]
+fn text_parses_to_ovs_bytes() {
+    let mut failures = Vec::new();
+    for row in flows() {
+        let flow = match parse_nx_flow(&row.flow) {
+            Ok(f) => f,
+            Err(e) => {
+                failures.push(format!("{}: refused: {e}", row.flow));
+                continue;
+            }
+        };
+        let want = as_of11(&row.of13);
+        let got = Message::FlowMod(flow.to_flow_mod(xid_of(&want))).to_bytes().unwrap();
+        if got != want {
+            failures.push(format!(
+                "{} (OXM)\n   want {}\n    got {}",
+                row.flow,
+                xo_sdn_native::openflow::types::hex_encode(&want),
+                xo_sdn_native::openflow::types::hex_encode(&got)
+            ));
+        }
+        let got = flow.to_nx_flow_mod(xid_of(&row.nxt)).to_bytes();
+        if got != row.nxt {
+            failures.push(format!(
+                "{} (NXT)\n   want {}\n    got {}",
+                row.flow,
+                xo_sdn_native::openflow::types::hex_encode(&row.nxt),
+                xo_sdn_native::openflow::types::hex_encode(&got)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// The decoded OVS bytes print as `ovs-ofctl -O OpenFlow13 dump-flows --no-stats` printed
+/// the flow (from the OXM FLOW_MOD and from the NXT_FLOW_MOD alike).
+#[test]
+fn decoded_flows_print_as_ovs_dump_flows() {
+    let mut failures = Vec::new();
+    for row in flows() {
+        let Message::FlowMod(fm) = Message::decode(&as_of11(&row.of13)).unwrap() else { panic!() };
+        let m = NxmMatch::decode(&fm.flow_match.oxm.as_ref().unwrap().0).unwrap();
+        let got = format_nx_flow(fm.cookie, fm.table_id, fm.priority, &m, &apply_actions(&fm));
+        if got != row.dumped {
+            failures.push(format!("{} (OXM)\n   want {}\n    got {got}", row.flow, row.dumped));
+        }
+        let nx = NxFlowMod::decode(&row.nxt).unwrap();
+        let actions: Vec<Action> = nx
+            .actions
+            .iter()
+            .map(|a| match a {
+                Of10Action::Output { port, max_len } => Action::Output {
+                    port: xo_sdn_native::openflow::PortNo(if *port >= 0xff00 {
+                        u32::from(*port) + 0xffff_0000
+                    } else {
+                        u32::from(*port)
+                    }),
+                    max_len: *max_len,
+                },
+                Of10Action::Nicira(n) => Action::from(n.clone()),
+                Of10Action::Other { .. } => panic!("untyped"),
+            })
+            .collect();
+        let got = format_nx_flow(nx.cookie, nx.table_id, nx.priority, &nx.nx_match, &actions);
+        if got != row.dumped {
+            failures.push(format!("{} (NXT)\n   want {}\n    got {got}", row.flow, row.dumped));
+        }
+    }
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// The OF1.1 flow stats replies print as `ovs-ofctl -O OpenFlow11 dump-flows` printed them.
+#[test]
+fn of11_flow_stats_print_as_ovs_dump_flows() {
+    let mut failures = Vec::new();
+    for r in rows(&vector_file("of11_oxm.tsv")) {
+        if r[2] != "accepted" {
+            continue;
+        }
+        let Message::StatsReply(sr) = Message::decode(&hex_decode(&r[3]).unwrap()).unwrap() else { panic!() };
+        let StatsReplyBody::Flow { flows } = sr.body else { panic!() };
+        let fs = &flows[0];
+        let m = NxmMatch::decode(&fs.flow_match.oxm.as_ref().unwrap().0).unwrap();
+        let actions: Vec<Action> = fs
+            .instructions
+            .iter()
+            .flat_map(|i| match i {
+                Instruction::ApplyActions { actions } => actions.clone(),
+                _ => Vec::new(),
+            })
+            .collect();
+        let got = format_nx_flow(fs.cookie, fs.table_id, fs.priority, &m, &actions);
+        if got != r[4] {
+            failures.push(format!("{}\n   want {}\n    got {got}", r[0], r[4]));
+        }
+    }
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}

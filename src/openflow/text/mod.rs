@@ -47,10 +47,12 @@ mod actions;
 mod error;
 mod lex;
 mod matching;
+mod nx;
 mod parse;
 mod print;
 
 pub use error::TextError;
+pub use nx::{format_nx_actions, format_nx_flow, format_nxm_match, parse_nx_flow, NxFlow};
 pub use parse::parse_flow;
 pub use print::{format_flow_mod, format_flow_stats, format_instructions, format_match};
 

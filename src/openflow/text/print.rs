@@ -340,6 +340,11 @@ fn write_match(s: &mut String, m: &Match, priority: u16) {
     s.push_str(&parts.join(","));
 }
 
+/// One action as `dump-flows` prints it (for text/nx.rs).
+pub(super) fn format_action_text(a: &Action) -> String {
+    format_action(a)
+}
+
 /// One action the way OVS prints it after decoding OF1.1.
 fn format_action(a: &Action) -> String {
     match a {
@@ -380,6 +385,12 @@ fn format_action(a: &Action) -> String {
         Action::SetNwTtl { nw_ttl } => format!("mod_nw_ttl:{nw_ttl}"),
         Action::DecNwTtl => "dec_ttl".to_owned(),
         Action::Experimenter { experimenter, data } => {
+            // ct, nat and loads into any field: the typed Nicira printer (text/nx.rs).
+            if let Some(Ok(nx)) = a.nicira() {
+                if let Some(text) = super::nx::format_nx_action(&nx) {
+                    return text;
+                }
+            }
             if *experimenter == NX_VENDOR {
                 if let Some(text) = format_nx(&data.0) {
                     return text;
