@@ -337,7 +337,7 @@ impl NxAction {
         }
         // type/len/vendor are 8 bytes, so the body alone must reach a multiple of 8,
         // and at least 8 (`struct nx_action_header` is 16 bytes).
-        let min = 8usize.max((out.len() + 7) / 8 * 8);
+        let min = 8usize.max(out.len().div_ceil(8) * 8);
         out.put_bytes(0, min - out.len());
         out.to_vec()
     }

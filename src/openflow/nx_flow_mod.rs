@@ -175,7 +175,7 @@ impl NxFlowMod {
         let flags = r.u16()?;
         let match_len = usize::from(r.u16()?);
         r.skip(6)?;
-        let padded = (match_len + 7) / 8 * 8;
+        let padded = match_len.div_ceil(8) * 8;
         if padded > r.remaining() {
             return Err(DecodeError::bad_len("nx_flow_mod", format!("match_len {match_len} runs past the end")));
         }

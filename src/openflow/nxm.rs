@@ -753,7 +753,7 @@ impl NxmMatch {
         if len < 4 {
             return Err(bad_match(1, format!("OXM match length {len} is under 4")));
         }
-        let padded = (len + 7) / 8 * 8;
+        let padded = len.div_ceil(8) * 8;
         let mut body = r.sub(padded - 4, "ofp_match (OXM)")?;
         NxmMatch::decode(body.take(len - 4)?)
     }

@@ -140,7 +140,7 @@ fn in_port16(v: &Value) -> u16 {
 }
 fn in_port32(v: &Value) -> u32 {
     let p = v.as_u64() as u32;
-    if p >= 0xff00 && p <= 0xffff {
+    if (0xff00..=0xffff).contains(&p) {
         p + 0xffff_0000
     } else {
         p
@@ -861,7 +861,8 @@ fn format_one(a: &Action) -> String {
 
 fn subfield_text(sf: &Subfield) -> String {
     let Some((f, d)) = Field::from_header(sf.field) else {
-        return format!("{:#x}[{}..{}]", sf.field.0, sf.ofs, sf.ofs + sf.n_bits - 1);
+        let end = (u32::from(sf.ofs) + u32::from(sf.n_bits)).saturating_sub(1);
+        return format!("{:#x}[{}..{end}]", sf.field.0, sf.ofs);
     };
     let name = f.nxm_name(d).unwrap_or_default();
     let width = f.kind(d).width() * 8;
@@ -870,7 +871,7 @@ fn subfield_text(sf: &Subfield) -> String {
     } else if sf.n_bits == 1 {
         format!("{name}[{}]", sf.ofs)
     } else {
-        format!("{name}[{}..{}]", sf.ofs, sf.ofs + sf.n_bits - 1)
+        format!("{name}[{}..{}]", sf.ofs, (u32::from(sf.ofs) + u32::from(sf.n_bits)).saturating_sub(1))
     }
 }
 
