@@ -17,11 +17,17 @@ FLOW_MOD whose ofp_match is OFPMT_OXM: the two layouts are identical), records w
 accepted it, the OF1.1 flow stats reply `ovs-ofctl -O OpenFlow11 dump-flows` received (OXM match inside)
 and the line it printed.
 
+With --ours it also runs a live check of *our* encoder: the OF1.1 FLOW_MODs (OXM match) that
+`cargo run --example nx_encode` builds from OURS_FLOWS (stateful security-group shapes, most not in
+FLOWS) are sent to the switch as they are, and the switch's OF1.1 flow stats reply and
+`ovs-ofctl -O OpenFlow11 dump-flows` line are recorded as the reference for what those bytes mean.
+
 Writes (see tests/vectors/nicira/README.md):
   tests/vectors/nicira/flows.tsv      flow  of13_flow_mod  nxt_flow_mod  dumped
-  tests/vectors/nicira/of11_oxm.tsv   flow  of11_flow_mod  accepted  of11_stats_reply  of11_dumped
+  tests/vectors/nicira/of11_oxm.tsv   flow  of11_flow_mod  result  of11_stats_reply  of11_dumped
+  tests/vectors/nicira/ours_of11.tsv  flow  our_of11_flow_mod  result  of11_stats_reply  of11_dumped  (--ours)
 
-Usage: python3 scripts/capture-nx-vectors.py [--out DIR]
+Usage: python3 scripts/capture-nx-vectors.py [--out DIR] [--ours]
 """
 import argparse
 import importlib.util
@@ -88,6 +94,39 @@ FLOWS = [
 ]
 
 
+# Shapes a stateful, dual-stack security group needs (issue 14), encoded by our encoder for --ours.
+OURS_FLOWS = [
+    'priority=1000,in_port=1,ipv6,ipv6_src=fe80::/10 actions=normal',
+    'priority=900,ct_state=-trk,ip actions=ct(table=1,zone=NXM_NX_REG6[0..15])',
+    'priority=900,ct_state=-trk,ipv6 actions=ct(table=1,zone=NXM_NX_REG6[0..15])',
+    'table=1,priority=200,ct_state=+trk+est,ct_zone=7,tcp6 actions=normal',
+    'table=1,priority=200,ct_state=+trk+rel,icmp actions=normal',
+    'table=1,priority=100,ct_state=+trk+inv actions=drop',
+    'table=1,priority=210,ct_state=+trk+new,ct_zone=7,tcp,nw_src=10.10.1.0/24,tp_dst=22 actions=ct(commit,zone=7),normal',
+    'table=1,priority=205,ct_state=+trk+new,tcp6,ipv6_src=2001:db8::/32,tp_dst=0x3e8/0xfff8 actions=ct(commit,zone=7),normal',
+    'table=1,priority=205,ct_state=+trk+new,udp,tp_dst=0x400/0xfc00 actions=ct(commit,zone=7),normal',
+    'table=1,priority=205,ct_state=+trk+new,udp6,tp_dst=0x7d0/0xfff0 actions=ct(commit,zone=7),normal',
+    'icmp6,icmp_type=136,icmp_code=0,nd_target=2001:db8::1 actions=normal',
+    'icmp6,icmp_type=135,nd_target=fe80::1,nd_sll=02:00:00:00:00:07 actions=normal',
+    'icmp6,icmp_type=134 actions=drop',
+    'udp6,tp_src=547,tp_dst=546 actions=normal',
+    'reg6=0x7,ip actions=ct(table=1,zone=NXM_NX_REG6[0..15])',
+    'tcp,tcp_flags=+syn-ack-rst,tp_dst=22 actions=drop',
+    'ct_mark=0x1/0x1,ct_state=+trk+est actions=drop',
+    'priority=50,ip actions=load:0x7->NXM_NX_REG6[0..15],resubmit(,1)',
+    'arp,arp_tpa=10.0.0.5,arp_op=2 actions=normal',
+    'tcp,actions=ct(commit,nat(src=10.0.0.1-10.0.0.10:1000-2000,random))',
+    'ipv6,actions=ct(commit,nat(src=[2001:db8::1]))',
+    'dl_dst=02:00:00:00:00:01,ipv6,ipv6_dst=2001:db8::5 actions=output:3',
+    'tcp6,ipv6_dst=2001:db8::/32,tp_dst=22 actions=drop',
+    'ip,actions=ct(commit,exec(load:0x1->NXM_NX_CT_MARK[]))',
+    'icmp,icmp_type=3,icmp_code=4 actions=normal',
+    'cookie=0xabc,table=3,priority=7,ct_state=-new+est+trk,ip actions=normal',
+    'dl_vlan=100,ip,nw_dst=192.168.0.0/16 actions=ct(commit,force,zone=9,table=4)',
+    'tcp,tp_dst=21 actions=ct(commit,alg=ftp,table=2)',
+]
+
+
 def run(argv, env=None):
     return subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
 
@@ -123,10 +162,38 @@ def dumped(sb, version):
     return [l.strip() for l in out.split('\n') if l.startswith(' ')]
 
 
+def replay_of11(sb, proxy, flow, of11):
+    """Send one OF1.1 FLOW_MOD on a raw controller connection to an empty switch; return
+    (result, of11 flow stats reply hex, OF1.1 dump-flows line)."""
+    sb.clear_flows()
+    ctl = cv.Controller(sb.ip, sb.of_tcp)
+    try:
+        ctl.expect(lambda m: m[1] == 0, what='HELLO')
+        ctl.send_raw(of11)
+        ctl.send(20, b'')
+        reply = ctl.expect(lambda m: m[1] in (1, 21), what='barrier reply or error')
+    finally:
+        ctl.close()
+    if reply[1] == 1:
+        return 'refused ' + reply.hex(), '', cv.ofp_print_first_line(reply.hex())
+    r11, c11 = proxied(proxy, ['-O', 'OpenFlow11', '--no-stats'], 'dump-flows')
+    rep = received(c11, lambda m: m[0] == 2 and m[1] == 19 and m[8:10] == b'\x00\x01')
+    d11 = [l.strip() for l in r11.stdout.split('\n') if l.startswith(' ')]
+    return 'accepted', rep[0].hex() if rep else '', ' | '.join(d11)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--out', default=os.path.join(ROOT, 'tests', 'vectors', 'nicira'))
+    ap.add_argument('--ours', action='store_true', help='also replay our encoder\'s OF1.1 FLOW_MODs (needs cargo)')
     a = ap.parse_args()
+    ours = []
+    if a.ours:
+        enc = subprocess.run(['cargo', 'run', '--quiet', '--no-default-features', '--example', 'nx_encode'],
+                             input='\n'.join(OURS_FLOWS) + '\n', capture_output=True, text=True, cwd=ROOT, timeout=1200)
+        if enc.returncode != 0:
+            raise SystemExit('nx_encode failed: ' + enc.stderr)
+        ours = [l.split('\t', 1) for l in enc.stdout.strip().split('\n')]
     os.makedirs(a.out, exist_ok=True)
     version = run(['ovs-vswitchd', '--version']).stdout.split('\n')[0]
     rows, of11_rows, notes = [], [], []
@@ -157,25 +224,18 @@ def main():
             rows.append((f, fm13[0].hex(), nxt[0].hex(), ' | '.join(d13)))
 
             # The same OF1.3 FLOW_MOD bytes as an OF1.1 FLOW_MOD (OFPMT_OXM match).
-            sb.clear_flows()
             of11 = bytes([2]) + fm13[0][1:]
-            ctl = cv.Controller(sb.ip, sb.of_tcp)
-            try:
-                ctl.expect(lambda m: m[1] == 0, what='HELLO')
-                ctl.send_raw(of11)
-                bx = ctl.send(20, b'')
-                reply = ctl.expect(lambda m: m[1] in (1, 21), what='barrier reply or error')
-            finally:
-                ctl.close()
-            if reply[1] == 1:
-                pr = cv.ofp_print_first_line(reply.hex())
-                of11_rows.append((f, of11.hex(), 'refused ' + reply.hex(), '', pr))
-                notes.append('# OF1.1 OXM FLOW_MOD refused: %s -> %s' % (f, pr))
+            result, rep, d11 = replay_of11(sb, proxy, f, of11)
+            if result != 'accepted':
+                notes.append('# OF1.1 OXM FLOW_MOD refused: %s -> %s' % (f, d11))
+            of11_rows.append((f, of11.hex(), result, rep, d11))
+        ours_rows = []
+        for f, h in ours:
+            if h.startswith('ERROR'):
+                notes.append('# ours: our parser refused %s -> %s' % (f, h))
                 continue
-            r11, c11 = proxied(proxy, ['-O', 'OpenFlow11', '--no-stats'], 'dump-flows')
-            rep = received(c11, lambda m: m[0] == 2 and m[1] == 19 and m[8:10] == b'\x00\x01')
-            d11 = [l.strip() for l in r11.stdout.split('\n') if l.startswith(' ')]
-            of11_rows.append((f, of11.hex(), 'accepted', rep[0].hex() if rep else '', ' | '.join(d11)))
+            result, rep, d11 = replay_of11(sb, proxy, f, bytes.fromhex(h))
+            ours_rows.append((f, h, result, rep, d11))
         sb.clear_flows()
     finally:
         sb.stop()
@@ -193,6 +253,12 @@ def main():
         for row in of11_rows:
             fh.write('\t'.join(row) + '\n')
         fh.write(origin + '\n')
+    if a.ours:
+        with open(os.path.join(a.out, 'ours_of11.tsv'), 'w') as fh:
+            fh.write('flow\tour_of11_flow_mod\tresult\tof11_stats_reply\tof11_dumped\n')
+            for row in ours_rows:
+                fh.write('\t'.join(row) + '\n')
+            fh.write('# our encoder\'s bytes (cargo run --example nx_encode), replayed to %s by scripts/capture-nx-vectors.py --ours\n' % version)
     log('flows.tsv: %d rows, of11_oxm.tsv: %d rows, %d notes' % (len(rows), len(of11_rows), len(notes)))
 
 

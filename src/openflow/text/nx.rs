@@ -739,11 +739,6 @@ pub fn format_nxm_match(m: &NxmMatch) -> String {
     if let Some((v, mask)) = get(m, Field::CtMark) {
         p.push(format!("ct_mark={}", hex_masked(v.as_u64(), mask)));
     }
-    for i in 0..16 {
-        if let Some((v, mask)) = get(m, Field::Reg(i)) {
-            p.push(format!("reg{i}={}", hex_masked(v.as_u64(), mask)));
-        }
-    }
     let eth = get(m, Field::EthType).map(|(v, _)| v.as_u64() as u16);
     let proto = get(m, Field::IpProto).map(|(v, _)| v.as_u64() as u8);
     let shorthand = match (eth, proto) {
@@ -761,6 +756,12 @@ pub fn format_nxm_match(m: &NxmMatch) -> String {
     let proto_in_shorthand = shorthand.is_some_and(|s| !matches!(s, "ip" | "ipv6" | "arp"));
     if let Some(s) = shorthand {
         p.push(s.to_owned());
+    }
+    // Registers come after the shorthand (`ip,reg6=0x7`), before in_port.
+    for i in 0..16 {
+        if let Some((v, mask)) = get(m, Field::Reg(i)) {
+            p.push(format!("reg{i}={}", hex_masked(v.as_u64(), mask)));
+        }
     }
     if let Some((v, _)) = get(m, Field::InPort) {
         let n = v.as_u64();
@@ -943,10 +944,13 @@ fn format_nat(n: &Nat) -> String {
             let _ = write!(s, "-{b}");
         }
     } else if let Some(a) = n.ipv6_min {
-        let _ = write!(s, "[{a}]");
+        // Brackets only when a port follows (OVS 3.1 prints `nat(src=2001:db8::1)`).
+        let (l, r) = if n.proto_min.is_some_and(|p| p != 0) { ("[", "]") } else { ("", "") };
+        let _ = write!(s, "{l}{a}");
         if let Some(b) = n.ipv6_max.filter(|b| *b != a) {
-            let _ = write!(s, "-[{b}]");
+            let _ = write!(s, "-{b}");
         }
+        s.push_str(r);
     }
     if let Some(p) = n.proto_min.filter(|p| *p != 0) {
         let _ = write!(s, ":{p}");
