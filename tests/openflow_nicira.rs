@@ -418,3 +418,22 @@ fn dumped_text_parses_back_to_the_same_flow() {
         );
     }
 }
+
+/// The OF1.1 printers the dump path already uses (`format_flow_mod`, `format_flow_stats`)
+/// print an OXM match with fields beyond OF1.1 from its TLVs, as OVS does.
+#[test]
+fn of11_printers_show_nicira_matches() {
+    use xo_sdn_native::openflow::text::{format_flow_mod, format_flow_stats};
+    for row in flows() {
+        let Message::FlowMod(fm) = Message::decode(&as_of11(&row.of13)).unwrap() else { panic!() };
+        assert_eq!(format_flow_mod(&fm), row.dumped, "{}", row.flow);
+    }
+    for r in rows(&vector_file("ours_of11.tsv")) {
+        let Message::StatsReply(sr) = Message::decode(&hex_decode(&r[3]).unwrap()).unwrap() else { panic!() };
+        let StatsReplyBody::Flow { flows } = sr.body else { panic!() };
+        let line = format_flow_stats(&flows[0]);
+        // `cookie=.., duration=.., table=.., n_packets=0, n_bytes=0, ` then the --no-stats tail.
+        let tail = r[4].rsplit(", ").next().unwrap();
+        assert!(line.ends_with(tail), "{}\n   want ...{tail}\n    got {line}", r[0]);
+    }
+}

@@ -845,6 +845,35 @@ pub fn format_nxm_match(m: &NxmMatch) -> String {
     p.join(",")
 }
 
+/// True when `m` has a field the OF1.1 standard match cannot express (connection
+/// tracking, registers, IPv6/ICMPv6/ND, TCP flags, ARP hardware addresses, masked
+/// transport ports) or that is not typed here: then only its TLVs tell what it matches.
+pub(super) fn beyond_of11(m: &NxmMatch) -> bool {
+    m.fields.iter().any(|f| match f {
+        MatchField::Known { field, value, mask, .. } => match field {
+            Field::TcpSrc | Field::TcpDst | Field::UdpSrc | Field::UdpDst => mask.is_some(),
+            // OF1.1 reads no L3/L4 fields under IPv6 (`ofputil_match_from_ofp11_match`).
+            Field::EthType => value.as_u64() == 0x86dd,
+            Field::CtState
+            | Field::CtZone
+            | Field::CtMark
+            | Field::Reg(_)
+            | Field::Ipv6Src
+            | Field::Ipv6Dst
+            | Field::Icmpv6Type
+            | Field::Icmpv6Code
+            | Field::NdTarget
+            | Field::NdSll
+            | Field::NdTll
+            | Field::TcpFlags
+            | Field::ArpSha
+            | Field::ArpTha => true,
+            _ => false,
+        },
+        MatchField::Unknown { .. } => false,
+    })
+}
+
 /// The actions as `dump-flows` prints them; `drop` when empty.
 pub fn format_nx_actions(actions: &[Action]) -> String {
     if actions.is_empty() {

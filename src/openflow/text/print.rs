@@ -17,6 +17,7 @@ use crate::openflow::flow::{FlowMod, DEFAULT_PRIORITY};
 use crate::openflow::flow_match::{Match, VID_ANY, VID_NONE};
 use crate::openflow::instruction::Instruction;
 use crate::openflow::stats::FlowStats;
+use crate::openflow::nxm::NxmMatch;
 use crate::openflow::types::{prefix_len, MacAddr, Masked, PortNo};
 
 /// The line `ovs-ofctl -O OpenFlow11 dump-flows` prints for one flow (without the
@@ -209,6 +210,16 @@ fn write_match(s: &mut String, m: &Match, priority: u16) {
     let mut parts: Vec<String> = Vec::new();
     if priority != DEFAULT_PRIORITY {
         parts.push(format!("priority={priority}"));
+    }
+    // An NXM/OXM match with fields OF1.1 cannot express (ct_state, registers, IPv6,
+    // masked ports, ...): print it from its TLVs, as OVS does (text/nx.rs).
+    if let Some(nxm) = m.oxm.as_ref().and_then(|b| NxmMatch::decode(&b.0).ok()).filter(super::nx::beyond_of11) {
+        let text = super::nx::format_nxm_match(&nxm);
+        if !text.is_empty() {
+            parts.push(text);
+        }
+        s.push_str(&parts.join(","));
+        return;
     }
     let dl_type = m.dl_type;
     let ipv4 = dl_type == Some(ETH_TYPE_IP);
