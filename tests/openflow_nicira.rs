@@ -437,3 +437,49 @@ fn of11_printers_show_nicira_matches() {
         assert!(line.ends_with(tail), "{}\n   want ...{tail}\n    got {line}", r[0]);
     }
 }
+
+/// Flow text that is wrong in every way: refused with an error, never a panic; and a
+/// few refusals that matter (prerequisites OVS would otherwise silently drop).
+#[test]
+fn bad_flow_text_is_refused_without_panic() {
+    for (flow, why) in [
+        ("tp_dst=22 actions=drop", "requires"),
+        ("ip,icmp_type=135 actions=drop", "requires"),
+        ("ipv6,nd_target=fe80::1 actions=drop", "requires"),
+        ("ip,ipv6_src=2001:db8::/32 actions=drop", "requires"),
+        ("udp,tcp_flags=+syn actions=drop", "requires"),
+        ("ct_state=+bogus actions=drop", "unknown flag"),
+        ("reg16=1 actions=drop", "unknown field"),
+        ("ip actions=ct(zone=NXM_NX_REG0[0..7])", "16 bits"),
+        ("actions=load:0x10000->NXM_NX_REG0[0..15]", "does not fit"),
+        ("actions=frobnicate", "unknown action"),
+        ("ip", "actions"),
+    ] {
+        let e = parse_nx_flow(flow).expect_err(flow).to_string();
+        assert!(e.contains(why), "{flow}: {e}");
+    }
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let seeds: Vec<String> = flows().into_iter().map(|r| r.flow).collect();
+    let alphabet = b"()[],=:+-./0123456789abcdefx>_ \xc3\xa9";
+    for _ in 0..20_000 {
+        let mut b = seeds[rng.below(seeds.len())].clone().into_bytes();
+        for _ in 0..1 + rng.below(4) {
+            if b.is_empty() {
+                break;
+            }
+            let i = rng.below(b.len());
+            match rng.below(3) {
+                0 => b[i] = alphabet[rng.below(alphabet.len())],
+                1 => {
+                    b.remove(i);
+                }
+                _ => b.truncate(i),
+            }
+        }
+        let text = String::from_utf8_lossy(&b);
+        if let Ok(f) = parse_nx_flow(&text) {
+            let _ = Message::FlowMod(f.to_flow_mod(1)).to_bytes();
+            let _ = f.to_nx_flow_mod(1).to_bytes();
+        }
+    }
+}
