@@ -91,6 +91,13 @@ FLOWS = [
     'actions=load:0x5->NXM_NX_REG0[]',
     'actions=load:0x5->NXM_NX_REG0[0..15]',
     'table=2,priority=10,cookie=0x1234,ip actions=resubmit(,3),output:2',
+    # many fields at once: the order of the TLVs and of the printed fields
+    'reg0=0x1,ct_state=+trk,ct_zone=3,tcp6,ipv6_src=2001:db8::1,tp_dst=0x50/0xfff0,tcp_flags=+syn actions=ct(commit,zone=3)',
+    'in_port=2,dl_vlan=5,dl_src=02:00:00:00:00:01,arp,arp_op=2,arp_spa=10.0.0.1,arp_sha=02:00:00:00:00:01,reg5=0x3 actions=normal',
+    'icmp6,in_port=1,ipv6_dst=ff02::1:ff00:1,icmp_type=135,icmp_code=0,nd_target=2001:db8::1,nd_sll=02:00:00:00:00:01,ct_mark=0x3 actions=normal',
+    'udp,nw_src=10.0.0.0/8,nw_dst=10.1.0.0/16,tp_src=68,tp_dst=67,reg1=0x1/0x1 actions=normal',
+    'metadata=0x5/0xff,ct_state=+trk,reg2=0x2,ip actions=drop',
+    'ct_mark=0x1,ct_zone=2,ct_state=+est+trk,reg7=0x9,reg3=0x1,dl_dst=02:00:00:00:00:09,ip actions=drop',
 ]
 
 

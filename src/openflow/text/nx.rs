@@ -443,6 +443,10 @@ pub fn parse_nx_flow(text: &str) -> Result<NxFlow> {
                 };
                 (Field::CtState, Value::U32(v), (m != u32::MAX).then_some(Value::U32(m)))
             }
+            "metadata" => {
+                let (v, m) = int_masked(&tok, v, u64::MAX)?;
+                (Field::Metadata, Value::U64(v), m.map(Value::U64))
+            }
             "ct_zone" => (Field::CtZone, Value::U16(num(&tok, v, 0xffff)? as u16), None),
             "ct_mark" => {
                 let (v, m) = int_masked(&tok, v, u64::from(u32::MAX))?;
@@ -762,6 +766,9 @@ pub fn format_nxm_match(m: &NxmMatch) -> String {
         if let Some((v, mask)) = get(m, Field::Reg(i)) {
             p.push(format!("reg{i}={}", hex_masked(v.as_u64(), mask)));
         }
+    }
+    if let Some((v, mask)) = get(m, Field::Metadata) {
+        p.push(format!("metadata={}", hex_masked(v.as_u64(), mask)));
     }
     if let Some((v, _)) = get(m, Field::InPort) {
         let n = v.as_u64();
