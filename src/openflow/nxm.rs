@@ -783,6 +783,15 @@ impl NxmMatch {
     }
 }
 
+impl super::flow_match::Match {
+    /// The typed NXM/OXM fields of a match that came as `OFPMT_OXM` (a FLOW_MOD built by
+    /// [`NxmMatch::to_match`], or a flow stats entry: Open vSwitch answers OF1.1 flow
+    /// stats with NXM headers); `None` for a standard OF1.1 match.
+    pub fn nxm(&self) -> Option<DecodeResult<NxmMatch>> {
+        self.oxm.as_ref().map(|b| NxmMatch::decode(&b.0))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -816,6 +825,25 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_match_built_here_reads_back_through_match() {
+        let nm = NxmMatch {
+            fields: vec![
+                MatchField::exact(Field::EthType, Dialect::Oxm, Value::U16(0x0800)),
+                MatchField::Known {
+                    field: Field::CtState,
+                    dialect: Dialect::Nxm,
+                    value: Value::U32(ct_state::TRACKED),
+                    mask: Some(Value::U32(ct_state::TRACKED | ct_state::NEW)),
+                },
+            ],
+        };
+        let m = nm.to_match();
+        assert_eq!(m.dl_type, Some(0x0800));
+        assert_eq!(m.nxm(), Some(Ok(nm)));
+        assert_eq!(super::super::flow_match::Match::default().nxm(), None);
     }
 
     #[test]
