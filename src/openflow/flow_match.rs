@@ -300,6 +300,9 @@ impl Match {
             (0x8000, 11) | (0x0000, 7) | (0x8000, 22) | (0x0000, 16) => self.nw_src = masked_ip(),
             (0x8000, 12) | (0x0000, 8) | (0x8000, 23) | (0x0000, 17) => self.nw_dst = masked_ip(),
             (0x8000, 21) | (0x0000, 15) => self.nw_proto = u8::try_from(v & 0xff).ok(),
+            // A masked port (OVS's port ranges) has no OF1.1 equivalent: it stays only in `oxm`
+            // rather than reading as the exact port it is not.
+            (0x8000, 13..=18) | (0x0000, 9..=12) if !mask.is_empty() => {}
             (0x8000, 13) | (0x8000, 15) | (0x8000, 17) | (0x0000, 9) | (0x0000, 11) => self.tp_src = u16v,
             (0x8000, 14) | (0x8000, 16) | (0x8000, 18) | (0x0000, 10) | (0x0000, 12) => self.tp_dst = u16v,
             (0x8000, 19) | (0x0000, 13) => self.tp_src = u16v,

@@ -5,6 +5,10 @@
 //! [`message`] only dispatches. Wire enums are open newtypes so unknown values
 //! round-trip, and every decode error carries the OpenFlow (type, code) a switch
 //! would answer with.
+//!
+//! Open vSwitch's Nicira extensions live beside it: [`nxm`] (NXM/OXM match TLVs, the
+//! `OFPMT_OXM` match OVS accepts on OF1.1), [`nx_action`] (ct, nat, resubmit, reg_load,
+//! seen through `Action::Experimenter`) and [`nx_flow_mod`] (`NXT_FLOW_MOD`).
 
 #![forbid(unsafe_code)]
 
@@ -18,6 +22,9 @@ pub mod group;
 pub mod header;
 pub mod instruction;
 pub mod message;
+pub mod nx_action;
+pub mod nx_flow_mod;
+pub mod nxm;
 pub mod packet;
 pub mod port;
 pub mod queue;

@@ -22,6 +22,13 @@
 //! [`TextError::NotInOpenFlow11`], as ovs-ofctl refuses it with "none of the usable
 //! flow formats".
 //!
+//! Those are the business of [`parse_nx_flow`] (`nx`): the Nicira/OXM match fields
+//! (`ct_state`, `ct_zone`, `ct_mark`, registers, metadata, IPv6, ICMPv6 and ND,
+//! `tcp_flags`, masked ports, ARP hardware addresses) and the `ct`/`nat`/`resubmit`/`load`
+//! actions, encoded as an OF1.1 FLOW_MOD with an `OFPMT_OXM` match (which Open vSwitch
+//! accepts on an OF1.1 channel) or as an `NXT_FLOW_MOD`; [`format_nx_flow`] prints them.
+//! The OF1.1 printers below switch to it for an OXM match beyond OF1.1's reach.
+//!
 //! The printers ([`format_flow_stats`], [`format_flow_mod`], [`format_match`],
 //! [`format_instructions`]) produce the line `ovs-ofctl -O OpenFlow11 dump-flows`
 //! prints for the same flow: the match is read the way OVS reads an OF1.1 match (fields
@@ -37,6 +44,7 @@
 //! - `matching`: the match fields ovs-ofctl knows, and the match built from them.
 //! - `actions`: actions and instructions: parsing, the checks against the match,
 //!   encoding to OF1.1 (and the Nicira extension actions).
+//! - `nx`: the Nicira extensions, parsed and printed ([`parse_nx_flow`], [`format_nx_flow`]).
 //! - `parse`: [`parse_flow`], the flow_mod keywords tying match and actions together.
 //! - `print`: the `format_*` printers, as `dump-flows` prints.
 //!
@@ -47,10 +55,12 @@ mod actions;
 mod error;
 mod lex;
 mod matching;
+mod nx;
 mod parse;
 mod print;
 
 pub use error::TextError;
+pub use nx::{format_nx_actions, format_nx_flow, format_nxm_match, parse_nx_flow, NxFlow};
 pub use parse::parse_flow;
 pub use print::{format_flow_mod, format_flow_stats, format_instructions, format_match};
 

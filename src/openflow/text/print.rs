@@ -17,6 +17,7 @@ use crate::openflow::flow::{FlowMod, DEFAULT_PRIORITY};
 use crate::openflow::flow_match::{Match, VID_ANY, VID_NONE};
 use crate::openflow::instruction::Instruction;
 use crate::openflow::stats::FlowStats;
+use crate::openflow::nxm::NxmMatch;
 use crate::openflow::types::{prefix_len, MacAddr, Masked, PortNo};
 
 /// The line `ovs-ofctl -O OpenFlow11 dump-flows` prints for one flow (without the
@@ -210,6 +211,16 @@ fn write_match(s: &mut String, m: &Match, priority: u16) {
     if priority != DEFAULT_PRIORITY {
         parts.push(format!("priority={priority}"));
     }
+    // An NXM/OXM match with fields OF1.1 cannot express (ct_state, registers, IPv6,
+    // masked ports, ...): print it from its TLVs, as OVS does (text/nx.rs).
+    if let Some(nxm) = m.oxm.as_ref().and_then(|b| NxmMatch::decode(&b.0).ok()).filter(super::nx::beyond_of11) {
+        let text = super::nx::format_nxm_match(&nxm);
+        if !text.is_empty() {
+            parts.push(text);
+        }
+        s.push_str(&parts.join(","));
+        return;
+    }
     let dl_type = m.dl_type;
     let ipv4 = dl_type == Some(ETH_TYPE_IP);
     let arp = matches!(dl_type, Some(ETH_TYPE_ARP) | Some(ETH_TYPE_RARP));
@@ -340,6 +351,11 @@ fn write_match(s: &mut String, m: &Match, priority: u16) {
     s.push_str(&parts.join(","));
 }
 
+/// One action as `dump-flows` prints it (for text/nx.rs).
+pub(super) fn format_action_text(a: &Action) -> String {
+    format_action(a)
+}
+
 /// One action the way OVS prints it after decoding OF1.1.
 fn format_action(a: &Action) -> String {
     match a {
@@ -380,6 +396,12 @@ fn format_action(a: &Action) -> String {
         Action::SetNwTtl { nw_ttl } => format!("mod_nw_ttl:{nw_ttl}"),
         Action::DecNwTtl => "dec_ttl".to_owned(),
         Action::Experimenter { experimenter, data } => {
+            // ct, nat and loads into any field: the typed Nicira printer (text/nx.rs).
+            if let Some(Ok(nx)) = a.nicira() {
+                if let Some(text) = super::nx::format_nx_action(&nx) {
+                    return text;
+                }
+            }
             if *experimenter == NX_VENDOR {
                 if let Some(text) = format_nx(&data.0) {
                     return text;
