@@ -227,7 +227,26 @@ async fn run(
         for (_, reply) in waiting.drain() {
             let _ = reply.send(Err(lost.clone()));
         }
+        // Commands queued before the loss was seen were made on a connected channel:
+        // they end with the loss, like those already sent, not as "not connected".
+        let mut closing = None;
+        while let Ok(cmd) = rx.try_recv() {
+            match cmd {
+                Command::Close { done } => {
+                    closing = Some(done);
+                    break;
+                }
+                Command::Request { reply, .. } | Command::Batch { reply, .. } => {
+                    let _ = reply.send(Err(lost.clone()));
+                }
+            }
+        }
         on_event(ChannelEvent::Disconnected(lost));
+        if let Some(done) = closing {
+            on_event(ChannelEvent::Closed);
+            let _ = done.send(());
+            return;
+        }
         let Some(backoff) = options.reconnect else {
             on_event(ChannelEvent::Closed);
             return;
