@@ -109,6 +109,7 @@ function endpointsJson(eps) {
   return text
 }
 
+const NO_ERRORS = new Map() // no host unreached (never written)
 const NOTHING = Object.freeze({ items: [], entries: [] })
 const noop = () => {}
 
@@ -613,16 +614,17 @@ class SdnController extends EventEmitter {
   async addRule(rule, options = {}) {
     // The id is the command's key: a rule's commands take effect in call order.
     const id = rule !== null && typeof rule === 'object' && typeof rule.id === 'string' ? rule.id : crypto.randomUUID()
-    const withId = rule !== null && typeof rule === 'object' && !Array.isArray(rule) && rule.id === undefined ? { ...rule, id } : rule
-    return this.#onRule(id, () => this.#addRule(withId, options ?? {}))
+    const drawn = rule !== null && typeof rule === 'object' && !Array.isArray(rule) && rule.id === undefined
+    return this.#onRule(id, () => this.#addRule(drawn ? { ...rule, id } : rule, options ?? {}, drawn))
   }
 
-  async #addRule(rule, { position, host } = {}) {
+  async #addRule(rule, { position, host } = {}, drawn = false) {
     this.#checkOpen()
     const { spec: given, text } = validate(rule)
     const { id = crypto.randomUUID(), ...spec } = given // a copy without the id (a delete would make it a slow object)
-    // Refused before any I/O; the insert checks again after it (another call may take the id meanwhile).
-    nativeCall(() => this.#list.checkNew([id]))
+    // A caller's id is refused before any I/O if taken (a random one cannot be); the
+    // insert checks every id again after it (another call may take it meanwhile).
+    if (!drawn) nativeCall(() => this.#list.checkNew([id]))
     if (position !== undefined && (!Number.isInteger(position) || position < 0 || position > this.#rules.length)) {
       throw argError(RangeError, 'ERR_OUT_OF_RANGE', `position must be 0..${this.#rules.length}`)
     }
@@ -1278,15 +1280,25 @@ class SdnController extends EventEmitter {
    * found on no reachable host, with every host answering, is an error and nothing
    * is applied. Resolves the ids of the hosts reached.
    */
-  async #resolveTargets(specs, onlyHost) {
+  #resolveTargets(specs, onlyHost) {
     const hosts = onlyHost ? [this.#host(onlyHost)] : [...this.#hosts.values()]
     if (hosts.length === 0) throw fail('SDN_NO_HOSTS', 'no host registered: call addHost() first')
+    // Every replica already there (the usual case): no I/O, and nothing to wait for.
+    if (hosts.every((h) => h.ovsdb)) return this.#checkTargets(specs, onlyHost, hosts, NO_ERRORS, true)
+    return this.#consultTargets(specs, onlyHost, hosts)
+  }
+
+  async #consultTargets(specs, onlyHost, hosts) {
     // A replica already there needs no I/O (a host known down is refused by the call's own consult).
     const results = await Promise.allSettled(hosts.map((h) => (h.ovsdb ? h.ovsdb : this.#consult(h, () => this.#ovsdbOf(h)))))
-    const reached = hosts.filter((_, i) => results[i].status === 'fulfilled')
     // Hosts not consulted: their error is their outcome (nothing dialled again for them in this call).
     const unreached = new Map(hosts.map((h, i) => [h.id, results[i].reason]).filter(([, e]) => e !== undefined))
-    const everyHostAnswered = reached.length === hosts.length
+    const reached = hosts.filter((_, i) => results[i].status === 'fulfilled')
+    return this.#checkTargets(specs, onlyHost, reached, unreached, reached.length === hosts.length)
+  }
+
+  /** #resolveTargets once the replicas of `reached` are there: the ids of the hosts reached, `.unreached` the others' errors. */
+  #checkTargets(specs, onlyHost, reached, unreached, everyHostAnswered) {
     const interfaces = reached.map((h) => h.ovsdb.vifInterfaces())
     for (const spec of specs) {
       if (spec.vif || spec.vm) {
@@ -1605,7 +1617,9 @@ class SdnController extends EventEmitter {
    * the host's error, or the refusal of its own flows.
    */
   #applyJoined(entry, reached) {
-    const key = `${[...reached].join('\0')}\0\0${[...reached.unreached.keys()].join('\0')}`
+    // Every host reached (the usual case) needs no key written.
+    const everyHost = reached.unreached.size === 0 && reached.size === this.#hosts.size
+    const key = everyHost ? '' : `${[...reached].join('\0')}\0\0${[...reached.unreached.keys()].join('\0')}`
     let group = this.#joining.get(key)
     if (group === undefined) {
       group = { entries: [], reached, run: null }
