@@ -615,16 +615,22 @@ class SdnController extends EventEmitter {
     // The id is the command's key: a rule's commands take effect in call order.
     const id = rule !== null && typeof rule === 'object' && typeof rule.id === 'string' ? rule.id : crypto.randomUUID()
     const drawn = rule !== null && typeof rule === 'object' && !Array.isArray(rule) && rule.id === undefined
-    return this.#onRule(id, () => this.#addRule(drawn ? { ...rule, id } : rule, options ?? {}, drawn))
+    return this.#onRule(id, () => this.#addRule(rule, options ?? {}, drawn ? id : undefined))
   }
 
-  async #addRule(rule, { position, host } = {}, drawn = false) {
+  /** `drawnId`: the id addRule drew for a rule given without one (it is not in `rule`). */
+  async #addRule(rule, { position, host } = {}, drawnId = undefined) {
     this.#checkOpen()
     const { spec: given, text } = validate(rule)
-    const { id = crypto.randomUUID(), ...spec } = given // a copy without the id (a delete would make it a slow object)
-    // A caller's id is refused before any I/O if taken (a random one cannot be); the
-    // insert checks every id again after it (another call may take it meanwhile).
-    if (!drawn) nativeCall(() => this.#list.checkNew([id]))
+    let id = drawnId
+    let spec = given
+    if (id === undefined) {
+      // The caller's id: the entry keeps a copy of the spec without it (a delete would
+      // make it a slow object), and a taken id is refused before any I/O (a drawn one
+      // cannot be taken). The insert checks every id again after the I/O.
+      ;({ id, ...spec } = given)
+      nativeCall(() => this.#list.checkNew([id]))
+    }
     if (position !== undefined && (!Number.isInteger(position) || position < 0 || position > this.#rules.length)) {
       throw argError(RangeError, 'ERR_OUT_OF_RANGE', `position must be 0..${this.#rules.length}`)
     }
