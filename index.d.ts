@@ -386,8 +386,13 @@ export class FrameDecoder {
  * flow_mod encoded exactly as `ovs-ofctl -O OpenFlow11` would. Invalid text throws a
  * TypeError whose `code` says why (`FLOW_UNKNOWN_FIELD`, `FLOW_BAD_VALUE`,
  * `FLOW_NOT_IN_OF11`, ...) and whose message names the offending token.
+ *
+ * `extensions: true`: an add OF1.1's match cannot express (`ct_state`, `ct_zone`,
+ * IPv6, ICMPv6/ND, `tcp_flags`, masked ports, registers; `ct`, `nat`, `resubmit`,
+ * `load`) is read with Open vSwitch's Nicira extensions, as an OXM match (`match.oxm`)
+ * in the OF1.1 flow_mod, which ovs-vswitchd accepts.
  */
-export function parseFlow(text: string, options?: { command?: FlowModCommand }): FlowMod
+export function parseFlow(text: string, options?: { command?: FlowModCommand; extensions?: boolean }): FlowMod
 /** Prints a flow_mod or a flow stats entry as `ovs-ofctl -O OpenFlow11 dump-flows` does. */
 export function formatFlow(flow: FlowMod | FlowStats): string
 

@@ -439,7 +439,7 @@ export declare function __panicForTest(): void
  * Parses `ovs-ofctl` flow text into a FLOW_MOD, written as a tape into `out`.
  * `command` is a flow_mod command name (`add`, `delete`, ...).
  */
-export declare function __parseFlowTape(text: string, command: string, out: Buffer): number
+export declare function __parseFlowTape(text: string, command: string, out: Buffer, extensions?: boolean | undefined | null): number
 
 /**
  * The tape's object shapes from id `from` on, flattened: key count, then that

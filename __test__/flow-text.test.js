@@ -61,3 +61,37 @@ describe('invalid flow text names the token', () => {
     expect(() => parseFlow(42)).toThrow(TypeError)
   })
 })
+
+describe('the Nicira extensions (extensions: true), against what Open vSwitch 3.1 sent and printed', () => {
+  const rows = vectorRows('../nicira/of11_oxm.tsv')
+  const refusedByOf11 = (text) => {
+    try {
+      parseFlow(text)
+      return false
+    } catch {
+      return true
+    }
+  }
+  // Flows OF1.1 can say keep their standard match (asserted below); the others must be the
+  // OF1.1 FLOW_MOD with an OFPMT_OXM match that ovs-vswitchd accepted (of11_flow_mod).
+  const nicira = rows.filter((r) => refusedByOf11(r[0]))
+  test('most of the recorded flows need the extensions', () => expect(nicira.length).toBeGreaterThanOrEqual(30))
+  test.each(nicira.map((r) => [r[0], r[1]]))('%s: parseFlow encodes the bytes OVS accepted', (text, hex) => {
+    expect(withoutXid(encode(parseFlow(text, { extensions: true })).toString('hex'))).toBe(withoutXid(hex))
+  })
+
+  test.each(rows.filter((r) => r[3]).map((r) => [r[0], r[3], r[4]]))('%s: formatFlow prints the flow stats as dump-flows did', (text, reply, dumped) => {
+    const [flow] = decode(Buffer.from(reply, 'hex')).body.flows
+    const strip = (line) => line.trim().replace(/^cookie=0x0, /, '').replace(/duration=[\d.]+s, /, '').replace(/^table=0, /, '').replace(/n_packets=\d+, n_bytes=\d+, /, '')
+    expect(strip(formatFlow(flow))).toBe(strip(dumped))
+  })
+
+  test('without the option, the same text is still refused as not OpenFlow 1.1; a non-add is refused with it', () => {
+    expect(() => parseFlow('priority=10,ipv6,ipv6_src=::1,actions=drop')).toThrow(expect.objectContaining({ code: 'FLOW_NOT_IN_OF11' }))
+    expect(parseFlow('priority=10,ipv6,ipv6_src=::1,actions=drop', { extensions: true }).match.oxm).toBeDefined()
+    expect(() => parseFlow('ipv6,ipv6_src=::1', { command: 'delete', extensions: true })).toThrow(expect.objectContaining({ code: 'FLOW_NOT_IN_OF11', message: expect.stringContaining("'add' only") }))
+    expect(() => parseFlow('actions=drop', { extensions: 'yes' })).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }))
+    // What OF1.1 can say keeps its standard match, extensions or not.
+    expect(encode(parseFlow('priority=10,tcp,tp_dst=80,actions=drop', { extensions: true }))).toEqual(encode(parseFlow('priority=10,tcp,tp_dst=80,actions=drop')))
+  })
+})

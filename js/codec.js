@@ -156,14 +156,23 @@ const FLOW_COMMANDS = ['add', 'modify', 'modify_strict', 'delete', 'delete_stric
  * actions=drop`) into a flow_mod, encoding exactly as `ovs-ofctl -O OpenFlow11`
  * would. Invalid text throws a TypeError whose `code` says why (`FLOW_UNKNOWN_FIELD`,
  * `FLOW_NOT_IN_OF11`...) and whose message names the offending token.
+ * With `extensions: true`, an add that OF1.1's match cannot express (`ct_state`,
+ * `ct_zone`, IPv6, ICMPv6/ND, `tcp_flags`, masked ports, registers; the `ct`, `nat`,
+ * `resubmit` and `load` actions) is read with Open vSwitch's Nicira extensions: an
+ * OXM match (`match.oxm`) in the OF1.1 flow_mod, which ovs-vswitchd accepts.
  */
 function parseFlow(text, options = {}) {
   if (options === null || typeof options !== 'object') {
-    const e = new TypeError('options must be an object ({ command })')
+    const e = new TypeError('options must be an object ({ command, extensions })')
     e.code = 'ERR_INVALID_ARG_TYPE'
     throw e
   }
-  const { command = 'add' } = options
+  const { command = 'add', extensions = false } = options
+  if (typeof extensions !== 'boolean') {
+    const e = new TypeError('options.extensions must be a boolean')
+    e.code = 'ERR_INVALID_ARG_TYPE'
+    throw e
+  }
   if (typeof text !== 'string') {
     const e = new TypeError('flow text must be a string')
     e.code = 'ERR_INVALID_ARG_TYPE'
@@ -176,10 +185,10 @@ function parseFlow(text, options = {}) {
   }
   let n
   try {
-    n = native.__parseFlowTape(text, command, tapeOut)
+    n = native.__parseFlowTape(text, command, tapeOut, extensions)
     if (n < 0) {
       tapeOut = grownTo(tapeOut, -n)
-      n = native.__parseFlowTape(text, command, tapeOut)
+      n = native.__parseFlowTape(text, command, tapeOut, extensions)
     }
   } catch (err) {
     const e = classify(err)

@@ -284,11 +284,24 @@ pub fn panic_for_test() -> napi::Result<(), Code> {
 /// Parses `ovs-ofctl` flow text into a FLOW_MOD, written as a tape into `out`.
 /// `command` is a flow_mod command name (`add`, `delete`, ...).
 #[napi(js_name = "__parseFlowTape")]
-pub fn parse_flow_tape(text: String, command: String, mut out: BufferSlice) -> napi::Result<i64, Code> {
+pub fn parse_flow_tape(text: String, command: String, mut out: BufferSlice, extensions: Option<bool>) -> napi::Result<i64, Code> {
     guard(|| {
+        use crate::openflow::text::{parse_flow, parse_nx_flow, TextError};
         let command = crate::openflow::FlowModCommand::from_name(&command)
             .ok_or_else(|| err("ERR_INVALID_ARG_VALUE", format!("unknown flow_mod command '{command}'")))?;
-        let fm = crate::openflow::text::parse_flow(&text, command).map_err(|e| err(e.code(), e))?;
+        let fm = match parse_flow(&text, command) {
+            // What OF1.1's match cannot say, said with the Nicira extensions (an OXM
+            // match in the OF1.1 FLOW_MOD, which Open vSwitch accepts): asked for only.
+            Err(TextError::NotInOpenFlow11 { .. } | TextError::Unsupported { .. })
+                if extensions == Some(true) && command == crate::openflow::FlowModCommand::ADD =>
+            {
+                parse_nx_flow(&text).map_err(|e| err(e.code(), e))?.to_flow_mod(0)
+            }
+            Err(e @ (TextError::NotInOpenFlow11 { .. } | TextError::Unsupported { .. })) if extensions == Some(true) => {
+                return Err(err(e.code(), format!("{e} (the Nicira extensions are read for command 'add' only)")));
+            }
+            r => r.map_err(|e| err(e.code(), e))?,
+        };
         SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
             let tape = &mut s.1;
