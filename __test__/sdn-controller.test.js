@@ -581,6 +581,7 @@ describe('bad input: rejected with its own message, the switch untouched', () =>
     ['port with icmp', { vif, allow: true, protocol: 'icmp', port: 8, direction: 'from' }, TypeError],
     ['port with a service', { vif, allow: true, protocol: 'http', port: 8080, direction: 'from' }, TypeError],
     ['reversed port range', { vif, allow: true, protocol: 'tcp', port: '2000-1000', direction: 'from' }, TypeError],
+    ['an id JSON cannot carry', { id: () => 'r', vif, allow: true, protocol: 'tcp', port: 22, direction: 'from' }, TypeError],
     ['port range too wide for OF1.1', { vif, allow: true, protocol: 'tcp', port: [1, 60000], direction: 'from' }, RangeError],
     ['bad CIDR', { vif, allow: true, protocol: 'ip', ipRange: '10.0.0.0/33', direction: 'from' }, RangeError],
     ['bad address', { vif, allow: true, protocol: 'ip', ipRange: '10.0.300.0/24', direction: 'from' }, TypeError],

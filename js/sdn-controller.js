@@ -629,6 +629,8 @@ class SdnController extends EventEmitter {
       // make it a slow object), and a taken id is refused before any I/O (a drawn one
       // cannot be taken). The insert checks every id again after the I/O.
       ;({ id, ...spec } = given)
+      // An id JSON cannot carry (a function, a symbol) reached the validator as no id at all.
+      if (typeof id !== 'string') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `rule.id must be a string, got ${describe(rule.id)}`)
       nativeCall(() => this.#list.checkNew([id]))
     }
     if (position !== undefined && (!Number.isInteger(position) || position < 0 || position > this.#rules.length)) {
