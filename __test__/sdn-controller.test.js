@@ -582,6 +582,8 @@ describe('bad input: rejected with its own message, the switch untouched', () =>
     ['port with a service', { vif, allow: true, protocol: 'http', port: 8080, direction: 'from' }, TypeError],
     ['reversed port range', { vif, allow: true, protocol: 'tcp', port: '2000-1000', direction: 'from' }, TypeError],
     ['an id JSON cannot carry', { id: () => 'r', vif, allow: true, protocol: 'tcp', port: 22, direction: 'from' }, TypeError],
+    // An async toJSON returns a rejected promise: refused, and its rejection handled (jest fails a test on an unhandled one).
+    ['a promise where data goes', { vif: { toJSON: async () => Promise.reject(new Error('not data')) }, allow: true, protocol: 'tcp', port: 22, direction: 'from' }, TypeError],
     ['port range too wide for OF1.1', { vif, allow: true, protocol: 'tcp', port: [1, 60000], direction: 'from' }, RangeError],
     ['bad CIDR', { vif, allow: true, protocol: 'ip', ipRange: '10.0.0.0/33', direction: 'from' }, RangeError],
     ['bad address', { vif, allow: true, protocol: 'ip', ipRange: '10.0.300.0/24', direction: 'from' }, TypeError],

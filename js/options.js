@@ -141,6 +141,39 @@ function deadlineFor(ms) {
   return next
 }
 
+const NOT_DATA = new Error('a promise or thenable is not data')
+
+/**
+ * A JSON.stringify replacer for the caller's data (`map` first turns values the
+ * native checks should judge, e.g. BigInts): a promise, such as what an async
+ * `toJSON` returns, is not data. Its rejection is handled here, not left unhandled
+ * in xo-server's process; the stringify throws, and `isNotData(err)` says why.
+ */
+function dataReplacer(map = (v) => v) {
+  return (k, v) => {
+    if (v !== null && (typeof v === 'object' || typeof v === 'function')) {
+      let then
+      try {
+        then = v.then
+      } catch {
+        throw NOT_DATA
+      }
+      if (typeof then === 'function') {
+        try {
+          Promise.resolve(v).catch(() => {})
+        } catch {
+          // a hostile thenable: refused below all the same
+        }
+        throw NOT_DATA
+      }
+      return v
+    }
+    return map(v)
+  }
+}
+
+const isNotData = (err) => err === NOT_DATA
+
 /** `options` of a call (undefined: `{}`), checked to be an object; a TypeError names `where`. */
 function optionsObject(options, where = 'options') {
   if (options === undefined) return {}
@@ -227,4 +260,4 @@ function checkVif(vif, shape) {
   return { uuid: spec.vif.uuid, mac: spec.vif.mac, ips: spec.vif.ips ?? [] }
 }
 
-module.exports = { backoffDelay, withDeadline, describe, fail, argError, HOST_TLS_KEYS, splitHostTls, checkDurations, checkTimerMs, checkAddress, checkCidr, ipv4Cidr, checkVif, optionsObject, callOptions, checkString, checkController, isUuidRef, checkRuleFilter }
+module.exports = { dataReplacer, isNotData, backoffDelay, withDeadline, describe, fail, argError, HOST_TLS_KEYS, splitHostTls, checkDurations, checkTimerMs, checkAddress, checkCidr, ipv4Cidr, checkVif, optionsObject, callOptions, checkString, checkController, isUuidRef, checkRuleFilter }

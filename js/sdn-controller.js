@@ -18,7 +18,7 @@ const native = require('./binding.js')
 const { OpenFlowChannel } = require('./openflow-channel.js')
 const { OvsdbClient } = require('./ovsdb-client.js')
 const { TlsConfig } = require('./tls.js')
-const { fail, argError, describe, splitHostTls, checkDurations, backoffDelay, withDeadline, optionsObject, checkString, checkRuleFilter } = require('./options.js')
+const { fail, argError, describe, splitHostTls, checkDurations, backoffDelay, withDeadline, optionsObject, checkString, checkRuleFilter, dataReplacer, isNotData } = require('./options.js')
 const { nativeCall } = require('./errors.js')
 const { parseFlow, formatFlow } = require('./codec.js')
 
@@ -180,17 +180,22 @@ function checkRuleObject(rule, at = '') {
   }
 }
 
+const RULE_DATA = dataReplacer()
+const RULE_DATA_NUMBERS = dataReplacer((v) => (typeof v === 'bigint' ? Number(v) : v))
+
 /** JSON of rules for the validator. */
 function ruleJson(value, what = 'rule') {
   let json
   try {
-    json = JSON.stringify(value)
-  } catch {
+    json = JSON.stringify(value, RULE_DATA)
+  } catch (err) {
     // BigInt ports and the like: numbers for the validator to judge; anything else is not data.
-    try {
-      json = JSON.stringify(value, (k, v) => (typeof v === 'bigint' ? Number(v) : v))
-    } catch {
-      // left undefined
+    if (!isNotData(err)) {
+      try {
+        json = JSON.stringify(value, RULE_DATA_NUMBERS)
+      } catch {
+        // left undefined
+      }
     }
   }
   // A toJSON may also turn the whole value into nothing.

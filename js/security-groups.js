@@ -19,7 +19,7 @@
 // deletes last (make-before-break), one barrier per switch.
 
 const native = require('./binding.js')
-const { argError, describe, optionsObject, checkController, isUuidRef } = require('./options.js')
+const { argError, describe, optionsObject, checkController, isUuidRef, dataReplacer } = require('./options.js')
 const { nativeCall } = require('./errors.js')
 
 // From the one band table (src/control/bands.rs), for callers that show them.
@@ -32,9 +32,11 @@ const PRIORITY = { allow: BANDS.securityGroupPermissions.max, basics: BANDS.secu
  * field's own message instead of JSON.stringify throwing without a code; a value
  * that is not data (a cycle) is an ERR_INVALID_ARG_VALUE naming `what`.
  */
+const GROUP_DATA = dataReplacer((v) => (typeof v === 'bigint' || (typeof v === 'number' && !Number.isFinite(v)) ? String(v) : v))
+
 function jsonText(value, what) {
   try {
-    return JSON.stringify(value, (k, v) => (typeof v === 'bigint' || (typeof v === 'number' && !Number.isFinite(v)) ? String(v) : v)) ?? 'null'
+    return JSON.stringify(value, GROUP_DATA) ?? 'null'
   } catch (err) {
     throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `${what} must be plain data: ${err?.message}`)
   }

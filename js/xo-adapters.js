@@ -45,7 +45,7 @@
 const { EventEmitter } = require('node:events')
 const crypto = require('node:crypto')
 const native = require('./binding.js')
-const { fail, argError, describe, ipv4Cidr, checkController, checkTimerMs, optionsObject } = require('./options.js')
+const { fail, argError, describe, ipv4Cidr, checkController, checkTimerMs, optionsObject, dataReplacer } = require('./options.js')
 const { nativeCall } = require('./errors.js')
 const { one } = require('./ovsdb-client.js').ovsdb
 
@@ -151,7 +151,7 @@ async function registerXapiHost(host) {
 function normalizeRule(rule) {
   let json
   try {
-    json = JSON.stringify(rule)
+    json = JSON.stringify(rule, dataReplacer())
   } catch (err) {
     throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `the rule must be plain data (JSON-serializable): ${err.message}`)
   }
