@@ -2,7 +2,7 @@
 // OpenFlowChannel against a real Open vSwitch over TLS, laid out like XCP-ng hosts.
 
 const { once } = require('node:events')
-const { TlsConfig, OpenFlowChannel, formatFlow, encode } = require('..')
+const { TlsConfig, OpenFlowChannel, formatFlow, encode, parseFlow } = require('..')
 const { startSandbox } = require('../testing/sandbox.js')
 
 let sb
@@ -67,6 +67,21 @@ test('installed flows read back through dumpFlows exactly as ovs-ofctl dump-flow
   expect(ours.filter((l) => !/priority=0 /.test(l))).toHaveLength(4) // ours (+ the bridge's default flow, if not deleted yet)
   const filtered = await ch.dumpFlows({ cookie: 0x5d0n, cookieMask: 0xffffffffffffffffn })
   expect(filtered.map((f) => f.cookie)).toEqual([0x5d0n])
+})
+
+test('a port range as 8 masked flows on the OF1.1 channel: packets in 1000-2000 drop, 999 and 2001 pass', async () => {
+  const h = sb.hosts[0]
+  const ch = channel(h)
+  await ch.connect()
+  // PortRange::masked of 1000-2000 (src/rules/port_mask.rs); Open vSwitch gets them as OXM in OF1.1 FLOW_MODs.
+  const blocks = ['0x3e8/0xfff8', '0x3f0/0xfff0', '0x400/0xfe00', '0x600/0xff00', '0x700/0xff80', '0x780/0xffc0', '0x7c0/0xfff0', '2000']
+  const flows = blocks.map((b) => parseFlow(`priority=200,tcp,in_port=1,tp_dst=${b},actions=drop`, { extensions: true }))
+  expect(flows.filter((f) => f.match.oxm !== undefined)).toHaveLength(7) // the exact 2000 keeps OF1.1's standard match
+  await ch.send([...flows, parseFlow('priority=100,tcp,in_port=1,actions=normal')])
+  expect(h.ofctl('dump-flows', 'tcp').split('\n').filter((l) => /tp_dst=/.test(l))).toHaveLength(8)
+  const packet = (port) => `in_port=1,tcp,dl_src=02:00:00:00:00:01,dl_dst=02:00:00:00:00:02,nw_src=10.0.0.1,nw_dst=10.0.0.2,tp_src=40000,tp_dst=${port}`
+  for (const port of [1000, 1007, 1008, 1023, 1024, 1500, 1999, 2000]) expect([port, h.trace(packet(port)).verdict]).toEqual([port, 'drop'])
+  for (const port of [999, 2001, 2047, 80]) expect([port, h.trace(packet(port)).verdict]).toEqual([port, 'forward'])
 })
 
 test('a refused FLOW_MOD rejects with the decoded error while the rest of the batch is applied', async () => {
