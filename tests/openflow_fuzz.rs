@@ -3,24 +3,13 @@
 //! whatever decodes must re-encode to something that decodes to the same value.
 //! `fuzz/` holds the cargo-fuzz targets for long coverage-guided runs.
 
+mod common;
+
+use common::Rng;
 use std::path::PathBuf;
 use xo_sdn_native::openflow::types::hex_decode;
 use xo_sdn_native::openflow::{Framer, Message};
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 fn seeds() -> Vec<Vec<u8>> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/openflow");

@@ -3,6 +3,9 @@
 //! nat, resubmit and load actions, `NXT_FLOW_MOD`, OF1.1 FLOW_MODs and flow stats with an
 //! `OFPMT_OXM` match. Every hex string there was produced by OVS, never by this codec.
 
+mod common;
+
+use common::Rng;
 use std::path::PathBuf;
 
 use xo_sdn_native::openflow::instruction::Instruction;
@@ -182,20 +185,6 @@ fn of11_oxm_flow_mods_accepted_and_their_flow_stats_decode() {
 
 // ---------------------------------------------------------------------------------------
 // No panic on truncated or mangled input (seeded like tests/openflow_fuzz.rs)
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 fn exercise(bytes: &[u8]) {
     if let Ok(fm) = NxFlowMod::decode(bytes) {
