@@ -248,24 +248,12 @@ def main():
         sb.stop()
 
     origin = '# recorded from %s by scripts/capture-nx-vectors.py' % version
-    with open(os.path.join(a.out, 'flows.tsv'), 'w') as fh:
-        fh.write('flow\tof13_flow_mod\tnxt_flow_mod\tdumped\n')
-        for row in rows:
-            fh.write('\t'.join(row) + '\n')
-        fh.write(origin + '\n')
-        for n in notes:
-            fh.write(n + '\n')
-    with open(os.path.join(a.out, 'of11_oxm.tsv'), 'w') as fh:
-        fh.write('flow\tof11_flow_mod\tresult\tof11_stats_reply\tof11_dumped\n')
-        for row in of11_rows:
-            fh.write('\t'.join(row) + '\n')
-        fh.write(origin + '\n')
+    cv.write_tsv(os.path.join(a.out, 'flows.tsv'), ['flow', 'of13_flow_mod', 'nxt_flow_mod', 'dumped'], rows, [origin] + notes)
+    cv.write_tsv(os.path.join(a.out, 'of11_oxm.tsv'), ['flow', 'of11_flow_mod', 'result', 'of11_stats_reply', 'of11_dumped'],
+                 of11_rows, [origin])
     if a.ours:
-        with open(os.path.join(a.out, 'ours_of11.tsv'), 'w') as fh:
-            fh.write('flow\tour_of11_flow_mod\tresult\tof11_stats_reply\tof11_dumped\n')
-            for row in ours_rows:
-                fh.write('\t'.join(row) + '\n')
-            fh.write('# our encoder\'s bytes (cargo run --example nx_encode), replayed to %s by scripts/capture-nx-vectors.py --ours\n' % version)
+        cv.write_tsv(os.path.join(a.out, 'ours_of11.tsv'), ['flow', 'our_of11_flow_mod', 'result', 'of11_stats_reply', 'of11_dumped'],
+                     ours_rows, ['# our encoder\'s bytes (cargo run --example nx_encode), replayed to %s by scripts/capture-nx-vectors.py --ours' % version])
     log('flows.tsv: %d rows, of11_oxm.tsv: %d rows, %d notes' % (len(rows), len(of11_rows), len(notes)))
 
 

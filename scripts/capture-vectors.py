@@ -769,6 +769,17 @@ def capture_async(sb, rec, flow_mod_hex, goto_hex):
 
 
 
+def write_tsv(path, header, rows, trailer):
+    """A vectors file: the header line, a tab-separated line per row, then the trailer
+    lines (the `#` origin and notes the tests skip)."""
+    with open(path, 'w') as f:
+        f.write('\t'.join(header) + '\n')
+        for row in rows:
+            f.write('\t'.join(row) + '\n')
+        for line in trailer:
+            f.write(line + '\n')
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--out', default=os.path.join(ROOT, 'tests', 'vectors', 'openflow'))
@@ -793,25 +804,10 @@ def main():
         sb.stop()
 
     origin = '# recorded from %s by scripts/capture-vectors.py (ovs-ofctl -O OpenFlow11)' % version
-    with open(os.path.join(a.out, 'flow_mods.tsv'), 'w') as f:
-        f.write('command\tflow\thex\n')
-        for row in flow_rows:
-            f.write('\t'.join(row) + '\n')
-        f.write(origin + '\n')
-        for n in flow_notes:
-            f.write(n + '\n')
-    with open(os.path.join(a.out, 'dump_flows.tsv'), 'w') as f:
-        f.write('flow\tdumped\n')
-        for row in dump_rows:
-            f.write('\t'.join(row) + '\n')
-        f.write(origin + '\n')
-    with open(os.path.join(a.out, 'switch_msgs.tsv'), 'w') as f:
-        f.write('name\thex\tofp_print\n')
-        for name, h in rec.rows:
-            f.write('%s\t%s\t%s\n' % (name, h, ofp_print_first_line(h)))
-        f.write(origin + '\n')
-        for n in rec.notes:
-            f.write(n + '\n')
+    write_tsv(os.path.join(a.out, 'flow_mods.tsv'), ['command', 'flow', 'hex'], flow_rows, [origin] + flow_notes)
+    write_tsv(os.path.join(a.out, 'dump_flows.tsv'), ['flow', 'dumped'], dump_rows, [origin])
+    write_tsv(os.path.join(a.out, 'switch_msgs.tsv'), ['name', 'hex', 'ofp_print'],
+              [(name, h, ofp_print_first_line(h)) for name, h in rec.rows], [origin] + rec.notes)
     log('flow_mods.tsv: %d rows (%d notes), dump_flows.tsv: %d rows, switch_msgs.tsv: %d rows (%d notes)'
         % (len(flow_rows), len(flow_notes), len(dump_rows), len(rec.rows), len(rec.notes)))
 
