@@ -155,7 +155,7 @@ function hexOf(e) {
  * Would these items compile to what `was` compiled to? A rule of the list named by
  * id is the same rule while its cookie is (each change of a rule takes a new
  * generation, so a new cookie), so its priority and endpoints decide; endpoint
- * lists are shared per VIF and snapshot (#vifEndpoints), so compared by identity
+ * lists are shared per target and snapshot (#endpoints), so compared by identity
  * first. Raw flows compare their bytes; a rule carried whole, its JSON.
  */
 function sameItems(was, items) {
@@ -344,7 +344,6 @@ class Host {
     this.switches = new Map() // bridge name -> Switch
     this.refreshTimer = null
     this.repairTimer = null
-    this.loaded = null // { version, interfaces } the switches' desired flows were last computed from
     this.repairAttempt = 0
   }
 }
@@ -1233,7 +1232,8 @@ class SdnController extends EventEmitter {
   /**
    * bridge -> endpoints of `spec` on `host` (HVM guests have both a vif and a tap
    * interface: both are covered). Computed once per target and vifInterfaces()
-   * snapshot: the rules of one VIF share the answer, which callers only read.
+   * snapshot: the rules of one VIF share the answer, which callers only read, and its
+   * endpoint arrays (compared by identity, their JSON written once).
    */
   #endpoints(spec, interfaces) {
     const index = this.#indexOf(interfaces)
@@ -1248,7 +1248,8 @@ class SdnController extends EventEmitter {
     const out = new Map()
     for (const [bridge, list] of interfaces) {
       let eps
-      if (spec.vif) eps = this.#vifEndpoints(index, bridge, spec.vif)
+      const vif = spec.vif
+      if (vif) eps = (index.get(bridge).get(vif.uuid) ?? []).map((i) => ({ ofport: i.ofport, mac: vif.mac, ips: vif.ips ?? [] }))
       else {
         const pick = spec.vm ? (i) => i.vmUuid === spec.vm.uuid : spec.network ? (i) => i.networks.includes(spec.network.uuid) : () => true
         eps = list.filter((i) => pick(i) && i.mac).map((i) => ({ ofport: i.ofport, mac: i.mac, ips: [] }))
@@ -1260,17 +1261,6 @@ class SdnController extends EventEmitter {
 
   #vifIndexes = new WeakMap() // vifInterfaces() result -> bridge -> vif uuid -> interfaces
 
-  /** The endpoints of a VIF target on `bridge`: one array per VIF, MAC and addresses, shared by its rules (its JSON is written once). */
-  #vifEndpoints(index, bridge, vif) {
-    const key = `${bridge}\0${vif.uuid}\0${vif.mac}\0${vif.ips ?? ''}`
-    let eps = index.shared.get(key)
-    if (eps === undefined) {
-      eps = (index.get(bridge).get(vif.uuid) ?? []).map((i) => ({ ofport: i.ofport, mac: vif.mac, ips: vif.ips ?? [] }))
-      index.shared.set(key, eps)
-    }
-    return eps
-  }
-
   /** The interfaces of a vifInterfaces() result by VIF uuid, per bridge (built once per result: a rule targets a VIF by uuid). */
   #indexOf(interfaces) {
     let index = this.#vifIndexes.get(interfaces)
@@ -1281,7 +1271,6 @@ class SdnController extends EventEmitter {
         for (const i of list) byVif.set(i.vifUuid, [...(byVif.get(i.vifUuid) ?? []), i])
         index.set(bridge, byVif)
       }
-      index.shared = new Map() // see #vifEndpoints
       index.targets = new Map() // see #endpoints
       this.#vifIndexes.set(interfaces, index)
     }
@@ -1366,17 +1355,19 @@ class SdnController extends EventEmitter {
         }),
       ),
     )
-    if (this.#version === version && host.ovsdb?.vifInterfaces() === interfaces) host.loaded = { version, interfaces }
+    if (this.#version === version && host.ovsdb?.vifInterfaces() === interfaces) {
+      const bridges = [...perBridge.keys()]
+      for (const sw of host.switches.values()) sw.loaded = { version, interfaces, bridges }
+    }
   }
 
   /**
    * Do the switches of `host` hold the desired flows of `version` under `interfaces`?
-   * Either a refresh loaded them all, or each was loaded (at its first contact) or
-   * carried forward by every command since (#advanceLoaded), and every bridge that
-   * state lands on has its switch.
+   * Each was loaded (by a refresh, or at its first contact) or carried forward by
+   * every command since (#advanceLoaded), and every bridge that state lands on has
+   * its switch.
    */
   #isLoaded(host, version, interfaces) {
-    if (host.loaded?.version === version && host.loaded.interfaces === interfaces) return true
     if (host.switches.size === 0) return false
     for (const sw of host.switches.values()) {
       const l = sw.loaded
@@ -1393,8 +1384,6 @@ class SdnController extends EventEmitter {
    */
   #advanceLoaded(host, version) {
     const interfaces = host.ovsdb?.vifInterfaces()
-    const loaded = host.loaded
-    if (loaded?.version === version - 1 && interfaces === loaded.interfaces) host.loaded = { version, interfaces }
     for (const sw of host.switches.values()) {
       const l = sw.loaded
       if (l?.version === version - 1 && interfaces === l.interfaces) sw.loaded = { ...l, version }
