@@ -90,8 +90,9 @@ fn meaning(m: &NxmMatch) -> Vec<(Field, u64, Option<u64>)> {
         .collect()
 }
 
-fn apply_actions(fm: &xo_sdn_native::openflow::FlowMod) -> Vec<Action> {
-    fm.instructions
+/// The actions of a flow's apply_actions instructions, in order.
+fn apply_actions(instructions: &[Instruction]) -> Vec<Action> {
+    instructions
         .iter()
         .flat_map(|i| match i {
             Instruction::ApplyActions { actions } => actions.clone(),
@@ -117,7 +118,7 @@ fn oxm_flow_mods_decode_typed_and_reencode_exactly() {
         canon.canonicalize();
         assert_eq!(canon, m, "{}: OVS's order is not our canonical order", row.flow);
         assert_eq!(m.to_match().oxm, fm.flow_match.oxm, "{}", row.flow);
-        assert_typed_actions(&apply_actions(&fm), &row.flow);
+        assert_typed_actions(&apply_actions(&fm.instructions), &row.flow);
         assert_eq!(Message::FlowMod(fm).to_bytes().unwrap(), bytes, "{}", row.flow);
     }
 }
@@ -292,7 +293,7 @@ fn decoded_flows_print_as_ovs_dump_flows() {
     for row in flows() {
         let Message::FlowMod(fm) = Message::decode(&as_of11(&row.of13)).unwrap() else { panic!() };
         let m = NxmMatch::decode(&fm.flow_match.oxm.as_ref().unwrap().0).unwrap();
-        let got = format_nx_flow(fm.cookie, fm.table_id, fm.priority, &m, &apply_actions(&fm));
+        let got = format_nx_flow(fm.cookie, fm.table_id, fm.priority, &m, &apply_actions(&fm.instructions));
         if got != row.dumped {
             failures.push(format!("{} (OXM)\n   want {}\n    got {got}", row.flow, row.dumped));
         }
@@ -333,14 +334,7 @@ fn of11_flow_stats_print_as_ovs_dump_flows() {
         let StatsReplyBody::Flow { flows } = sr.body else { panic!() };
         let fs = &flows[0];
         let m = NxmMatch::decode(&fs.flow_match.oxm.as_ref().unwrap().0).unwrap();
-        let actions: Vec<Action> = fs
-            .instructions
-            .iter()
-            .flat_map(|i| match i {
-                Instruction::ApplyActions { actions } => actions.clone(),
-                _ => Vec::new(),
-            })
-            .collect();
+        let actions = apply_actions(&fs.instructions);
         let got = format_nx_flow(fs.cookie, fs.table_id, fs.priority, &m, &actions);
         if got != r[4] {
             failures.push(format!("{}\n   want {}\n    got {got}", r[0], r[4]));
@@ -375,14 +369,7 @@ fn our_of11_flow_mods_were_accepted_and_read_back_as_meant() {
         let got = NxmMatch::decode(&fs.flow_match.oxm.as_ref().unwrap().0).unwrap();
         let sent = parsed.nx_match(xo_sdn_native::openflow::nxm::Dialect::Oxm);
         assert_eq!(meaning(&got), meaning(&sent), "{flow}: the switch stored another match");
-        let actions: Vec<Action> = fs
-            .instructions
-            .iter()
-            .flat_map(|i| match i {
-                Instruction::ApplyActions { actions } => actions.clone(),
-                _ => Vec::new(),
-            })
-            .collect();
+        let actions = apply_actions(&fs.instructions);
         assert_eq!(actions, parsed.actions, "{flow}: the switch stored other actions");
         let text = format_nx_flow(fs.cookie, fs.table_id, fs.priority, &got, &actions);
         if &text != dumped {
