@@ -30,8 +30,12 @@ export declare class NativeElasticIps {
 
 /** The desired flows of one bridge, per rule cookie. */
 export declare class NativeFlowTable {
-  /** `tableId` 0..253 (254 is OVS's hidden table, 255 means "all"). */
-  constructor(tableId: number)
+  /**
+   * `tableId` 0..253 (254 is OVS's hidden table, 255 means "all").
+   * Flows in `tableId` and the `tableCount - 1` tables after it (default 1: a
+   * pipeline of stages keeps all its flows in one table object).
+   */
+  constructor(tableId: number, tableCount?: number | undefined | null)
   /**
    * Makes many cookies' flows the desired state in one call (one JSON parse, one pair of buffers).
    * Entries are `{ cookie: "0x…", priority, rule, endpoints }` (a rule to
@@ -49,7 +53,10 @@ export declare class NativeFlowTable {
    * entry computed before the rule changed is refused, `ERR_INVALID_ARG_VALUE`).
    */
   putManyFrom(list: NativeRuleList, entriesJson: string): NativeFlowDelta
-  /** Forgets `cookie`; the DELETE that removes its flows, or `null` if unknown. */
+  /**
+   * Forgets `cookie`; the DELETEs that remove its flows (one per table the
+   * table owns, back to back), or `null` if unknown.
+   */
   remove(cookie: bigint): Buffer | null
   /** The number of flows `put` would make (for budgets), without keeping them. */
   flowCount(ruleJson: string, endpointsJson: string): number

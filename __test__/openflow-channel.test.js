@@ -2,8 +2,9 @@
 // OpenFlowChannel against a real Open vSwitch over TLS, laid out like XCP-ng hosts.
 
 const { once } = require('node:events')
-const { TlsConfig, OpenFlowChannel, formatFlow, encode, parseFlow } = require('..')
+const { TlsConfig, OpenFlowChannel, formatFlow, encode, encodeBatch, parseFlow } = require('..')
 const { startSandbox } = require('../testing/sandbox.js')
+const native = require('../js/binding.js')
 
 let sb
 let tls
@@ -82,6 +83,45 @@ test('a port range as 8 masked flows on the OF1.1 channel: packets in 1000-2000 
   const packet = (port) => `in_port=1,tcp,dl_src=02:00:00:00:00:01,dl_dst=02:00:00:00:00:02,nw_src=10.0.0.1,nw_dst=10.0.0.2,tp_src=40000,tp_dst=${port}`
   for (const port of [1000, 1007, 1008, 1023, 1024, 1500, 1999, 2000]) expect([port, h.trace(packet(port)).verdict]).toEqual([port, 'drop'])
   for (const port of [999, 2001, 2047, 80]) expect([port, h.trace(packet(port)).verdict]).toEqual([port, 'forward'])
+})
+
+test('a flow table spanning two stages: one dump reads both tables, packets go through goto_table, one remove empties both', async () => {
+  const h = sb.hosts[0]
+  const ch = channel(h)
+  await ch.connect()
+  const table = new native.NativeFlowTable(0, 2)
+  const cookie = native.ruleCookie(77, 0)
+  const hex = `0x${cookie.toString(16).padStart(16, '0')}`
+  // An egress verdict in table 0 sends tcp 22 of VIF 1 on to the receiver's verdict in table 1.
+  const flows = [
+    'table=0,priority=9000,tcp,in_port=1,tp_dst=22,actions=goto_table:1',
+    'table=0,priority=8999,in_port=1,actions=drop',
+    'table=1,priority=9000,tcp,dl_dst=02:00:00:00:00:02,actions=normal',
+    // A stage needs its own miss flow: OVS sends an OF1.1 table miss to the controller.
+    'table=1,priority=0,actions=drop',
+  ].map((t) => parseFlow(t))
+  const delta = table.putMany(JSON.stringify([{ cookie: hex, flows: encodeBatch(flows).toString('hex') }]))
+  expect(delta.addCount).toBe(4)
+  await ch.sendEncoded(delta.add)
+  const tables = h.flowStats({ cookie }).map((f) => f.table).sort()
+  expect(tables).toEqual([0, 0, 1, 1])
+
+  // Open vSwitch answers the one OF1.1 request (table 0xff, our cookie namespace) with both stages.
+  const r = table.reconcile(await ch.requestEncoded(table.dumpRequest()))
+  expect(r.rules.map(({ expected, present, missing }) => ({ expected, present, missing }))).toEqual([{ expected: 4, present: 4, missing: 0 }])
+  expect([r.addCount, r.deleteCount]).toEqual([0, 0])
+
+  const packet = (dst, port) => `in_port=1,tcp,dl_src=02:00:00:00:00:01,dl_dst=${dst},nw_src=10.0.0.1,nw_dst=10.0.0.2,tp_src=40000,tp_dst=${port}`
+  const through = h.trace(packet('02:00:00:00:00:02', 22))
+  expect([through.verdict, /^ 1\. tcp,dl_dst=02:00:00:00:00:02, priority 9000/m.test(through.raw)]).toEqual(['forward', true])
+  const missed = h.trace(packet('02:00:00:00:00:03', 22))
+  expect([missed.verdict, /^ 1\. priority 0, cookie/m.test(missed.raw)]).toEqual(['drop', true])
+  expect(h.trace(packet('02:00:00:00:00:02', 23)).verdict).toBe('drop')
+
+  // OVS refuses an OF1.1 delete in table 0xff: remove() gives one per stage, and both go.
+  await ch.sendEncoded(table.remove(cookie))
+  expect(h.flowStats({ cookie })).toEqual([])
+  expect(table.remove(cookie)).toBeNull()
 })
 
 test('a refused FLOW_MOD rejects with the decoded error while the rest of the batch is applied', async () => {

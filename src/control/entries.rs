@@ -21,7 +21,7 @@ use crate::openflow::types::hex_decode;
 use crate::openflow::FlowMod;
 use crate::rules::compile::Endpoint;
 use crate::rules::rule::{ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE};
-use crate::rules::table::decode_flow_mods;
+use crate::rules::table::{decode_flow_mods, Tables};
 use crate::rules::{compile, cookie, parse_endpoints, parse_rule, RuleError};
 
 use super::list::RuleList;
@@ -62,9 +62,11 @@ fn value_of(raw: &RawValue) -> Result<Value, RuleError> {
 /// without it they are refused.
 pub fn compile_entries(
     json: &str,
-    table_id: u8,
+    tables: impl Into<Tables>,
     list: Option<&RuleList>,
 ) -> Result<Vec<(u64, Vec<FlowMod>)>, RuleError> {
+    let tables = tables.into();
+    let table_id = tables.first();
     let elements: Vec<&RawValue> = serde_json::from_str(json)
         .map_err(|e| refused(ERR_INVALID_ARG_VALUE, format!("entries is not a JSON array: {e}")))?;
     // The rules of one VIF share one endpoint list: its text is read once.
@@ -97,7 +99,7 @@ pub fn compile_entries(
             let bytes = text_of(flows).as_deref().and_then(hex_decode).ok_or_else(|| {
                 refused(ERR_INVALID_ARG_VALUE, format!("entries[{i}].flows must be a string of hex digits"))
             })?;
-            let flows = decode_flow_mods(&bytes, c, table_id)
+            let flows = decode_flow_mods(&bytes, c, tables)
                 .map_err(|why| refused(ERR_INVALID_ARG_VALUE, format!("entries[{i}].{why}")))?;
             compiled.push((c, flows));
             continue;

@@ -205,7 +205,7 @@ impl Switch {
 
     /// `cookie` is no longer desired here; false if it was not.
     pub fn unwant(&mut self, cookie: u64) -> bool {
-        let was = self.desired.remove(cookie).is_some();
+        let was = !self.desired.remove(cookie).is_empty();
         if was {
             self.dirty.insert(cookie);
         }

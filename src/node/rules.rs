@@ -15,7 +15,7 @@ use crate::openflow::Message;
 use super::rule_list::NativeRuleList;
 use crate::control::entries::compile_entries;
 use crate::control::RuleList;
-use crate::rules::table::{dump_all_request, dump_request, encode_flow_mods};
+use crate::rules::table::{dump_all_request, dump_request, encode_flow_mods, Tables};
 use crate::rules::{cookie, flow_count, parse_endpoints, parse_rule, service, FlowTable, Rule, RuleError};
 
 fn rule_error(e: RuleError) -> JsError {
@@ -177,14 +177,20 @@ pub struct NativeFlowTable {
 #[napi]
 impl NativeFlowTable {
     /// `tableId` 0..253 (254 is OVS's hidden table, 255 means "all").
+    /// Flows in `tableId` and the `tableCount - 1` tables after it (default 1: a
+    /// pipeline of stages keeps all its flows in one table object).
     #[napi(constructor)]
-    pub fn new(table_id: u32) -> Result<Self, JsError> {
+    pub fn new(table_id: u32, table_count: Option<u32>) -> Result<Self, JsError> {
         guard(|| {
             let t = u8::try_from(table_id)
                 .ok()
                 .filter(|t| *t < 254)
                 .ok_or_else(|| err("ERR_OUT_OF_RANGE", format!("tableId must be 0 to 253, got {table_id}")))?;
-            Ok(NativeFlowTable { table: FlowTable::new(t) })
+            let count = table_count.unwrap_or(1);
+            let tables = u8::try_from(count).ok().and_then(|n| Tables::new(t, n)).ok_or_else(|| {
+                err("ERR_OUT_OF_RANGE", format!("tableCount must be 1 to {}, got {count}", 254 - u32::from(t)))
+            })?;
+            Ok(NativeFlowTable { table: FlowTable::spanning(tables) })
         })
     }
 
@@ -208,14 +214,15 @@ impl NativeFlowTable {
     pub fn put_many_from(&mut self, list: &NativeRuleList, entries_json: String) -> Result<NativeFlowDelta, JsError> {
         guard(|| self.put_entries(&entries_json, Some(list.list())))
     }
-    /// Forgets `cookie`; the DELETE that removes its flows, or `null` if unknown.
+    /// Forgets `cookie`; the DELETEs that remove its flows (one per table the
+    /// table owns, back to back), or `null` if unknown.
     #[napi]
     pub fn remove(&mut self, cookie: BigInt) -> Result<Option<Buffer>, JsError> {
         guard(|| {
             let c = u64_of(&cookie, "cookie")?;
             match self.table.remove(c) {
-                None => Ok(None),
-                Some(fm) => Ok(Some(encode_flow_mods(&[fm]).map_err(from_encode)?.into())),
+                deletes if deletes.is_empty() => Ok(None),
+                deletes => Ok(Some(encode_flow_mods(&deletes).map_err(from_encode)?.into())),
             }
         })
     }
@@ -241,7 +248,7 @@ impl NativeFlowTable {
     /// The FLOW stats request for our flows in this table (xid 0).
     #[napi]
     pub fn dump_request(&self) -> Result<Buffer, JsError> {
-        guard(|| Ok(dump_request(self.table.table_id()).to_bytes().map_err(from_encode)?.into()))
+        guard(|| Ok(dump_request(self.table.tables()).to_bytes().map_err(from_encode)?.into()))
     }
 
     /// Compares the desired flows with the switch's, given the STATS_REPLY parts of
@@ -254,7 +261,7 @@ impl NativeFlowTable {
     /// The FLOW stats request for every flow in this table, ours and others' (xid 0).
     #[napi]
     pub fn dump_all_request(&self) -> Result<Buffer, JsError> {
-        guard(|| Ok(dump_all_request(self.table.table_id()).to_bytes().map_err(from_encode)?.into()))
+        guard(|| Ok(dump_all_request(self.table.tables()).to_bytes().map_err(from_encode)?.into()))
     }
 
     /// `reconcile` of the `dumpAllRequest()` answer, which also records the flows of
@@ -311,7 +318,7 @@ impl NativeFlowTable {
 
 impl NativeFlowTable {
     fn put_entries(&mut self, entries_json: &str, list: Option<&RuleList>) -> Result<NativeFlowDelta, JsError> {
-        let compiled = compile_entries(entries_json, self.table.table_id(), list).map_err(rule_error)?;
+        let compiled = compile_entries(entries_json, self.table.tables(), list).map_err(rule_error)?;
         let mut order: Vec<u64> = Vec::new();
         let mut added: HashMap<u64, u32> = HashMap::new();
         for (cookie, _) in &compiled {

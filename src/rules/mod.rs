@@ -21,4 +21,4 @@ pub mod table;
 pub use compile::{compile, flow_count, parse_endpoints, Endpoint};
 pub use rule::{parse_rule, parse_rules, Direction, PortRange, Protocol, Rule, RuleError, Target, MAX_PORTS_PER_RULE};
 pub use service::{services, Service};
-pub use table::{dump_request, encode_flow_mods, CookieReport, Delta, FlowTable, MatchKey, Reconcile};
+pub use table::{dump_request, encode_flow_mods, CookieReport, Delta, FlowTable, MatchKey, Reconcile, Tables};

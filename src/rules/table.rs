@@ -381,13 +381,71 @@ impl CookieFlows {
     }
 }
 
+/// The OpenFlow tables a [`FlowTable`] owns: `first` and the `count - 1` after
+/// it. A pipeline of several stages (an egress verdict, then the receiver's
+/// ingress verdict in the next table, `goto_table` between them) keeps all its
+/// flows in one FlowTable, so one dump, one reconcile and one delete per cookie
+/// cover every stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tables {
+    first: u8,
+    count: u8,
+}
+
+impl Tables {
+    /// `count` tables from `first` (at least one); `None` when they would reach
+    /// 0xfe (OFPTT_MAX is 0xfe, and 0xff means "all tables").
+    pub fn new(first: u8, count: u8) -> Option<Self> {
+        (count >= 1 && u16::from(first) + u16::from(count) <= 0xfe).then_some(Tables { first, count })
+    }
+
+    /// The table rules compile into (the pipeline's first stage).
+    pub fn first(self) -> u8 {
+        self.first
+    }
+
+    /// Every table, in order.
+    pub fn ids(self) -> std::ops::Range<u8> {
+        self.first..self.first + self.count
+    }
+
+    /// Whether `table_id` is one of them.
+    pub fn contains(self, table_id: u8) -> bool {
+        self.ids().contains(&table_id)
+    }
+
+    /// The table id a flow stats request names: the table itself, or 0xff (all
+    /// tables, §A.3.5.2) when there are several; the cookie filter keeps the
+    /// answer to our namespace, and [`FlowTable::set_foreign`] to our tables.
+    fn stats_table(self) -> u8 {
+        if self.count == 1 {
+            self.first
+        } else {
+            0xff
+        }
+    }
+}
+
+impl From<u8> for Tables {
+    /// One table.
+    fn from(table_id: u8) -> Self {
+        Tables { first: table_id, count: 1 }
+    }
+}
+
+impl Default for Tables {
+    fn default() -> Self {
+        Tables::from(0)
+    }
+}
+
 /// The desired flows of one switch, per cookie. Sans-I/O: it computes the
 /// FLOW_MODs to send; the caller sends them.
 #[derive(Clone, Debug, Default)]
 pub struct FlowTable {
-    table_id: u8,
+    tables: Tables,
     by_cookie: BTreeMap<u64, CookieFlows>,
-    /// Keys of the flows of others (cookies outside our namespace) in our table,
+    /// Keys of the flows of others (cookies outside our namespace) in our tables,
     /// as of the last [`FlowTable::set_foreign`].
     foreign: HashSet<FlowKey>,
 }
@@ -409,12 +467,22 @@ fn delete_strict(cookie: u64, table_id: u8, priority: u16, m: &Match) -> FlowMod
 impl FlowTable {
     /// An empty table whose flows live in OpenFlow table `table_id`.
     pub fn new(table_id: u8) -> Self {
-        FlowTable { table_id, by_cookie: BTreeMap::new(), foreign: HashSet::new() }
+        Self::spanning(Tables::from(table_id))
     }
 
-    /// The OpenFlow table.
+    /// An empty table whose flows live in `tables`.
+    pub fn spanning(tables: Tables) -> Self {
+        FlowTable { tables, by_cookie: BTreeMap::new(), foreign: HashSet::new() }
+    }
+
+    /// The OpenFlow table rules compile into (the first of [`Self::tables`]).
     pub fn table_id(&self) -> u8 {
-        self.table_id
+        self.tables.first()
+    }
+
+    /// The OpenFlow tables it owns.
+    pub fn tables(&self) -> Tables {
+        self.tables
     }
 
     /// Replaces the desired flows of `cookie` with `flows` (their cookie is set to
@@ -470,18 +538,23 @@ impl FlowTable {
         delta
     }
 
-    /// Forgets `cookie` and returns the one non-strict DELETE (cookie exact, empty
-    /// match, in this table: OVS refuses OF1.1 deletes in table 0xff) that removes
-    /// its flows; `None` if it was unknown.
-    pub fn remove(&mut self, cookie: u64) -> Option<FlowMod> {
-        self.by_cookie.remove(&cookie)?;
-        Some(FlowMod {
-            cookie,
-            cookie_mask: u64::MAX,
-            table_id: self.table_id,
-            command: FlowModCommand::DELETE,
-            ..FlowMod::default()
-        })
+    /// Forgets `cookie` and returns the non-strict DELETEs (cookie exact, empty
+    /// match) that remove its flows, one per table it owns: OVS refuses OF1.1
+    /// deletes in table 0xff. Empty if the cookie was unknown.
+    pub fn remove(&mut self, cookie: u64) -> Vec<FlowMod> {
+        if self.by_cookie.remove(&cookie).is_none() {
+            return Vec::new();
+        }
+        self.tables
+            .ids()
+            .map(|table_id| FlowMod {
+                cookie,
+                cookie_mask: u64::MAX,
+                table_id,
+                command: FlowModCommand::DELETE,
+                ..FlowMod::default()
+            })
+            .collect()
     }
 
     /// Forgets everything (the switch is not touched).
@@ -567,7 +640,7 @@ impl FlowTable {
     pub fn set_foreign(&mut self, dumped: &[FlowStats]) {
         self.foreign = dumped
             .iter()
-            .filter(|fs| !cookie::is_ours(fs.cookie) && fs.table_id == self.table_id)
+            .filter(|fs| !cookie::is_ours(fs.cookie) && self.tables.contains(fs.table_id))
             .map(|fs| FlowKey::of(fs.table_id, fs.priority, &fs.flow_match))
             .collect();
     }
@@ -583,9 +656,9 @@ impl FlowTable {
     }
 }
 
-/// A FLOW stats request (§A.3.5.2) for every flow of `table_id`, whatever its cookie.
-pub fn dump_all_request(table_id: u8) -> Message {
-    let mut m = dump_request(table_id);
+/// A FLOW stats request (§A.3.5.2) for every flow of `tables`, whatever its cookie.
+pub fn dump_all_request(tables: impl Into<Tables>) -> Message {
+    let mut m = dump_request(tables);
     if let Message::StatsRequest(StatsRequest { body: StatsRequestBody::Flow(f), .. }) = &mut m {
         f.cookie = 0;
         f.cookie_mask = 0;
@@ -593,13 +666,13 @@ pub fn dump_all_request(table_id: u8) -> Message {
     m
 }
 
-/// A FLOW stats request (§A.3.5.2) for `table_id`, filtered by our cookie namespace.
-pub fn dump_request(table_id: u8) -> Message {
+/// A FLOW stats request (§A.3.5.2) for `tables`, filtered by our cookie namespace.
+pub fn dump_request(tables: impl Into<Tables>) -> Message {
     Message::StatsRequest(StatsRequest {
         xid: 0,
         flags: StatsFlags::default(),
         body: StatsRequestBody::Flow(FlowStatsRequest {
-            table_id,
+            table_id: tables.into().stats_table(),
             out_port: PortNo::ANY,
             out_group: GroupNo::ANY,
             cookie: NAMESPACE,
@@ -611,12 +684,13 @@ pub fn dump_request(table_id: u8) -> Message {
 
 /// Reads flows the caller encoded itself (back-to-back FLOW_MOD messages, e.g.
 /// the NAT rewrites `set_nw_dst, set_dl_dst, output` that no rule compiles to) as
-/// desired flows of `cookie` in table `table_id`. Each must be an ADD (§A.3.4.1)
-/// in that table (a flow elsewhere is never dumped, so it would be re-added on
+/// desired flows of `cookie` in `tables`. Each must be an ADD (§A.3.4.1)
+/// in one of them (a flow elsewhere is never dumped, so it would be re-added on
 /// every reconcile), without a buffered packet (re-sending it would apply to some
 /// other packet), with cookie 0 or `cookie`. The error names the offending message
 /// as `flows[n]`.
-pub fn decode_flow_mods(bytes: &[u8], cookie: u64, table_id: u8) -> Result<Vec<FlowMod>, String> {
+pub fn decode_flow_mods(bytes: &[u8], cookie: u64, tables: impl Into<Tables>) -> Result<Vec<FlowMod>, String> {
+    let tables = tables.into();
     let mut out = Vec::new();
     let mut rest = bytes;
     while !rest.is_empty() {
@@ -646,8 +720,12 @@ pub fn decode_flow_mods(bytes: &[u8], cookie: u64, table_id: u8) -> Result<Vec<F
         if fm.command != FlowModCommand::ADD {
             return Err(format!("flows[{n}] must be an add, got {:?}", fm.command));
         }
-        if fm.table_id != table_id {
-            return Err(format!("flows[{n}] is in table {}, the table's flows are in table {table_id}", fm.table_id));
+        if !tables.contains(fm.table_id) {
+            let ours = match tables.count {
+                1 => format!("table {}", tables.first),
+                _ => format!("tables {} to {}", tables.first, tables.first + tables.count - 1),
+            };
+            return Err(format!("flows[{n}] is in table {}, the table's flows are in {ours}", fm.table_id));
         }
         if fm.buffer_id != NO_BUFFER {
             return Err(format!("flows[{n}] refers to buffered packet {}", fm.buffer_id));
@@ -841,18 +919,18 @@ mod tests {
 
         t.put(c(2), seed_flows(c(2), "80"));
         assert_eq!((t.len(), t.cookies()), (6, vec![c(1), c(2)]));
-        let del = t.remove(c(1)).unwrap();
+        let [del] = <[FlowMod; 1]>::try_from(t.remove(c(1))).unwrap();
         assert_eq!(
             (del.command, del.cookie, del.cookie_mask, del.table_id, del.flow_match.clone()),
             (FlowModCommand::DELETE, c(1), u64::MAX, 0, Match::default())
         );
         assert_eq!((del.out_port, del.out_group), (PortNo::ANY, GroupNo::ANY));
-        assert_eq!(t.remove(c(1)), None);
+        assert_eq!(t.remove(c(1)), vec![]);
         assert_eq!(t.len(), 2);
-        assert_eq!(FlowTable::new(3).remove(c(1)), None);
+        assert_eq!(FlowTable::new(3).remove(c(1)), vec![]);
         let mut t3 = FlowTable::new(3);
         t3.put(c(1), vec![]);
-        assert_eq!(t3.remove(c(1)).map(|d| d.table_id), Some(3));
+        assert_eq!(t3.remove(c(1)).iter().map(|d| d.table_id).collect::<Vec<_>>(), vec![3]);
         t.clear();
         assert!(t.is_empty() && t.cookies().is_empty());
     }
@@ -904,6 +982,59 @@ mod tests {
         let empty = t.reconcile(&[]);
         assert_eq!(empty.add.len(), 6);
         assert!(empty.delete.is_empty() && empty.extra.is_empty());
+    }
+
+    #[test]
+    fn a_table_spanning_two_stages_dumps_reconciles_and_deletes_both() {
+        assert_eq!(Tables::new(5, 0), None, "at least one table");
+        assert_eq!(Tables::new(252, 3), None, "0xfe and 0xff are not tables");
+        let tables = Tables::new(5, 2).unwrap();
+        assert_eq!((tables.first(), tables.ids().collect::<Vec<_>>()), (5, vec![5, 6]));
+        let mut t = FlowTable::spanning(tables);
+        let stage = |table: &str, m: &str, actions: &str| FlowMod {
+            cookie: c(1),
+            ..text(&format!("table={table},priority=9000,{m},actions={actions}"))
+        };
+        let flows = vec![
+            stage("5", "in_port=1,tcp,tp_dst=22", "goto_table:6"),
+            stage("6", "dl_dst=02:00:00:00:00:02,tcp,tp_dst=22", "normal"),
+        ];
+        t.put(c(1), flows.clone());
+
+        // One dump (all tables, our namespace) sees both stages; a flow of ours in a
+        // table we do not own is extra like any other.
+        let Message::StatsRequest(StatsRequest { body: StatsRequestBody::Flow(f), .. }) = dump_request(tables) else {
+            panic!("a flow stats request")
+        };
+        assert_eq!((f.table_id, f.cookie, f.cookie_mask), (0xff, NAMESPACE, NAMESPACE_MASK));
+        let mut stray = flows[1].clone();
+        stray.table_id = 7;
+        let r = t.reconcile(&[stats(&flows[0], 0, 0), stats(&flows[1], 3, 180), stats(&stray, 0, 0)]);
+        assert_eq!((r.add.len(), r.per_cookie[0].present, r.per_cookie[0].packets), (0, 2, 3));
+        assert_eq!(r.delete.iter().map(|d| (d.table_id, d.command)).collect::<Vec<_>>(), vec![(7, FlowModCommand::DELETE_STRICT)]);
+
+        // Flows of others count in both stages, not beyond.
+        let mut theirs = [flows[1].clone(), stray.clone()];
+        for f in &mut theirs {
+            f.cookie = 0x1;
+        }
+        t.set_foreign(&[stats(&theirs[0], 0, 0), stats(&theirs[1], 0, 0)]);
+        assert!(t.is_foreign(&flows[1]) && !t.is_foreign(&stray));
+
+        // Raw flows may name any of the stages, and only those.
+        let bytes = encode_flow_mods(&flows).unwrap();
+        assert_eq!(decode_flow_mods(&bytes, c(1), tables).unwrap().len(), 2);
+        let err = decode_flow_mods(&bytes, c(1), 5).unwrap_err();
+        assert_eq!(err, "flows[1] is in table 6, the table's flows are in table 5");
+        let err = decode_flow_mods(&encode_flow_mods(&[stray]).unwrap(), c(1), tables).unwrap_err();
+        assert_eq!(err, "flows[0] is in table 7, the table's flows are in tables 5 to 6");
+
+        // OVS refuses an OF1.1 delete in table 0xff: one per stage.
+        let deletes = t.remove(c(1));
+        assert_eq!(deletes.iter().map(|d| (d.table_id, d.command, d.cookie)).collect::<Vec<_>>(), vec![
+            (5, FlowModCommand::DELETE, c(1)),
+            (6, FlowModCommand::DELETE, c(1))
+        ]);
     }
 
     #[test]
