@@ -874,7 +874,7 @@ export interface SdnControllerOptions {
    * 8000 < min <= max <= 65535.
    */
   priorities?: 'default' | 'xo' | { min: number; max: number }
-  /** OpenFlow table of every flow, 0..254. Default 0. */
+  /** OpenFlow table of every flow, 0..252; security groups judge what is delivered to a VIF in `tableId + 1`. Default 0. */
   tableId?: number
   /** Options of every OpenFlowChannel (timeouts, reconnect, transport). */
   openflow?: Omit<OpenFlowChannelOptions, 'host' | 'port' | 'tls' | 'expectedDatapathId' | keyof HostAuthOptions>

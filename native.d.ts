@@ -548,6 +548,8 @@ export interface NativeBands {
   securityGroupPermissions: NativeBand
   securityGroupBasics: NativeBand
   securityGroupDeny: NativeBand
+  /** Delivered to a VIF in a group: on to its ingress verdict (the next table). */
+  securityGroupIngress: NativeBand
 }
 
 /** A refusal inside a batch. */

@@ -9,7 +9,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { SecurityGroups, ElasticIps } = require('..')
-const { sdnSuite, OURS } = require('./sdn-suite.js')
+const { sdnSuite, deleteOurs, OURS } = require('./sdn-suite.js')
 const { waitFor } = require('./helpers.js')
 
 const ROUTER_MAC = '02:aa:00:00:00:01'
@@ -183,7 +183,7 @@ test('survives an OVS restart and a controller restart', async () => {
   const second = setup()
   second.sdn.importState(state.sdn)
   second.eip.importState(state.eip)
-  h.ofctl('del-flows', OURS)
+  deleteOurs(h)
   const s = await second.sdn.sync()
   expect(s.hosts[h.name].ok).toBe(true)
   expect(h.ofctl('dump-flows', '--no-stats', OURS)).toEqual(flows)

@@ -4,7 +4,7 @@
 // drift repair, restarts, a host down, VIFs moving, and the bad-input matrix.
 
 const { SdnController } = require('..')
-const { sdnSuite, ourFlows, OURS } = require('./sdn-suite.js')
+const { sdnSuite, ourFlows, deleteOurs, OURS } = require('./sdn-suite.js')
 const { rejection, waitFor } = require('./helpers.js')
 const { fakePeer, closePeers, lastSockets } = require('./fake-peers.js')
 
@@ -252,7 +252,7 @@ test('exported state, imported by a new controller (a restart of xo-server), syn
   expect((await second.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
   expect(ourFlows(h)).toEqual(flows)
   // State imported into a controller whose switch lost everything: sync restores it.
-  h.ofctl('del-flows', OURS)
+  deleteOurs(h)
   expect((await second.sync()).hosts[h.name]).toEqual({ ok: true, added: flows.length, removed: 0 })
   expect(ourFlows(h)).toEqual(flows)
 })

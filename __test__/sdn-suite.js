@@ -6,8 +6,15 @@
 const { TlsConfig, SdnController } = require('..')
 const { startSandbox } = require('../testing/sandbox.js')
 
-/** ovs-ofctl's selector for every flow of ours (the cookie tag 0x5d4e). */
-const OURS = 'table=0,cookie=0x5d4e000000000000/0xffff000000000000'
+/** ovs-ofctl's selector for every flow of ours (the cookie tag 0x5d4e), in every table (dump-flows). */
+const OURS = 'cookie=0x5d4e000000000000/0xffff000000000000'
+/** The tables our flows live in: the controller's, and the ingress stage of security groups after it. */
+const OUR_TABLES = [0, 1]
+
+/** Deletes every flow of ours on a host's bridge (an OF1.1 del-flows reaches one table). */
+function deleteOurs(h, bridge = h.bridge) {
+  for (const t of OUR_TABLES) h.ofctlOn(bridge, 'del-flows', `table=${t},${OURS}`)
+}
 
 /** Our flows on a host's bridge, as ovs-ofctl prints them (sorted, no counters). */
 function ourFlows(h, bridge = 'br0') {
@@ -39,7 +46,7 @@ function sdnSuite({ hosts = 1, nports = 4, bridges, hostSpec, cleanup } = {}) {
     for (const h of suite.sb?.hosts ?? []) {
       if (!h.dbRunning) await h.restartDb()
       if (!h.switchRunning) await h.restartSwitch()
-      for (const b of h.bridges) h.ofctlOn(b.name, 'del-flows', OURS)
+      for (const b of h.bridges) deleteOurs(h, b.name)
       await cleanup?.(h)
     }
   })
@@ -56,4 +63,4 @@ function sdnSuite({ hosts = 1, nports = 4, bridges, hostSpec, cleanup } = {}) {
   return suite
 }
 
-module.exports = { sdnSuite, ourFlows, OURS }
+module.exports = { sdnSuite, ourFlows, deleteOurs, OURS }

@@ -12,10 +12,10 @@ const suite = sdnSuite({ hosts: 1, nports: 4 })
 
 const vifOf = (h, n, ips) => ({ uuid: h.vifs[n - 1].uuid, mac: h.vifs[n - 1].mac, ips })
 
-/** The flows of one group on the switch (its cookie, from its id `sg-<number>`). */
-function groupFlows(h, group, table = 0) {
+/** The flows of one group on the switch (its cookie, from its id `sg-<number>`), in `tables` (both stages by default). */
+function groupFlows(h, group, tables = [0, 1]) {
   const cookie = `0x5d4e${group.id.slice(3).padStart(12, '0')}`
-  return h.ofctl('dump-flows', '--no-stats', `table=${table},cookie=${cookie}/-1`).split('\n').filter((l) => l.includes('cookie='))
+  return [tables].flat().flatMap((t) => h.ofctl('dump-flows', '--no-stats', `table=${t},cookie=${cookie}/-1`).split('\n').filter((l) => l.includes('cookie=')))
 }
 
 test('the budget counts the flows that land: exactly the budget is sent, one port more is refused and nothing changes', async () => {
@@ -59,7 +59,7 @@ test('attach is refused over the budget: a VIF with more addresses, or one membe
   expect(groupFlows(h, db)).toHaveLength(2) // open egress here: the two members' addresses in, no reply flows
 })
 
-test("the flows land in the controller's table", async () => {
+test("the flows land in the controller's table, and delivery is judged in the next one", async () => {
   const h = suite.sb.hosts[0]
   const sdn = suite.controller([h], { tableId: 5 })
   const sg = new SecurityGroups(sdn)
@@ -67,10 +67,11 @@ test("the flows land in the controller's table", async () => {
   try {
     await sg.authorizeIngress('web', { protocol: 'tcp', fromPort: 80, toPort: 81, cidr: '0.0.0.0/0' })
     expect((await sg.attach(vifOf(h, 2, []), ['web'])).hosts[h.name]).toEqual({ ok: true })
-    expect(groupFlows(h, g, 5)).toHaveLength(2)
-    expect(groupFlows(h, g, 0)).toHaveLength(0)
+    expect(groupFlows(h, g, 6)).toHaveLength(2) // ingress permissions: the receiver's verdict
+    expect(groupFlows(h, g, [0, 1, 5])).toHaveLength(0)
+    expect(h.ofctl('dump-flows', '--no-stats', 'table=5,cookie=0x5d4e000000000000/0xffff000000000000')).toMatch(/priority=9050,dl_dst=.* actions=goto_table:6/)
     expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
   } finally {
-    h.ofctl('del-flows', 'table=5,cookie=0x5d4e000000000000/0xffff000000000000') // the suite cleans table 0 only
+    for (const t of [5, 6]) h.ofctl('del-flows', `table=${t},cookie=0x5d4e000000000000/0xffff000000000000`) // the suite cleans tables 0 and 1
   }
 })

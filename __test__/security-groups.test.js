@@ -4,7 +4,7 @@
 // groups following membership, one group on two hosts, budgets, restarts.
 
 const { SecurityGroups } = require('..')
-const { sdnSuite, ourFlows, OURS } = require('./sdn-suite.js')
+const { sdnSuite, ourFlows, deleteOurs, OURS } = require('./sdn-suite.js')
 
 const suite = sdnSuite({ hosts: 2, nports: 4 })
 let sb
@@ -99,6 +99,43 @@ test('egress restricted (default egress revoked): declared services out, replies
     ['DHCP discover out (from 0.0.0.0)', p.dhcpDiscover(), 'forward'],
     ['ARP out', p.arpOut(), 'forward'],
   ])
+})
+
+test("two VIFs of one bridge: a packet meets the sender's egress and the receiver's ingress, not just one of them", async () => {
+  const h = sb.hosts[0]
+  const { sg } = setup([h])
+  const [a, b, c] = h.vifs
+  sg.createSecurityGroup('client') // egress restricted to mysql and ssh
+  await sg.revokeEgress('client', { protocol: 'all', cidr: '0.0.0.0/0' })
+  await sg.authorizeEgress('client', [
+    { protocol: 'tcp', fromPort: 3306, toPort: 3306, cidr: '0.0.0.0/0' },
+    { protocol: 'tcp', fromPort: 22, toPort: 22, cidr: '0.0.0.0/0' },
+  ])
+  sg.createSecurityGroup('db') // mysql in; default egress
+  await sg.authorizeIngress('db', { protocol: 'tcp', fromPort: 3306, toPort: 3306, cidr: '10.0.0.0/24' })
+  sg.createSecurityGroup('web') // http in; default egress
+  await sg.authorizeIngress('web', { protocol: 'tcp', fromPort: 80, toPort: 80, cidr: '0.0.0.0/0' })
+  await sg.attach(vifOf(h, 1), ['client'])
+  await sg.attach(vifOf(h, 2), ['db'])
+  await sg.attach(vifOf(h, 3), ['web'])
+  const ipOf = (n) => `10.0.${h.index}.${n}`
+  const tcp = (from, n, to, m, port) => `in_port=${from.ofport},tcp,dl_src=${from.mac},dl_dst=${to.mac},nw_src=${ipOf(n)},nw_dst=${ipOf(m)},tp_src=40000,tp_dst=${port}`
+  expectVerdicts(h, [
+    // Both verdicts allow: delivered.
+    ['client -> db mysql', tcp(a, 1, b, 2, 3306), 'forward'],
+    // The sender's egress allows ssh, but db's groups take no ssh: before, client's egress flow delivered it.
+    ['client -> db ssh', tcp(a, 1, b, 2, 22), 'drop'],
+    // web takes http from anywhere, but client's egress does not send it: before, web's ingress flow delivered it.
+    ['client -> web http', tcp(a, 1, c, 3, 80), 'drop'],
+    // Unrestricted senders meet only the receiver's verdict.
+    ['db -> web http', tcp(b, 2, c, 3, 80), 'forward'],
+    ['web -> db ssh', tcp(c, 3, b, 2, 22), 'drop'],
+    // Allowed out, to a VIF in no group: delivered (the ingress stage's default).
+    ['client -> vif 4 ssh', tcp(a, 1, h.vifs[3], 4, 22), 'forward'],
+  ])
+  const via = h.trace(tcp(a, 1, b, 2, 3306)).raw
+  expect(via).toMatch(/^ 0\. tcp,in_port=1,.*tp_dst=3306, priority 9900/m)
+  expect(via).toMatch(/^ 1\. tcp,dl_dst=02:00:00:00:00:02,nw_src=10\.0\.0\.0\/24,tp_dst=3306, priority 9900/m)
 })
 
 test('sourceGroup rules follow membership; one group on two hosts is updated everywhere in one call', async () => {
@@ -199,7 +236,7 @@ test('survives an OVS restart and a controller restart (state exported, imported
   second.sdn.importState(state.sdn)
   second.sg.importState(state.sg)
   expect((await second.sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
-  h.ofctl('del-flows', OURS)
+  deleteOurs(h)
   expect((await second.sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: flows.length, removed: 0 })
   expect(ourFlows(h)).toEqual(flows)
   expect(h.trace(packets(h, 2).in('tcp', '1.2.3.4', 80)).verdict).toBe('forward')

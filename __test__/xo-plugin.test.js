@@ -13,7 +13,7 @@ const { startSandbox } = require('../testing/sandbox.js')
 const { OpenFlowChannel: NativeChannel, TlsConfig } = require('..')
 const adapters = require('../js/xo-adapters.js')
 const { xapiWorld, XoPlugin, OF_RULES } = require('./xo-plugin-driver.js')
-const { OURS } = require('./sdn-suite.js')
+const { deleteOurs, OURS } = require('./sdn-suite.js')
 const { waitFor } = require('./helpers.js')
 
 const XO_OPENFLOW = require('@xen-orchestra/openflow')
@@ -37,7 +37,7 @@ afterEach(async () => {
   for (const h of sb.hosts) {
     if (!h.dbRunning) await h.restartDb()
     if (!h.switchRunning) await h.restartSwitch()
-    h.ofctl('del-flows', OURS)
+    deleteOurs(h)
   }
   fs.rmSync(dataDir, { recursive: true, force: true })
 })

@@ -261,7 +261,8 @@ class Switch {
   constructor(host, bridge, tableId, list) {
     this.host = host
     this.bridge = bridge
-    this.table = new native.NativeFlowTable(tableId)
+    // tableId + 1 is the ingress stage of security groups (src/control/bands.rs).
+    this.table = new native.NativeFlowTable(tableId, 2)
     this.list = list // the controller's NativeRuleList: entries name its rules by id
     this.compiled = new Map() // hex cookie -> the items it was compiled from: unchanged rules are not recompiled
     this.foreign = new Map() // cookie (BigInt) -> flow_mods a caller chose (putForeignFlows)
@@ -401,7 +402,7 @@ class SdnController extends EventEmitter {
     this.#logger = checkLogger(logger)
     if (stateFile !== undefined && (typeof stateFile !== 'string' || stateFile === '')) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.stateFile must be a file path')
     if (tls !== undefined && !(tls instanceof TlsConfig)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.tls must be a TlsConfig')
-    if (!Number.isInteger(tableId) || tableId < 0 || tableId > 254) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.tableId must be 0..254')
+    if (!Number.isInteger(tableId) || tableId < 0 || tableId > 252) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.tableId must be 0..252 (security groups judge delivery in tableId + 1)')
     checkDurations({ syncIntervalMs, hostTimeoutMs }, ['syncIntervalMs', 'hostTimeoutMs'])
     if (hostTimeoutMs < 1) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.hostTimeoutMs must be at least 1')
     if (repair === null || typeof repair !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.repair must be an object { minMs, maxMs }')

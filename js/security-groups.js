@@ -5,7 +5,8 @@
 // permission, VIF and budget, and derives and compiles each VIF's rules: a
 // group's permissions (and, stateless, their replies) at 9900 - slot, ARP and the
 // DHCP client at 9800, default deny at 9100, from the band table
-// (src/control/bands.rs). Its module docs say what each permission lets through.
+// (src/control/bands.rs), egress verdicts in the controller's table and ingress
+// verdicts in the next one. Its module docs say what each permission lets through.
 //
 // This facade keeps what belongs to JavaScript: the argument types JS alone can
 // see (a string, an array, plain data), the rule numbers (the controller's

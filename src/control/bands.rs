@@ -16,10 +16,20 @@
 //!   9900 ┐ security groups: the permissions of the group in slot s, at 9900 - s
 //!   9885 ┘ (a VIF is in at most 16 groups)              (src/policy/security_groups.rs)
 //!   9800   security groups: ARP and the DHCP client
-//!   9100   security groups: default deny
+//!   9100   security groups: default deny of what a restricted VIF sends
+//!   9050   security groups: delivered to a VIF in a group -> its ingress verdict
 //!   8000 ┐ XAPI's VIF locking (cookie 0x1): drops what a locked VIF may not send
 //!   4000 ┘
 //! ```
+//!
+//! Security groups judge a packet in two stages, so that a packet between two
+//! VIFs of one bridge meets both the sender's egress and the receiver's ingress:
+//! table 0 holds the egress verdict (what a VIF with restricted egress may send
+//! goes on with `goto_table`, the rest is dropped) and sends what is delivered to
+//! a VIF in a group to the next table, which holds the ingress verdicts at the
+//! same priorities (permissions 9900 - s, ARP and DHCP 9800, deny 9100) and a
+//! priority-0 flow that delivers everything else (OpenFlow 1.1 would send a table
+//! miss to the controller).
 //!
 //! Rules sit above the security groups and elastic IPs (an explicit rule wins) and
 //! above XAPI's locking (so an *allow* rule must carry the VIF's addresses to keep
@@ -61,6 +71,9 @@ impl PriorityBand {
     pub const SECURITY_GROUP_BASICS: PriorityBand = PriorityBand { min: 9800, max: 9800 };
     /// Security groups: the default deny.
     pub const SECURITY_GROUP_DENY: PriorityBand = PriorityBand { min: 9100, max: 9100 };
+    /// Security groups: what is delivered to a VIF in a group goes to its ingress
+    /// verdict in the next table, unless the sender's egress verdict took it first.
+    pub const SECURITY_GROUP_INGRESS: PriorityBand = PriorityBand { min: 9050, max: 9050 };
 
     /// A band for the ordered rules, as `options.priorities: { min, max }` allows
     /// it: `1 <= min <= max <= 65535` and above XAPI's VIF locking, which must
@@ -119,6 +132,7 @@ pub const BANDS: &[NamedBand] = &[
     NamedBand { owner: "security groups: permissions", band: PriorityBand::SECURITY_GROUP_PERMISSIONS },
     NamedBand { owner: "security groups: ARP and DHCP", band: PriorityBand::SECURITY_GROUP_BASICS },
     NamedBand { owner: "security groups: default deny", band: PriorityBand::SECURITY_GROUP_DENY },
+    NamedBand { owner: "security groups: to the ingress verdict", band: PriorityBand::SECURITY_GROUP_INGRESS },
     NamedBand { owner: "XAPI VIF locking", band: PriorityBand::XAPI_VIF_LOCKING },
 ];
 
@@ -149,6 +163,7 @@ mod tests {
         assert_eq!(PriorityBand::SECURITY_GROUP_PERMISSIONS.capacity(), slots.count());
         assert_eq!(PriorityBand::SECURITY_GROUP_BASICS.range(), 9800..=9800);
         assert_eq!(PriorityBand::SECURITY_GROUP_DENY.range(), 9100..=9100);
+        assert_eq!(PriorityBand::SECURITY_GROUP_INGRESS.range(), 9050..=9050);
         // js/elastic-ips.js: PRIORITY = { arp: 9990, internal: 9985, nat: 9980 }.
         for p in [9990, 9985, 9980] {
             assert!(PriorityBand::ELASTIC_IPS.range().contains(&p));

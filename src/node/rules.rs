@@ -422,6 +422,8 @@ pub struct NativeBands {
     pub security_group_permissions: NativeBand,
     pub security_group_basics: NativeBand,
     pub security_group_deny: NativeBand,
+    /// Delivered to a VIF in a group: on to its ingress verdict (the next table).
+    pub security_group_ingress: NativeBand,
 }
 
 #[napi]
@@ -436,5 +438,6 @@ pub fn priority_bands() -> NativeBands {
         security_group_permissions: band(B::SECURITY_GROUP_PERMISSIONS),
         security_group_basics: band(B::SECURITY_GROUP_BASICS),
         security_group_deny: band(B::SECURITY_GROUP_DENY),
+        security_group_ingress: band(B::SECURITY_GROUP_INGRESS),
     }
 }

@@ -172,8 +172,8 @@ impl NativeSecurityGroups {
             })?;
             let table_id = u8::try_from(table_id)
                 .ok()
-                .filter(|t| *t < 254)
-                .ok_or_else(|| err("ERR_OUT_OF_RANGE", format!("tableId must be 0 to 253, got {table_id}")))?;
+                .filter(|t| *t < 253)
+                .ok_or_else(|| err("ERR_OUT_OF_RANGE", format!("tableId must be 0 to 252 (ingress verdicts go to tableId + 1), got {table_id}")))?;
             let out = self.core.flows(&bridges, table_id).map_err(sg_error)?;
             out.into_iter()
                 .map(|b| {

@@ -25,7 +25,14 @@
 //!  9800         ARP and DHCP client, both ways
 //!  9100         default deny: everything delivered to the VIF; everything it
 //!               sends when egress is restricted
+//!  9050         delivered to the VIF: on to the ingress stage
 //! ```
+//!
+//! in two stages, so that a packet between two VIFs of one bridge meets both the
+//! sender's egress verdict and the receiver's ingress verdict: what a VIF sends is
+//! judged in the controller's table and, when allowed, goes on (`goto_table`) to
+//! the next one, which judges what is delivered to a VIF and delivers the rest at
+//! priority 0 (`compile_staged`).
 //!
 //! One cookie per group (all its VIFs, on every host) and one for the base rules,
 //! so one push updates a group everywhere.
@@ -45,7 +52,11 @@ use crate::control::PriorityBand;
 use crate::net::addr::{self, IpMask, MaskedIpError};
 use crate::openflow::flow::FlowMod;
 use crate::openflow::types::MacAddr;
-use crate::rules::compile::{compile, flow_count, Endpoint};
+use crate::openflow::action::Action;
+use crate::openflow::flow_match::Match;
+use crate::openflow::instruction::Instruction;
+use crate::openflow::types::{Masked, PortNo};
+use crate::rules::compile::{add_flow, compile, flow_count, Endpoint};
 use crate::rules::cookie;
 use crate::rules::rule::{
     self, Direction, IpRange, PortRange, PortSide, Protocol as RuleProtocol, Rule, RuleError, Target, Vif as RuleVif,
@@ -689,6 +700,45 @@ impl<'a> MemberAddresses<'a> {
     }
 }
 
+/// A derived rule compiled into the two stages of the pipeline (see
+/// [`PriorityBand`]'s module doc): what the VIF sends is judged in `table_id` and,
+/// when allowed, goes on to the receiver's ingress verdict in `table_id + 1`
+/// instead of being delivered; what is delivered to it is judged there.
+fn compile_staged(d: &DerivedRule, endpoints: &[Endpoint], table_id: u8) -> Vec<FlowMod> {
+    let part = |direction: Direction| Rule { direction, ..d.rule.clone() };
+    let mut flows = Vec::new();
+    if d.rule.direction.includes_from() {
+        let mut sent = compile(&part(Direction::From), endpoints, d.priority, d.cookie, table_id);
+        if d.rule.allow {
+            for f in &mut sent {
+                f.instructions = vec![Instruction::GotoTable { table_id: table_id + 1 }];
+            }
+        }
+        flows.extend(sent);
+    }
+    if d.rule.direction.includes_to() {
+        flows.extend(compile(&part(Direction::To), endpoints, d.priority, d.cookie, table_id + 1));
+    }
+    flows
+}
+
+/// What is delivered to the VIF with `mac` goes to its ingress verdict, unless
+/// the sender's egress verdict (above) took it.
+fn to_ingress_verdict(mac: MacAddr, table_id: u8, cookie: u64) -> FlowMod {
+    let m = Match { dl_dst: Some(Masked::exact(mac)), ..Match::default() };
+    add_flow(table_id, PriorityBand::SECURITY_GROUP_INGRESS.min(), cookie, m, vec![Instruction::GotoTable {
+        table_id: table_id + 1,
+    }])
+}
+
+/// The ingress stage delivers what no verdict there is about (a packet allowed out
+/// to a VIF in no group, a broadcast): OpenFlow 1.1 would send a miss to the controller.
+fn stage_default(table: u8, cookie: u64) -> FlowMod {
+    add_flow(table, 0, cookie, Match::default(), vec![Instruction::ApplyActions {
+        actions: vec![Action::Output { port: PortNo::NORMAL, max_len: 0 }],
+    }])
+}
+
 /// Security groups and the VIFs in them: the whole state, sans-I/O. Every
 /// operation checks everything before it changes anything.
 #[derive(Clone, Debug)]
@@ -1085,14 +1135,20 @@ impl SecurityGroups {
                 })?;
                 let locked = [Endpoint { ofport, mac: a.vif.mac, ips: a.vif.ips.clone() }];
                 let unlocked = [Endpoint { ofport, mac: a.vif.mac, ips: Vec::new() }];
+                let first_vif = first == out.len();
+                let mut push = |cookie: u64, flows: Vec<FlowMod>| match out[first..].iter_mut().find(|b| b.cookie == cookie) {
+                    Some(b) => b.flows.extend(flows),
+                    None => out.push(BridgeFlows { bridge: bridge.clone(), cookie, flows }),
+                };
+                if first_vif {
+                    // Before any goto_table to it (the base cookie's flows go first).
+                    push(self.base_cookie, vec![stage_default(table_id + 1, self.base_cookie)]);
+                }
                 for d in self.derive_vif(a, &sources).rules {
                     let endpoints = if d.unlocked { &unlocked } else { &locked };
-                    let flows = compile(&d.rule, endpoints, d.priority, d.cookie, table_id);
-                    match out[first..].iter_mut().find(|b| b.cookie == d.cookie) {
-                        Some(b) => b.flows.extend(flows),
-                        None => out.push(BridgeFlows { bridge: bridge.clone(), cookie: d.cookie, flows }),
-                    }
+                    push(d.cookie, compile_staged(&d, endpoints, table_id));
                 }
+                push(self.base_cookie, vec![to_ingress_verdict(a.vif.mac, table_id, self.base_cookie)]);
             }
         }
         Ok(out)

@@ -314,19 +314,23 @@ fn flows_are_the_derived_rules_compiled_per_bridge_and_cookie() {
     sg.attach(&json!([vif(V1, 1, &["10.0.0.1"]), vif(V2, 2, &[])]), &json!(["web"])).unwrap();
     let out = sg.flows(&bridges(&[("xenbr0", &[(V1, 3), (V3, 4)]), ("xenbr1", &[(V2, 5)])]), 7).unwrap();
     let summary: Vec<(&str, u64, usize)> = out.iter().map(|b| (b.bridge.as_str(), b.cookie, b.flows.len())).collect();
-    // web: 2 ports in; base: arp, dhcp in, deny in.
+    // web: 2 ports in; base: the ingress stage's default first (before any
+    // goto_table to it), arp, dhcp in, deny in, and the VIF's way to its verdict.
     assert_eq!(
         summary,
         [
+            ("xenbr0", cookie(BASE), 5),
             ("xenbr0", cookie(100), 2),
-            ("xenbr0", cookie(BASE), 3),
-            ("xenbr1", cookie(100), 2),
-            ("xenbr1", cookie(BASE), 3)
+            ("xenbr1", cookie(BASE), 5),
+            ("xenbr1", cookie(100), 2)
         ]
     );
+    assert_eq!((out[0].flows[0].table_id, out[0].flows[0].priority), (8, 0));
     for b in &out {
         for f in &b.flows {
-            assert_eq!((f.cookie, f.table_id), (b.cookie, 7));
+            // Egress unrestricted: only the way to the ingress verdict is in table 7.
+            let table = if f.priority == PriorityBand::SECURITY_GROUP_INGRESS.min() { 7 } else { 8 };
+            assert_eq!((f.cookie, f.table_id), (b.cookie, table));
         }
     }
     // The same rules compiled one by one, as the controller did from rule items.
@@ -346,14 +350,54 @@ fn flows_are_the_derived_rules_compiled_per_bridge_and_cookie() {
                 }],
                 d.priority,
                 d.cookie,
-                7,
+                8,
             )
         })
         .collect();
-    assert_eq!(out[0].flows, want);
+    assert_eq!(out[1].flows, want);
     assert_eq!(sg.flows(&bridges(&[("xenbr0", &[(V3, 4)])]), 0).unwrap(), vec![], "no attached VIF there");
     let e = sg.flows(&bridges(&[("xenbr0", &[(V1, 0)])]), 0).unwrap_err();
     assert_eq!(e.code(), ERR_OUT_OF_RANGE, "{e}");
+}
+
+/// Two VIFs of one bridge: what one sends meets its egress verdict in the first
+/// table and the other's ingress verdict in the next one, never just one of them.
+#[test]
+fn egress_verdicts_go_on_to_the_receivers_ingress_verdict() {
+    let mut sg = sg();
+    sg.create_group("client", "", 100).unwrap();
+    sg.revoke("client", Side::Egress, &json!({ "protocol": "all", "cidr": "0.0.0.0/0" })).unwrap();
+    sg.authorize("client", Side::Egress, &json!({ "protocol": "tcp", "fromPort": 3306, "toPort": 3306, "cidr": "0.0.0.0/0" }))
+        .unwrap();
+    sg.create_group("closed", "", 101).unwrap();
+    sg.attach(&vif(V1, 1, &["10.0.0.1"]), &json!(["client"])).unwrap();
+    sg.attach(&vif(V2, 2, &["10.0.0.2"]), &json!(["closed"])).unwrap();
+    let out = sg.flows(&bridges(&[("br", &[(V1, 1), (V2, 2)])]), 0).unwrap();
+    let all: Vec<&FlowMod> = out.iter().flat_map(|b| &b.flows).collect();
+    let goto = vec![Instruction::GotoTable { table_id: 1 }];
+    // V1's allowed egress (tcp 3306, ARP, DHCP discover) goes on; its default deny stays.
+    let sent: Vec<&FlowMod> = all.iter().copied().filter(|f| f.flow_match.in_port == Some(PortNo(1))).collect();
+    assert!(sent.iter().all(|f| f.table_id == 0), "egress verdicts are in the first table");
+    let (allowed, denied): (Vec<&FlowMod>, Vec<&FlowMod>) = sent.into_iter().partition(|f| !f.instructions.is_empty());
+    assert!(allowed.iter().all(|f| f.instructions == goto), "{allowed:?}");
+    assert!(allowed.iter().any(|f| f.flow_match.tp_dst == Some(3306)));
+    assert_eq!(denied.iter().map(|f| f.priority).collect::<Vec<_>>(), vec![PriorityBand::SECURITY_GROUP_DENY.min()]);
+    // Delivered to either VIF: on to the next table, where its ingress verdict is.
+    for mac in ["02:00:00:00:00:01", "02:00:00:00:00:02"] {
+        let mac = Some(Masked::exact(mac.parse().unwrap()));
+        let way_in: Vec<_> = all.iter().filter(|f| f.table_id == 0 && f.flow_match.dl_dst == mac).collect();
+        assert_eq!(way_in.len(), 1);
+        assert_eq!((way_in[0].priority, &way_in[0].instructions), (PriorityBand::SECURITY_GROUP_INGRESS.min(), &goto));
+        let verdict = all.iter().filter(|f| f.table_id == 1 && f.flow_match.dl_dst == mac);
+        assert!(verdict.clone().any(|f| f.priority == PriorityBand::SECURITY_GROUP_DENY.min() && f.instructions.is_empty()));
+        assert!(verdict.clone().all(|f| f.flow_match.in_port.is_none()));
+    }
+    // The ingress stage delivers what no verdict there is about, once per bridge.
+    let defaults: Vec<_> = all.iter().filter(|f| f.table_id == 1 && f.priority == 0).collect();
+    assert_eq!(defaults.len(), 1);
+    assert_eq!(defaults[0].flow_match, Match::default());
+    // Nothing reaches past the ingress stage.
+    assert!(all.iter().all(|f| f.table_id <= 1));
 }
 
 /// The budget of a group is its flows on a restricted VIF, and it is exactly the
@@ -408,7 +452,8 @@ fn the_budget_counts_the_flows_that_land() {
     bench.revoke("web", Side::Egress, &json!({ "protocol": "all", "cidr": "0.0.0.0/0" })).unwrap();
     bench.attach(&vif(V1, 1, &[]), &json!(["web"])).unwrap();
     let out = bench.flows(&bridges(&[("br", &[(V1, 1)])]), 0).unwrap();
-    assert_eq!(out.iter().map(|b| b.flows.len()).sum::<usize>(), 48, "42 + arp + 2 dhcp + deny + ...");
+    let total = out.iter().map(|b| b.flows.len()).sum::<usize>();
+    assert_eq!(total, 50, "42 + arp both ways + dhcp in and out + deny + the ingress stage's default and way in");
 }
 
 #[test]
