@@ -685,8 +685,9 @@ export type RuleProtocol = AnyCase<'any' | 'all' | 'ip' | 'arp' | 'icmp' | 'tcp'
 
 /**
  * A port or an inclusive range: `22`, `'22'`, `'1000-1010'` or `[1000, 1010]`, ports
- * 1..65535. OpenFlow 1.1 matches one port per flow: a range costs one flow per port,
- * at most 256 per rule (`port` × `sourcePort` pairs included).
+ * 1..65535, any width. A single port is one flow; a range is one flow per aligned
+ * masked block of ports (an OXM match in the OF1.1 FLOW_MOD): 1000–2000 is 8 flows,
+ * 1–65535 is 16, no range more than 30 (`port` × `sourcePort` blocks multiply).
  */
 export type RulePort = number | `${number}` | `${number}-${number}` | readonly [lo: number, hi: number]
 
@@ -727,7 +728,7 @@ export type RuleMatch =
        * Which side of the packet `port` names (needs `port`): `'destination'` (default:
        * its destination port, either way), `'local'` (the VIF's own port: the source of
        * what it sends, the destination of what it receives), `'remote'` (the other
-       * side's), `'either'` (local or remote: two flows per port). Not with `sourcePort`.
+       * side's), `'either'` (local or remote: two flows per port block). Not with `sourcePort`.
        */
       portSide?: AnyCase<'destination' | 'local' | 'remote' | 'either'>
       sourcePort?: RulePort
@@ -1174,8 +1175,9 @@ export type PermissionSource = { cidr: string; sourceGroup?: never } | { sourceG
  * A permission, as `authorize*`/`revoke*` take it. tcp/udp need `fromPort` and
  * `toPort` (0..65535; 0–65535 means every port); for icmp they are the ICMP type and
  * code (-1 or absent: any); `'all'` (or -1) takes no ports. `cidr` `'10.0.0.1'` is read
- * as `/32`; `sourceGroup` is a group name or id. OpenFlow 1.1 matches one port per
- * flow: a range costs one flow per port (see `flowBudget`).
+ * as `/32`; `sourceGroup` is a group name or id. A range costs one flow per masked
+ * block of ports (1000–2000: 8, never more than 30), and as much for its replies (see
+ * `flowBudget`).
  */
 export type SecurityGroupPermission = PermissionSource & (
   | { protocol: AnyCase<'tcp' | 'udp'>; fromPort: number; toPort: number }

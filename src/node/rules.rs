@@ -343,11 +343,12 @@ pub struct NativeForeignFilter {
     pub refused: Vec<String>,
 }
 
-/// A flow's identity as ovs-ofctl writes it: `priority=…,<match>`.
+/// A flow's identity as ovs-ofctl writes it: `priority=…,<match>` (a masked port
+/// printed from the OXM match, as `dump-flows` prints it).
 fn flow_key_text(fm: &crate::openflow::FlowMod) -> String {
     let bare = crate::openflow::FlowMod {
         priority: fm.priority,
-        flow_match: crate::openflow::flow_match::Match { oxm: None, ..fm.flow_match.clone() },
+        flow_match: fm.flow_match.clone(),
         ..crate::openflow::FlowMod::default()
     };
     let text = crate::openflow::text::format_flow_mod(&bare);

@@ -35,7 +35,7 @@ use crate::openflow::flow::FlowMod;
 use crate::openflow::flow_match::Match;
 use crate::openflow::instruction::Instruction;
 use crate::openflow::types::{MacAddr, Masked, PortNo};
-use crate::rules::compile::{add_flow, compile, Endpoint, ETH_TYPE_ARP, ETH_TYPE_IP};
+use crate::rules::compile::{add_flow, compile, with_oxm_resynced, Endpoint, ETH_TYPE_ARP, ETH_TYPE_IP};
 use crate::rules::{MatchKey, Rule};
 
 /// Wrong type, or a required value missing.
@@ -406,13 +406,13 @@ impl ElasticIps {
             }
             if m.in_port.is_none() {
                 // Delivered to the VIF: the same packets, sent to the public address.
-                out.push(flow(pr.nat, Match { nw_dst: public, ..m }, to_vif()));
+                out.push(flow(pr.nat, with_oxm_resynced(Match { nw_dst: public, ..m }), to_vif()));
                 continue;
             }
             if !groups.egress_restricted {
                 continue; // already translated wholesale above
             }
-            let twin = Match { nw_src: Some(Masked::exact(vif.ip)), ..m };
+            let twin = with_oxm_resynced(Match { nw_src: Some(Masked::exact(vif.ip)), ..m });
             let dst = twin.nw_dst.and_then(Cidr::of_masked);
             let mut covered = false;
             for k in &self.internal {
@@ -426,7 +426,7 @@ impl ElasticIps {
                 let narrower = if inside { dst.unwrap_or(*k) } else { *k };
                 out.push(flow(
                     pr.internal,
-                    Match { nw_dst: Some(narrower.to_masked()), ..twin.clone() },
+                    with_oxm_resynced(Match { nw_dst: Some(narrower.to_masked()), ..twin.clone() }),
                     vec![normal()],
                 ));
                 covered |= inside;
@@ -476,8 +476,9 @@ mod tests {
     use crate::openflow::flow::FlowModCommand;
     use crate::openflow::text::{format_flow_mod, parse_flow};
     use crate::rules::cookie::rule_cookie;
+    use crate::rules::rule::PortRange;
     use crate::rules::{encode_flow_mods, parse_rule};
-    use serde_json::Value;
+    use serde_json::{json, Value};
 
     const COOKIE: u64 = 0x5d4e_0000_0000_0007;
 
@@ -725,6 +726,64 @@ mod tests {
         assert!(placed.iter().all(|p| p.association == 0 && p.flows.iter().all(|f| f.cookie == COOKIE && f.table_id == 7)));
     }
 
+    /// `rule` split into one rule per port of its `port` and `sourcePort` ranges.
+    fn one_rule_per_port(rule: Rule) -> Vec<Rule> {
+        let ports = |r: Option<PortRange>| {
+            r.map_or(vec![None], |r| r.ports().map(|p| Some(PortRange { lo: p, hi: p })).collect())
+        };
+        let mut out = Vec::new();
+        for port in ports(rule.port) {
+            for source_port in ports(rule.source_port) {
+                out.push(Rule { port, source_port, ..rule.clone() });
+            }
+        }
+        out
+    }
+
+    /// A group's port range is masked blocks: each twin keeps its block's mask in the
+    /// OXM match and carries the public address (inbound) or the private one and the
+    /// internal range (outbound) there too, not only in the OF1.1 fields (the OXM
+    /// match is what is sent).
+    #[test]
+    fn masked_ranges_get_masked_twins() {
+        let ranged = |direction, protocol, port: Value, ip_range| {
+            let mut r = rule(true, direction, protocol, None, ip_range);
+            r["port"] = port;
+            r
+        };
+        let g = groups(
+            true,
+            &[
+                (9900, ranged("to", "udp", json!("5000-5001"), "")),
+                (9900, ranged("from", "tcp", json!([8000, 8003]), "10.1.0.0/16")),
+            ],
+        );
+        let flows = config(&["10.0.0.0/8"]).flows("203.0.113.1".parse().unwrap(), &vif(), Some(&g), COOKIE, 0);
+        // The match as ovs-ofctl sends it (OXM), the actions as OF1.1 text reads them.
+        let nx = |m: &str, actions: &str| FlowMod {
+            instructions: parse_flow(&format!("ip,actions={actions}"), FlowModCommand::ADD).unwrap().instructions,
+            ..crate::openflow::text::parse_nx_flow(&format!("cookie={COOKIE:#x},{m},actions=drop"))
+                .unwrap_or_else(|e| panic!("{m}: {e}"))
+                .to_flow_mod(0)
+        };
+        assert_eq!(
+            flows[1..],
+            [
+                nx(
+                    "priority=9980,udp,dl_dst=02:00:00:00:00:01,nw_dst=203.0.113.1,tp_dst=0x1388/0xfffe",
+                    "mod_dl_dst:02:00:00:00:00:01,mod_nw_dst:10.0.0.1,output:4"
+                ),
+                nx(
+                    "priority=9985,tcp,in_port=4,dl_src=02:00:00:00:00:01,nw_src=10.0.0.1,nw_dst=10.1.0.0/16,\
+                     tp_dst=0x1f40/0xfffc",
+                    "normal"
+                ),
+            ]
+        );
+        let arp = ofctl(&["priority=9990,arp,arp_op=1,arp_tpa=203.0.113.1,actions=controller:128"]);
+        assert_eq!(texts(&flows[..1]), arp);
+    }
+
     /// The bytes the JS implementation (js/elastic-ips.js before this module) gave
     /// for the same inputs: `scripts/elastic-ips-vectors.js` wrote them.
     #[test]
@@ -743,9 +802,12 @@ mod tests {
                     .as_array()
                     .unwrap()
                     .iter()
-                    .map(|r| {
+                    .flat_map(|r| {
                         let spec: Value = serde_json::from_str(r["spec"].as_str().unwrap()).unwrap();
-                        (r["priority"].as_u64().unwrap() as u16, parse_rule(&spec).unwrap())
+                        let priority = r["priority"].as_u64().unwrap() as u16;
+                        // The JS compiled a port range one flow per port; a rule per port gives
+                        // those flows (a range is masked blocks now: see masked_ranges_get_masked_twins).
+                        one_rule_per_port(parse_rule(&spec).unwrap()).into_iter().map(move |r| (priority, r))
                     })
                     .collect(),
             });

@@ -67,9 +67,6 @@ use crate::rules::rule::{
 pub const STATE_VERSION: i128 = 1;
 /// The flow budget of a group per VIF when the caller sets none.
 pub const DEFAULT_FLOW_BUDGET: usize = 1024;
-/// A transport range wider than this is split into several rules (a rule covers
-/// at most [`rule::MAX_PORTS_PER_RULE`] ports).
-const PORTS_PER_CHUNK: u32 = rule::MAX_PORTS_PER_RULE as u32;
 
 /// At most this many groups per VIF: one priority per group slot in the band.
 pub fn max_groups_per_vif() -> usize {
@@ -149,9 +146,9 @@ pub enum SgError {
     },
     /// A group would cost more flows on one VIF than the budget allows.
     #[error(
-        "security group {group} would cost {flows} flows per VIF, over the budget of {budget}: OpenFlow 1.1 \
-         matches one port per flow, so a port range costs one flow per port (and as much again for its \
-         replies){detail}; narrow the ranges or raise flowBudget"
+        "security group {group} would cost {flows} flows per VIF, over the budget of {budget}: a port range \
+         costs one flow per masked block of ports (1000-2000: 8), and as much again for its replies{detail}; \
+         narrow the ranges or raise flowBudget"
     )]
     FlowBudget {
         /// The group's name.
@@ -235,13 +232,11 @@ impl PortSpan {
         self.from <= 1 && self.to == u16::MAX
     }
 
-    /// The range in pieces a rule accepts, port 0 left out.
-    fn chunks(self) -> impl Iterator<Item = PortRange> {
-        let lo = u32::from(self.from.max(1));
-        let hi = u32::from(self.to);
-        (lo..=hi)
-            .step_by(PORTS_PER_CHUNK as usize)
-            .map(move |a| PortRange { lo: a as u16, hi: (hi.min(a + PORTS_PER_CHUNK - 1)) as u16 })
+    /// The range as a rule takes it (one rule, compiled to masked blocks), port 0
+    /// left out: `None` for 0–0.
+    fn port_range(self) -> Option<PortRange> {
+        let lo = self.from.max(1);
+        (lo <= self.to).then_some(PortRange { lo, hi: self.to })
     }
 }
 
@@ -455,7 +450,7 @@ impl Permission {
     }
 
     /// A TCP/UDP permission's clauses: one with no port match when it opens every
-    /// port, else one per chunk of its range, `on_port` placing the chunk.
+    /// port, else one with its range, `on_port` placing it.
     fn by_port(&self, on_port: impl Fn(Clause, PortRange) -> Clause) -> Vec<Clause> {
         let (protocol, span) = match self.protocol {
             PermissionProtocol::Tcp(span) => (RuleProtocol::Tcp, span),
@@ -465,7 +460,7 @@ impl Permission {
         if span.is_every_port() {
             return vec![Clause::of(protocol)];
         }
-        span.chunks().map(|port| on_port(Clause::of(protocol), port)).collect()
+        span.port_range().map(|port| on_port(Clause::of(protocol), port)).into_iter().collect()
     }
 }
 

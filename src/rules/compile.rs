@@ -1,7 +1,7 @@
 //! Rule → OpenFlow 1.1 FLOW_MODs (§A.3.4.1) for the VIFs of one bridge.
 //!
 //! One flow per endpoint, direction and clause (a service has several clauses, a
-//! port range one per port, since the standard match (§A.2.3) has no port masks):
+//! port range one per masked block of [`PortRange::masked`]):
 //!
 //! * `from` (sent by the VIF): `in_port=ofport, dl_src=mac` + protocol fields +
 //!   `nw_dst=ipRange` + `tp_dst=port` (+ `tp_src=sourcePort`);
@@ -10,7 +10,14 @@
 //!
 //! That is `portSide` `destination`, the default. `local` (the VIF's own port) puts
 //! `port` in `tp_src` on `from` flows; `remote` (the other side's) puts it in
-//! `tp_src` on `to` flows; `either` makes both flows per port, local first.
+//! `tp_src` on `to` flows; `either` makes both flows per block, local first.
+//!
+//! A single port (and an exact block of a range) is OF1.1's standard match, as
+//! ever. A block of several ports has no form there (§A.2.3 has no port masks):
+//! its flow carries an `OFPMT_OXM` match with a masked `tcp_dst`/`udp_dst`, which
+//! Open vSwitch accepts in an OF1.1 FLOW_MOD and dumps back as NXM; the reconcile
+//! keys both the same ([`super::table::MatchKey`]). 1000–2000 is 8 flows, any
+//! range at most 30.
 //!
 //! An allow outputs to NORMAL; a deny has no instructions, which drops (§A.2.4;
 //! also what `ovs-ofctl` sends for `actions=drop`, so the two compare equal byte
@@ -27,14 +34,18 @@
 use serde_json::Value;
 use std::net::Ipv4Addr;
 
+use super::port_mask::MaskedPort;
+#[cfg(doc)]
+use super::rule::PortRange;
 use super::rule::{
     kind, plain_ipv4, unicast_mac, Direction, PortSide, Protocol, Rule, RuleError, ERR_INVALID_ARG_TYPE,
     ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE, MAX_OFPORT,
 };
 use crate::openflow::action::Action;
 use crate::openflow::flow::{FlowMod, FlowModCommand, FlowModFlags};
-use crate::openflow::flow_match::Match;
+use crate::openflow::flow_match::{Match, VID_ANY, VID_NONE};
 use crate::openflow::instruction::Instruction;
+use crate::openflow::nxm::{Dialect, Field, MatchField, NxmMatch, Value as NxValue};
 use crate::openflow::types::{GroupNo, MacAddr, Masked, PortNo, NO_BUFFER};
 
 /// Ethertype of IPv4.
@@ -43,6 +54,10 @@ pub const ETH_TYPE_IP: u16 = 0x0800;
 pub const ETH_TYPE_ARP: u16 = 0x0806;
 /// IP protocol number of ICMP.
 pub const IP_PROTO_ICMP: u8 = 1;
+/// IP protocol number of TCP.
+const IP_PROTO_TCP: u8 = 6;
+/// IP protocol number of UDP.
+const IP_PROTO_UDP: u8 = 17;
 
 /// A VIF as seen on one bridge.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,12 +126,13 @@ pub fn parse_endpoints(v: &Value) -> Result<Vec<Endpoint>, RuleError> {
 }
 
 /// The protocol part of one flow: what `tcp`/`udp`/`icmp`/... fix in the match.
+/// `tp_src`/`tp_dst` are the ICMP type and code for ICMP (always exact).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Clause {
     dl_type: Option<u16>,
     nw_proto: Option<u8>,
-    tp_src: Option<u16>,
-    tp_dst: Option<u16>,
+    tp_src: Option<MaskedPort>,
+    tp_dst: Option<MaskedPort>,
 }
 
 const ANY: Clause = Clause { dl_type: None, nw_proto: None, tp_src: None, tp_dst: None };
@@ -130,7 +146,7 @@ enum Tp {
     Dst,
 }
 
-/// The fields `port` goes in, one flow each, for traffic sent by the VIF
+/// The fields `port` goes in, one flow per block each, for traffic sent by the VIF
 /// (`Direction::From`) or delivered to it (`Direction::To`).
 fn port_fields(side: PortSide, way: Direction) -> &'static [Tp] {
     let from = way == Direction::From;
@@ -145,24 +161,27 @@ fn port_fields(side: PortSide, way: Direction) -> &'static [Tp] {
     }
 }
 
-/// One clause per (protocol, port, port field) the rule covers, for traffic going
-/// `way` (`From` or `To`).
+/// One clause per (protocol, port block, port field, source port block) the rule
+/// covers, for traffic going `way` (`From` or `To`).
 fn clauses(rule: &Rule, way: Direction) -> Vec<Clause> {
-    let l4 = |proto: u8, port: Option<u16>| Clause { nw_proto: Some(proto), tp_dst: port, ..IP };
+    let l4 = |proto: u8, port: Option<MaskedPort>| Clause { nw_proto: Some(proto), tp_dst: port, ..IP };
+    let exact = |n: Option<u8>| n.map(|n| MaskedPort::exact(u16::from(n)));
     match rule.protocol {
         Protocol::Any => vec![ANY],
         Protocol::Ip => vec![IP],
         Protocol::Arp => vec![ARP],
         Protocol::Icmp => vec![Clause {
             nw_proto: Some(IP_PROTO_ICMP),
-            tp_src: rule.icmp_type.map(u16::from),
-            tp_dst: rule.icmp_code.map(u16::from),
+            tp_src: exact(rule.icmp_type),
+            tp_dst: exact(rule.icmp_code),
             ..IP
         }],
         Protocol::Tcp | Protocol::Udp => {
             let proto = rule.protocol.transport().map_or(0, |t| t.ip_proto());
-            let ports: Vec<Option<u16>> = rule.port.map_or(vec![None], |r| r.ports().map(Some).collect());
-            let src: Vec<Option<u16>> = rule.source_port.map_or(vec![None], |r| r.ports().map(Some).collect());
+            let ports: Vec<Option<MaskedPort>> =
+                rule.port.map_or(vec![None], |r| r.masked().into_iter().map(Some).collect());
+            let src: Vec<Option<MaskedPort>> =
+                rule.source_port.map_or(vec![None], |r| r.masked().into_iter().map(Some).collect());
             let mut out = Vec::with_capacity(number_of_clauses(rule));
             for p in &ports {
                 for f in port_fields(rule.port_side, way) {
@@ -177,15 +196,16 @@ fn clauses(rule: &Rule, way: Direction) -> Vec<Clause> {
             }
             out
         }
-        Protocol::Service(s) => s.clauses.iter().map(|(t, p)| l4(t.ip_proto(), Some(*p))).collect(),
+        Protocol::Service(s) => s.clauses.iter().map(|(t, p)| l4(t.ip_proto(), Some(MaskedPort::exact(*p)))).collect(),
     }
 }
 
 fn number_of_clauses(rule: &Rule) -> usize {
-    match (rule.protocol, rule.port) {
-        (Protocol::Service(s), _) => s.clauses.len(),
-        (Protocol::Tcp | Protocol::Udp, _) => {
-            rule.port.map_or(1, |r| r.len()) * rule.source_port.map_or(1, |r| r.len()) * rule.port_side.flows_per_port()
+    let blocks = |r: Option<super::rule::PortRange>| r.map_or(1, |r| r.masked().len());
+    match rule.protocol {
+        Protocol::Service(s) => s.clauses.len(),
+        Protocol::Tcp | Protocol::Udp => {
+            blocks(rule.port) * blocks(rule.source_port) * rule.port_side.flows_per_block()
         }
         _ => 1,
     }
@@ -277,9 +297,9 @@ pub fn compile(rule: &Rule, endpoints: &[Endpoint], priority: u16, cookie: u64, 
                 let locked: &[Clause] =
                     if rule.protocol == Protocol::Any { &[IP, ARP] } else { std::slice::from_ref(c) };
                 for ip in &ips {
+                    let from_ip = Match { nw_src: Some(Masked::exact(*ip)), ..base.clone() };
                     for lc in locked {
-                        let m = Match { nw_src: Some(Masked::exact(*ip)), ..with_clause(&base, lc) };
-                        out.push(flow(m));
+                        out.push(flow(with_clause(&from_ip, lc)));
                     }
                 }
             }
@@ -295,8 +315,116 @@ pub fn compile(rule: &Rule, endpoints: &[Endpoint], priority: u16, cookie: u64, 
     out
 }
 
+/// `base` with the clause's fields: OF1.1's standard match when its ports are
+/// exact, else the same fields as an OXM match with the masked ports.
 fn with_clause(base: &Match, c: &Clause) -> Match {
-    Match { dl_type: c.dl_type, nw_proto: c.nw_proto, tp_src: c.tp_src, tp_dst: c.tp_dst, ..base.clone() }
+    let exact = |p: Option<MaskedPort>| p.filter(|p| p.is_exact()).map(|p| p.value);
+    let standard = Match {
+        dl_type: c.dl_type,
+        nw_proto: c.nw_proto,
+        tp_src: exact(c.tp_src),
+        tp_dst: exact(c.tp_dst),
+        ..base.clone()
+    };
+    let (src, dst) = match c.nw_proto {
+        Some(IP_PROTO_UDP) => (Field::UdpSrc, Field::UdpDst),
+        _ => (Field::TcpSrc, Field::TcpDst),
+    };
+    let masked: Vec<MatchField> = [(src, c.tp_src), (dst, c.tp_dst)]
+        .into_iter()
+        .filter_map(|(field, p)| {
+            let p = p.filter(|p| !p.is_exact())?;
+            let (value, mask) = (NxValue::U16(p.value), Some(NxValue::U16(p.mask)));
+            Some(MatchField::Known { field, dialect: Dialect::Oxm, value, mask })
+        })
+        .collect();
+    if masked.is_empty() {
+        standard
+    } else {
+        oxm_match(&standard, masked)
+    }
+}
+
+/// The OXM match (`OFPMT_OXM`) of what the OF1.1 fields of `m` say, plus `beyond`:
+/// fields OF1.1 cannot hold (a masked port...). Canonical order, as ovs-ofctl sends.
+/// The fields a compiled or translated flow uses are converted: in_port, MACs,
+/// VLAN, dl_type, nw_proto (the opcode under ARP), IPv4 or ARP addresses, exact
+/// TCP/UDP ports or ICMP type and code, metadata; never set by [`compile`], ToS
+/// and MPLS have no typed OXM field here and are left out.
+pub fn oxm_match(m: &Match, beyond: Vec<MatchField>) -> Match {
+    let field = |field, value, mask| MatchField::Known { field, dialect: Dialect::Oxm, value, mask };
+    let arp = m.dl_type == Some(ETH_TYPE_ARP);
+    let mut fields = Vec::new();
+    if let Some(p) = m.in_port {
+        fields.push(field(Field::InPort, NxValue::U32(p.0), None));
+    }
+    for (f, mac) in [(Field::EthSrc, &m.dl_src), (Field::EthDst, &m.dl_dst)] {
+        if let Some(mac) = mac {
+            fields.push(field(f, NxValue::Mac(mac.value), mac.mask.map(NxValue::Mac)));
+        }
+    }
+    // OXM_OF_VLAN_VID: OFPVID_PRESENT (0x1000) marks a tag (OpenFlow 1.3.5 §7.2.2.6).
+    match m.dl_vlan {
+        None => {}
+        Some(VID_NONE) => fields.push(field(Field::VlanVid, NxValue::U16(0), None)),
+        Some(VID_ANY) => fields.push(field(Field::VlanVid, NxValue::U16(0x1000), Some(NxValue::U16(0x1000)))),
+        Some(vid) => fields.push(field(Field::VlanVid, NxValue::U16(0x1000 | (vid & 0x0fff)), None)),
+    }
+    if let Some(pcp) = m.dl_vlan_pcp {
+        fields.push(field(Field::VlanPcp, NxValue::U8(pcp), None));
+    }
+    if let Some(t) = m.dl_type {
+        fields.push(field(Field::EthType, NxValue::U16(t), None));
+    }
+    if let Some(p) = m.nw_proto {
+        let op = field(Field::ArpOp, NxValue::U16(u16::from(p)), None);
+        fields.push(if arp { op } else { field(Field::IpProto, NxValue::U8(p), None) });
+    }
+    let (src, dst) = if arp { (Field::ArpSpa, Field::ArpTpa) } else { (Field::Ipv4Src, Field::Ipv4Dst) };
+    for (f, a) in [(src, &m.nw_src), (dst, &m.nw_dst)] {
+        if let Some(a) = a {
+            fields.push(field(f, NxValue::Ipv4(a.value), a.mask.map(NxValue::Ipv4)));
+        }
+    }
+    let ports = match m.nw_proto {
+        Some(IP_PROTO_ICMP) => Some((Field::Icmpv4Type, Field::Icmpv4Code)),
+        Some(IP_PROTO_TCP) => Some((Field::TcpSrc, Field::TcpDst)),
+        Some(IP_PROTO_UDP) => Some((Field::UdpSrc, Field::UdpDst)),
+        _ => None,
+    };
+    if let (Some((fs, fd)), false) = (ports, arp) {
+        let icmp = m.nw_proto == Some(IP_PROTO_ICMP);
+        for (f, p) in [(fs, m.tp_src), (fd, m.tp_dst)] {
+            if let Some(p) = p {
+                // ICMP type and code are 8 bits (OF1.1 carries them in the 16-bit ports).
+                fields.push(field(f, if icmp { NxValue::U8(p as u8) } else { NxValue::U16(p) }, None));
+            }
+        }
+    }
+    if let Some(md) = m.metadata {
+        fields.push(field(Field::Metadata, NxValue::U64(md.value), md.mask.map(NxValue::U64)));
+    }
+    fields.extend(beyond);
+    let mut nxm = NxmMatch { fields };
+    nxm.canonicalize();
+    nxm.to_match()
+}
+
+/// `m` after a change to its OF1.1 fields (an elastic IP's twin of a compiled
+/// flow): a match carried as OXM (masked ports) gets that match rebuilt from the
+/// changed fields and the ones OF1.1 cannot hold, which would otherwise still be
+/// sent as they were before the change. A standard match is returned as it is.
+pub fn with_oxm_resynced(m: Match) -> Match {
+    let Some(Ok(nxm)) = m.nxm() else { return m };
+    let beyond: Vec<MatchField> = nxm
+        .fields
+        .into_iter()
+        .filter(|f| match f {
+            MatchField::Known { field, mask, .. } => !super::table::in_of11_fields(*field, mask.is_some()),
+            MatchField::Unknown { .. } => true,
+        })
+        .collect();
+    oxm_match(&Match { oxm: None, ..m }, beyond)
 }
 
 #[cfg(test)]
@@ -318,6 +446,12 @@ mod tests {
 
     fn text(t: &str) -> FlowMod {
         parse_flow(t, FlowModCommand::ADD).unwrap_or_else(|e| panic!("{t}: {e}"))
+    }
+
+    /// A flow with a masked port, as `parseFlow(t, { extensions: true })` reads it: the
+    /// OF1.1 FLOW_MOD with the OXM match ovs-ofctl sends.
+    fn nx_text(t: &str) -> FlowMod {
+        crate::openflow::text::parse_nx_flow(t).unwrap_or_else(|e| panic!("{t}: {e}")).to_flow_mod(0)
     }
 
     #[test]
@@ -347,8 +481,9 @@ mod tests {
         );
         let both = rule(json!({ "vif": { "uuid": VIF, "mac": "02:00:00:00:00:04" }, "allow": true, "protocol": "udp",
                                  "port": [53, 54], "sourcePort": [1000, 1002], "direction": "to" }));
-        assert_eq!(compile(&both, &[endpoint(4, "02:00:00:00:00:04", &[])], 100, 7, 0).len(), 6);
-        assert_eq!(flow_count(&both, &[endpoint(4, "02:00:00:00:00:04", &[])]), 6);
+        // 2 ports × the source blocks 1000-1001 and 1002.
+        assert_eq!(compile(&both, &[endpoint(4, "02:00:00:00:00:04", &[])], 100, 7, 0).len(), 4);
+        assert_eq!(flow_count(&both, &[endpoint(4, "02:00:00:00:00:04", &[])]), 4);
         let e =
             parse_rule(&json!({ "vif": { "uuid": VIF, "mac": "02:00:00:00:00:04" }, "allow": true, "protocol": "icmp",
                                      "sourcePort": 22, "direction": "to" }))
@@ -462,19 +597,101 @@ mod tests {
     }
 
     #[test]
-    fn port_ranges_expand_one_flow_per_port() {
+    fn port_ranges_compile_to_one_flow_per_masked_block() {
         let r = rule(json!({ "vm": { "uuid": VIF }, "allow": true, "protocol": "tcp", "port": "1000-1010",
                               "direction": "both" }));
         let eps = [endpoint(2, "02:00:00:00:00:02", &["10.0.0.2"]), endpoint(7, "02:00:00:00:00:07", &[])];
         let flows = compile(&r, &eps, 5, 3, 4);
-        assert_eq!(flows.len(), 11 * 2 * 2);
+        // 1000-1007, 1008-1009, 1010: two masked blocks and an exact port, per direction and endpoint.
+        assert_eq!(flows.len(), 3 * 2 * 2);
         assert_eq!(flow_count(&r, &eps), flows.len());
-        let ports: Vec<u16> = flows.iter().take(11).filter_map(|f| f.flow_match.tp_dst).collect();
-        assert_eq!(ports, (1000..=1010).collect::<Vec<_>>());
         assert!(flows.iter().all(|f| f.table_id == 4 && f.cookie == 3 && f.priority == 5));
-        let max =
-            rule(json!({ "pool": true, "allow": false, "protocol": "udp", "port": [1, 256], "direction": "both" }));
-        assert_eq!(compile(&max, &eps, 5, 3, 0).len(), 256 * 2 * 2);
+        let from = "priority=5,cookie=3,table=4,tcp,in_port=2,dl_src=02:00:00:00:00:02,nw_src=10.0.0.2";
+        assert_eq!(
+            flows[..3],
+            [
+                nx_text(&format!("{from},tp_dst=0x3e8/0xfff8,actions=normal")),
+                nx_text(&format!("{from},tp_dst=0x3f0/0xfffe,actions=normal")),
+                text(&format!("{from},tp_dst=1010,actions=normal")),
+            ]
+        );
+        // The exact port keeps the standard match; the blocks are OXM matches.
+        assert_eq!(flows.iter().filter(|f| f.flow_match.oxm.is_some()).count(), 2 * 2 * 2);
+        let udp =
+            rule(json!({ "pool": true, "allow": false, "protocol": "udp", "port": [1, 65535], "direction": "both" }));
+        assert_eq!(compile(&udp, &eps, 5, 3, 0).len(), 16 * 2 * 2, "1-65535: the 16 blocks 1, 2-3, ..., 32768-65535");
+        assert_eq!(flow_count(&udp, &eps), 16 * 2 * 2);
+    }
+
+    /// The range: 8 flows per direction for a deny on one VIF, and the
+    /// flows match exactly the ports 1000-2000 (checked port by port on the match).
+    #[test]
+    fn the_range_1000_to_2000_is_eight_flows_per_direction() {
+        let r = rule(json!({ "vif": { "uuid": VIF, "mac": "02:00:00:00:00:01" }, "allow": false, "protocol": "tcp",
+                              "port": "1000-2000", "direction": "both" }));
+        let eps = [endpoint(3, "02:00:00:00:00:01", &["10.0.0.5"])];
+        let flows = compile(&r, &eps, 100, 7, 0);
+        assert_eq!(flows.len(), 16);
+        assert_eq!(flow_count(&r, &eps), 16);
+        #[rustfmt::skip]
+        let blocks = ["0x3e8/0xfff8", "0x3f0/0xfff0", "0x400/0xfe00", "0x600/0xff00", "0x700/0xff80", "0x780/0xffc0",
+                      "0x7c0/0xfff0", "2000"];
+        let from = "priority=100,cookie=7,tcp,in_port=3,dl_src=02:00:00:00:00:01";
+        let to = "priority=100,cookie=7,tcp,dl_dst=02:00:00:00:00:01";
+        let want: Vec<FlowMod> = [from, to]
+            .iter()
+            .flat_map(|base| {
+                blocks.iter().map(move |b| {
+                    // The exact 2000 is a standard match, the blocks OXM ones.
+                    let t = format!("{base},tp_dst={b},actions=drop");
+                    if b.contains('/') {
+                        nx_text(&t)
+                    } else {
+                        text(&t)
+                    }
+                })
+            })
+            .collect();
+        assert_eq!(flows, want);
+        // What each flow matches, port by port: the masked TLV of the OXM match, or tp_dst.
+        let covers = |f: &FlowMod, port: u16| match f.flow_match.nxm() {
+            Some(Ok(m)) => match m.find(Field::TcpDst) {
+                Some((NxValue::U16(v), Some(NxValue::U16(mask)))) => port & mask == v,
+                other => panic!("{other:?}"),
+            },
+            _ => f.flow_match.tp_dst == Some(port),
+        };
+        for port in 0..=u16::MAX {
+            let n = flows[..8].iter().filter(|f| covers(f, port)).count();
+            assert_eq!(n, usize::from((1000..=2000).contains(&port)), "port {port}");
+        }
+        // A flow of each kind round-trips through the codec.
+        for f in [&flows[0], &flows[7]] {
+            let bytes = crate::openflow::Message::FlowMod(f.clone()).to_bytes().unwrap();
+            let back = crate::openflow::Message::decode(&bytes);
+            assert!(matches!(back, Ok(crate::openflow::Message::FlowMod(g)) if g == *f));
+        }
+    }
+
+    #[test]
+    fn masked_source_ports_and_either_side_multiply_blocks() {
+        let eps = [endpoint(1, "02:00:00:00:00:01", &[])];
+        let both = rule(json!({ "vif": { "uuid": VIF, "mac": "02:00:00:00:00:01" }, "allow": true, "protocol": "udp",
+                                 "port": [53, 54], "sourcePort": "1024-2047", "direction": "to" }));
+        let flows = compile(&both, &eps, 100, 7, 0);
+        let to = "priority=100,cookie=7,udp,dl_dst=02:00:00:00:00:01,tp_src=0x400/0xfc00";
+        assert_eq!(
+            flows,
+            vec![
+                nx_text(&format!("{to},tp_dst=53,actions=normal")),
+                nx_text(&format!("{to},tp_dst=54,actions=normal")),
+            ]
+        );
+        assert_eq!(flow_count(&both, &eps), 2);
+        let either = rule(json!({ "pool": true, "allow": false, "protocol": "tcp", "port": "1000-2000",
+                                  "portSide": "either", "direction": "from" }));
+        assert_eq!(compile(&either, &eps, 100, 7, 0).len(), 16);
+        assert_eq!(flow_count(&either, &eps), 16);
     }
 
     #[test]
@@ -553,7 +770,7 @@ mod tests {
             ]
         );
         assert_eq!(flow_count(&r, &eps), 4);
-        // A range: two flows per port, port by port.
+        // A range: two flows per block, block by block (53 and 54 are exact blocks: 53 is odd).
         let range = rule(json!({ "pool": true, "allow": false, "protocol": "udp", "port": [53, 54],
                                  "portSide": "either", "direction": "from" }));
         let ports: Vec<(Option<u16>, Option<u16>)> =
@@ -608,13 +825,15 @@ mod tests {
         for side in ["destination", "local", "remote", "either"] {
             for direction in ["from", "to", "both"] {
                 for allow in [true, false] {
-                    for (protocol, port) in [("tcp", json!(22)), ("udp", json!([1000, 1003]))] {
+                    for (protocol, port) in
+                        [("tcp", json!(22)), ("udp", json!([1000, 1003])), ("tcp", json!("999-2001"))]
+                    {
                         let r = rule(json!({ "vm": { "uuid": VIF }, "allow": allow, "protocol": protocol,
                                              "port": port, "portSide": side, "direction": direction }));
                         let flows = compile(&r, &eps, 1, 1, 0);
                         let what = format!("{side} {direction} {allow} {protocol} {port}");
                         assert_eq!(flow_count(&r, &eps), flows.len(), "{what}");
-                        let ports = r.port.map_or(1, |p| p.len()) * if side == "either" { 2 } else { 1 };
+                        let ports = r.port.map_or(1, |p| p.masked().len()) * if side == "either" { 2 } else { 1 };
                         let from = if allow { 1 + 2 } else { 2 }; // endpoint 2 has two addresses when locked
                         let want = ports
                             * (if direction != "to" { from } else { 0 } + if direction != "from" { 2 } else { 0 });

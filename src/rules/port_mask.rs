@@ -4,8 +4,8 @@
 //!
 //! The classic decomposition into aligned power-of-two blocks: at most
 //! 2 × 16 − 2 = 30 pairs for any range of 16-bit ports, usually far fewer
-//! (1000–2000 is 8). The rules and security groups compile ranges with it once
-//! they match through NXM/OXM (issue 14).
+//! (1000–2000 is 8). Rules and security-group permissions compile a range with it:
+//! an exact block keeps OF1.1's standard match, the others go in an OXM match.
 
 use super::rule::PortRange;
 
@@ -19,6 +19,16 @@ pub struct MaskedPort {
 }
 
 impl MaskedPort {
+    /// Exactly `port`.
+    pub const fn exact(port: u16) -> Self {
+        MaskedPort { value: port, mask: u16::MAX }
+    }
+
+    /// True when the block is one port (OF1.1's standard match can say it).
+    pub fn is_exact(self) -> bool {
+        self.mask == u16::MAX
+    }
+
     /// Does the block hold `port`?
     pub fn contains(self, port: u16) -> bool {
         port & self.mask == self.value
@@ -26,7 +36,7 @@ impl MaskedPort {
 
     /// `0x3e8/0xfff8` as ovs-ofctl writes a masked port (`1000` when exact).
     pub fn to_ofctl(self) -> String {
-        if self.mask == u16::MAX {
+        if self.is_exact() {
             self.value.to_string()
         } else {
             format!("0x{:x}/0x{:x}", self.value, self.mask)

@@ -5,8 +5,8 @@
 //! (`ERR_INVALID_ARG_TYPE`), a well-typed but wrong value (`ERR_INVALID_ARG_VALUE`)
 //! and a number out of range (`ERR_OUT_OF_RANGE`) each get their own message,
 //! starting with the field (`rule.vif.mac must be ...`). Everything that reaches
-//! [`compile`](super::compile) can be expressed in an OpenFlow 1.1 standard match
-//! (§A.2.3): no IPv6, one transport port per flow.
+//! [`compile`](super::compile) is an OpenFlow 1.1 standard match (§A.2.3), but for
+//! port ranges, which become masked ports in an OXM match: no IPv6.
 //!
 //! `null` is read as "absent" for every key (JS's `undefined` does not survive
 //! JSON, `null` does).
@@ -26,9 +26,6 @@ pub const ERR_INVALID_ARG_VALUE: &str = "ERR_INVALID_ARG_VALUE";
 /// A number outside its range.
 pub const ERR_OUT_OF_RANGE: &str = "ERR_OUT_OF_RANGE";
 
-/// The most ports one rule may cover: OpenFlow 1.1 matches one transport port per
-/// flow (no port masks, §A.2.3), so a range becomes one flow per port.
-pub const MAX_PORTS_PER_RULE: usize = 256;
 /// The largest port number a VIF may have: below `OFPP_MAX` (0xffffff00), where
 /// OpenFlow 1.1's reserved ports begin (§A.2.1).
 pub const MAX_OFPORT: u32 = 0xffff_feff;
@@ -160,7 +157,8 @@ pub struct PortRange {
 }
 
 impl PortRange {
-    /// Number of ports (= flows per direction and endpoint).
+    /// Number of ports. A rule makes one flow per masked block of them
+    /// ([`PortRange::masked`]), not per port.
     pub fn len(self) -> usize {
         usize::from(self.hi - self.lo) + 1
     }
@@ -265,8 +263,8 @@ impl PortSide {
         }
     }
 
-    /// Flows per port, direction and endpoint: 2 for `either`, 1 otherwise.
-    pub fn flows_per_port(self) -> usize {
+    /// Flows per masked port block, direction and endpoint: 2 for `either`, 1 otherwise.
+    pub fn flows_per_block(self) -> usize {
         if self == PortSide::Either {
             2
         } else {
@@ -587,18 +585,6 @@ fn parse_port(field: &str, v: &Value) -> Result<PortRange, RuleError> {
             format_args!("range {}-{} is reversed: the first port must not exceed the second", range.lo, range.hi),
         ));
     }
-    if range.len() > MAX_PORTS_PER_RULE {
-        return Err(range_err(
-            field,
-            format_args!(
-                "range {}-{} has {} ports; a rule may cover at most {MAX_PORTS_PER_RULE}, because OpenFlow 1.1 \
-                 matches one transport port per flow and a range becomes one flow per port",
-                range.lo,
-                range.hi,
-                range.len()
-            ),
-        ));
-    }
     Ok(range)
 }
 
@@ -690,9 +676,9 @@ fn parse_port_side(
             ))
         }
     }
-    let Some(port) = port else {
+    if port.is_none() {
         return Err(value_err("portSide", "needs port: it says which side of the packet rule.port matches"));
-    };
+    }
     if side != PortSide::Destination && source_port.is_some() {
         return Err(value_err(
             "portSide",
@@ -700,21 +686,6 @@ fn parse_port_side(
                 "{} cannot be combined with sourcePort: only portSide destination (the default) can, since \
                  sourcePort already takes the packet's source port",
                 side.name()
-            ),
-        ));
-    }
-    let flows = port.len() * side.flows_per_port();
-    if flows > MAX_PORTS_PER_RULE {
-        return Err(range_err(
-            "port",
-            format_args!(
-                "range {}-{} has {} ports; with portSide {} each port takes two flows (local and remote), so a \
-                 rule may cover at most {} ports ({MAX_PORTS_PER_RULE} flows)",
-                port.lo,
-                port.hi,
-                port.len(),
-                side.name(),
-                MAX_PORTS_PER_RULE / side.flows_per_port()
             ),
         ));
     }
@@ -833,16 +804,6 @@ pub fn parse_rule(v: &Value) -> Result<Rule, RuleError> {
                 return Err(value_err(
                     "sourcePort",
                     format_args!("needs protocol tcp or udp, not {}", protocol.name()),
-                ));
-            }
-            let flows = range.len() * port.map_or(1, |p| p.len());
-            if flows > MAX_PORTS_PER_RULE {
-                return Err(range_err(
-                    "sourcePort",
-                    format_args!(
-                        "with port, makes {flows} port pairs; a rule may cover at most {MAX_PORTS_PER_RULE} \
-                         (OpenFlow 1.1 matches one source and one destination port per flow)"
-                    ),
                 ));
             }
             Some(range)
@@ -1112,7 +1073,6 @@ mod tests {
             (with(json!({ "protocol": "tcp", "port": "1010-1000" })), ERR_INVALID_ARG_VALUE, "port", "rule.port range 1010-1000 is reversed"),
             (with(json!({ "protocol": "tcp", "port": [1] })), ERR_INVALID_ARG_VALUE, "port", "rule.port as an array must be [lo, hi], got 1 elements"),
             (with(json!({ "protocol": "tcp", "port": ["a", 2] })), ERR_INVALID_ARG_TYPE, "port[0]", "rule.port[0] must be an integer, got a string"),
-            (with(json!({ "protocol": "udp", "port": [1000, 1256] })), ERR_OUT_OF_RANGE, "port", "rule.port range 1000-1256 has 257 ports; a rule may cover at most 256, because OpenFlow 1.1 matches one transport port per flow"),
             (with(json!({ "protocol": "icmp", "icmpType": "8" })), ERR_INVALID_ARG_TYPE, "icmpType", "rule.icmpType must be an integer, got a string"),
             (with(json!({ "protocol": "icmp", "icmpType": 256 })), ERR_OUT_OF_RANGE, "icmpType", "rule.icmpType must be 0 to 255, got 256"),
             (with(json!({ "protocol": "tcp", "icmpType": 8 })), ERR_INVALID_ARG_VALUE, "icmpType", "rule.icmpType needs protocol icmp, not tcp (OpenFlow 1.1 matches it in tp_src)"),
@@ -1198,10 +1158,12 @@ mod tests {
     }
 
     #[test]
-    fn port_range_limit_is_inclusive() {
-        let r = ok(with(json!({ "protocol": "tcp", "port": [1000, 1255] })));
-        assert_eq!(r.port.map(PortRange::len), Some(MAX_PORTS_PER_RULE));
-        assert_eq!(r.port.unwrap().ports().last(), Some(1255));
+    fn any_port_range_is_accepted_since_ranges_compile_to_masked_blocks() {
+        let every = ok(with(json!({ "protocol": "tcp", "port": [1, 65535], "sourcePort": "1-65535" })));
+        assert_eq!(every.port, Some(PortRange { lo: 1, hi: 65535 }));
+        assert_eq!(every.source_port.map(PortRange::len), Some(65535));
+        let either = ok(with(json!({ "protocol": "udp", "port": "1000-2000", "portSide": "either" })));
+        assert_eq!((either.port.map(PortRange::len), either.port_side), (Some(1001), PortSide::Either));
     }
 
     #[test]
@@ -1228,8 +1190,6 @@ mod tests {
             (with(json!({ "protocol": "udp", "sourcePort": 53, "portSide": "remote" })), ERR_INVALID_ARG_VALUE, "portSide", "rule.portSide needs port"),
             (tcp(json!({ "sourcePort": 1000, "portSide": "local" })), ERR_INVALID_ARG_VALUE, "portSide", "rule.portSide local cannot be combined with sourcePort"),
             (tcp(json!({ "sourcePort": 1000, "portSide": "Either" })), ERR_INVALID_ARG_VALUE, "portSide", "rule.portSide either cannot be combined with sourcePort"),
-            (tcp(json!({ "port": [1000, 1128], "portSide": "either" })), ERR_OUT_OF_RANGE, "port", "rule.port range 1000-1128 has 129 ports; with portSide either each port takes two flows (local and remote), so a rule may cover at most 128 ports"),
-            (tcp(json!({ "port": [1, 256], "portSide": "either" })), ERR_OUT_OF_RANGE, "port", "rule.port range 1-256 has 256 ports; with portSide either"),
         ];
         for (input, code, field, message) in &cases {
             let e = parse_rule(input).expect_err(&format!("{input} should be refused"));
@@ -1237,8 +1197,8 @@ mod tests {
             assert!(e.message.starts_with(message), "{input}:\n  got  {}\n  want {message}...", e.message);
         }
         // What is let through next to the refusals.
-        assert_eq!(ok(tcp(json!({ "port": [1000, 1127], "portSide": "either" }))).port.map(PortRange::len), Some(128));
-        assert_eq!(ok(tcp(json!({ "port": [1000, 1255], "portSide": "remote" }))).port.map(PortRange::len), Some(256));
+        assert_eq!(ok(tcp(json!({ "port": [1000, 1128], "portSide": "either" }))).port.map(PortRange::len), Some(129));
+        assert_eq!(ok(tcp(json!({ "port": [1, 65535], "portSide": "remote" }))).port.map(PortRange::len), Some(65535));
         let dst = ok(tcp(json!({ "sourcePort": 1000, "portSide": "destination" })));
         assert_eq!((dst.port_side, dst.source_port), (PortSide::Destination, Some(PortRange { lo: 1000, hi: 1000 })));
         assert_eq!(ok(tcp(json!({ "portSide": null }))).port_side, PortSide::Destination, "null is absent");

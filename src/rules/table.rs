@@ -76,7 +76,7 @@ fn value_bytes(v: &NxValue) -> Vec<u8> {
 
 /// Does `Match::decode` (its `apply_oxm`) put this field into the OF1.1 fields?
 /// Transport ports only when exact: a masked one has no OF1.1 form.
-fn in_of11_fields(field: NxField, masked: bool) -> bool {
+pub(crate) fn in_of11_fields(field: NxField, masked: bool) -> bool {
     use NxField::*;
     match field {
         InPort | Metadata | EthSrc | EthDst | EthType | VlanTci | VlanVid | VlanPcp | IpProto | Ipv4Src | Ipv4Dst
@@ -451,15 +451,19 @@ pub struct FlowTable {
 }
 
 /// A DELETE_STRICT of exactly one flow of `cookie` (cookie_mask all ones, so a
-/// flow with the same match under another cookie is left alone).
+/// flow with the same match under another cookie is left alone). The standard
+/// match when it says everything; a match with more (a masked port...) keeps its
+/// NXM/OXM fields as they came, our OXM or the NXM of a dump: Open vSwitch reads
+/// both in an `OFPMT_OXM` match, and strict needs the masks.
 fn delete_strict(cookie: u64, table_id: u8, priority: u16, m: &Match) -> FlowMod {
+    let beyond_of11 = m.oxm.as_ref().is_some_and(|b| has_extensions(&b.0));
     FlowMod {
         cookie,
         cookie_mask: u64::MAX,
         table_id,
         command: FlowModCommand::DELETE_STRICT,
         priority,
-        flow_match: Match { oxm: None, ..m.clone() },
+        flow_match: if beyond_of11 { m.clone() } else { Match { oxm: None, ..m.clone() } },
         ..FlowMod::default()
     }
 }
@@ -802,7 +806,7 @@ mod tests {
 
     use super::*;
     use crate::openflow::stats::StatsReplyBody;
-    use crate::openflow::text::parse_flow;
+    use crate::openflow::text::{parse_flow, parse_nx_flow};
     use crate::openflow::types::hex_decode;
     use crate::rules::compile::{compile, Endpoint};
     use crate::rules::cookie::rule_cookie;
@@ -833,12 +837,26 @@ mod tests {
         rule_cookie(n, 0).unwrap()
     }
 
+    /// The seed deny for each port of `ports` (`"5060"` or `"5060-5062"`), one exact
+    /// flow per port and direction, `from` flows first: standard matches only (a rule
+    /// with the range would compile its blocks to masked OXM matches).
     fn seed_flows(cookie: u64, ports: &str) -> Vec<FlowMod> {
-        let r = parse_rule(&json!({ "pool": true, "allow": false, "protocol": "tcp", "port": ports,
-                                     "ipRange": "192.168.5.55", "direction": "both" }))
-        .unwrap();
+        let (lo, hi) = ports.split_once('-').unwrap_or((ports, ports));
+        let (lo, hi): (u16, u16) = (lo.parse().unwrap(), hi.parse().unwrap());
         let eps = [Endpoint { ofport: 4, mac: "ae:f7:4b:84:6c:8b".parse().unwrap(), ips: vec![] }];
-        compile(&r, &eps, 65527, cookie, 0)
+        let mut out = Vec::new();
+        for direction in ["from", "to"] {
+            for port in lo..=hi {
+                out.extend(compile(&seed_rule(json!(port), direction), &eps, 65527, cookie, 0));
+            }
+        }
+        out
+    }
+
+    fn seed_rule(port: serde_json::Value, direction: &str) -> crate::rules::Rule {
+        parse_rule(&json!({ "pool": true, "allow": false, "protocol": "tcp", "port": port,
+                            "ipRange": "192.168.5.55", "direction": direction }))
+        .unwrap()
     }
 
     #[test]
@@ -933,6 +951,47 @@ mod tests {
         assert_eq!(t3.remove(c(1)).iter().map(|d| d.table_id).collect::<Vec<_>>(), vec![3]);
         t.clear();
         assert!(t.is_empty() && t.cookies().is_empty());
+    }
+
+    /// A rule's range as masked OXM flows: a changed range deletes the old blocks with
+    /// their masks (a DELETE_STRICT without them would miss), and Open vSwitch's NXM
+    /// dump of the flows we sent reads as present.
+    #[test]
+    fn masked_port_flows_are_put_deleted_and_reconciled_with_their_masks() {
+        let eps = [Endpoint { ofport: 4, mac: "ae:f7:4b:84:6c:8b".parse().unwrap(), ips: vec![] }];
+        let range = |ports: &str| compile(&seed_rule(json!(ports), "from"), &eps, 65527, c(1), 0);
+        let mut t = FlowTable::new(0);
+        let first = range("1000-2000");
+        assert_eq!(t.put(c(1), first.clone()).add.len(), 8);
+        let d = t.put(c(1), range("1000-1990"));
+        // 1000-1990 keeps the first six blocks; 0x7c0/0xfff0 (1984-1999) and 2000 go, 1984-1990 comes as three.
+        assert_eq!(d.add.len(), 3);
+        let deleted = |f: &FlowMod| d.delete.iter().any(|del| MatchKey::of(&del.flow_match) == MatchKey::of(&f.flow_match));
+        let kept = first.iter().filter(|f| !deleted(f)).count();
+        assert_eq!((kept, d.delete.len()), (6, 2));
+        let masked_delete = d.delete.iter().find(|del| del.flow_match.oxm.is_some()).expect("the block 0x7c0/0xfff0");
+        assert_eq!(MatchKey::of(&masked_delete.flow_match), MatchKey::of(&first[6].flow_match));
+        let exact_delete = d.delete.iter().find(|del| del.flow_match.oxm.is_none()).expect("the port 2000");
+        assert_eq!(exact_delete.flow_match.tp_dst, Some(2000));
+
+        // The dump OVS 3.1 gives of a masked flow is NXM (class 0x0000): one key with ours.
+        let mut t = FlowTable::new(0);
+        let ours = parse_nx_flow("priority=65527,tcp,tp_dst=0x400/0xfc00,actions=drop").unwrap().to_flow_mod(0);
+        t.put(c(1), vec![ours.clone()]);
+        let row = nicira_rows(include_str!("../../tests/vectors/nicira/of11_oxm.tsv"))
+            .into_iter()
+            .find(|(text, _, _)| text == "tcp,tp_dst=0x400/0xfc00 actions=drop")
+            .expect("the masked port row");
+        let mut dumped = row.2;
+        assert_ne!(dumped.flow_match.oxm, ours.flow_match.oxm, "NXM headers, not our OXM ones");
+        (dumped.cookie, dumped.priority) = (c(1), 65527);
+        let r = t.reconcile(&[dumped.clone()]);
+        assert_eq!((r.per_cookie[0].present, r.add.len(), r.delete.len()), (1, 0, 0));
+        // Not desired any more: deleted strictly, with the dump's own NXM match.
+        t.put(c(1), vec![]);
+        let r = t.reconcile(&[dumped.clone()]);
+        assert_eq!(r.delete.len(), 1);
+        assert_eq!(r.delete[0].flow_match.oxm, dumped.flow_match.oxm);
     }
 
     #[test]
