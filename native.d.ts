@@ -305,9 +305,9 @@ export declare class NativeRuleList {
 export declare class NativeSecurityGroups {
   /**
    * Base rules (ARP, DHCP, deny) under rule number `baseNumber`; each group may
-   * cost at most `flowBudget` flows per VIF.
+   * cost at most `flowBudget` flows per VIF; `stateful`: connection tracking.
    */
-  constructor(baseNumber: number, flowBudget: number)
+  constructor(baseNumber: number, flowBudget: number, stateful?: boolean | undefined | null)
   /**
    * Creates a group under rule number `number`; its view `{ id, name,
    * description, ingress, egress }` as JSON. Throws `SDN_SG_EXISTS`.

@@ -59,6 +59,7 @@ function interfacesText(interfaces) {
 class SecurityGroups {
   #handle
   #native
+  #stateful
   /** The controller hands the same Map while the host's interfaces are unchanged: its text is made once. */
   #interfaces = new WeakMap()
 
@@ -69,10 +70,12 @@ class SecurityGroups {
    */
   constructor(sdn, options) {
     checkController(sdn, ['registerProvider'])
-    const { flowBudget = 1024 } = optionsObject(options)
+    const { flowBudget = 1024, stateful = false } = optionsObject(options)
     if (!Number.isInteger(flowBudget) || flowBudget < 1 || flowBudget > 0xffffffff) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.flowBudget must be a positive integer')
+    if (typeof stateful !== 'boolean') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `options.stateful must be a boolean, got ${describe(stateful)}`)
     this.#handle = sdn.registerProvider(this)
-    this.#native = nativeCall(() => new native.NativeSecurityGroups(this.#handle.allocateNumber('sg:base'), flowBudget))
+    this.#native = nativeCall(() => new native.NativeSecurityGroups(this.#handle.allocateNumber('sg:base'), flowBudget, stateful))
+    this.#stateful = stateful
     // With the controller's stateFile, the groups of the last run come back here.
     const saved = this.#handle.savedState()
     if (saved !== undefined) this.importState(saved)
@@ -81,6 +84,11 @@ class SecurityGroups {
   /** Where the controller's state file keeps this provider's state. */
   get stateKey() {
     return 'securityGroups'
+  }
+
+  /** Connection tracking (options.stateful): replies of allowed connections pass, nothing else does. */
+  get stateful() {
+    return this.#stateful
   }
 
   // ---- groups ----

@@ -16,6 +16,9 @@
 //!   9900 ┐ security groups: the permissions of the group in slot s, at 9900 - s
 //!   9885 ┘ (a VIF is in at most 16 groups)              (src/policy/security_groups.rs)
 //!   9800   security groups: ARP and the DHCP client
+//!   9700   stateful groups: established and related connections, new ones of open egress
+//!   9200   stateful groups: the rest of what was tracked in the VIF's zone: drop
+//!   9150   stateful groups: IPv4 of the VIF -> connection tracking in its zone
 //!   9100   security groups: default deny of what a restricted VIF sends
 //!   9050   security groups: delivered to a VIF in a group -> its ingress verdict
 //!   8000 ┐ XAPI's VIF locking (cookie 0x1): drops what a locked VIF may not send
@@ -69,6 +72,13 @@ impl PriorityBand {
     pub const SECURITY_GROUP_PERMISSIONS: PriorityBand = PriorityBand { min: 9885, max: 9900 };
     /// Security groups: ARP and the DHCP client, both ways.
     pub const SECURITY_GROUP_BASICS: PriorityBand = PriorityBand { min: 9800, max: 9800 };
+    /// Stateful groups: established and related connections; new connections
+    /// when egress is open.
+    pub const SECURITY_GROUP_TRACKED: PriorityBand = PriorityBand { min: 9700, max: 9700 };
+    /// Stateful groups: whatever was tracked in a VIF's zone and nothing above took.
+    pub const SECURITY_GROUP_ZONE_DENY: PriorityBand = PriorityBand { min: 9200, max: 9200 };
+    /// Stateful groups: a VIF's IPv4 traffic to the tracker, in its zone.
+    pub const SECURITY_GROUP_TRACK: PriorityBand = PriorityBand { min: 9150, max: 9150 };
     /// Security groups: the default deny.
     pub const SECURITY_GROUP_DENY: PriorityBand = PriorityBand { min: 9100, max: 9100 };
     /// Security groups: what is delivered to a VIF in a group goes to its ingress
@@ -131,6 +141,9 @@ pub const BANDS: &[NamedBand] = &[
     NamedBand { owner: "elastic IPs", band: PriorityBand::ELASTIC_IPS },
     NamedBand { owner: "security groups: permissions", band: PriorityBand::SECURITY_GROUP_PERMISSIONS },
     NamedBand { owner: "security groups: ARP and DHCP", band: PriorityBand::SECURITY_GROUP_BASICS },
+    NamedBand { owner: "stateful groups: tracked connections", band: PriorityBand::SECURITY_GROUP_TRACKED },
+    NamedBand { owner: "stateful groups: rest of a zone", band: PriorityBand::SECURITY_GROUP_ZONE_DENY },
+    NamedBand { owner: "stateful groups: to the tracker", band: PriorityBand::SECURITY_GROUP_TRACK },
     NamedBand { owner: "security groups: default deny", band: PriorityBand::SECURITY_GROUP_DENY },
     NamedBand { owner: "security groups: to the ingress verdict", band: PriorityBand::SECURITY_GROUP_INGRESS },
     NamedBand { owner: "XAPI VIF locking", band: PriorityBand::XAPI_VIF_LOCKING },

@@ -57,13 +57,13 @@ pub struct NativeSecurityGroups {
 #[napi]
 impl NativeSecurityGroups {
     /// Base rules (ARP, DHCP, deny) under rule number `baseNumber`; each group may
-    /// cost at most `flowBudget` flows per VIF.
+    /// cost at most `flowBudget` flows per VIF; `stateful`: connection tracking.
     #[napi(constructor)]
-    pub fn new(base_number: f64, flow_budget: u32) -> Result<Self, JsError> {
+    pub fn new(base_number: f64, flow_budget: u32, stateful: Option<bool>) -> Result<Self, JsError> {
         guard(|| {
             let core =
                 SecurityGroups::new(number_of(base_number, "baseNumber")?, flow_budget as usize).map_err(sg_error)?;
-            Ok(NativeSecurityGroups { core })
+            Ok(NativeSecurityGroups { core: core.with_stateful(stateful.unwrap_or(false)) })
         })
     }
 

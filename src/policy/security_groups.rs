@@ -624,6 +624,10 @@ pub struct Attachment {
     pub vif: Vif,
     /// Group ids; slot `s` gets priority `9900 - s`.
     pub groups: Vec<String>,
+    /// Its connection-tracking zone (stateful groups): 1 or more, no other VIF's.
+    /// Kept for as long as the VIF is in a group, and saved with the state, so its
+    /// tracked connections survive a restart.
+    pub zone: u16,
 }
 
 /// A rule derived for a VIF: which cookie it goes under, at what priority.
@@ -699,20 +703,29 @@ impl<'a> MemberAddresses<'a> {
 /// [`PriorityBand`]'s module doc): what the VIF sends is judged in `table_id` and,
 /// when allowed, goes on to the receiver's ingress verdict in `table_id + 1`
 /// instead of being delivered; what is delivered to it is judged there.
-fn compile_staged(d: &DerivedRule, endpoints: &[Endpoint], table_id: u8) -> Vec<FlowMod> {
+///
+/// With a conntrack `zone` (stateful groups), a permission's flows take new
+/// connections tracked in that zone and commit them (`conntrack::permission`).
+fn compile_staged(d: &DerivedRule, endpoints: &[Endpoint], table_id: u8, zone: Option<u16>) -> Vec<FlowMod> {
     let part = |direction: Direction| Rule { direction, ..d.rule.clone() };
+    let tracked = |f: FlowMod, stage| match zone {
+        Some(z) if d.rule.allow && !d.unlocked && d.priority >= PriorityBand::SECURITY_GROUP_PERMISSIONS.min() => {
+            conntrack::permission(f, z, stage, table_id)
+        }
+        _ => f,
+    };
     let mut flows = Vec::new();
     if d.rule.direction.includes_from() {
-        let mut sent = compile(&part(Direction::From), endpoints, d.priority, d.cookie, table_id);
-        if d.rule.allow {
-            for f in &mut sent {
+        for mut f in compile(&part(Direction::From), endpoints, d.priority, d.cookie, table_id) {
+            if d.rule.allow {
                 f.instructions = vec![Instruction::GotoTable { table_id: table_id + 1 }];
             }
+            flows.push(tracked(f, Stage::Egress));
         }
-        flows.extend(sent);
     }
     if d.rule.direction.includes_to() {
-        flows.extend(compile(&part(Direction::To), endpoints, d.priority, d.cookie, table_id + 1));
+        let delivered = compile(&part(Direction::To), endpoints, d.priority, d.cookie, table_id + 1);
+        flows.extend(delivered.into_iter().map(|f| tracked(f, Stage::Ingress)));
     }
     flows
 }
@@ -745,6 +758,8 @@ pub struct SecurityGroups {
     base_number: u64,
     base_cookie: u64,
     flow_budget: usize,
+    /// Stateful groups (connection tracking, see `conntrack`).
+    stateful: bool,
 }
 
 /// The cookie of rule number `number` (generation 0), the number checked.
@@ -778,7 +793,27 @@ impl SecurityGroups {
             base_number,
             base_cookie: cookie_of(base_number, "baseNumber")?,
             flow_budget,
+            stateful: false,
         })
+    }
+
+    /// The same, stateful or not (see the `conntrack` module): set once, before
+    /// anything is attached.
+    pub fn with_stateful(self, stateful: bool) -> Self {
+        SecurityGroups { stateful, ..self }
+    }
+
+    /// Whether the groups are stateful.
+    pub fn is_stateful(&self) -> bool {
+        self.stateful
+    }
+
+    /// The lowest zone no attachment has.
+    fn free_zone(&self) -> Result<u16, SgError> {
+        let used: HashSet<u16> = self.attachments.iter().map(|a| a.zone).collect();
+        (1..=u16::MAX)
+            .find(|z| !used.contains(z))
+            .ok_or_else(|| range_err(format!("at most {} VIFs may be in groups", u16::MAX)))
     }
 
     /// The groups, in creation order.
@@ -953,12 +988,15 @@ impl SecurityGroups {
         }
         self.transaction(|sg| {
             for vif in vifs {
-                let a = Attachment { vif, groups: ids.clone() };
-                match sg.by_vif.get(&a.vif.uuid) {
-                    Some(&i) => sg.attachments[i] = a,
+                match sg.by_vif.get(&vif.uuid) {
+                    Some(&i) => {
+                        let zone = sg.attachments[i].zone;
+                        sg.attachments[i] = Attachment { vif, groups: ids.clone(), zone };
+                    }
                     None => {
-                        sg.by_vif.insert(a.vif.uuid.clone(), sg.attachments.len());
-                        sg.attachments.push(a);
+                        let zone = sg.free_zone()?;
+                        sg.by_vif.insert(vif.uuid.clone(), sg.attachments.len());
+                        sg.attachments.push(Attachment { vif, groups: ids.clone(), zone });
                     }
                 }
             }
@@ -993,13 +1031,14 @@ impl SecurityGroups {
     // ---- the one derivation ----
 
     /// The rules group `g` makes on a VIF (target `target`) at `priority`: its
-    /// permissions, and their replies. `restricted`: no group of the VIF keeps
-    /// egress open, so what it sends is checked too.
+    /// permissions, and (stateless) their replies. `restricted`: no group of the
+    /// VIF keeps egress open, so what it sends is checked too.
     fn derive_group(
         g: &Group,
         priority: u16,
         target: &Target,
         restricted: bool,
+        stateful: bool,
         sources: &MemberAddresses<'_>,
         out: &mut Vec<DerivedRule>,
     ) {
@@ -1024,8 +1063,10 @@ impl SecurityGroups {
                 unlocked: false,
             })
         };
+        // Stateful, connection tracking lets replies back: no reply rules.
+        let replies_of = |p: &Permission| if stateful { Vec::new() } else { p.replies() };
         for p in &g.ingress {
-            let (matches, replies) = (p.matches(), p.replies());
+            let (matches, replies) = (p.matches(), replies_of(p));
             for range in sources.of_permission(p) {
                 for c in &matches {
                     add(c, range, Direction::To);
@@ -1041,7 +1082,7 @@ impl SecurityGroups {
             if p.is_all_traffic() {
                 continue; // no rule: egress is open, and it opens no return path
             }
-            let (matches, replies) = (p.matches(), p.replies());
+            let (matches, replies) = (p.matches(), replies_of(p));
             for range in sources.of_permission(p) {
                 if restricted {
                     for c in &matches {
@@ -1097,7 +1138,7 @@ impl SecurityGroups {
         for (slot, g) in groups.iter().enumerate() {
             // At most max_groups_per_vif() slots (attach checks it), all in the band.
             let priority = top.saturating_sub(slot as u16).max(PriorityBand::SECURITY_GROUP_PERMISSIONS.min());
-            Self::derive_group(g, priority, &target, restricted, sources, &mut rules);
+            Self::derive_group(g, priority, &target, restricted, self.stateful, sources, &mut rules);
         }
         self.derive_base(&target, restricted, &mut rules);
         VifRules { egress_restricted: restricted, rules }
@@ -1139,11 +1180,18 @@ impl SecurityGroups {
                     // Before any goto_table to it (the base cookie's flows go first).
                     push(self.base_cookie, vec![stage_default(table_id + 1, self.base_cookie)]);
                 }
-                for d in self.derive_vif(a, &sources).rules {
+                let derived = self.derive_vif(a, &sources);
+                let zone = self.stateful.then_some(a.zone);
+                for d in &derived.rules {
                     let endpoints = if d.unlocked { &unlocked } else { &locked };
-                    push(d.cookie, compile_staged(&d, endpoints, table_id));
+                    push(d.cookie, compile_staged(d, endpoints, table_id, zone));
                 }
-                push(self.base_cookie, vec![to_ingress_verdict(a.vif.mac, table_id, self.base_cookie)]);
+                let mut base = vec![to_ingress_verdict(a.vif.mac, table_id, self.base_cookie)];
+                if let Some(zone) = zone {
+                    let open = !derived.egress_restricted;
+                    base.extend(conntrack::vif_flows(ofport, a.vif.mac, &a.vif.ips, zone, open, table_id, self.base_cookie));
+                }
+                push(self.base_cookie, base);
             }
         }
         Ok(out)
@@ -1165,7 +1213,7 @@ impl SecurityGroups {
             [Endpoint { ofport: 1, mac: probe.mac, ips: (1..=addresses).map(|n| Ipv4Addr::from(n as u32)).collect() }];
         let mut rules = Vec::new();
         let top = PriorityBand::SECURITY_GROUP_PERMISSIONS.max();
-        Self::derive_group(g, top, &probe.target(), true, sources, &mut rules);
+        Self::derive_group(g, top, &probe.target(), true, self.stateful, sources, &mut rules);
         rules.iter().map(|d| flow_count(&d.rule, &endpoint)).sum()
     }
 
@@ -1279,7 +1327,7 @@ impl SecurityGroups {
             }
             out.push_str("{\"vif\":");
             a.vif.write_json(&mut out);
-            out.push_str(",\"groups\":[");
+            let _ = write!(out, ",\"zone\":{},\"groups\":[", a.zone);
             for (j, g) in a.groups.iter().enumerate() {
                 if j > 0 {
                     out.push(',');
@@ -1355,6 +1403,7 @@ impl SecurityGroups {
             }
         }
         let mut restored = SecurityGroups { groups: parsed, ..SecurityGroups::new(1, self.flow_budget)? };
+        restored.stateful = self.stateful;
         for (i, a) in attachments.iter().enumerate() {
             let ids = a["groups"].as_array().map(Vec::as_slice).unwrap_or_default();
             let known = ids.iter().all(|id| id.as_str().is_some_and(|id| restored.groups.iter().any(|g| g.id == id)));
@@ -1363,13 +1412,27 @@ impl SecurityGroups {
             }
             let vif = Vif::parse(&a["vif"], &format!("state.attachments[{i}].vif"))?;
             let groups = ids.iter().filter_map(Value::as_str).map(str::to_owned).collect();
-            let a = Attachment { vif, groups };
+            // A zone the state gives (version 1 states of before stateful groups have
+            // none) is kept; 0 until the others are known, then the lowest free one.
+            let zone = a.get("zone").and_then(Value::as_u64).and_then(|z| u16::try_from(z).ok()).unwrap_or(0);
+            let a = Attachment { vif, groups, zone };
             match restored.by_vif.get(&a.vif.uuid) {
                 Some(&k) => restored.attachments[k] = a,
                 None => {
                     restored.by_vif.insert(a.vif.uuid.clone(), restored.attachments.len());
                     restored.attachments.push(a);
                 }
+            }
+        }
+        let mut seen = HashSet::new();
+        for a in &mut restored.attachments {
+            if !seen.insert(a.zone) {
+                a.zone = 0; // given twice: the later one gets a new zone
+            }
+        }
+        for k in 0..restored.attachments.len() {
+            if restored.attachments[k].zone == 0 {
+                restored.attachments[k].zone = restored.free_zone()?;
             }
         }
         let base_number = match obj.get("baseNumber").map(rule::integer) {
@@ -1386,6 +1449,9 @@ impl SecurityGroups {
         Ok(numbers)
     }
 }
+
+mod conntrack;
+use conntrack::Stage;
 
 #[cfg(test)]
 mod tests;

@@ -415,15 +415,27 @@ pub fn oxm_match(m: &Match, beyond: Vec<MatchField>) -> Match {
 /// changed fields and the ones OF1.1 cannot hold, which would otherwise still be
 /// sent as they were before the change. A standard match is returned as it is.
 pub fn with_oxm_resynced(m: Match) -> Match {
-    let Some(Ok(nxm)) = m.nxm() else { return m };
-    let beyond: Vec<MatchField> = nxm
-        .fields
-        .into_iter()
-        .filter(|f| match f {
-            MatchField::Known { field, mask, .. } => !super::table::in_of11_fields(*field, mask.is_some()),
-            MatchField::Unknown { .. } => true,
-        })
-        .collect();
+    if m.oxm.is_none() {
+        return m;
+    }
+    with_fields(m, Vec::new())
+}
+
+/// `m` with `extra` fields OF1.1 cannot hold (`ct_state`, `ct_zone`...) added to
+/// those it carries already: an OXM match of both.
+pub fn with_fields(m: Match, extra: Vec<MatchField>) -> Match {
+    let mut beyond: Vec<MatchField> = match m.nxm() {
+        Some(Ok(nxm)) => nxm
+            .fields
+            .into_iter()
+            .filter(|f| match f {
+                MatchField::Known { field, mask, .. } => !super::table::in_of11_fields(*field, mask.is_some()),
+                MatchField::Unknown { .. } => true,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    beyond.extend(extra);
     oxm_match(&Match { oxm: None, ..m }, beyond)
 }
 

@@ -639,7 +639,11 @@ fn a_state_of_the_js_implementation_loads_and_exports_the_same() {
     let mut sg = sg();
     let numbers = sg.import_state(&serde_json::from_str(JS_STATE).unwrap()).unwrap();
     assert_eq!(numbers, [2855, 3072, 2634]);
-    assert_eq!(sg.export_state_json(), JS_STATE);
+    // The same, with the conntrack zones it had none of: the lowest free ones.
+    let with_zones = JS_STATE
+        .replace(r#""ips":["10.0.0.2"]},"groups""#, r#""ips":["10.0.0.2"]},"zone":1,"groups""#)
+        .replace(r#""ips":[]},"groups""#, r#""ips":[]},"zone":2,"groups""#);
+    assert_eq!(sg.export_state_json(), with_zones);
     assert_eq!(sg.base_number(), 2634);
     assert_eq!(shown(&sg, V3)[0], "9900 allow tcp port=5432 ip=10.0.0.2/32 to");
     assert_eq!(sg.rules_of(V3).unwrap().rules[0].cookie, cookie(3072));
@@ -653,6 +657,69 @@ fn a_state_of_the_js_implementation_loads_and_exports_the_same() {
         json!({ "id": "sg-00000c00", "name": "db", "description": "", "egress": [],
         "ingress": [{ "protocol": "tcp", "fromPort": 5432, "toPort": 5432, "sourceGroup": "sg-00000b27" }] })
     );
+}
+
+#[test]
+fn zones_are_the_lowest_free_ones_kept_while_attached_and_restored_as_saved() {
+    let mut sg = sg();
+    sg.create_group("g", "", 100).unwrap();
+    sg.attach(&json!([vif(V1, 1, &[]), vif(V2, 2, &[])]), &json!(["g"])).unwrap();
+    let zones = |sg: &SecurityGroups| sg.attachments().iter().map(|a| (a.vif.uuid.clone(), a.zone)).collect::<Vec<_>>();
+    assert_eq!(zones(&sg), [(V1.to_owned(), 1), (V2.to_owned(), 2)]);
+    sg.attach(&vif(V1, 1, &["10.0.0.1"]), &json!(["g"])).unwrap(); // attached again: same zone
+    sg.detach(V2, None).unwrap();
+    sg.attach(&vif(V3, 3, &[]), &json!(["g"])).unwrap();
+    assert_eq!(zones(&sg), [(V1.to_owned(), 1), (V3.to_owned(), 2)]);
+    let saved: Value = serde_json::from_str(&sg.export_state_json()).unwrap();
+    let mut copy = SecurityGroups::new(1, 5).unwrap();
+    copy.import_state(&saved).unwrap();
+    assert_eq!(zones(&copy), zones(&sg));
+    // A zone given twice, or none, gets the lowest free one after the others.
+    let mut twice = saved.clone();
+    twice["attachments"][1]["zone"] = json!(1);
+    copy.import_state(&twice).unwrap();
+    assert_eq!(zones(&copy), [(V1.to_owned(), 1), (V3.to_owned(), 2)]);
+    twice["attachments"][0]["zone"] = json!(9);
+    copy.import_state(&twice).unwrap();
+    assert_eq!(zones(&copy), [(V1.to_owned(), 9), (V3.to_owned(), 1)]);
+}
+
+/// Stateful groups: no reply rules; every permission flow takes new connections
+/// tracked in the VIF's zone and commits them; the budget is still what lands.
+#[test]
+fn stateful_permissions_commit_in_the_vifs_zone_and_cost_what_lands() {
+    let mut sg = sg().with_stateful(true);
+    sg.create_group("app", "", 100).unwrap();
+    sg.authorize("app", Side::Ingress, &json!({ "protocol": "tcp", "fromPort": 22, "toPort": 22, "cidr": "10.10.1.0/24" }))
+        .unwrap();
+    sg.authorize("app", Side::Ingress, &json!({ "protocol": "all", "cidr": "10.20.0.0/16" })).unwrap();
+    sg.revoke("app", Side::Egress, &json!({ "protocol": "all", "cidr": "0.0.0.0/0" })).unwrap();
+    sg.authorize("app", Side::Egress, &json!({ "protocol": "tcp", "fromPort": 1000, "toPort": 2000, "cidr": "0.0.0.0/0" }))
+        .unwrap();
+    sg.attach(&json!([vif(V2, 2, &[]), vif(V1, 1, &["10.0.0.1"])]), &json!(["app"])).unwrap();
+    let permissions: Vec<String> = shown(&sg, V1).into_iter().filter(|r| r.starts_with("9900")).collect();
+    assert_eq!(permissions, [
+        "9900 allow tcp port=22 ip=10.10.1.0/24 to",
+        "9900 allow ip ip=10.20.0.0/16 to",
+        "9900 allow tcp port=1000-2000 from"
+    ], "no reply rules");
+    let out = sg.flows(&bridges(&[("br", &[(V1, 4)])]), 0).unwrap();
+    let group = out.iter().find(|b| b.cookie == cookie(100)).unwrap();
+    assert_eq!(group.flows.len(), sg.group_cost(&sg.groups()[0], 1));
+    for f in &group.flows {
+        let nxm = f.flow_match.nxm().expect("an OXM match").unwrap();
+        assert_eq!(nxm.find(crate::openflow::nxm::Field::CtZone).map(|(v, _)| v.as_u64()), Some(2), "V1 has zone 2");
+        let (state, mask) = nxm.find(crate::openflow::nxm::Field::CtState).unwrap();
+        assert_eq!((state.as_u64(), mask.map(|m| m.as_u64())), (0x21, Some(0x31)), "+new-inv+trk");
+        assert_eq!(f.flow_match.dl_type, Some(crate::rules::compile::ETH_TYPE_IP));
+        let Instruction::ApplyActions { actions } = &f.instructions[0] else { panic!("{f:?}") };
+        let ct = actions[0].nicira().unwrap().unwrap();
+        assert!(matches!(ct, crate::openflow::nx_action::NxAction::Ct(c) if c.flags == 1 && c.zone == crate::openflow::nx_action::CtZone::Immediate(2)));
+    }
+    // The VIF's own: tracking in both stages (8 flows), egress restricted so no blanket commit.
+    let base = out.iter().find(|b| b.cookie == cookie(BASE)).unwrap();
+    let tracked = base.flows.iter().filter(|f| f.flow_match.nxm().is_some_and(|n| n.is_ok_and(|n| n.find(crate::openflow::nxm::Field::CtZone).is_some())));
+    assert_eq!(tracked.count(), 6, "est, rel and the rest of the zone, in each stage");
 }
 
 #[test]
