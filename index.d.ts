@@ -655,7 +655,7 @@ export type SdnErrorCode =
   | 'SDN_VIF_NOT_FOUND' | 'SDN_VM_NOT_FOUND' | 'SDN_NETWORK_NOT_FOUND' | 'SDN_BRIDGE_NOT_FOUND' | 'SDN_NO_SWITCH'
   | 'SDN_SG_EXISTS' | 'SDN_SG_NOT_FOUND' | 'SDN_SG_IN_USE' | 'SDN_SG_DUPLICATE' | 'SDN_SG_PERMISSION_NOT_FOUND'
   | 'SDN_SG_NOT_ATTACHED' | 'SDN_FLOW_BUDGET'
-  | 'SDN_EIP_NOT_FOUND' | 'SDN_EIP_NOT_ASSOCIATED' | 'SDN_EIP_VIF_BUSY' | 'SDN_EIP_POOL_EXHAUSTED' | 'SDN_EIP_POOL_NOT_FOUND' | 'SDN_EIP_STATEFUL_UNSUPPORTED'
+  | 'SDN_EIP_NOT_FOUND' | 'SDN_EIP_NOT_ASSOCIATED' | 'SDN_EIP_VIF_BUSY' | 'SDN_EIP_POOL_EXHAUSTED' | 'SDN_EIP_POOL_NOT_FOUND'
 
 /**
  * Results are per host: keyed by the host id given to `addHost`, one entry per host
@@ -1234,7 +1234,7 @@ export class SecurityGroups implements SdnProvider {
    * `flowBudget` (default 1024): most flows one group may cost per VIF (`SDN_FLOW_BUDGET`).
    * `stateful` (default false): Open vSwitch connection tracking, one zone per VIF: replies
    * of allowed connections pass without reply permissions, a forged reply does not; IPv4
-   * only; not with ElasticIps yet. Registers itself as a provider.
+   * only. Registers itself as a provider.
    */
   constructor(sdn: SdnController, options?: { flowBudget?: number; stateful?: boolean })
   /** Whether the groups are stateful (options.stateful). */
@@ -1269,7 +1269,7 @@ export class SecurityGroups implements SdnProvider {
   /** @internal Provider: flows of the attached VIFs of a host, per bridge. */
   items(hostId: string, interfaces: Map<string, SdnInterface[]>): Map<string, ProviderItem[]>
   /** @internal What a VIF's groups make (`spec`: normalized rule JSON), or null when it is in no group. */
-  rulesOf(vifUuid: string): { egressRestricted: boolean; rules: Array<{ priority: number; spec: string }> } | null
+  rulesOf(vifUuid: string): { egressRestricted: boolean; rules: Array<{ priority: number; spec: string }>; stateful: boolean } | null
 }
 
 // ---------------------------------------------------------------------------

@@ -672,6 +672,8 @@ export interface NativeForeignFilter {
 export interface NativeGroupRules {
   egressRestricted: boolean
   rules: Array<NativeDerivedRule>
+  /** The groups track connections: their two stages judge the private side. */
+  stateful?: boolean
 }
 
 /** An IPv4 prefix read by the API's one grammar ([`crate::net::addr`]). */

@@ -34,6 +34,8 @@ test('items() gives the flows the JS implementation gave, for each scenario (a r
     // Inputs first (the same scenario), then the items.
     const { items, ...inputs } = got[i]
     const { items: wantItems, ...wantInputs } = want[i]
+    // The JS implementation had stateless groups only; rulesOf() says so now.
+    if (wantInputs.groups) wantInputs.groups = { ...wantInputs.groups, stateful: false }
     expect(inputs).toEqual(wantInputs)
     expect(items.map(({ flows, ...rest }) => rest)).toEqual(wantItems.map(({ flows, ...rest }) => rest))
     for (let j = 0; j < items.length; j++) {

@@ -4,12 +4,44 @@
 // netdev-dummy/receive into the userspace datapath's connection tracker, what
 // reaches each port counted, and ofproto/trace --ct-next for the states in between.
 
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
 const { SecurityGroups, ElasticIps } = require('..')
 const { sdnSuite } = require('./sdn-suite.js')
 const { tcpConversation, tcpFrame } = require('../testing/packets.js')
 
 const suite = sdnSuite({ hosts: 1, nports: 4 })
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+let pcapDir
+beforeAll(() => {
+  pcapDir = fs.mkdtempSync(path.join(os.tmpdir(), 'xo-sdn-stateful-'))
+})
+afterAll(() => {
+  if (pcapDir) fs.rmSync(pcapDir, { recursive: true, force: true })
+})
+
+/** The TCP segments a port transmits, from netdev-dummy's tx_pcap (classic pcap, little endian). */
+function capture(port) {
+  const file = path.join(pcapDir, `${port}-${Date.now()}.pcap`)
+  h.vsctl('set', 'Interface', port, `options:tx_pcap=${file}`)
+  return {
+    tcp() {
+      const out = []
+      const b = fs.existsSync(file) ? fs.readFileSync(file) : Buffer.alloc(0)
+      for (let at = 24; at + 16 <= b.length; at += 16 + b.readUInt32LE(at + 8)) {
+        const f = b.subarray(at + 16, at + 16 + b.readUInt32LE(at + 8))
+        if (f.readUInt16BE(12) !== 0x0800 || f[23] !== 6) continue
+        out.push({ src: [...f.subarray(26, 30)].join('.'), sport: f.readUInt16BE(34), dst: [...f.subarray(30, 34)].join('.'), dport: f.readUInt16BE(36) })
+      }
+      return out
+    },
+    stop() {
+      h.vsctl('remove', 'Interface', port, 'options', 'tx_pcap')
+    },
+  }
+}
 
 let h
 beforeEach(() => {
@@ -146,9 +178,39 @@ test('stateful groups: a zone per VIF, kept across export and import; flows equa
   expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
 })
 
-test('stateful groups refuse what they cannot do yet: elastic IPs; and a bad option', async () => {
+test('stateful groups with an elastic IP: connections in and out by the public address, judged and tracked on the private side', async () => {
+  const { sdn, sg } = await blogGroup()
+  const eip = new ElasticIps(sdn, { pools: ['203.0.113.0/28'], internal: ['10.0.0.0/8'], securityGroups: sg })
+  const { publicIp } = eip.allocateAddress()
+  await eip.associateAddress({ uuid: h.vifs[0].uuid, mac: vm.mac(), ip: vm.ip }, publicIp)
+  const wire = capture(h.vifs[3].name)
+  try {
+    const peer = { mac: h.vifs[3].mac, ip: '198.51.100.7' }
+    const frame = (from, to, fields) => tcpFrame({ srcMac: from.mac, dstMac: to.mac, src: from.ip, dst: to.ip, ...fields })
+    const publicSide = { mac: vm.mac(), ip: publicIp } // where the outside sends (ARP for the public address answers the VIF's MAC)
+    const privateSide = { mac: vm.mac(), ip: vm.ip }
+    // http in: the SYN to the public address reaches the VM, its SYN-ACK leaves from the public address.
+    expect(await reaches(4, frame(peer, publicSide, { sport: 50080, dport: 80, seq: 100, flags: 'syn' }), 1)).toBe(true)
+    expect(await reaches(1, frame(privateSide, peer, { sport: 80, dport: 50080, seq: 500, ack: 101, flags: 'syn+ack' }), 4)).toBe(true)
+    expect(await reaches(4, frame(peer, publicSide, { sport: 50080, dport: 80, seq: 101, ack: 501, flags: 'ack' }), 1)).toBe(true)
+    // mysql is not open, by the public address either.
+    expect(await reaches(4, frame(peer, publicSide, { sport: 50081, dport: 3306, seq: 100, flags: 'syn' }), 1)).toBe(false)
+    // https out: leaves from the public address, and its reply to the public address comes back as established.
+    expect(await reaches(1, frame(privateSide, peer, { sport: 40005, dport: 443, seq: 7000, flags: 'syn' }), 4)).toBe(true)
+    expect(await reaches(4, frame(peer, publicSide, { sport: 443, dport: 40005, seq: 9000, ack: 7001, flags: 'syn+ack' }), 1)).toBe(true)
+    const sources = wire.tcp().map((t) => `${t.src}:${t.sport}`)
+    expect(sources).toEqual([`${publicIp}:80`, `${publicIp}:40005`])
+    // One connection per zone lookup, private addresses only.
+    const conns = h.appctl('dpctl/dump-conntrack').split('\n').filter((l) => /sport=(50080|40005)/.test(l))
+    expect(conns).toHaveLength(2)
+    for (const c of conns) expect(c).toMatch(/zone=1,/)
+    expect(conns.join('\n')).not.toContain(publicIp)
+  } finally {
+    wire.stop()
+  }
+})
+
+test('stateful: a bad option is a TypeError', async () => {
   const sdn = suite.controller([h])
-  const sg = new SecurityGroups(sdn, { stateful: true })
-  expect(() => new ElasticIps(sdn, { pools: ['203.0.113.0/28'], securityGroups: sg })).toThrow(expect.objectContaining({ code: 'SDN_EIP_STATEFUL_UNSUPPORTED' }))
   expect(() => new SecurityGroups(sdn, { stateful: 'yes' })).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }))
 })

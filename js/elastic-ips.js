@@ -78,8 +78,6 @@ class ElasticIps {
     checkController(sdn, ['registerProvider'])
     const { pools, internal = [], securityGroups, arpRatePerSec = 20 } = optionsObject(options)
     if (securityGroups !== undefined && (securityGroups === null || typeof securityGroups !== 'object' || typeof securityGroups.rulesOf !== 'function')) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `options.securityGroups must be a SecurityGroups, got ${describe(securityGroups)}`)
-    // Translation inside a tracked connection is not built yet: the twins of stateful permissions would bypass the tracker.
-    if (securityGroups?.stateful === true) throw fail('SDN_EIP_STATEFUL_UNSUPPORTED', 'elastic IPs do not work with stateful security groups yet: create the SecurityGroups with stateful: false')
     if (!Array.isArray(pools) || pools.length === 0) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.pools must be a non-empty array of CIDRs')
     const poolTexts = cidrStrings(pools, 'options.pools')
     if (!Array.isArray(internal)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.internal must be an array of CIDRs')

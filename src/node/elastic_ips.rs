@@ -60,6 +60,8 @@ pub struct NativeDerivedRule {
 pub struct NativeGroupRules {
     pub egress_restricted: bool,
     pub rules: Vec<NativeDerivedRule>,
+    /// The groups track connections: their two stages judge the private side.
+    pub stateful: Option<bool>,
 }
 
 /// An address associated with a VIF.
@@ -214,7 +216,7 @@ fn association(i: usize, a: &NativeAssociation) -> Result<Association, JsError> 
                 let rule = parse_rule(&spec).map_err(|e| err(e.code, format!("{field}.spec: {}", e.message)))?;
                 rules.push((priority, rule));
             }
-            Some(Groups { egress_restricted: g.egress_restricted, rules })
+            Some(Groups { egress_restricted: g.egress_restricted, rules, stateful: g.stateful.unwrap_or(false) })
         }
     };
     Ok(Association { public_ip, cookie, vif_uuid: a.vif.uuid.clone(), mac, private_ip, groups })

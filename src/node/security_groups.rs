@@ -158,7 +158,8 @@ impl NativeSecurityGroups {
             .iter()
             .map(|d| serde_json::json!({ "priority": d.priority, "spec": d.rule.to_json().to_string() }))
             .collect();
-        Some(serde_json::json!({ "egressRestricted": r.egress_restricted, "rules": rules }).to_string())
+        let stateful = self.core.is_stateful();
+        Some(serde_json::json!({ "egressRestricted": r.egress_restricted, "rules": rules, "stateful": stateful }).to_string())
     }
 
     /// The flows of the attached VIFs among `interfacesJson` (`[[bridge, [[vifUuid,

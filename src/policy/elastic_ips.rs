@@ -95,6 +95,23 @@ pub fn priorities() -> Priorities {
     Priorities { arp: band.max(), internal: band.min() + (band.max() - band.min()) / 2, nat: band.min() }
 }
 
+/// Where stateful groups' elastic IPs translate what a VIF sends: in the ingress
+/// stage of the groups (the table after the controller's), below every ingress
+/// verdict (the deny of a VIF in a group is 9100, the way to it 9050), above
+/// the stage's default (0).
+pub fn stage_priorities() -> StagePriorities {
+    StagePriorities { internal: 9015, nat: 9010 }
+}
+
+/// See [`stage_priorities`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StagePriorities {
+    /// Traffic of the VIF to an internal range, untranslated.
+    pub internal: u16,
+    /// The translation of its source address; below `internal`, which must win.
+    pub nat: u16,
+}
+
 /// An IPv4 prefix without host bits: an address pool or an internal range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Cidr {
@@ -231,6 +248,8 @@ pub struct Groups {
     /// The derived rules with their priorities (denies are ignored here: a twin is
     /// made only of what is allowed).
     pub rules: Vec<(u16, Rule)>,
+    /// The groups track connections (see [`ElasticIps::flows`]): no twins then.
+    pub stateful: bool,
 }
 
 /// An associated address placed on a bridge: its flows, and where ARP for it is
@@ -395,6 +414,29 @@ impl ElasticIps {
             translate_all_sent(&mut out);
             return out;
         };
+        if groups.stateful {
+            // The groups judge and track the private side in their two stages: what comes
+            // to the public address is translated, then judged as delivered to the VIF
+            // (the next table); what the VIF sends is judged and tracked first, then
+            // translated on its way out, below every ingress verdict of that stage so
+            // that a VIF in a group on this bridge still judges what reaches it.
+            let next = table_id + 1;
+            let to_private = vec![Action::SetDlDst { dl_addr: vif.mac }, Action::SetNwDst { nw_addr: vif.ip }];
+            out.push(add_flow(
+                table_id,
+                pr.nat,
+                cookie,
+                Match { dl_type: Some(ETH_TYPE_IP), nw_dst: public, ..Match::default() },
+                vec![Instruction::ApplyActions { actions: to_private }, Instruction::GotoTable { table_id: next }],
+            ));
+            let stage = stage_priorities();
+            out.push(flow_mod(next, stage.nat, cookie, sent.clone(), from_vif()));
+            for k in &self.internal {
+                let m = Match { nw_dst: Some(k.to_masked()), ..sent.clone() };
+                out.push(flow_mod(next, stage.internal, cookie, m, vec![normal()]));
+            }
+            return out;
+        }
         // Outbound open (no group restricts egress): translate everything the VIF sends.
         if !groups.egress_restricted {
             translate_all_sent(&mut out);
@@ -510,7 +552,24 @@ mod tests {
 
     fn groups(egress_restricted: bool, rules: &[(u16, Value)]) -> Groups {
         let rules = rules.iter().map(|(p, r)| (*p, parse_rule(r).unwrap_or_else(|e| panic!("{e}")))).collect();
-        Groups { egress_restricted, rules }
+        Groups { egress_restricted, rules, stateful: false }
+    }
+
+    #[test]
+    fn with_stateful_groups_the_translation_goes_round_their_two_stages() {
+        let eip = config(&["10.0.0.0/8"]);
+        let stateful = Groups { stateful: true, ..groups(true, &[(9900, rule(true, "to", "tcp", Some(80), "0.0.0.0/0"))]) };
+        let public: Ipv4Addr = "203.0.113.5".parse().unwrap();
+        let flows = eip.flows(public, &vif(), Some(&stateful), COOKIE, 0);
+        assert_eq!(texts(&flows), ofctl(&[
+            "priority=9990,arp,arp_tpa=203.0.113.5,arp_op=1,actions=CONTROLLER:128",
+            // Translated in, then judged (and tracked) as delivered to the VIF: no twins.
+            "priority=9980,ip,nw_dst=203.0.113.5,actions=mod_dl_dst:02:00:00:00:00:01,mod_nw_dst:10.0.0.1,goto_table:1",
+            // Judged and tracked as sent, then translated out, below the stage's verdicts.
+            "table=1,priority=9010,ip,in_port=4,dl_src=02:00:00:00:00:01,nw_src=10.0.0.1,actions=mod_nw_src:203.0.113.5,NORMAL",
+            "table=1,priority=9015,ip,in_port=4,dl_src=02:00:00:00:00:01,nw_src=10.0.0.1,nw_dst=10.0.0.0/8,actions=NORMAL",
+        ]));
+        assert!(stage_priorities().nat > 0 && stage_priorities().internal < PriorityBand::SECURITY_GROUP_INGRESS.min());
     }
 
     fn rule(allow: bool, direction: &str, protocol: &str, port: Option<u16>, ip_range: &str) -> Value {
@@ -797,6 +856,7 @@ mod tests {
                 |k: &str| v[k].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_owned()).collect::<Vec<_>>();
             let eip = ElasticIps::new(&strs("pools"), &strs("internal")).unwrap();
             let groups = v["groups"].as_object().map(|g| Groups {
+                stateful: false,
                 egress_restricted: g["egressRestricted"].as_bool().unwrap(),
                 rules: g["rules"]
                     .as_array()
