@@ -121,6 +121,7 @@ export interface Hello extends Base {
 export type ErrorType =
   | 'hello_failed' | 'bad_request' | 'bad_action' | 'bad_instruction' | 'bad_match' | 'flow_mod_failed'
   | 'group_mod_failed' | 'port_mod_failed' | 'table_mod_failed' | 'queue_op_failed' | 'switch_config_failed'
+  | 'nx_vendor'
 
 export interface ErrorMsg extends Base {
   type: 'error'
@@ -128,8 +129,10 @@ export interface ErrorMsg extends Base {
   errorType: ErrorType | number
   /** Code name under `errorType` (e.g. `'bad_out_group'`), or the number when unknown. */
   code: string | number
-  /** The start of the offending request, as sent; `decode(data)` reads it when whole. */
+  /** The start of the offending request, as sent; `decode(data)` reads it when whole. For `nx_vendor`, an 8-byte (vendor, type, code) header comes first. */
   data: Bytes
+  /** `nx_vendor` only: Open vSwitch's name of the error (`'NXBAC_CT_DATAPATH_SUPPORT'`, or `'NXET_VENDOR(vendor,type,code)'`). */
+  name?: string
 }
 
 export interface Echo extends Base { type: 'echo_request' | 'echo_reply'; data: Bytes }
@@ -452,6 +455,8 @@ export interface OpenFlowSwitchError extends Error {
   xid: number
   errorType: ErrorType | number
   errorCode: string | number
+  /** An Open vSwitch extension error (`errorType: 'nx_vendor'`) by its name, e.g. `'NXBAC_CT_DATAPATH_SUPPORT'`. */
+  reason?: string
   /** The refused message as the switch echoed it, decoded. */
   offending?: Message
   /** Every refusal of a batch, and how many messages were applied. */
@@ -655,7 +660,7 @@ export type SdnErrorCode =
   | 'SDN_VIF_NOT_FOUND' | 'SDN_VM_NOT_FOUND' | 'SDN_NETWORK_NOT_FOUND' | 'SDN_BRIDGE_NOT_FOUND' | 'SDN_NO_SWITCH'
   | 'SDN_SG_EXISTS' | 'SDN_SG_NOT_FOUND' | 'SDN_SG_IN_USE' | 'SDN_SG_DUPLICATE' | 'SDN_SG_PERMISSION_NOT_FOUND'
   | 'SDN_SG_NOT_ATTACHED' | 'SDN_FLOW_BUDGET'
-  | 'SDN_EIP_NOT_FOUND' | 'SDN_EIP_NOT_ASSOCIATED' | 'SDN_EIP_VIF_BUSY' | 'SDN_EIP_POOL_EXHAUSTED' | 'SDN_EIP_POOL_NOT_FOUND'
+  | 'SDN_EIP_NOT_FOUND' | 'SDN_EIP_NOT_ASSOCIATED' | 'SDN_EIP_VIF_BUSY' | 'SDN_EIP_POOL_EXHAUSTED' | 'SDN_EIP_POOL_NOT_FOUND' | 'SDN_CONNTRACK_UNSUPPORTED'
 
 /**
  * Results are per host: keyed by the host id given to `addHost`, one entry per host

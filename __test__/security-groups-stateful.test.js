@@ -214,3 +214,24 @@ test('stateful: a bad option is a TypeError', async () => {
   const sdn = suite.controller([h])
   expect(() => new SecurityGroups(sdn, { stateful: 'yes' })).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }))
 })
+
+test('a switch whose datapath cannot track connections refuses stateful groups, and the host says why', async () => {
+  // Open vSwitch's own switch for this (dpif/set-dp-features): the datapath reports no ct_state support.
+  h.appctl('dpif/set-dp-features', h.bridge, 'ct_state', 'false')
+  const sdn = suite.controller([h])
+  try {
+    const sg = new SecurityGroups(sdn, { stateful: true })
+    sg.createSecurityGroup('g')
+    const r = await sg.attach(vifOf(1), ['g'])
+    expect(r.hosts[h.name]).toMatchObject({ ok: false, error: { code: 'SDN_CONNTRACK_UNSUPPORTED', host: h.name } })
+    const cause = r.hosts[h.name].error.cause
+    expect([cause.code, cause.reason, cause.offending.type]).toEqual(['OF_SWITCH_ERROR', expect.stringMatching(/^NXB[AM]C_CT_DATAPATH_SUPPORT$/), 'flow_mod'])
+    // No flow that tracks or reads a connection's state landed (the refused ones).
+    expect(h.flowStats().filter((f) => /ct\(|ct_state/.test(`${f.match} ${f.actions}`))).toEqual([])
+  } finally {
+    h.appctl('dpif/set-dp-features', h.bridge, 'ct_state', 'true')
+  }
+  // Tracking back: the next sync installs what was refused.
+  expect((await sdn.sync()).hosts[h.name]).toMatchObject({ ok: true })
+  expect(h.flowStats().filter((f) => /ct\(/.test(f.actions)).length).toBeGreaterThan(0)
+})

@@ -223,15 +223,18 @@ class OpenFlowChannel extends EventEmitter {
 }
 
 function switchError(error, message, index) {
-  const name = `${error.errorType}/${error.code}`
+  // Open vSwitch's extension errors (nx_vendor) carry their own name, and an 8-byte header before the offending bytes.
+  const vendor = error.errorType === 'nx_vendor' && error.data.length >= 8
+  const name = vendor ? error.name : `${error.errorType}/${error.code}`
   return fail('OF_SWITCH_ERROR', `switch refused ${message?.type ?? 'the message'}: ${name}`, {
     index,
     xid: error.xid,
     errorType: error.errorType,
     errorCode: error.code,
+    ...(vendor ? { reason: name } : {}),
     offending: (() => {
       try {
-        return decode(error.data)
+        return decode(vendor ? error.data.subarray(8) : error.data)
       } catch {
         return undefined
       }

@@ -20,7 +20,7 @@
 // deletes last (make-before-break), one barrier per switch.
 
 const native = require('./binding.js')
-const { argError, describe, optionsObject, checkController, isUuidRef, dataReplacer } = require('./options.js')
+const { argError, describe, fail, optionsObject, checkController, isUuidRef, dataReplacer } = require('./options.js')
 const { nativeCall } = require('./errors.js')
 
 // From the one band table (src/control/bands.rs), for callers that show them.
@@ -108,7 +108,7 @@ class SecurityGroups {
   /** Deletes a group no VIF uses and no other group names as sourceGroup. */
   async deleteSecurityGroup(ref) {
     nativeCall(() => this.#native.deleteGroup(groupRef(ref)))
-    return { hosts: await this.#handle.refresh() }
+    return { hosts: await this.#push() }
   }
 
   authorizeIngress(group, permissions) {
@@ -147,7 +147,7 @@ class SecurityGroups {
     const vifsJson = jsonText(Array.isArray(vifs) ? given : given[0], 'vifs')
     const groupsJson = jsonText(Array.from(groups), 'groups')
     nativeCall(() => this.#native.attach(vifsJson, groupsJson))
-    return { hosts: await this.#handle.refresh() }
+    return { hosts: await this.#push() }
   }
 
   /** Removes groups from a VIF (all when `groups` is omitted): a VIF in no group is not filtered. */
@@ -157,10 +157,23 @@ class SecurityGroups {
     const uuid = (typeof vif === 'string' ? vif : vif.uuid).toLowerCase()
     const groupsJson = groups === undefined ? undefined : jsonText(Array.from(groups), 'groups')
     nativeCall(() => this.#native.detach(uuid, groupsJson))
-    return { hosts: await this.#handle.refresh() }
+    return { hosts: await this.#push() }
   }
 
   /** Every group with its permissions and members (VIF uuids). */
+  /** Pushes the groups to every host; a host whose datapath cannot track connections says so. */
+  async #push() {
+    const hosts = await this.#handle.refresh()
+    if (!this.#stateful) return hosts
+    for (const [id, r] of Object.entries(hosts)) {
+      if (r?.ok === false && lacksConntrack(r.error)) {
+        const message = `host ${id}: its datapath has no connection tracking, so stateful groups cannot be installed there (use stateful: false for such hosts)`
+        hosts[id] = { ok: false, error: fail('SDN_CONNTRACK_UNSUPPORTED', message, { host: id, cause: r.error }) }
+      }
+    }
+    return hosts
+  }
+
   describe() {
     return JSON.parse(this.#native.describe())
   }
@@ -205,6 +218,13 @@ class SecurityGroups {
     const json = this.#native.rulesOf(vifUuid)
     return json === null ? null : JSON.parse(json)
   }
+}
+
+/** Open vSwitch refused a ct action or match because its datapath cannot track connections. */
+function lacksConntrack(error) {
+  if (error?.code !== 'OF_SWITCH_ERROR') return false
+  const names = [error.reason, ...(error.errors ?? []).map((e) => e.error?.name)]
+  return names.some((n) => /^NXB[AM]C_CT_DATAPATH_SUPPORT$/.test(n ?? ''))
 }
 
 /** A group reference: its name or id. */
