@@ -680,8 +680,12 @@ export type ServiceName =
 /** Case-insensitive at run time; typed as lower or upper case (`'tcp'`, `'TCP'`, `'SIP'`). */
 type AnyCase<S extends string> = S | Uppercase<S>
 
-/** Every `protocol` a rule accepts: absent, `''`, `'any'` and `'all'` mean all traffic (IPv6 is refused). */
-export type RuleProtocol = AnyCase<'any' | 'all' | 'ip' | 'arp' | 'icmp' | 'tcp' | 'udp' | ServiceName> | ''
+/**
+ * Every `protocol` a rule accepts: absent, `''`, `'any'` and `'all'` mean all traffic
+ * (every ethertype, IPv6 included); `'icmpv6'` (`'icmp6'`) is IPv6's ICMP; `ip`, `tcp`,
+ * `udp` and services are IPv6's with an IPv6 `ipRange`, IPv4's otherwise.
+ */
+export type RuleProtocol = AnyCase<'any' | 'all' | 'ip' | 'arp' | 'icmp' | 'icmpv6' | 'icmp6' | 'tcp' | 'udp' | ServiceName> | ''
 
 /**
  * A port or an inclusive range: `22`, `'22'`, `'1000-1010'` or `[1000, 1010]`, ports
@@ -717,8 +721,10 @@ export type RuleTarget =
 
 /**
  * What a rule matches. `port`/`sourcePort` need tcp or udp; `icmpType`/`icmpCode`
- * (0..255) need icmp; a service fixes its own ports; `ipRange` (the remote side,
- * `a.b.c.d` or `a.b.c.d/n` with no host bits, IPv4 only) needs a protocol.
+ * (0..255) need icmp or icmpv6; a service fixes its own ports; `ipRange` (the remote
+ * side, `a.b.c.d`, `a.b.c.d/n`, or IPv6 `2001:db8::/32`, with no host bits) needs a
+ * protocol. An IPv6 range makes the rule IPv6's (compiled to OXM matches); arp and
+ * icmp take IPv4 ranges only, icmpv6 IPv6 ones.
  */
 export type RuleMatch =
   | {
@@ -736,7 +742,7 @@ export type RuleMatch =
       icmpCode?: never
       ipRange?: string
     }
-  | { protocol: AnyCase<'icmp'>; icmpType?: number; icmpCode?: number; port?: never; sourcePort?: never; ipRange?: string }
+  | { protocol: AnyCase<'icmp' | 'icmpv6' | 'icmp6'>; icmpType?: number; icmpCode?: number; port?: never; sourcePort?: never; ipRange?: string }
   | { protocol: AnyCase<'ip' | 'arp' | ServiceName>; port?: never; sourcePort?: never; icmpType?: never; icmpCode?: never; ipRange?: string }
   | { protocol?: AnyCase<'any' | 'all'> | ''; port?: never; sourcePort?: never; icmpType?: never; icmpCode?: never; ipRange?: '' }
 

@@ -187,6 +187,50 @@ test("a foreign flow with exactly one of our masked matches is a conflict, not o
   }
 })
 
+test('an IPv6 range: deny tcp 22 from 2001:db8::/32 drops IPv6 SSH inside the range only, reads back present', async () => {
+  const h = sb.hosts[0]
+  const vif = vifOf(h, 1)
+  const peer = vifOf(h, 4)
+  const sdn = controller([h])
+  const { rule, hosts } = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'tcp', port: 22, ipRange: '2001:db8::/32', direction: 'both' })
+  expect(rule.ipRange).toBe('2001:db8::/32')
+  expect(hosts[h.name]).toEqual({ ok: true, flows: 2 })
+  expect(ourFlows(h).map((l) => l.replace(/^cookie=\S+ /, ''))).toEqual([
+    `priority=34999,tcp6,dl_dst=${vif.mac},ipv6_src=2001:db8::/32,tp_dst=22 actions=drop`,
+    `priority=34999,tcp6,in_port=1,dl_src=${vif.mac},ipv6_dst=2001:db8::/32,tp_dst=22 actions=drop`,
+  ])
+  const out6 = (dst, port = 22) => `in_port=1,tcp6,dl_src=${vif.mac},dl_dst=${peer.mac},ipv6_src=2001:db8:ffff::1,ipv6_dst=${dst},tp_src=40000,tp_dst=${port}`
+  const in6 = (src, port = 22) => `in_port=4,tcp6,dl_src=${peer.mac},dl_dst=${vif.mac},ipv6_src=${src},ipv6_dst=2001:db8:ffff::1,tp_src=40000,tp_dst=${port}`
+  const cases = [
+    ['out to 2001:db8::5', verdict(h, out6('2001:db8::5')), 'drop'],
+    ['out to 2001:db8:ffff:ffff::9', verdict(h, out6('2001:db8:ffff:ffff::9')), 'drop'],
+    ['in from 2001:db8:1::2', verdict(h, in6('2001:db8:1::2')), 'drop'],
+    ['out to 2001:db9::5 (outside)', verdict(h, out6('2001:db9::5')), 'forward'],
+    ['in from 2001:db7:ffff::2 (outside)', verdict(h, in6('2001:db7:ffff::2')), 'forward'],
+    ['out to 2001:db8::5 port 23', verdict(h, out6('2001:db8::5', 23)), 'forward'],
+    ['IPv4 ssh out', verdict(h, `in_port=1,tcp,dl_src=${vif.mac},dl_dst=${peer.mac},nw_src=10.0.0.1,nw_dst=10.0.0.4,tp_src=40000,tp_dst=22`), 'forward'],
+  ]
+  expect(cases.map(([name, got]) => [name, got])).toEqual(cases.map(([name, , want]) => [name, want]))
+  expect((await sdn.listRules({ vif: vif.uuid })).rules[0].hosts[h.name]).toMatchObject({ state: 'present', expected: 2, present: 2, missing: 0 })
+  expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
+  ofctl13(h, 'del-flows', `table=0,cookie=${rule.cookie}/-1,tcp6,in_port=1`)
+  expect(verdict(h, out6('2001:db8::5'))).toBe('forward')
+  expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 1, removed: 0 })
+  expect(verdict(h, out6('2001:db8::5'))).toBe('drop')
+})
+
+test('icmpv6 with a type: deny echo requests to a VIF, neighbour solicitations still pass', async () => {
+  const h = sb.hosts[0]
+  const vif = vifOf(h, 2)
+  const peer = vifOf(h, 4)
+  const sdn = controller([h])
+  const r = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'icmpv6', icmpType: 128, direction: 'to' })
+  expect(r.hosts[h.name]).toEqual({ ok: true, flows: 1 })
+  const icmp6 = (type, code = 0) => `in_port=4,icmp6,dl_src=${peer.mac},dl_dst=${vif.mac},ipv6_src=fe80::4,ipv6_dst=fe80::2,icmpv6_type=${type},icmpv6_code=${code}`
+  expect([verdict(h, icmp6(128)), verdict(h, icmp6(129)), verdict(h, icmp6(135))]).toEqual(['drop', 'forward', 'forward'])
+  expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
+})
+
 test('deleteRule removes exactly our flows; flows of others (XAPI cookie 0x1, cookie 0) stay', async () => {
   const h = sb.hosts[0]
   const vif = vifOf(h, 1)
@@ -655,7 +699,10 @@ describe('bad input: rejected with its own message, the switch untouched', () =>
     ['direction a number', { vif, allow: true, direction: 1 }, TypeError],
     ['unknown protocol', { vif, allow: true, protocol: 'gopher', direction: 'from' }, TypeError],
     ['protocol a number', { vif, allow: true, protocol: 6, direction: 'from' }, TypeError],
-    ['ipv6 protocol', { vif, allow: true, protocol: 'icmpv6', direction: 'from' }, TypeError],
+    ['ipv6 as a protocol', { vif, allow: true, protocol: 'ipv6', direction: 'from' }, TypeError],
+    ['icmpv6 with an IPv4 range', { vif, allow: true, protocol: 'icmpv6', ipRange: '10.0.0.0/8', direction: 'from' }, TypeError],
+    ['icmp with an IPv6 range', { vif, allow: true, protocol: 'icmp', ipRange: '2001:db8::/32', direction: 'from' }, TypeError],
+    ['IPv6 prefix too long', { vif, allow: true, protocol: 'ip', ipRange: '2001:db8::/129', direction: 'from' }, RangeError],
     ['port 0', { vif, allow: true, protocol: 'tcp', port: 0, direction: 'from' }, RangeError],
     ['port 70000', { vif, allow: true, protocol: 'tcp', port: 70000, direction: 'from' }, RangeError],
     ['port negative', { vif, allow: true, protocol: 'udp', port: -1, direction: 'from' }, RangeError],
@@ -672,7 +719,7 @@ describe('bad input: rejected with its own message, the switch untouched', () =>
     ['bad CIDR', { vif, allow: true, protocol: 'ip', ipRange: '10.0.0.0/33', direction: 'from' }, RangeError],
     ['bad address', { vif, allow: true, protocol: 'ip', ipRange: '10.0.300.0/24', direction: 'from' }, TypeError],
     ['host bits set', { vif, allow: true, protocol: 'ip', ipRange: '10.0.0.1/24', direction: 'from' }, TypeError],
-    ['IPv6 range', { vif, allow: true, protocol: 'ip', ipRange: 'fe80::/64', direction: 'from' }, TypeError],
+    ['IPv6 range with host bits', { vif, allow: true, protocol: 'ip', ipRange: 'fe80::1/64', direction: 'from' }, TypeError],
     ['ipRange without protocol', { vif, allow: true, ipRange: '10.0.0.0/8', direction: 'from' }, TypeError],
     ['ipRange a number', { vif, allow: true, protocol: 'ip', ipRange: 10, direction: 'from' }, TypeError],
     ['icmpType with tcp', { vif, allow: true, protocol: 'tcp', icmpType: 8, direction: 'from' }, TypeError],

@@ -271,7 +271,7 @@ impl Cidr {
 
     /// The rule's `ipRange`: `None` for any address.
     fn ip_range(self) -> Option<IpRange> {
-        (self.prefix > 0).then_some(IpRange { addr: self.addr, prefix: self.prefix })
+        (self.prefix > 0).then_some(IpRange::v4(self.addr, self.prefix))
     }
 }
 
@@ -664,7 +664,7 @@ impl<'a> MemberAddresses<'a> {
                 let (list, seen) = by_group.entry(g.as_str()).or_default();
                 for ip in &a.vif.ips {
                     if seen.insert(*ip) {
-                        list.push(IpRange { addr: *ip, prefix: 32 });
+                        list.push(IpRange::v4(*ip, 32));
                     }
                 }
             }
