@@ -683,7 +683,7 @@ type AnyCase<S extends string> = S | Uppercase<S>
 /**
  * Every `protocol` a rule accepts: absent, `''`, `'any'` and `'all'` mean all traffic
  * (every ethertype, IPv6 included); `'icmpv6'` (`'icmp6'`) is IPv6's ICMP; `ip`, `tcp`,
- * `udp` and services are IPv6's with an IPv6 `ipRange`, IPv4's otherwise.
+ * `udp` and services cover IPv4 and IPv6 without an `ipRange`, one family with one.
  */
 export type RuleProtocol = AnyCase<'any' | 'all' | 'ip' | 'arp' | 'icmp' | 'icmpv6' | 'icmp6' | 'tcp' | 'udp' | ServiceName> | ''
 
@@ -723,8 +723,10 @@ export type RuleTarget =
  * What a rule matches. `port`/`sourcePort` need tcp or udp; `icmpType`/`icmpCode`
  * (0..255) need icmp or icmpv6; a service fixes its own ports; `ipRange` (the remote
  * side, `a.b.c.d`, `a.b.c.d/n`, or IPv6 `2001:db8::/32`, with no host bits) needs a
- * protocol. An IPv6 range makes the rule IPv6's (compiled to OXM matches); arp and
- * icmp take IPv4 ranges only, icmpv6 IPv6 ones.
+ * protocol. The range sets the address family: IPv4 (`0.0.0.0/0` = any IPv4 address)
+ * or IPv6 (`::/0` = any, compiled to OXM matches); without one a rule covers both (its
+ * IPv6 flows are twins of the IPv4 ones). arp and icmp take IPv4 ranges only, icmpv6
+ * IPv6 ones.
  */
 export type RuleMatch =
   | {

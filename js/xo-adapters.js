@@ -207,6 +207,8 @@ function xoRuleId(kind, uuid, key) {
 }
 
 const XO_L4 = ['tcp', 'udp', 'icmp']
+/** Protocols a rule applies to IPv4 and IPv6 alike unless its range names a family. */
+const IPV4_PINNED = ['ip', 'tcp', 'udp']
 
 /**
  * XO's `{ allow, protocol, port, ipRange, direction }` as a controller rule (without
@@ -232,6 +234,8 @@ function legacyRule({ allow, protocol, port, ipRange, direction }, semantics = '
     else if (present(port)) rule.port = port
     return rule
   }
+  // XO 1.4 matched IPv4 only (dl_type 0x0800); a controller rule without a range covers IPv6 too.
+  if (!present(ipRange) && IPV4_PINNED.includes(rule.protocol)) rule.ipRange = '0.0.0.0/0'
   if (typeof dir !== 'string' || !XO_L4.includes(rule.protocol)) {
     rule.direction = dir
     if (present(port)) rule.port = port // the validator names what is wrong

@@ -57,6 +57,15 @@ pub const STATE_VERSION: i128 = 1;
 /// The flow budget of a group per VIF when the caller sets none.
 pub const DEFAULT_FLOW_BUDGET: usize = 1024;
 
+/// A derived rule's range, IPv4 whatever it is: a permission's CIDR is IPv4 (EC2's
+/// 0.0.0.0/0 is every IPv4 address) and so are ARP and the DHCP client, while a
+/// rule without a range would cover IPv6 too. `0.0.0.0/0` says so for protocols
+/// that have both families; the others are IPv4's already.
+fn ipv4_only(protocol: RuleProtocol, range: Option<IpRange>) -> Option<IpRange> {
+    let both_families = matches!(protocol, RuleProtocol::Ip | RuleProtocol::Tcp | RuleProtocol::Udp);
+    range.or_else(|| both_families.then_some(IpRange::v4(Ipv4Addr::UNSPECIFIED, 0)))
+}
+
 /// At most this many groups per VIF: one priority per group slot in the band.
 pub fn max_groups_per_vif() -> usize {
     PriorityBand::SECURITY_GROUP_PERMISSIONS.capacity()
@@ -269,7 +278,7 @@ impl Cidr {
     /// 0.0.0.0/0.
     pub const ANY: Cidr = Cidr { addr: Ipv4Addr::UNSPECIFIED, prefix: 0 };
 
-    /// The rule's `ipRange`: `None` for any address.
+    /// The rule's `ipRange`: `None` for any address (see [`ipv4_only`]).
     fn ip_range(self) -> Option<IpRange> {
         (self.prefix > 0).then_some(IpRange::v4(self.addr, self.prefix))
     }
@@ -968,7 +977,7 @@ impl SecurityGroups {
                     source_port: c.source_port,
                     icmp_type: c.icmp_type,
                     icmp_code: c.icmp_code,
-                    ip_range,
+                    ip_range: ipv4_only(c.protocol, ip_range),
                     direction,
                 },
                 unlocked: false,
@@ -1022,7 +1031,7 @@ impl SecurityGroups {
                     source_port: source_port.map(|p| PortRange { lo: p, hi: p }),
                     icmp_type: None,
                     icmp_code: None,
-                    ip_range: None,
+                    ip_range: ipv4_only(protocol, None),
                     direction,
                 }
             };

@@ -12,6 +12,12 @@
 //! `port` in `tp_src` on `from` flows; `remote` (the other side's) puts it in
 //! `tp_src` on `to` flows; `either` makes both flows per block, local first.
 //!
+//! Address families: a rule with an IPv4 range (`0.0.0.0/0` included), `icmp` or
+//! `arp` is IPv4's; one with an IPv6 range or `icmpv6` IPv6's; `ip`, `tcp`, `udp` and
+//! services without a range are both: each IPv4 flow gets an IPv6 twin (`eth_type`
+//! 0x86dd, always an OXM match, since OF1.1 reads no L3/L4 field under IPv6).
+//! `any` has no ethertype and covers everything at once.
+//!
 //! A single port (and an exact block of a range) is OF1.1's standard match, as
 //! ever. A block of several ports has no form there (§A.2.3 has no port masks):
 //! its flow carries an `OFPMT_OXM` match with a masked `tcp_dst`/`udp_dst`, which
@@ -153,12 +159,17 @@ impl Clause {
     }
 }
 
-/// The address families a rule's IP clauses are compiled for: IPv6 alone with an
-/// IPv6 `ipRange` or protocol `icmpv6`, IPv4 otherwise (`any` matches every
-/// ethertype at once, ARP and ICMP are IPv4's).
+/// The address families (IPv4, IPv6) a rule's clauses are compiled for: the
+/// family of its `ipRange` (`0.0.0.0/0` and `::/0` name one); without one, `ip`,
+/// `tcp`, `udp` and services are both, the IPv6 twin of each clause after it;
+/// `any` matches every ethertype at once, ARP and ICMP are IPv4's, ICMPv6 IPv6's.
 fn families(rule: &Rule) -> (bool, bool) {
-    let ipv6 = rule.protocol == Protocol::Icmpv6 || rule.ip_range.is_some_and(IpRange::is_ipv6);
-    (!ipv6, ipv6)
+    match (rule.ip_range, rule.protocol) {
+        (Some(r), _) => (!r.is_ipv6(), r.is_ipv6()),
+        (None, Protocol::Icmpv6) => (false, true),
+        (None, Protocol::Ip | Protocol::Tcp | Protocol::Udp | Protocol::Service(_)) => (true, true),
+        (None, Protocol::Any | Protocol::Arp | Protocol::Icmp) => (true, false),
+    }
 }
 
 /// A transport port field of the match.
@@ -569,9 +580,9 @@ mod tests {
         );
         let both = rule(json!({ "vif": { "uuid": VIF, "mac": "02:00:00:00:00:04" }, "allow": true, "protocol": "udp",
                                  "port": [53, 54], "sourcePort": [1000, 1002], "direction": "to" }));
-        // 2 ports × the source blocks 1000-1001 and 1002.
-        assert_eq!(compile(&both, &[endpoint(4, "02:00:00:00:00:04", &[])], 100, 7, 0).len(), 4);
-        assert_eq!(flow_count(&both, &[endpoint(4, "02:00:00:00:00:04", &[])]), 4);
+        // 2 ports × the source blocks 1000-1001 and 1002, IPv4 and IPv6 (no range).
+        assert_eq!(compile(&both, &[endpoint(4, "02:00:00:00:00:04", &[])], 100, 7, 0).len(), 8);
+        assert_eq!(flow_count(&both, &[endpoint(4, "02:00:00:00:00:04", &[])]), 8);
         let e =
             parse_rule(&json!({ "vif": { "uuid": VIF, "mac": "02:00:00:00:00:04" }, "allow": true, "protocol": "icmp",
                                      "sourcePort": 22, "direction": "to" }))
@@ -648,18 +659,34 @@ mod tests {
     #[test]
     fn protocols() {
         let eps = [endpoint(2, "02:00:00:00:00:02", &[])];
-        let one = |v: Value| {
+        let all = |v: Value| {
             let mut base = json!({ "network": { "uuid": VIF }, "allow": false, "direction": "to" });
             for (k, x) in v.as_object().unwrap() {
                 base[k] = x.clone();
             }
-            let flows = compile(&rule(base), &eps, 5, 3, 0);
+            compile(&rule(base), &eps, 5, 3, 0)
+        };
+        let one = |v: Value| {
+            let flows = all(v);
             assert_eq!(flows.len(), 1);
             flows.into_iter().next().unwrap()
         };
         let p = "priority=5,cookie=3,dl_dst=02:00:00:00:00:02";
         assert_eq!(one(json!({})), text(&format!("{p},actions=drop")));
-        assert_eq!(one(json!({ "protocol": "ip" })), text(&format!("{p},ip,actions=drop")));
+        assert_eq!(one(json!({ "protocol": "ip", "ipRange": "0.0.0.0/0" })), text(&format!("{p},ip,actions=drop")));
+        // No range: both families, the IPv6 twin after.
+        assert_eq!(
+            all(json!({ "protocol": "ip" })),
+            [text(&format!("{p},ip,actions=drop")), nx_text(&format!("{p},ipv6,actions=drop"))]
+        );
+        assert_eq!(
+            all(json!({ "protocol": "tcp" })),
+            [text(&format!("{p},tcp,actions=drop")), nx_text(&format!("{p},tcp6,actions=drop"))]
+        );
+        assert_eq!(
+            all(json!({ "protocol": "udp", "port": 53 })),
+            [text(&format!("{p},udp,tp_dst=53,actions=drop")), nx_text(&format!("{p},udp6,tp_dst=53,actions=drop"))]
+        );
         assert_eq!(
             one(json!({ "protocol": "arp", "ipRange": "10.0.0.0/8" })),
             text(&format!("{p},arp,arp_spa=10.0.0.0/8,actions=drop"))
@@ -669,8 +696,7 @@ mod tests {
             one(json!({ "protocol": "icmp", "icmpType": 8, "icmpCode": 0 })),
             text(&format!("{p},icmp,icmp_type=8,icmp_code=0,actions=drop"))
         );
-        assert_eq!(one(json!({ "protocol": "tcp" })), text(&format!("{p},tcp,actions=drop")));
-        assert_eq!(one(json!({ "protocol": "udp", "port": 53 })), text(&format!("{p},udp,tp_dst=53,actions=drop")));
+        assert_eq!(one(json!({ "protocol": "tcp", "ipRange": "0.0.0.0/0" })), text(&format!("{p},tcp,actions=drop")));
     }
 
     #[test]
@@ -680,14 +706,19 @@ mod tests {
         let p = "priority=5,cookie=3,dl_dst=02:00:00:00:00:02";
         assert_eq!(
             flows,
-            vec![text(&format!("{p},udp,tp_dst=53,actions=drop")), text(&format!("{p},tcp,tp_dst=53,actions=drop"))]
+            vec![
+                text(&format!("{p},udp,tp_dst=53,actions=drop")),
+                text(&format!("{p},tcp,tp_dst=53,actions=drop")),
+                nx_text(&format!("{p},udp6,tp_dst=53,actions=drop")),
+                nx_text(&format!("{p},tcp6,tp_dst=53,actions=drop")),
+            ]
         );
     }
 
     #[test]
     fn port_ranges_compile_to_one_flow_per_masked_block() {
         let r = rule(json!({ "vm": { "uuid": VIF }, "allow": true, "protocol": "tcp", "port": "1000-1010",
-                              "direction": "both" }));
+                              "ipRange": "0.0.0.0/0", "direction": "both" }));
         let eps = [endpoint(2, "02:00:00:00:00:02", &["10.0.0.2"]), endpoint(7, "02:00:00:00:00:07", &[])];
         let flows = compile(&r, &eps, 5, 3, 4);
         // 1000-1007, 1008-1009, 1010: two masked blocks and an exact port, per direction and endpoint.
@@ -705,8 +736,8 @@ mod tests {
         );
         // The exact port keeps the standard match; the blocks are OXM matches.
         assert_eq!(flows.iter().filter(|f| f.flow_match.oxm.is_some()).count(), 2 * 2 * 2);
-        let udp =
-            rule(json!({ "pool": true, "allow": false, "protocol": "udp", "port": [1, 65535], "direction": "both" }));
+        let udp = rule(json!({ "pool": true, "allow": false, "protocol": "udp", "port": [1, 65535],
+                                "ipRange": "0.0.0.0/0", "direction": "both" }));
         assert_eq!(compile(&udp, &eps, 5, 3, 0).len(), 16 * 2 * 2, "1-65535: the 16 blocks 1, 2-3, ..., 32768-65535");
         assert_eq!(flow_count(&udp, &eps), 16 * 2 * 2);
     }
@@ -719,20 +750,21 @@ mod tests {
                               "port": "1000-2000", "direction": "both" }));
         let eps = [endpoint(3, "02:00:00:00:00:01", &["10.0.0.5"])];
         let flows = compile(&r, &eps, 100, 7, 0);
-        assert_eq!(flows.len(), 16);
-        assert_eq!(flow_count(&r, &eps), 16);
+        // No range: IPv4 and IPv6, 8 blocks each, per direction.
+        assert_eq!(flows.len(), 32);
+        assert_eq!(flow_count(&r, &eps), 32);
         #[rustfmt::skip]
         let blocks = ["0x3e8/0xfff8", "0x3f0/0xfff0", "0x400/0xfe00", "0x600/0xff00", "0x700/0xff80", "0x780/0xffc0",
                       "0x7c0/0xfff0", "2000"];
         let from = "priority=100,cookie=7,tcp,in_port=3,dl_src=02:00:00:00:00:01";
         let to = "priority=100,cookie=7,tcp,dl_dst=02:00:00:00:00:01";
-        let want: Vec<FlowMod> = [from, to]
+        let want: Vec<FlowMod> = [from, &from.replace("tcp", "tcp6"), to, &to.replace("tcp", "tcp6")]
             .iter()
             .flat_map(|base| {
                 blocks.iter().map(move |b| {
-                    // The exact 2000 is a standard match, the blocks OXM ones.
+                    // The exact 2000 is a standard match, the blocks and IPv6 OXM ones.
                     let t = format!("{base},tp_dst={b},actions=drop");
-                    if b.contains('/') {
+                    if b.contains('/') || base.contains("tcp6") {
                         nx_text(&t)
                     } else {
                         text(&t)
@@ -765,7 +797,7 @@ mod tests {
     fn masked_source_ports_and_either_side_multiply_blocks() {
         let eps = [endpoint(1, "02:00:00:00:00:01", &[])];
         let both = rule(json!({ "vif": { "uuid": VIF, "mac": "02:00:00:00:00:01" }, "allow": true, "protocol": "udp",
-                                 "port": [53, 54], "sourcePort": "1024-2047", "direction": "to" }));
+                                 "port": [53, 54], "sourcePort": "1024-2047", "ipRange": "0.0.0.0/0", "direction": "to" }));
         let flows = compile(&both, &eps, 100, 7, 0);
         let to = "priority=100,cookie=7,udp,dl_dst=02:00:00:00:00:01,tp_src=0x400/0xfc00";
         assert_eq!(
@@ -777,7 +809,7 @@ mod tests {
         );
         assert_eq!(flow_count(&both, &eps), 2);
         let either = rule(json!({ "pool": true, "allow": false, "protocol": "tcp", "port": "1000-2000",
-                                  "portSide": "either", "direction": "from" }));
+                                  "portSide": "either", "ipRange": "0.0.0.0/0", "direction": "from" }));
         assert_eq!(compile(&either, &eps, 100, 7, 0).len(), 16);
         assert_eq!(flow_count(&either, &eps), 16);
     }
@@ -965,7 +997,7 @@ mod tests {
         assert_eq!(flow_count(&r, &eps), 4);
         // A range: two flows per block, block by block (53 and 54 are exact blocks: 53 is odd).
         let range = rule(json!({ "pool": true, "allow": false, "protocol": "udp", "port": [53, 54],
-                                 "portSide": "either", "direction": "from" }));
+                                 "portSide": "either", "ipRange": "0.0.0.0/0", "direction": "from" }));
         let ports: Vec<(Option<u16>, Option<u16>)> =
             compile(&range, &eps, 100, 7, 0).iter().map(|f| (f.flow_match.tp_src, f.flow_match.tp_dst)).collect();
         assert_eq!(ports, vec![(Some(53), None), (None, Some(53)), (Some(54), None), (None, Some(54))]);
@@ -1022,7 +1054,8 @@ mod tests {
                         [("tcp", json!(22)), ("udp", json!([1000, 1003])), ("tcp", json!("999-2001"))]
                     {
                         let r = rule(json!({ "vm": { "uuid": VIF }, "allow": allow, "protocol": protocol,
-                                             "port": port, "portSide": side, "direction": direction }));
+                                             "port": port, "portSide": side, "ipRange": "0.0.0.0/0",
+                                             "direction": direction }));
                         let flows = compile(&r, &eps, 1, 1, 0);
                         let what = format!("{side} {direction} {allow} {protocol} {port}");
                         assert_eq!(flow_count(&r, &eps), flows.len(), "{what}");

@@ -182,9 +182,9 @@ impl PortRange {
 pub struct IpRange {
     /// Network address.
     pub addr: IpAddr,
-    /// Prefix length: 1..=32 for IPv4 (`0.0.0.0/0` is any address, never stored:
-    /// a rule without a range); 0..=128 for IPv6, where `::/0` is kept, as it is what
-    /// makes the rule IPv6's.
+    /// Prefix length: 0..=32 for IPv4, 0..=128 for IPv6. `/0` is any address of
+    /// its family: `0.0.0.0/0` keeps a rule IPv4's and `::/0` makes it IPv6's, where
+    /// no range at all covers both families.
     pub prefix: u8,
 }
 
@@ -200,9 +200,12 @@ impl IpRange {
     }
 
     /// The canonical IPv4 match value: exact for /32, masked otherwise (§A.2.3);
-    /// `None` for IPv6.
+    /// `None` for IPv6 and for `0.0.0.0/0` (no address field).
     pub fn ipv4_match(self) -> Option<Masked<Ipv4Addr>> {
         let IpAddr::V4(addr) = self.addr else { return None };
+        if self.prefix == 0 {
+            return None;
+        }
         Some(if self.prefix >= 32 {
             Masked::exact(addr)
         } else {
@@ -659,7 +662,7 @@ fn parse_ip_range(v: &Value) -> Result<Option<IpRange>, RuleError> {
         let net = Ipv4Addr::from(u32::from(addr) & mask);
         return Err(value_err("ipRange", format_args!("{s} has host bits set; did you mean {net}/{prefix}?")));
     }
-    Ok((prefix > 0).then_some(IpRange::v4(addr, prefix)))
+    Ok(Some(IpRange::v4(addr, prefix)))
 }
 
 /// The IPv6 part of [`parse_ip_range`]: `2001:db8::/32`, `fe80::1` (a /128).
@@ -878,6 +881,8 @@ pub fn parse_rule(v: &Value) -> Result<Rule, RuleError> {
         None => None,
         Some(r) => parse_ip_range(r)?,
     };
+    // `any` has no ethertype, hence no family: 0.0.0.0/0 with it is no range at all.
+    let ip_range = ip_range.filter(|r| !(protocol == Protocol::Any && *r == IpRange::v4(Ipv4Addr::UNSPECIFIED, 0)));
     if ip_range.is_some() && protocol == Protocol::Any {
         return Err(value_err("ipRange", "needs a protocol: ip, arp, icmp, icmpv6, tcp, udp or a service"));
     }
@@ -1365,7 +1370,9 @@ mod tests {
         ] {
             assert_eq!(ok(with(range(given))).ip_range.map(|r| r.to_string()).as_deref(), Some(want), "{given}");
         }
-        assert_eq!(ok(with(range("0.0.0.0/0"))).ip_range, None, "0.0.0.0/0 is any address, as without a range");
+        // /0 is any address of its family: it keeps the rule to IPv4 (no range: both families).
+        let any4 = ok(with(range("0.0.0.0/0"))).ip_range.expect("0.0.0.0/0 keeps the rule IPv4's");
+        assert_eq!((any4.to_string().as_str(), any4.is_ipv6(), any4.ipv4_match()), ("0.0.0.0/0", false, None));
         let any6 = ok(with(range("::/0"))).ip_range.expect("::/0 makes the rule IPv6's");
         assert_eq!((any6.to_string().as_str(), any6.is_ipv6(), any6.ipv6_match()), ("::/0", true, None));
         // IPv6 goes through std's one strict grammar, the prefix through the IPv4 one's.

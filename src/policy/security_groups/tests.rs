@@ -181,11 +181,11 @@ fn the_blog_scenario_open_egress() {
     assert_eq!(
         r.rules.iter().map(show).collect::<Vec<_>>(),
         [
-            "9900 allow tcp port=80 to",
+            "9900 allow tcp port=80 ip=0.0.0.0/0 to",
             "9900 allow tcp port=22 ip=10.10.1.0/24 to",
-            "9900 allow tcp sport=443 to",
+            "9900 allow tcp sport=443 ip=0.0.0.0/0 to",
             "9800 allow arp to",
-            "9800 allow udp port=68 sport=67 to",
+            "9800 allow udp port=68 sport=67 ip=0.0.0.0/0 to",
             "9100 deny any to",
         ]
     );
@@ -224,8 +224,8 @@ fn restricted_egress_adds_replies_of_inbound_permissions_and_the_dhcp_client() {
             "9900 allow udp port=53 ip=10.0.0.53/32 from",
             "9900 allow udp sport=53 ip=10.0.0.53/32 to",
             "9800 allow arp both",
-            "9800 allow udp port=68 sport=67 to",
-            "9800 allow udp port=67 sport=68 from unlocked",
+            "9800 allow udp port=68 sport=67 ip=0.0.0.0/0 to",
+            "9800 allow udp port=67 sport=68 ip=0.0.0.0/0 from unlocked",
             "9100 deny any both",
         ]
     );
@@ -243,7 +243,7 @@ fn slots_give_priorities_and_one_open_group_opens_egress() {
     }
     sg.attach(&vif(V1, 1, &[]), &json!(["b", "a", "sg-00000065"])).unwrap();
     assert_eq!(sg.attachments()[0].groups, ["sg-00000065", "sg-00000064"], "repeats dropped, order kept");
-    assert_eq!(&shown(&sg, V1)[..2], ["9900 allow udp port=9 to", "9899 allow udp port=9 to"]);
+    assert_eq!(&shown(&sg, V1)[..2], ["9900 allow udp port=9 ip=0.0.0.0/0 to", "9899 allow udp port=9 ip=0.0.0.0/0 to"]);
     assert!(!sg.rules_of(V1).unwrap().egress_restricted, "b keeps egress open");
     sg.attach(&vif(V1, 1, &[]), &json!(["a"])).unwrap();
     assert!(sg.rules_of(V1).unwrap().egress_restricted);
