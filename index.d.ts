@@ -1176,20 +1176,25 @@ export class SdnController extends EventEmitter {
 // Security groups (EC2-style, stateless)
 // ---------------------------------------------------------------------------
 
-/** The remote side of a permission: an IPv4 CIDR, or the addresses (`ips`) of the VIFs attached to a group. */
+/**
+ * The remote side of a permission: an IPv4 CIDR, an IPv6 one (`2001:db8::/32`, `::/0`:
+ * the permission is then IPv6's, and the VIF gets neighbour discovery among its basics),
+ * or the IPv4 addresses (`ips`) of the VIFs attached to a group.
+ */
 export type PermissionSource = { cidr: string; sourceGroup?: never } | { sourceGroup: string; cidr?: never }
 
 /**
  * A permission, as `authorize*`/`revoke*` take it. tcp/udp need `fromPort` and
  * `toPort` (0..65535; 0–65535 means every port); for icmp they are the ICMP type and
- * code (-1 or absent: any); `'all'` (or -1) takes no ports. `cidr` `'10.0.0.1'` is read
+ * code (-1 or absent: any), `icmpv6` the same with an IPv6 cidr; `'all'` (or -1) takes no
+ * ports and is every packet of the cidr's family. `cidr` `'10.0.0.1'` is read
  * as `/32`; `sourceGroup` is a group name or id. A range costs one flow per masked
  * block of ports (1000–2000: 8, never more than 30), and as much for its replies (see
  * `flowBudget`).
  */
 export type SecurityGroupPermission = PermissionSource & (
   | { protocol: AnyCase<'tcp' | 'udp'>; fromPort: number; toPort: number }
-  | { protocol: AnyCase<'icmp'>; fromPort?: number; toPort?: number }
+  | { protocol: AnyCase<'icmp' | 'icmpv6'>; fromPort?: number; toPort?: number }
   | { protocol: AnyCase<'all'> | -1 | '-1'; fromPort?: never; toPort?: never }
 )
 
