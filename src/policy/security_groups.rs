@@ -1185,21 +1185,32 @@ impl SecurityGroups {
 
     /// Each group's worst cost per VIF: on its member with the most addresses
     /// (more addresses, more flows: XAPI's locking makes an allow of what the VIF
-    /// sends one flow per address), or on a VIF with none when it has no member.
+    /// sends one flow per address) or, for IPv6 permissions, on the one with the
+    /// fewest (a VIF without addresses gets the IPv6 replies a lock leaves out); on
+    /// a VIF with none when it has no member.
     fn costs(&self) -> Vec<(usize, usize)> {
         let sources = MemberAddresses::of(&self.attachments);
-        let mut addresses: HashMap<&str, usize> = HashMap::new();
+        // Per group, the fewest and the most addresses of its members.
+        let mut addresses: HashMap<&str, (usize, usize)> = HashMap::new();
         for a in &self.attachments {
             for g in &a.groups {
-                let n = addresses.entry(g.as_str()).or_default();
-                *n = (*n).max(a.vif.ips.len());
+                let n = a.vif.ips.len();
+                let (lo, hi) = addresses.entry(g.as_str()).or_insert((n, n));
+                (*lo, *hi) = ((*lo).min(n), (*hi).max(n));
             }
         }
         self.groups
             .iter()
             .map(|g| {
-                let n = addresses.get(g.id.as_str()).copied().unwrap_or(0);
-                (self.group_cost_with(g, n, &sources), n)
+                let (lo, hi) = addresses.get(g.id.as_str()).copied().unwrap_or((0, 0));
+                // More addresses cost more IPv4 flows; none costs the IPv6 ones a lock
+                // would leave out: the worst member is the one with the most or the fewest.
+                let (most, fewest) = (self.group_cost_with(g, hi, &sources), self.group_cost_with(g, lo, &sources));
+                if fewest > most {
+                    (fewest, lo)
+                } else {
+                    (most, hi)
+                }
             })
             .collect()
     }

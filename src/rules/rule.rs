@@ -1376,7 +1376,10 @@ mod tests {
         let any6 = ok(with(range("::/0"))).ip_range.expect("::/0 makes the rule IPv6's");
         assert_eq!((any6.to_string().as_str(), any6.is_ipv6(), any6.ipv6_match()), ("::/0", true, None));
         // IPv6 goes through std's one strict grammar, the prefix through the IPv4 one's.
-        for bad in ["2001:db8::/032", "2001:db8:: /32", " ::1", "::1 ", "[::1]", "fe80::1%eth0", "2001:db8::/", "2001:db8::/+32", ":::/8", "1:2:3:4:5:6:7:8:9"] {
+        #[rustfmt::skip]
+        let bad_ipv6 = ["2001:db8::/032", "2001:db8:: /32", " ::1", "::1 ", "[::1]", "fe80::1%eth0", "2001:db8::/",
+                        "2001:db8::/+32", ":::/8", "1:2:3:4:5:6:7:8:9"];
+        for bad in bad_ipv6 {
             let e = parse_rule(&with(range(bad))).expect_err(bad);
             assert_eq!((e.code, e.field.as_str()), (ERR_INVALID_ARG_VALUE, "ipRange"), "{bad:?}: {e}");
         }

@@ -248,7 +248,9 @@ fn slots_give_priorities_and_one_open_group_opens_egress() {
     }
     sg.attach(&vif(V1, 1, &[]), &json!(["b", "a", "sg-00000065"])).unwrap();
     assert_eq!(sg.attachments()[0].groups, ["sg-00000065", "sg-00000064"], "repeats dropped, order kept");
-    assert_eq!(&shown(&sg, V1)[..2], ["9900 allow udp port=9 ip=0.0.0.0/0 to", "9899 allow udp port=9 ip=0.0.0.0/0 to"]);
+    // 0.0.0.0/0: a permission's rules stay IPv4's (without a range they would cover IPv6 too).
+    let want = ["9900 allow udp port=9 ip=0.0.0.0/0 to", "9899 allow udp port=9 ip=0.0.0.0/0 to"];
+    assert_eq!(&shown(&sg, V1)[..2], want);
     assert!(!sg.rules_of(V1).unwrap().egress_restricted, "b keeps egress open");
     sg.attach(&vif(V1, 1, &[]), &json!(["a"])).unwrap();
     assert!(sg.rules_of(V1).unwrap().egress_restricted);
@@ -786,4 +788,22 @@ fn ipv6_permissions_and_neighbour_discovery() {
     v4.create_group("v4", "", 100).unwrap();
     v4.attach(&vif(V1, 1, &[]), &json!(["v4"])).unwrap();
     assert!(shown(&v4, V1).iter().all(|r| !r.contains("icmpv6")));
+}
+
+/// IPv6 permissions cost most on a member without addresses (a lock to IPv4
+/// addresses leaves their replies out): the budget is checked there too.
+#[test]
+fn the_budget_of_ipv6_permissions_is_counted_on_the_member_without_addresses() {
+    let mut sg = SecurityGroups::new(BASE, 1).unwrap();
+    sg.create_group("v6", "", 100).unwrap();
+    sg.revoke("v6", Side::Egress, &json!({ "protocol": "all", "cidr": "0.0.0.0/0" })).unwrap();
+    sg.attach(&vif(V1, 1, &["10.0.0.1"]), &json!(["v6"])).unwrap();
+    // On V1 (locked): tcp 22 in, no IPv6 reply out: 1 flow.
+    sg.authorize("v6", Side::Ingress, &json!({ "protocol": "tcp", "fromPort": 22, "toPort": 22, "cidr": "::/0" }))
+        .unwrap();
+    assert_eq!(sg.group_cost(&sg.groups()[0], 1), 1);
+    let e = sg.attach(&vif(V2, 2, &[]), &json!(["v6"])).unwrap_err();
+    assert!(e.to_string().starts_with("security group v6 would cost 2 flows per VIF"), "{e}");
+    let out = sg.flows(&bridges(&[("br", &[(V1, 3)])]), 0).unwrap();
+    assert_eq!(out.iter().find(|b| b.cookie == cookie(100)).map(|b| b.flows.len()), Some(1));
 }
