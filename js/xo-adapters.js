@@ -519,6 +519,9 @@ function legacyRuleChanges(rules, options) {
     } else if (XO_L4.includes(lower) && (dir.includes('from') || dir.includes('to')) && !(dir.includes('from') && dir.includes('to'))) {
       packet.push({ code: 'ONE_WAY', message: `XO 1.4 matched ${lower.toUpperCase()} both ways for a single direction; with semantics 'packet' only packets going ${dir}` })
     }
+    if (IPV4_PINNED.includes(lower) && !present(rule.ipRange)) {
+      packet.push({ code: 'IPV6', message: `no ipRange: XO 1.4 matched ${lower.toUpperCase()} over IPv4 only; with semantics 'packet' the rule covers IPv6 too (semantics 'xo' keeps it to IPv4)` })
+    }
     return { rule, xo, packet }
   })
 }
