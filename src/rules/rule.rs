@@ -1211,6 +1211,22 @@ mod tests {
         assert_eq!(parse_rule(&r.to_json()), Ok(r), "the normalized form reads back the same");
     }
 
+    /// What a state file keeps of a rule's address family reads back as it was.
+    #[test]
+    fn address_families_read_back_from_the_normalized_form() {
+        for (given, protocol, want) in [
+            ("2001:DB8::/32", "tcp", Some("2001:db8::/32")),
+            ("::/0", "ip", Some("::/0")),
+            ("fe80::1", "icmpv6", Some("fe80::1/128")),
+            ("0.0.0.0/0", "udp", Some("0.0.0.0/0")),
+            ("", "ssh", None),
+        ] {
+            let r = ok(with(json!({ "protocol": protocol, "ipRange": given })));
+            assert_eq!(r.to_json().get("ipRange").and_then(Value::as_str), want, "{given}");
+            assert_eq!(parse_rule(&r.to_json()), Ok(r), "{given}");
+        }
+    }
+
     #[test]
     fn normalizes_the_small_forms() {
         let r = ok(with(json!({ "protocol": "", "ipRange": "" })));
