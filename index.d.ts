@@ -685,8 +685,12 @@ export type ServiceName =
 /** Case-insensitive at run time; typed as lower or upper case (`'tcp'`, `'TCP'`, `'SIP'`). */
 type AnyCase<S extends string> = S | Uppercase<S>
 
-/** Every `protocol` a rule accepts: absent, `''`, `'any'` and `'all'` mean all traffic (IPv6 is refused). */
-export type RuleProtocol = AnyCase<'any' | 'all' | 'ip' | 'arp' | 'icmp' | 'tcp' | 'udp' | ServiceName> | ''
+/**
+ * Every `protocol` a rule accepts: absent, `''`, `'any'` and `'all'` mean all traffic
+ * (every ethertype, IPv6 included); `'icmpv6'` (`'icmp6'`) is IPv6's ICMP; `ip`, `tcp`,
+ * `udp` and services cover IPv4 and IPv6 without an `ipRange`, one family with one.
+ */
+export type RuleProtocol = AnyCase<'any' | 'all' | 'ip' | 'arp' | 'icmp' | 'icmpv6' | 'icmp6' | 'tcp' | 'udp' | ServiceName> | ''
 
 /**
  * A port or an inclusive range: `22`, `'22'`, `'1000-1010'` or `[1000, 1010]`, ports
@@ -722,8 +726,12 @@ export type RuleTarget =
 
 /**
  * What a rule matches. `port`/`sourcePort` need tcp or udp; `icmpType`/`icmpCode`
- * (0..255) need icmp; a service fixes its own ports; `ipRange` (the remote side,
- * `a.b.c.d` or `a.b.c.d/n` with no host bits, IPv4 only) needs a protocol.
+ * (0..255) need icmp or icmpv6; a service fixes its own ports; `ipRange` (the remote
+ * side, `a.b.c.d`, `a.b.c.d/n`, or IPv6 `2001:db8::/32`, with no host bits) needs a
+ * protocol. The range sets the address family: IPv4 (`0.0.0.0/0` = any IPv4 address)
+ * or IPv6 (`::/0` = any, compiled to OXM matches); without one a rule covers both (its
+ * IPv6 flows are twins of the IPv4 ones). arp and icmp take IPv4 ranges only, icmpv6
+ * IPv6 ones.
  */
 export type RuleMatch =
   | {
@@ -741,7 +749,7 @@ export type RuleMatch =
       icmpCode?: never
       ipRange?: string
     }
-  | { protocol: AnyCase<'icmp'>; icmpType?: number; icmpCode?: number; port?: never; sourcePort?: never; ipRange?: string }
+  | { protocol: AnyCase<'icmp' | 'icmpv6' | 'icmp6'>; icmpType?: number; icmpCode?: number; port?: never; sourcePort?: never; ipRange?: string }
   | { protocol: AnyCase<'ip' | 'arp' | ServiceName>; port?: never; sourcePort?: never; icmpType?: never; icmpCode?: never; ipRange?: string }
   | { protocol?: AnyCase<'any' | 'all'> | ''; port?: never; sourcePort?: never; icmpType?: never; icmpCode?: never; ipRange?: '' }
 
@@ -1173,20 +1181,25 @@ export class SdnController extends EventEmitter {
 // Security groups (EC2-style, stateless)
 // ---------------------------------------------------------------------------
 
-/** The remote side of a permission: an IPv4 CIDR, or the addresses (`ips`) of the VIFs attached to a group. */
+/**
+ * The remote side of a permission: an IPv4 CIDR, an IPv6 one (`2001:db8::/32`, `::/0`:
+ * the permission is then IPv6's, and the VIF gets neighbour discovery among its basics),
+ * or the IPv4 addresses (`ips`) of the VIFs attached to a group.
+ */
 export type PermissionSource = { cidr: string; sourceGroup?: never } | { sourceGroup: string; cidr?: never }
 
 /**
  * A permission, as `authorize*`/`revoke*` take it. tcp/udp need `fromPort` and
  * `toPort` (0..65535; 0–65535 means every port); for icmp they are the ICMP type and
- * code (-1 or absent: any); `'all'` (or -1) takes no ports. `cidr` `'10.0.0.1'` is read
+ * code (-1 or absent: any), `icmpv6` the same with an IPv6 cidr; `'all'` (or -1) takes no
+ * ports and is every packet of the cidr's family. `cidr` `'10.0.0.1'` is read
  * as `/32`; `sourceGroup` is a group name or id. A range costs one flow per masked
  * block of ports (1000–2000: 8, never more than 30), and as much for its replies (see
  * `flowBudget`).
  */
 export type SecurityGroupPermission = PermissionSource & (
   | { protocol: AnyCase<'tcp' | 'udp'>; fromPort: number; toPort: number }
-  | { protocol: AnyCase<'icmp'>; fromPort?: number; toPort?: number }
+  | { protocol: AnyCase<'icmp' | 'icmpv6'>; fromPort?: number; toPort?: number }
   | { protocol: AnyCase<'all'> | -1 | '-1'; fromPort?: never; toPort?: never }
 )
 

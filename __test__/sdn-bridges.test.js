@@ -18,7 +18,7 @@ test("a VIF on the bridge that does not own the shared listener: OF_DATAPATH_MIS
   expect(ourFlows(h, 'br1')).toEqual([])
   // The bridge that owns the listener works as usual.
   const w = h.bridges[0].vifs[0]
-  const ok = await sdn.addRule({ vif: { uuid: w.uuid, mac: w.mac }, allow: false, protocol: 'tcp', port: 22, direction: 'from' })
+  const ok = await sdn.addRule({ vif: { uuid: w.uuid, mac: w.mac }, allow: false, protocol: 'tcp', port: 22, ipRange: '0.0.0.0/0', direction: 'from' })
   expect(ok.hosts[h.name]).toEqual({ ok: true, flows: 1 })
   expect(ourFlows(h, 'br0')).toEqual([expect.stringContaining(`tcp,in_port=${w.ofport},dl_src=${w.mac},tp_dst=22`)])
 })

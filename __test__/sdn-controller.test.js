@@ -55,7 +55,7 @@ test('allow UDP 1212 to and from 12.12.12.12/12 under a deny of all UDP: order d
   const target = { uuid: vif.uuid, mac: vif.mac }
   await sdn.addRule({ id: 'allow-1212', vif: target, allow: true, protocol: 'udp', port: 1212, ipRange: '12.0.0.0/12', direction: 'from/to' })
   await sdn.addRule({ id: 'deny-udp', vif: target, allow: false, protocol: 'udp', direction: 'both' })
-  expect(ourFlows(h)).toHaveLength(4)
+  expect(ourFlows(h)).toHaveLength(6) // the deny has no range: IPv4 and IPv6, both ways
   const out = (dst, port) => `in_port=2,udp,dl_src=${vif.mac},dl_dst=02:00:00:00:00:03,nw_src=10.0.0.2,nw_dst=${dst},udp_src=5000,udp_dst=${port}`
   const inn = (src, port) => `in_port=3,udp,dl_src=02:00:00:00:00:03,dl_dst=${vif.mac},nw_src=${src},nw_dst=10.0.0.2,udp_src=5000,udp_dst=${port}`
   expect(verdict(h, out('12.12.12.12', 1212))).toBe('forward')
@@ -67,7 +67,7 @@ test('allow UDP 1212 to and from 12.12.12.12/12 under a deny of all UDP: order d
   await sdn.reorderRules(['deny-udp', 'allow-1212'])
   expect(verdict(h, out('12.12.12.12', 1212))).toBe('drop')
   expect(verdict(h, inn('12.1.2.3', 1212))).toBe('drop')
-  expect(ourFlows(h)).toHaveLength(4) // the old generation is gone
+  expect(ourFlows(h)).toHaveLength(6) // the old generation is gone
   const list = sdn.rules()
   expect(list.map((r) => r.id)).toEqual(['deny-udp', 'allow-1212'])
   expect(list[0].priority).toBeGreaterThan(list[1].priority)
@@ -109,38 +109,42 @@ const ofctl13 = (h, cmd, ...args) => h.ofctlRaw('-O', 'OpenFlow13', cmd, h.bridg
 // PortRange::masked of 1000-2000, as ovs-ofctl prints the blocks (2000 is exact: a standard match).
 const BLOCKS_1000_2000 = ['0x3e8/0xfff8', '0x3f0/0xfff0', '0x400/0xfe00', '0x600/0xff00', '0x700/0xff80', '0x780/0xffc0', '0x7c0/0xfff0', '2000']
 
-test('a port range is masked flows: deny tcp 1000-2000 is 8 flows per direction, drops exactly 1000-2000, reads back present, repairs', async () => {
+test('a port range is masked flows: deny tcp 1000-2000 is 8 flows per direction and family, drops exactly 1000-2000 over IPv4 and IPv6, reads back present, repairs', async () => {
   const h = sb.hosts[0]
   const vif = vifOf(h, 1)
   const peer = vifOf(h, 4)
   const sdn = controller([h])
   const spec = { id: 'range', vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'tcp', port: '1000-2000', direction: 'both' }
   const { rule, hosts } = await sdn.addRule(spec)
-  expect(hosts[h.name]).toEqual({ ok: true, flows: 16 })
-  const portsOf = (lines) => lines.map((l) => /tp_dst=([^ ,]+)/.exec(l)[1])
-  const sent = () => ourFlows(h).filter((l) => l.includes(`in_port=1,dl_src=${vif.mac}`))
-  const delivered = () => ourFlows(h).filter((l) => l.includes(`dl_dst=${vif.mac}`))
-  expect(ourFlows(h)).toHaveLength(16)
-  expect(portsOf(sent()).sort()).toEqual([...BLOCKS_1000_2000].sort())
-  expect(portsOf(delivered()).sort()).toEqual([...BLOCKS_1000_2000].sort())
+  // No range: IPv4 and its IPv6 twin, 8 blocks each per direction (16 per direction, not 2 × 1,001).
+  expect(hosts[h.name]).toEqual({ ok: true, flows: 32 })
+  const portsOf = (lines) => lines.map((l) => /tp_dst=([^ ,]+)/.exec(l)[1]).sort()
+  const of = (proto, side) => ourFlows(h).filter((l) => l.includes(`,${proto},`) && l.includes(side))
+  expect(ourFlows(h)).toHaveLength(32)
+  for (const proto of ['tcp', 'tcp6']) {
+    expect([proto, portsOf(of(proto, `in_port=1,dl_src=${vif.mac}`))]).toEqual([proto, [...BLOCKS_1000_2000].sort()])
+    expect([proto, portsOf(of(proto, `dl_dst=${vif.mac}`))]).toEqual([proto, [...BLOCKS_1000_2000].sort()])
+  }
   const out = (port) => `in_port=1,tcp,dl_src=${vif.mac},dl_dst=${peer.mac},nw_src=10.0.0.1,nw_dst=10.0.0.4,tp_src=40000,tp_dst=${port}`
   const inn = (port) => `in_port=4,tcp,dl_src=${peer.mac},dl_dst=${vif.mac},nw_src=10.0.0.4,nw_dst=10.0.0.1,tp_src=40000,tp_dst=${port}`
-  const verdicts = (ports) => ports.flatMap((p) => [[`out ${p}`, verdict(h, out(p))], [`in ${p}`, verdict(h, inn(p))]])
-  const expected = (ports, v) => ports.flatMap((p) => [[`out ${p}`, v], [`in ${p}`, v]])
+  const out6 = (port) => `in_port=1,tcp6,dl_src=${vif.mac},dl_dst=${peer.mac},ipv6_src=fd00::1,ipv6_dst=fd00::4,tp_src=40000,tp_dst=${port}`
+  const in6 = (port) => `in_port=4,tcp6,dl_src=${peer.mac},dl_dst=${vif.mac},ipv6_src=fd00::4,ipv6_dst=fd00::1,tp_src=40000,tp_dst=${port}`
+  const verdicts = (ports) => ports.flatMap((p) => [[`out ${p}`, verdict(h, out(p))], [`in ${p}`, verdict(h, inn(p))], [`out6 ${p}`, verdict(h, out6(p))], [`in6 ${p}`, verdict(h, in6(p))]])
+  const expected = (ports, v) => ports.flatMap((p) => [[`out ${p}`, v], [`in ${p}`, v], [`out6 ${p}`, v], [`in6 ${p}`, v]])
   expect(verdicts([1000, 1007, 1500, 1535, 1536, 1999, 2000])).toEqual(expected([1000, 1007, 1500, 1535, 1536, 1999, 2000], 'drop'))
   expect(verdicts([999, 2001, 2047, 22])).toEqual(expected([999, 2001, 2047, 22], 'forward'))
   // Read back (OVS dumps our OXM flows as NXM): all present, nothing to repair.
   const state = async () => (await sdn.listRules({ vif: vif.uuid })).rules[0].hosts[h.name]
-  expect(await state()).toMatchObject({ state: 'present', expected: 16, present: 16, missing: 0 })
+  expect(await state()).toMatchObject({ state: 'present', expected: 32, present: 32, missing: 0 })
   expect((await sdn.listRules()).extra).toEqual([])
   expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
   // A masked flow deleted by hand is missing, and sync puts it back.
   ofctl13(h, 'del-flows', `table=0,cookie=${rule.cookie}/-1,tcp,in_port=1,tp_dst=0x400/0xfe00`)
-  expect(ourFlows(h)).toHaveLength(15)
+  expect(ourFlows(h)).toHaveLength(31)
   expect(verdict(h, out(1100))).toBe('forward')
-  expect(await state()).toMatchObject({ expected: 16, present: 15, missing: 1 })
+  expect(await state()).toMatchObject({ expected: 32, present: 31, missing: 1 })
   expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 1, removed: 0 })
-  expect(ourFlows(h)).toHaveLength(16)
+  expect(ourFlows(h)).toHaveLength(32)
   expect(verdict(h, out(1100))).toBe('drop')
   // A masked flow under the rule's cookie that it does not want: removed by a strict delete
   // carrying the dump's own NXM match, its neighbours untouched.
@@ -148,11 +152,11 @@ test('a port range is masked flows: deny tcp 1000-2000 is 8 flows per direction,
   expect(verdict(h, out(2048))).toBe('drop')
   expect((await sdn.listRules()).extra).toEqual([{ host: h.name, bridge: 'br0', cookie: rule.cookie, flows: 1 }])
   expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 1 })
-  expect(ourFlows(h)).toHaveLength(16)
+  expect(ourFlows(h)).toHaveLength(32)
   expect(verdict(h, out(2048))).toBe('forward')
   // A narrower range: the new generation's blocks in, every old one out.
   await sdn.updateRule('range', { port: '1000-1990' })
-  expect(ourFlows(h)).toHaveLength(18) // 1984-1990 is three blocks where 1984-1999 was one, and 2000 is gone
+  expect(ourFlows(h)).toHaveLength(36) // 9 blocks: 1984-1990 is three where 1984-1999 was one, and 2000 is gone
   expect(verdicts([1990, 1991, 2000])).toEqual([...expected([1990], 'drop'), ...expected([1991, 2000], 'forward')])
   expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
   const flows = ourFlows(h)
@@ -163,7 +167,7 @@ test('a port range is masked flows: deny tcp 1000-2000 is 8 flows per direction,
   const second = controller([h])
   const adopted = []
   second.on('adopted', (e) => adopted.push(e))
-  expect((await second.addRule({ ...spec, port: '1000-1990' })).hosts[h.name]).toEqual({ ok: true, flows: 18 })
+  expect((await second.addRule({ ...spec, port: '1000-1990' })).hosts[h.name]).toEqual({ ok: true, flows: 36 })
   expect(adopted).toEqual([{ host: h.name, bridge: 'br0', added: 0, removed: 0, adopted: 1 }])
   expect(ourFlows(h)).toEqual(flows)
   expect((await second.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
@@ -187,6 +191,111 @@ test("a foreign flow with exactly one of our masked matches is a conflict, not o
   }
 })
 
+test('an IPv6 range: deny tcp 22 from 2001:db8::/32 drops IPv6 SSH inside the range only, reads back present', async () => {
+  const h = sb.hosts[0]
+  const vif = vifOf(h, 1)
+  const peer = vifOf(h, 4)
+  const sdn = controller([h])
+  const { rule, hosts } = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'tcp', port: 22, ipRange: '2001:db8::/32', direction: 'both' })
+  expect(rule.ipRange).toBe('2001:db8::/32')
+  expect(hosts[h.name]).toEqual({ ok: true, flows: 2 })
+  expect(ourFlows(h).map((l) => l.replace(/^cookie=\S+ /, ''))).toEqual([
+    `priority=34999,tcp6,dl_dst=${vif.mac},ipv6_src=2001:db8::/32,tp_dst=22 actions=drop`,
+    `priority=34999,tcp6,in_port=1,dl_src=${vif.mac},ipv6_dst=2001:db8::/32,tp_dst=22 actions=drop`,
+  ])
+  const out6 = (dst, port = 22) => `in_port=1,tcp6,dl_src=${vif.mac},dl_dst=${peer.mac},ipv6_src=2001:db8:ffff::1,ipv6_dst=${dst},tp_src=40000,tp_dst=${port}`
+  const in6 = (src, port = 22) => `in_port=4,tcp6,dl_src=${peer.mac},dl_dst=${vif.mac},ipv6_src=${src},ipv6_dst=2001:db8:ffff::1,tp_src=40000,tp_dst=${port}`
+  const cases = [
+    ['out to 2001:db8::5', verdict(h, out6('2001:db8::5')), 'drop'],
+    ['out to 2001:db8:ffff:ffff::9', verdict(h, out6('2001:db8:ffff:ffff::9')), 'drop'],
+    ['in from 2001:db8:1::2', verdict(h, in6('2001:db8:1::2')), 'drop'],
+    ['out to 2001:db9::5 (outside)', verdict(h, out6('2001:db9::5')), 'forward'],
+    ['in from 2001:db7:ffff::2 (outside)', verdict(h, in6('2001:db7:ffff::2')), 'forward'],
+    ['out to 2001:db8::5 port 23', verdict(h, out6('2001:db8::5', 23)), 'forward'],
+    ['IPv4 ssh out', verdict(h, `in_port=1,tcp,dl_src=${vif.mac},dl_dst=${peer.mac},nw_src=10.0.0.1,nw_dst=10.0.0.4,tp_src=40000,tp_dst=22`), 'forward'],
+  ]
+  expect(cases.map(([name, got]) => [name, got])).toEqual(cases.map(([name, , want]) => [name, want]))
+  expect((await sdn.listRules({ vif: vif.uuid })).rules[0].hosts[h.name]).toMatchObject({ state: 'present', expected: 2, present: 2, missing: 0 })
+  expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
+  ofctl13(h, 'del-flows', `table=0,cookie=${rule.cookie}/-1,tcp6,in_port=1`)
+  expect(verdict(h, out6('2001:db8::5'))).toBe('forward')
+  expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 1, removed: 0 })
+  expect(verdict(h, out6('2001:db8::5'))).toBe('drop')
+})
+
+test('a rule without an address family covers both: deny tcp 22 drops SSH over IPv4 and over IPv6, both ways', async () => {
+  const h = sb.hosts[0]
+  const vif = vifOf(h, 3)
+  const peer = vifOf(h, 4)
+  const sdn = controller([h])
+  const { rule, hosts } = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'tcp', port: 22, direction: 'both' })
+  expect(rule).not.toHaveProperty('ipRange')
+  expect(hosts[h.name]).toEqual({ ok: true, flows: 4 })
+  expect(ourFlows(h).map((l) => l.replace(/^cookie=\S+ /, ''))).toEqual([
+    `priority=34999,tcp,dl_dst=${vif.mac},tp_dst=22 actions=drop`,
+    `priority=34999,tcp,in_port=3,dl_src=${vif.mac},tp_dst=22 actions=drop`,
+    `priority=34999,tcp6,dl_dst=${vif.mac},tp_dst=22 actions=drop`,
+    `priority=34999,tcp6,in_port=3,dl_src=${vif.mac},tp_dst=22 actions=drop`,
+  ])
+  const v4 = (from, port) => from
+    ? `in_port=3,tcp,dl_src=${vif.mac},dl_dst=${peer.mac},nw_src=10.0.0.3,nw_dst=10.0.0.4,tp_src=40000,tp_dst=${port}`
+    : `in_port=4,tcp,dl_src=${peer.mac},dl_dst=${vif.mac},nw_src=10.0.0.4,nw_dst=10.0.0.3,tp_src=40000,tp_dst=${port}`
+  const v6 = (from, port) => from
+    ? `in_port=3,tcp6,dl_src=${vif.mac},dl_dst=${peer.mac},ipv6_src=fe80::3,ipv6_dst=2001:db8::4,tp_src=40000,tp_dst=${port}`
+    : `in_port=4,tcp6,dl_src=${peer.mac},dl_dst=${vif.mac},ipv6_src=2001:db8::4,ipv6_dst=fe80::3,tp_src=40000,tp_dst=${port}`
+  const cases = []
+  for (const [family, pkt] of [['IPv4', v4], ['IPv6', v6]]) {
+    for (const from of [true, false]) {
+      cases.push([`${family} ${from ? 'out' : 'in'} 22`, verdict(h, pkt(from, 22)), 'drop'])
+      cases.push([`${family} ${from ? 'out' : 'in'} 23`, verdict(h, pkt(from, 23)), 'forward'])
+    }
+  }
+  const udp6 = `in_port=4,udp6,dl_src=${peer.mac},dl_dst=${vif.mac},ipv6_src=2001:db8::4,ipv6_dst=fe80::3,udp_src=40000,udp_dst=22`
+  cases.push(['IPv6 udp 22', verdict(h, udp6), 'forward'])
+  expect(cases.map(([name, got]) => [name, got])).toEqual(cases.map(([name, , want]) => [name, want]))
+  expect((await sdn.listRules({ vif: vif.uuid })).rules[0].hosts[h.name]).toMatchObject({ state: 'present', expected: 4, present: 4, missing: 0 })
+  expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
+  // 0.0.0.0/0 keeps a rule to IPv4 (what it meant before IPv6 rules): the IPv6 twins go.
+  await sdn.updateRule(rule.id, { ipRange: '0.0.0.0/0' })
+  expect(ourFlows(h)).toHaveLength(2)
+  expect([verdict(h, v4(true, 22)), verdict(h, v6(true, 22))]).toEqual(['drop', 'forward'])
+  expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
+})
+
+test('deny ip covers IPv6 too, neighbour discovery included; allow icmpv6 135/136 above it keeps ND, as ARP is kept', async () => {
+  const h = sb.hosts[0]
+  const vif = vifOf(h, 2)
+  const peer = vifOf(h, 4)
+  const sdn = controller([h])
+  const target = { uuid: vif.uuid, mac: vif.mac }
+  await sdn.addRule({ id: 'deny-ip', vif: target, allow: false, protocol: 'ip', direction: 'both' })
+  const nd = (type, from) => from
+    ? `in_port=2,icmp6,dl_src=${vif.mac},dl_dst=${peer.mac},ipv6_src=fe80::2,ipv6_dst=fe80::4,icmpv6_type=${type},icmpv6_code=0`
+    : `in_port=4,icmp6,dl_src=${peer.mac},dl_dst=${vif.mac},ipv6_src=fe80::4,ipv6_dst=fe80::2,icmpv6_type=${type},icmpv6_code=0`
+  const arp = `in_port=4,arp,dl_src=${peer.mac},dl_dst=${vif.mac},arp_op=2,arp_spa=10.0.0.4,arp_tpa=10.0.0.2`
+  const tcp6 = `in_port=4,tcp6,dl_src=${peer.mac},dl_dst=${vif.mac},ipv6_src=fe80::4,ipv6_dst=fe80::2,tp_src=40000,tp_dst=80`
+  expect([verdict(h, nd(135, false)), verdict(h, nd(136, true)), verdict(h, arp), verdict(h, tcp6)]).toEqual(['drop', 'drop', 'forward', 'drop'])
+  // ND allowed explicitly above the deny (one OpenFlow priority per rule cannot say "IPv6 but ND").
+  for (const icmpType of [135, 136]) {
+    await sdn.addRule({ vif: target, allow: true, protocol: 'icmpv6', icmpType, direction: 'both' }, { position: 0 })
+  }
+  expect([verdict(h, nd(135, false)), verdict(h, nd(136, true)), verdict(h, nd(135, true)), verdict(h, arp), verdict(h, tcp6), verdict(h, nd(128, false))])
+    .toEqual(['forward', 'forward', 'forward', 'forward', 'drop', 'drop'])
+  expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
+})
+
+test('icmpv6 with a type: deny echo requests to a VIF, neighbour solicitations still pass', async () => {
+  const h = sb.hosts[0]
+  const vif = vifOf(h, 2)
+  const peer = vifOf(h, 4)
+  const sdn = controller([h])
+  const r = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'icmpv6', icmpType: 128, direction: 'to' })
+  expect(r.hosts[h.name]).toEqual({ ok: true, flows: 1 })
+  const icmp6 = (type, code = 0) => `in_port=4,icmp6,dl_src=${peer.mac},dl_dst=${vif.mac},ipv6_src=fe80::4,ipv6_dst=fe80::2,icmpv6_type=${type},icmpv6_code=${code}`
+  expect([verdict(h, icmp6(128)), verdict(h, icmp6(129)), verdict(h, icmp6(135))]).toEqual(['drop', 'forward', 'forward'])
+  expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
+})
+
 test('deleteRule removes exactly our flows; flows of others (XAPI cookie 0x1, cookie 0) stay', async () => {
   const h = sb.hosts[0]
   const vif = vifOf(h, 1)
@@ -195,7 +304,7 @@ test('deleteRule removes exactly our flows; flows of others (XAPI cookie 0x1, co
   const before = allFlows(h)
   const sdn = controller([h])
   const { rule } = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'tcp', port: 22, direction: 'both' })
-  expect(ourFlows(h)).toHaveLength(2)
+  expect(ourFlows(h)).toHaveLength(4) // both ways, IPv4 and IPv6
   const d = await sdn.deleteRule(rule.id)
   expect(d.hosts[h.name].ok).toBe(true)
   expect(allFlows(h)).toEqual(before)
@@ -219,22 +328,22 @@ test('updateRule is make-before-break: new generation in, old one out, priority 
   expect(u.rule.cookie).not.toBe(rule.cookie)
   expect(BigInt(u.rule.cookie) & 0xffff00ffffffffffn).toBe(BigInt(rule.cookie) & 0xffff00ffffffffffn) // same rule number
   const flows = ourFlows(h)
-  expect(flows).toHaveLength(1)
-  expect(flows[0]).toContain('tp_dst=443')
-  expect(flows[0]).toContain(`cookie=${u.rule.cookie.replace(/^0x0*/, '0x')}`)
+  expect(flows).toHaveLength(2) // tcp and its IPv6 twin
+  for (const f of flows) expect(f).toContain('tp_dst=443')
+  for (const f of flows) expect(f).toContain(`cookie=${u.rule.cookie.replace(/^0x0*/, '0x')}`)
   expect(verdict(h, probe)).toBe('forward')
   expect(verdict(h, probe.replace('tp_dst=80', 'tp_dst=443'))).toBe('drop')
   // Same match, new action: ADD replaces in place, nothing left behind.
   await sdn.updateRule(rule.id, { allow: true })
-  expect(ourFlows(h)).toHaveLength(1)
-  expect(ourFlows(h)[0]).toContain('actions=NORMAL')
+  expect(ourFlows(h)).toHaveLength(2)
+  for (const f of ourFlows(h)) expect(f).toContain('actions=NORMAL')
 })
 
 test('network and VM levels: every VIF, also one plugged later; a VM is all its VIFs', async () => {
   const h = sb.hosts[1]
   const sdn = controller([h], {})
   const net = h.bridges[0].networkUuid
-  const r = await sdn.addRule({ network: { uuid: net }, allow: false, protocol: 'tcp', port: 23, direction: 'to' })
+  const r = await sdn.addRule({ network: { uuid: net }, allow: false, protocol: 'tcp', port: 23, ipRange: '0.0.0.0/0', direction: 'to' })
   expect(r.hosts[h.name]).toEqual({ ok: true, flows: 4 })
   expect(ourFlows(h)).toEqual(h.bridges[0].vifs.map((v) => expect.stringContaining(`tcp,dl_dst=${v.mac},tp_dst=23`)))
   // A VIF plugged afterwards gets the network's rules.
@@ -277,8 +386,8 @@ test('OVS restarted: the automatic sync on reconnect restores exactly the desire
   await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'tcp', port: [8000, 8004], direction: 'to' })
   await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: true, protocol: 'ssh', direction: 'from' })
   const desired = ourFlows(h)
-  expect(desired).toHaveLength(3) // 8000-8003 as one masked flow, 8004, and ssh
-  expect(desired.filter((l) => l.includes('tp_dst=0x1f40/0xfffc'))).toHaveLength(1)
+  expect(desired).toHaveLength(6) // 8000-8003 as one masked flow, 8004, and ssh; each over IPv4 and IPv6
+  expect(desired.filter((l) => l.includes('tp_dst=0x1f40/0xfffc'))).toHaveLength(2)
   const synced = new Promise((resolve) => sdn.once('synced', resolve))
   await h.restartSwitch()
   await synced
@@ -304,7 +413,7 @@ test('three hosts, one down: the others get the rule, the outcome names the thir
 })
 
 async function oneHostDown(sdn, a, b, c, net) {
-  const r = await sdn.addRule({ network: { uuid: net }, allow: false, protocol: 'udp', port: 53, direction: 'from' })
+  const r = await sdn.addRule({ network: { uuid: net }, allow: false, protocol: 'udp', port: 53, ipRange: '0.0.0.0/0', direction: 'from' })
   expect(r.hosts[a.name]).toEqual({ ok: true, flows: 4 })
   expect(r.hosts[b.name]).toEqual({ ok: true, flows: 4 })
   expect(r.hosts[c.name].ok).toBe(false)
@@ -387,9 +496,9 @@ test('a batch as the first call of a controller: every rule compiled from the na
   const sdn = controller([h])
   const rules = [1, 2, 3].map((n) => ({ vif: { uuid: vifOf(h, n).uuid, mac: vifOf(h, n).mac }, allow: false, protocol: 'tcp', port: 2200 + n, direction: 'to' }))
   const r = await sdn.addRules(rules)
-  expect(r.hosts[h.name]).toEqual({ ok: true, flows: 3 })
+  expect(r.hosts[h.name]).toEqual({ ok: true, flows: 6 }) // each over IPv4 and IPv6
   const cookies = new Set(r.rules.map((x) => x.cookie.replace(/^0x0*/, '0x')))
-  expect(ourFlows(h).filter((l) => cookies.has(/cookie=(0x[0-9a-f]+)/.exec(l)[1]))).toHaveLength(3)
+  expect(ourFlows(h).filter((l) => cookies.has(/cookie=(0x[0-9a-f]+)/.exec(l)[1]))).toHaveLength(6)
   for (const x of r.rules) await sdn.deleteRule(x.id)
   await sdn.close()
 })
@@ -426,12 +535,13 @@ test('first contact: before any call changes a switch, unknown flows of ours go,
   ])
   await traced
   expect(seen.filter((x) => x !== 'drop')).toEqual([])
-  expect(adopted).toEqual([{ host: h.name, bridge: 'br0', added: 1, removed: 2, adopted: 1 }])
+  // Every rule here has no range: each flow has its IPv6 twin, so `changed` adds 2, and 4 go (its old 2, gone's 2).
+  expect(adopted).toEqual([{ host: h.name, bridge: 'br0', added: 2, removed: 4, adopted: 1 }])
   const after = ourFlows(h)
   expect(after.filter((l) => l.includes(v1.mac))).toEqual(kept) // same cookie (generation 2), untouched
   expect(second.getRule('keep').cookie).toBe(`0x5d4e02${numberOf(keep.cookie).toString(16).padStart(10, '0')}`)
-  expect(after.filter((l) => l.includes(v2.mac))).toEqual([expect.stringContaining('udp,in_port=2')])
-  expect(after.find((l) => l.includes(v2.mac))).toContain('tp_dst=54')
+  expect(after.filter((l) => l.includes(v2.mac))).toEqual([expect.stringContaining('udp,in_port=2'), expect.stringContaining('udp6,in_port=2')])
+  for (const l of after.filter((l) => l.includes(v2.mac))) expect(l).toContain('tp_dst=54')
   expect(numberOf(second.getRule('changed').cookie)).toBe(numberOf(changed.cookie)) // same identity, new form
   expect(after.some((l) => l.includes(v3.mac))).toBe(false) // nobody wants it any more
   expect((await second.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
@@ -510,14 +620,14 @@ test('a hung host: SDN_HOST_TIMEOUT for it, the others served; later calls do no
     const sdn = controller([h], { hostTimeoutMs: 300, repair: { minMs: 60000, maxMs: 60000 }, ovsdb: { connectTimeoutMs: 1500, reconnectMinMs: 50, reconnectMaxMs: 300 } })
     sdn.addHost({ id: 'hung', address: '127.0.0.1', ovsdbPort: hungPort, serverCert: h.certs.server.cert })
     const vif = vifOf(h, 1)
-    const first = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'ssh', direction: 'to' })
+    const first = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'ssh', ipRange: '0.0.0.0/0', direction: 'to' })
     expect(first.hosts[h.name]).toEqual({ ok: true, flows: 1 })
     expect(first.hosts.hung).toMatchObject({ ok: false, error: { code: 'SDN_HOST_TIMEOUT', host: 'hung' } })
     expect(ourFlows(h)).toHaveLength(1)
     const dials = sockets.length
     expect(dials).toBe(1)
     // Every later call: the hung host's last error at once, no new connection to it.
-    const second = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'http', direction: 'to' })
+    const second = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'http', ipRange: '0.0.0.0/0', direction: 'to' })
     expect(second.hosts[h.name]).toEqual({ ok: true, flows: 1 })
     expect(second.hosts.hung).toMatchObject({ ok: false, error: { code: 'SDN_HOST_TIMEOUT' } })
     const listed = await sdn.listRules()
@@ -545,11 +655,12 @@ test("a foreign flow with exactly our match and priority is neither replaced nor
     expect(theirs()).toEqual([expect.stringContaining('actions=NORMAL')])
     // A rule that does not collide is installed as usual, on the same switch.
     const other = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'ssh', direction: 'from' })
-    expect(other.hosts[h.name]).toEqual({ ok: true, flows: 1 })
+    expect(other.hosts[h.name]).toEqual({ ok: true, flows: 2 }) // IPv4 and IPv6
     expect((await sdn.sync()).hosts[h.name]).toMatchObject({ ok: false, error: { code: 'SDN_FLOW_CONFLICT' } })
     await sdn.deleteRule(r.rule.id)
     expect(theirs()).toEqual([expect.stringContaining('actions=NORMAL')])
-    expect(ourFlows(h)).toEqual([expect.stringContaining('tp_dst=22')])
+    expect(ourFlows(h)).toEqual([expect.stringContaining('tcp,in_port=1'), expect.stringContaining('tcp6,in_port=1')])
+    for (const l of ourFlows(h)) expect(l).toContain('tp_dst=22')
   } finally {
     h.ofctl('del-flows', 'cookie=0x99/-1')
   }
@@ -562,7 +673,7 @@ test('concurrent addRule calls share one batch per switch (group commit); each k
   const warm = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'tcp', port: 999, direction: 'from' })
   const top = warm.rule.priority
   // Call k of the burst appends the rule at priority top - 1 - k: a foreign flow holds call 7's key.
-  const rule = (k) => ({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'tcp', port: 3000 + k, direction: 'from' })
+  const rule = (k) => ({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'tcp', port: 3000 + k, ipRange: '0.0.0.0/0', direction: 'from' })
   h.ofctl('add-flow', `cookie=0x98,priority=${top - 8},tcp,in_port=${vif.ofport},dl_src=${vif.mac},tp_dst=3007,actions=normal`)
   try {
     await sdn.sync() // reads the foreign flows
@@ -592,7 +703,7 @@ test('a sync right after commands (no refresh since the first contact) still hol
   const h = sb.hosts[0]
   const [a, b] = [vifOf(h, 1), vifOf(h, 2)]
   const sdn = controller([h])
-  const rule = (v, port) => ({ vif: { uuid: v.uuid, mac: v.mac }, allow: false, protocol: 'tcp', port, direction: 'to' })
+  const rule = (v, port) => ({ vif: { uuid: v.uuid, mac: v.mac }, allow: false, protocol: 'tcp', port, ipRange: '0.0.0.0/0', direction: 'to' })
   // First contact, then a batch, a delete, a concurrent burst: each carries the switch's
   // loaded state forward, so this sync does not recompute it; what it holds must be right.
   const first = await sdn.addRule(rule(a, 7001))
@@ -655,7 +766,10 @@ describe('bad input: rejected with its own message, the switch untouched', () =>
     ['direction a number', { vif, allow: true, direction: 1 }, TypeError],
     ['unknown protocol', { vif, allow: true, protocol: 'gopher', direction: 'from' }, TypeError],
     ['protocol a number', { vif, allow: true, protocol: 6, direction: 'from' }, TypeError],
-    ['ipv6 protocol', { vif, allow: true, protocol: 'icmpv6', direction: 'from' }, TypeError],
+    ['ipv6 as a protocol', { vif, allow: true, protocol: 'ipv6', direction: 'from' }, TypeError],
+    ['icmpv6 with an IPv4 range', { vif, allow: true, protocol: 'icmpv6', ipRange: '10.0.0.0/8', direction: 'from' }, TypeError],
+    ['icmp with an IPv6 range', { vif, allow: true, protocol: 'icmp', ipRange: '2001:db8::/32', direction: 'from' }, TypeError],
+    ['IPv6 prefix too long', { vif, allow: true, protocol: 'ip', ipRange: '2001:db8::/129', direction: 'from' }, RangeError],
     ['port 0', { vif, allow: true, protocol: 'tcp', port: 0, direction: 'from' }, RangeError],
     ['port 70000', { vif, allow: true, protocol: 'tcp', port: 70000, direction: 'from' }, RangeError],
     ['port negative', { vif, allow: true, protocol: 'udp', port: -1, direction: 'from' }, RangeError],
@@ -672,7 +786,7 @@ describe('bad input: rejected with its own message, the switch untouched', () =>
     ['bad CIDR', { vif, allow: true, protocol: 'ip', ipRange: '10.0.0.0/33', direction: 'from' }, RangeError],
     ['bad address', { vif, allow: true, protocol: 'ip', ipRange: '10.0.300.0/24', direction: 'from' }, TypeError],
     ['host bits set', { vif, allow: true, protocol: 'ip', ipRange: '10.0.0.1/24', direction: 'from' }, TypeError],
-    ['IPv6 range', { vif, allow: true, protocol: 'ip', ipRange: 'fe80::/64', direction: 'from' }, TypeError],
+    ['IPv6 range with host bits', { vif, allow: true, protocol: 'ip', ipRange: 'fe80::1/64', direction: 'from' }, TypeError],
     ['ipRange without protocol', { vif, allow: true, ipRange: '10.0.0.0/8', direction: 'from' }, TypeError],
     ['ipRange a number', { vif, allow: true, protocol: 'ip', ipRange: 10, direction: 'from' }, TypeError],
     ['icmpType with tcp', { vif, allow: true, protocol: 'tcp', icmpType: 8, direction: 'from' }, TypeError],

@@ -206,6 +206,36 @@ test('port ranges: one flow per masked block, exactly the range allowed, within 
   expect(groupFlows()).toHaveLength(18)
 })
 
+test('an IPv6 permission: tcp 22 from 2001:db8::/32 lets IPv6 SSH in from inside the range only; neighbour discovery works', async () => {
+  const h = sb.hosts[0]
+  const { sdn, sg } = setup([h])
+  const g = sg.createSecurityGroup('v6')
+  await sg.authorizeIngress('v6', { protocol: 'tcp', fromPort: 22, toPort: 22, cidr: '2001:db8::/32' })
+  expect(g.id).toMatch(/^sg-/)
+  expect(sg.describe().find((x) => x.name === 'v6').ingress).toEqual([{ protocol: 'tcp', fromPort: 22, toPort: 22, cidr: '2001:db8::/32' }])
+  await sg.attach(vifOf(h, 2), ['v6'])
+  const v = h.vifs[1]
+  const peer = h.vifs[3]
+  const ssh6 = (src, port = 22) => `in_port=${peer.ofport},tcp6,dl_src=${peer.mac},dl_dst=${v.mac},ipv6_src=${src},ipv6_dst=2001:db8:ffff::2,tp_src=40000,tp_dst=${port}`
+  const nd = (type) => `in_port=${peer.ofport},icmp6,dl_src=${peer.mac},dl_dst=${v.mac},ipv6_src=fe80::4,ipv6_dst=fe80::2,icmpv6_type=${type},icmpv6_code=0`
+  expectVerdicts(h, [
+    ['ssh6 from 2001:db8::5', ssh6('2001:db8::5'), 'forward'],
+    ['ssh6 from 2001:db8:ffff:ffff::1', ssh6('2001:db8:ffff:ffff::1'), 'forward'],
+    ['ssh6 from 2001:db9::5 (outside)', ssh6('2001:db9::5'), 'drop'],
+    ['ssh6 from 2001:db7:ffff::5 (outside)', ssh6('2001:db7:ffff::5'), 'drop'],
+    ['tcp6/23 from inside', ssh6('2001:db8::5', 23), 'drop'],
+    ['ssh over IPv4', packets(h, 2).in('tcp', '10.10.1.5', 22), 'drop'],
+    ['neighbour solicitation', nd(135), 'forward'],
+    ['neighbour advertisement', nd(136), 'forward'],
+    ['echo request', nd(128), 'drop'],
+    ['ARP reply', packets(h, 2).arpIn(), 'forward'],
+  ])
+  const gid = g.id.slice(3).padStart(12, '0')
+  const groupFlows = ourFlows(h).filter((l) => l.startsWith(`cookie=0x5d4e${gid},`))
+  expect(groupFlows).toEqual([expect.stringContaining(`tcp6,dl_dst=${v.mac},ipv6_src=2001:db8::/32,tp_dst=22 actions=NORMAL`)])
+  expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
+})
+
 test('bad permissions are refused with their own message; nothing sent', async () => {
   const h = sb.hosts[0]
   const { sg } = setup([h])
@@ -217,7 +247,8 @@ test('bad permissions are refused with their own message; nothing sent', async (
     [{ protocol: 'tcp', fromPort: 30, toPort: 20, cidr: '0.0.0.0/0' }, TypeError, /above/],
     [{ protocol: 'tcp', fromPort: 22, toPort: 22 }, TypeError, /cidr and sourceGroup/],
     [{ protocol: 'tcp', fromPort: 22, toPort: 22, cidr: '10.0.0.1/8' }, TypeError, /host bits/],
-    [{ protocol: 'tcp', fromPort: 22, toPort: 22, cidr: 'fe80::/10' }, TypeError, /IPv6/],
+    [{ protocol: 'tcp', fromPort: 22, toPort: 22, cidr: 'fe80::1/10' }, TypeError, /host bits/],
+    [{ protocol: 'icmp', cidr: '::/0' }, TypeError, /icmpv6/],
     [{ protocol: 'icmp', fromPort: 300, cidr: '0.0.0.0/0' }, RangeError, /ICMP type/],
     [{ protocol: 'all', fromPort: 1, toPort: 2, cidr: '0.0.0.0/0' }, TypeError, /ports need/],
     [{ protocol: 'tcp', fromPort: 1, toPort: 2, cidr: '0.0.0.0/0', color: 'red' }, TypeError, /color/],

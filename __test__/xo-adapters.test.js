@@ -317,18 +317,19 @@ describe('legacy OpenFlowChannel', () => {
     const again = (await ch.addRule({ ...args, protocol: 'tcp' })).rule
     expect(again).toMatchObject({ id: first.id, priority: first.priority })
     expect(sdn.rules()).toHaveLength(2)
-    expect(ourFlows(h)).toHaveLength(2)
+    // 'packet' semantics are the controller's: no range, so IPv4 and IPv6 flows.
+    expect(ourFlows(h)).toHaveLength(4)
     expect(again.cookie).toBe(first.cookie) // XO re-adds every stored rule on connect: nothing to redo
     // Lost on the switch (by hand): the controller's repair restores it.
     h.ofctl('del-flows', `table=0,cookie=${again.cookie}/-1`)
-    expect(ourFlows(h)).toHaveLength(1)
-    await sdn.sync()
     expect(ourFlows(h)).toHaveLength(2)
+    await sdn.sync()
+    expect(ourFlows(h)).toHaveLength(4)
     // Another action for the match: in place, XO's last ADD won in OVS too.
     const allowed = (await ch.addRule({ ...args, allow: true })).rule
     expect(allowed).toMatchObject({ id: first.id, priority: first.priority, allow: true })
     expect(sdn.rules().map((r) => r.id)).toEqual([first.id, expect.any(String)])
-    expect(ourFlows(h).filter((l) => l.includes('tp_dst=443'))).toEqual([expect.stringContaining('actions=NORMAL')])
+    expect(ourFlows(h).filter((l) => l.includes('tp_dst=443'))).toEqual([expect.stringContaining('actions=NORMAL'), expect.stringContaining('actions=NORMAL')])
   })
 
   test("deleteRule matches as XO: protocol in any case, allow ignored; a missing rule resolves (or is SDN_RULE_NOT_FOUND with ifMissing: 'reject')", async () => {

@@ -486,5 +486,8 @@ describe("XO 1.4's meaning, recorded from XO's codec on the switch", () => {
     expect(report.map((r) => r.xo.map((c) => c.code))).toEqual([[], [], [], [], [], [], [], [], [], [], ['DIRECTION_BOTH'], ['PROTOCOL_NOT_RECOGNIZED'], ['ICMP_PORT']])
     expect(report.filter((r) => r.packet.some((c) => c.code === 'PORT_SIDE'))).toHaveLength(5) // every TCP/UDP rule with a port
     expect(adapters.legacyRuleChanges([PING], { network: true })[0].xo.map((c) => c.code)).toEqual(['NETWORK_RULE'])
+    // Without ipRange, 'packet' semantics (the controller's) cover IPv6 too; 'xo' keeps XO's IPv4.
+    const [ssh] = adapters.legacyRuleChanges([{ allow: false, protocol: 'TCP', port: 22, ipRange: '', direction: 'from/to' }])
+    expect([ssh.xo.map((c) => c.code), ssh.packet.map((c) => c.code)]).toEqual([[], ['PORT_SIDE', 'IPV6']])
   })
 })

@@ -286,7 +286,7 @@ export interface StoredXoRule {
 
 /** One difference from what XO 1.4's direct channel installed. */
 export interface LegacyRuleChange {
-  code: 'DIRECTION_BOTH' | 'PROTOCOL_NOT_RECOGNIZED' | 'ICMP_PORT' | 'NETWORK_RULE' | 'PORT_SIDE' | 'ONE_WAY'
+  code: 'DIRECTION_BOTH' | 'PROTOCOL_NOT_RECOGNIZED' | 'ICMP_PORT' | 'NETWORK_RULE' | 'PORT_SIDE' | 'ONE_WAY' | 'IPV6'
   message: string
 }
 

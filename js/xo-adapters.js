@@ -207,6 +207,8 @@ function xoRuleId(kind, uuid, key) {
 }
 
 const XO_L4 = ['tcp', 'udp', 'icmp']
+/** Protocols a rule applies to IPv4 and IPv6 alike unless its range names a family. */
+const IPV4_PINNED = ['ip', 'tcp', 'udp']
 
 /**
  * XO's `{ allow, protocol, port, ipRange, direction }` as a controller rule (without
@@ -232,6 +234,8 @@ function legacyRule({ allow, protocol, port, ipRange, direction }, semantics = '
     else if (present(port)) rule.port = port
     return rule
   }
+  // XO 1.4 matched IPv4 only (dl_type 0x0800); a controller rule without a range covers IPv6 too.
+  if (!present(ipRange) && IPV4_PINNED.includes(rule.protocol)) rule.ipRange = '0.0.0.0/0'
   if (typeof dir !== 'string' || !XO_L4.includes(rule.protocol)) {
     rule.direction = dir
     if (present(port)) rule.port = port // the validator names what is wrong
@@ -514,6 +518,9 @@ function legacyRuleChanges(rules, options) {
       packet.push({ code: 'PORT_SIDE', message: `port ${typeof port === 'string' || typeof port === 'number' ? port : describe(port)}: XO 1.4 matched the VIF's own port for 'from' and the remote port for 'to', in both packet directions; with semantics 'packet' it is the destination port of packets going ${dir}` })
     } else if (XO_L4.includes(lower) && (dir.includes('from') || dir.includes('to')) && !(dir.includes('from') && dir.includes('to'))) {
       packet.push({ code: 'ONE_WAY', message: `XO 1.4 matched ${lower.toUpperCase()} both ways for a single direction; with semantics 'packet' only packets going ${dir}` })
+    }
+    if (IPV4_PINNED.includes(lower) && !present(rule.ipRange)) {
+      packet.push({ code: 'IPV6', message: `no ipRange: XO 1.4 matched ${lower.toUpperCase()} over IPv4 only; with semantics 'packet' the rule covers IPv6 too (semantics 'xo' keeps it to IPv4)` })
     }
     return { rule, xo, packet }
   })

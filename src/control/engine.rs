@@ -416,8 +416,11 @@ mod tests {
         .unwrap()
     }
 
+    /// IPv4 only (0.0.0.0/0): one flow per VIF, whatever the engine does with it.
     fn pool(port: u16) -> Rule {
-        parse_rule(&json!({ "pool": true, "allow": true, "protocol": "tcp", "port": port, "direction": "to" })).unwrap()
+        parse_rule(&json!({ "pool": true, "allow": true, "protocol": "tcp", "port": port, "ipRange": "0.0.0.0/0",
+                            "direction": "to" }))
+        .unwrap()
     }
 
     fn iface(ofport: u32) -> Interface {
@@ -535,12 +538,14 @@ mod tests {
         let next = e.poll_batch().unwrap();
         assert_eq!(next.through, last.seq);
         let c = cookie(&e, "sip");
+        let from = "in_port=4,dl_src=ae:f7:4b:84:6c:8b,tp_dst=80 actions=drop";
         assert_eq!(
             lines(&next.adds),
-            vec![format!(
-                "add cookie={c:#x}, priority=34999,tcp,in_port=4,dl_src=ae:f7:4b:84:6c:8b,tp_dst=80 actions=drop"
-            )],
-            "port 80 from the first patch, no nw_dst after the second"
+            vec![
+                format!("add cookie={c:#x}, priority=34999,tcp,{from}"),
+                format!("add cookie={c:#x}, priority=34999,tcp6,{from}"),
+            ],
+            "port 80 from the first patch, no range after the second: IPv4 and IPv6"
         );
         assert_eq!(next.deletes.iter().map(|d| d.cookie).collect::<Vec<_>>(), vec![g0], "generation 1 never sent");
         e.batch_done(next.id, true).unwrap();

@@ -33,7 +33,7 @@
 //! grammars, input by input).
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 // ---------------------------------------------------------------------------------
@@ -179,7 +179,7 @@ impl IpMask {
 /// Why a masked IPv4 address was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MaskedIpError {
-    /// The address part is not an IPv4 address.
+    /// The address part is not an address (IPv4, or IPv6 for [`parse_ipv6_prefixed`]).
     Address,
     /// The mask part is neither a prefix length nor a dotted netmask.
     Mask,
@@ -236,18 +236,40 @@ pub fn parse_ipv4(s: impl AsRef<[u8]>) -> Option<Ipv4Addr> {
 /// A prefix length: `0`, or 1 or more decimal digits without a leading zero,
 /// at most 32.
 fn parse_prefix_len(s: &[u8]) -> Result<u8, MaskedIpError> {
+    parse_prefix_up_to(s, 32)
+}
+
+/// A prefix length as [`parse_prefix_len`] reads one, at most `max` (32 or 128).
+fn parse_prefix_up_to(s: &[u8], max: u8) -> Result<u8, MaskedIpError> {
     let well_formed = !s.is_empty() && s.iter().all(u8::is_ascii_digit) && (s.len() == 1 || s[0] != b'0');
     if !well_formed {
         return Err(MaskedIpError::Mask);
     }
-    if s.len() > 2 {
+    if s.len() > 3 {
         return Err(MaskedIpError::PrefixOutOfRange);
     }
-    let p = s.iter().fold(0u8, |a, d| a * 10 + (d - b'0'));
-    if p > 32 {
-        return Err(MaskedIpError::PrefixOutOfRange);
-    }
-    Ok(p)
+    let p = s.iter().fold(0u16, |a, d| a * 10 + u16::from(d - b'0'));
+    u8::try_from(p).ok().filter(|p| *p <= max).ok_or(MaskedIpError::PrefixOutOfRange)
+}
+
+/// An IPv6 address, exactly as `std` reads one (`Ipv6Addr::from_str`: no zone id,
+/// no brackets, no spaces).
+pub fn parse_ipv6(s: impl AsRef<[u8]>) -> Option<Ipv6Addr> {
+    std::str::from_utf8(s.as_ref()).ok()?.parse().ok()
+}
+
+/// `addr` or `addr/n` for IPv6, as written: the address through [`parse_ipv6`] and
+/// the prefix length (`None` without a `/`), decimal without a leading zero, at
+/// most 128. No netmask form (IPv6 has none). Host bits are not checked.
+pub fn parse_ipv6_prefixed(s: impl AsRef<[u8]>) -> Result<(Ipv6Addr, Option<u8>), MaskedIpError> {
+    let s = s.as_ref();
+    let (v, m) = match s.iter().position(|c| *c == b'/') {
+        None => (s, None),
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+    };
+    let value = parse_ipv6(v).ok_or(MaskedIpError::Address)?;
+    let prefix = m.map(|m| parse_prefix_up_to(m, 128)).transpose()?;
+    Ok((value, prefix))
 }
 
 /// `a.b.c.d`, `a.b.c.d/n` or `a.b.c.d/m.m.m.m`, as written: the address and

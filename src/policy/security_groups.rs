@@ -44,7 +44,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Write as _};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde_json::{Map, Value};
 
@@ -67,6 +67,15 @@ use crate::rules::rule::{
 pub const STATE_VERSION: i128 = 1;
 /// The flow budget of a group per VIF when the caller sets none.
 pub const DEFAULT_FLOW_BUDGET: usize = 1024;
+
+/// A derived rule's range, IPv4 whatever it is: a permission's CIDR is IPv4 (EC2's
+/// 0.0.0.0/0 is every IPv4 address) and so are ARP and the DHCP client, while a
+/// rule without a range would cover IPv6 too. `0.0.0.0/0` says so for protocols
+/// that have both families; the others are IPv4's already.
+fn ipv4_only(protocol: RuleProtocol, range: Option<IpRange>) -> Option<IpRange> {
+    let both_families = matches!(protocol, RuleProtocol::Ip | RuleProtocol::Tcp | RuleProtocol::Udp);
+    range.or_else(|| both_families.then_some(IpRange::v4(Ipv4Addr::UNSPECIFIED, 0)))
+}
 
 /// At most this many groups per VIF: one priority per group slot in the band.
 pub fn max_groups_per_vif() -> usize {
@@ -254,7 +263,14 @@ pub enum PermissionProtocol {
         /// ICMP code.
         icmp_code: Option<u8>,
     },
-    /// Every IPv4 packet (EC2's protocol -1).
+    /// ICMPv6 (EC2's `icmpv6`, with an IPv6 CIDR), type and code as for ICMP.
+    Icmpv6 {
+        /// ICMPv6 type.
+        icmp_type: Option<u8>,
+        /// ICMPv6 code.
+        icmp_code: Option<u8>,
+    },
+    /// Every IP packet of the CIDR's family (EC2's protocol -1).
     All,
 }
 
@@ -264,25 +280,32 @@ impl PermissionProtocol {
             PermissionProtocol::Tcp(_) => "tcp",
             PermissionProtocol::Udp(_) => "udp",
             PermissionProtocol::Icmp { .. } => "icmp",
+            PermissionProtocol::Icmpv6 { .. } => "icmpv6",
             PermissionProtocol::All => "all",
         }
     }
 }
 
-/// An IPv4 prefix without host bits; prefix 0 is any address.
+/// An IPv4 or IPv6 prefix without host bits; prefix 0 is any address of its family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cidr {
-    addr: Ipv4Addr,
+    addr: IpAddr,
     prefix: u8,
 }
 
 impl Cidr {
     /// 0.0.0.0/0.
-    pub const ANY: Cidr = Cidr { addr: Ipv4Addr::UNSPECIFIED, prefix: 0 };
+    pub const ANY: Cidr = Cidr { addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED), prefix: 0 };
 
-    /// The rule's `ipRange`: `None` for any address.
+    /// True for an IPv6 CIDR: its permission's rules are IPv6's.
+    pub fn is_ipv6(self) -> bool {
+        self.addr.is_ipv6()
+    }
+
+    /// The rule's `ipRange`: `None` for any IPv4 address (see [`ipv4_only`]); an
+    /// IPv6 CIDR always, `::/0` included, as it is what makes the rule IPv6's.
     fn ip_range(self) -> Option<IpRange> {
-        (self.prefix > 0).then_some(IpRange { addr: self.addr, prefix: self.prefix })
+        (self.prefix > 0 || self.is_ipv6()).then_some(IpRange { addr: self.addr, prefix: self.prefix })
     }
 }
 
@@ -319,6 +342,11 @@ impl Permission {
         Permission { protocol: PermissionProtocol::All, source: Source::Cidr(Cidr::ANY) }
     }
 
+    /// True when it names an IPv6 CIDR (its rules are IPv6's).
+    pub fn is_ipv6(&self) -> bool {
+        matches!(self.source, Source::Cidr(c) if c.is_ipv6())
+    }
+
     /// True for "all traffic to/from 0.0.0.0/0": as egress, it leaves egress open.
     pub fn is_all_traffic(&self) -> bool {
         *self == Permission::all_traffic()
@@ -340,7 +368,7 @@ impl Permission {
             Some(Value::String(s)) if s == "-1" => "all".to_owned(),
             Some(Value::String(s)) => s.to_lowercase(),
             Some(n @ Value::Number(_)) if matches!(rule::integer(n), Ok(-1)) => "all".to_owned(),
-            _ => return Err(type_err(format!("{at}.protocol must be tcp, udp, icmp or all (-1)"))),
+            _ => return Err(type_err(format!("{at}.protocol must be tcp, udp, icmp, icmpv6 or all (-1)"))),
         };
         let span = || -> Result<PortSpan, SgError> {
             let port = |k: &str| match obj.get(k).map(rule::integer) {
@@ -357,7 +385,7 @@ impl Permission {
         let protocol = match name.as_str() {
             "tcp" => PermissionProtocol::Tcp(span()?),
             "udp" => PermissionProtocol::Udp(span()?),
-            "icmp" => {
+            "icmp" | "icmpv6" => {
                 let icmp = |k: &str, what: &str| match obj.get(k) {
                     None | Some(Value::Null) => Ok(None),
                     Some(v) => match rule::integer(v) {
@@ -366,7 +394,12 @@ impl Permission {
                         _ => Err(range_err(format!("{at}.{k} is the ICMP {what}: -1..255"))),
                     },
                 };
-                PermissionProtocol::Icmp { icmp_type: icmp("fromPort", "type")?, icmp_code: icmp("toPort", "code")? }
+                let (icmp_type, icmp_code) = (icmp("fromPort", "type")?, icmp("toPort", "code")?);
+                if name == "icmp" {
+                    PermissionProtocol::Icmp { icmp_type, icmp_code }
+                } else {
+                    PermissionProtocol::Icmpv6 { icmp_type, icmp_code }
+                }
             }
             "all" => {
                 if obj.contains_key("fromPort") || obj.contains_key("toPort") {
@@ -376,7 +409,7 @@ impl Permission {
             }
             _ => {
                 let shown = given.map(Value::to_string).unwrap_or_default();
-                return Err(value_err(format!("{at}.protocol must be tcp, udp, icmp or all (-1), got {shown}")));
+                return Err(value_err(format!("{at}.protocol must be tcp, udp, icmp, icmpv6 or all (-1), got {shown}")));
             }
         };
         let source = match (obj.get("cidr"), obj.get("sourceGroup")) {
@@ -385,6 +418,17 @@ impl Permission {
             (None, Some(_)) => return Err(type_err(format!("{at}.sourceGroup must be a group name or id"))),
             _ => return Err(value_err(format!("{at} needs exactly one of cidr and sourceGroup"))),
         };
+        // ICMP is IPv4's and ICMPv6 IPv6's; a sourceGroup stands for its members' IPv4 addresses.
+        let ipv6 = matches!(&source, Source::Cidr(c) if c.is_ipv6());
+        match protocol {
+            PermissionProtocol::Icmp { .. } if ipv6 => {
+                return Err(value_err(format!("{at}: protocol icmp is IPv4's; use icmpv6 with an IPv6 cidr")))
+            }
+            PermissionProtocol::Icmpv6 { .. } if !ipv6 => {
+                return Err(value_err(format!("{at}: protocol icmpv6 needs an IPv6 cidr (like ::/0)")))
+            }
+            _ => {}
+        }
         Ok(Permission { protocol, source })
     }
 
@@ -396,7 +440,7 @@ impl Permission {
             PermissionProtocol::Tcp(s) | PermissionProtocol::Udp(s) => {
                 let _ = write!(out, ",\"fromPort\":{},\"toPort\":{}", s.from, s.to);
             }
-            PermissionProtocol::Icmp { icmp_type, icmp_code } => {
+            PermissionProtocol::Icmp { icmp_type, icmp_code } | PermissionProtocol::Icmpv6 { icmp_type, icmp_code } => {
                 if let Some(t) = icmp_type {
                     let _ = write!(out, ",\"fromPort\":{t}");
                 }
@@ -431,6 +475,9 @@ impl Permission {
             PermissionProtocol::Icmp { icmp_type, icmp_code } => {
                 vec![Clause { icmp_type, icmp_code, ..Clause::of(RuleProtocol::Icmp) }]
             }
+            PermissionProtocol::Icmpv6 { icmp_type, icmp_code } => {
+                vec![Clause { icmp_type, icmp_code, ..Clause::of(RuleProtocol::Icmpv6) }]
+            }
             PermissionProtocol::Tcp(_) | PermissionProtocol::Udp(_) => {
                 self.by_port(|clause, port| Clause { port: Some(port), ..clause })
             }
@@ -443,6 +490,7 @@ impl Permission {
         match self.protocol {
             PermissionProtocol::All => vec![Clause::of(RuleProtocol::Ip)],
             PermissionProtocol::Icmp { .. } => vec![Clause::of(RuleProtocol::Icmp)],
+            PermissionProtocol::Icmpv6 { .. } => vec![Clause::of(RuleProtocol::Icmpv6)],
             PermissionProtocol::Tcp(_) | PermissionProtocol::Udp(_) => {
                 self.by_port(|clause, port| Clause { source_port: Some(port), ..clause })
             }
@@ -464,17 +512,30 @@ impl Permission {
     }
 }
 
-/// An IPv4 CIDR through the crate's address grammar ([`addr::parse_ipv4_masked`]);
-/// surrounding spaces ignored, host bits refused, a bare `0.0.0.0` is any address
-/// (EC2 writes it so). Errors start with `at` (`ingress[0].cidr`).
+/// A CIDR through the crate's address grammar ([`addr::parse_ipv4_masked`], or
+/// [`addr::parse_ipv6_prefixed`] for IPv6); surrounding spaces ignored, host bits
+/// refused, a bare `0.0.0.0` is any address (EC2 writes it so). Errors start with
+/// `at` (`ingress[0].cidr`).
 fn parse_cidr(v: &Value, at: &str) -> Result<Cidr, SgError> {
-    let Some(s) = v.as_str() else { return Err(type_err(format!("{at} must be an IPv4 CIDR string"))) };
+    let Some(s) = v.as_str() else { return Err(type_err(format!("{at} must be an IPv4 or IPv6 CIDR string"))) };
     let text = s.trim();
     if text == "0.0.0.0" {
         return Ok(Cidr::ANY);
     }
     if text.contains(':') {
-        return Err(value_err(format!("{at}: IPv6 ({text}) is not supported: OpenFlow 1.1 matches IPv4 only")));
+        let (addr, prefix) = match addr::parse_ipv6_prefixed(text) {
+            Ok((a, p)) => (a, p.unwrap_or(128)),
+            Err(MaskedIpError::PrefixOutOfRange) => {
+                return Err(range_err(format!("{at}: '{text}': the prefix length must be 0 to 128")))
+            }
+            Err(_) => return Err(value_err(format!("{at}: '{text}' is not an IPv6 address or CIDR (2001:db8::/32)"))),
+        };
+        let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+        let network = Ipv6Addr::from(u128::from(addr) & mask);
+        if network != addr {
+            return Err(value_err(format!("{at}: '{text}' has host bits set: the network is {network}/{prefix}")));
+        }
+        return Ok(Cidr { addr: IpAddr::V6(addr), prefix });
     }
     let bad = || value_err(format!("{at}: '{text}' is not an IPv4 address or CIDR (a.b.c.d/n)"));
     let (addr, prefix) = match addr::parse_ipv4_masked(text) {
@@ -490,7 +551,7 @@ fn parse_cidr(v: &Value, at: &str) -> Result<Cidr, SgError> {
     if network != addr {
         return Err(value_err(format!("{at}: '{text}' has host bits set: the network is {network}/{prefix}")));
     }
-    Ok(Cidr { addr, prefix })
+    Ok(Cidr { addr: IpAddr::V4(addr), prefix })
 }
 
 /// The protocol part of a derived rule.
@@ -679,7 +740,7 @@ impl<'a> MemberAddresses<'a> {
                 let (list, seen) = by_group.entry(g.as_str()).or_default();
                 for ip in &a.vif.ips {
                     if seen.insert(*ip) {
-                        list.push(IpRange { addr: *ip, prefix: 32 });
+                        list.push(IpRange::v4(*ip, 32));
                     }
                 }
             }
@@ -1057,7 +1118,7 @@ impl SecurityGroups {
                     source_port: c.source_port,
                     icmp_type: c.icmp_type,
                     icmp_code: c.icmp_code,
-                    ip_range,
+                    ip_range: ipv4_only(c.protocol, ip_range),
                     direction,
                 },
                 unlocked: false,
@@ -1097,7 +1158,7 @@ impl SecurityGroups {
     }
 
     /// The base rules of a VIF: ARP and the DHCP client, then default deny.
-    fn derive_base(&self, target: &Target, restricted: bool, out: &mut Vec<DerivedRule>) {
+    fn derive_base(&self, target: &Target, restricted: bool, ipv6: bool, out: &mut Vec<DerivedRule>) {
         let both_if_restricted = if restricted { Direction::Both } else { Direction::To };
         let basics = PriorityBand::SECURITY_GROUP_BASICS.min();
         let rule =
@@ -1113,7 +1174,7 @@ impl SecurityGroups {
                     source_port: source_port.map(|p| PortRange { lo: p, hi: p }),
                     icmp_type: None,
                     icmp_code: None,
-                    ip_range: None,
+                    ip_range: ipv4_only(protocol, None),
                     direction,
                 }
             };
@@ -1123,6 +1184,14 @@ impl SecurityGroups {
         add(basics, rule(true, RuleProtocol::Udp, Some(68), Some(67), Direction::To), false);
         if restricted {
             add(basics, rule(true, RuleProtocol::Udp, Some(67), Some(68), Direction::From), true);
+        }
+        // IPv6's ARP: neighbour and router discovery (ICMPv6 133-136), for a VIF whose
+        // groups let some IPv6 in or out, so those permissions can be used at all.
+        if ipv6 {
+            for icmp_type in [133, 134, 135, 136] {
+                let nd = Rule { icmp_type: Some(icmp_type), ..rule(true, RuleProtocol::Icmpv6, None, None, both_if_restricted) };
+                add(basics, nd, false);
+            }
         }
         let deny = PriorityBand::SECURITY_GROUP_DENY.min();
         add(deny, rule(false, RuleProtocol::Any, None, None, both_if_restricted), false);
@@ -1140,7 +1209,8 @@ impl SecurityGroups {
             let priority = top.saturating_sub(slot as u16).max(PriorityBand::SECURITY_GROUP_PERMISSIONS.min());
             Self::derive_group(g, priority, &target, restricted, self.stateful, sources, &mut rules);
         }
-        self.derive_base(&target, restricted, &mut rules);
+        let ipv6 = groups.iter().any(|g| g.ingress.iter().chain(&g.egress).any(Permission::is_ipv6));
+        self.derive_base(&target, restricted, ipv6, &mut rules);
         VifRules { egress_restricted: restricted, rules }
     }
 
@@ -1219,21 +1289,32 @@ impl SecurityGroups {
 
     /// Each group's worst cost per VIF: on its member with the most addresses
     /// (more addresses, more flows: XAPI's locking makes an allow of what the VIF
-    /// sends one flow per address), or on a VIF with none when it has no member.
+    /// sends one flow per address) or, for IPv6 permissions, on the one with the
+    /// fewest (a VIF without addresses gets the IPv6 replies a lock leaves out); on
+    /// a VIF with none when it has no member.
     fn costs(&self) -> Vec<(usize, usize)> {
         let sources = MemberAddresses::of(&self.attachments);
-        let mut addresses: HashMap<&str, usize> = HashMap::new();
+        // Per group, the fewest and the most addresses of its members.
+        let mut addresses: HashMap<&str, (usize, usize)> = HashMap::new();
         for a in &self.attachments {
             for g in &a.groups {
-                let n = addresses.entry(g.as_str()).or_default();
-                *n = (*n).max(a.vif.ips.len());
+                let n = a.vif.ips.len();
+                let (lo, hi) = addresses.entry(g.as_str()).or_insert((n, n));
+                (*lo, *hi) = ((*lo).min(n), (*hi).max(n));
             }
         }
         self.groups
             .iter()
             .map(|g| {
-                let n = addresses.get(g.id.as_str()).copied().unwrap_or(0);
-                (self.group_cost_with(g, n, &sources), n)
+                let (lo, hi) = addresses.get(g.id.as_str()).copied().unwrap_or((0, 0));
+                // More addresses cost more IPv4 flows; none costs the IPv6 ones a lock
+                // would leave out: the worst member is the one with the most or the fewest.
+                let (most, fewest) = (self.group_cost_with(g, hi, &sources), self.group_cost_with(g, lo, &sources));
+                if fewest > most {
+                    (fewest, lo)
+                } else {
+                    (most, hi)
+                }
             })
             .collect()
     }

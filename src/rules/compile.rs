@@ -12,6 +12,12 @@
 //! `port` in `tp_src` on `from` flows; `remote` (the other side's) puts it in
 //! `tp_src` on `to` flows; `either` makes both flows per block, local first.
 //!
+//! Address families: a rule with an IPv4 range (`0.0.0.0/0` included), `icmp` or
+//! `arp` is IPv4's; one with an IPv6 range or `icmpv6` IPv6's; `ip`, `tcp`, `udp` and
+//! services without a range are both: each IPv4 flow gets an IPv6 twin (`eth_type`
+//! 0x86dd, always an OXM match, since OF1.1 reads no L3/L4 field under IPv6).
+//! `any` has no ethertype and covers everything at once.
+//!
 //! A single port (and an exact block of a range) is OF1.1's standard match, as
 //! ever. A block of several ports has no form there (§A.2.3 has no port masks):
 //! its flow carries an `OFPMT_OXM` match with a masked `tcp_dst`/`udp_dst`, which
@@ -32,13 +38,13 @@
 //! one ARP flow per address. A deny is never narrowed that way.
 
 use serde_json::Value;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::port_mask::MaskedPort;
 #[cfg(doc)]
 use super::rule::PortRange;
 use super::rule::{
-    kind, plain_ipv4, unicast_mac, Direction, PortSide, Protocol, Rule, RuleError, ERR_INVALID_ARG_TYPE,
+    kind, plain_ipv4, unicast_mac, Direction, IpRange, PortSide, Protocol, Rule, RuleError, ERR_INVALID_ARG_TYPE,
     ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE, MAX_OFPORT,
 };
 use crate::openflow::action::Action;
@@ -52,6 +58,10 @@ use crate::openflow::types::{GroupNo, MacAddr, Masked, PortNo, NO_BUFFER};
 pub const ETH_TYPE_IP: u16 = 0x0800;
 /// Ethertype of ARP.
 pub const ETH_TYPE_ARP: u16 = 0x0806;
+/// Ethertype of IPv6.
+pub const ETH_TYPE_IPV6: u16 = 0x86dd;
+/// IP protocol number (IPv6 next header) of ICMPv6.
+pub const IP_PROTO_ICMPV6: u8 = 58;
 /// IP protocol number of ICMP.
 pub const IP_PROTO_ICMP: u8 = 1;
 /// IP protocol number of TCP.
@@ -126,18 +136,41 @@ pub fn parse_endpoints(v: &Value) -> Result<Vec<Endpoint>, RuleError> {
 }
 
 /// The protocol part of one flow: what `tcp`/`udp`/`icmp`/... fix in the match.
-/// `tp_src`/`tp_dst` are the ICMP type and code for ICMP (always exact).
+/// `tp_src`/`tp_dst` are the ICMP(v6) type and code for ICMP (always exact). An
+/// IPv6 clause (`dl_type` 0x86dd) also carries the rule's IPv6 range as the field
+/// of the remote side (`ipv6_dst` sent by the VIF, `ipv6_src` delivered to it): the
+/// IPv4 range goes in the standard match's `nw_*`, which IPv6 has no use of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Clause {
     dl_type: Option<u16>,
     nw_proto: Option<u8>,
     tp_src: Option<MaskedPort>,
     tp_dst: Option<MaskedPort>,
+    ipv6_remote: Option<(Field, Ipv6Addr, Option<Ipv6Addr>)>,
 }
 
-const ANY: Clause = Clause { dl_type: None, nw_proto: None, tp_src: None, tp_dst: None };
+const ANY: Clause = Clause { dl_type: None, nw_proto: None, tp_src: None, tp_dst: None, ipv6_remote: None };
 const IP: Clause = Clause { dl_type: Some(ETH_TYPE_IP), ..ANY };
 const ARP: Clause = Clause { dl_type: Some(ETH_TYPE_ARP), ..ANY };
+
+impl Clause {
+    fn is_ipv6(&self) -> bool {
+        self.dl_type == Some(ETH_TYPE_IPV6)
+    }
+}
+
+/// The address families (IPv4, IPv6) a rule's clauses are compiled for: the
+/// family of its `ipRange` (`0.0.0.0/0` and `::/0` name one); without one, `ip`,
+/// `tcp`, `udp` and services are both, the IPv6 twin of each clause after it;
+/// `any` matches every ethertype at once, ARP and ICMP are IPv4's, ICMPv6 IPv6's.
+fn families(rule: &Rule) -> (bool, bool) {
+    match (rule.ip_range, rule.protocol) {
+        (Some(r), _) => (!r.is_ipv6(), r.is_ipv6()),
+        (None, Protocol::Icmpv6) => (false, true),
+        (None, Protocol::Ip | Protocol::Tcp | Protocol::Udp | Protocol::Service(_)) => (true, true),
+        (None, Protocol::Any | Protocol::Arp | Protocol::Icmp) => (true, false),
+    }
+}
 
 /// A transport port field of the match.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,15 +194,39 @@ fn port_fields(side: PortSide, way: Direction) -> &'static [Tp] {
     }
 }
 
-/// One clause per (protocol, port block, port field, source port block) the rule
-/// covers, for traffic going `way` (`From` or `To`).
+/// One clause per (family, protocol, port block, port field, source port block) the
+/// rule covers, for traffic going `way` (`From` or `To`): its IPv4 clauses, then
+/// their IPv6 twins.
 fn clauses(rule: &Rule, way: Direction) -> Vec<Clause> {
+    let (ipv4, ipv6) = families(rule);
+    let mut out = if ipv4 { ipv4_clauses(rule, way) } else { Vec::new() };
+    if ipv6 {
+        let side = if way == Direction::From { Field::Ipv6Dst } else { Field::Ipv6Src };
+        let remote = rule.ip_range.and_then(IpRange::ipv6_match).map(|(value, mask)| (side, value, mask));
+        let twin = |c: Clause| Clause { dl_type: Some(ETH_TYPE_IPV6), ipv6_remote: remote, ..c };
+        let exact = |n: Option<u8>| n.map(|n| MaskedPort::exact(u16::from(n)));
+        match rule.protocol {
+            Protocol::Icmpv6 => out.push(twin(Clause {
+                nw_proto: Some(IP_PROTO_ICMPV6),
+                tp_src: exact(rule.icmp_type),
+                tp_dst: exact(rule.icmp_code),
+                ..ANY
+            })),
+            _ => out.extend(ipv4_clauses(rule, way).into_iter().map(twin)),
+        }
+    }
+    out
+}
+
+/// The clauses of [`clauses`] as IPv4 has them (the IPv6 twins differ in `dl_type`).
+fn ipv4_clauses(rule: &Rule, way: Direction) -> Vec<Clause> {
     let l4 = |proto: u8, port: Option<MaskedPort>| Clause { nw_proto: Some(proto), tp_dst: port, ..IP };
     let exact = |n: Option<u8>| n.map(|n| MaskedPort::exact(u16::from(n)));
     match rule.protocol {
         Protocol::Any => vec![ANY],
         Protocol::Ip => vec![IP],
         Protocol::Arp => vec![ARP],
+        Protocol::Icmpv6 => Vec::new(), // IPv6 only: see clauses
         Protocol::Icmp => vec![Clause {
             nw_proto: Some(IP_PROTO_ICMP),
             tp_src: exact(rule.icmp_type),
@@ -182,7 +239,7 @@ fn clauses(rule: &Rule, way: Direction) -> Vec<Clause> {
                 rule.port.map_or(vec![None], |r| r.masked().into_iter().map(Some).collect());
             let src: Vec<Option<MaskedPort>> =
                 rule.source_port.map_or(vec![None], |r| r.masked().into_iter().map(Some).collect());
-            let mut out = Vec::with_capacity(number_of_clauses(rule));
+            let mut out = Vec::new();
             for p in &ports {
                 for f in port_fields(rule.port_side, way) {
                     for s in &src {
@@ -197,17 +254,6 @@ fn clauses(rule: &Rule, way: Direction) -> Vec<Clause> {
             out
         }
         Protocol::Service(s) => s.clauses.iter().map(|(t, p)| l4(t.ip_proto(), Some(MaskedPort::exact(*p)))).collect(),
-    }
-}
-
-fn number_of_clauses(rule: &Rule) -> usize {
-    let blocks = |r: Option<super::rule::PortRange>| r.map_or(1, |r| r.masked().len());
-    match rule.protocol {
-        Protocol::Service(s) => s.clauses.len(),
-        Protocol::Tcp | Protocol::Udp => {
-            blocks(rule.port) * blocks(rule.source_port) * rule.port_side.flows_per_block()
-        }
-        _ => 1,
     }
 }
 
@@ -227,20 +273,24 @@ fn locks_source(rule: &Rule, ips: &[Ipv4Addr]) -> bool {
     rule.allow && !ips.is_empty()
 }
 
-/// The number of flows [`compile`] makes, without making them (for budgets).
+/// The number of flows [`compile`] makes, without making them (for budgets): the
+/// same clauses, counted the way compile multiplies them.
 pub fn flow_count(rule: &Rule, endpoints: &[Endpoint]) -> usize {
-    let c = number_of_clauses(rule);
+    let from = if rule.direction.includes_from() { clauses(rule, Direction::From) } else { Vec::new() };
+    let to = if rule.direction.includes_to() { clauses(rule, Direction::To).len() } else { 0 };
+    let from_ipv6 = from.iter().filter(|c| c.is_ipv6()).count();
     endpoints
         .iter()
         .map(|e| {
             let ips = unique_ips(e).len();
-            let from = match (rule.direction.includes_from(), locks_source(rule, &e.ips)) {
-                (false, _) => 0,
-                (true, false) => c,
-                (true, true) if rule.protocol == Protocol::Any => 2 * ips,
-                (true, true) => c * ips,
+            let sent = match locks_source(rule, &e.ips) {
+                _ if !rule.direction.includes_from() => 0,
+                false => from.len(),
+                true if rule.protocol == Protocol::Any => 2 * ips,
+                // Locked: each IPv4 clause once per address, no IPv6 one (see compile).
+                true => (from.len() - from_ipv6) * ips,
             };
-            from + if rule.direction.includes_to() { c } else { 0 }
+            sent + to
         })
         .sum()
 }
@@ -275,7 +325,7 @@ pub fn compile(rule: &Rule, endpoints: &[Endpoint], priority: u16, cookie: u64, 
         Vec::new()
     };
     let flow = |m: Match| add_flow(table_id, priority, cookie, m, instructions.clone());
-    let range = rule.ip_range.map(|r| r.to_masked());
+    let range = rule.ip_range.and_then(IpRange::ipv4_match);
     let from_clauses = if rule.direction.includes_from() { clauses(rule, Direction::From) } else { Vec::new() };
     let to_clauses = if rule.direction.includes_to() { clauses(rule, Direction::To) } else { Vec::new() };
     let mut out = Vec::with_capacity(flow_count(rule, endpoints));
@@ -291,6 +341,11 @@ pub fn compile(rule: &Rule, endpoints: &[Endpoint], priority: u16, cookie: u64, 
             for c in &from_clauses {
                 if !locks_source(rule, &ips) {
                     out.push(flow(with_clause(&base, c)));
+                    continue;
+                }
+                if c.is_ipv6() {
+                    // The lock lists IPv4 addresses only: an IPv6 allow above it would let
+                    // any IPv6 source through, so none is made and XAPI's locking decides.
                     continue;
                 }
                 // Any protocol under a source lock: what XAPI lets through is IP and ARP.
@@ -316,8 +371,12 @@ pub fn compile(rule: &Rule, endpoints: &[Endpoint], priority: u16, cookie: u64, 
 }
 
 /// `base` with the clause's fields: OF1.1's standard match when its ports are
-/// exact, else the same fields as an OXM match with the masked ports.
+/// exact, else the same fields as an OXM match with the masked ports. An IPv6
+/// clause is always an OXM match (OF1.1 reads no L3 field under IPv6).
 fn with_clause(base: &Match, c: &Clause) -> Match {
+    if c.is_ipv6() {
+        return ipv6_match(base, c);
+    }
     let exact = |p: Option<MaskedPort>| p.filter(|p| p.is_exact()).map(|p| p.value);
     let standard = Match {
         dl_type: c.dl_type,
@@ -343,6 +402,45 @@ fn with_clause(base: &Match, c: &Clause) -> Match {
     } else {
         oxm_match(&standard, masked)
     }
+}
+
+/// The OXM match of an IPv6 clause: `base`'s port and MAC, `eth_type` 0x86dd,
+/// the remote IPv6 range, `ip_proto`, and TCP/UDP ports (masked or exact) or the
+/// ICMPv6 type and code.
+fn ipv6_match(base: &Match, c: &Clause) -> Match {
+    let field = |field, value, mask| MatchField::Known { field, dialect: Dialect::Oxm, value, mask };
+    let standard = Match {
+        in_port: base.in_port,
+        dl_src: base.dl_src,
+        dl_dst: base.dl_dst,
+        dl_type: c.dl_type,
+        nw_proto: c.nw_proto,
+        ..Match::default()
+    };
+    let mut beyond = Vec::new();
+    if let Some((f, value, mask)) = c.ipv6_remote {
+        beyond.push(field(f, NxValue::Ipv6(value), mask.map(NxValue::Ipv6)));
+    }
+    let ports = match c.nw_proto {
+        Some(IP_PROTO_ICMPV6) => Some((Field::Icmpv6Type, Field::Icmpv6Code)),
+        Some(IP_PROTO_TCP) => Some((Field::TcpSrc, Field::TcpDst)),
+        Some(IP_PROTO_UDP) => Some((Field::UdpSrc, Field::UdpDst)),
+        _ => None,
+    };
+    if let Some((fs, fd)) = ports {
+        let icmp = c.nw_proto == Some(IP_PROTO_ICMPV6);
+        for (f, p) in [(fs, c.tp_src), (fd, c.tp_dst)] {
+            let Some(p) = p else { continue };
+            let (value, mask) = if icmp {
+                // ICMPv6 type and code are 8 bits, exact (the rule parser caps them at 255).
+                (NxValue::U8(u8::try_from(p.value).unwrap_or(u8::MAX)), None)
+            } else {
+                (NxValue::U16(p.value), (!p.is_exact()).then_some(NxValue::U16(p.mask)))
+            };
+            beyond.push(field(f, value, mask));
+        }
+    }
+    oxm_match(&standard, beyond)
 }
 
 /// The OXM match (`OFPMT_OXM`) of what the OF1.1 fields of `m` say, plus `beyond`:
@@ -493,9 +591,9 @@ mod tests {
         );
         let both = rule(json!({ "vif": { "uuid": VIF, "mac": "02:00:00:00:00:04" }, "allow": true, "protocol": "udp",
                                  "port": [53, 54], "sourcePort": [1000, 1002], "direction": "to" }));
-        // 2 ports × the source blocks 1000-1001 and 1002.
-        assert_eq!(compile(&both, &[endpoint(4, "02:00:00:00:00:04", &[])], 100, 7, 0).len(), 4);
-        assert_eq!(flow_count(&both, &[endpoint(4, "02:00:00:00:00:04", &[])]), 4);
+        // 2 ports × the source blocks 1000-1001 and 1002, IPv4 and IPv6 (no range).
+        assert_eq!(compile(&both, &[endpoint(4, "02:00:00:00:00:04", &[])], 100, 7, 0).len(), 8);
+        assert_eq!(flow_count(&both, &[endpoint(4, "02:00:00:00:00:04", &[])]), 8);
         let e =
             parse_rule(&json!({ "vif": { "uuid": VIF, "mac": "02:00:00:00:00:04" }, "allow": true, "protocol": "icmp",
                                      "sourcePort": 22, "direction": "to" }))
@@ -572,18 +670,34 @@ mod tests {
     #[test]
     fn protocols() {
         let eps = [endpoint(2, "02:00:00:00:00:02", &[])];
-        let one = |v: Value| {
+        let all = |v: Value| {
             let mut base = json!({ "network": { "uuid": VIF }, "allow": false, "direction": "to" });
             for (k, x) in v.as_object().unwrap() {
                 base[k] = x.clone();
             }
-            let flows = compile(&rule(base), &eps, 5, 3, 0);
+            compile(&rule(base), &eps, 5, 3, 0)
+        };
+        let one = |v: Value| {
+            let flows = all(v);
             assert_eq!(flows.len(), 1);
             flows.into_iter().next().unwrap()
         };
         let p = "priority=5,cookie=3,dl_dst=02:00:00:00:00:02";
         assert_eq!(one(json!({})), text(&format!("{p},actions=drop")));
-        assert_eq!(one(json!({ "protocol": "ip" })), text(&format!("{p},ip,actions=drop")));
+        assert_eq!(one(json!({ "protocol": "ip", "ipRange": "0.0.0.0/0" })), text(&format!("{p},ip,actions=drop")));
+        // No range: both families, the IPv6 twin after.
+        assert_eq!(
+            all(json!({ "protocol": "ip" })),
+            [text(&format!("{p},ip,actions=drop")), nx_text(&format!("{p},ipv6,actions=drop"))]
+        );
+        assert_eq!(
+            all(json!({ "protocol": "tcp" })),
+            [text(&format!("{p},tcp,actions=drop")), nx_text(&format!("{p},tcp6,actions=drop"))]
+        );
+        assert_eq!(
+            all(json!({ "protocol": "udp", "port": 53 })),
+            [text(&format!("{p},udp,tp_dst=53,actions=drop")), nx_text(&format!("{p},udp6,tp_dst=53,actions=drop"))]
+        );
         assert_eq!(
             one(json!({ "protocol": "arp", "ipRange": "10.0.0.0/8" })),
             text(&format!("{p},arp,arp_spa=10.0.0.0/8,actions=drop"))
@@ -593,8 +707,7 @@ mod tests {
             one(json!({ "protocol": "icmp", "icmpType": 8, "icmpCode": 0 })),
             text(&format!("{p},icmp,icmp_type=8,icmp_code=0,actions=drop"))
         );
-        assert_eq!(one(json!({ "protocol": "tcp" })), text(&format!("{p},tcp,actions=drop")));
-        assert_eq!(one(json!({ "protocol": "udp", "port": 53 })), text(&format!("{p},udp,tp_dst=53,actions=drop")));
+        assert_eq!(one(json!({ "protocol": "tcp", "ipRange": "0.0.0.0/0" })), text(&format!("{p},tcp,actions=drop")));
     }
 
     #[test]
@@ -604,14 +717,19 @@ mod tests {
         let p = "priority=5,cookie=3,dl_dst=02:00:00:00:00:02";
         assert_eq!(
             flows,
-            vec![text(&format!("{p},udp,tp_dst=53,actions=drop")), text(&format!("{p},tcp,tp_dst=53,actions=drop"))]
+            vec![
+                text(&format!("{p},udp,tp_dst=53,actions=drop")),
+                text(&format!("{p},tcp,tp_dst=53,actions=drop")),
+                nx_text(&format!("{p},udp6,tp_dst=53,actions=drop")),
+                nx_text(&format!("{p},tcp6,tp_dst=53,actions=drop")),
+            ]
         );
     }
 
     #[test]
     fn port_ranges_compile_to_one_flow_per_masked_block() {
         let r = rule(json!({ "vm": { "uuid": VIF }, "allow": true, "protocol": "tcp", "port": "1000-1010",
-                              "direction": "both" }));
+                              "ipRange": "0.0.0.0/0", "direction": "both" }));
         let eps = [endpoint(2, "02:00:00:00:00:02", &["10.0.0.2"]), endpoint(7, "02:00:00:00:00:07", &[])];
         let flows = compile(&r, &eps, 5, 3, 4);
         // 1000-1007, 1008-1009, 1010: two masked blocks and an exact port, per direction and endpoint.
@@ -629,8 +747,8 @@ mod tests {
         );
         // The exact port keeps the standard match; the blocks are OXM matches.
         assert_eq!(flows.iter().filter(|f| f.flow_match.oxm.is_some()).count(), 2 * 2 * 2);
-        let udp =
-            rule(json!({ "pool": true, "allow": false, "protocol": "udp", "port": [1, 65535], "direction": "both" }));
+        let udp = rule(json!({ "pool": true, "allow": false, "protocol": "udp", "port": [1, 65535],
+                                "ipRange": "0.0.0.0/0", "direction": "both" }));
         assert_eq!(compile(&udp, &eps, 5, 3, 0).len(), 16 * 2 * 2, "1-65535: the 16 blocks 1, 2-3, ..., 32768-65535");
         assert_eq!(flow_count(&udp, &eps), 16 * 2 * 2);
     }
@@ -643,20 +761,21 @@ mod tests {
                               "port": "1000-2000", "direction": "both" }));
         let eps = [endpoint(3, "02:00:00:00:00:01", &["10.0.0.5"])];
         let flows = compile(&r, &eps, 100, 7, 0);
-        assert_eq!(flows.len(), 16);
-        assert_eq!(flow_count(&r, &eps), 16);
+        // No range: IPv4 and IPv6, 8 blocks each, per direction.
+        assert_eq!(flows.len(), 32);
+        assert_eq!(flow_count(&r, &eps), 32);
         #[rustfmt::skip]
         let blocks = ["0x3e8/0xfff8", "0x3f0/0xfff0", "0x400/0xfe00", "0x600/0xff00", "0x700/0xff80", "0x780/0xffc0",
                       "0x7c0/0xfff0", "2000"];
         let from = "priority=100,cookie=7,tcp,in_port=3,dl_src=02:00:00:00:00:01";
         let to = "priority=100,cookie=7,tcp,dl_dst=02:00:00:00:00:01";
-        let want: Vec<FlowMod> = [from, to]
+        let want: Vec<FlowMod> = [from, &from.replace("tcp", "tcp6"), to, &to.replace("tcp", "tcp6")]
             .iter()
             .flat_map(|base| {
                 blocks.iter().map(move |b| {
-                    // The exact 2000 is a standard match, the blocks OXM ones.
+                    // The exact 2000 is a standard match, the blocks and IPv6 OXM ones.
                     let t = format!("{base},tp_dst={b},actions=drop");
-                    if b.contains('/') {
+                    if b.contains('/') || base.contains("tcp6") {
                         nx_text(&t)
                     } else {
                         text(&t)
@@ -689,7 +808,7 @@ mod tests {
     fn masked_source_ports_and_either_side_multiply_blocks() {
         let eps = [endpoint(1, "02:00:00:00:00:01", &[])];
         let both = rule(json!({ "vif": { "uuid": VIF, "mac": "02:00:00:00:00:01" }, "allow": true, "protocol": "udp",
-                                 "port": [53, 54], "sourcePort": "1024-2047", "direction": "to" }));
+                                 "port": [53, 54], "sourcePort": "1024-2047", "ipRange": "0.0.0.0/0", "direction": "to" }));
         let flows = compile(&both, &eps, 100, 7, 0);
         let to = "priority=100,cookie=7,udp,dl_dst=02:00:00:00:00:01,tp_src=0x400/0xfc00";
         assert_eq!(
@@ -701,9 +820,116 @@ mod tests {
         );
         assert_eq!(flow_count(&both, &eps), 2);
         let either = rule(json!({ "pool": true, "allow": false, "protocol": "tcp", "port": "1000-2000",
-                                  "portSide": "either", "direction": "from" }));
+                                  "portSide": "either", "ipRange": "0.0.0.0/0", "direction": "from" }));
         assert_eq!(compile(&either, &eps, 100, 7, 0).len(), 16);
         assert_eq!(flow_count(&either, &eps), 16);
+    }
+
+    /// An IPv6 range makes the rule IPv6's: OXM matches with `eth_type` 0x86dd, the
+    /// range on the remote side, ports masked or exact; the same FLOW_MODs as
+    /// `ovs-ofctl -O OpenFlow13` would send for the text.
+    #[test]
+    fn an_ipv6_range_compiles_to_ipv6_oxm_flows() {
+        let eps = [endpoint(3, "02:00:00:00:00:01", &[])];
+        let r = rule(json!({ "vif": { "uuid": VIF, "mac": "02:00:00:00:00:01" }, "allow": false, "protocol": "tcp",
+                              "port": 22, "ipRange": "2001:db8::/32", "direction": "both" }));
+        assert_eq!(
+            compile(&r, &eps, 100, 7, 0),
+            vec![
+                nx_text("priority=100,cookie=7,tcp6,in_port=3,dl_src=02:00:00:00:00:01,ipv6_dst=2001:db8::/32,tp_dst=22,actions=drop"),
+                nx_text("priority=100,cookie=7,tcp6,dl_dst=02:00:00:00:00:01,ipv6_src=2001:db8::/32,tp_dst=22,actions=drop"),
+            ]
+        );
+        assert_eq!(flow_count(&r, &eps), 2);
+        let range = rule(json!({ "pool": true, "allow": true, "protocol": "udp", "port": "1000-2000",
+                                  "ipRange": "fd00::1", "direction": "to" }));
+        let flows = compile(&range, &eps, 100, 7, 0);
+        assert_eq!(flows.len(), 8);
+        assert_eq!(
+            flows[0],
+            nx_text("priority=100,cookie=7,udp6,dl_dst=02:00:00:00:00:01,ipv6_src=fd00::1,tp_dst=0x3e8/0xfff8,actions=normal")
+        );
+        assert_eq!(
+            flows[7],
+            nx_text("priority=100,cookie=7,udp6,dl_dst=02:00:00:00:00:01,ipv6_src=fd00::1,tp_dst=2000,actions=normal")
+        );
+        let ip = rule(json!({ "pool": true, "allow": false, "protocol": "ip", "ipRange": "2001:db8::/32",
+                               "direction": "from" }));
+        assert_eq!(
+            compile(&ip, &eps, 100, 7, 0),
+            vec![nx_text("priority=100,cookie=7,ipv6,in_port=3,dl_src=02:00:00:00:00:01,ipv6_dst=2001:db8::/32,actions=drop")]
+        );
+        // ::/0: every IPv6 address, no address field.
+        let all =
+            rule(json!({ "pool": true, "allow": false, "protocol": "ssh", "ipRange": "::/0", "direction": "to" }));
+        assert_eq!(
+            compile(&all, &eps, 100, 7, 0),
+            vec![nx_text("priority=100,cookie=7,tcp6,dl_dst=02:00:00:00:00:01,tp_dst=22,actions=drop")]
+        );
+    }
+
+    #[test]
+    fn icmpv6_with_its_type_and_code() {
+        let eps = [endpoint(3, "02:00:00:00:00:01", &[])];
+        let r = rule(json!({ "pool": true, "allow": false, "protocol": "icmpv6", "icmpType": 128, "icmpCode": 0,
+                              "direction": "to" }));
+        assert_eq!(
+            compile(&r, &eps, 100, 7, 0),
+            vec![nx_text("priority=100,cookie=7,icmp6,dl_dst=02:00:00:00:00:01,icmp_type=128,icmp_code=0,actions=drop")]
+        );
+        let any = rule(json!({ "pool": true, "allow": false, "protocol": "ICMPv6", "ipRange": "fe80::/10",
+                                "direction": "from" }));
+        assert_eq!(
+            compile(&any, &eps, 100, 7, 0),
+            vec![nx_text("priority=100,cookie=7,icmp6,in_port=3,dl_src=02:00:00:00:00:01,ipv6_dst=fe80::/10,actions=drop")]
+        );
+        assert_eq!(any.to_json()["protocol"], json!("icmpv6"));
+    }
+
+    /// XAPI's locking lists the VIF's IPv4 addresses: an IPv6 allow from a locked VIF
+    /// makes no flow (it would let any IPv6 source past the locking); a deny does.
+    #[test]
+    fn an_ipv6_allow_from_a_locked_vif_makes_no_flow() {
+        let locked = [endpoint(3, "02:00:00:00:00:01", &["10.0.0.1"])];
+        let r = |allow: bool| {
+            rule(json!({ "pool": true, "allow": allow, "protocol": "tcp", "port": 22, "ipRange": "2001:db8::/32",
+                         "direction": "both" }))
+        };
+        let allow = compile(&r(true), &locked, 100, 7, 0);
+        let to = "priority=100,cookie=7,tcp6,dl_dst=02:00:00:00:00:01,ipv6_src=2001:db8::/32,tp_dst=22";
+        assert_eq!(allow, vec![nx_text(&format!("{to},actions=normal"))]);
+        assert_eq!(flow_count(&r(true), &locked), 1);
+        assert_eq!(compile(&r(false), &locked, 100, 7, 0).len(), 2);
+        assert_eq!(flow_count(&r(false), &locked), 2);
+    }
+
+    #[test]
+    fn flow_count_agrees_with_compile_for_ipv6() {
+        let eps = [endpoint(1, "02:00:00:00:00:01", &[]), endpoint(2, "02:00:00:00:00:02", &["10.0.0.2", "10.0.0.3"])];
+        for (protocol, extra) in [
+            ("ip", json!({})),
+            ("tcp", json!({ "port": "1000-2000" })),
+            ("udp", json!({ "port": 53, "sourcePort": [1024, 2047] })),
+            ("tcp", json!({ "port": [20, 21], "portSide": "either" })),
+            ("icmpv6", json!({ "icmpType": 135 })),
+            ("ssh", json!({})),
+        ] {
+            for direction in ["from", "to", "both"] {
+                for allow in [true, false] {
+                    let mut v = json!({ "pool": true, "allow": allow, "protocol": protocol, "ipRange": "2001:db8::/48",
+                                        "direction": direction });
+                    for (k, x) in extra.as_object().unwrap() {
+                        v[k] = x.clone();
+                    }
+                    let r = rule(v);
+                    let flows = compile(&r, &eps, 1, 1, 0);
+                    assert_eq!(flow_count(&r, &eps), flows.len(), "{protocol} {extra} {direction} {allow}");
+                    let ipv6 = flows.iter().all(|f| f.flow_match.dl_type == Some(ETH_TYPE_IPV6));
+                    assert!(ipv6, "{protocol} {direction}");
+                    assert!(!flows.is_empty(), "{protocol} {direction}");
+                }
+            }
+        }
     }
 
     #[test]
@@ -784,7 +1010,7 @@ mod tests {
         assert_eq!(flow_count(&r, &eps), 4);
         // A range: two flows per block, block by block (53 and 54 are exact blocks: 53 is odd).
         let range = rule(json!({ "pool": true, "allow": false, "protocol": "udp", "port": [53, 54],
-                                 "portSide": "either", "direction": "from" }));
+                                 "portSide": "either", "ipRange": "0.0.0.0/0", "direction": "from" }));
         let ports: Vec<(Option<u16>, Option<u16>)> =
             compile(&range, &eps, 100, 7, 0).iter().map(|f| (f.flow_match.tp_src, f.flow_match.tp_dst)).collect();
         assert_eq!(ports, vec![(Some(53), None), (None, Some(53)), (Some(54), None), (None, Some(54))]);
@@ -841,7 +1067,8 @@ mod tests {
                         [("tcp", json!(22)), ("udp", json!([1000, 1003])), ("tcp", json!("999-2001"))]
                     {
                         let r = rule(json!({ "vm": { "uuid": VIF }, "allow": allow, "protocol": protocol,
-                                             "port": port, "portSide": side, "direction": direction }));
+                                             "port": port, "portSide": side, "ipRange": "0.0.0.0/0",
+                                             "direction": direction }));
                         let flows = compile(&r, &eps, 1, 1, 0);
                         let what = format!("{side} {direction} {allow} {protocol} {port}");
                         assert_eq!(flow_count(&r, &eps), flows.len(), "{what}");

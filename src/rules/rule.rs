@@ -13,7 +13,7 @@
 
 use serde_json::{Map, Value};
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::service::{self, Service, Transport};
 use crate::net::addr::{self, IpMask, MaskedIpError};
@@ -115,9 +115,11 @@ pub enum Protocol {
     Arp,
     /// ICMP over IPv4.
     Icmp,
-    /// TCP over IPv4.
+    /// ICMPv6 (IPv6 only: `eth_type` 0x86dd, `ip_proto` 58, in an OXM match).
+    Icmpv6,
+    /// TCP over IPv4 (over IPv6 with an IPv6 `ipRange`).
     Tcp,
-    /// UDP over IPv4.
+    /// UDP over IPv4 (over IPv6 with an IPv6 `ipRange`).
     Udp,
     /// A named service (fixed transport and ports).
     Service(&'static Service),
@@ -131,6 +133,7 @@ impl Protocol {
             Protocol::Ip => "ip",
             Protocol::Arp => "arp",
             Protocol::Icmp => "icmp",
+            Protocol::Icmpv6 => "icmpv6",
             Protocol::Tcp => "tcp",
             Protocol::Udp => "udp",
             Protocol::Service(s) => s.name,
@@ -174,23 +177,48 @@ impl PortRange {
     }
 }
 
-/// An IPv4 prefix without host bits.
+/// An IPv4 or IPv6 prefix without host bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IpRange {
     /// Network address.
-    pub addr: Ipv4Addr,
-    /// Prefix length, 1..=32 (0 is "any" and never stored).
+    pub addr: IpAddr,
+    /// Prefix length: 0..=32 for IPv4, 0..=128 for IPv6. `/0` is any address of
+    /// its family: `0.0.0.0/0` keeps a rule IPv4's and `::/0` makes it IPv6's, where
+    /// no range at all covers both families.
     pub prefix: u8,
 }
 
 impl IpRange {
-    /// The canonical match value: exact for /32, masked otherwise (§A.2.3).
-    pub fn to_masked(self) -> Masked<Ipv4Addr> {
-        if self.prefix >= 32 {
-            Masked::exact(self.addr)
-        } else {
-            Masked { value: self.addr, mask: Some(Ipv4Addr::from(prefix_mask(self.prefix))) }
+    /// An IPv4 prefix.
+    pub const fn v4(addr: Ipv4Addr, prefix: u8) -> Self {
+        IpRange { addr: IpAddr::V4(addr), prefix }
+    }
+
+    /// True for an IPv6 prefix: the rule matches IPv6 only (through an OXM match).
+    pub fn is_ipv6(self) -> bool {
+        self.addr.is_ipv6()
+    }
+
+    /// The canonical IPv4 match value: exact for /32, masked otherwise (§A.2.3);
+    /// `None` for IPv6 and for `0.0.0.0/0` (no address field).
+    pub fn ipv4_match(self) -> Option<Masked<Ipv4Addr>> {
+        let IpAddr::V4(addr) = self.addr else { return None };
+        if self.prefix == 0 {
+            return None;
         }
+        Some(if self.prefix >= 32 {
+            Masked::exact(addr)
+        } else {
+            Masked { value: addr, mask: Some(Ipv4Addr::from(prefix_mask(self.prefix))) }
+        })
+    }
+
+    /// The IPv6 match value and mask (`None` for /128, exact); `None` for IPv4 and
+    /// for `::/0`, which matches any IPv6 address (no field at all).
+    pub fn ipv6_match(self) -> Option<(Ipv6Addr, Option<Ipv6Addr>)> {
+        let IpAddr::V6(addr) = self.addr else { return None };
+        let mask = (self.prefix < 128).then(|| Ipv6Addr::from(prefix_mask_v6(self.prefix)));
+        (self.prefix > 0).then_some((addr, mask))
     }
 }
 
@@ -202,6 +230,10 @@ impl fmt::Display for IpRange {
 
 fn prefix_mask(prefix: u8) -> u32 {
     u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0)
+}
+
+fn prefix_mask_v6(prefix: u8) -> u128 {
+    u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0)
 }
 
 /// Which way the matched traffic flows, seen from the VIF.
@@ -426,7 +458,9 @@ pub(crate) fn plain_ipv4(prefix: &str, field: &str, v: &Value) -> Result<Ipv4Add
     })?;
     let bad = |tail: String| RuleError::at(ERR_INVALID_ARG_VALUE, prefix, field, tail);
     if s.contains(':') {
-        return Err(bad(format!("is an IPv6 address ({s:?}); OpenFlow 1.1 cannot match IPv6")));
+        return Err(bad(format!(
+            "is an IPv6 address ({s:?}); the addresses a VIF is locked to are its IPv4 ones (XAPI ipv4_allowed)"
+        )));
     }
     if s.contains('/') {
         return Err(bad(format!("must be a single IPv4 address without a /prefix, got {s:?}")));
@@ -513,8 +547,12 @@ fn parse_protocol(v: Option<&Value>) -> Result<Protocol, RuleError> {
         "icmp" => Protocol::Icmp,
         "tcp" => Protocol::Tcp,
         "udp" => Protocol::Udp,
-        "ipv6" | "icmpv6" | "icmp6" | "ip6" => {
-            return Err(value_err("protocol", format_args!("{s:?} cannot be used: OpenFlow 1.1 cannot match IPv6")))
+        "icmpv6" | "icmp6" => Protocol::Icmpv6,
+        "ipv6" | "ip6" => {
+            return Err(value_err(
+                "protocol",
+                format_args!("{s:?} is not a protocol here: give protocol ip with an IPv6 ipRange (like 2001:db8::/32)"),
+            ))
         }
         name => match service::lookup(name) {
             Some(svc) => Protocol::Service(svc),
@@ -522,7 +560,7 @@ fn parse_protocol(v: Option<&Value>) -> Result<Protocol, RuleError> {
                 return Err(value_err(
                     "protocol",
                     format_args!(
-                        "{s:?} is unknown: use ip, arp, icmp, tcp, udp, any, or a service name (services are listed in README.md)"
+                        "{s:?} is unknown: use ip, arp, icmp, icmpv6, tcp, udp, any, or a service name (services are listed in README.md)"
                     ),
                 ))
             }
@@ -588,15 +626,16 @@ fn parse_port(field: &str, v: &Value) -> Result<PortRange, RuleError> {
     Ok(range)
 }
 
-/// `ipRange`: `""` (any address), or `a.b.c.d` or `a.b.c.d/n` through
-/// [`addr::parse_ipv4_masked`], host bits clear; a netmask is refused.
+/// `ipRange`: `""` (any address), `a.b.c.d` or `a.b.c.d/n` through
+/// [`addr::parse_ipv4_masked`], or an IPv6 address or CIDR through
+/// [`addr::parse_ipv6_prefixed`]; host bits clear; a netmask is refused.
 fn parse_ip_range(v: &Value) -> Result<Option<IpRange>, RuleError> {
     let s = string("ipRange", v)?;
     if s.is_empty() {
         return Ok(None);
     }
     if s.contains(':') {
-        return Err(value_err("ipRange", format_args!("{s:?} is IPv6; OpenFlow 1.1 cannot match IPv6")));
+        return parse_ipv6_range(s);
     }
     let bad = || value_err("ipRange", format_args!("must be an IPv4 address or CIDR like 10.0.0.0/8, got {s:?}"));
     let netmask = || {
@@ -623,7 +662,30 @@ fn parse_ip_range(v: &Value) -> Result<Option<IpRange>, RuleError> {
         let net = Ipv4Addr::from(u32::from(addr) & mask);
         return Err(value_err("ipRange", format_args!("{s} has host bits set; did you mean {net}/{prefix}?")));
     }
-    Ok((prefix > 0).then_some(IpRange { addr, prefix }))
+    Ok(Some(IpRange::v4(addr, prefix)))
+}
+
+/// The IPv6 part of [`parse_ip_range`]: `2001:db8::/32`, `fe80::1` (a /128).
+fn parse_ipv6_range(s: &str) -> Result<Option<IpRange>, RuleError> {
+    let (addr, prefix) = match addr::parse_ipv6_prefixed(s) {
+        Ok((a, p)) => (a, p.unwrap_or(128)),
+        Err(MaskedIpError::PrefixOutOfRange) => {
+            let p = s.split_once('/').map_or("", |(_, p)| p);
+            return Err(range_err("ipRange", format_args!("prefix length must be 0 to 128 for IPv6, got /{p}")));
+        }
+        Err(MaskedIpError::Address | MaskedIpError::Mask) => {
+            return Err(value_err(
+                "ipRange",
+                format_args!("must be an IPv6 address or CIDR like 2001:db8::/32, got {s:?}"),
+            ))
+        }
+    };
+    let mask = prefix_mask_v6(prefix);
+    if u128::from(addr) & !mask != 0 {
+        let net = Ipv6Addr::from(u128::from(addr) & mask);
+        return Err(value_err("ipRange", format_args!("{s} has host bits set; did you mean {net}/{prefix}?")));
+    }
+    Ok(Some(IpRange { addr: IpAddr::V6(addr), prefix }))
 }
 
 fn parse_direction(v: Option<&Value>) -> Result<Direction, RuleError> {
@@ -713,10 +775,13 @@ fn icmp_field(
 ) -> Result<Option<u8>, RuleError> {
     let Some(v) = get(obj, field) else { return Ok(None) };
     let n = int_in(field, v, 0, 255)? as u8;
-    if protocol != Protocol::Icmp {
+    if !matches!(protocol, Protocol::Icmp | Protocol::Icmpv6) {
         return Err(value_err(
             field,
-            format_args!("needs protocol icmp, not {} (OpenFlow 1.1 matches it in {carried_in})", protocol.name()),
+            format_args!(
+                "needs protocol icmp or icmpv6, not {} (OpenFlow 1.1 matches it in {carried_in})",
+                protocol.name()
+            ),
         ));
     }
     Ok(Some(n))
@@ -816,8 +881,23 @@ pub fn parse_rule(v: &Value) -> Result<Rule, RuleError> {
         None => None,
         Some(r) => parse_ip_range(r)?,
     };
+    // `any` has no ethertype, hence no family: 0.0.0.0/0 with it is no range at all.
+    let ip_range = ip_range.filter(|r| !(protocol == Protocol::Any && *r == IpRange::v4(Ipv4Addr::UNSPECIFIED, 0)));
     if ip_range.is_some() && protocol == Protocol::Any {
-        return Err(value_err("ipRange", "needs a protocol: ip, arp, icmp, tcp, udp or a service"));
+        return Err(value_err("ipRange", "needs a protocol: ip, arp, icmp, icmpv6, tcp, udp or a service"));
+    }
+    // One address family per rule: ARP and ICMP are IPv4's, ICMPv6 is IPv6's.
+    match (ip_range.map(IpRange::is_ipv6), protocol) {
+        (Some(true), Protocol::Arp | Protocol::Icmp) => {
+            return Err(value_err(
+                "ipRange",
+                format_args!("is IPv6 but protocol {} is IPv4 only (icmpv6 is ICMP for IPv6)", protocol.name()),
+            ))
+        }
+        (Some(false), Protocol::Icmpv6) => {
+            return Err(value_err("ipRange", "is IPv4 but protocol icmpv6 is IPv6 only (give an IPv6 range)"))
+        }
+        _ => {}
     }
     let direction = parse_direction(get(obj, "direction"))?;
     let id = text_field(obj, "id", MAX_ID_CHARS)?;
@@ -1047,7 +1127,7 @@ mod tests {
             (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ips": "10.0.0.1" } })), ERR_INVALID_ARG_TYPE, "vif.ips", "rule.vif.ips must be an array of IPv4 addresses, got a string"),
             (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ips": ["10.0.0.1", 7] } })), ERR_INVALID_ARG_TYPE, "vif.ips[1]", "rule.vif.ips[1] must be a string, got a number"),
             (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ips": ["10.0.0.0/24"] } })), ERR_INVALID_ARG_VALUE, "vif.ips[0]", "rule.vif.ips[0] must be a single IPv4 address without a /prefix"),
-            (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ips": ["fe80::1"] } })), ERR_INVALID_ARG_VALUE, "vif.ips[0]", "rule.vif.ips[0] is an IPv6 address (\"fe80::1\"); OpenFlow 1.1 cannot match IPv6"),
+            (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ips": ["fe80::1"] } })), ERR_INVALID_ARG_VALUE, "vif.ips[0]", "rule.vif.ips[0] is an IPv6 address (\"fe80::1\"); the addresses a VIF is locked to are its IPv4 ones"),
             (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ips": ["10.0.0.256"] } })), ERR_INVALID_ARG_VALUE, "vif.ips[0]", "rule.vif.ips[0] must be an IPv4 address like 192.168.1.10"),
             (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ofport": "4" } })), ERR_INVALID_ARG_TYPE, "vif.ofport", "rule.vif.ofport must be an integer, got a string"),
             (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ofport": 0 } })), ERR_OUT_OF_RANGE, "vif.ofport", "rule.vif.ofport must be 1 to 4294967039, got 0"),
@@ -1059,8 +1139,8 @@ mod tests {
             (with(json!({ "allow": null })), ERR_INVALID_ARG_TYPE, "allow", "rule.allow is required: true to allow the traffic, false to drop it"),
             (with(json!({ "allow": "yes" })), ERR_INVALID_ARG_TYPE, "allow", "rule.allow must be a boolean, got a string"),
             (with(json!({ "protocol": 6 })), ERR_INVALID_ARG_TYPE, "protocol", "rule.protocol must be a string, got a number"),
-            (with(json!({ "protocol": "IPv6" })), ERR_INVALID_ARG_VALUE, "protocol", "rule.protocol \"IPv6\" cannot be used: OpenFlow 1.1 cannot match IPv6"),
-            (with(json!({ "protocol": "gopher" })), ERR_INVALID_ARG_VALUE, "protocol", "rule.protocol \"gopher\" is unknown: use ip, arp, icmp, tcp, udp, any, or a service name (services are listed in README.md)"),
+            (with(json!({ "protocol": "IPv6" })), ERR_INVALID_ARG_VALUE, "protocol", "rule.protocol \"IPv6\" is not a protocol here: give protocol ip with an IPv6 ipRange"),
+            (with(json!({ "protocol": "gopher" })), ERR_INVALID_ARG_VALUE, "protocol", "rule.protocol \"gopher\" is unknown: use ip, arp, icmp, icmpv6, tcp, udp, any, or a service name (services are listed in README.md)"),
             (with(json!({ "port": 80 })), ERR_INVALID_ARG_VALUE, "port", "rule.port needs protocol tcp or udp (or a service, which fixes its own ports), not any"),
             (with(json!({ "protocol": "icmp", "port": 80 })), ERR_INVALID_ARG_VALUE, "port", "rule.port needs protocol tcp or udp (or a service, which fixes its own ports), not icmp; for icmp use icmpType/icmpCode"),
             (with(json!({ "protocol": "sip", "port": 5060 })), ERR_INVALID_ARG_VALUE, "port", "rule.port cannot be given with service \"sip\": it fixes its own ports (tcp/5060)"),
@@ -1075,15 +1155,21 @@ mod tests {
             (with(json!({ "protocol": "tcp", "port": ["a", 2] })), ERR_INVALID_ARG_TYPE, "port[0]", "rule.port[0] must be an integer, got a string"),
             (with(json!({ "protocol": "icmp", "icmpType": "8" })), ERR_INVALID_ARG_TYPE, "icmpType", "rule.icmpType must be an integer, got a string"),
             (with(json!({ "protocol": "icmp", "icmpType": 256 })), ERR_OUT_OF_RANGE, "icmpType", "rule.icmpType must be 0 to 255, got 256"),
-            (with(json!({ "protocol": "tcp", "icmpType": 8 })), ERR_INVALID_ARG_VALUE, "icmpType", "rule.icmpType needs protocol icmp, not tcp (OpenFlow 1.1 matches it in tp_src)"),
-            (with(json!({ "icmpCode": 0 })), ERR_INVALID_ARG_VALUE, "icmpCode", "rule.icmpCode needs protocol icmp, not any (OpenFlow 1.1 matches it in tp_dst)"),
+            (with(json!({ "protocol": "tcp", "icmpType": 8 })), ERR_INVALID_ARG_VALUE, "icmpType", "rule.icmpType needs protocol icmp or icmpv6, not tcp (OpenFlow 1.1 matches it in tp_src)"),
+            (with(json!({ "icmpCode": 0 })), ERR_INVALID_ARG_VALUE, "icmpCode", "rule.icmpCode needs protocol icmp or icmpv6, not any (OpenFlow 1.1 matches it in tp_dst)"),
+            (with(json!({ "protocol": "icmpv6", "icmpCode": -1 })), ERR_OUT_OF_RANGE, "icmpCode", "rule.icmpCode must be 0 to 255, got -1"),
             (with(json!({ "protocol": "ip", "ipRange": 10 })), ERR_INVALID_ARG_TYPE, "ipRange", "rule.ipRange must be a string, got a number"),
             (with(json!({ "protocol": "ip", "ipRange": "10.0.0" })), ERR_INVALID_ARG_VALUE, "ipRange", "rule.ipRange must be an IPv4 address or CIDR like 10.0.0.0/8, got \"10.0.0\""),
             (with(json!({ "protocol": "ip", "ipRange": "10.0.0.0/33" })), ERR_OUT_OF_RANGE, "ipRange", "rule.ipRange prefix length must be 0 to 32, got /33"),
             (with(json!({ "protocol": "ip", "ipRange": "10.0.0.0/255.0.0.0" })), ERR_INVALID_ARG_VALUE, "ipRange", "rule.ipRange \"10.0.0.0/255.0.0.0\" gives a netmask"),
             (with(json!({ "protocol": "ip", "ipRange": "10.0.0.1/24" })), ERR_INVALID_ARG_VALUE, "ipRange", "rule.ipRange 10.0.0.1/24 has host bits set; did you mean 10.0.0.0/24?"),
-            (with(json!({ "protocol": "ip", "ipRange": "fd00::/8" })), ERR_INVALID_ARG_VALUE, "ipRange", "rule.ipRange \"fd00::/8\" is IPv6; OpenFlow 1.1 cannot match IPv6"),
-            (with(json!({ "ipRange": "10.0.0.0/8" })), ERR_INVALID_ARG_VALUE, "ipRange", "rule.ipRange needs a protocol: ip, arp, icmp, tcp, udp or a service"),
+            (with(json!({ "protocol": "ip", "ipRange": "fd00::1/8" })), ERR_INVALID_ARG_VALUE, "ipRange", "rule.ipRange fd00::1/8 has host bits set; did you mean fd00::/8?"),
+            (with(json!({ "protocol": "ip", "ipRange": "2001:db8::/129" })), ERR_OUT_OF_RANGE, "ipRange", "rule.ipRange prefix length must be 0 to 128 for IPv6, got /129"),
+            (with(json!({ "protocol": "ip", "ipRange": "2001:db8::g/32" })), ERR_INVALID_ARG_VALUE, "ipRange", "rule.ipRange must be an IPv6 address or CIDR like 2001:db8::/32, got \"2001:db8::g/32\""),
+            (with(json!({ "protocol": "icmp", "ipRange": "2001:db8::/32" })), ERR_INVALID_ARG_VALUE, "ipRange", "rule.ipRange is IPv6 but protocol icmp is IPv4 only"),
+            (with(json!({ "protocol": "arp", "ipRange": "fe80::1" })), ERR_INVALID_ARG_VALUE, "ipRange", "rule.ipRange is IPv6 but protocol arp is IPv4 only"),
+            (with(json!({ "protocol": "icmpv6", "ipRange": "10.0.0.0/8" })), ERR_INVALID_ARG_VALUE, "ipRange", "rule.ipRange is IPv4 but protocol icmpv6 is IPv6 only"),
+            (with(json!({ "ipRange": "10.0.0.0/8" })), ERR_INVALID_ARG_VALUE, "ipRange", "rule.ipRange needs a protocol: ip, arp, icmp, icmpv6, tcp, udp or a service"),
             (with(json!({ "direction": null })), ERR_INVALID_ARG_TYPE, "direction", "rule.direction is required: from, to or both"),
             (with(json!({ "direction": 1 })), ERR_INVALID_ARG_TYPE, "direction", "rule.direction must be a string, got a number"),
             (with(json!({ "direction": "in" })), ERR_INVALID_ARG_VALUE, "direction", "rule.direction must be from, to or both (from/to and to/from also mean both), got \"in\""),
@@ -1123,6 +1209,22 @@ mod tests {
             })
         );
         assert_eq!(parse_rule(&r.to_json()), Ok(r), "the normalized form reads back the same");
+    }
+
+    /// What a state file keeps of a rule's address family reads back as it was.
+    #[test]
+    fn address_families_read_back_from_the_normalized_form() {
+        for (given, protocol, want) in [
+            ("2001:DB8::/32", "tcp", Some("2001:db8::/32")),
+            ("::/0", "ip", Some("::/0")),
+            ("fe80::1", "icmpv6", Some("fe80::1/128")),
+            ("0.0.0.0/0", "udp", Some("0.0.0.0/0")),
+            ("", "ssh", None),
+        ] {
+            let r = ok(with(json!({ "protocol": protocol, "ipRange": given })));
+            assert_eq!(r.to_json().get("ipRange").and_then(Value::as_str), want, "{given}");
+            assert_eq!(parse_rule(&r.to_json()), Ok(r), "{given}");
+        }
     }
 
     #[test]
@@ -1273,9 +1375,29 @@ mod tests {
             assert_eq!(e.message, format!("rule.vif.ips[0] must be an IPv4 address like 192.168.1.10, got {bad:?}"));
         }
         let range = |r: &str| json!({ "protocol": "ip", "ipRange": r });
-        for (given, want) in [("10.0.0.0/8", "10.0.0.0/8"), ("10.1.2.3", "10.1.2.3/32"), ("10.1.2.3/32", "10.1.2.3/32")]
-        {
+        for (given, want) in [
+            ("10.0.0.0/8", "10.0.0.0/8"),
+            ("10.1.2.3", "10.1.2.3/32"),
+            ("10.1.2.3/32", "10.1.2.3/32"),
+            ("2001:db8::/32", "2001:db8::/32"),
+            ("2001:DB8:0:0::/64", "2001:db8::/64"),
+            ("fe80::1", "fe80::1/128"),
+            ("::ffff:10.0.0.0/104", "::ffff:10.0.0.0/104"),
+        ] {
             assert_eq!(ok(with(range(given))).ip_range.map(|r| r.to_string()).as_deref(), Some(want), "{given}");
+        }
+        // /0 is any address of its family: it keeps the rule to IPv4 (no range: both families).
+        let any4 = ok(with(range("0.0.0.0/0"))).ip_range.expect("0.0.0.0/0 keeps the rule IPv4's");
+        assert_eq!((any4.to_string().as_str(), any4.is_ipv6(), any4.ipv4_match()), ("0.0.0.0/0", false, None));
+        let any6 = ok(with(range("::/0"))).ip_range.expect("::/0 makes the rule IPv6's");
+        assert_eq!((any6.to_string().as_str(), any6.is_ipv6(), any6.ipv6_match()), ("::/0", true, None));
+        // IPv6 goes through std's one strict grammar, the prefix through the IPv4 one's.
+        #[rustfmt::skip]
+        let bad_ipv6 = ["2001:db8::/032", "2001:db8:: /32", " ::1", "::1 ", "[::1]", "fe80::1%eth0", "2001:db8::/",
+                        "2001:db8::/+32", ":::/8", "1:2:3:4:5:6:7:8:9"];
+        for bad in bad_ipv6 {
+            let e = parse_rule(&with(range(bad))).expect_err(bad);
+            assert_eq!((e.code, e.field.as_str()), (ERR_INVALID_ARG_VALUE, "ipRange"), "{bad:?}: {e}");
         }
         for bad in [
             "010.0.0.0/8",

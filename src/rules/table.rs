@@ -16,6 +16,7 @@ use std::net::Ipv4Addr;
 
 use bytes::BytesMut;
 
+use super::compile::ETH_TYPE_IPV6;
 use super::cookie::{self, NAMESPACE, NAMESPACE_MASK};
 use crate::openflow::action::Action;
 use crate::openflow::flow::{FlowMod, FlowModCommand};
@@ -452,11 +453,14 @@ pub struct FlowTable {
 
 /// A DELETE_STRICT of exactly one flow of `cookie` (cookie_mask all ones, so a
 /// flow with the same match under another cookie is left alone). The standard
-/// match when it says everything; a match with more (a masked port...) keeps its
-/// NXM/OXM fields as they came, our OXM or the NXM of a dump: Open vSwitch reads
-/// both in an `OFPMT_OXM` match, and strict needs the masks.
+/// match when it says everything; a match with more (a masked port, an IPv6
+/// address...) keeps its NXM/OXM fields as they came, our OXM or the NXM of a
+/// dump: Open vSwitch reads both in an `OFPMT_OXM` match, and strict needs them.
+/// Under IPv6 even exact ports count: OVS reads no L3/L4 field of a standard
+/// match whose `dl_type` is not IPv4 or ARP, so `tcp6,tp_dst=22` would not be it.
 fn delete_strict(cookie: u64, table_id: u8, priority: u16, m: &Match) -> FlowMod {
-    let beyond_of11 = m.oxm.as_ref().is_some_and(|b| has_extensions(&b.0));
+    let ipv6 = m.dl_type == Some(ETH_TYPE_IPV6);
+    let beyond_of11 = m.oxm.as_ref().is_some_and(|b| ipv6 || has_extensions(&b.0));
     FlowMod {
         cookie,
         cookie_mask: u64::MAX,
@@ -992,6 +996,29 @@ mod tests {
         let r = t.reconcile(&[dumped.clone()]);
         assert_eq!(r.delete.len(), 1);
         assert_eq!(r.delete[0].flow_match.oxm, dumped.flow_match.oxm);
+    }
+
+    /// An IPv6 flow with only exact fields (`udp6,tp_dst=53`) is no standard match
+    /// either: its strict delete keeps the NXM/OXM match, or OVS would not find it.
+    #[test]
+    fn an_ipv6_flow_is_deleted_with_its_oxm_match_even_without_masks() {
+        let eps = [Endpoint { ofport: 4, mac: "ae:f7:4b:84:6c:8b".parse().unwrap(), ips: vec![] }];
+        let rule = |port: u16| {
+            parse_rule(&json!({ "pool": true, "allow": false, "protocol": "udp", "port": port, "ipRange": "::/0",
+                                "direction": "from" }))
+            .unwrap()
+        };
+        let mut t = FlowTable::new(0);
+        let old = compile(&rule(53), &eps, 100, c(1), 0);
+        t.put(c(1), old.clone());
+        let d = t.put(c(1), compile(&rule(54), &eps, 100, c(1), 0));
+        assert_eq!((d.add.len(), d.delete.len()), (1, 1));
+        assert_eq!(d.delete[0].flow_match.oxm, old[0].flow_match.oxm, "the OXM match, not the standard one");
+        // The same from a dump (NXM headers, as OVS writes them).
+        let dumped = stats(&old[0], 0, 0);
+        let r = t.reconcile(&[dumped]);
+        assert_eq!((r.delete.len(), r.add.len()), (1, 1));
+        assert!(r.delete[0].flow_match.oxm.is_some());
     }
 
     #[test]

@@ -101,9 +101,9 @@ fn bad_permissions_are_refused_with_their_code_and_field() {
         (json!(null), ERR_INVALID_ARG_TYPE, "ingress[2] must be an object"),
         (json!([]), ERR_INVALID_ARG_TYPE, "ingress[2] must be an object"),
         (json!({ "protocol": "tcp", "fromPort": 1, "toPort": 2, "cidr": "0.0.0.0/0", "color": "red" }), ERR_INVALID_ARG_VALUE, "ingress[2].color is not a permission field"),
-        (json!({ "cidr": "0.0.0.0/0" }), ERR_INVALID_ARG_TYPE, "ingress[2].protocol must be tcp, udp, icmp or all (-1)"),
+        (json!({ "cidr": "0.0.0.0/0" }), ERR_INVALID_ARG_TYPE, "ingress[2].protocol must be tcp, udp, icmp, icmpv6 or all (-1)"),
         (json!({ "protocol": 6, "cidr": "0.0.0.0/0" }), ERR_INVALID_ARG_TYPE, "ingress[2].protocol must be"),
-        (json!({ "protocol": "gre", "cidr": "0.0.0.0/0" }), ERR_INVALID_ARG_VALUE, "ingress[2].protocol must be tcp, udp, icmp or all (-1), got \"gre\""),
+        (json!({ "protocol": "gre", "cidr": "0.0.0.0/0" }), ERR_INVALID_ARG_VALUE, "ingress[2].protocol must be tcp, udp, icmp, icmpv6 or all (-1), got \"gre\""),
         (json!({ "protocol": "tcp", "fromPort": 22, "cidr": "0.0.0.0/0" }), ERR_INVALID_ARG_TYPE, "ingress[2].toPort must be an integer port for tcp"),
         (json!({ "protocol": "tcp", "fromPort": "22", "toPort": 22, "cidr": "0.0.0.0/0" }), ERR_INVALID_ARG_TYPE, "ingress[2].fromPort must be an integer port"),
         (json!({ "protocol": "udp", "fromPort": 1.5, "toPort": 22, "cidr": "0.0.0.0/0" }), ERR_INVALID_ARG_TYPE, "ingress[2].fromPort must be an integer port for udp"),
@@ -116,9 +116,14 @@ fn bad_permissions_are_refused_with_their_code_and_field() {
         (json!({ "protocol": "all", "toPort": null, "cidr": "0.0.0.0/0" }), ERR_INVALID_ARG_VALUE, "ingress[2]: ports need protocol tcp or udp"),
         (json!({ "protocol": "tcp", "fromPort": 22, "toPort": 22 }), ERR_INVALID_ARG_VALUE, "ingress[2] needs exactly one of cidr and sourceGroup"),
         (json!({ "protocol": "all", "cidr": "0.0.0.0/0", "sourceGroup": "web" }), ERR_INVALID_ARG_VALUE, "ingress[2] needs exactly one of cidr and sourceGroup"),
-        (json!({ "protocol": "all", "cidr": 10 }), ERR_INVALID_ARG_TYPE, "ingress[2].cidr must be an IPv4 CIDR string"),
+        (json!({ "protocol": "all", "cidr": 10 }), ERR_INVALID_ARG_TYPE, "ingress[2].cidr must be an IPv4 or IPv6 CIDR string"),
         (json!({ "protocol": "all", "cidr": "10.0.0.1/8" }), ERR_INVALID_ARG_VALUE, "ingress[2].cidr: '10.0.0.1/8' has host bits set: the network is 10.0.0.0/8"),
-        (json!({ "protocol": "all", "cidr": "fe80::/10" }), ERR_INVALID_ARG_VALUE, "ingress[2].cidr: IPv6 (fe80::/10) is not supported"),
+        (json!({ "protocol": "all", "cidr": "fe80::1/10" }), ERR_INVALID_ARG_VALUE, "ingress[2].cidr: 'fe80::1/10' has host bits set: the network is fe80::/10"),
+        (json!({ "protocol": "all", "cidr": "2001:db8::/129" }), ERR_OUT_OF_RANGE, "ingress[2].cidr: '2001:db8::/129': the prefix length must be 0 to 128"),
+        (json!({ "protocol": "all", "cidr": "2001:db8::g" }), ERR_INVALID_ARG_VALUE, "ingress[2].cidr: '2001:db8::g' is not an IPv6 address or CIDR"),
+        (json!({ "protocol": "icmp", "cidr": "::/0" }), ERR_INVALID_ARG_VALUE, "ingress[2]: protocol icmp is IPv4's; use icmpv6"),
+        (json!({ "protocol": "icmpv6", "cidr": "10.0.0.0/8" }), ERR_INVALID_ARG_VALUE, "ingress[2]: protocol icmpv6 needs an IPv6 cidr"),
+        (json!({ "protocol": "icmpv6", "sourceGroup": "web" }), ERR_INVALID_ARG_VALUE, "ingress[2]: protocol icmpv6 needs an IPv6 cidr"),
         (json!({ "protocol": "all", "cidr": "10.0.0.0/33" }), ERR_OUT_OF_RANGE, "ingress[2].cidr: '10.0.0.0/33': the prefix length must be 0 to 32"),
         (json!({ "protocol": "all", "cidr": "10.0.0.0/255.0.0.0" }), ERR_INVALID_ARG_VALUE, "ingress[2].cidr: '10.0.0.0/255.0.0.0' is not an IPv4 address or CIDR"),
         (json!({ "protocol": "all", "cidr": "010.0.0.0/8" }), ERR_INVALID_ARG_VALUE, "ingress[2].cidr: '010.0.0.0/8' is not an IPv4 address or CIDR"),
@@ -181,11 +186,11 @@ fn the_blog_scenario_open_egress() {
     assert_eq!(
         r.rules.iter().map(show).collect::<Vec<_>>(),
         [
-            "9900 allow tcp port=80 to",
+            "9900 allow tcp port=80 ip=0.0.0.0/0 to",
             "9900 allow tcp port=22 ip=10.10.1.0/24 to",
-            "9900 allow tcp sport=443 to",
+            "9900 allow tcp sport=443 ip=0.0.0.0/0 to",
             "9800 allow arp to",
-            "9800 allow udp port=68 sport=67 to",
+            "9800 allow udp port=68 sport=67 ip=0.0.0.0/0 to",
             "9100 deny any to",
         ]
     );
@@ -224,8 +229,8 @@ fn restricted_egress_adds_replies_of_inbound_permissions_and_the_dhcp_client() {
             "9900 allow udp port=53 ip=10.0.0.53/32 from",
             "9900 allow udp sport=53 ip=10.0.0.53/32 to",
             "9800 allow arp both",
-            "9800 allow udp port=68 sport=67 to",
-            "9800 allow udp port=67 sport=68 from unlocked",
+            "9800 allow udp port=68 sport=67 ip=0.0.0.0/0 to",
+            "9800 allow udp port=67 sport=68 ip=0.0.0.0/0 from unlocked",
             "9100 deny any both",
         ]
     );
@@ -243,7 +248,9 @@ fn slots_give_priorities_and_one_open_group_opens_egress() {
     }
     sg.attach(&vif(V1, 1, &[]), &json!(["b", "a", "sg-00000065"])).unwrap();
     assert_eq!(sg.attachments()[0].groups, ["sg-00000065", "sg-00000064"], "repeats dropped, order kept");
-    assert_eq!(&shown(&sg, V1)[..2], ["9900 allow udp port=9 to", "9899 allow udp port=9 to"]);
+    // 0.0.0.0/0: a permission's rules stay IPv4's (without a range they would cover IPv6 too).
+    let want = ["9900 allow udp port=9 ip=0.0.0.0/0 to", "9899 allow udp port=9 ip=0.0.0.0/0 to"];
+    assert_eq!(&shown(&sg, V1)[..2], want);
     assert!(!sg.rules_of(V1).unwrap().egress_restricted, "b keeps egress open");
     sg.attach(&vif(V1, 1, &[]), &json!(["a"])).unwrap();
     assert!(sg.rules_of(V1).unwrap().egress_restricted);
@@ -848,4 +855,68 @@ fn random_groups_cost_what_lands() {
             assert_eq!(parse_rule(&d.rule.to_json()).as_ref(), Ok(&d.rule), "round {round}");
         }
     }
+}
+
+/// An IPv6 CIDR makes a permission's rules IPv6's (the address on the remote side,
+/// ports masked as for IPv4) and gives the VIF neighbour discovery among its basics;
+/// flows and budget still agree.
+#[test]
+fn ipv6_permissions_and_neighbour_discovery() {
+    let mut sg = sg();
+    sg.create_group("v6", "", 100).unwrap();
+    sg.authorize(
+        "v6",
+        Side::Ingress,
+        &json!([
+            { "protocol": "tcp", "fromPort": 22, "toPort": 22, "cidr": " 2001:db8::/32 " },
+            { "protocol": "icmpv6", "fromPort": 128, "cidr": "::/0" },
+        ]),
+    )
+    .unwrap();
+    let g = sg.view_json(&sg.groups()[0]);
+    assert!(g.contains(r#"{"protocol":"tcp","fromPort":22,"toPort":22,"cidr":"2001:db8::/32"}"#), "{g}");
+    assert!(g.contains(r#"{"protocol":"icmpv6","fromPort":128,"cidr":"::/0"}"#), "{g}");
+    sg.attach(&vif(V1, 1, &[]), &json!(["v6"])).unwrap();
+    assert_eq!(
+        shown(&sg, V1),
+        [
+            "9900 allow tcp port=22 ip=2001:db8::/32 to",
+            "9900 allow icmpv6 type=128 ip=::/0 to",
+            "9800 allow arp to",
+            "9800 allow udp port=68 sport=67 ip=0.0.0.0/0 to",
+            "9800 allow icmpv6 type=133 to",
+            "9800 allow icmpv6 type=134 to",
+            "9800 allow icmpv6 type=135 to",
+            "9800 allow icmpv6 type=136 to",
+            "9100 deny any to",
+        ]
+    );
+    let out = sg.flows(&bridges(&[("br", &[(V1, 7)])]), 0).unwrap();
+    let group: Vec<&FlowMod> = out.iter().filter(|b| b.cookie == cookie(100)).flat_map(|b| &b.flows).collect();
+    assert_eq!(group.len(), 2);
+    assert!(group.iter().all(|f| f.flow_match.dl_type == Some(0x86dd)), "IPv6 flows only");
+    assert_eq!(sg.group_cost(&sg.groups()[0], 0), 2 + 2, "with their replies when egress is restricted");
+    // A group without IPv6 permissions: no ND rules, as before.
+    let mut v4 = SecurityGroups::new(BASE, DEFAULT_FLOW_BUDGET).unwrap();
+    v4.create_group("v4", "", 100).unwrap();
+    v4.attach(&vif(V1, 1, &[]), &json!(["v4"])).unwrap();
+    assert!(shown(&v4, V1).iter().all(|r| !r.contains("icmpv6")));
+}
+
+/// IPv6 permissions cost most on a member without addresses (a lock to IPv4
+/// addresses leaves their replies out): the budget is checked there too.
+#[test]
+fn the_budget_of_ipv6_permissions_is_counted_on_the_member_without_addresses() {
+    let mut sg = SecurityGroups::new(BASE, 1).unwrap();
+    sg.create_group("v6", "", 100).unwrap();
+    sg.revoke("v6", Side::Egress, &json!({ "protocol": "all", "cidr": "0.0.0.0/0" })).unwrap();
+    sg.attach(&vif(V1, 1, &["10.0.0.1"]), &json!(["v6"])).unwrap();
+    // On V1 (locked): tcp 22 in, no IPv6 reply out: 1 flow.
+    sg.authorize("v6", Side::Ingress, &json!({ "protocol": "tcp", "fromPort": 22, "toPort": 22, "cidr": "::/0" }))
+        .unwrap();
+    assert_eq!(sg.group_cost(&sg.groups()[0], 1), 1);
+    let e = sg.attach(&vif(V2, 2, &[]), &json!(["v6"])).unwrap_err();
+    assert!(e.to_string().starts_with("security group v6 would cost 2 flows per VIF"), "{e}");
+    let out = sg.flows(&bridges(&[("br", &[(V1, 3)])]), 0).unwrap();
+    assert_eq!(out.iter().find(|b| b.cookie == cookie(100)).map(|b| b.flows.len()), Some(1));
 }
