@@ -145,6 +145,30 @@ test('stateful, two VIFs of one bridge: tracked in the sender zone, then the rec
   expect(await reaches(2, back.syn(), 1)).toBe(false)
 })
 
+test('stateful over IPv6: SSH from 2001:db8::/32 completes its handshake, from outside the range it does not', async () => {
+  const { sg } = await blogGroup()
+  await sg.authorizeIngress('Test Group', { protocol: 'tcp', fromPort: 22, toPort: 22, cidr: '2001:db8::/32' })
+  const vm6 = { mac: vm.mac(), ip: '2001:db8::1', port: 22 }
+  const ssh = tcpConversation({ mac: h.vifs[3].mac, ip: '2001:db8::5', port: 50022 }, vm6)
+  expect(await reaches(4, ssh.syn(), 1)).toBe(true)
+  expect(await reaches(1, ssh.synAck(), 4)).toBe(true)
+  expect(await reaches(4, ssh.ack(), 1)).toBe(true)
+  expect(await reaches(4, ssh.clientData('SSH-2.0-OpenSSH_9.2\r\n'), 1)).toBe(true)
+  const conns = h.appctl('dpctl/dump-conntrack').split('\n').filter((l) => l.includes('sport=50022'))
+  expect(conns).toEqual([expect.stringMatching(/^tcp,orig=\(src=2001:db8::5,dst=2001:db8::1,.*zone=1,protoinfo=\(state=ESTABLISHED\)/)])
+  const outside = tcpConversation({ mac: h.vifs[3].mac, ip: '2001:db9::5', port: 50023 }, vm6)
+  expect(await reaches(4, outside.syn(), 1)).toBe(false)
+  // A forged reply from port 22 inside the range, to a port nothing opened: new in the zone, dropped.
+  const forged = tcpConversation({ mac: h.vifs[3].mac, ip: '2001:db8::5', port: 22 }, { ...vm6, port: 3306 })
+  expect(await reaches(4, forged.ack(), 1)).toBe(false)
+  // Neighbour discovery is not tracked: an advertisement to the VM still passes.
+  const na = `in_port=${h.vifs[3].ofport},icmp6,dl_src=${h.vifs[3].mac},dl_dst=${vm.mac()},ipv6_src=2001:db8::5,ipv6_dst=2001:db8::1,icmpv6_type=136,icmpv6_code=0`
+  expect(h.trace(na).verdict).toBe('forward')
+  // The VM is locked to IPv4 addresses (vif.ips): it opens no IPv6 connection of its own (XAPI's lock takes none).
+  const out6 = tcpConversation({ mac: vm.mac(), ip: '2001:db8::1', port: 40010 }, { mac: h.vifs[3].mac, ip: '2001:db8::5', port: 443 })
+  expect(await reaches(1, out6.syn(), 4)).toBe(false)
+})
+
 test('ofproto/trace --ct-next: the verdict on VIF 1 follows the tracked state, zone by zone', async () => {
   await blogGroup()
   const a = h.vifs[0]

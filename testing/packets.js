@@ -5,7 +5,20 @@
 // and `tcpConversation` to play both ends of one connection.
 
 const macBytes = (mac) => Buffer.from(mac.split(':').map((h) => parseInt(h, 16)))
-const ipBytes = (ip) => Buffer.from(ip.split('.').map(Number))
+const ipBytes = (ip) => (ip.includes(':') ? ipv6Bytes(ip) : Buffer.from(ip.split('.').map(Number)))
+
+/** 16 bytes of an IPv6 address in text ('2001:db8::1'). */
+function ipv6Bytes(text) {
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined]
+  const groups = (part) => (part ? part.split(':') : [])
+  const h = groups(head)
+  const t = groups(tail)
+  const all = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t]
+  if (all.length !== 8) throw new Error(`not an IPv6 address: ${text}`)
+  const out = Buffer.alloc(16)
+  all.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2))
+  return out
+}
 
 /** The Internet checksum (RFC 1071) of `buffers`, as one byte string. */
 function checksum(...buffers) {
@@ -19,8 +32,9 @@ function checksum(...buffers) {
 const FLAGS = { fin: 0x01, syn: 0x02, rst: 0x04, psh: 0x08, ack: 0x10 }
 
 /**
- * An Ethernet/IPv4/TCP frame. `flags`: names joined by '+' ('syn', 'syn+ack', 'ack',
- * 'psh+ack', 'fin+ack', 'rst'); `payload`: Buffer or string.
+ * An Ethernet/IPv4/TCP frame, or Ethernet/IPv6/TCP when the addresses are IPv6.
+ * `flags`: names joined by '+' ('syn', 'syn+ack', 'ack', 'psh+ack', 'fin+ack', 'rst');
+ * `payload`: Buffer or string.
  */
 function tcpFrame({ srcMac, dstMac, src, dst, sport, dport, seq = 0, ack = 0, flags = 'syn', payload = Buffer.alloc(0), window = 64240, ttl = 64 }) {
   const data = Buffer.isBuffer(payload) ? payload : Buffer.from(payload)
@@ -32,8 +46,23 @@ function tcpFrame({ srcMac, dstMac, src, dst, sport, dport, seq = 0, ack = 0, fl
   tcp[12] = 5 << 4
   tcp[13] = flags.split('+').reduce((bits, f) => bits | (FLAGS[f] ?? (() => { throw new Error(`unknown TCP flag ${f}`) })()), 0)
   tcp.writeUInt16BE(window, 14)
-  const pseudo = Buffer.concat([ipBytes(src), ipBytes(dst), Buffer.from([0, 6]), Buffer.from([(20 + data.length) >> 8, (20 + data.length) & 0xff])])
+  const v6 = src.includes(':')
+  const length = 20 + data.length
+  // The pseudo-headers of RFC 793 and RFC 8200 §8.1.
+  const pseudo = v6
+    ? Buffer.concat([ipBytes(src), ipBytes(dst), Buffer.from([0, 0, length >> 8, length & 0xff, 0, 0, 0, 6])])
+    : Buffer.concat([ipBytes(src), ipBytes(dst), Buffer.from([0, 6, length >> 8, length & 0xff])])
   tcp.writeUInt16BE(checksum(pseudo, tcp, data), 16)
+  if (v6) {
+    const ip6 = Buffer.alloc(40)
+    ip6.writeUInt32BE(0x60000000, 0)
+    ip6.writeUInt16BE(length, 4)
+    ip6[6] = 6 // next header: TCP
+    ip6[7] = ttl
+    ipBytes(src).copy(ip6, 8)
+    ipBytes(dst).copy(ip6, 24)
+    return Buffer.concat([macBytes(dstMac), macBytes(srcMac), Buffer.from([0x86, 0xdd]), ip6, tcp, data])
+  }
   const ip = Buffer.alloc(20)
   ip[0] = 0x45
   ip.writeUInt16BE(20 + 20 + data.length, 2)

@@ -1,19 +1,21 @@
 //! Stateful security groups: Open vSwitch connection tracking in the two stages.
 //!
 //! Each VIF in a group has its own conntrack zone, so two VMs' connections never
-//! mix. In each stage, an IPv4 packet of the VIF (sent by it in the egress stage,
+//! mix. In each stage, an IP packet (v4 or v6) of the VIF (sent by it in the egress stage,
 //! delivered to it in the ingress stage) is first sent through the tracker in its
 //! zone and comes back to the same table (`ct(zone=Z,table=T)`): from then on its
 //! `ct_zone` is the VIF's, which is what the flows of the verdict match.
 //!
 //! ```text
 //!  9900 - slot  ct_zone=Z,+new-inv+trk and a permission   -> ct(commit,zone=Z), on
-//!  9800         ARP and the DHCP client (not tracked)      -> on
+//!  9800         ARP, the DHCP client, IPv6 neighbour and
+//!               router discovery (not tracked)             -> on
 //!  9700         ct_zone=Z,+est-inv+trk / +rel-inv+trk       -> on
-//!               (open egress) ct_zone=Z,+new-inv+trk, from the VIF's addresses
-//!                                                          -> ct(commit,zone=Z), on
+//!               (open egress) ct_zone=Z,+new-inv+trk, from the VIF's IPv4
+//!               addresses (any IPv4, and IPv6, when it has none: XAPI locks
+//!               IPv4 only)                                 -> ct(commit,zone=Z), on
 //!  9200         ct_zone=Z, anything else of the VIF         -> drop
-//!  9150         ip of the VIF, not yet tracked in Z         -> ct(zone=Z,table=T)
+//!  9150         ip / ipv6 of the VIF, not yet tracked in Z  -> ct(zone=Z,table=T)
 //! ```
 //!
 //! "On" is `goto_table` to the ingress stage in the egress stage, delivery (NORMAL)
@@ -23,8 +25,9 @@
 //! invalid in the zone and is dropped; whatever was tracked in the zone and no
 //! flow above took is dropped at 9200, so a tracked packet never goes round again.
 //! A packet between two VIFs of one bridge is tracked in the sender's zone, then
-//! in the receiver's. Only IPv4 is tracked; ARP and the DHCP client stay
-//! stateless (the base flows), other traffic meets the default deny.
+//! in the receiver's. IPv4 and IPv6 are tracked; ARP, the DHCP client and
+//! neighbour discovery stay stateless (the base flows, above the tracking), other
+//! traffic meets the default deny.
 
 use std::net::Ipv4Addr;
 
@@ -36,7 +39,7 @@ use crate::openflow::instruction::Instruction;
 use crate::openflow::nx_action::{Ct, CtZone, NxAction, CT_COMMIT, CT_RECIRC_NONE};
 use crate::openflow::nxm::{ct_state, Dialect, Field, MatchField, Value};
 use crate::openflow::types::{MacAddr, Masked, PortNo};
-use crate::rules::compile::{add_flow, with_fields, ETH_TYPE_ARP, ETH_TYPE_IP};
+use crate::rules::compile::{add_flow, with_fields, ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6};
 
 /// The stage a flow belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,13 +91,13 @@ fn new_connection() -> MatchField {
 /// only new connections tracked in the VIF's zone, and commits what it allows.
 /// ARP flows (a permission for all protocols under the VIF's address lock) stay as
 /// they are: ARP is not tracked. An allowed flow without an ethertype (all
-/// protocols) is narrowed to IPv4, the only traffic tracked: the same number of
-/// flows lands as the budget counted.
+/// protocols) is narrowed to IPv4 (IPv6 permissions have their own): the same
+/// number of flows lands as the budget counted.
 pub(super) fn permission(mut f: FlowMod, zone: u16, stage: Stage, table_id: u8) -> FlowMod {
     if f.flow_match.dl_type == Some(ETH_TYPE_ARP) || f.instructions.is_empty() {
         return f;
     }
-    let m = Match { dl_type: Some(ETH_TYPE_IP), ..f.flow_match };
+    let m = Match { dl_type: Some(f.flow_match.dl_type.unwrap_or(ETH_TYPE_IP)), ..f.flow_match };
     f.flow_match = with_fields(m, vec![zone_field(zone), new_connection()]);
     f.instructions = on(stage, table_id, vec![ct(zone, CT_COMMIT, CT_RECIRC_NONE)]);
     f
@@ -129,20 +132,28 @@ pub(super) fn vif_flows(
             fields.extend(extra);
             with_fields(of_vif.clone(), fields)
         };
-        out.push(flow(
-            PriorityBand::SECURITY_GROUP_TRACK.min(),
-            Match { dl_type: Some(ETH_TYPE_IP), ..of_vif.clone() },
-            vec![Instruction::ApplyActions { actions: vec![ct(zone, 0, table)] }],
-        ));
+        for family in [ETH_TYPE_IP, ETH_TYPE_IPV6] {
+            out.push(flow(
+                PriorityBand::SECURITY_GROUP_TRACK.min(),
+                Match { dl_type: Some(family), ..of_vif.clone() },
+                vec![Instruction::ApplyActions { actions: vec![ct(zone, 0, table)] }],
+            ));
+        }
         let trk_inv = ct_state::INVALID | ct_state::TRACKED;
         for bit in [ct_state::ESTABLISHED, ct_state::RELATED] {
             out.push(flow(tracked, in_zone(vec![state(bit | ct_state::TRACKED, bit | trk_inv)]), on(stage, table_id, Vec::new())));
         }
         if stage == Stage::Egress && open_egress {
-            let sources: Vec<Option<Ipv4Addr>> =
-                if ips.is_empty() { vec![None] } else { ips.iter().copied().map(Some).collect() };
-            for ip in sources {
-                let m = Match { dl_type: Some(ETH_TYPE_IP), nw_src: ip.map(Masked::exact), ..of_vif.clone() };
+            // From its IPv4 addresses, as XAPI's lock; with none, anything, IPv6 included
+            // (with some, XAPI's lock, IPv4 only, takes no IPv6 from it either).
+            let mut sources: Vec<Match> = ips
+                .iter()
+                .map(|ip| Match { dl_type: Some(ETH_TYPE_IP), nw_src: Some(Masked::exact(*ip)), ..of_vif.clone() })
+                .collect();
+            if ips.is_empty() {
+                sources = [ETH_TYPE_IP, ETH_TYPE_IPV6].map(|t| Match { dl_type: Some(t), ..of_vif.clone() }).to_vec();
+            }
+            for m in sources {
                 let commit = on(stage, table_id, vec![ct(zone, CT_COMMIT, CT_RECIRC_NONE)]);
                 out.push(flow(tracked, with_fields(m, vec![zone_field(zone), new_connection()]), commit));
             }
@@ -155,7 +166,7 @@ pub(super) fn vif_flows(
 /// Flows [`vif_flows`] makes for a VIF with `ips` addresses.
 #[cfg(test)]
 pub(super) fn vif_flow_count(ips: usize, open_egress: bool) -> usize {
-    8 + if open_egress { ips.max(1) } else { 0 }
+    10 + if open_egress { if ips == 0 { 2 } else { ips } } else { 0 }
 }
 
 #[cfg(test)]
@@ -174,11 +185,13 @@ mod tests {
         assert_eq!(flows.len(), vif_flow_count(1, true));
         assert_eq!(texts(&flows), [
             "priority=9150,ip,in_port=3,dl_src=02:00:00:00:00:01 actions=ct(table=0,zone=7)",
+            "priority=9150,ipv6,in_port=3,dl_src=02:00:00:00:00:01 actions=ct(table=0,zone=7)",
             "priority=9700,ct_state=+est-inv+trk,ct_zone=7,in_port=3,dl_src=02:00:00:00:00:01 actions=goto_table:1",
             "priority=9700,ct_state=+rel-inv+trk,ct_zone=7,in_port=3,dl_src=02:00:00:00:00:01 actions=goto_table:1",
             "priority=9700,ct_state=+new-inv+trk,ct_zone=7,ip,in_port=3,dl_src=02:00:00:00:00:01,nw_src=10.0.0.1 actions=ct(commit,zone=7),goto_table:1",
             "priority=9200,ct_zone=7,in_port=3,dl_src=02:00:00:00:00:01 actions=drop",
             "table=1, priority=9150,ip,dl_dst=02:00:00:00:00:01 actions=ct(table=1,zone=7)",
+            "table=1, priority=9150,ipv6,dl_dst=02:00:00:00:00:01 actions=ct(table=1,zone=7)",
             "table=1, priority=9700,ct_state=+est-inv+trk,ct_zone=7,dl_dst=02:00:00:00:00:01 actions=NORMAL",
             "table=1, priority=9700,ct_state=+rel-inv+trk,ct_zone=7,dl_dst=02:00:00:00:00:01 actions=NORMAL",
             "table=1, priority=9200,ct_zone=7,dl_dst=02:00:00:00:00:01 actions=drop",
@@ -187,5 +200,13 @@ mod tests {
         let restricted = vif_flows(3, mac, &[], 7, false, 0, 0);
         assert_eq!(restricted.len(), vif_flow_count(0, false));
         assert!(!texts(&restricted).iter().any(|t| t.contains("commit")));
+        // Open egress without addresses: any new connection, IPv4 or IPv6.
+        let unlocked = texts(&vif_flows(3, mac, &[], 7, true, 0, 0));
+        assert_eq!(unlocked.len(), vif_flow_count(0, true));
+        let commits: Vec<&String> = unlocked.iter().filter(|t| t.contains("commit")).collect();
+        assert_eq!(commits, [
+            "priority=9700,ct_state=+new-inv+trk,ct_zone=7,ip,in_port=3,dl_src=02:00:00:00:00:01 actions=ct(commit,zone=7),goto_table:1",
+            "priority=9700,ct_state=+new-inv+trk,ct_zone=7,ipv6,in_port=3,dl_src=02:00:00:00:00:01 actions=ct(commit,zone=7),goto_table:1",
+        ]);
     }
 }

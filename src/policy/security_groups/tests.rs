@@ -708,7 +708,7 @@ fn stateful_permissions_commit_in_the_vifs_zone_and_cost_what_lands() {
     assert_eq!(permissions, [
         "9900 allow tcp port=22 ip=10.10.1.0/24 to",
         "9900 allow ip ip=10.20.0.0/16 to",
-        "9900 allow tcp port=1000-2000 from"
+        "9900 allow tcp port=1000-2000 ip=0.0.0.0/0 from"
     ], "no reply rules");
     let out = sg.flows(&bridges(&[("br", &[(V1, 4)])]), 0).unwrap();
     let group = out.iter().find(|b| b.cookie == cookie(100)).unwrap();
@@ -718,7 +718,7 @@ fn stateful_permissions_commit_in_the_vifs_zone_and_cost_what_lands() {
         assert_eq!(nxm.find(crate::openflow::nxm::Field::CtZone).map(|(v, _)| v.as_u64()), Some(2), "V1 has zone 2");
         let (state, mask) = nxm.find(crate::openflow::nxm::Field::CtState).unwrap();
         assert_eq!((state.as_u64(), mask.map(|m| m.as_u64())), (0x21, Some(0x31)), "+new-inv+trk");
-        assert_eq!(f.flow_match.dl_type, Some(crate::rules::compile::ETH_TYPE_IP));
+        assert_eq!(f.flow_match.dl_type, Some(crate::rules::compile::ETH_TYPE_IP), "these permissions are IPv4");
         let Instruction::ApplyActions { actions } = &f.instructions[0] else { panic!("{f:?}") };
         let ct = actions[0].nicira().unwrap().unwrap();
         assert!(matches!(ct, crate::openflow::nx_action::NxAction::Ct(c) if c.flags == 1 && c.zone == crate::openflow::nx_action::CtZone::Immediate(2)));
@@ -727,6 +727,15 @@ fn stateful_permissions_commit_in_the_vifs_zone_and_cost_what_lands() {
     let base = out.iter().find(|b| b.cookie == cookie(BASE)).unwrap();
     let tracked = base.flows.iter().filter(|f| f.flow_match.nxm().is_some_and(|n| n.is_ok_and(|n| n.find(crate::openflow::nxm::Field::CtZone).is_some())));
     assert_eq!(tracked.count(), 6, "est, rel and the rest of the zone, in each stage");
+    // An IPv6 permission keeps its family; it is tracked like the others.
+    sg.authorize("app", Side::Ingress, &json!({ "protocol": "tcp", "fromPort": 443, "toPort": 443, "cidr": "2001:db8::/32" }))
+        .unwrap();
+    let out = sg.flows(&bridges(&[("br", &[(V1, 4)])]), 0).unwrap();
+    let group = out.iter().find(|b| b.cookie == cookie(100)).unwrap();
+    let v6: Vec<&FlowMod> = group.flows.iter().filter(|f| f.flow_match.dl_type == Some(crate::rules::compile::ETH_TYPE_IPV6)).collect();
+    assert_eq!(v6.len(), 1);
+    let nxm = v6[0].flow_match.nxm().unwrap().unwrap();
+    assert!(nxm.find(crate::openflow::nxm::Field::CtZone).is_some() && nxm.find(crate::openflow::nxm::Field::Ipv6Src).is_some());
 }
 
 #[test]
