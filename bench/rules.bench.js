@@ -24,11 +24,16 @@ const CONCURRENT = 2000
 
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6
 
-/** Rule k: deny one TCP port, alternately sent by and delivered to VIF k % 100. */
+/**
+ * Rule k: deny one TCP port over IPv4, alternately sent by and delivered to VIF
+ * k % 100. IPv4 (`ipRange: '0.0.0.0/0'`) keeps one flow per rule, the workload the
+ * targets and the ingest line are set for: a rule without an address family covers
+ * IPv6 too, two flows.
+ */
 function rules(vifs) {
   return Array.from({ length: RULES }, (_, k) => {
     const v = vifs[k % VIFS]
-    return { vif: { uuid: v.uuid, mac: v.mac }, allow: false, protocol: 'tcp', port: 1000 + Math.floor(k / VIFS), direction: k % 2 ? 'to' : 'from' }
+    return { vif: { uuid: v.uuid, mac: v.mac }, allow: false, protocol: 'tcp', port: 1000 + Math.floor(k / VIFS), ipRange: '0.0.0.0/0', direction: k % 2 ? 'to' : 'from' }
   })
 }
 
