@@ -593,15 +593,17 @@ impl FlowTable {
     /// Compares the desired flows with `dumped` (flow stats of a dump filtered by
     /// our namespace, see [`dump_request`]). A dumped flow is present when a
     /// desired flow of the same cookie has its table, priority and match and the
-    /// same effect; otherwise it is extra and deleted. Flows outside our namespace
-    /// are never touched, whatever the dump holds.
+    /// same effect; otherwise it is extra and deleted. Flows outside our namespace,
+    /// or in a table this one does not own, are never touched, whatever the dump holds.
     pub fn reconcile(&self, dumped: &[FlowStats]) -> Reconcile {
         // Per cookie, which of its desired flows (by index) the dump holds.
         let mut present: HashMap<u64, Vec<bool>> = HashMap::new();
         let mut counters: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
         let mut extra: BTreeMap<u64, usize> = BTreeMap::new();
         let mut delete = Vec::new();
-        for fs in dumped.iter().filter(|fs| cookie::is_ours(fs.cookie)) {
+        // A dump of several tables is of all of them (0xff): flows of our namespace in
+        // a table we do not own belong to a controller with another tableId.
+        for fs in dumped.iter().filter(|fs| cookie::is_ours(fs.cookie) && self.tables.contains(fs.table_id)) {
             let key = FlowKey::of(fs.table_id, fs.priority, &fs.flow_match);
             let flows = self.by_cookie.get(&fs.cookie);
             let desired = flows.and_then(|flows| Some((flows.index_of(&key)?, flows)));
@@ -1087,8 +1089,8 @@ mod tests {
         ];
         t.put(c(1), flows.clone());
 
-        // One dump (all tables, our namespace) sees both stages; a flow of ours in a
-        // table we do not own is extra like any other.
+        // One dump (all tables, our namespace) sees both stages; a flow of our namespace
+        // in a table we do not own is another controller's (another tableId): left alone.
         let Message::StatsRequest(StatsRequest { body: StatsRequestBody::Flow(f), .. }) = dump_request(tables) else {
             panic!("a flow stats request")
         };
@@ -1097,7 +1099,7 @@ mod tests {
         stray.table_id = 7;
         let r = t.reconcile(&[stats(&flows[0], 0, 0), stats(&flows[1], 3, 180), stats(&stray, 0, 0)]);
         assert_eq!((r.add.len(), r.per_cookie[0].present, r.per_cookie[0].packets), (0, 2, 3));
-        assert_eq!(r.delete.iter().map(|d| (d.table_id, d.command)).collect::<Vec<_>>(), vec![(7, FlowModCommand::DELETE_STRICT)]);
+        assert_eq!((r.delete.len(), r.extra.len()), (0, 0));
 
         // Flows of others count in both stages, not beyond.
         let mut theirs = [flows[1].clone(), stray.clone()];
