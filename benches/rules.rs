@@ -21,10 +21,12 @@ use xo_sdn_native::rules::{compile, parse_endpoints, parse_rule, parse_rules, Fl
 const RULES: usize = 10_000;
 const ROUNDS: usize = 7;
 
-/// Rule `k` of the 10,000: 100 VIFs, a port each hundred rules, both directions.
+/// Rule `k` of the 10,000: 100 VIFs, a port each hundred rules, both directions,
+/// IPv4 (`ipRange` 0.0.0.0/0: one flow per rule, as bench/rules.bench.js; a rule
+/// without an address family covers IPv6 too).
 fn rule_json(k: usize) -> String {
     format!(
-        r#"{{"vif":{{"uuid":"00000000-0000-0000-0000-{:012}","mac":"02:00:00:00:00:01"}},"allow":false,"protocol":"tcp","port":{},"direction":"{}"}}"#,
+        r#"{{"vif":{{"uuid":"00000000-0000-0000-0000-{:012}","mac":"02:00:00:00:00:01"}},"allow":false,"protocol":"tcp","port":{},"ipRange":"0.0.0.0/0","direction":"{}"}}"#,
         k % 100,
         1000 + k / 100,
         if k % 2 == 1 { "to" } else { "from" }
