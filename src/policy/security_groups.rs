@@ -1215,6 +1215,12 @@ impl SecurityGroups {
     fn derive_base(&self, target: &Target, restricted: bool, ipv6: bool, out: &mut Vec<DerivedRule>) {
         let range = |(addr, prefix): (Ipv6Addr, u8)| Some(IpRange { addr: IpAddr::V6(addr), prefix });
         let both_if_restricted = if restricted { Direction::Both } else { Direction::To };
+        // What the VIF sends of its IP basics needs a flow when egress is restricted, and
+        // when it is tracked: the open egress commits only new connections from its ips,
+        // so a DHCP discover from 0.0.0.0, a solicit or ND from a link-local address (not
+        // connections, or from no address of the lock) would fall to the zone's drop.
+        let sends = restricted || self.stateful;
+        let both_if_sent = if sends { Direction::Both } else { Direction::To };
         let basics = PriorityBand::SECURITY_GROUP_BASICS.min();
         let rule =
             |allow: bool, protocol: RuleProtocol, port: Option<u16>, source_port: Option<u16>, direction: Direction| {
@@ -1237,7 +1243,7 @@ impl SecurityGroups {
             |priority, rule, unlocked| out.push(DerivedRule { cookie: self.base_cookie, priority, rule, unlocked });
         add(basics, rule(true, RuleProtocol::Arp, None, None, both_if_restricted), false);
         add(basics, rule(true, RuleProtocol::Udp, Some(68), Some(67), Direction::To), false);
-        if restricted {
+        if sends {
             add(basics, rule(true, RuleProtocol::Udp, Some(67), Some(68), Direction::From), true);
         }
         // IPv6's ARP: neighbour and router discovery (ICMPv6 133-136, router
@@ -1245,12 +1251,12 @@ impl SecurityGroups {
         // some IPv6 in or out, so those permissions can be used at all.
         if ipv6 {
             for icmp_type in [133, 134, 135, 136] {
-                let nd = Rule { icmp_type: Some(icmp_type), ..rule(true, RuleProtocol::Icmpv6, None, None, both_if_restricted) };
+                let nd = Rule { icmp_type: Some(icmp_type), ..rule(true, RuleProtocol::Icmpv6, None, None, both_if_sent) };
                 add(basics, nd, false);
             }
             let reply = rule(true, RuleProtocol::Udp, Some(546), Some(547), Direction::To);
             add(basics, Rule { ip_range: range(LINK_LOCAL), ..reply }, false);
-            if restricted {
+            if sends {
                 // From its link-local address, which no lock lists (see compile_staged).
                 let solicit = rule(true, RuleProtocol::Udp, Some(547), Some(546), Direction::From);
                 add(basics, Rule { ip_range: range((DHCPV6_SERVERS, 128)), ..solicit }, true);

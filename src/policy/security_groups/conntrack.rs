@@ -8,8 +8,10 @@
 //!
 //! ```text
 //!  9900 - slot  ct_zone=Z,+new-inv+trk and a permission   -> ct(commit,zone=Z), on
-//!  9800         ARP, the DHCP client, IPv6 neighbour and
-//!               router discovery (not tracked)             -> on
+//!  9800         ARP, the DHCP and DHCPv6 clients, IPv6
+//!               neighbour and router discovery (not tracked;
+//!               what the VIF sends of them too, whatever
+//!               its egress)                                -> on
 //!  9700         ct_zone=Z,+est-inv+trk / +rel-inv+trk       -> on
 //!               (open egress) ct_zone=Z,+new-inv+trk, from each of the
 //!               VIF's addresses, IPv4 or IPv6 (any IPv4 and IPv6 when it

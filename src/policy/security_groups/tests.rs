@@ -1077,6 +1077,10 @@ fn ipv6_members_of_source_groups_and_the_ipv6_lock() {
     let commits: Vec<&String> = base.iter().filter(|t| t.contains("commit")).collect();
     assert_eq!(commits.len(), 2);
     assert!(commits[0].contains("nw_src=10.0.0.1") && commits[1].contains("ipv6_src=2001:db8::1"), "{commits:?}");
+    // Open egress, but tracked: the DHCP discover (from 0.0.0.0, no connection of its ips)
+    // has its flow above the tracking, as with restricted egress.
+    let discover: Vec<&String> = base.iter().filter(|t| t.contains("tp_src=68,tp_dst=67")).collect();
+    assert_eq!(discover, [&format!("cookie={:#x}, priority=9800,udp,in_port=5,dl_src=02:00:00:00:00:01,tp_src=68,tp_dst=67 actions=goto_table:1", cookie(BASE))]);
 }
 
 /// The budget takes the costliest member when members differ by family: more
@@ -1103,4 +1107,33 @@ fn the_budget_is_the_costliest_member_whatever_its_family() {
     assert_eq!([(2, 0), (0, 0), (0, 2), (2, 2)].map(|(a, b)| sg.group_cost(&sg.groups()[0], a, b)), [4, 4, 4, 6]);
     let e = sg.attach(&vif(V3, 3, &["10.0.0.3", "2001:db8::1", "2001:db8::2"]), &json!(["g"])).unwrap_err();
     assert!(e.to_string().starts_with("security group g would cost 5 flows per VIF, over the budget of 4"), "{e}");
+}
+
+/// Elastic IPs stay IPv4: with IPv6 addresses in the groups' `ips` (and IPv6
+/// sourceGroup members, DHCPv6...), the rules a VIF's groups give the elastic IPs
+/// read back as rules (as `rulesOf` hands them over), their IPv4 flows get twins
+/// and no IPv6 flow is translated.
+#[test]
+fn elastic_ips_take_the_rules_of_a_dual_stack_vif() {
+    use crate::policy::elastic_ips::{ElasticIps, Groups, NatVif};
+    let mut sg = sg();
+    sg.create_group("web", "", 100).unwrap();
+    sg.create_group("db", "", 101).unwrap();
+    sg.authorize("db", Side::Ingress, &json!({ "protocol": "tcp", "fromPort": 22, "toPort": 22, "sourceGroup": "web" }))
+        .unwrap();
+    sg.revoke("db", Side::Egress, &json!({ "protocol": "all", "cidr": "0.0.0.0/0" })).unwrap();
+    sg.attach(&vif(V2, 2, &["10.0.0.2", "2001:db8::2"]), &json!(["web"])).unwrap();
+    sg.attach(&vif(V1, 1, &["10.0.0.1", "2001:db8::1"]), &json!(["db"])).unwrap();
+    let r = sg.rules_of(V1).unwrap();
+    let rules: Vec<(u16, Rule)> =
+        r.rules.iter().map(|d| (d.priority, parse_rule(&d.rule.to_json()).unwrap_or_else(|e| panic!("{e}")))).collect();
+    let groups = Groups { egress_restricted: r.egress_restricted, rules, stateful: false };
+    let eip = ElasticIps::new(&["203.0.113.0/28"], &[] as &[&str]).unwrap();
+    let nat = NatVif { mac: "02:00:00:00:00:01".parse().unwrap(), ip: "10.0.0.1".parse().unwrap(), ofport: 4 };
+    let flows = eip.flows("203.0.113.1".parse().unwrap(), &nat, Some(&groups), 9, 0);
+    assert!(flows.iter().all(|f| f.flow_match.dl_type != Some(0x86dd)), "IPv6 is not translated");
+    let texts: Vec<String> = flows.iter().map(crate::openflow::text::format_flow_mod).collect();
+    // ssh in from 10.0.0.2 at the public address, its reply out translated; the DHCP client's.
+    assert!(texts.iter().any(|t| t.contains("nw_src=10.0.0.2,nw_dst=203.0.113.1,tp_dst=22")), "{texts:#?}");
+    assert!(texts.iter().any(|t| t.contains("nw_src=10.0.0.1,nw_dst=10.0.0.2,tp_src=22") && t.contains("mod_nw_src:203.0.113.1")), "{texts:#?}");
 }
