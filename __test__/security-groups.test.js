@@ -284,6 +284,24 @@ test("IPv6 members: a sourceGroup lets IPv6 SSH in from a member's IPv6 address 
   // Membership: without the member, its IPv6 address is let in no more.
   await sg.detach(member.uuid)
   expect(h.trace(cases[0][1]).verdict).toBe('drop')
+  // One strict grammar for ips (std's for IPv6, unicast): junk is refused, naming the field, and nothing changes.
+  const before = sg.exportState()
+  for (const [ip, message] of [
+    ['2001:db8::g', /^vif\.ips\[1\] must be an IPv4 or IPv6 address like 2001:db8::5, got "2001:db8::g"$/],
+    ['2001:db8::/64', /^vif\.ips\[1\] must be an IPv4 or IPv6 address/],
+    ['fe80::1%eth0', /^vif\.ips\[1\] must be an IPv4 or IPv6 address/],
+    ['ff02::1', /^vif\.ips\[1\] must be a unicast address a VIF sends from/],
+    ['::', /^vif\.ips\[1\] must be a unicast address a VIF sends from/],
+  ]) {
+    let e
+    try {
+      await sg.attach({ ...member, ips: ['10.0.9.3', ip] }, ['web6'])
+    } catch (err) {
+      e = err
+    }
+    expect([e?.name, e?.code, e?.message]).toEqual(['TypeError', 'ERR_INVALID_ARG_VALUE', expect.stringMatching(message)])
+  }
+  expect(sg.exportState()).toEqual(before)
 })
 
 test('bad permissions are refused with their own message; nothing sent', async () => {
