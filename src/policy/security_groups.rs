@@ -14,15 +14,18 @@
 //!   to 0.0.0.0/0 => inbound from source port 443), since ingress is default-deny;
 //!   the default "all traffic" egress permission opens no return path (it would
 //!   open everything): declare the services a VM uses as a client to get replies;
-//! * ARP and the DHCP client keep working; a VIF traffic rule (higher priorities)
-//!   can still block them explicitly.
+//! * ARP and the DHCP client keep working, and, for a VIF whose groups let some
+//!   IPv6 through, neighbour and router discovery and the DHCPv6 client; a VIF
+//!   traffic rule (higher priorities) can still block them explicitly;
+//! * a VIF's `ips` (IPv4 and IPv6) are what its groups' members stand for in a
+//!   `sourceGroup`, and what it may send from, family by family, as XAPI's lock.
 //!
 //! Rules per VIF, from the band table ([`PriorityBand`]), below the ordered traffic
 //! rules and above XAPI's VIF locking:
 //!
 //! ```text
 //!  9900 - slot  the permissions of the VIF's group in that slot (and their replies)
-//!  9800         ARP and DHCP client, both ways
+//!  9800         ARP, the DHCP client (ND, the DHCPv6 client), both ways
 //!  9100         default deny: everything delivered to the VIF; everything it
 //!               sends when egress is restricted
 //!  9050         delivered to the VIF: on to the ingress stage
@@ -1251,8 +1254,8 @@ impl SecurityGroups {
         // some IPv6 in or out, so those permissions can be used at all.
         if ipv6 {
             for icmp_type in [133, 134, 135, 136] {
-                let nd = Rule { icmp_type: Some(icmp_type), ..rule(true, RuleProtocol::Icmpv6, None, None, both_if_sent) };
-                add(basics, nd, false);
+                let nd = rule(true, RuleProtocol::Icmpv6, None, None, both_if_sent);
+                add(basics, Rule { icmp_type: Some(icmp_type), ..nd }, false);
             }
             let reply = rule(true, RuleProtocol::Udp, Some(546), Some(547), Direction::To);
             add(basics, Rule { ip_range: range(LINK_LOCAL), ..reply }, false);
@@ -1373,7 +1376,8 @@ impl SecurityGroups {
         let sources = MemberAddresses::of(&self.attachments);
         let mut profiles: HashMap<&str, Vec<(usize, usize)>> = HashMap::new();
         for a in &self.attachments {
-            let p = (a.vif.ips.iter().filter(|ip| ip.is_ipv4()).count(), a.vif.ips.iter().filter(|ip| ip.is_ipv6()).count());
+            let ipv6 = a.vif.ips.iter().filter(|ip| ip.is_ipv6()).count();
+            let p = (a.vif.ips.len() - ipv6, ipv6);
             for g in &a.groups {
                 let list = profiles.entry(g.as_str()).or_default();
                 // (0, 0) is unlocked, not "fewer": it is never dominated.

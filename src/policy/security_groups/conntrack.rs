@@ -152,7 +152,9 @@ pub(super) fn vif_flows(
             let mut sources: Vec<Match> = ips
                 .iter()
                 .map(|ip| match ip {
-                    IpAddr::V4(v4) => Match { dl_type: Some(ETH_TYPE_IP), nw_src: Some(Masked::exact(*v4)), ..of_vif.clone() },
+                    IpAddr::V4(v4) => {
+                        Match { dl_type: Some(ETH_TYPE_IP), nw_src: Some(Masked::exact(*v4)), ..of_vif.clone() }
+                    }
                     IpAddr::V6(v6) => {
                         let src = MatchField::exact(Field::Ipv6Src, Dialect::Oxm, Value::Ipv6(*v6));
                         with_fields(Match { dl_type: Some(ETH_TYPE_IPV6), ..of_vif.clone() }, vec![src])
