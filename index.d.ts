@@ -1183,15 +1183,16 @@ export class SdnController extends EventEmitter {
 
 /**
  * The remote side of a permission: an IPv4 CIDR, an IPv6 one (`2001:db8::/32`, `::/0`:
- * the permission is then IPv6's, and the VIF gets neighbour discovery among its basics),
- * or the IPv4 addresses (`ips`) of the VIFs attached to a group.
+ * the permission is then IPv6's, and the VIF gets neighbour discovery and its DHCPv6
+ * client among its basics), or the addresses (`ips`, IPv4 and IPv6: /128 sources) of the
+ * VIFs attached to a group (`icmp` takes their IPv4 ones, `icmpv6` their IPv6 ones).
  */
 export type PermissionSource = { cidr: string; sourceGroup?: never } | { sourceGroup: string; cidr?: never }
 
 /**
  * A permission, as `authorize*`/`revoke*` take it. tcp/udp need `fromPort` and
  * `toPort` (0..65535; 0–65535 means every port); for icmp they are the ICMP type and
- * code (-1 or absent: any), `icmpv6` the same with an IPv6 cidr; `'all'` (or -1) takes no
+ * code (-1 or absent: any), `icmpv6` the same with an IPv6 cidr or a sourceGroup; `'all'` (or -1) takes no
  * ports and is every packet of the cidr's family. `cidr` `'10.0.0.1'` is read
  * as `/32`; `sourceGroup` is a group name or id. A range costs one flow per masked
  * block of ports (1000–2000: 8, never more than 30), and as much for its replies (see
@@ -1208,7 +1209,7 @@ export type SecurityGroupPermission = PermissionSource & (
  * `sourceGroup` as a group id; tcp/udp ports omitted when they cover every port,
  * icmp `fromPort`/`toPort` omitted when any.
  */
-export type SecurityGroupPermissionView = { protocol: 'tcp' | 'udp' | 'icmp' | 'all'; fromPort?: number; toPort?: number } & (
+export type SecurityGroupPermissionView = { protocol: 'tcp' | 'udp' | 'icmp' | 'icmpv6' | 'all'; fromPort?: number; toPort?: number } & (
   | { cidr: string; sourceGroup?: undefined }
   | { sourceGroup: string; cidr?: undefined }
 )
@@ -1222,7 +1223,13 @@ export interface SecurityGroupView {
   egress: SecurityGroupPermissionView[]
 }
 
-/** A VIF to attach: `ips` (plain IPv4) are needed for `sourceGroup` permissions naming its groups, and constrain its allowed egress. */
+/**
+ * A VIF to attach. `ips` (plain IPv4 addresses, and IPv6 ones as `2001:db8::5`: XAPI's
+ * `ipv4_allowed` and `ipv6_allowed`) are needed for `sourceGroup` permissions naming its
+ * groups, and constrain its allowed egress: what it sends of each family is allowed from
+ * its addresses of that family only (none when it lists none of that family); without
+ * `ips`, from any address.
+ */
 export interface SecurityGroupVif {
   uuid: string
   mac: string

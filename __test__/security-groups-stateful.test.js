@@ -169,6 +169,58 @@ test('stateful over IPv6: SSH from 2001:db8::/32 completes its handshake, from o
   expect(await reaches(1, out6.syn(), 4)).toBe(false)
 })
 
+test("stateful, IPv6 members: SSH from a sourceGroup member's IPv6 address completes its handshake through both zones; the VM opens IPv6 from its own address only", async () => {
+  const sdn = suite.controller([h])
+  const sg = new SecurityGroups(sdn, { stateful: true })
+  sg.createSecurityGroup('web6')
+  sg.createSecurityGroup('db6')
+  await sg.authorizeIngress('db6', { protocol: 'tcp', fromPort: 22, toPort: 22, sourceGroup: 'web6' })
+  const member = { mac: h.vifs[3].mac, ip: '2001:db8:9::4' }
+  expect((await sg.attach({ uuid: h.vifs[3].uuid, mac: member.mac, ips: ['10.0.0.4', member.ip] }, ['web6'])).hosts[h.name]).toEqual({ ok: true })
+  expect((await sg.attach({ uuid: h.vifs[0].uuid, mac: vm.mac(), ips: [vm.ip, '2001:db8:9::1'] }, ['db6'])).hosts[h.name]).toEqual({ ok: true })
+  const vm6 = { mac: vm.mac(), ip: '2001:db8:9::1', port: 22 }
+  const ssh = tcpConversation({ ...member, port: 50122 }, vm6)
+  expect(await reaches(4, ssh.syn(), 1)).toBe(true)
+  expect(await reaches(1, ssh.synAck(), 4)).toBe(true)
+  expect(await reaches(4, ssh.ack(), 1)).toBe(true)
+  expect(await reaches(4, ssh.clientData('SSH-2.0-OpenSSH_9.2\r\n'), 1)).toBe(true)
+  expect(await reaches(1, ssh.serverData('SSH-2.0-OpenSSH_9.2\r\n'), 4)).toBe(true)
+  // Tracked in the member's zone (its open egress commits from its IPv6 address) and in the VM's.
+  const conns = h.appctl('dpctl/dump-conntrack').split('\n').filter((l) => l.includes('sport=50122'))
+  expect(conns.map((l) => /zone=(\d+)/.exec(l)[1]).sort()).toEqual(['1', '2'])
+  expect(conns.every((l) => /^tcp,orig=\(src=2001:db8:9::4,dst=2001:db8:9::1,.*protoinfo=\(state=ESTABLISHED\)/.test(l))).toBe(true)
+  // VIF 3 is in no group and not a member: its SSH from another IPv6 address is refused.
+  const stranger = tcpConversation({ mac: h.vifs[2].mac, ip: '2001:db8:9::7', port: 50123 }, vm6)
+  expect(await reaches(3, stranger.syn(), 1)).toBe(false)
+  // The member's own egress commits from its addresses only (the IPv6 lock).
+  const spoofed = tcpConversation({ ...member, ip: '2001:db8:9::5', port: 50124 }, vm6)
+  expect(await reaches(4, spoofed.syn(), 1)).toBe(false)
+  // Open egress with an IPv6 address in ips: the VM opens IPv6 connections from it, not from another.
+  const out6 = tcpConversation({ mac: vm.mac(), ip: '2001:db8:9::1', port: 40110 }, { mac: h.vifs[2].mac, ip: '2001:db8:9::7', port: 443 })
+  expect(await reaches(1, out6.syn(), 3)).toBe(true)
+  expect(await reaches(3, out6.synAck(), 1)).toBe(true)
+  const other = tcpConversation({ mac: vm.mac(), ip: '2001:db8:9::99', port: 40111 }, { mac: h.vifs[2].mac, ip: '2001:db8:9::7', port: 443 })
+  expect(await reaches(1, other.syn(), 3)).toBe(false)
+  // The DHCP and DHCPv6 clients are among the basics, above the tracking, both ways even with
+  // open egress (the open egress commits connections from the VM's ips only, and a discover
+  // from 0.0.0.0 or a solicit from a link-local address is neither). The server is VIF 3.
+  const server = h.vifs[2]
+  // Verdict, the priorities of the flows met table after table, and whether ct() was run.
+  const untracked = (flow) => {
+    const t = h.trace(flow)
+    return [t.verdict, [...t.raw.matchAll(/^\s*\d+\. .*?priority (\d+)/gm)].map((m) => Number(m[1])), /ct\(/.test(t.raw)]
+  }
+  const toVm = `in_port=${server.ofport},udp6,dl_src=${server.mac},dl_dst=${vm.mac()},ipv6_src=fe80::3,ipv6_dst=fe80::1`
+  const fromVm = `in_port=${h.vifs[0].ofport},dl_src=${vm.mac()}`
+  // In: on to the ingress stage (9050), delivered by the DHCPv6 basic (9800); out: let out by
+  // the basic (9800), then the ingress stage's default (0) for a multicast or broadcast.
+  expect(untracked(`${toVm},udp_src=547,udp_dst=546`)).toEqual(['forward', [9050, 9800], false])
+  expect(untracked(`${fromVm},dl_dst=33:33:00:01:00:02,udp6,ipv6_src=fe80::1,ipv6_dst=ff02::1:2,udp_src=546,udp_dst=547`)).toEqual(['forward', [9800, 0], false])
+  expect(untracked(`${fromVm},dl_dst=ff:ff:ff:ff:ff:ff,udp,nw_src=0.0.0.0,nw_dst=255.255.255.255,udp_src=68,udp_dst=67`)).toEqual(['forward', [9800, 0], false])
+  // Not DHCPv6 (another port): delivered to the VM only through the tracker, which drops it.
+  expect(h.trace(`${toVm},udp_src=547,udp_dst=547`).verdict).toBe('drop')
+})
+
 test('ofproto/trace --ct-next: the verdict on VIF 1 follows the tracked state, zone by zone', async () => {
   await blogGroup()
   const a = h.vifs[0]

@@ -137,9 +137,10 @@ class SecurityGroups {
 
   /**
    * Sets the groups of a VIF, or of several VIFs at once (`{ uuid, mac, ips? }` or
-   * an array of them; `ips` are its IPv4 addresses: needed for sourceGroup rules
-   * naming its groups, and they keep allowed egress inside them, like XAPI's VIF
-   * locking). Every VIF and the flow budget are checked first; then one push to every host.
+   * an array of them; `ips` are its IPv4 and IPv6 addresses: needed for sourceGroup
+   * rules naming its groups, and they keep allowed egress inside them, family by family,
+   * like XAPI's VIF locking). Every VIF and the flow budget are checked first; then one
+   * push to every host.
    */
   async attach(vifs, groups) {
     const given = Array.from(Array.isArray(vifs) ? vifs : [vifs], (v) => (v !== null && typeof v === 'object' ? { uuid: v.uuid, mac: v.mac, ips: v.ips } : v)) // holes too

@@ -252,7 +252,7 @@ fn model_endpoints(rule: &Rule, interfaces: &[Interface]) -> Vec<Endpoint> {
     for i in interfaces {
         match &rule.target {
             Target::Vif(v) if v.uuid == i.vif_uuid => {
-                out.push(Endpoint { ofport: i.ofport, mac: v.mac, ips: v.ips.clone() })
+                out.push(Endpoint { ofport: i.ofport, mac: v.mac, ips: v.ips.clone(), ipv6: vec![] })
             }
             Target::Vif(_) => {}
             target => {
@@ -262,7 +262,7 @@ fn model_endpoints(rule: &Rule, interfaces: &[Interface]) -> Vec<Endpoint> {
                     _ => true,
                 };
                 if let (true, Some(mac)) = (hit, i.mac) {
-                    out.push(Endpoint { ofport: i.ofport, mac, ips: vec![] });
+                    out.push(Endpoint { ofport: i.ofport, mac, ips: vec![], ipv6: vec![] });
                 }
             }
         }

@@ -57,14 +57,14 @@ pub fn endpoints(rule: &Rule, interfaces: &[Interface]) -> Vec<Endpoint> {
         interfaces
             .iter()
             .filter(|i| pick(i))
-            .filter_map(|i| i.mac.map(|mac| Endpoint { ofport: i.ofport, mac, ips: Vec::new() }))
+            .filter_map(|i| i.mac.map(|mac| Endpoint { ofport: i.ofport, mac, ips: Vec::new(), ipv6: Vec::new() }))
             .collect()
     };
     match &rule.target {
         Target::Vif(vif) => interfaces
             .iter()
             .filter(|i| i.vif_uuid == vif.uuid)
-            .map(|i| Endpoint { ofport: i.ofport, mac: vif.mac, ips: vif.ips.clone() })
+            .map(|i| Endpoint { ofport: i.ofport, mac: vif.mac, ips: vif.ips.clone(), ipv6: Vec::new() })
             .collect(),
         Target::Vm { uuid } => by_interface(&|i| i.vm_uuid.as_deref() == Some(uuid.as_str())),
         Target::Network { uuid } => by_interface(&|i| i.networks.iter().any(|n| n == uuid)),

@@ -484,7 +484,7 @@ impl ElasticIps {
     /// as the groups' own flows are), one flow per priority and match as a switch
     /// holds them, ordered by both (so twins come out in a stable order).
     fn allowed_flows(&self, groups: &Groups, vif: &NatVif) -> Vec<FlowMod> {
-        let endpoint = [Endpoint { ofport: vif.ofport, mac: vif.mac, ips: vec![vif.ip] }];
+        let endpoint = [Endpoint { ofport: vif.ofport, mac: vif.mac, ips: vec![vif.ip], ipv6: Vec::new() }];
         let mut flows: Vec<(u16, MatchKey, FlowMod)> = groups
             .rules
             .iter()

@@ -14,15 +14,18 @@
 //!   to 0.0.0.0/0 => inbound from source port 443), since ingress is default-deny;
 //!   the default "all traffic" egress permission opens no return path (it would
 //!   open everything): declare the services a VM uses as a client to get replies;
-//! * ARP and the DHCP client keep working; a VIF traffic rule (higher priorities)
-//!   can still block them explicitly.
+//! * ARP and the DHCP client keep working, and, for a VIF whose groups let some
+//!   IPv6 through, neighbour and router discovery and the DHCPv6 client; a VIF
+//!   traffic rule (higher priorities) can still block them explicitly;
+//! * a VIF's `ips` (IPv4 and IPv6) are what its groups' members stand for in a
+//!   `sourceGroup`, and what it may send from, family by family, as XAPI's lock.
 //!
 //! Rules per VIF, from the band table ([`PriorityBand`]), below the ordered traffic
 //! rules and above XAPI's VIF locking:
 //!
 //! ```text
 //!  9900 - slot  the permissions of the VIF's group in that slot (and their replies)
-//!  9800         ARP and DHCP client, both ways
+//!  9800         ARP, the DHCP client (ND, the DHCPv6 client), both ways
 //!  9100         default deny: everything delivered to the VIF; everything it
 //!               sends when egress is restricted
 //!  9050         delivered to the VIF: on to the ingress stage
@@ -56,7 +59,8 @@ use crate::openflow::action::Action;
 use crate::openflow::flow_match::Match;
 use crate::openflow::instruction::Instruction;
 use crate::openflow::types::{Masked, PortNo};
-use crate::rules::compile::{add_flow, compile, flow_count, Endpoint};
+use crate::openflow::nxm::{Dialect, Field, MatchField, Value as NxValue};
+use crate::rules::compile::{add_flow, compile, flow_count, with_fields, Endpoint, ETH_TYPE_IPV6};
 use crate::rules::cookie;
 use crate::rules::rule::{
     self, Direction, IpRange, PortRange, PortSide, Protocol as RuleProtocol, Rule, RuleError, Target, Vif as RuleVif,
@@ -418,14 +422,14 @@ impl Permission {
             (None, Some(_)) => return Err(type_err(format!("{at}.sourceGroup must be a group name or id"))),
             _ => return Err(value_err(format!("{at} needs exactly one of cidr and sourceGroup"))),
         };
-        // ICMP is IPv4's and ICMPv6 IPv6's; a sourceGroup stands for its members' IPv4 addresses.
-        let ipv6 = matches!(&source, Source::Cidr(c) if c.is_ipv6());
-        match protocol {
-            PermissionProtocol::Icmp { .. } if ipv6 => {
+        // ICMP is IPv4's and ICMPv6 IPv6's; a sourceGroup stands for its members' IPv4
+        // and IPv6 addresses (ICMP for the first, ICMPv6 for the others).
+        match (protocol, &source) {
+            (PermissionProtocol::Icmp { .. }, Source::Cidr(c)) if c.is_ipv6() => {
                 return Err(value_err(format!("{at}: protocol icmp is IPv4's; use icmpv6 with an IPv6 cidr")))
             }
-            PermissionProtocol::Icmpv6 { .. } if !ipv6 => {
-                return Err(value_err(format!("{at}: protocol icmpv6 needs an IPv6 cidr (like ::/0)")))
+            (PermissionProtocol::Icmpv6 { .. }, Source::Cidr(c)) if !c.is_ipv6() => {
+                return Err(value_err(format!("{at}: protocol icmpv6 needs an IPv6 cidr (like ::/0) or a sourceGroup")))
             }
             _ => {}
         }
@@ -617,6 +621,22 @@ impl Group {
     }
 }
 
+/// One of a VIF's `ips`: a plain IPv4 address ([`rule::plain_ipv4`]'s grammar)
+/// or, when it has a colon, an IPv6 one as `std` reads it, that a VIF can send
+/// from (not `::`, not multicast).
+fn vif_address(v: &Value, at: &str) -> Result<IpAddr, SgError> {
+    let Some(text) = v.as_str().filter(|s| s.contains(':')) else {
+        return Ok(IpAddr::V4(rule::plain_ipv4("", at, v)?));
+    };
+    match addr::parse_ipv6(text) {
+        Some(ip) if ip.is_unspecified() || ip.is_multicast() => {
+            Err(value_err(format!("{at} must be a unicast address a VIF sends from, got {text:?}")))
+        }
+        Some(ip) => Ok(IpAddr::V6(ip)),
+        None => Err(value_err(format!("{at} must be an IPv4 or IPv6 address like 2001:db8::5, got {text:?}"))),
+    }
+}
+
 /// A VIF as the groups know it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Vif {
@@ -624,9 +644,10 @@ pub struct Vif {
     pub uuid: String,
     /// Unicast MAC.
     pub mac: MacAddr,
-    /// Its IPv4 addresses (XAPI's `ipv4_allowed`), without repeats: the addresses
-    /// of its groups' members for `sourceGroup`, and what it may send from.
-    pub ips: Vec<Ipv4Addr>,
+    /// Its addresses, IPv4 and IPv6 (XAPI's `ipv4_allowed` and `ipv6_allowed`),
+    /// without repeats: the addresses of its groups' members for `sourceGroup`, and
+    /// what it may send from (with some, a family it has none of sends nothing).
+    pub ips: Vec<IpAddr>,
 }
 
 impl Vif {
@@ -651,14 +672,14 @@ impl Vif {
             None => {}
             Some(Value::Array(list)) => {
                 for (i, ip) in list.iter().enumerate() {
-                    let ip = rule::plain_ipv4("", &format!("{at}.ips[{i}]"), ip)?;
+                    let ip = vif_address(ip, &format!("{at}.ips[{i}]"))?;
                     if !ips.contains(&ip) {
                         ips.push(ip);
                     }
                 }
             }
             Some(other) => {
-                return Err(type_err(format!("{at}.ips must be an array of IPv4 addresses, got {}", rule::kind(other))))
+                return Err(type_err(format!("{at}.ips must be an array of IP addresses, got {}", rule::kind(other))))
             }
         }
         Ok(Vif { uuid, mac, ips })
@@ -670,6 +691,21 @@ impl Vif {
             let _ = write!(out, "{}\"{ip}\"", if i == 0 { "" } else { "," });
         }
         out.push_str("]}");
+    }
+
+    /// Its IPv4 addresses.
+    fn ipv4(&self) -> Vec<Ipv4Addr> {
+        self.ips.iter().filter_map(|ip| if let IpAddr::V4(v4) = ip { Some(*v4) } else { None }).collect()
+    }
+
+    /// Its IPv6 addresses.
+    fn ipv6(&self) -> Vec<Ipv6Addr> {
+        self.ips.iter().filter_map(|ip| if let IpAddr::V6(v6) = ip { Some(*v6) } else { None }).collect()
+    }
+
+    /// The endpoint on `ofport`, locked to its addresses.
+    fn endpoint(&self, ofport: u32) -> Endpoint {
+        Endpoint { ofport, mac: self.mac, ips: self.ipv4(), ipv6: self.ipv6() }
     }
 
     /// The rule target: the VIF by UUID and MAC (addresses go with the endpoint).
@@ -701,7 +737,8 @@ pub struct DerivedRule {
     /// The rule.
     pub rule: Rule,
     /// Compiled without the VIF's addresses: the DHCP client sends from 0.0.0.0
-    /// before it has one.
+    /// before it has one, the DHCPv6 client from its link-local address (which
+    /// its flow matches instead: [`LINK_LOCAL`]).
     pub unlocked: bool,
 }
 
@@ -734,13 +771,15 @@ struct MemberAddresses<'a>(HashMap<&'a str, Vec<IpRange>>);
 
 impl<'a> MemberAddresses<'a> {
     fn of(attachments: &'a [Attachment]) -> Self {
-        let mut by_group: HashMap<&str, (Vec<IpRange>, HashSet<Ipv4Addr>)> = HashMap::new();
+        let mut by_group: HashMap<&str, (Vec<IpRange>, HashSet<IpAddr>)> = HashMap::new();
         for a in attachments {
             for g in &a.groups {
                 let (list, seen) = by_group.entry(g.as_str()).or_default();
                 for ip in &a.vif.ips {
                     if seen.insert(*ip) {
-                        list.push(IpRange::v4(*ip, 32));
+                        // One address: /32 or /128, which makes the rule of its family.
+                        let prefix = if ip.is_ipv6() { 128 } else { 32 };
+                        list.push(IpRange { addr: *ip, prefix });
                     }
                 }
             }
@@ -749,16 +788,27 @@ impl<'a> MemberAddresses<'a> {
     }
 
     /// The address ranges a permission names: its CIDR (`None` = any), or the
-    /// addresses of the source group's members (none: no rule).
+    /// addresses of the source group's members (none: no rule), IPv4 and IPv6 ones,
+    /// but only those of its family for `icmp` (IPv4) and `icmpv6` (IPv6).
     fn of_permission(&self, p: &Permission) -> Vec<Option<IpRange>> {
         match &p.source {
             Source::Cidr(c) => vec![c.ip_range()],
             Source::Group(id) => {
-                self.0.get(id.as_str()).map_or_else(Vec::new, |l| l.iter().copied().map(Some).collect())
+                let family = |r: &&IpRange| match p.protocol {
+                    PermissionProtocol::Icmp { .. } => !r.is_ipv6(),
+                    PermissionProtocol::Icmpv6 { .. } => r.is_ipv6(),
+                    _ => true,
+                };
+                self.0.get(id.as_str()).map_or_else(Vec::new, |l| l.iter().filter(family).copied().map(Some).collect())
             }
         }
     }
 }
+
+/// fe80::/10, where the DHCPv6 client sends from and its server or relay answers from.
+const LINK_LOCAL: (Ipv6Addr, u8) = (Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10);
+/// All_DHCP_Relay_Agents_and_Servers (RFC 8415), where a DHCPv6 client sends.
+const DHCPV6_SERVERS: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 1, 2);
 
 /// A derived rule compiled into the two stages of the pipeline (see
 /// [`PriorityBand`]'s module doc): what the VIF sends is judged in `table_id` and,
@@ -778,6 +828,13 @@ fn compile_staged(d: &DerivedRule, endpoints: &[Endpoint], table_id: u8, zone: O
     let mut flows = Vec::new();
     if d.rule.direction.includes_from() {
         for mut f in compile(&part(Direction::From), endpoints, d.priority, d.cookie, table_id) {
+            if d.unlocked && f.flow_match.dl_type == Some(ETH_TYPE_IPV6) {
+                // Unlocked IPv6 (the DHCPv6 client) still comes from a link-local address.
+                let mask = Ipv6Addr::from(u128::MAX << (128 - u32::from(LINK_LOCAL.1)));
+                let (value, mask) = (NxValue::Ipv6(LINK_LOCAL.0), Some(NxValue::Ipv6(mask)));
+                let src = MatchField::Known { field: Field::Ipv6Src, dialect: Dialect::Oxm, value, mask };
+                f.flow_match = with_fields(f.flow_match, vec![src]);
+            }
             if d.rule.allow {
                 f.instructions = vec![Instruction::GotoTable { table_id: table_id + 1 }];
             }
@@ -1159,7 +1216,14 @@ impl SecurityGroups {
 
     /// The base rules of a VIF: ARP and the DHCP client, then default deny.
     fn derive_base(&self, target: &Target, restricted: bool, ipv6: bool, out: &mut Vec<DerivedRule>) {
+        let range = |(addr, prefix): (Ipv6Addr, u8)| Some(IpRange { addr: IpAddr::V6(addr), prefix });
         let both_if_restricted = if restricted { Direction::Both } else { Direction::To };
+        // What the VIF sends of its IP basics needs a flow when egress is restricted, and
+        // when it is tracked: the open egress commits only new connections from its ips,
+        // so a DHCP discover from 0.0.0.0, a solicit or ND from a link-local address (not
+        // connections, or from no address of the lock) would fall to the zone's drop.
+        let sends = restricted || self.stateful;
+        let both_if_sent = if sends { Direction::Both } else { Direction::To };
         let basics = PriorityBand::SECURITY_GROUP_BASICS.min();
         let rule =
             |allow: bool, protocol: RuleProtocol, port: Option<u16>, source_port: Option<u16>, direction: Direction| {
@@ -1182,15 +1246,23 @@ impl SecurityGroups {
             |priority, rule, unlocked| out.push(DerivedRule { cookie: self.base_cookie, priority, rule, unlocked });
         add(basics, rule(true, RuleProtocol::Arp, None, None, both_if_restricted), false);
         add(basics, rule(true, RuleProtocol::Udp, Some(68), Some(67), Direction::To), false);
-        if restricted {
+        if sends {
             add(basics, rule(true, RuleProtocol::Udp, Some(67), Some(68), Direction::From), true);
         }
-        // IPv6's ARP: neighbour and router discovery (ICMPv6 133-136), for a VIF whose
-        // groups let some IPv6 in or out, so those permissions can be used at all.
+        // IPv6's ARP: neighbour and router discovery (ICMPv6 133-136, router
+        // advertisements included), and its DHCP client, for a VIF whose groups let
+        // some IPv6 in or out, so those permissions can be used at all.
         if ipv6 {
             for icmp_type in [133, 134, 135, 136] {
-                let nd = Rule { icmp_type: Some(icmp_type), ..rule(true, RuleProtocol::Icmpv6, None, None, both_if_restricted) };
-                add(basics, nd, false);
+                let nd = rule(true, RuleProtocol::Icmpv6, None, None, both_if_sent);
+                add(basics, Rule { icmp_type: Some(icmp_type), ..nd }, false);
+            }
+            let reply = rule(true, RuleProtocol::Udp, Some(546), Some(547), Direction::To);
+            add(basics, Rule { ip_range: range(LINK_LOCAL), ..reply }, false);
+            if sends {
+                // From its link-local address, which no lock lists (see compile_staged).
+                let solicit = rule(true, RuleProtocol::Udp, Some(547), Some(546), Direction::From);
+                add(basics, Rule { ip_range: range((DHCPV6_SERVERS, 128)), ..solicit }, true);
             }
         }
         let deny = PriorityBand::SECURITY_GROUP_DENY.min();
@@ -1209,7 +1281,8 @@ impl SecurityGroups {
             let priority = top.saturating_sub(slot as u16).max(PriorityBand::SECURITY_GROUP_PERMISSIONS.min());
             Self::derive_group(g, priority, &target, restricted, self.stateful, sources, &mut rules);
         }
-        let ipv6 = groups.iter().any(|g| g.ingress.iter().chain(&g.egress).any(Permission::is_ipv6));
+        // Some IPv6 let in or out: an IPv6 permission, or a sourceGroup with IPv6 members.
+        let ipv6 = rules.iter().any(|d| d.rule.ip_range.is_some_and(IpRange::is_ipv6));
         self.derive_base(&target, restricted, ipv6, &mut rules);
         VifRules { egress_restricted: restricted, rules }
     }
@@ -1239,8 +1312,8 @@ impl SecurityGroups {
                         "interfaces: the ofport of VIF {uuid} on {bridge} must be 1 to {MAX_OFPORT}, got {ofport}"
                     ))
                 })?;
-                let locked = [Endpoint { ofport, mac: a.vif.mac, ips: a.vif.ips.clone() }];
-                let unlocked = [Endpoint { ofport, mac: a.vif.mac, ips: Vec::new() }];
+                let locked = [a.vif.endpoint(ofport)];
+                let unlocked = [Endpoint { ofport, mac: a.vif.mac, ips: Vec::new(), ipv6: Vec::new() }];
                 let first_vif = first == out.len();
                 let mut push = |cookie: u64, flows: Vec<FlowMod>| match out[first..].iter_mut().find(|b| b.cookie == cookie) {
                     Some(b) => b.flows.extend(flows),
@@ -1269,52 +1342,61 @@ impl SecurityGroups {
 
     // ---- the flow budget ----
 
-    /// The flows group `g` costs on one VIF with `addresses` addresses when egress
-    /// is restricted (the worst case: replies of inbound permissions too): the
-    /// rules of [`Self::derive_group`] counted by [`flow_count`], which is exactly
-    /// what [`compile`] makes of them.
-    pub fn group_cost(&self, g: &Group, addresses: usize) -> usize {
-        self.group_cost_with(g, addresses, &MemberAddresses::of(&self.attachments))
+    /// The flows group `g` costs on one VIF with `ipv4` IPv4 and `ipv6` IPv6
+    /// addresses (none of either: a VIF without `ips`, not locked) when egress is
+    /// restricted (the worst case: replies of inbound permissions too): the rules
+    /// of [`Self::derive_group`] counted by [`flow_count`], which is exactly what
+    /// [`compile`] makes of them.
+    pub fn group_cost(&self, g: &Group, ipv4: usize, ipv6: usize) -> usize {
+        self.group_cost_with(g, (ipv4, ipv6), &MemberAddresses::of(&self.attachments))
     }
 
-    fn group_cost_with(&self, g: &Group, addresses: usize, sources: &MemberAddresses<'_>) -> usize {
+    fn group_cost_with(&self, g: &Group, (ipv4, ipv6): (usize, usize), sources: &MemberAddresses<'_>) -> usize {
         let probe = Vif { uuid: String::new(), mac: MacAddr([2, 0, 0, 0, 0, 1]), ips: Vec::new() };
-        let endpoint =
-            [Endpoint { ofport: 1, mac: probe.mac, ips: (1..=addresses).map(|n| Ipv4Addr::from(n as u32)).collect() }];
+        let endpoint = [Endpoint {
+            ofport: 1,
+            mac: probe.mac,
+            ips: (1..=ipv4).map(|n| Ipv4Addr::from(n as u32)).collect(),
+            ipv6: (1..=ipv6).map(|n| Ipv6Addr::from(n as u128)).collect(),
+        }];
         let mut rules = Vec::new();
         let top = PriorityBand::SECURITY_GROUP_PERMISSIONS.max();
         Self::derive_group(g, top, &probe.target(), true, self.stateful, sources, &mut rules);
         rules.iter().map(|d| flow_count(&d.rule, &endpoint)).sum()
     }
 
-    /// Each group's worst cost per VIF: on its member with the most addresses
-    /// (more addresses, more flows: XAPI's locking makes an allow of what the VIF
-    /// sends one flow per address) or, for IPv6 permissions, on the one with the
-    /// fewest (a VIF without addresses gets the IPv6 replies a lock leaves out); on
-    /// a VIF with none when it has no member.
+    /// Each group's worst cost per VIF, and the addresses of the VIF it is on: the
+    /// cost on each of its members' address counts (IPv4, IPv6), where more
+    /// addresses of a family never cost less (XAPI's locking makes an allow of what
+    /// the VIF sends one flow per address of its family), so only the members no
+    /// other has as many addresses of both families as are counted, and a member
+    /// without `ips` (which gets what a lock would leave out of a family it has no
+    /// address of); on a VIF without `ips` when it has no member.
     fn costs(&self) -> Vec<(usize, usize)> {
         let sources = MemberAddresses::of(&self.attachments);
-        // Per group, the fewest and the most addresses of its members.
-        let mut addresses: HashMap<&str, (usize, usize)> = HashMap::new();
+        let mut profiles: HashMap<&str, Vec<(usize, usize)>> = HashMap::new();
         for a in &self.attachments {
+            let ipv6 = a.vif.ips.iter().filter(|ip| ip.is_ipv6()).count();
+            let p = (a.vif.ips.len() - ipv6, ipv6);
             for g in &a.groups {
-                let n = a.vif.ips.len();
-                let (lo, hi) = addresses.entry(g.as_str()).or_insert((n, n));
-                (*lo, *hi) = ((*lo).min(n), (*hi).max(n));
+                let list = profiles.entry(g.as_str()).or_default();
+                // (0, 0) is unlocked, not "fewer": it is never dominated.
+                let dominated = |q: &(usize, usize)| q.0 >= p.0 && q.1 >= p.1 && (p != (0, 0) || *q == p);
+                if !list.iter().any(dominated) {
+                    list.retain(|q| !(p.0 >= q.0 && p.1 >= q.1 && *q != (0, 0)));
+                    list.push(p);
+                }
             }
         }
         self.groups
             .iter()
             .map(|g| {
-                let (lo, hi) = addresses.get(g.id.as_str()).copied().unwrap_or((0, 0));
-                // More addresses cost more IPv4 flows; none costs the IPv6 ones a lock
-                // would leave out: the worst member is the one with the most or the fewest.
-                let (most, fewest) = (self.group_cost_with(g, hi, &sources), self.group_cost_with(g, lo, &sources));
-                if fewest > most {
-                    (fewest, lo)
-                } else {
-                    (most, hi)
-                }
+                let none = [(0, 0)];
+                let list = profiles.get(g.id.as_str()).map_or(&none[..], Vec::as_slice);
+                list.iter()
+                    .map(|&p| (self.group_cost_with(g, p, &sources), p.0 + p.1))
+                    .max()
+                    .unwrap_or((0, 0))
             })
             .collect()
     }

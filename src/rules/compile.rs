@@ -76,8 +76,12 @@ pub struct Endpoint {
     pub ofport: u32,
     /// Its MAC.
     pub mac: MacAddr,
-    /// The IPv4 addresses it may use (XAPI `ipv4_allowed`); empty = not locked.
+    /// The IPv4 addresses it may use (XAPI `ipv4_allowed`); empty, with `ipv6`
+    /// empty too, = not locked.
     pub ips: Vec<Ipv4Addr>,
+    /// The IPv6 addresses it may use (XAPI `ipv6_allowed`), from security groups'
+    /// `ips` only (traffic rules' endpoints are IPv4-locked, so this stays empty).
+    pub ipv6: Vec<Ipv6Addr>,
 }
 
 /// Reads `[{ ofport, mac, ips? }]`; errors name `endpoints[i].field`.
@@ -130,7 +134,7 @@ pub fn parse_endpoints(v: &Value) -> Result<Vec<Endpoint>, RuleError> {
                     ))
                 }
             };
-            Ok(Endpoint { ofport, mac, ips })
+            Ok(Endpoint { ofport, mac, ips, ipv6: Vec::new() })
         })
         .collect()
 }
@@ -268,9 +272,21 @@ fn unique_ips(e: &Endpoint) -> Vec<Ipv4Addr> {
     out
 }
 
-/// True when flows `from` this endpoint carry its source addresses.
-fn locks_source(rule: &Rule, ips: &[Ipv4Addr]) -> bool {
-    rule.allow && !ips.is_empty()
+/// The endpoint's IPv6 addresses without repeats, in order.
+fn unique_ipv6(e: &Endpoint) -> Vec<Ipv6Addr> {
+    let mut out: Vec<Ipv6Addr> = Vec::with_capacity(e.ipv6.len());
+    for ip in &e.ipv6 {
+        if !out.contains(ip) {
+            out.push(*ip);
+        }
+    }
+    out
+}
+
+/// True when flows `from` this endpoint carry its source addresses: it is locked
+/// (addresses of either family), and a family it has no address of sends nothing.
+fn locks_source(rule: &Rule, e: &Endpoint) -> bool {
+    rule.allow && !(e.ips.is_empty() && e.ipv6.is_empty())
 }
 
 /// The number of flows [`compile`] makes, without making them (for budgets): the
@@ -282,13 +298,13 @@ pub fn flow_count(rule: &Rule, endpoints: &[Endpoint]) -> usize {
     endpoints
         .iter()
         .map(|e| {
-            let ips = unique_ips(e).len();
-            let sent = match locks_source(rule, &e.ips) {
+            let (ips, ipv6) = (unique_ips(e).len(), unique_ipv6(e).len());
+            let sent = match locks_source(rule, e) {
                 _ if !rule.direction.includes_from() => 0,
                 false => from.len(),
-                true if rule.protocol == Protocol::Any => 2 * ips,
-                // Locked: each IPv4 clause once per address, no IPv6 one (see compile).
-                true => (from.len() - from_ipv6) * ips,
+                true if rule.protocol == Protocol::Any => 2 * ips + ipv6,
+                // Locked: each clause once per address of its family (see compile).
+                true => (from.len() - from_ipv6) * ips + from_ipv6 * ipv6,
             };
             sent + to
         })
@@ -330,7 +346,7 @@ pub fn compile(rule: &Rule, endpoints: &[Endpoint], priority: u16, cookie: u64, 
     let to_clauses = if rule.direction.includes_to() { clauses(rule, Direction::To) } else { Vec::new() };
     let mut out = Vec::with_capacity(flow_count(rule, endpoints));
     for e in endpoints {
-        let ips = unique_ips(e);
+        let (ips, ipv6) = (unique_ips(e), unique_ipv6(e));
         if rule.direction.includes_from() {
             let base = Match {
                 in_port: Some(PortNo(e.ofport)),
@@ -339,22 +355,32 @@ pub fn compile(rule: &Rule, endpoints: &[Endpoint], priority: u16, cookie: u64, 
                 ..Match::default()
             };
             for c in &from_clauses {
-                if !locks_source(rule, &ips) {
+                if !locks_source(rule, e) {
                     out.push(flow(with_clause(&base, c)));
                     continue;
                 }
                 if c.is_ipv6() {
-                    // The lock lists IPv4 addresses only: an IPv6 allow above it would let
-                    // any IPv6 source through, so none is made and XAPI's locking decides.
+                    // Once per IPv6 address of the lock; none when it lists IPv4 ones only (an
+                    // IPv6 allow above it would let any IPv6 source through: XAPI decides).
+                    for ip in &ipv6 {
+                        out.push(flow(from_ipv6(&base, c, *ip)));
+                    }
                     continue;
                 }
-                // Any protocol under a source lock: what XAPI lets through is IP and ARP.
+                // Any protocol under a source lock: what XAPI lets through is IP and ARP,
+                // and IPv6 from its IPv6 addresses.
                 let locked: &[Clause] =
                     if rule.protocol == Protocol::Any { &[IP, ARP] } else { std::slice::from_ref(c) };
                 for ip in &ips {
                     let from_ip = Match { nw_src: Some(Masked::exact(*ip)), ..base.clone() };
                     for lc in locked {
                         out.push(flow(with_clause(&from_ip, lc)));
+                    }
+                }
+                if rule.protocol == Protocol::Any {
+                    let any_ipv6 = Clause { dl_type: Some(ETH_TYPE_IPV6), ..ANY };
+                    for ip in &ipv6 {
+                        out.push(flow(from_ipv6(&base, &any_ipv6, *ip)));
                     }
                 }
             }
@@ -368,6 +394,11 @@ pub fn compile(rule: &Rule, endpoints: &[Endpoint], priority: u16, cookie: u64, 
     }
     debug_assert_eq!(out.len(), flow_count(rule, endpoints));
     out
+}
+
+/// An IPv6 clause sent by a VIF locked to `ip`: its match with `ipv6_src` too.
+fn from_ipv6(base: &Match, c: &Clause, ip: Ipv6Addr) -> Match {
+    with_fields(ipv6_match(base, c), vec![MatchField::exact(Field::Ipv6Src, Dialect::Oxm, NxValue::Ipv6(ip))])
 }
 
 /// `base` with the clause's fields: OF1.1's standard match when its ports are
@@ -551,7 +582,12 @@ mod tests {
     }
 
     fn endpoint(ofport: u32, mac: &str, ips: &[&str]) -> Endpoint {
-        Endpoint { ofport, mac: mac.parse().unwrap(), ips: ips.iter().map(|s| s.parse().unwrap()).collect() }
+        Endpoint {
+            ofport,
+            mac: mac.parse().unwrap(),
+            ips: ips.iter().filter(|s| !s.contains(':')).map(|s| s.parse().unwrap()).collect(),
+            ipv6: ips.iter().filter(|s| s.contains(':')).map(|s| s.parse().unwrap()).collect(),
+        }
     }
 
     fn text(t: &str) -> FlowMod {
@@ -903,9 +939,40 @@ mod tests {
         assert_eq!(flow_count(&r(false), &locked), 2);
     }
 
+    /// A VIF locked to IPv6 addresses too (security groups' `ips`): an IPv6 allow
+    /// from it is one flow per IPv6 address, `ipv6_src` each; any protocol adds plain
+    /// IPv6 from each; a family it has no address of sends nothing.
+    #[test]
+    fn an_ipv6_allow_from_a_vif_locked_to_ipv6_addresses_is_one_flow_per_address() {
+        let eps = [endpoint(3, "02:00:00:00:00:01", &["10.0.0.1", "2001:db8::1", "2001:db8::2"])];
+        let ssh = rule(json!({ "pool": true, "allow": true, "protocol": "tcp", "port": 22, "direction": "from" }));
+        let p = "priority=100,cookie=7,in_port=3,dl_src=02:00:00:00:00:01";
+        assert_eq!(compile(&ssh, &eps, 100, 7, 0), vec![
+            text(&format!("{p},tcp,nw_src=10.0.0.1,tp_dst=22,actions=normal")),
+            nx_text(&format!("{p},tcp6,ipv6_src=2001:db8::1,tp_dst=22,actions=normal")),
+            nx_text(&format!("{p},tcp6,ipv6_src=2001:db8::2,tp_dst=22,actions=normal")),
+        ]);
+        assert_eq!(flow_count(&ssh, &eps), 3);
+        let any = rule(json!({ "pool": true, "allow": true, "direction": "from" }));
+        assert_eq!(compile(&any, &eps, 100, 7, 0), vec![
+            text(&format!("{p},ip,nw_src=10.0.0.1,actions=normal")),
+            text(&format!("{p},arp,arp_spa=10.0.0.1,actions=normal")),
+            nx_text(&format!("{p},ipv6,ipv6_src=2001:db8::1,actions=normal")),
+            nx_text(&format!("{p},ipv6,ipv6_src=2001:db8::2,actions=normal")),
+        ]);
+        assert_eq!(flow_count(&any, &eps), 4);
+        let v6_only = [endpoint(3, "02:00:00:00:00:01", &["2001:db8::1"])];
+        assert_eq!(compile(&ssh, &v6_only, 100, 7, 0).len(), 1, "no IPv4 from a VIF locked to IPv6 addresses only");
+        assert_eq!(flow_count(&ssh, &v6_only), 1);
+    }
+
     #[test]
     fn flow_count_agrees_with_compile_for_ipv6() {
-        let eps = [endpoint(1, "02:00:00:00:00:01", &[]), endpoint(2, "02:00:00:00:00:02", &["10.0.0.2", "10.0.0.3"])];
+        let eps = [
+            endpoint(1, "02:00:00:00:00:01", &[]),
+            endpoint(2, "02:00:00:00:00:02", &["10.0.0.2", "10.0.0.3"]),
+            endpoint(3, "02:00:00:00:00:03", &["10.0.0.4", "2001:db8::4", "2001:db8::5"]),
+        ];
         for (protocol, extra) in [
             ("ip", json!({})),
             ("tcp", json!({ "port": "1000-2000" })),
@@ -937,6 +1004,8 @@ mod tests {
         let eps = [
             endpoint(1, "02:00:00:00:00:01", &[]),
             endpoint(2, "02:00:00:00:00:02", &["10.0.0.2", "10.0.0.3", "10.0.0.2"]),
+            endpoint(3, "02:00:00:00:00:03", &["10.0.0.4", "2001:db8::4", "2001:db8::5", "2001:db8::4"]),
+            endpoint(4, "02:00:00:00:00:04", &["2001:db8::6"]),
         ];
         for protocol in ["any", "ip", "arp", "icmp", "tcp", "udp", "dns", "dhcp", "ssh"] {
             for direction in ["from", "to", "both"] {

@@ -849,7 +849,7 @@ mod tests {
     fn seed_flows(cookie: u64, ports: &str) -> Vec<FlowMod> {
         let (lo, hi) = ports.split_once('-').unwrap_or((ports, ports));
         let (lo, hi): (u16, u16) = (lo.parse().unwrap(), hi.parse().unwrap());
-        let eps = [Endpoint { ofport: 4, mac: "ae:f7:4b:84:6c:8b".parse().unwrap(), ips: vec![] }];
+        let eps = [Endpoint { ofport: 4, mac: "ae:f7:4b:84:6c:8b".parse().unwrap(), ips: vec![], ipv6: vec![] }];
         let mut out = Vec::new();
         for direction in ["from", "to"] {
             for port in lo..=hi {
@@ -964,7 +964,7 @@ mod tests {
     /// dump of the flows we sent reads as present.
     #[test]
     fn masked_port_flows_are_put_deleted_and_reconciled_with_their_masks() {
-        let eps = [Endpoint { ofport: 4, mac: "ae:f7:4b:84:6c:8b".parse().unwrap(), ips: vec![] }];
+        let eps = [Endpoint { ofport: 4, mac: "ae:f7:4b:84:6c:8b".parse().unwrap(), ips: vec![], ipv6: vec![] }];
         let range = |ports: &str| compile(&seed_rule(json!(ports), "from"), &eps, 65527, c(1), 0);
         let mut t = FlowTable::new(0);
         let first = range("1000-2000");
@@ -1004,7 +1004,7 @@ mod tests {
     /// either: its strict delete keeps the NXM/OXM match, or OVS would not find it.
     #[test]
     fn an_ipv6_flow_is_deleted_with_its_oxm_match_even_without_masks() {
-        let eps = [Endpoint { ofport: 4, mac: "ae:f7:4b:84:6c:8b".parse().unwrap(), ips: vec![] }];
+        let eps = [Endpoint { ofport: 4, mac: "ae:f7:4b:84:6c:8b".parse().unwrap(), ips: vec![], ipv6: vec![] }];
         let rule = |port: u16| {
             parse_rule(&json!({ "pool": true, "allow": false, "protocol": "udp", "port": port, "ipRange": "::/0",
                                 "direction": "from" }))

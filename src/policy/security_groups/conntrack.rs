@@ -8,12 +8,14 @@
 //!
 //! ```text
 //!  9900 - slot  ct_zone=Z,+new-inv+trk and a permission   -> ct(commit,zone=Z), on
-//!  9800         ARP, the DHCP client, IPv6 neighbour and
-//!               router discovery (not tracked)             -> on
+//!  9800         ARP, the DHCP and DHCPv6 clients, IPv6
+//!               neighbour and router discovery (not tracked;
+//!               what the VIF sends of them too, whatever
+//!               its egress)                                -> on
 //!  9700         ct_zone=Z,+est-inv+trk / +rel-inv+trk       -> on
-//!               (open egress) ct_zone=Z,+new-inv+trk, from the VIF's IPv4
-//!               addresses (any IPv4, and IPv6, when it has none: XAPI locks
-//!               IPv4 only)                                 -> ct(commit,zone=Z), on
+//!               (open egress) ct_zone=Z,+new-inv+trk, from each of the
+//!               VIF's addresses, IPv4 or IPv6 (any IPv4 and IPv6 when it
+//!               has none, as XAPI's lock)                  -> ct(commit,zone=Z), on
 //!  9200         ct_zone=Z, anything else of the VIF         -> drop
 //!  9150         ip / ipv6 of the VIF, not yet tracked in Z  -> ct(zone=Z,table=T)
 //! ```
@@ -29,7 +31,7 @@
 //! neighbour discovery stay stateless (the base flows, above the tracking), other
 //! traffic meets the default deny.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use crate::control::PriorityBand;
 use crate::openflow::action::Action;
@@ -103,14 +105,15 @@ pub(super) fn permission(mut f: FlowMod, zone: u16, stage: Stage, table_id: u8) 
     f
 }
 
-/// The flows that track a VIF's IPv4 traffic in its zone, in both stages
+/// The flows that track a VIF's IP traffic in its zone, in both stages
 /// (`table_id` and the next), with `cookie`. `open_egress`: no group restricts
-/// what it sends, so every new connection from its addresses (`ips`; any source
-/// when it has none) is committed; otherwise its permissions decide.
+/// what it sends, so every new connection from its addresses (`ips`, of either
+/// family; any source when it has none) is committed; otherwise its permissions
+/// decide. The same sources as a stateless allow of what it sends.
 pub(super) fn vif_flows(
     ofport: u32,
     mac: MacAddr,
-    ips: &[Ipv4Addr],
+    ips: &[IpAddr],
     zone: u16,
     open_egress: bool,
     table_id: u8,
@@ -144,11 +147,19 @@ pub(super) fn vif_flows(
             out.push(flow(tracked, in_zone(vec![state(bit | ct_state::TRACKED, bit | trk_inv)]), on(stage, table_id, Vec::new())));
         }
         if stage == Stage::Egress && open_egress {
-            // From its IPv4 addresses, as XAPI's lock; with none, anything, IPv6 included
-            // (with some, XAPI's lock, IPv4 only, takes no IPv6 from it either).
+            // From its addresses, as XAPI's lock: IPv4 ones, IPv6 ones (a family it has
+            // no address of commits nothing); with none, anything of either family.
             let mut sources: Vec<Match> = ips
                 .iter()
-                .map(|ip| Match { dl_type: Some(ETH_TYPE_IP), nw_src: Some(Masked::exact(*ip)), ..of_vif.clone() })
+                .map(|ip| match ip {
+                    IpAddr::V4(v4) => {
+                        Match { dl_type: Some(ETH_TYPE_IP), nw_src: Some(Masked::exact(*v4)), ..of_vif.clone() }
+                    }
+                    IpAddr::V6(v6) => {
+                        let src = MatchField::exact(Field::Ipv6Src, Dialect::Oxm, Value::Ipv6(*v6));
+                        with_fields(Match { dl_type: Some(ETH_TYPE_IPV6), ..of_vif.clone() }, vec![src])
+                    }
+                })
                 .collect();
             if ips.is_empty() {
                 sources = [ETH_TYPE_IP, ETH_TYPE_IPV6].map(|t| Match { dl_type: Some(t), ..of_vif.clone() }).to_vec();
@@ -182,6 +193,13 @@ mod tests {
     fn a_vif_is_tracked_in_its_zone_in_both_stages() {
         let mac: MacAddr = "02:00:00:00:00:01".parse().unwrap();
         let flows = vif_flows(3, mac, &["10.0.0.1".parse().unwrap()], 7, true, 0, 0);
+        let dual = texts(&vif_flows(3, mac, &["10.0.0.1".parse().unwrap(), "2001:db8::5".parse().unwrap()], 7, true, 0, 0));
+        assert_eq!(dual.len(), vif_flow_count(2, true));
+        let commits: Vec<&String> = dual.iter().filter(|t| t.contains("commit")).collect();
+        assert_eq!(commits, [
+            "priority=9700,ct_state=+new-inv+trk,ct_zone=7,ip,in_port=3,dl_src=02:00:00:00:00:01,nw_src=10.0.0.1 actions=ct(commit,zone=7),goto_table:1",
+            "priority=9700,ct_state=+new-inv+trk,ct_zone=7,ipv6,in_port=3,dl_src=02:00:00:00:00:01,ipv6_src=2001:db8::5 actions=ct(commit,zone=7),goto_table:1",
+        ], "from each address of either family");
         assert_eq!(flows.len(), vif_flow_count(1, true));
         assert_eq!(texts(&flows), [
             "priority=9150,ip,in_port=3,dl_src=02:00:00:00:00:01 actions=ct(table=0,zone=7)",

@@ -123,7 +123,6 @@ fn bad_permissions_are_refused_with_their_code_and_field() {
         (json!({ "protocol": "all", "cidr": "2001:db8::g" }), ERR_INVALID_ARG_VALUE, "ingress[2].cidr: '2001:db8::g' is not an IPv6 address or CIDR"),
         (json!({ "protocol": "icmp", "cidr": "::/0" }), ERR_INVALID_ARG_VALUE, "ingress[2]: protocol icmp is IPv4's; use icmpv6"),
         (json!({ "protocol": "icmpv6", "cidr": "10.0.0.0/8" }), ERR_INVALID_ARG_VALUE, "ingress[2]: protocol icmpv6 needs an IPv6 cidr"),
-        (json!({ "protocol": "icmpv6", "sourceGroup": "web" }), ERR_INVALID_ARG_VALUE, "ingress[2]: protocol icmpv6 needs an IPv6 cidr"),
         (json!({ "protocol": "all", "cidr": "10.0.0.0/33" }), ERR_OUT_OF_RANGE, "ingress[2].cidr: '10.0.0.0/33': the prefix length must be 0 to 32"),
         (json!({ "protocol": "all", "cidr": "10.0.0.0/255.0.0.0" }), ERR_INVALID_ARG_VALUE, "ingress[2].cidr: '10.0.0.0/255.0.0.0' is not an IPv4 address or CIDR"),
         (json!({ "protocol": "all", "cidr": "010.0.0.0/8" }), ERR_INVALID_ARG_VALUE, "ingress[2].cidr: '010.0.0.0/8' is not an IPv4 address or CIDR"),
@@ -356,6 +355,7 @@ fn flows_are_the_derived_rules_compiled_per_bridge_and_cookie() {
                     ofport: 3,
                     mac: "02:00:00:00:00:01".parse().unwrap(),
                     ips: vec![Ipv4Addr::new(10, 0, 0, 1)],
+                    ipv6: vec![],
                 }],
                 d.priority,
                 d.cookie,
@@ -442,7 +442,7 @@ fn the_budget_counts_the_flows_that_land() {
         let out = sg.flows(&bridges(&[("br", &[(V1, ofport)])]), 0).unwrap();
         let landed = out.iter().find(|b| b.cookie == cookie(101)).map_or(0, |b| b.flows.len());
         let app = &sg.groups()[1];
-        assert_eq!(sg.group_cost(app, ips.len()), landed, "{ips:?}");
+        assert_eq!(sg.group_cost(app, ips.len(), 0), landed, "{ips:?}");
         // In: 8000-8299 as 6 blocks, udp 53, icmp, web's 2 members, and 443's replies: 11 flows;
         // out: the same 11 replies and the 443 permission, once per address (at least once).
         assert_eq!(landed, 11 + 11 * ips.len().max(1), "{ips:?}");
@@ -459,7 +459,7 @@ fn the_budget_counts_the_flows_that_land() {
     list.push(json!({ "protocol": "icmp", "fromPort": 8, "toPort": -1, "cidr": "0.0.0.0/0" }));
     list.push(json!({ "protocol": "tcp", "fromPort": 443, "toPort": 443, "cidr": "0.0.0.0/0" }));
     bench.authorize("web", Side::Ingress, &Value::Array(list)).unwrap();
-    assert_eq!(bench.group_cost(&bench.groups()[0], 0), 42, "21 permissions and their replies");
+    assert_eq!(bench.group_cost(&bench.groups()[0], 0, 0), 42, "21 permissions and their replies");
     bench.revoke("web", Side::Egress, &json!({ "protocol": "all", "cidr": "0.0.0.0/0" })).unwrap();
     bench.attach(&vif(V1, 1, &[]), &json!(["web"])).unwrap();
     let out = bench.flows(&bridges(&[("br", &[(V1, 1)])]), 0).unwrap();
@@ -478,7 +478,7 @@ fn over_budget_is_refused_and_changes_nothing() {
         &json!({ "protocol": "udp", "fromPort": 5000, "toPort": 5009, "cidr": "0.0.0.0/0" }),
     )
     .unwrap();
-    assert_eq!(sg.group_cost(&sg.groups()[0], 0), 4);
+    assert_eq!(sg.group_cost(&sg.groups()[0], 0, 0), 4);
     let before = sg.export_state_json();
     // 1-65534 is the worst range, 30 blocks: 60 flows and the 4 already.
     let e = sg
@@ -500,7 +500,7 @@ fn over_budget_is_refused_and_changes_nothing() {
         &json!({ "protocol": "tcp", "fromPort": 1000, "toPort": 2000, "cidr": "0.0.0.0/0" }),
     )
     .unwrap();
-    assert_eq!(sg.group_cost(&sg.groups()[0], 0), 20);
+    assert_eq!(sg.group_cost(&sg.groups()[0], 0, 0), 20);
     // Every port is one flow each way.
     let mut wide = SecurityGroups::new(BASE, 2).unwrap();
     wide.create_group("wide", "", 100).unwrap();
@@ -542,12 +542,12 @@ fn attach_checks_the_budget_of_addresses_and_of_source_groups() {
     for (i, uuid) in [V2, V3].iter().enumerate() {
         sg.attach(&vif(uuid, 2 + i as u8, &[&format!("10.0.0.{}", 2 + i)]), &json!(["web"])).unwrap();
     }
-    assert_eq!(sg.group_cost(&sg.groups()[1], 0), 6);
+    assert_eq!(sg.group_cost(&sg.groups()[1], 0, 0), 6);
     let v = |n: u8| format!("00000000-0000-0000-0000-00000000000{n}");
     for n in [4, 5] {
         sg.attach(&vif(&v(n), n, &[&format!("10.0.0.{n}")]), &json!(["web"])).unwrap();
     }
-    assert_eq!(sg.group_cost(&sg.groups()[1], 0), 10, "the budget is reached, not passed");
+    assert_eq!(sg.group_cost(&sg.groups()[1], 0, 0), 10, "the budget is reached, not passed");
     let e = sg.attach(&vif(&v(6), 6, &["10.0.0.6"]), &json!(["web"])).unwrap_err();
     assert!(e.to_string().starts_with("security group db would cost 12 flows"), "a 6th member of web: {e}");
     // A saved state loads whatever the budget; a group over it already does not
@@ -712,7 +712,7 @@ fn stateful_permissions_commit_in_the_vifs_zone_and_cost_what_lands() {
     ], "no reply rules");
     let out = sg.flows(&bridges(&[("br", &[(V1, 4)])]), 0).unwrap();
     let group = out.iter().find(|b| b.cookie == cookie(100)).unwrap();
-    assert_eq!(group.flows.len(), sg.group_cost(&sg.groups()[0], 1));
+    assert_eq!(group.flows.len(), sg.group_cost(&sg.groups()[0], 1, 0));
     for f in &group.flows {
         let nxm = f.flow_match.nxm().expect("an OXM match").unwrap();
         assert_eq!(nxm.find(crate::openflow::nxm::Field::CtZone).map(|(v, _)| v.as_u64()), Some(2), "V1 has zone 2");
@@ -824,7 +824,7 @@ fn random_groups_cost_what_lands() {
         seed ^= seed << 17;
         seed % n
     };
-    const CIDRS: [&str; 3] = ["0.0.0.0/0", "10.0.0.0/8", "192.168.1.7"];
+    const CIDRS: [&str; 5] = ["0.0.0.0/0", "10.0.0.0/8", "192.168.1.7", "::/0", "2001:db8::/32"];
     for round in 0..200 {
         let mut sg = SecurityGroups::new(BASE, usize::MAX).unwrap();
         sg.create_group("src", "", 100).unwrap();
@@ -832,18 +832,31 @@ fn random_groups_cost_what_lands() {
         let members = next(4);
         for m in 0..members {
             let uuid = format!("00000000-0000-0000-0000-0000000001{m:02}");
-            sg.attach(&vif(&uuid, 0x10 + m as u8, &[&format!("10.9.0.{m}"), "10.9.1.1"]), &json!(["src"])).unwrap();
+            let v6 = format!("2001:db8:9::{m}");
+            let ips: &[&str] = match next(3) {
+                0 => &[&format!("10.9.0.{m}"), "10.9.1.1"],
+                1 => &[&format!("10.9.0.{m}"), &v6],
+                _ => &[&v6],
+            };
+            sg.attach(&vif(&uuid, 0x10 + m as u8, ips), &json!(["src"])).unwrap();
         }
         let mut perms = Vec::new();
         for _ in 0..1 + next(6) {
             let from = next(70_000).min(65535);
             let to = (from + next(600)).min(65535);
             let source =
-                if next(4) == 0 { json!({ "sourceGroup": "src" }) } else { json!({ "cidr": CIDRS[next(3) as usize] }) };
+                if next(4) == 0 { json!({ "sourceGroup": "src" }) } else { json!({ "cidr": CIDRS[next(5) as usize] }) };
+            let ipv6 = source["cidr"].as_str().map(|c| c.contains(':'));
+            let icmp = match ipv6 {
+                Some(true) => "icmpv6",
+                Some(false) => "icmp",
+                None if next(2) == 0 => "icmpv6",
+                None => "icmp",
+            };
             let mut p = match next(4) {
                 0 => json!({ "protocol": "tcp", "fromPort": from, "toPort": to }),
                 1 => json!({ "protocol": "udp", "fromPort": from, "toPort": to }),
-                2 => json!({ "protocol": "icmp", "fromPort": next(257) as i64 - 1, "toPort": next(257) as i64 - 1 }),
+                2 => json!({ "protocol": icmp, "fromPort": next(257) as i64 - 1, "toPort": next(257) as i64 - 1 }),
                 _ => json!({ "protocol": "all" }),
             };
             p.as_object_mut().unwrap().extend(source.as_object().unwrap().clone());
@@ -853,13 +866,20 @@ fn random_groups_cost_what_lands() {
             let _ = sg.authorize("g", *side, p); // duplicates are refused, the rest kept
         }
         let _ = sg.revoke("g", Side::Egress, &json!({ "protocol": "all", "cidr": "0.0.0.0/0" }));
-        let ips: Vec<String> = (0..next(4)).map(|i| format!("10.8.0.{i}")).collect();
+        let (n4, n6) = (next(4) as usize, next(3) as usize);
+        let mut ips: Vec<String> = (0..n4).map(|i| format!("10.8.0.{i}")).collect();
+        ips.extend((0..n6).map(|i| format!("2001:db8:8::{i}")));
         let ips: Vec<&str> = ips.iter().map(String::as_str).collect();
         sg.attach(&vif(V1, 1, &ips), &json!(["g"])).unwrap();
         let g = sg.groups()[1].clone();
-        let out = sg.flows(&bridges(&[("br", &[(V1, 9)])]), 0).unwrap();
-        let landed = out.iter().find(|b| b.cookie == g.cookie).map_or(0, |b| b.flows.len());
-        assert_eq!(sg.group_cost(&g, ips.len()), landed, "round {round}: {}", sg.export_state_json());
+        for stateful in [false, true] {
+            sg.stateful = stateful;
+            let out = sg.flows(&bridges(&[("br", &[(V1, 9)])]), 0).unwrap();
+            let landed = out.iter().find(|b| b.cookie == g.cookie).map_or(0, |b| b.flows.len());
+            let cost = sg.group_cost(&g, n4, n6);
+            assert_eq!(cost, landed, "round {round} stateful {stateful}: {}", sg.export_state_json());
+        }
+        sg.stateful = false;
         for d in sg.rules_of(V1).unwrap().rules {
             assert_eq!(parse_rule(&d.rule.to_json()).as_ref(), Ok(&d.rule), "round {round}");
         }
@@ -897,6 +917,7 @@ fn ipv6_permissions_and_neighbour_discovery() {
             "9800 allow icmpv6 type=134 to",
             "9800 allow icmpv6 type=135 to",
             "9800 allow icmpv6 type=136 to",
+            "9800 allow udp port=546 sport=547 ip=fe80::/10 to",
             "9100 deny any to",
         ]
     );
@@ -904,7 +925,7 @@ fn ipv6_permissions_and_neighbour_discovery() {
     let group: Vec<&FlowMod> = out.iter().filter(|b| b.cookie == cookie(100)).flat_map(|b| &b.flows).collect();
     assert_eq!(group.len(), 2);
     assert!(group.iter().all(|f| f.flow_match.dl_type == Some(0x86dd)), "IPv6 flows only");
-    assert_eq!(sg.group_cost(&sg.groups()[0], 0), 2 + 2, "with their replies when egress is restricted");
+    assert_eq!(sg.group_cost(&sg.groups()[0], 0, 0), 2 + 2, "with their replies when egress is restricted");
     // A group without IPv6 permissions: no ND rules, as before.
     let mut v4 = SecurityGroups::new(BASE, DEFAULT_FLOW_BUDGET).unwrap();
     v4.create_group("v4", "", 100).unwrap();
@@ -923,9 +944,198 @@ fn the_budget_of_ipv6_permissions_is_counted_on_the_member_without_addresses() {
     // On V1 (locked): tcp 22 in, no IPv6 reply out: 1 flow.
     sg.authorize("v6", Side::Ingress, &json!({ "protocol": "tcp", "fromPort": 22, "toPort": 22, "cidr": "::/0" }))
         .unwrap();
-    assert_eq!(sg.group_cost(&sg.groups()[0], 1), 1);
+    assert_eq!(sg.group_cost(&sg.groups()[0], 1, 0), 1);
     let e = sg.attach(&vif(V2, 2, &[]), &json!(["v6"])).unwrap_err();
     assert!(e.to_string().starts_with("security group v6 would cost 2 flows per VIF"), "{e}");
     let out = sg.flows(&bridges(&[("br", &[(V1, 3)])]), 0).unwrap();
     assert_eq!(out.iter().find(|b| b.cookie == cookie(100)).map(|b| b.flows.len()), Some(1));
+}
+
+/// A VIF's `ips` may hold IPv6 addresses (std's grammar, unicast); junk is refused
+/// naming the field.
+#[test]
+fn vif_addresses_are_ipv4_or_ipv6() {
+    let v = Vif::parse(&vif(V1, 1, &["10.0.0.1", "2001:DB8::1", "2001:db8::1", "fe80::1"]), "vif").unwrap();
+    let shown: Vec<String> = v.ips.iter().map(ToString::to_string).collect();
+    assert_eq!(shown, ["10.0.0.1", "2001:db8::1", "fe80::1"], "without repeats, in order");
+    #[rustfmt::skip]
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (json!(["10.0.0.1", "2001:db8::g"]), ERR_INVALID_ARG_VALUE, "vif.ips[1] must be an IPv4 or IPv6 address like 2001:db8::5, got \"2001:db8::g\""),
+        (json!(["2001:db8::/64"]), ERR_INVALID_ARG_VALUE, "vif.ips[0] must be an IPv4 or IPv6 address"),
+        (json!(["fe80::1%eth0"]), ERR_INVALID_ARG_VALUE, "vif.ips[0] must be an IPv4 or IPv6 address"),
+        (json!([" 2001:db8::1"]), ERR_INVALID_ARG_VALUE, "vif.ips[0] must be an IPv4 or IPv6 address"),
+        (json!(["::"]), ERR_INVALID_ARG_VALUE, "vif.ips[0] must be a unicast address a VIF sends from, got \"::\""),
+        (json!(["ff02::1:2"]), ERR_INVALID_ARG_VALUE, "vif.ips[0] must be a unicast address a VIF sends from"),
+        (json!(["10.0.0.256"]), ERR_INVALID_ARG_VALUE, "vif.ips[0] must be an IPv4 address like 192.168.1.10"),
+        (json!([6]), ERR_INVALID_ARG_TYPE, "vif.ips[0] must be a string, got a number"),
+        (json!("2001:db8::1"), ERR_INVALID_ARG_TYPE, "vif.ips must be an array of IP addresses, got a string"),
+    ];
+    for (ips, code, message) in cases {
+        let given = json!({ "uuid": V1, "mac": "02:00:00:00:00:01", "ips": ips });
+        let e = Vif::parse(&given, "vif").expect_err(&given.to_string());
+        assert_eq!(e.code(), code, "{given}: {e}");
+        assert!(e.to_string().starts_with(message), "{given}:\n  got  {e}\n  want {message}...");
+    }
+}
+
+/// A sourceGroup covers its members' IPv4 and IPv6 addresses (/128 sources, the
+/// IPv6 rule form); what a VIF with IPv6 addresses sends over IPv6 is allowed from
+/// each of them; the DHCPv6 client works; flows, formula and budget agree.
+#[test]
+fn ipv6_members_of_source_groups_and_the_ipv6_lock() {
+    let mut sg = sg();
+    sg.create_group("web", "", 100).unwrap();
+    sg.create_group("db", "", 101).unwrap();
+    sg.authorize(
+        "db",
+        Side::Ingress,
+        &json!([
+            { "protocol": "tcp", "fromPort": 22, "toPort": 22, "sourceGroup": "web" },
+            { "protocol": "icmpv6", "fromPort": 128, "sourceGroup": "web" },
+            { "protocol": "icmp", "fromPort": 8, "sourceGroup": "web" },
+        ]),
+    )
+    .unwrap();
+    sg.revoke("db", Side::Egress, &json!({ "protocol": "all", "cidr": "0.0.0.0/0" })).unwrap();
+    sg.attach(&json!([vif(V2, 2, &["10.0.0.2", "2001:db8::2"]), vif(V3, 3, &["2001:db8::3"])]), &json!(["web"]))
+        .unwrap();
+    sg.attach(&vif(V1, 1, &["10.0.0.1", "2001:db8::1"]), &json!(["db"])).unwrap();
+    assert_eq!(
+        shown(&sg, V1),
+        [
+            "9900 allow tcp port=22 ip=10.0.0.2/32 to",
+            "9900 allow tcp sport=22 ip=10.0.0.2/32 from",
+            "9900 allow tcp port=22 ip=2001:db8::2/128 to",
+            "9900 allow tcp sport=22 ip=2001:db8::2/128 from",
+            "9900 allow tcp port=22 ip=2001:db8::3/128 to",
+            "9900 allow tcp sport=22 ip=2001:db8::3/128 from",
+            "9900 allow icmpv6 type=128 ip=2001:db8::2/128 to",
+            "9900 allow icmpv6 ip=2001:db8::2/128 from",
+            "9900 allow icmpv6 type=128 ip=2001:db8::3/128 to",
+            "9900 allow icmpv6 ip=2001:db8::3/128 from",
+            "9900 allow icmp type=8 ip=10.0.0.2/32 to",
+            "9900 allow icmp ip=10.0.0.2/32 from",
+            "9800 allow arp both",
+            "9800 allow udp port=68 sport=67 ip=0.0.0.0/0 to",
+            "9800 allow udp port=67 sport=68 ip=0.0.0.0/0 from unlocked",
+            "9800 allow icmpv6 type=133 both",
+            "9800 allow icmpv6 type=134 both",
+            "9800 allow icmpv6 type=135 both",
+            "9800 allow icmpv6 type=136 both",
+            "9800 allow udp port=546 sport=547 ip=fe80::/10 to",
+            "9800 allow udp port=547 sport=546 ip=ff02::1:2/128 from unlocked",
+            "9100 deny any both",
+        ],
+        "icmp from the IPv4 members only, icmpv6 from the IPv6 ones"
+    );
+    let out = sg.flows(&bridges(&[("br", &[(V1, 5)])]), 0).unwrap();
+    let texts = |cookie: u64| -> Vec<String> {
+        let flows = out.iter().filter(|b| b.cookie == cookie).flat_map(|b| &b.flows);
+        flows.map(|f| crate::openflow::text::format_flow_mod(&FlowMod { cookie: 0, ..f.clone() })).collect()
+    };
+    let db = texts(cookie(101));
+    // Each rule once per address of the VIF of its family: 4 IPv4 flows (2 in, 2 out from
+    // 10.0.0.1) and 8 IPv6 ones (4 in, 4 out from 2001:db8::1).
+    assert_eq!(db.len(), 12);
+    assert_eq!(db.len(), sg.group_cost(&sg.groups()[1], 1, 1));
+    let ssh: Vec<&String> = db.iter().filter(|t| t.contains("2001:db8::2") && t.contains("tcp6")).collect();
+    assert_eq!(ssh, [
+        "table=1, priority=9900,tcp6,dl_dst=02:00:00:00:00:01,ipv6_src=2001:db8::2,tp_dst=22 actions=NORMAL",
+        "priority=9900,tcp6,in_port=5,dl_src=02:00:00:00:00:01,ipv6_src=2001:db8::1,ipv6_dst=2001:db8::2,tp_src=22 actions=goto_table:1",
+    ]);
+    let base = texts(cookie(BASE));
+    let dhcpv6: Vec<&String> = base.iter().filter(|t| t.contains("udp6")).collect();
+    assert_eq!(dhcpv6, [
+        "table=1, priority=9800,udp6,dl_dst=02:00:00:00:00:01,ipv6_src=fe80::/10,tp_src=547,tp_dst=546 actions=NORMAL",
+        "priority=9800,udp6,in_port=5,dl_src=02:00:00:00:00:01,ipv6_src=fe80::/10,ipv6_dst=ff02::1:2,tp_src=546,tp_dst=547 actions=goto_table:1",
+    ]);
+    // ND out once per IPv6 address (A6 = 1), from that address.
+    let nd_out: Vec<&String> = base.iter().filter(|t| t.contains("icmp6") && t.contains("in_port=5")).collect();
+    assert_eq!(nd_out.len(), 4);
+    assert!(nd_out.iter().all(|t| t.contains("ipv6_src=2001:db8::1")), "{nd_out:?}");
+    // The README's formula: groups + 4 + R(2 + A4) + V(4 + 4 R A6) + V(1 + R), and the stage default.
+    let (r, a4, a6, v) = (1, 1, 1, 1);
+    assert_eq!(base.len(), 1 + 4 + r * (2 + a4) + v * (4 + 4 * r * a6) + v * (1 + r));
+    // A VIF locked to IPv4 addresses only sends no IPv6; one locked to IPv6 ones only, no IPv4.
+    for (ips, ipv4, ipv6) in [(vec!["10.0.0.1"], 2, 0), (vec!["2001:db8::1", "2001:db8::11"], 0, 8)] {
+        sg.attach(&vif(V1, 1, &ips), &json!(["db"])).unwrap();
+        let out = sg.flows(&bridges(&[("br", &[(V1, 5)])]), 0).unwrap();
+        let group = out.iter().filter(|b| b.cookie == cookie(101)).flat_map(|b| &b.flows);
+        let sent: Vec<&FlowMod> = group.filter(|f| f.table_id == 0).collect();
+        let family = |t: u16| sent.iter().filter(|f| f.flow_match.dl_type == Some(t)).count();
+        assert_eq!((family(0x0800), family(0x86dd)), (ipv4, ipv6), "{ips:?}");
+        let landed = out.iter().filter(|b| b.cookie == cookie(101)).map(|b| b.flows.len()).sum::<usize>();
+        let n6 = ips.iter().filter(|s| s.contains(':')).count();
+        let (n4, n6) = (ips.len() - n6, n6);
+        assert_eq!(landed, sg.group_cost(&sg.groups()[1], n4, n6), "{ips:?}");
+    }
+    // Stateful: the open-egress commits come from each address, of either family.
+    let mut st = SecurityGroups::new(BASE, DEFAULT_FLOW_BUDGET).unwrap().with_stateful(true);
+    st.create_group("open", "", 100).unwrap();
+    st.attach(&vif(V1, 1, &["10.0.0.1", "2001:db8::1"]), &json!(["open"])).unwrap();
+    let out = st.flows(&bridges(&[("br", &[(V1, 5)])]), 0).unwrap();
+    let base = out.iter().filter(|b| b.cookie == cookie(BASE)).flat_map(|b| &b.flows);
+    let base: Vec<String> = base.map(crate::openflow::text::format_flow_mod).collect();
+    let commits: Vec<&String> = base.iter().filter(|t| t.contains("commit")).collect();
+    assert_eq!(commits.len(), 2);
+    assert!(commits[0].contains("nw_src=10.0.0.1") && commits[1].contains("ipv6_src=2001:db8::1"), "{commits:?}");
+    // Open egress, but tracked: the DHCP discover (from 0.0.0.0, no connection of its ips)
+    // has its flow above the tracking, as with restricted egress.
+    let discover: Vec<&String> = base.iter().filter(|t| t.contains("tp_src=68,tp_dst=67")).collect();
+    assert_eq!(discover, [&format!("cookie={:#x}, priority=9800,udp,in_port=5,dl_src=02:00:00:00:00:01,tp_src=68,tp_dst=67 actions=goto_table:1", cookie(BASE))]);
+}
+
+/// The budget takes the costliest member when members differ by family: more
+/// IPv4 addresses on one, more IPv6 ones on another.
+#[test]
+fn the_budget_is_the_costliest_member_whatever_its_family() {
+    let mut sg = SecurityGroups::new(BASE, 4).unwrap();
+    sg.create_group("g", "", 100).unwrap();
+    sg.revoke("g", Side::Egress, &json!({ "protocol": "all", "cidr": "0.0.0.0/0" })).unwrap();
+    sg.authorize(
+        "g",
+        Side::Ingress,
+        &json!([
+            { "protocol": "tcp", "fromPort": 22, "toPort": 22, "cidr": "0.0.0.0/0" },
+            { "protocol": "tcp", "fromPort": 22, "toPort": 22, "cidr": "::/0" },
+        ]),
+    )
+    .unwrap();
+    // Per VIF: 2 in, and the replies once per address of their family (once each without ips).
+    sg.attach(&vif(V1, 1, &["10.0.0.1", "10.0.0.2"]), &json!(["g"])).unwrap();
+    sg.attach(&vif(V2, 2, &[]), &json!(["g"])).unwrap();
+    // Not the sum of the most of each family (2 + 2 + 2 = 6): no member has both.
+    sg.attach(&vif(V3, 3, &["2001:db8::1", "2001:db8::2"]), &json!(["g"])).unwrap();
+    assert_eq!([(2, 0), (0, 0), (0, 2), (2, 2)].map(|(a, b)| sg.group_cost(&sg.groups()[0], a, b)), [4, 4, 4, 6]);
+    let e = sg.attach(&vif(V3, 3, &["10.0.0.3", "2001:db8::1", "2001:db8::2"]), &json!(["g"])).unwrap_err();
+    assert!(e.to_string().starts_with("security group g would cost 5 flows per VIF, over the budget of 4"), "{e}");
+}
+
+/// Elastic IPs stay IPv4: with IPv6 addresses in the groups' `ips` (and IPv6
+/// sourceGroup members, DHCPv6...), the rules a VIF's groups give the elastic IPs
+/// read back as rules (as `rulesOf` hands them over), their IPv4 flows get twins
+/// and no IPv6 flow is translated.
+#[test]
+fn elastic_ips_take_the_rules_of_a_dual_stack_vif() {
+    use crate::policy::elastic_ips::{ElasticIps, Groups, NatVif};
+    let mut sg = sg();
+    sg.create_group("web", "", 100).unwrap();
+    sg.create_group("db", "", 101).unwrap();
+    sg.authorize("db", Side::Ingress, &json!({ "protocol": "tcp", "fromPort": 22, "toPort": 22, "sourceGroup": "web" }))
+        .unwrap();
+    sg.revoke("db", Side::Egress, &json!({ "protocol": "all", "cidr": "0.0.0.0/0" })).unwrap();
+    sg.attach(&vif(V2, 2, &["10.0.0.2", "2001:db8::2"]), &json!(["web"])).unwrap();
+    sg.attach(&vif(V1, 1, &["10.0.0.1", "2001:db8::1"]), &json!(["db"])).unwrap();
+    let r = sg.rules_of(V1).unwrap();
+    let rules: Vec<(u16, Rule)> =
+        r.rules.iter().map(|d| (d.priority, parse_rule(&d.rule.to_json()).unwrap_or_else(|e| panic!("{e}")))).collect();
+    let groups = Groups { egress_restricted: r.egress_restricted, rules, stateful: false };
+    let eip = ElasticIps::new(&["203.0.113.0/28"], &[] as &[&str]).unwrap();
+    let nat = NatVif { mac: "02:00:00:00:00:01".parse().unwrap(), ip: "10.0.0.1".parse().unwrap(), ofport: 4 };
+    let flows = eip.flows("203.0.113.1".parse().unwrap(), &nat, Some(&groups), 9, 0);
+    assert!(flows.iter().all(|f| f.flow_match.dl_type != Some(0x86dd)), "IPv6 is not translated");
+    let texts: Vec<String> = flows.iter().map(crate::openflow::text::format_flow_mod).collect();
+    // ssh in from 10.0.0.2 at the public address, its reply out translated; the DHCP client's.
+    assert!(texts.iter().any(|t| t.contains("nw_src=10.0.0.2,nw_dst=203.0.113.1,tp_dst=22")), "{texts:#?}");
+    assert!(texts.iter().any(|t| t.contains("nw_src=10.0.0.1,nw_dst=10.0.0.2,tp_src=22") && t.contains("mod_nw_src:203.0.113.1")), "{texts:#?}");
 }
