@@ -161,7 +161,6 @@ class SecurityGroups {
     return { hosts: await this.#push() }
   }
 
-  /** Every group with its permissions and members (VIF uuids). */
   /** Pushes the groups to every host; a host whose datapath cannot track connections says so. */
   async #push() {
     const hosts = await this.#handle.refresh()
@@ -175,6 +174,7 @@ class SecurityGroups {
     return hosts
   }
 
+  /** Every group with its permissions and members (VIF uuids). */
   describe() {
     return JSON.parse(this.#native.describe())
   }
