@@ -706,12 +706,12 @@ export type RulePort = number | `${number}` | `${number}-${number}` | readonly [
  */
 export type RuleDirection = 'from' | 'to' | 'both' | 'from/to' | 'to/from'
 
-/** A VIF target: its MAC is required (matches use it); `ips` (XAPI `ipv4_allowed`) constrain outgoing allows to them. */
+/** A VIF target: its MAC is required (matches use it); `ips` (XAPI `ipv4_allowed` and `ipv6_allowed`) constrain outgoing allows to them, family by family. */
 export interface RuleVif {
   uuid: string
   /** `aa:bb:cc:dd:ee:ff` (or `-` separated), unicast. */
   mac: string
-  /** Plain IPv4 addresses, no prefix. */
+  /** Plain IPv4 addresses and IPv6 ones (`2001:db8::5`), no prefix; not `::`, not multicast. */
   ips?: string[]
   /** Accepted and kept, but not used: the controller finds the VIF's ports (vif and tap) in OVSDB. */
   ofport?: number

@@ -191,6 +191,34 @@ test("a foreign flow with exactly one of our masked matches is a conflict, not o
   }
 })
 
+test('a VIF locked to an IPv4 and an IPv6 address: an allow rule lets out each family from its own address only', async () => {
+  const h = sb.hosts[0]
+  const vif = vifOf(h, 1)
+  const peer = vifOf(h, 4)
+  const sdn = controller([h])
+  const locked = { uuid: vif.uuid, mac: vif.mac, ips: ['10.0.0.1', '2001:db8::1'] }
+  // https out allowed from the VIF's addresses, everything else it sends dropped (one priority lower).
+  const allow = await sdn.addRule({ vif: locked, allow: true, protocol: 'tcp', port: 443, direction: 'from' })
+  expect(allow.rule.vif.ips).toEqual(['10.0.0.1', '2001:db8::1'])
+  expect(allow.hosts[h.name]).toEqual({ ok: true, flows: 2 })
+  expect((await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, direction: 'from' })).hosts[h.name]).toMatchObject({ ok: true })
+  const out4 = (src) => `in_port=1,tcp,dl_src=${vif.mac},dl_dst=${peer.mac},nw_src=${src},nw_dst=198.51.100.7,tp_src=40000,tp_dst=443`
+  const out6 = (src) => `in_port=1,tcp6,dl_src=${vif.mac},dl_dst=${peer.mac},ipv6_src=${src},ipv6_dst=2001:db8:ffff::7,tp_src=40000,tp_dst=443`
+  const cases = [
+    ['IPv4 from its address', verdict(h, out4('10.0.0.1')), 'forward'],
+    ['IPv4 from another', verdict(h, out4('10.0.0.9')), 'drop'],
+    ['IPv6 from its address', verdict(h, out6('2001:db8::1')), 'forward'],
+    ['IPv6 from another', verdict(h, out6('2001:db8::9')), 'drop'],
+  ]
+  expect(cases.map(([name, got]) => [name, got])).toEqual(cases.map(([name, , want]) => [name, want]))
+  expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
+  // Only IPv4 addresses: no IPv6 allow at all (XAPI's lock takes no IPv6 from it).
+  const v4only = await sdn.updateRule(allow.rule.id, { vif: { ...locked, ips: ['10.0.0.1'] } })
+  expect(v4only.hosts[h.name]).toEqual({ ok: true, flows: 1 })
+  expect(verdict(h, out6('2001:db8::1'))).toBe('drop')
+  await expect(sdn.addRule({ vif: { ...locked, ips: ['ff02::1'] }, allow: true, direction: 'from' })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' })
+})
+
 test('an IPv6 range: deny tcp 22 from 2001:db8::/32 drops IPv6 SSH inside the range only, reads back present', async () => {
   const h = sb.hosts[0]
   const vif = vifOf(h, 1)

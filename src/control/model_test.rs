@@ -252,7 +252,7 @@ fn model_endpoints(rule: &Rule, interfaces: &[Interface]) -> Vec<Endpoint> {
     for i in interfaces {
         match &rule.target {
             Target::Vif(v) if v.uuid == i.vif_uuid => {
-                out.push(Endpoint { ofport: i.ofport, mac: v.mac, ips: v.ips.clone(), ipv6: vec![] })
+                out.push(Endpoint::locked(i.ofport, v.mac, &v.ips))
             }
             Target::Vif(_) => {}
             target => {

@@ -64,7 +64,7 @@ pub fn endpoints(rule: &Rule, interfaces: &[Interface]) -> Vec<Endpoint> {
         Target::Vif(vif) => interfaces
             .iter()
             .filter(|i| i.vif_uuid == vif.uuid)
-            .map(|i| Endpoint { ofport: i.ofport, mac: vif.mac, ips: vif.ips.clone(), ipv6: Vec::new() })
+            .map(|i| Endpoint::locked(i.ofport, vif.mac, &vif.ips))
             .collect(),
         Target::Vm { uuid } => by_interface(&|i| i.vm_uuid.as_deref() == Some(uuid.as_str())),
         Target::Network { uuid } => by_interface(&|i| i.networks.iter().any(|n| n == uuid)),

@@ -621,22 +621,6 @@ impl Group {
     }
 }
 
-/// One of a VIF's `ips`: a plain IPv4 address ([`rule::plain_ipv4`]'s grammar)
-/// or, when it has a colon, an IPv6 one as `std` reads it, that a VIF can send
-/// from (not `::`, not multicast).
-fn vif_address(v: &Value, at: &str) -> Result<IpAddr, SgError> {
-    let Some(text) = v.as_str().filter(|s| s.contains(':')) else {
-        return Ok(IpAddr::V4(rule::plain_ipv4("", at, v)?));
-    };
-    match addr::parse_ipv6(text) {
-        Some(ip) if ip.is_unspecified() || ip.is_multicast() => {
-            Err(value_err(format!("{at} must be a unicast address a VIF sends from, got {text:?}")))
-        }
-        Some(ip) => Ok(IpAddr::V6(ip)),
-        None => Err(value_err(format!("{at} must be an IPv4 or IPv6 address like 2001:db8::5, got {text:?}"))),
-    }
-}
-
 /// A VIF as the groups know it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Vif {
@@ -672,7 +656,7 @@ impl Vif {
             None => {}
             Some(Value::Array(list)) => {
                 for (i, ip) in list.iter().enumerate() {
-                    let ip = vif_address(ip, &format!("{at}.ips[{i}]"))?;
+                    let ip = rule::vif_ip("", &format!("{at}.ips[{i}]"), ip)?;
                     if !ips.contains(&ip) {
                         ips.push(ip);
                     }
@@ -693,19 +677,9 @@ impl Vif {
         out.push_str("]}");
     }
 
-    /// Its IPv4 addresses.
-    fn ipv4(&self) -> Vec<Ipv4Addr> {
-        self.ips.iter().filter_map(|ip| if let IpAddr::V4(v4) = ip { Some(*v4) } else { None }).collect()
-    }
-
-    /// Its IPv6 addresses.
-    fn ipv6(&self) -> Vec<Ipv6Addr> {
-        self.ips.iter().filter_map(|ip| if let IpAddr::V6(v6) = ip { Some(*v6) } else { None }).collect()
-    }
-
     /// The endpoint on `ofport`, locked to its addresses.
     fn endpoint(&self, ofport: u32) -> Endpoint {
-        Endpoint { ofport, mac: self.mac, ips: self.ipv4(), ipv6: self.ipv6() }
+        Endpoint::locked(ofport, self.mac, &self.ips)
     }
 
     /// The rule target: the VIF by UUID and MAC (addresses go with the endpoint).

@@ -38,13 +38,13 @@
 //! one ARP flow per address. A deny is never narrowed that way.
 
 use serde_json::Value;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::port_mask::MaskedPort;
 #[cfg(doc)]
 use super::rule::PortRange;
 use super::rule::{
-    kind, plain_ipv4, unicast_mac, Direction, IpRange, PortSide, Protocol, Rule, RuleError, ERR_INVALID_ARG_TYPE,
+    kind, unicast_mac, vif_ip, Direction, IpRange, PortSide, Protocol, Rule, RuleError, ERR_INVALID_ARG_TYPE,
     ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE, MAX_OFPORT,
 };
 use crate::openflow::action::Action;
@@ -79,9 +79,23 @@ pub struct Endpoint {
     /// The IPv4 addresses it may use (XAPI `ipv4_allowed`); empty, with `ipv6`
     /// empty too, = not locked.
     pub ips: Vec<Ipv4Addr>,
-    /// The IPv6 addresses it may use (XAPI `ipv6_allowed`), from security groups'
-    /// `ips` only (traffic rules' endpoints are IPv4-locked, so this stays empty).
+    /// The IPv6 addresses it may use (XAPI `ipv6_allowed`).
     pub ipv6: Vec<Ipv6Addr>,
+}
+
+impl Endpoint {
+    /// The endpoint of port `ofport` for a VIF with `mac` that may send from `ips`
+    /// (both families, as a rule's or a group's `vif.ips` lists them).
+    pub fn locked(ofport: u32, mac: MacAddr, ips: &[IpAddr]) -> Self {
+        let mut e = Endpoint { ofport, mac, ips: Vec::new(), ipv6: Vec::new() };
+        for ip in ips {
+            match ip {
+                IpAddr::V4(v4) => e.ips.push(*v4),
+                IpAddr::V6(v6) => e.ipv6.push(*v6),
+            }
+        }
+        e
+    }
 }
 
 /// Reads `[{ ofport, mac, ips? }]`; errors name `endpoints[i].field`.
@@ -119,12 +133,12 @@ pub fn parse_endpoints(v: &Value) -> Result<Vec<Endpoint>, RuleError> {
             };
             let mac = obj.get("mac").ok_or_else(|| err(ERR_INVALID_ARG_TYPE, &at(".mac"), "is required".into()))?;
             let mac = unicast_mac("", &at(".mac"), mac)?;
-            let ips = match obj.get("ips").filter(|v| !v.is_null()) {
+            let ips: Vec<IpAddr> = match obj.get("ips").filter(|v| !v.is_null()) {
                 None => Vec::new(),
                 Some(Value::Array(ips)) => ips
                     .iter()
                     .enumerate()
-                    .map(|(j, ip)| plain_ipv4("", &at(&format!(".ips[{j}]")), ip))
+                    .map(|(j, ip)| vif_ip("", &at(&format!(".ips[{j}]")), ip))
                     .collect::<Result<_, _>>()?,
                 Some(other) => {
                     return Err(err(
@@ -134,7 +148,7 @@ pub fn parse_endpoints(v: &Value) -> Result<Vec<Endpoint>, RuleError> {
                     ))
                 }
             };
-            Ok(Endpoint { ofport, mac, ips, ipv6: Vec::new() })
+            Ok(Endpoint::locked(ofport, mac, &ips))
         })
         .collect()
 }

@@ -98,8 +98,9 @@ pub struct Vif {
     pub uuid: String,
     /// Its MAC (unicast).
     pub mac: MacAddr,
-    /// The IPv4 addresses it may use (XAPI `ipv4_allowed`); empty = not locked.
-    pub ips: Vec<Ipv4Addr>,
+    /// The addresses it may send from (XAPI `ipv4_allowed` and `ipv6_allowed`), in
+    /// the order given; empty = not locked.
+    pub ips: Vec<IpAddr>,
     /// Its OpenFlow port, when the caller knows it.
     pub ofport: Option<u32>,
 }
@@ -457,15 +458,27 @@ pub(crate) fn plain_ipv4(prefix: &str, field: &str, v: &Value) -> Result<Ipv4Add
         RuleError::at(ERR_INVALID_ARG_TYPE, prefix, field, format_args!("must be a string, got {}", kind(v)))
     })?;
     let bad = |tail: String| RuleError::at(ERR_INVALID_ARG_VALUE, prefix, field, tail);
-    if s.contains(':') {
-        return Err(bad(format!(
-            "is an IPv6 address ({s:?}); the addresses a VIF is locked to are its IPv4 ones (XAPI ipv4_allowed)"
-        )));
-    }
     if s.contains('/') {
         return Err(bad(format!("must be a single IPv4 address without a /prefix, got {s:?}")));
     }
     addr::parse_ipv4(s).ok_or_else(|| bad(format!("must be an IPv4 address like 192.168.1.10, got {s:?}")))
+}
+
+/// One of the addresses a VIF may send from (XAPI's `ipv4_allowed` and
+/// `ipv6_allowed`): a plain IPv4 address ([`plain_ipv4`]) or, when it has a colon,
+/// an IPv6 one as `std` reads it that a VIF can send from (not `::`, not multicast).
+pub(crate) fn vif_ip(prefix: &str, field: &str, v: &Value) -> Result<IpAddr, RuleError> {
+    let Some(text) = v.as_str().filter(|s| s.contains(':')) else {
+        return plain_ipv4(prefix, field, v).map(IpAddr::V4);
+    };
+    let bad = |tail: String| RuleError::at(ERR_INVALID_ARG_VALUE, prefix, field, tail);
+    match addr::parse_ipv6(text) {
+        Some(ip) if ip.is_unspecified() || ip.is_multicast() => {
+            Err(bad(format!("must be a unicast address a VIF sends from, got {text:?}")))
+        }
+        Some(ip) => Ok(IpAddr::V6(ip)),
+        None => Err(bad(format!("must be an IPv4 or IPv6 address like 2001:db8::5, got {text:?}"))),
+    }
 }
 
 fn uuid_field(field: &str, obj: &Map<String, Value>) -> Result<String, RuleError> {
@@ -488,10 +501,10 @@ fn parse_vif(v: &Value) -> Result<Target, RuleError> {
     let mut ips = Vec::new();
     if let Some(list) = get(obj, "ips") {
         let list = list.as_array().ok_or_else(|| {
-            type_err("vif.ips", format_args!("must be an array of IPv4 addresses, got {}", kind(list)))
+            type_err("vif.ips", format_args!("must be an array of IP addresses, got {}", kind(list)))
         })?;
         for (i, ip) in list.iter().enumerate() {
-            let ip = plain_ipv4("rule.", &format!("vif.ips[{i}]"), ip)?;
+            let ip = vif_ip("rule.", &format!("vif.ips[{i}]"), ip)?;
             if !ips.contains(&ip) {
                 ips.push(ip);
             }
@@ -1124,10 +1137,12 @@ mod tests {
             (with(json!({ "vif": { "uuid": UUID, "mac": "zz" } })), ERR_INVALID_ARG_VALUE, "vif.mac", "rule.vif.mac must be a MAC address like aa:bb:cc:dd:ee:ff, got \"zz\""),
             (with(json!({ "vif": { "uuid": UUID, "mac": "01:00:5e:00:00:01" } })), ERR_INVALID_ARG_VALUE, "vif.mac", "rule.vif.mac 01:00:5e:00:00:01 is a multicast address"),
             (with(json!({ "vif": { "uuid": UUID, "mac": "00:00:00:00:00:00" } })), ERR_INVALID_ARG_VALUE, "vif.mac", "rule.vif.mac 00:00:00:00:00:00 is the all-zero address"),
-            (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ips": "10.0.0.1" } })), ERR_INVALID_ARG_TYPE, "vif.ips", "rule.vif.ips must be an array of IPv4 addresses, got a string"),
+            (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ips": "10.0.0.1" } })), ERR_INVALID_ARG_TYPE, "vif.ips", "rule.vif.ips must be an array of IP addresses, got a string"),
             (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ips": ["10.0.0.1", 7] } })), ERR_INVALID_ARG_TYPE, "vif.ips[1]", "rule.vif.ips[1] must be a string, got a number"),
             (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ips": ["10.0.0.0/24"] } })), ERR_INVALID_ARG_VALUE, "vif.ips[0]", "rule.vif.ips[0] must be a single IPv4 address without a /prefix"),
-            (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ips": ["fe80::1"] } })), ERR_INVALID_ARG_VALUE, "vif.ips[0]", "rule.vif.ips[0] is an IPv6 address (\"fe80::1\"); the addresses a VIF is locked to are its IPv4 ones"),
+            (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ips": ["::"] } })), ERR_INVALID_ARG_VALUE, "vif.ips[0]", "rule.vif.ips[0] must be a unicast address a VIF sends from, got \"::\""),
+            (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ips": ["ff02::1"] } })), ERR_INVALID_ARG_VALUE, "vif.ips[0]", "rule.vif.ips[0] must be a unicast address a VIF sends from, got \"ff02::1\""),
+            (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ips": ["2001:db8::/64"] } })), ERR_INVALID_ARG_VALUE, "vif.ips[0]", "rule.vif.ips[0] must be an IPv4 or IPv6 address like 2001:db8::5, got \"2001:db8::/64\""),
             (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ips": ["10.0.0.256"] } })), ERR_INVALID_ARG_VALUE, "vif.ips[0]", "rule.vif.ips[0] must be an IPv4 address like 192.168.1.10"),
             (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ofport": "4" } })), ERR_INVALID_ARG_TYPE, "vif.ofport", "rule.vif.ofport must be an integer, got a string"),
             (with(json!({ "vif": { "uuid": UUID, "mac": "02:00:00:00:00:01", "ofport": 0 } })), ERR_OUT_OF_RANGE, "vif.ofport", "rule.vif.ofport must be 1 to 4294967039, got 0"),
