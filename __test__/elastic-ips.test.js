@@ -5,9 +5,6 @@
 // captured on the wire of the requesting port), a move re-announces it, a
 // release stops it; security groups decide on the private side.
 
-const fs = require('node:fs')
-const os = require('node:os')
-const path = require('node:path')
 const { SecurityGroups, ElasticIps } = require('..')
 const { sdnSuite, deleteOurs, OURS } = require('./sdn-suite.js')
 const { waitFor } = require('./helpers.js')
@@ -15,13 +12,8 @@ const { waitFor } = require('./helpers.js')
 const ROUTER_MAC = '02:aa:00:00:00:01'
 const suite = sdnSuite({ hosts: 1, nports: 4 })
 let h
-let pcapDir
 beforeAll(() => {
   h = suite.sb.hosts[0]
-  pcapDir = fs.mkdtempSync(path.join(os.tmpdir(), 'xo-sdn-eip-'))
-})
-afterAll(() => {
-  if (pcapDir) fs.rmSync(pcapDir, { recursive: true, force: true })
 })
 
 function setup({ withGroups = false } = {}) {
@@ -38,29 +30,16 @@ const fromOutside = (dstMac, dst, port, proto = 'tcp') => `in_port=3,${proto},dl
 const fromVif = (n, dst, sport = 80) => `in_port=${n},tcp,dl_src=${h.vifs[n - 1].mac},dl_dst=${ROUTER_MAC},nw_src=10.0.0.${n},nw_dst=${dst},tp_src=${sport},tp_dst=50000`
 const arpRequest = (ip) => `arp,dl_src=${ROUTER_MAC},dl_dst=ff:ff:ff:ff:ff:ff,arp_op=1,arp_sha=${ROUTER_MAC},arp_spa=198.51.100.1,arp_tpa=${ip}`
 
-/** Frames transmitted on a port, from netdev-dummy's tx_pcap (classic pcap, little endian). */
+/** What a port transmits, with its ARP packets read. */
 function capture(port) {
-  const file = path.join(pcapDir, `${port}-${Date.now()}.pcap`)
-  h.vsctl('set', 'Interface', port, `options:tx_pcap=${file}`)
+  const wire = h.captureTx(port)
   return {
-    frames() {
-      if (!fs.existsSync(file)) return []
-      const b = fs.readFileSync(file)
-      const out = []
-      for (let at = 24; at + 16 <= b.length; ) {
-        const len = b.readUInt32LE(at + 8)
-        out.push(b.subarray(at + 16, at + 16 + len))
-        at += 16 + len
-      }
-      return out
-    },
+    ...wire,
     arp() {
-      return this.frames()
+      return wire
+        .frames()
         .filter((f) => f.readUInt16BE(12) === 0x0806)
         .map((f) => ({ op: f.readUInt16BE(20), sha: [...f.subarray(22, 28)].map((x) => x.toString(16).padStart(2, '0')).join(':'), spa: [...f.subarray(28, 32)].join('.'), tpa: [...f.subarray(38, 42)].join('.') }))
-    },
-    stop() {
-      h.vsctl('remove', 'Interface', port, 'options', 'tx_pcap')
     },
   }
 }

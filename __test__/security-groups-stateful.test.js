@@ -4,9 +4,6 @@
 // netdev-dummy/receive into the userspace datapath's connection tracker, what
 // reaches each port counted, and ofproto/trace --ct-next for the states in between.
 
-const fs = require('node:fs')
-const os = require('node:os')
-const path = require('node:path')
 const { SecurityGroups, ElasticIps } = require('..')
 const { sdnSuite } = require('./sdn-suite.js')
 const { tcpConversation, tcpFrame } = require('../testing/packets.js')
@@ -14,31 +11,16 @@ const { tcpConversation, tcpFrame } = require('../testing/packets.js')
 const suite = sdnSuite({ hosts: 1, nports: 4 })
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
-let pcapDir
-beforeAll(() => {
-  pcapDir = fs.mkdtempSync(path.join(os.tmpdir(), 'xo-sdn-stateful-'))
-})
-afterAll(() => {
-  if (pcapDir) fs.rmSync(pcapDir, { recursive: true, force: true })
-})
-
-/** The TCP segments a port transmits, from netdev-dummy's tx_pcap (classic pcap, little endian). */
+/** The TCP segments a VIF's port transmits. */
 function capture(port) {
-  const file = path.join(pcapDir, `${port}-${Date.now()}.pcap`)
-  h.vsctl('set', 'Interface', port, `options:tx_pcap=${file}`)
+  const wire = h.captureTx(port)
   return {
+    ...wire,
     tcp() {
-      const out = []
-      const b = fs.existsSync(file) ? fs.readFileSync(file) : Buffer.alloc(0)
-      for (let at = 24; at + 16 <= b.length; at += 16 + b.readUInt32LE(at + 8)) {
-        const f = b.subarray(at + 16, at + 16 + b.readUInt32LE(at + 8))
-        if (f.readUInt16BE(12) !== 0x0800 || f[23] !== 6) continue
-        out.push({ src: [...f.subarray(26, 30)].join('.'), sport: f.readUInt16BE(34), dst: [...f.subarray(30, 34)].join('.'), dport: f.readUInt16BE(36) })
-      }
-      return out
-    },
-    stop() {
-      h.vsctl('remove', 'Interface', port, 'options', 'tx_pcap')
+      return wire
+        .frames()
+        .filter((f) => f.readUInt16BE(12) === 0x0800 && f[23] === 6)
+        .map((f) => ({ src: [...f.subarray(26, 30)].join('.'), sport: f.readUInt16BE(34), dst: [...f.subarray(30, 34)].join('.'), dport: f.readUInt16BE(36) }))
     },
   }
 }

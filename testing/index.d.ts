@@ -179,6 +179,8 @@ export declare class Host {
   /** One packet received on the VIF's port as if its VM sent it; waits until the port counted it. */
   inject(vif: VifRef, packet: Buffer | string, options?: { bridge?: string; wait?: boolean; timeoutMs?: number }): Promise<{ port: string; ofport: number; packet: string }>
   portCounters(options?: { bridge?: string }): Record<number | 'LOCAL', PortCounters>
+  /** Records what the VIF's port transmits (netdev-dummy tx_pcap): whole Ethernet frames, in order, until stop(). */
+  captureTx(vif: VifRef, options?: { bridge?: string }): { frames(): Buffer[]; stop(): void }
   flowStats(options?: { bridge?: string; cookie?: bigint | number | string; table?: number }): DumpedFlow[]
   /** Kills ovs-vswitchd (default SIGKILL, like a crash). */
   killSwitch(signal?: NodeJS.Signals): Promise<void>

@@ -808,6 +808,29 @@ class Host {
     return { port: v.name, ofport: v.ofport, packet: arg }
   }
 
+  /**
+   * Records what the VIF's port transmits (netdev-dummy's tx_pcap, in this host's run
+   * directory). Returns { frames(): Buffer[] (whole Ethernet frames, in order), stop() }.
+   */
+  captureTx (vif, { bridge } = {}) {
+    const v = this._vifOf(vif, bridge)
+    const file = path.join(this.rundir, `${v.name}-tx-${Date.now()}.pcap`)
+    this.vsctl('set', 'Interface', v.name, `options:tx_pcap=${file}`)
+    return {
+      frames () {
+        // Classic pcap, little endian: a 24-byte file header, then a 16-byte header per frame.
+        const b = fs.existsSync(file) ? fs.readFileSync(file) : Buffer.alloc(0)
+        const out = []
+        for (let at = 24; at + 16 <= b.length; at += 16 + b.readUInt32LE(at + 8)) out.push(b.subarray(at + 16, at + 16 + b.readUInt32LE(at + 8)))
+        return out
+      },
+      stop: () => {
+        this.vsctl('remove', 'Interface', v.name, 'options', 'tx_pcap')
+        fs.rmSync(file, { force: true })
+      }
+    }
+  }
+
   /** `ovs-ofctl dump-ports` -> { [ofport | 'LOCAL']: { rxPackets, txPackets, rxBytes, txBytes } } (null = unsupported). */
   portCounters ({ bridge } = {}) {
     return parseDumpPorts(this.ofctlRaw('-O', 'OpenFlow11', '--no-names', 'dump-ports', this._bridgeOf(bridge).mgmt))
