@@ -166,11 +166,21 @@ pub enum IpMask {
     Netmask(Ipv4Addr),
 }
 
+/// The netmask of an IPv4 prefix length (`8` is `0xff000000`; 32 and more, all ones).
+pub fn ipv4_prefix_mask(prefix: u8) -> u32 {
+    u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0)
+}
+
+/// The mask of an IPv6 prefix length (128 and more, all ones).
+pub fn ipv6_prefix_mask(prefix: u8) -> u128 {
+    u128::MAX.checked_shl(128 - u32::from(prefix.min(128))).unwrap_or(0)
+}
+
 impl IpMask {
     /// The mask as an address (`/8` is `255.0.0.0`).
     pub fn netmask(self) -> Ipv4Addr {
         match self {
-            IpMask::Prefix(p) => Ipv4Addr::from(u32::MAX.checked_shl(32 - u32::from(p)).unwrap_or(0)),
+            IpMask::Prefix(p) => Ipv4Addr::from(ipv4_prefix_mask(p)),
             IpMask::Netmask(m) => m,
         }
     }
@@ -252,6 +262,14 @@ fn parse_prefix_up_to(s: &[u8], max: u8) -> Result<u8, MaskedIpError> {
     u8::try_from(p).ok().filter(|p| *p <= max).ok_or(MaskedIpError::PrefixOutOfRange)
 }
 
+/// `addr` and what follows its `/`, if there is one.
+fn split_mask(s: &[u8]) -> (&[u8], Option<&[u8]>) {
+    match s.iter().position(|c| *c == b'/') {
+        None => (s, None),
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+    }
+}
+
 /// An IPv6 address, exactly as `std` reads one (`Ipv6Addr::from_str`: no zone id,
 /// no brackets, no spaces).
 pub fn parse_ipv6(s: impl AsRef<[u8]>) -> Option<Ipv6Addr> {
@@ -262,11 +280,7 @@ pub fn parse_ipv6(s: impl AsRef<[u8]>) -> Option<Ipv6Addr> {
 /// the prefix length (`None` without a `/`), decimal without a leading zero, at
 /// most 128. No netmask form (IPv6 has none). Host bits are not checked.
 pub fn parse_ipv6_prefixed(s: impl AsRef<[u8]>) -> Result<(Ipv6Addr, Option<u8>), MaskedIpError> {
-    let s = s.as_ref();
-    let (v, m) = match s.iter().position(|c| *c == b'/') {
-        None => (s, None),
-        Some(i) => (&s[..i], Some(&s[i + 1..])),
-    };
+    let (v, m) = split_mask(s.as_ref());
     let value = parse_ipv6(v).ok_or(MaskedIpError::Address)?;
     let prefix = m.map(|m| parse_prefix_up_to(m, 128)).transpose()?;
     Ok((value, prefix))
@@ -276,11 +290,7 @@ pub fn parse_ipv6_prefixed(s: impl AsRef<[u8]>) -> Result<(Ipv6Addr, Option<u8>)
 /// the mask (`None` without a `/`). Both dotted parts go through
 /// [`parse_ipv4`]. Host bits are not checked (callers that care do).
 pub fn parse_ipv4_masked(s: impl AsRef<[u8]>) -> Result<(Ipv4Addr, Option<IpMask>), MaskedIpError> {
-    let s = s.as_ref();
-    let (v, m) = match s.iter().position(|c| *c == b'/') {
-        None => (s, None),
-        Some(i) => (&s[..i], Some(&s[i + 1..])),
-    };
+    let (v, m) = split_mask(s.as_ref());
     let value = parse_ipv4(v).ok_or(MaskedIpError::Address)?;
     let mask = match m {
         None => None,

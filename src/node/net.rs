@@ -205,7 +205,7 @@ pub fn ipv4_cidr(text: String, clear_host_bits: bool) -> Result<NativeIpv4Cidr, 
             Some(crate::net::addr::IpMask::Prefix(p)) => p,
             Some(crate::net::addr::IpMask::Netmask(_)) => return Err(bad()),
         };
-        let netmask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+        let netmask = crate::net::addr::ipv4_prefix_mask(prefix);
         let network = u32::from(addr) & netmask;
         if network != u32::from(addr) && !clear_host_bits {
             return Err(err(

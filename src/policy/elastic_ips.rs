@@ -29,7 +29,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 
 use crate::control::PriorityBand;
-use crate::net::addr::{parse_ipv4, parse_ipv4_masked, prefix_len, IpMask, MaskedIpError};
+use crate::net::addr::{ipv4_prefix_mask, parse_ipv4, parse_ipv4_masked, prefix_len, IpMask, MaskedIpError};
 use crate::openflow::action::Action;
 use crate::openflow::flow::FlowMod;
 use crate::openflow::flow_match::Match;
@@ -158,7 +158,7 @@ impl Cidr {
     /// The prefix of length `len` (at most 32) that holds `addr`.
     pub fn containing(addr: Ipv4Addr, len: u8) -> Cidr {
         let len = len.min(32);
-        Cidr { network: Ipv4Addr::from(u32::from(addr) & netmask(len)), len }
+        Cidr { network: Ipv4Addr::from(u32::from(addr) & ipv4_prefix_mask(len)), len }
     }
 
     /// The prefix a match value stands for; `None` for a mask that is not a prefix
@@ -176,7 +176,7 @@ impl Cidr {
         if self.len >= 32 {
             Masked::exact(self.network)
         } else {
-            Masked { value: self.network, mask: Some(Ipv4Addr::from(netmask(self.len))) }
+            Masked { value: self.network, mask: Some(Ipv4Addr::from(ipv4_prefix_mask(self.len))) }
         }
     }
 
@@ -192,7 +192,7 @@ impl Cidr {
 
     /// True when `addr` is in the prefix.
     pub fn contains(self, addr: Ipv4Addr) -> bool {
-        u32::from(addr) & netmask(self.len) == u32::from(self.network)
+        u32::from(addr) & ipv4_prefix_mask(self.len) == u32::from(self.network)
     }
 
     /// True when every address of `self` is in `outer`.
@@ -204,7 +204,7 @@ impl Cidr {
     /// otherwise all but the network and broadcast addresses.
     pub fn leasable(self) -> impl Iterator<Item = Ipv4Addr> {
         let first = u32::from(self.network);
-        let last = first | !netmask(self.len);
+        let last = first | !ipv4_prefix_mask(self.len);
         let (first, last) = if self.len >= 31 { (first, last) } else { (first + 1, last - 1) };
         (first..=last).map(Ipv4Addr::from)
     }
@@ -216,9 +216,6 @@ impl fmt::Display for Cidr {
     }
 }
 
-fn netmask(len: u8) -> u32 {
-    u32::MAX.checked_shl(32 - u32::from(len.min(32))).unwrap_or(0)
-}
 
 /// What the elastic IPs are configured with: where addresses are leased from, and
 /// which destinations the VIFs reach untranslated.

@@ -534,8 +534,7 @@ fn parse_cidr(v: &Value, at: &str) -> Result<Cidr, SgError> {
             }
             Err(_) => return Err(value_err(format!("{at}: '{text}' is not an IPv6 address or CIDR (2001:db8::/32)"))),
         };
-        let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
-        let network = Ipv6Addr::from(u128::from(addr) & mask);
+        let network = Ipv6Addr::from(u128::from(addr) & addr::ipv6_prefix_mask(prefix));
         if network != addr {
             return Err(value_err(format!("{at}: '{text}' has host bits set: the network is {network}/{prefix}")));
         }
@@ -550,8 +549,7 @@ fn parse_cidr(v: &Value, at: &str) -> Result<Cidr, SgError> {
             return Err(range_err(format!("{at}: '{text}': the prefix length must be 0 to 32")))
         }
     };
-    let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
-    let network = Ipv4Addr::from(u32::from(addr) & mask);
+    let network = Ipv4Addr::from(u32::from(addr) & addr::ipv4_prefix_mask(prefix));
     if network != addr {
         return Err(value_err(format!("{at}: '{text}' has host bits set: the network is {network}/{prefix}")));
     }
@@ -804,7 +802,7 @@ fn compile_staged(d: &DerivedRule, endpoints: &[Endpoint], table_id: u8, zone: O
         for mut f in compile(&part(Direction::From), endpoints, d.priority, d.cookie, table_id) {
             if d.unlocked && f.flow_match.dl_type == Some(ETH_TYPE_IPV6) {
                 // Unlocked IPv6 (the DHCPv6 client) still comes from a link-local address.
-                let mask = Ipv6Addr::from(u128::MAX << (128 - u32::from(LINK_LOCAL.1)));
+                let mask = Ipv6Addr::from(addr::ipv6_prefix_mask(LINK_LOCAL.1));
                 let (value, mask) = (NxValue::Ipv6(LINK_LOCAL.0), Some(NxValue::Ipv6(mask)));
                 let src = MatchField::Known { field: Field::Ipv6Src, dialect: Dialect::Oxm, value, mask };
                 f.flow_match = with_fields(f.flow_match, vec![src]);

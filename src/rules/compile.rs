@@ -275,21 +275,10 @@ fn ipv4_clauses(rule: &Rule, way: Direction) -> Vec<Clause> {
     }
 }
 
-/// The endpoint's addresses without repeats, in order.
-fn unique_ips(e: &Endpoint) -> Vec<Ipv4Addr> {
-    let mut out: Vec<Ipv4Addr> = Vec::with_capacity(e.ips.len());
-    for ip in &e.ips {
-        if !out.contains(ip) {
-            out.push(*ip);
-        }
-    }
-    out
-}
-
-/// The endpoint's IPv6 addresses without repeats, in order.
-fn unique_ipv6(e: &Endpoint) -> Vec<Ipv6Addr> {
-    let mut out: Vec<Ipv6Addr> = Vec::with_capacity(e.ipv6.len());
-    for ip in &e.ipv6 {
+/// Addresses without repeats, in order.
+fn unique<T: Copy + PartialEq>(list: &[T]) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(list.len());
+    for ip in list {
         if !out.contains(ip) {
             out.push(*ip);
         }
@@ -312,7 +301,7 @@ pub fn flow_count(rule: &Rule, endpoints: &[Endpoint]) -> usize {
     endpoints
         .iter()
         .map(|e| {
-            let (ips, ipv6) = (unique_ips(e).len(), unique_ipv6(e).len());
+            let (ips, ipv6) = (unique(&e.ips).len(), unique(&e.ipv6).len());
             let sent = match locks_source(rule, e) {
                 _ if !rule.direction.includes_from() => 0,
                 false => from.len(),
@@ -360,7 +349,7 @@ pub fn compile(rule: &Rule, endpoints: &[Endpoint], priority: u16, cookie: u64, 
     let to_clauses = if rule.direction.includes_to() { clauses(rule, Direction::To) } else { Vec::new() };
     let mut out = Vec::with_capacity(flow_count(rule, endpoints));
     for e in endpoints {
-        let (ips, ipv6) = (unique_ips(e), unique_ipv6(e));
+        let (ips, ipv6) = (unique(&e.ips), unique(&e.ipv6));
         if rule.direction.includes_from() {
             let base = Match {
                 in_port: Some(PortNo(e.ofport)),

@@ -210,7 +210,7 @@ impl IpRange {
         Some(if self.prefix >= 32 {
             Masked::exact(addr)
         } else {
-            Masked { value: addr, mask: Some(Ipv4Addr::from(prefix_mask(self.prefix))) }
+            Masked { value: addr, mask: Some(Ipv4Addr::from(addr::ipv4_prefix_mask(self.prefix))) }
         })
     }
 
@@ -218,7 +218,7 @@ impl IpRange {
     /// for `::/0`, which matches any IPv6 address (no field at all).
     pub fn ipv6_match(self) -> Option<(Ipv6Addr, Option<Ipv6Addr>)> {
         let IpAddr::V6(addr) = self.addr else { return None };
-        let mask = (self.prefix < 128).then(|| Ipv6Addr::from(prefix_mask_v6(self.prefix)));
+        let mask = (self.prefix < 128).then(|| Ipv6Addr::from(addr::ipv6_prefix_mask(self.prefix)));
         (self.prefix > 0).then_some((addr, mask))
     }
 }
@@ -227,14 +227,6 @@ impl fmt::Display for IpRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.addr, self.prefix)
     }
-}
-
-fn prefix_mask(prefix: u8) -> u32 {
-    u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0)
-}
-
-fn prefix_mask_v6(prefix: u8) -> u128 {
-    u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0)
 }
 
 /// Which way the matched traffic flows, seen from the VIF.
@@ -670,7 +662,7 @@ fn parse_ip_range(v: &Value) -> Result<Option<IpRange>, RuleError> {
         }
         Err(MaskedIpError::Address | MaskedIpError::Mask) => return Err(bad()),
     };
-    let mask = prefix_mask(prefix);
+    let mask = addr::ipv4_prefix_mask(prefix);
     if u32::from(addr) & !mask != 0 {
         let net = Ipv4Addr::from(u32::from(addr) & mask);
         return Err(value_err("ipRange", format_args!("{s} has host bits set; did you mean {net}/{prefix}?")));
@@ -693,7 +685,7 @@ fn parse_ipv6_range(s: &str) -> Result<Option<IpRange>, RuleError> {
             ))
         }
     };
-    let mask = prefix_mask_v6(prefix);
+    let mask = addr::ipv6_prefix_mask(prefix);
     if u128::from(addr) & !mask != 0 {
         let net = Ipv6Addr::from(u128::from(addr) & mask);
         return Err(value_err("ipRange", format_args!("{s} has host bits set; did you mean {net}/{prefix}?")));

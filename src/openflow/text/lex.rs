@@ -244,7 +244,7 @@ pub(crate) fn ofctl_ipv4_masked(s: &str) -> Option<(u32, u32)> {
                 return Some((value, ofctl_ipv4(m)?.into()));
             }
             let p = decimal(m).filter(|p| *p <= 32)?;
-            Some((value, u32::MAX.checked_shl(32 - p as u32).unwrap_or(0)))
+            Some((value, crate::net::addr::ipv4_prefix_mask(p as u8)))
         }
     }
 }

@@ -208,7 +208,7 @@ fn ipv4_masked(token: &str, s: &str) -> Result<(Ipv4Addr, Option<Ipv4Addr>)> {
     let mask = match m {
         None => return Ok((a, None)),
         Some(m) => match m.parse::<u32>() {
-            Ok(n) if n <= 32 => u32::MAX.checked_shl(32 - n).unwrap_or(0),
+            Ok(n) if n <= 32 => crate::net::addr::ipv4_prefix_mask(n as u8),
             Ok(_) => return Err(bad(token, "prefix over 32")),
             Err(_) => u32::from(m.parse::<Ipv4Addr>().map_err(|_| bad(token, "bad mask"))?),
         },
@@ -226,7 +226,7 @@ fn ipv6_masked(token: &str, s: &str) -> Result<(Ipv6Addr, Option<Ipv6Addr>)> {
     let mask = match m {
         None => return Ok((a, None)),
         Some(m) => match m.parse::<u32>() {
-            Ok(n) if n <= 128 => u128::MAX.checked_shl(128 - n).unwrap_or(0),
+            Ok(n) if n <= 128 => crate::net::addr::ipv6_prefix_mask(n as u8),
             Ok(_) => return Err(bad(token, "prefix over 128")),
             Err(_) => u128::from(m.parse::<Ipv6Addr>().map_err(|_| bad(token, "bad mask"))?),
         },
