@@ -531,6 +531,27 @@ test('a batch as the first call of a controller: every rule compiled from the na
   await sdn.close()
 })
 
+test('a batch of several compile slices (2,500 rules) lands whole: each rule its flow, counted, nothing older deleted, nothing left to repair', async () => {
+  const h = sb.hosts[1]
+  const sdn = controller([h])
+  const vifs = [1, 2, 3, 4].map((n) => vifOf(h, n))
+  // IPv4 only (a range): one flow per rule.
+  const rules = Array.from({ length: 2500 }, (_, k) => ({ vif: { uuid: vifs[k % 4].uuid, mac: vifs[k % 4].mac }, allow: false, protocol: k % 3 ? 'tcp' : 'udp', port: 10000 + k, ipRange: '0.0.0.0/0', direction: k % 2 ? 'to' : 'from' }))
+  const r = await sdn.addRules(rules)
+  expect(r.hosts[h.name]).toEqual({ ok: true, flows: 2500 })
+  const cookies = new Set(r.rules.map((x) => x.cookie.replace(/^0x0*/, '0x')))
+  const landed = ourFlows(h).filter((l) => cookies.has(/cookie=(0x[0-9a-f]+)/.exec(l)[1]))
+  expect(landed).toHaveLength(2500)
+  // The last rule of the last slice, exactly.
+  const last = r.rules[2499]
+  expect(landed.filter((l) => l.includes('tp_dst=12499'))).toEqual([`cookie=${last.cookie.replace(/^0x0*/, '0x')}, priority=${last.priority},udp,dl_dst=${vifs[3].mac},tp_dst=12499 actions=drop`])
+  const s = await sdn.sync()
+  expect(s.hosts[h.name]).toMatchObject({ ok: true, added: 0, removed: 0 })
+  for (const x of r.rules) await sdn.deleteRule(x.id)
+  expect(ourFlows(h).filter((l) => cookies.has(/cookie=(0x[0-9a-f]+)/.exec(l)[1]))).toEqual([])
+  await sdn.close()
+})
+
 test('first contact: before any call changes a switch, unknown flows of ours go, exact ones stay (their generation adopted), the rest is replaced', async () => {
   const h = sb.hosts[0]
   const [v1, v2, v3] = [vifOf(h, 1), vifOf(h, 2), vifOf(h, 3)]

@@ -109,6 +109,16 @@ function endpointsJson(eps) {
   return text
 }
 
+// Rules compiled per native call when the adds are sent as they compile (Switch#put).
+const PUT_SLICE = 1000
+
+/** Waits for every promise; then rejects with the first rejection, if any. */
+async function allOrFirstError(promises) {
+  const settled = await Promise.allSettled(promises)
+  const failed = settled.find((r) => r.status === 'rejected')
+  if (failed) throw failed.reason
+}
+
 const NO_ERRORS = new Map() // no host unreached (never written)
 const NOTHING = Object.freeze({ items: [], entries: [] })
 const noop = () => {}
@@ -283,12 +293,16 @@ class Switch {
   /**
    * Makes `items` the desired flows of their cookies (items of one cookie are
    * unioned), in one native call; returns the FLOW_MODs that change the switch
-   * accordingly, and `added`: each cookie's flows added. An item is a rule of the
-   * list compiled for endpoints, `{ cookie, priority, id, endpoints }`, a rule
-   * carried whole, `{ cookie, priority, specJson, endpoints }`, or raw flows,
+   * accordingly (`add`, `delete`), and `added`: each cookie's flows added. An item is
+   * a rule of the list compiled for endpoints, `{ cookie, priority, id, endpoints }`,
+   * a rule carried whole, `{ cookie, priority, specJson, endpoints }`, or raw flows,
    * `{ cookie, flows: Buffer }`. A cookie whose items are unchanged is not compiled.
+   *
+   * With `onSlice`, compiles PUT_SLICE cookies per native call and hands each
+   * slice's ADDs to `onSlice` at once (the caller sends them while the next slice
+   * compiles); the DELETEs come back in `deletes`, to send once the adds landed.
    */
-  put(items) {
+  put(items, onSlice = null) {
     const byCookie = new Map() // hex cookie -> { cookie (as given), items }
     for (const item of items) {
       const hex = item.hex ?? hexCookie(item.cookie)
@@ -296,21 +310,37 @@ class Switch {
       if (group === undefined) byCookie.set(hex, { cookie: item.cookie, items: [item] })
       else group.items.push(item)
     }
-    let batch = ''
-    for (const [hex, { items: mine }] of byCookie) {
-      const was = this.compiled.get(hex)
-      if (was !== undefined && sameItems(was, mine)) byCookie.delete(hex)
-      else for (const item of mine) batch += (batch === '' ? '' : ',') + entryText(item, hex)
-    }
     const added = new Map() // cookie (as given) -> its flows added
-    if (batch === '') return { addCount: 0, deleteCount: 0, added }
-    const delta = nativeCall(() => this.table.putManyFrom(this.list, `[${batch}]`))
-    let i = 0
-    for (const [hex, { cookie, items: mine }] of byCookie) {
-      this.compiled.set(hex, mine)
-      added.set(cookie, delta.addCounts[i++])
+    const total = { addCount: 0, deleteCount: 0, deletes: [], added }
+    let batch = ''
+    let cookies = []
+    const flush = () => {
+      if (batch === '') return
+      const delta = nativeCall(() => this.table.putManyFrom(this.list, `[${batch}]`))
+      for (let i = 0; i < cookies.length; i++) {
+        const [hex, { cookie, items: mine }] = cookies[i]
+        this.compiled.set(hex, mine)
+        added.set(cookie, delta.addCounts[i])
+      }
+      total.addCount += delta.addCount
+      total.deleteCount += delta.deleteCount
+      if (delta.deleteCount > 0) total.deletes.push(delta.delete)
+      if (onSlice === null) Object.assign(total, { add: delta.add, delete: delta.delete })
+      else if (delta.addCount > 0) onSlice(delta.add)
+      batch = ''
+      cookies = []
     }
-    return { ...delta, added }
+    for (const group of byCookie) {
+      const [hex, { items: mine }] = group
+      const was = this.compiled.get(hex)
+      if (was !== undefined && sameItems(was, mine)) continue
+      for (const item of mine) batch += (batch === '' ? '' : ',') + entryText(item, hex)
+      cookies.push(group)
+      // Sliced, the switch ingests one slice while the next compiles.
+      if (onSlice !== null && cookies.length === PUT_SLICE) flush()
+    }
+    flush()
+    return total
   }
 
   /** Cookies (hex) with desired flows here. */
@@ -1704,7 +1734,13 @@ class SdnController extends EventEmitter {
     // A rule in two jobs (a respread and a concurrent add): its current form, once.
     const latest = new Map()
     for (const { list } of jobs) for (const [e, eps] of list) latest.set(e, eps)
-    const d = sw.put([...latest].map(([e, eps]) => this.#ruleItem(e, eps)))
+    // Each slice of adds goes out as soon as it is compiled: the switch ingests it
+    // while the next one compiles.
+    const adds = []
+    const d = sw.put(
+      [...latest].map(([e, eps]) => this.#ruleItem(e, eps)),
+      (bytes) => adds.push(this.#sendUnlessForeign(sw, bytes)),
+    )
     for (const e of latest.keys()) e.pinned = true
     // Each job's flows here: what this put sends for its rules, unless a first contact just sent them.
     const counts = new Map()
@@ -1719,19 +1755,19 @@ class SdnController extends EventEmitter {
       counts.set(job, n)
     }
     // Deletes after the adds: flows a rule no longer wants here, and older generations.
-    const dels = d.deleteCount > 0 ? [d.delete] : []
+    const dels = [...d.deletes]
     for (const c of new Set(jobs.flatMap((j) => j.staleNow()))) {
       const del = sw.remove(c)
       if (del) dels.push(del)
     }
-    if (d.addCount > 0) await this.#sendUnlessForeign(sw, d.add)
+    await allOrFirstError(adds)
     if (dels.length > 0) await this.#sendUnlessForeign(sw, dels.length === 1 ? dels[0] : Buffer.concat(dels))
     return counts
   }
 
   /** Sends FLOW_MODs barrier-confirmed, without the ADDs a foreign flow holds the key of (their callers report those). */
   async #sendUnlessForeign(sw, bytes) {
-    const channel = await this.#channelOf(sw)
+    const channel = sw.channel ?? (await this.#channelOf(sw))
     const { bytes: kept } = this.#withoutConflicts(sw, bytes)
     try {
       if (kept.length > 0) await channel.sendEncoded(kept)
