@@ -1238,16 +1238,19 @@ export interface SecurityGroupVif {
 
 export interface SecurityGroupsState {
   version: 1
+  /** The mode the groups were installed in; absent in states of before stateful groups (stateless). */
+  stateful?: boolean
   baseNumber: number
   groups: Array<Omit<SecurityGroupView, 'id'> & { id: string; number: number }>
-  attachments: Array<{ vif: { uuid: string; mac: string; ips: string[] }; groups: string[] }>
+  attachments: Array<{ vif: { uuid: string; mac: string; ips: string[] }; zone?: number; groups: string[] }>
 }
 
 /**
  * EC2-style security groups on the controller's switches. A VIF in a group gets
  * default-deny ingress; egress is restricted only when none of its groups keeps the
  * default "all traffic to 0.0.0.0/0" egress permission. The union of the groups'
- * permissions decides (no order). Stateless: an inbound permission also lets its
+ * permissions decides (no order). Stateful (the default): replies of an allowed
+ * connection pass, nothing else does. Stateless: an inbound permission also lets its
  * replies out, an outbound one with ports lets its replies in. The flows sit below
  * every ordered traffic rule (priorities 9100–9900).
  *
@@ -1257,9 +1260,11 @@ export interface SecurityGroupsState {
 export class SecurityGroups implements SdnProvider {
   /**
    * `flowBudget` (default 1024): most flows one group may cost per VIF (`SDN_FLOW_BUDGET`).
-   * `stateful` (default false): Open vSwitch connection tracking, one zone per VIF: replies
-   * of allowed connections pass without reply permissions, a forged reply does not; IPv4
-   * only. Registers itself as a provider.
+   * `stateful`: Open vSwitch connection tracking, one zone per VIF: replies of allowed
+   * connections pass without reply permissions, a forged reply does not (IPv4 and IPv6).
+   * A host whose datapath cannot track connections answers `SDN_CONNTRACK_UNSUPPORTED`.
+   * Omitted: the mode the controller's state file saved the groups in (stateless for a
+   * state written before the mode was saved), else `true`. Registers itself as a provider.
    */
   constructor(sdn: SdnController, options?: { flowBudget?: number; stateful?: boolean })
   /** Whether the groups are stateful (options.stateful). */
@@ -1288,7 +1293,7 @@ export class SecurityGroups implements SdnProvider {
   /** Every group, with the uuids of its member VIFs. */
   describe(): Array<SecurityGroupView & { members: string[] }>
   exportState(): SecurityGroupsState
-  /** Replaces the groups and attachments (no I/O: call `sdn.sync()`). Throws ERR_INVALID_ARG_VALUE for a state not from `exportState`. */
+  /** Replaces the groups and attachments (no I/O: call `sdn.sync()`), installed in this instance's mode. Throws ERR_INVALID_ARG_VALUE for a state not from `exportState`. */
   importState(state: SecurityGroupsState): void
 
   /** @internal Provider: flows of the attached VIFs of a host, per bridge. */

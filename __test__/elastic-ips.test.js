@@ -18,7 +18,7 @@ beforeAll(() => {
 
 function setup({ withGroups = false } = {}) {
   const sdn = suite.controller()
-  const sg = withGroups ? new SecurityGroups(sdn) : undefined
+  const sg = withGroups ? new SecurityGroups(sdn, { stateful: false }) : undefined
   const eip = new ElasticIps(sdn, { pools: ['203.0.113.0/28'], internal: ['10.0.0.0/8'], securityGroups: sg })
   return { sdn, sg, eip }
 }
@@ -172,7 +172,7 @@ test('survives an OVS restart and a controller restart', async () => {
 
 test("a controller in another table gets its elastic IPs' flows in that table, beside its rules and groups", async () => {
   const sdn = suite.controller(undefined, { tableId: 3 })
-  const sg = new SecurityGroups(sdn)
+  const sg = new SecurityGroups(sdn, { stateful: false })
   const eip = new ElasticIps(sdn, { pools: ['203.0.113.0/28'], internal: ['10.0.0.0/8'], securityGroups: sg })
   const { publicIp } = eip.allocateAddress()
   expect((await eip.associateAddress(vif(1), publicIp)).hosts[h.name]).toEqual({ ok: true })

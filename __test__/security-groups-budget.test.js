@@ -22,7 +22,7 @@ test('the budget counts the flows that land: exactly the budget is sent, one por
   const h = suite.sb.hosts[0]
   const sdn = suite.controller([h])
   // 1000-2000 is 8 masked blocks in, their 8 replies out (egress restricted) from each of 2 addresses: 8 + 2 × 8 = 24.
-  const sg = new SecurityGroups(sdn, { flowBudget: 24 })
+  const sg = new SecurityGroups(sdn, { flowBudget: 24, stateful: false })
   const g = sg.createSecurityGroup('range')
   await sg.revokeEgress('range', { protocol: 'all', cidr: '0.0.0.0/0' })
   await sg.authorizeIngress('range', { protocol: 'udp', fromPort: 1000, toPort: 2000, cidr: '0.0.0.0/0' })
@@ -39,7 +39,7 @@ test('the budget counts the flows that land: exactly the budget is sent, one por
 test('attach is refused over the budget: a VIF with more addresses, or one member too many in a source group', async () => {
   const h = suite.sb.hosts[0]
   const sdn = suite.controller([h])
-  const sg = new SecurityGroups(sdn, { flowBudget: 4 })
+  const sg = new SecurityGroups(sdn, { flowBudget: 4, stateful: false })
   sg.createSecurityGroup('web')
   const db = sg.createSecurityGroup('db')
   // Each address of a web member: allowed in, and its replies out (the worst case counts restricted egress).
@@ -62,7 +62,7 @@ test('attach is refused over the budget: a VIF with more addresses, or one membe
 test("the flows land in the controller's table, and delivery is judged in the next one", async () => {
   const h = suite.sb.hosts[0]
   const sdn = suite.controller([h], { tableId: 5 })
-  const sg = new SecurityGroups(sdn)
+  const sg = new SecurityGroups(sdn, { stateful: false })
   const g = sg.createSecurityGroup('web')
   try {
     await sg.authorizeIngress('web', { protocol: 'tcp', fromPort: 80, toPort: 82, cidr: '0.0.0.0/0' })

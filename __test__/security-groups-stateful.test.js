@@ -268,6 +268,53 @@ test('stateful groups with an elastic IP: connections in and out by the public a
   }
 })
 
+test('the mode: stateful by default; a restart keeps the mode the groups were installed in, stateless for a state of before the mode was saved; the option wins', async () => {
+  const fs = require('node:fs')
+  const os = require('node:os')
+  const path = require('node:path')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xo-sdn-sg-mode-'))
+  const stateFile = path.join(dir, 'state.json')
+  const tracking = () => h.flowStats().filter((f) => /ct\(/.test(f.actions)).length
+  try {
+    const first = suite.controller([h], { stateFile })
+    const sg = new SecurityGroups(first)
+    expect(sg.stateful).toBe(true)
+    sg.createSecurityGroup('web')
+    await sg.authorizeIngress('web', { protocol: 'tcp', fromPort: 80, toPort: 80, cidr: '0.0.0.0/0' })
+    expect((await sg.attach(vifOf(1), ['web'])).hosts[h.name]).toEqual({ ok: true })
+    expect(tracking()).toBeGreaterThan(0)
+    expect(sg.exportState().stateful).toBe(true)
+    const stateful = h.flowStats()
+    await first.close()
+
+    // Restarted without the option: still stateful, nothing to change on the switch.
+    const second = suite.controller([h], { stateFile })
+    expect(new SecurityGroups(second).stateful).toBe(true)
+    expect((await second.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
+    await second.close()
+
+    // A state written before the mode was saved: its groups were stateless, and stay so.
+    const saved = JSON.parse(fs.readFileSync(stateFile, 'utf8'))
+    delete saved.providers.securityGroups.stateful
+    fs.writeFileSync(stateFile, JSON.stringify(saved))
+    const third = suite.controller([h], { stateFile })
+    const old = new SecurityGroups(third)
+    expect(old.stateful).toBe(false)
+    expect((await third.sync()).hosts[h.name]).toMatchObject({ ok: true })
+    expect(tracking()).toBe(0)
+    await third.close()
+
+    // The caller's option wins over the saved mode.
+    const fourth = suite.controller([h], { stateFile })
+    expect(new SecurityGroups(fourth, { stateful: true }).stateful).toBe(true)
+    expect((await fourth.sync()).hosts[h.name]).toMatchObject({ ok: true })
+    expect(h.flowStats().map((f) => `${f.priority} ${f.match} ${f.actions}`).sort()).toEqual(stateful.map((f) => `${f.priority} ${f.match} ${f.actions}`).sort())
+    await fourth.close()
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 test('stateful: a bad option is a TypeError', async () => {
   const sdn = suite.controller([h])
   expect(() => new SecurityGroups(sdn, { stateful: 'yes' })).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }))

@@ -14,7 +14,7 @@ beforeAll(() => {
 
 function setup(hosts = sb.hosts) {
   const sdn = suite.controller(hosts)
-  return { sdn, sg: new SecurityGroups(sdn) }
+  return { sdn, sg: new SecurityGroups(sdn, { stateful: false }) }
 }
 
 const BCAST = 'ff:ff:ff:ff:ff:ff'
@@ -173,7 +173,7 @@ test('sourceGroup rules follow membership; one group on two hosts is updated eve
 test('port ranges: one flow per masked block, exactly the range allowed, within the budget', async () => {
   const h = sb.hosts[1]
   const sdn = suite.controller([h])
-  const sg = new SecurityGroups(sdn, { flowBudget: 40 })
+  const sg = new SecurityGroups(sdn, { flowBudget: 40, stateful: false })
   const g = sg.createSecurityGroup('range')
   await sg.revokeEgress('range', { protocol: 'all', cidr: '0.0.0.0/0' }) // restricted: the replies get flows too
   await sg.attach(vifOf(h, 1), ['range'])
@@ -367,14 +367,15 @@ test("with the controller's stateFile, groups come back by themselves and their 
   try {
     const h = sb.hosts[1]
     const first = suite.controller([h], { stateFile })
-    const sg = new SecurityGroups(first)
+    const sg = new SecurityGroups(first, { stateful: false })
     const group = sg.createSecurityGroup('db')
     await sg.authorizeIngress('db', { protocol: 'tcp', fromPort: 5432, toPort: 5432, cidr: '10.1.0.0/16' })
     await sg.attach(vifOf(h, 3), ['db'])
     const flows = ourFlows(h)
     await first.close()
     const second = suite.controller([h], { stateFile })
-    const again = new SecurityGroups(second)
+    const again = new SecurityGroups(second) // no option: the saved mode
+    expect(again.stateful).toBe(false)
     expect(again.describe()).toEqual(sg.describe())
     expect(again.describe()[0].id).toBe(group.id) // the name is the identity: same cookie
     expect((await second.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })

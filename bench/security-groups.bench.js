@@ -31,7 +31,7 @@ async function main() {
   let stateful
   try {
     sdn.addHost({ id: h.name, address: h.ip, ovsdbPort: h.ports.ovsdbSsl, openflowPort: h.ports.openflowSsl, serverCert: h.certs.server.cert })
-    const sg = new SecurityGroups(sdn)
+    const sg = new SecurityGroups(sdn, { stateful: false })
     // Warm the connections (OVSDB replica, OpenFlow channel) on one VIF of another group.
     sg.createSecurityGroup('warm')
     await sg.attach({ uuid: h.vifs[0].uuid, mac: h.vifs[0].mac }, ['warm'])

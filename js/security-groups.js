@@ -1,9 +1,10 @@
 'use strict'
-// EC2-style security groups on OpenFlow 1.1, stateless by necessity: the public
-// API over NativeSecurityGroups (src/node/security_groups.rs), whose core
-// (src/policy/security_groups.rs) holds the groups and attachments, checks every
-// permission, VIF and budget, and derives and compiles each VIF's rules: a
-// group's permissions (and, stateless, their replies) at 9900 - slot, ARP and the
+// EC2-style security groups on OpenFlow 1.1, stateful (Open vSwitch's connection
+// tracker, the default) or stateless: the public API over NativeSecurityGroups
+// (src/node/security_groups.rs), whose core (src/policy/security_groups.rs) holds
+// the groups and attachments, checks every permission, VIF and budget, and derives
+// and compiles each VIF's rules: a group's permissions (and, stateless, their
+// replies) at 9900 - slot, ARP and the
 // DHCP client at 9800, default deny at 9100, from the band table
 // (src/control/bands.rs), egress verdicts in the controller's table and ingress
 // verdicts in the next one. Its module docs say what each permission lets through.
@@ -67,17 +68,22 @@ class SecurityGroups {
    * @param {import('./sdn-controller.js').SdnController} sdn
    * @param {object} [options]
    * @param {number} [options.flowBudget=1024] most flows one group may cost per VIF
+   * @param {boolean} [options.stateful] connection tracking. Omitted: the mode the
+   *   controller's state file saved the groups in (stateless for a state written before
+   *   the mode was saved), else stateful.
    */
   constructor(sdn, options) {
     checkController(sdn, ['registerProvider'])
-    const { flowBudget = 1024, stateful = false } = optionsObject(options)
+    const { flowBudget = 1024, stateful } = optionsObject(options)
     if (!Number.isInteger(flowBudget) || flowBudget < 1 || flowBudget > 0xffffffff) throw argError(RangeError, 'ERR_OUT_OF_RANGE', 'options.flowBudget must be a positive integer')
-    if (typeof stateful !== 'boolean') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `options.stateful must be a boolean, got ${describe(stateful)}`)
+    if (stateful !== undefined && typeof stateful !== 'boolean') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `options.stateful must be a boolean, got ${describe(stateful)}`)
     this.#handle = sdn.registerProvider(this)
-    this.#native = nativeCall(() => new native.NativeSecurityGroups(this.#handle.allocateNumber('sg:base'), flowBudget, stateful))
-    this.#stateful = stateful
-    // With the controller's stateFile, the groups of the last run come back here.
+    // With the controller's stateFile, the groups of the last run come back here, in
+    // the mode they were installed in: an upgrade never changes what a pool lets through.
     const saved = this.#handle.savedState()
+    const mode = stateful ?? (saved === undefined ? true : saved?.stateful === true)
+    this.#native = nativeCall(() => new native.NativeSecurityGroups(this.#handle.allocateNumber('sg:base'), flowBudget, mode))
+    this.#stateful = mode
     if (saved !== undefined) this.importState(saved)
   }
 
@@ -183,7 +189,10 @@ class SecurityGroups {
     return JSON.parse(this.#native.exportState())
   }
 
-  /** Replaces the groups and attachments (no I/O: call sdn.sync() to apply). */
+  /**
+   * Replaces the groups and attachments (no I/O: call sdn.sync() to apply). They are
+   * installed in this instance's mode (`stateful`), whatever the state's.
+   */
   importState(state) {
     if (state === null || typeof state !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'state must come from exportState() (version 1)')
     const json = jsonText(state, 'state')

@@ -62,7 +62,7 @@ const SCENARIOS = [
 async function scenario(s) {
   const sdn = new SdnController({ syncIntervalMs: 0 })
   try {
-    const sg = s.groups ? new SecurityGroups(sdn) : undefined
+    const sg = s.groups ? new SecurityGroups(sdn, { stateful: false }) : undefined
     const eip = new ElasticIps(sdn, { pools: ['203.0.113.0/28'], internal: s.internal, securityGroups: sg })
     if (s.groups) {
       sg.createSecurityGroup('g')

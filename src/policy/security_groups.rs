@@ -1445,10 +1445,15 @@ impl SecurityGroups {
     }
 
     /// The state as saved in the controller's state file (format version 1:
-    /// `{ version, baseNumber, groups: [{ id, name, description, number, ingress,
-    /// egress }], attachments: [{ vif: { uuid, mac, ips }, groups }] }`).
+    /// `{ version, stateful, baseNumber, groups: [{ id, name, description, number,
+    /// ingress, egress }], attachments: [{ vif: { uuid, mac, ips }, zone, groups }] }`).
+    /// `stateful` says which mode the groups were installed in, so a restart keeps it
+    /// (a state without it was written before groups could be stateful: stateless).
     pub fn export_state_json(&self) -> String {
-        let mut out = format!("{{\"version\":{STATE_VERSION},\"baseNumber\":{},\"groups\":[", self.base_number);
+        let mut out = format!(
+            "{{\"version\":{STATE_VERSION},\"stateful\":{},\"baseNumber\":{},\"groups\":[",
+            self.stateful, self.base_number
+        );
         for (i, g) in self.groups.iter().enumerate() {
             if i > 0 {
                 out.push(',');

@@ -649,7 +649,8 @@ fn a_state_of_the_js_implementation_loads_and_exports_the_same() {
     // The same, with the conntrack zones it had none of: the lowest free ones.
     let with_zones = JS_STATE
         .replace(r#""ips":["10.0.0.2"]},"groups""#, r#""ips":["10.0.0.2"]},"zone":1,"groups""#)
-        .replace(r#""ips":[]},"groups""#, r#""ips":[]},"zone":2,"groups""#);
+        .replace(r#""ips":[]},"groups""#, r#""ips":[]},"zone":2,"groups""#)
+        .replace(r#""version":1,"#, r#""version":1,"stateful":false,"#);
     assert_eq!(sg.export_state_json(), with_zones);
     assert_eq!(sg.base_number(), 2634);
     assert_eq!(shown(&sg, V3)[0], "9900 allow tcp port=5432 ip=10.0.0.2/32 to");
