@@ -445,6 +445,12 @@ export interface OpenFlowChannelOptions extends HostAuthOptions {
   missSendLen?: number
   /** 'rustls' (default) or 'node' (the same session over a node:tls socket). */
   transport?: 'rustls' | 'node'
+  /**
+   * Versions to negotiate (default `['1.1']`); the highest the switch also offers wins.
+   * Messages stay OpenFlow 1.1 in this API: in 1.3 the channel translates them on the
+   * wire and refuses (`ERR_INVALID_ARG_VALUE`) what has no 1.3 form.
+   */
+  versions?: Array<'1.1' | '1.3'>
 }
 
 /** A request the switch refused (`code: 'OF_SWITCH_ERROR'`). */
@@ -497,7 +503,9 @@ export class OpenFlowChannel extends EventEmitter {
   readonly transport: 'rustls' | 'node'
   datapathId?: bigint
   ports?: Port[]
-  /** TCP, TLS, HELLO negotiation (OF1.1), FEATURES. Rejects with a stable `code`. */
+  /** The version on the wire once connected: '1.1' or '1.3'. */
+  version?: '1.1' | '1.3'
+  /** TCP, TLS, HELLO negotiation (options.versions), FEATURES (and PORT_DESC in 1.3). Rejects with a stable `code`. */
   connect(): Promise<{ datapathId: bigint; ports: Port[] }>
   /** One message; resolves with its reply (an array for multipart STATS replies). */
   request(message: MessageInput, options?: { timeoutMs?: number }): Promise<Message | Message[]>

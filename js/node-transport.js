@@ -204,7 +204,7 @@ class NodeStreamChannel {
       case 'connected': {
         const p = this.#pendingConnect
         this.#pendingConnect = null
-        p?.resolve({ datapathId: ev.datapathId, features: ev.payload })
+        p?.resolve({ datapathId: ev.datapathId, version: ev.version, features: ev.payload })
         return
       }
       case 'message':

@@ -52,6 +52,9 @@ class OpenFlowChannel extends EventEmitter {
    * @param {number} [options.reconnectMaxMs=30000]
    * @param {number} [options.missSendLen=65535] 0: do not send SET_CONFIG
    * @param {'rustls'|'node'} [options.transport='rustls'] 'node': the same session over a node:tls (OpenSSL) socket
+   * @param {Array<'1.1'|'1.3'>} [options.versions=['1.1']] versions to negotiate, the highest the switch
+   *   also offers wins. Messages are OpenFlow 1.1 in this API either way: in 1.3 the channel
+   *   translates them on the wire, and refuses (ERR_INVALID_ARG_VALUE) what has no 1.3 form.
    */
   constructor(options) {
     super()
@@ -67,6 +70,10 @@ class OpenFlowChannel extends EventEmitter {
     if (channelOptions.reconnect !== undefined && typeof channelOptions.reconnect !== 'boolean') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `options.reconnect must be a boolean, got ${describe(channelOptions.reconnect)}`)
     const dpid = channelOptions.expectedDatapathId
     if (dpid !== undefined && (typeof dpid !== 'bigint' || dpid < 0n || dpid >= 1n << 64n)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `options.expectedDatapathId must be a 64-bit BigInt, got ${describe(dpid)}`)
+    const { versions } = channelOptions
+    if (versions !== undefined && (!Array.isArray(versions) || versions.length === 0 || versions.some((v) => v !== '1.1' && v !== '1.3'))) {
+      throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `options.versions must list '1.1', '1.3' or both, got ${describe(versions)}`)
+    }
     const transport = channelOptions.transport ?? 'rustls'
     delete channelOptions.transport
     if (transport !== 'rustls' && transport !== 'node') throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', "options.transport must be 'rustls' or 'node'")
@@ -128,6 +135,8 @@ class OpenFlowChannel extends EventEmitter {
     const features = decode(r.features)
     this.datapathId = features.datapathId
     this.ports = features.ports
+    /** The OpenFlow version on the wire, '1.1' or '1.3'. */
+    this.version = r.version
     return { datapathId: features.datapathId, ports: features.ports }
   }
 

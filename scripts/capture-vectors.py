@@ -28,6 +28,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OF11 = 0x02
+# The version recorded (--openflow 13 records OpenFlow 1.3's bytes of the same commands).
+OPENFLOW = 'OpenFlow11'
+OF_VERSION = OF11
 
 OFPT = {0: 'hello', 1: 'error', 2: 'echo_request', 3: 'echo_reply', 4: 'experimenter',
         5: 'features_request', 6: 'features_reply', 7: 'get_config_request', 8: 'get_config_reply',
@@ -103,7 +106,7 @@ class Sandbox:
         return r
 
     def ofctl(self, cmd, *args, check=True):
-        return self.run(['ovs-ofctl', '-O', 'OpenFlow11', cmd, self.mgmt] + list(args), check).stdout
+        return self.run(['ovs-ofctl', '-O', OPENFLOW, cmd, self.mgmt] + list(args), check).stdout
 
     def clear_flows(self):
         # NB: `ovs-ofctl -O OpenFlow11 del-flows` without table= only empties table 0 (it sends
@@ -187,7 +190,7 @@ class Proxy:
         """Run `ovs-ofctl -O OpenFlow11 [opts] CMD tcp:127.0.0.1:PROXY ARGS`; returns (result, [Conn])."""
         self.session = []
         self.threads = []
-        argv = ['ovs-ofctl', '-O', 'OpenFlow11'] + list(opts) + [cmd, 'tcp:127.0.0.1:%d' % self.port] + list(args)
+        argv = ['ovs-ofctl', '-O', OPENFLOW] + list(opts) + [cmd, 'tcp:127.0.0.1:%d' % self.port] + list(args)
         r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
         time.sleep(0.05)
         for th in list(self.threads):
@@ -227,7 +230,8 @@ class Controller:
         self.closed = True
         self.q.put(None)
 
-    def send(self, mtype, body, xid=None, version=OF11):
+    def send(self, mtype, body, xid=None, version=None):
+        version = OF_VERSION if version is None else version
         if xid is None:
             self.xid += 1
             xid = self.xid
@@ -723,10 +727,10 @@ def capture_async(sb, rec, flow_mod_hex, goto_hex):
         except TimeoutError:
             rec.notes.append('# %s: no error reply' % name)
 
-    err('rep.error.bad_type', struct.pack('!BBHI', OF11, 0x63, 8, 0x2001))
+    err('rep.error.bad_type', struct.pack('!BBHI', OF_VERSION, 0x63, 8, 0x2001))
     err('rep.error.bad_version', struct.pack('!BBHI', 0x01, 5, 8, 0x2002))
-    err('rep.error.bad_stat', struct.pack('!BBHIHH4x', OF11, 18, 16, 0x2003, 0x0042, 0))
-    err('rep.error.bad_len', struct.pack('!BBHI', OF11, 5, 12, 0x2004) + b'\0' * 4)
+    err('rep.error.bad_stat', struct.pack('!BBHIHH4x', OF_VERSION, 18, 16, 0x2003, 0x0042, 0))
+    err('rep.error.bad_len', struct.pack('!BBHI', OF_VERSION, 5, 12, 0x2004) + b'\0' * 4)
     # goto_table to a lower table: ovs-ofctl refuses to send it, so patch its own encoding of
     # "table=2,actions=goto_table:3" (the goto_table instruction is the last 8 bytes; table_id at -4)
     fm = bytearray(bytes.fromhex(goto_hex))
@@ -745,8 +749,8 @@ def capture_async(sb, rec, flow_mod_hex, goto_hex):
     fm[25] = 3
     err('rep.error.delete_table_0xff', bytes(fm))
     # Nicira experimenter message OVS does not know
-    err('rep.error.bad_experimenter_subtype', struct.pack('!BBHIII', OF11, 4, 16, 0x2007, 0x00002320, 0x7fff))
-    err('rep.error.bad_experimenter', struct.pack('!BBHIII', OF11, 4, 16, 0x2008, 0x00abcdef, 0))
+    err('rep.error.bad_experimenter_subtype', struct.pack('!BBHIII', OF_VERSION, 4, 16, 0x2007, 0x00002320, 0x7fff))
+    err('rep.error.bad_experimenter', struct.pack('!BBHIII', OF_VERSION, 4, 16, 0x2008, 0x00abcdef, 0))
 
     # EXPERIMENTER reply: NXT_ROLE_REQUEST (Nicira subtype 10) -> NXT_ROLE_REPLY
     xid = c.send(4, struct.pack('!III', 0x00002320, 10, 0))
@@ -784,7 +788,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--out', default=os.path.join(ROOT, 'tests', 'vectors', 'openflow'))
     ap.add_argument('--keep-sandbox', action='store_true')
+    ap.add_argument('--openflow', choices=['11', '13'], default='11', help='the version recorded (default 11)')
     a = ap.parse_args()
+    global OPENFLOW, OF_VERSION
+    if a.openflow == '13':
+        OPENFLOW, OF_VERSION = 'OpenFlow13', 0x04
     os.makedirs(a.out, exist_ok=True)
     version = subprocess.run(['ovs-vswitchd', '--version'], capture_output=True, text=True).stdout.split('\n')[0]
 
@@ -803,7 +811,7 @@ def main():
     finally:
         sb.stop()
 
-    origin = '# recorded from %s by scripts/capture-vectors.py (ovs-ofctl -O OpenFlow11)' % version
+    origin = '# recorded from %s by scripts/capture-vectors.py (ovs-ofctl -O %s)' % (version, OPENFLOW)
     write_tsv(os.path.join(a.out, 'flow_mods.tsv'), ['command', 'flow', 'hex'], flow_rows, [origin] + flow_notes)
     write_tsv(os.path.join(a.out, 'dump_flows.tsv'), ['flow', 'dumped'], dump_rows, [origin])
     write_tsv(os.path.join(a.out, 'switch_msgs.tsv'), ['name', 'hex', 'ofp_print'],

@@ -15,7 +15,18 @@ use super::errors::{err, Code};
 use super::tls::{host_tls, HostTlsOptions, TlsConfig};
 use crate::driver::openflow::{open, ChannelEvent, ChannelHandle, ChannelOptions};
 use crate::driver::ChannelError;
+use crate::openflow::header::OFP11_VERSION;
+use crate::openflow::of13::OFP13_VERSION;
 use crate::session::openflow::{Completion, Config};
+
+/// `'1.1'` or `'1.3'`, as the JS options name versions.
+pub(super) fn version_name(wire: u8) -> &'static str {
+    if wire == OFP13_VERSION {
+        "1.3"
+    } else {
+        "1.1"
+    }
+}
 use crate::session::reconnect::Backoff;
 
 /// Options of a channel (see the JS `OpenFlowChannel` for their documentation).
@@ -32,6 +43,7 @@ pub struct NativeChannelOptions {
     pub reconnect_min_ms: Option<u32>,
     pub reconnect_max_ms: Option<u32>,
     pub miss_send_len: Option<u32>,
+    pub versions: Option<Vec<String>>,
 }
 
 /// A failed async call. napi's async methods only reject with napi's own status
@@ -57,6 +69,8 @@ fn outcome<T>(r: Result<T, napi::Error<Code>>) -> Outcome<T> {
 #[napi(object)]
 pub struct NativeConnected {
     pub datapath_id: BigInt,
+    /// The version on the wire, `'1.1'` or `'1.3'` (messages cross as OpenFlow 1.1 either way).
+    pub version: String,
     /// The FEATURES_REPLY as received.
     pub features: Buffer,
 }
@@ -132,8 +146,24 @@ pub(super) fn session_config(options: &NativeChannelOptions) -> napi::Result<Con
         Some(0) => None,
         Some(n) => Some(u16::try_from(n).map_err(|_| err("ERR_OUT_OF_RANGE", "missSendLen must be at most 65535"))?),
     };
+    let versions = match &options.versions {
+        None => vec![OFP11_VERSION],
+        Some(list) => {
+            let wire = |v: &String| match v.as_str() {
+                "1.1" => Some(OFP11_VERSION),
+                "1.3" => Some(OFP13_VERSION),
+                _ => None,
+            };
+            let parsed: Option<Vec<u8>> = list.iter().map(wire).collect();
+            match parsed {
+                Some(v) if !v.is_empty() => v,
+                _ => return Err(err("ERR_INVALID_ARG_VALUE", "options.versions must list '1.1', '1.3' or both")),
+            }
+        }
+    };
     Ok(Config {
         echo_interval: ms(options.echo_interval_ms, 5_000),
+        versions,
         echo_timeout: ms(options.echo_timeout_ms, 5_000),
         handshake_timeout: ms(options.connect_timeout_ms, 10_000),
         expected_datapath_id,
@@ -191,7 +221,11 @@ impl NativeOpenFlowChannel {
             Err(e) => return outcome(Err(channel_error(e))),
         };
         *self.handle.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
-        outcome(Ok(NativeConnected { datapath_id: BigInt::from(connected.datapath_id), features: connected.features.into() }))
+        outcome(Ok(NativeConnected {
+            datapath_id: BigInt::from(connected.datapath_id),
+            version: version_name(connected.version).into(),
+            features: connected.features.into(),
+        }))
     }
 
     /// One message, its reply.

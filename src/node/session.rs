@@ -24,6 +24,8 @@ pub struct NativeSessionEvent {
     pub payload: Option<Buffer>,
     /// Datapath id (`connected`).
     pub datapath_id: Option<BigInt>,
+    /// The version on the wire, `'1.1'` or `'1.3'` (`connected`).
+    pub version: Option<String>,
     /// Reply parts (`completed` request).
     pub parts: Option<Vec<Buffer>>,
     /// Batch size and refusals (`completed` batch).
@@ -44,6 +46,7 @@ impl NativeSessionEvent {
             id: None,
             payload: None,
             datapath_id: None,
+            version: None,
             parts: None,
             count: None,
             first_xid: None,
@@ -188,6 +191,7 @@ impl NativeOpenFlowSession {
                     out.push(match ev {
                         Event::Connected(c) => NativeSessionEvent {
                             datapath_id: Some(BigInt::from(c.datapath_id)),
+                            version: Some(super::openflow::version_name(c.version).into()),
                             payload: Some(c.features.into()),
                             ..NativeSessionEvent::new("connected")
                         },

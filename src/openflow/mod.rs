@@ -25,6 +25,7 @@ pub mod message;
 pub mod nx_action;
 pub mod nx_flow_mod;
 pub mod nxm;
+pub mod of13;
 pub mod packet;
 pub mod port;
 pub mod queue;

@@ -1,7 +1,12 @@
 //! The controller side of an OpenFlow 1.1 connection, as a state machine.
 //!
 //! `ExpectHello` → (HELLO, version negotiated) → `ExpectFeaturesReply` →
-//! (FEATURES_REPLY, datapath id checked, SET_CONFIG sent) → `Active` → `Closed`.
+//! (FEATURES_REPLY, datapath id checked; in OpenFlow 1.3, `ExpectPortDesc` for the
+//! ports) → (SET_CONFIG sent) → `Active` → `Closed`.
+//!
+//! With [`Config::versions`] allowing it, the session negotiates OpenFlow 1.3 and
+//! translates at its edge ([`crate::openflow::of13`]): callers still encode and
+//! decode OpenFlow 1.1, whatever the version on the wire.
 //!
 //! Inputs: bytes received, commands (`request`, `send_batch`, `close`) and `now`.
 //! Outputs: bytes to write (`take_output`), events (`poll_event`) and the next
@@ -15,9 +20,10 @@ use std::time::{Duration, Instant};
 
 use crate::openflow::error_msg::ErrorType;
 use crate::openflow::header::{MsgType, HEADER_LEN, OFP11_VERSION};
+use crate::openflow::of13::{self, OFP13_VERSION};
 use crate::openflow::stats::StatsFlags;
 use crate::openflow::switch::{ConfigFlags, FeaturesReply, SwitchConfig};
-use crate::openflow::symmetric::{Echo, Empty, Hello};
+use crate::openflow::symmetric::{Echo, Empty, Hello, HelloElement};
 use crate::openflow::types::Bytes;
 use crate::openflow::{Framer, Message};
 
@@ -42,6 +48,9 @@ pub struct Config {
     pub max_reply_parts: usize,
     /// Cap on the bytes waiting to be written ([`MAX_QUEUED_BYTES`]).
     pub max_queued_bytes: usize,
+    /// Wire versions we may negotiate: OpenFlow 1.1 (0x02) and 1.3 (0x04). The
+    /// highest one the switch also offers wins (OpenFlow 1.3.5 §7.5.1).
+    pub versions: Vec<u8>,
 }
 
 /// Cap on the bytes of one request's multipart STATS reply gathered in memory:
@@ -77,6 +86,7 @@ impl Default for Config {
             max_reply_bytes: MAX_REPLY_BYTES,
             max_reply_parts: MAX_REPLY_PARTS,
             max_queued_bytes: MAX_QUEUED_BYTES,
+            versions: vec![OFP11_VERSION],
         }
     }
 }
@@ -89,9 +99,9 @@ pub type RequestId = u64;
 pub struct Connected {
     /// Datapath id.
     pub datapath_id: u64,
-    /// Version negotiated (always OF1.1 here).
+    /// Version negotiated on the wire (0x02 or 0x04); callers speak OpenFlow 1.1 either way.
     pub version: u8,
-    /// The FEATURES_REPLY as received (ports included), for the caller to decode.
+    /// The FEATURES_REPLY (ports included), in OpenFlow 1.1, for the caller to decode.
     pub features: Vec<u8>,
 }
 
@@ -267,6 +277,8 @@ pub enum Event {
 enum State {
     ExpectHello,
     ExpectFeaturesReply { xid: u32 },
+    /// OpenFlow 1.3: the FEATURES_REPLY came; its ports come by PORT_DESC.
+    ExpectPortDesc { xid: u32, features: Vec<u8>, parts: Vec<Vec<u8>> },
     Active,
     Closed,
 }
@@ -307,6 +319,8 @@ pub struct Session {
     unsent: usize,
     /// Why the session ended, once it has.
     close_reason: Option<CloseReason>,
+    /// The version on the wire: OpenFlow 1.1 until a HELLO settles it.
+    version: u8,
 }
 
 /// Largest input we accept from the caller in one batch (bytes), so one call
@@ -332,10 +346,26 @@ impl Session {
             probe_sent: None,
             unsent: 0,
             close_reason: None,
+            version: OFP11_VERSION,
         };
         let xid = s.alloc_xids(1);
-        s.queue(&Message::Hello(Hello { xid, version: OFP11_VERSION, elements: Vec::new() }));
+        // OpenFlow 1.1 alone: its plain HELLO. With 1.3, the highest version in the
+        // header and every version offered in a bitmap (OpenFlow 1.3.5 §7.5.1).
+        let offered: Vec<u8> = s.config.versions.iter().copied().filter(|v| [OFP11_VERSION, OFP13_VERSION].contains(v)).collect();
+        let hello = match offered.iter().max() {
+            Some(&top) if top > OFP11_VERSION => {
+                let bitmap = offered.iter().fold(0u32, |b, v| b | 1 << v);
+                Hello { xid, version: top, elements: vec![HelloElement::VersionBitmap { bitmaps: vec![bitmap] }] }
+            }
+            _ => Hello { xid, version: OFP11_VERSION, elements: Vec::new() },
+        };
+        s.queue(&Message::Hello(hello));
         s
+    }
+
+    /// The version negotiated on the wire (OpenFlow 1.1 before the switch's HELLO).
+    pub fn version(&self) -> u8 {
+        self.version
     }
 
     /// True once the handshake is done and until the session ends.
@@ -398,11 +428,29 @@ impl Session {
         }
     }
 
+    /// Queues a message the session builds (HELLO, ECHO, FEATURES_REQUEST,
+    /// SET_CONFIG, BARRIER, ERROR: one layout in both versions), in the wire version.
     fn queue(&mut self, m: &Message) {
+        let start = self.out.len();
         // Messages built here are small and always encodable.
         if m.encode(&mut self.out).is_err() {
             debug_assert!(false, "internal message failed to encode");
         }
+        if self.version == OFP13_VERSION && !matches!(m, Message::Hello(_)) {
+            if let Some(v) = self.out.get_mut(start) {
+                *v = OFP13_VERSION;
+            }
+        }
+    }
+
+    /// A caller's OpenFlow 1.1 message in the wire version.
+    fn wire_form<'a>(&self, message: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>, RequestError> {
+        if self.version != OFP13_VERSION {
+            return Ok(std::borrow::Cow::Borrowed(message));
+        }
+        of13::to_of13(message)
+            .map(std::borrow::Cow::Owned)
+            .map_err(|why| RequestError::Invalid(format!("cannot be sent over OpenFlow 1.3: {why}")))
     }
 
     /// Reserves `n` consecutive transaction ids (never 0, never wrapping inside a
@@ -450,6 +498,8 @@ impl Session {
         if len != message.len() {
             return Err(RequestError::Invalid("request must be exactly one message".into()));
         }
+        let message = self.wire_form(message)?;
+        let message = &message[..];
         if !self.room_for_output() {
             return Err(self.closed_error());
         }
@@ -479,6 +529,30 @@ impl Session {
             pos += frame_len(messages, pos)?;
             count += 1;
         }
+        // In OpenFlow 1.3, every message translated (or none sent): one for one, so
+        // the index of a refusal is the caller's.
+        let translated;
+        let messages = if self.version == OFP13_VERSION {
+            let mut out = Vec::with_capacity(messages.len() + messages.len() / 4);
+            let (mut pos, mut index) = (0, 0);
+            while pos < messages.len() {
+                let len = frame_len(messages, pos)?;
+                let one = self.wire_form(&messages[pos..pos + len]).map_err(|e| match e {
+                    RequestError::Invalid(why) => RequestError::Invalid(format!("message {index} of the batch {why}")),
+                    other => other,
+                })?;
+                out.extend_from_slice(&one);
+                pos += len;
+                index += 1;
+            }
+            if out.len() > MAX_BATCH_BYTES {
+                return Err(RequestError::Invalid(format!("batch of {} bytes exceeds {MAX_BATCH_BYTES}", out.len())));
+            }
+            translated = out;
+            &translated[..]
+        } else {
+            messages
+        };
         if !self.room_for_output() {
             return Err(self.closed_error());
         }
@@ -539,7 +613,9 @@ impl Session {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut next = match self.state {
             State::Closed => return None,
-            State::ExpectHello | State::ExpectFeaturesReply { .. } => Some(self.handshake_deadline),
+            State::ExpectHello | State::ExpectFeaturesReply { .. } | State::ExpectPortDesc { .. } => {
+                Some(self.handshake_deadline)
+            }
             State::Active => Some(match self.probe_sent {
                 Some(sent) => sent + self.config.echo_timeout,
                 None => self.last_rx + self.config.echo_interval,
@@ -555,7 +631,7 @@ impl Session {
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.state {
             State::Closed => return,
-            State::ExpectHello | State::ExpectFeaturesReply { .. } => {
+            State::ExpectHello | State::ExpectFeaturesReply { .. } | State::ExpectPortDesc { .. } => {
                 if now >= self.handshake_deadline {
                     self.close(CloseReason::HandshakeTimeout);
                     return;
@@ -630,6 +706,15 @@ impl Session {
         };
         match self.state {
             State::ExpectHello => self.on_hello(frame, msg_type),
+            State::ExpectPortDesc { xid: want, .. } => {
+                if xid == want && of13::is_port_desc_reply(frame) {
+                    self.on_port_desc(frame);
+                } else if msg_type == MsgType::ECHO_REQUEST {
+                    self.echo_reply(frame, xid);
+                } else if msg_type == MsgType::ERROR {
+                    self.close(CloseReason::Protocol(format!("switch refused the port description: {}", describe_error(frame))));
+                }
+            }
             State::ExpectFeaturesReply { xid: want } => {
                 if msg_type == MsgType::FEATURES_REPLY && xid == want {
                     self.on_features(frame);
@@ -639,6 +724,14 @@ impl Session {
                     self.close(CloseReason::Protocol(format!("switch refused the handshake: {}", describe_error(frame))));
                 }
                 // Anything else before the handshake ends is ignored, as OVS's rconn does.
+            }
+            State::Active if version == OFP13_VERSION && self.version == OFP13_VERSION => {
+                // Read as OpenFlow 1.1; what has no such form (table stats) or does not
+                // translate goes on as it came, still matched to its request by xid.
+                match of13::from_of13(frame) {
+                    Ok(translated) => self.on_active(&translated, msg_type, xid),
+                    Err(_) => self.on_active(frame, msg_type, xid),
+                }
             }
             State::Active => {
                 if version != OFP11_VERSION {
@@ -665,11 +758,12 @@ impl Session {
             }
         };
         // OpenFlow 1.3.1 §6.3.1: with bitmaps, the highest version in both; without,
-        // the smaller of the two header versions. We speak OF1.1 only.
+        // the smaller of the two header versions.
         let versions = hello.versions();
-        if !versions.contains(&OFP11_VERSION) {
+        let ours = self.config.versions.iter().copied().filter(|v| [OFP11_VERSION, OFP13_VERSION].contains(v));
+        let Some(version) = ours.filter(|v| versions.contains(v)).max() else {
             let xid = self.alloc_xids(1);
-            let text = format!("we speak OpenFlow 1.1 (0x02); the switch offers {versions:?} (add OpenFlow11 to Bridge.protocols)");
+            let text = format!("we speak OpenFlow 1.1 (0x02){}; the switch offers {versions:?} (add OpenFlow11 to Bridge.protocols)", if self.config.versions.contains(&OFP13_VERSION) { " and 1.3 (0x04)" } else { "" });
             self.queue(&Message::Error(crate::openflow::error_msg::ErrorMsg {
                 xid,
                 error_type: ErrorType::HELLO_FAILED,
@@ -678,13 +772,25 @@ impl Session {
             }));
             self.close(CloseReason::VersionNegotiation(text));
             return;
-        }
+        };
+        self.version = version;
         let xid = self.alloc_xids(1);
         self.queue(&Message::FeaturesRequest(Empty { xid }));
         self.state = State::ExpectFeaturesReply { xid };
     }
 
     fn on_features(&mut self, frame: &[u8]) {
+        // OpenFlow 1.3: read without its ports, which the PORT_DESC reply brings.
+        let of11;
+        let frame = if self.version == OFP13_VERSION {
+            of11 = match of13::features_reply_of11(frame, &[]) {
+                Ok(f) => f,
+                Err(why) => return self.close(CloseReason::Protocol(format!("bad FEATURES_REPLY: {why}"))),
+            };
+            &of11[..]
+        } else {
+            frame
+        };
         let features: FeaturesReply = match Message::decode(frame) {
             Ok(Message::FeaturesReply(f)) => f,
             Ok(_) => return,
@@ -699,16 +805,48 @@ impl Session {
                 return;
             }
         }
+        if self.version == OFP13_VERSION {
+            let xid = self.alloc_xids(1);
+            let start = self.out.len();
+            self.out.put_slice(&of13::port_desc_request());
+            patch_xid(&mut self.out, start, xid);
+            self.state = State::ExpectPortDesc { xid, features: frame.to_vec(), parts: Vec::new() };
+            return;
+        }
+        self.activate(features.datapath_id, frame.to_vec());
+    }
+
+    /// A part of the PORT_DESC reply; with the last, the session becomes active.
+    fn on_port_desc(&mut self, frame: &[u8]) {
+        let State::ExpectPortDesc { parts, .. } = &mut self.state else { return };
+        if parts.len() >= self.config.max_reply_parts {
+            return self.close(CloseReason::Protocol("the port description never ends".into()));
+        }
+        parts.push(frame.to_vec());
+        if stats_reply_more(frame) {
+            return;
+        }
+        let State::ExpectPortDesc { features, parts, .. } = std::mem::replace(&mut self.state, State::ExpectHello) else {
+            return;
+        };
+        let built = match of13::features_reply_of11(&features, &parts) {
+            Ok(f) => f,
+            Err(why) => return self.close(CloseReason::Protocol(format!("bad PORT_DESC reply: {why}"))),
+        };
+        let datapath_id = match Message::decode(&built) {
+            Ok(Message::FeaturesReply(f)) => f.datapath_id,
+            _ => return self.close(CloseReason::Protocol("bad FEATURES_REPLY".into())),
+        };
+        self.activate(datapath_id, built);
+    }
+
+    fn activate(&mut self, datapath_id: u64, features: Vec<u8>) {
         if let Some(miss_send_len) = self.config.miss_send_len {
             let xid = self.alloc_xids(1);
             self.queue(&Message::SetConfig(SwitchConfig { xid, flags: ConfigFlags(0), miss_send_len }));
         }
         self.state = State::Active;
-        self.events.push_back(Event::Connected(Connected {
-            datapath_id: features.datapath_id,
-            version: OFP11_VERSION,
-            features: frame.to_vec(),
-        }));
+        self.events.push_back(Event::Connected(Connected { datapath_id, version: self.version, features }));
     }
 
     fn echo_reply(&mut self, frame: &[u8], xid: u32) {
@@ -860,6 +998,112 @@ mod tests {
     #[test]
     fn handshake_with_ovs_hello_negotiates_of11() {
         active(Instant::now());
+    }
+
+    /// Frames of the OpenFlow 1.3 vectors recorded from Open vSwitch.
+    fn of13_vector(name: &str) -> Vec<u8> {
+        let tsv = include_str!("../../tests/vectors/openflow13/switch_msgs.tsv");
+        let row = tsv.lines().find(|l| l.split('\t').next() == Some(name)).expect(name);
+        crate::openflow::types::hex_decode(row.split('\t').nth(1).expect(name)).expect(name)
+    }
+
+    fn with_xid(mut frame: Vec<u8>, xid: u32) -> Vec<u8> {
+        frame[4..8].copy_from_slice(&xid.to_be_bytes());
+        frame
+    }
+
+    /// Raw frames of what the session wrote.
+    fn out_frames(s: &mut Session) -> Vec<Vec<u8>> {
+        let mut f = Framer::new();
+        if let Some(b) = s.take_output() {
+            f.push(&b);
+        }
+        std::iter::from_fn(|| f.next_frame().unwrap().map(|b| b.to_vec())).collect()
+    }
+
+    /// A session offering 1.1 and 1.3, through the handshake with Open vSwitch's
+    /// own OpenFlow 1.3 FEATURES_REPLY and PORT_DESC reply.
+    fn active_of13(now: Instant) -> Session {
+        let mut s = Session::new(Config { versions: vec![OFP11_VERSION, OFP13_VERSION], ..Config::default() }, now);
+        let hello = out_frames(&mut s).remove(0);
+        // Version 1.3 in the header, 1.1 and 1.3 in the bitmap (bits 2 and 4).
+        assert_eq!(hello, [4, 0, 0, 16, 0, 0, 0, 1, 0, 1, 0, 8, 0, 0, 0, 0x14]);
+        s.receive(&ovs_hello(), now);
+        assert_eq!(s.version(), OFP13_VERSION);
+        let request = out_frames(&mut s).remove(0);
+        assert_eq!(request[..2], [OFP13_VERSION, MsgType::FEATURES_REQUEST.0]);
+        let xid = u32::from_be_bytes([request[4], request[5], request[6], request[7]]);
+        s.receive(&with_xid(of13_vector("rep.features_reply"), xid), now);
+        assert!(!s.is_active(), "waits for the ports");
+        let request = out_frames(&mut s).remove(0);
+        assert!(crate::openflow::of13::is_port_desc_reply(&[&[4, 19][..], &request[2..]].concat()), "a PORT_DESC request");
+        let xid = u32::from_be_bytes([request[4], request[5], request[6], request[7]]);
+        s.receive(&with_xid(of13_vector("rep.stats.port_desc"), xid), now);
+        assert!(s.is_active());
+        let Some(Event::Connected(c)) = s.poll_event() else { panic!("not connected") };
+        assert_eq!(c.version, OFP13_VERSION);
+        let Ok(Message::FeaturesReply(f)) = Message::decode(&c.features) else { panic!("features in OpenFlow 1.1") };
+        assert!(f.ports.iter().any(|p| p.name == "vif1.0"), "{:?}", f.ports);
+        let set_config = out_frames(&mut s).remove(0);
+        assert_eq!(set_config[..2], [OFP13_VERSION, MsgType::SET_CONFIG.0]);
+        s
+    }
+
+    #[test]
+    fn negotiates_openflow_1_3_when_offered_and_reads_the_ports_by_port_desc() {
+        active_of13(Instant::now());
+    }
+
+    #[test]
+    fn offering_1_3_to_a_switch_of_1_1_only_settles_on_1_1() {
+        let now = Instant::now();
+        let mut s = Session::new(Config { versions: vec![OFP11_VERSION, OFP13_VERSION], ..Config::default() }, now);
+        s.take_output();
+        // An OpenFlow 1.1 HELLO without a bitmap: Bridge.protocols=OpenFlow11.
+        s.receive(&enc(Message::Hello(Hello { xid: 1, version: OFP11_VERSION, elements: vec![] })), now);
+        assert_eq!(s.version(), OFP11_VERSION);
+        let Message::FeaturesRequest(Empty { xid }) = out_messages(&mut s)[0] else { panic!() };
+        s.receive(&features(xid, 7), now);
+        assert!(matches!(s.poll_event(), Some(Event::Connected(Connected { version: OFP11_VERSION, .. }))));
+    }
+
+    #[test]
+    fn in_openflow_1_3_a_batch_of_openflow_1_1_goes_translated_and_its_refusals_keep_their_index() {
+        let now = Instant::now();
+        let mut s = active_of13(now);
+        let flow_mods = include_str!("../../tests/vectors/openflow/flow_mods.tsv");
+        let hex = |flow: &str| {
+            let row = flow_mods.lines().find(|l| l.split('\t').nth(1) == Some(flow)).expect(flow);
+            crate::openflow::types::hex_decode(row.split('\t').nth(2).unwrap()).unwrap()
+        };
+        let fm = hex("priority=100,in_port=1 actions=NORMAL");
+        let batch = [fm.clone(), fm.clone()].concat();
+        let id = s.send_batch(&batch, Duration::from_secs(1), now).unwrap();
+        let out = out_frames(&mut s);
+        assert_eq!(out.len(), 3);
+        assert!(out.iter().all(|f| f[0] == OFP13_VERSION));
+        let xid = |f: &[u8]| u32::from_be_bytes([f[4], f[5], f[6], f[7]]);
+        assert_eq!((xid(&out[1]), xid(&out[2])), (xid(&out[0]) + 1, xid(&out[0]) + 2));
+        assert_eq!(out[0][..2], [OFP13_VERSION, MsgType::FLOW_MOD.0]);
+        assert_eq!(out[2][..2], [OFP13_VERSION, MsgType::BARRIER_REQUEST.0]);
+        // The switch refuses the second one; the error carries our 1.3 request.
+        let mut error = of13_vector("rep.error.bad_out_group");
+        error[4..8].copy_from_slice(&xid(&out[1]).to_be_bytes());
+        s.receive(&error, now);
+        let mut barrier = of13_vector("rep.barrier_reply");
+        barrier[4..8].copy_from_slice(&xid(&out[2]).to_be_bytes());
+        s.receive(&barrier, now);
+        let Some(Event::Completed { id: done, result: Ok(Completion::Batch { count: 2, errors, .. }) }) = s.poll_event() else { panic!() };
+        assert_eq!(done, id);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].index, 1);
+        let Ok(Message::Error(e)) = Message::decode(&errors[0].error) else { panic!("an OpenFlow 1.1 error") };
+        assert_eq!(e.ovs_name(), "OFPBAC_BAD_OUT_GROUP");
+        // What cannot be translated is refused before anything is sent.
+        let tos = hex("ip,nw_tos=32 actions=normal");
+        let refused = s.send_batch(&[fm, tos].concat(), Duration::from_secs(1), now).unwrap_err();
+        assert!(matches!(&refused, RequestError::Invalid(why) if why.contains("message 1 of the batch")), "{refused:?}");
+        assert!(s.take_output().is_none());
     }
 
     #[test]
