@@ -587,12 +587,15 @@ export interface NativeChannelOptions {
   reconnectMinMs?: number
   reconnectMaxMs?: number
   missSendLen?: number
+  versions?: Array<string>
 }
 
 /** Result of `connect`. */
 export interface NativeConnected {
   datapathId: bigint
-  /** The FEATURES_REPLY as received. */
+  /** The version on the wire, `'1.1'` or `'1.3'` (messages cross as OpenFlow 1.1 either way). */
+  version: string
+  /** The FEATURES_REPLY (ports included), in OpenFlow 1.1 whatever the version on the wire. */
   features: Buffer
 }
 
@@ -803,6 +806,8 @@ export interface NativeSessionEvent {
   payload?: Buffer
   /** Datapath id (`connected`). */
   datapathId?: bigint
+  /** The version on the wire, `'1.1'` or `'1.3'` (`connected`). */
+  version?: string
   /** Reply parts (`completed` request). */
   parts?: Array<Buffer>
   /** Batch size and refusals (`completed` batch). */

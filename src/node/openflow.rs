@@ -71,7 +71,7 @@ pub struct NativeConnected {
     pub datapath_id: BigInt,
     /// The version on the wire, `'1.1'` or `'1.3'` (messages cross as OpenFlow 1.1 either way).
     pub version: String,
-    /// The FEATURES_REPLY as received.
+    /// The FEATURES_REPLY (ports included), in OpenFlow 1.1 whatever the version on the wire.
     pub features: Buffer,
 }
 
