@@ -86,6 +86,10 @@ test('OpenFlow 1.1 flows sent over 1.3 land as ovs-ofctl shows them, read back t
   expect(x).toMatch(/priority=500,tcp,tp_dst=0x400\/0xfc00 actions=drop/)
   expect(x).toMatch(/priority=501,tcp6,ipv6_src=2001:db8::\/32,tp_dst=22 actions=drop/)
   expect(x).toMatch(/priority=502,ip,in_port=3 actions=ct\(table=1,zone=7\)/)
+  // Host bits under a mask, as XO 1.4 sends 10.1.2.3/16: Open vSwitch reads 10.1.0.0/16
+  // in OpenFlow 1.1, and refuses them in OXM (OFPBMC_BAD_WILDCARDS) unless cleared.
+  await ch.send([{ type: 'flow_mod', cookie: 0x5d3n, priority: 503, match: { dlType: 0x800, nwSrc: '10.1.2.3/255.255.0.0' }, instructions: [] }])
+  expect(h.ofctl('dump-flows', '--no-stats', 'cookie=0x5d3/-1')).toMatch(/priority=503,ip,nw_src=10\.1\.0\.0\/16 actions=drop/)
   const read = (await ch.dumpFlows({ cookie: 0x5d2n, cookieMask: -1n & 0xffffffffffffffffn })).map(formatFlow).map(stable).sort()
   expect(read).toEqual(x.split('\n').slice(1).filter(Boolean).map(stable).sort())
 })

@@ -219,11 +219,14 @@ pub fn oxm_match(m: &Match) -> Result<Match, Refusal> {
     if let Some(p) = m.in_port {
         fields.push(oxm(Field::InPort, Value::U32(p.0), None));
     }
+    // A masked value keeps only the bits of its mask, as Open vSwitch reads an OpenFlow
+    // 1.1 match (10.1.2.3 under /16 is 10.1.0.0/16); OXM refuses other bits set
+    // (OFPBMC_BAD_WILDCARDS). An all-zero mask wildcards the field.
     for (field, f) in [(Field::EthSrc, &m.dl_src), (Field::EthDst, &m.dl_dst)] {
         if let Some(mac) = f {
-            // An all-zero mask wildcards the field.
             if mac.mask != Some(MacAddr::ZERO) {
-                fields.push(oxm(field, Value::Mac(mac.value), mac.mask.map(Value::Mac)));
+                let value = mac.mask.map_or(mac.value, |k| MacAddr(std::array::from_fn(|i| mac.value.0[i] & k.0[i])));
+                fields.push(oxm(field, Value::Mac(value), mac.mask.map(Value::Mac)));
             }
         }
     }
@@ -252,7 +255,8 @@ pub fn oxm_match(m: &Match) -> Result<Match, Refusal> {
         for (field, f) in [(src, &m.nw_src), (dst, &m.nw_dst)] {
             if let Some(ip) = f {
                 if ip.mask != Some(std::net::Ipv4Addr::UNSPECIFIED) {
-                    fields.push(oxm(field, Value::Ipv4(ip.value), ip.mask.map(Value::Ipv4)));
+                    let value = ip.mask.map_or(ip.value, |k| ip.value & k);
+                    fields.push(oxm(field, Value::Ipv4(value), ip.mask.map(Value::Ipv4)));
                 }
             }
         }
@@ -294,7 +298,8 @@ pub fn oxm_match(m: &Match) -> Result<Match, Refusal> {
     }
     if let Some(md) = m.metadata {
         if md.mask != Some(0) {
-            fields.push(oxm(Field::Metadata, Value::U64(md.value), md.mask.map(Value::U64)));
+            let value = md.mask.map_or(md.value, |k| md.value & k);
+            fields.push(oxm(Field::Metadata, Value::U64(value), md.mask.map(Value::U64)));
         }
     }
     let mut nxm = NxmMatch { fields };

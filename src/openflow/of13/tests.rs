@@ -229,6 +229,15 @@ fn a_standard_match_becomes_the_oxm_fields_open_vswitch_reads_from_it() {
     let bare = Match { nw_proto: Some(6), tp_dst: Some(22), ..Match::default() };
     assert!(oxm_match(&bare).unwrap().nxm().unwrap().unwrap().fields.is_empty());
     assert!(oxm_match(&Match { dl_vlan: Some(5000), ..Match::default() }).unwrap_err().contains("VLAN"));
+    // XO 1.4 sends 10.1.2.3 under a /16 wildcard: Open vSwitch reads 10.1.0.0/16 in
+    // OpenFlow 1.1, and refuses the host bits in OXM (OFPBMC_BAD_WILDCARDS).
+    let xo = Match { dl_type: Some(0x0800), nw_src: Some(Masked { value: "10.1.2.3".parse().unwrap(), mask: Some("255.255.0.0".parse().unwrap()) }), ..Match::default() };
+    let nxm = oxm_match(&xo).unwrap().nxm().unwrap().unwrap();
+    let ten_one = (Value::Ipv4("10.1.0.0".parse().unwrap()), Some(Value::Ipv4("255.255.0.0".parse().unwrap())));
+    assert_eq!(nxm.find(Field::Ipv4Src), Some(ten_one));
+    let mac = Match { dl_dst: Some(Masked { value: MacAddr([3, 0, 0, 0, 0, 9]), mask: Some(MacAddr([1, 0, 0, 0, 0, 0])) }), ..Match::default() };
+    let nxm = oxm_match(&mac).unwrap().nxm().unwrap().unwrap();
+    assert_eq!(nxm.find(Field::EthDst), Some((Value::Mac(MacAddr([1, 0, 0, 0, 0, 0])), Some(Value::Mac(MacAddr([1, 0, 0, 0, 0, 0]))))));
 }
 
 #[test]
