@@ -6,7 +6,7 @@
 
 const { SecurityGroups, ElasticIps } = require('..')
 const { sdnSuite } = require('./sdn-suite.js')
-const { tcpConversation, tcpFrame } = require('../testing/packets.js')
+const { tcpConversation, tcpFrame, eui64LinkLocal } = require('../testing/packets.js')
 
 const suite = sdnSuite({ hosts: 1, nports: 4 })
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -202,14 +202,6 @@ test("stateful, IPv6 members: SSH from a sourceGroup member's IPv6 address compl
   // Not DHCPv6 (another port): delivered to the VM only through the tracker, which drops it.
   expect(h.trace(`${toVm},udp_src=547,udp_dst=547`).verdict).toBe('drop')
 })
-
-/** The modified EUI-64 link-local address of `mac` (RFC 4291 Appendix A): U/L bit flipped, ff:fe in the middle. */
-function eui64LinkLocal(mac) {
-  const b = mac.split(':').map((x) => parseInt(x, 16))
-  b[0] ^= 0x02
-  const groups = [[b[0], b[1]], [b[2], 0xff], [0xfe, b[3]], [b[4], b[5]]].map(([hi, lo]) => ((hi << 8) | lo).toString(16))
-  return new URL(`http://[fe80:0:0:0:${groups.join(':')}]/`).hostname.slice(1, -1) // canonical text, as OVS prints it
-}
 
 test('stateful, a VIF locked to an IPv6 address: its neighbour and router discovery from :: and from its own EUI-64 link-local address pass, from another link-local address they do not', async () => {
   const sdn = suite.controller([h])
