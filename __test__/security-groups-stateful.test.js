@@ -6,7 +6,7 @@
 
 const { SecurityGroups, ElasticIps } = require('..')
 const { sdnSuite } = require('./sdn-suite.js')
-const { tcpConversation, tcpFrame } = require('../testing/packets.js')
+const { tcpConversation, tcpFrame, eui64LinkLocal } = require('../testing/packets.js')
 
 const suite = sdnSuite({ hosts: 1, nports: 4 })
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -201,6 +201,62 @@ test("stateful, IPv6 members: SSH from a sourceGroup member's IPv6 address compl
   expect(untracked(`${fromVm},dl_dst=ff:ff:ff:ff:ff:ff,udp,nw_src=0.0.0.0,nw_dst=255.255.255.255,udp_src=68,udp_dst=67`)).toEqual(['forward', [9800, 0], false])
   // Not DHCPv6 (another port): delivered to the VM only through the tracker, which drops it.
   expect(h.trace(`${toVm},udp_src=547,udp_dst=547`).verdict).toBe('drop')
+})
+
+test('stateful, a VIF locked to an IPv6 address: its neighbour and router discovery from :: and from its own EUI-64 link-local address pass, from another link-local address they do not', async () => {
+  const sdn = suite.controller([h])
+  const sg = new SecurityGroups(sdn) // stateful, the default
+  expect(sg.stateful).toBe(true)
+  sg.createSecurityGroup('nd6')
+  await sg.authorizeIngress('nd6', { protocol: 'tcp', fromPort: 22, toPort: 22, cidr: '2001:db8::/32' })
+  const a = h.vifs[0]
+  expect((await sg.attach({ uuid: a.uuid, mac: a.mac, ips: ['10.0.0.1', '2001:db8::1'] }, ['nd6'])).hosts[h.name]).toEqual({ ok: true })
+  const own = eui64LinkLocal(a.mac)
+  expect(own).toMatch(/^fe80::ff:fe/) // the sandbox's MACs are 02:00:..., locally administered: the bit flips to 0
+  const router = h.vifs[3]
+  // ovs-ofctl flows sent by VIF 1: to the solicited-node group of the target, to all routers, or to the router.
+  const ns = (src, target) => `in_port=${a.ofport},icmp6,dl_src=${a.mac},dl_dst=33:33:ff:00:00:01,ipv6_src=${src},ipv6_dst=ff02::1:ff00:1,icmpv6_type=135,icmpv6_code=0,nd_target=${target}`
+  const rs = (src) => `in_port=${a.ofport},icmp6,dl_src=${a.mac},dl_dst=33:33:00:00:00:02,ipv6_src=${src},ipv6_dst=ff02::2,icmpv6_type=133,icmpv6_code=0`
+  const na = (src) => `in_port=${a.ofport},icmp6,dl_src=${a.mac},dl_dst=${router.mac},ipv6_src=${src},ipv6_dst=fe80::1,icmpv6_type=136,icmpv6_code=0,nd_target=${src}`
+  // A new connection when it meets the tracker: the verdict of the last pass, the priority
+  // of the first flow met, and whether ct() ran (the basics are above the tracking).
+  const sent = (flow) => {
+    const raw = h.appctl('ofproto/trace', h.bridge, flow, '--ct-next', 'trk,new')
+    const actions = [...raw.matchAll(/^Datapath actions: (.*)$/gm)].at(-1)[1]
+    return [actions === 'drop' ? 'drop' : 'forward', Number(/^\s*0\. .*?priority (\d+)/m.exec(raw)[1]), /ct\(/.test(raw)]
+  }
+  const passes = ['forward', 9800, false]
+  const got = (cases) => cases.map(([name, flow]) => [name, sent(flow)])
+  expect(got([
+    ['neighbour solicitation for the router from its link-local address', ns(own, 'fe80::1')],
+    ['duplicate address detection (neighbour solicitation from ::)', ns('::', '2001:db8::1')],
+    ['router solicitation from its link-local address', rs(own)],
+    ['router solicitation from ::', rs('::')],
+    ['neighbour advertisement from its link-local address', na(own)],
+    ['neighbour advertisement from its global address (its ips, as before)', na('2001:db8::1')],
+  ])).toEqual([
+    ['neighbour solicitation for the router from its link-local address', passes],
+    ['duplicate address detection (neighbour solicitation from ::)', passes],
+    ['router solicitation from its link-local address', passes],
+    ['router solicitation from ::', passes],
+    ['neighbour advertisement from its link-local address', passes],
+    ['neighbour advertisement from its global address (its ips, as before)', passes],
+  ])
+  // Not from another machine's link-local address, and no advertisement from :: (it would
+  // answer for an address): they fall to the tracking, whose open egress commits from the ips only.
+  const verdicts = (cases) => cases.map(([name, flow]) => [name, sent(flow)[0]])
+  expect(verdicts([
+    ['neighbour advertisement from fe80::dead', na('fe80::dead')],
+    ['neighbour solicitation from fe80::dead', ns('fe80::dead', 'fe80::1')],
+    ['router solicitation from fe80::dead', rs('fe80::dead')],
+    ['neighbour advertisement from ::', na('::')],
+  ])).toEqual([
+    ['neighbour advertisement from fe80::dead', 'drop'],
+    ['neighbour solicitation from fe80::dead', 'drop'],
+    ['router solicitation from fe80::dead', 'drop'],
+    ['neighbour advertisement from ::', 'drop'],
+  ])
+  expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
 })
 
 test('ofproto/trace --ct-next: the verdict on VIF 1 follows the tracked state, zone by zone', async () => {

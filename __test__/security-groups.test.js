@@ -5,6 +5,7 @@
 
 const { SecurityGroups } = require('..')
 const { sdnSuite, ourFlows, deleteOurs, OURS } = require('./sdn-suite.js')
+const { eui64LinkLocal } = require('../testing/packets.js')
 
 const suite = sdnSuite({ hosts: 2, nports: 4 })
 let sb
@@ -233,6 +234,38 @@ test('an IPv6 permission: tcp 22 from 2001:db8::/32 lets IPv6 SSH in from inside
   const gid = g.id.slice(3).padStart(12, '0')
   const groupFlows = ourFlows(h).filter((l) => l.startsWith(`cookie=0x5d4e${gid},`))
   expect(groupFlows).toEqual([expect.stringContaining(`tcp6,dl_dst=${v.mac},ipv6_src=2001:db8::/32,tp_dst=22 actions=NORMAL`)])
+  expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
+})
+
+test('restricted egress, a VIF locked to an IPv6 address: neighbour and router discovery from :: and its own EUI-64 link-local address pass, not from another link-local address', async () => {
+  const h = sb.hosts[0]
+  const { sdn, sg } = setup([h])
+  sg.createSecurityGroup('nd6')
+  await sg.authorizeIngress('nd6', { protocol: 'tcp', fromPort: 22, toPort: 22, cidr: '2001:db8::/32' })
+  await sg.revokeEgress('nd6', { protocol: 'all', cidr: '0.0.0.0/0' })
+  const v = h.vifs[0]
+  expect((await sg.attach({ uuid: v.uuid, mac: v.mac, ips: ['10.0.0.1', '2001:db8::1'] }, ['nd6'])).hosts[h.name]).toEqual({ ok: true })
+  const own = eui64LinkLocal(v.mac)
+  const router = h.vifs[3]
+  const ns = (src, target) => `in_port=${v.ofport},icmp6,dl_src=${v.mac},dl_dst=33:33:ff:00:00:01,ipv6_src=${src},ipv6_dst=ff02::1:ff00:1,icmpv6_type=135,icmpv6_code=0,nd_target=${target}`
+  const rs = (src) => `in_port=${v.ofport},icmp6,dl_src=${v.mac},dl_dst=33:33:00:00:00:02,ipv6_src=${src},ipv6_dst=ff02::2,icmpv6_type=133,icmpv6_code=0`
+  const na = (src) => `in_port=${v.ofport},icmp6,dl_src=${v.mac},dl_dst=${router.mac},ipv6_src=${src},ipv6_dst=fe80::1,icmpv6_type=136,icmpv6_code=0,nd_target=${src}`
+  expectVerdicts(h, [
+    ['neighbour solicitation for the router from its link-local address', ns(own, 'fe80::1'), 'forward'],
+    ['duplicate address detection (neighbour solicitation from ::)', ns('::', '2001:db8::1'), 'forward'],
+    ['router solicitation from its link-local address', rs(own), 'forward'],
+    ['router solicitation from ::', rs('::'), 'forward'],
+    ['neighbour advertisement from its link-local address', na(own), 'forward'],
+    ['neighbour advertisement from its global address', na('2001:db8::1'), 'forward'],
+    ['neighbour advertisement from fe80::dead', na('fe80::dead'), 'drop'],
+    ['neighbour solicitation from fe80::dead', ns('fe80::dead', 'fe80::1'), 'drop'],
+    ['router solicitation from fe80::dead', rs('fe80::dead'), 'drop'],
+    ['neighbour advertisement from ::', na('::'), 'drop'],
+    ['router advertisement from its link-local address (from its ips only, as before)', `${rs(own).replace('icmpv6_type=133', 'icmpv6_type=134')}`, 'drop'],
+  ])
+  // Met at the basics' priority, in the controller's table, then on to the ingress stage.
+  const t = h.trace(ns(own, 'fe80::1'))
+  expect([t.priority, t.raw]).toEqual([9800, expect.stringMatching(/goto_table:\d+/)])
   expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
 })
 

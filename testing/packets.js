@@ -20,6 +20,17 @@ function ipv6Bytes(text) {
   return out
 }
 
+/**
+ * The link-local address a guest forms from `mac` (RFC 4291 §2.5.1, Appendix A): fe80::/64 and the
+ * modified EUI-64 interface identifier (the U/L bit, 0x02 of the first byte, flipped; ff:fe in the middle).
+ */
+function eui64LinkLocal(mac) {
+  const b = [...macBytes(mac)]
+  b[0] ^= 0x02
+  const groups = [[b[0], b[1]], [b[2], 0xff], [0xfe, b[3]], [b[4], b[5]]].map(([hi, lo]) => ((hi << 8) | lo).toString(16))
+  return new URL(`http://[fe80:0:0:0:${groups.join(':')}]/`).hostname.slice(1, -1) // canonical text, as OVS prints it
+}
+
 /** The Internet checksum (RFC 1071) of `buffers`, as one byte string. */
 function checksum(...buffers) {
   const data = Buffer.concat(buffers)
@@ -101,4 +112,4 @@ function tcpConversation(client, server, { clientIsn = 1000, serverIsn = 5000 } 
   }
 }
 
-module.exports = { tcpFrame, tcpConversation, checksum }
+module.exports = { tcpFrame, tcpConversation, checksum, eui64LinkLocal }

@@ -60,6 +60,18 @@ impl MacAddr {
     }
 }
 
+impl MacAddr {
+    /// The link-local address an interface with this MAC forms by itself: fe80::/64
+    /// and the modified EUI-64 interface identifier (RFC 4291 §2.5.1 and Appendix
+    /// A: the universal/local bit, 0x02 of the first byte, inverted, and ff:fe
+    /// inserted between the third and fourth bytes), as SLAAC does (RFC 4862 §5.3)
+    /// unless the guest uses stable privacy identifiers (RFC 7217) instead.
+    pub fn eui64_link_local(self) -> Ipv6Addr {
+        let [a, b, c, d, e, f] = self.0;
+        Ipv6Addr::from([0xfe, 0x80, 0, 0, 0, 0, 0, 0, a ^ 0x02, b, c, 0xff, 0xfe, d, e, f])
+    }
+}
+
 impl fmt::Display for MacAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let [a, b, c, d, e, g] = self.0;
@@ -356,6 +368,17 @@ mod tests {
         assert_eq!(MacAddr(MAC_A).not(), MacAddr([0x55, 0x44, 0x33, 0x22, 0x11, 0x00]));
         assert_eq!(format!("{:?}", MacAddr(MAC_A)), "aa:bb:cc:dd:ee:ff");
         assert_eq!(Masked::exact(MacAddr::ZERO).to_string(), "00:00:00:00:00:00");
+    }
+
+    /// RFC 4291 Appendix A's construction, on a universal MAC (the bit set) and a
+    /// locally administered one (the bit cleared), as Linux forms them.
+    #[test]
+    fn eui64_link_local_flips_the_universal_local_bit() {
+        let ll = |mac: &str| mac.parse::<MacAddr>().unwrap().eui64_link_local().to_string();
+        assert_eq!(ll("52:54:00:12:34:56"), "fe80::5054:ff:fe12:3456");
+        assert_eq!(ll("00:16:3e:aa:bb:cc"), "fe80::216:3eff:feaa:bbcc");
+        assert_eq!(ll("02:00:00:00:00:01"), "fe80::ff:fe00:1");
+        assert_eq!(ll("ff:ff:ff:ff:ff:ff"), "fe80::fdff:ffff:feff:ffff");
     }
 
     #[test]

@@ -18,7 +18,9 @@
 //!   IPv6 through, neighbour and router discovery and the DHCPv6 client; a VIF
 //!   traffic rule (higher priorities) can still block them explicitly;
 //! * a VIF's `ips` (IPv4 and IPv6) are what its groups' members stand for in a
-//!   `sourceGroup`, and what it may send from, family by family, as XAPI's lock.
+//!   `sourceGroup`, and what it may send from, family by family, as XAPI's lock
+//!   (with IPv6 ones, its neighbour discovery may also come from `::` and from
+//!   its EUI-64 link-local address).
 //!
 //! Rules per VIF, from the band table ([`PriorityBand`]), below the ordered traffic
 //! rules and above XAPI's VIF locking:
@@ -708,10 +710,21 @@ pub struct DerivedRule {
     pub priority: u16,
     /// The rule.
     pub rule: Rule,
-    /// Compiled without the VIF's addresses: the DHCP client sends from 0.0.0.0
-    /// before it has one, the DHCPv6 client from its link-local address (which
-    /// its flow matches instead: [`LINK_LOCAL`]).
-    pub unlocked: bool,
+    /// Where what the VIF sends under it may come from.
+    pub sender: Sender,
+}
+
+/// The source addresses a derived rule lets a VIF send from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sender {
+    /// Its `ips`, family by family, as XAPI's lock (any address without `ips`).
+    Ips,
+    /// Any address: the DHCP client sends from 0.0.0.0 before it has one.
+    Any,
+    /// This IPv6 prefix only, whatever its `ips`: the DHCPv6 client's link-local
+    /// addresses ([`LINK_LOCAL`]), and the neighbour discovery a lock would drop
+    /// (from `::` and from the VIF's own link-local address, `derive_base`).
+    Ipv6(Ipv6Addr, u8),
 }
 
 /// What a VIF's groups make ([`SecurityGroups::rules_of`]).
@@ -792,7 +805,11 @@ const DHCPV6_SERVERS: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 1, 2);
 fn compile_staged(d: &DerivedRule, endpoints: &[Endpoint], table_id: u8, zone: Option<u16>) -> Vec<FlowMod> {
     let part = |direction: Direction| Rule { direction, ..d.rule.clone() };
     let tracked = |f: FlowMod, stage| match zone {
-        Some(z) if d.rule.allow && !d.unlocked && d.priority >= PriorityBand::SECURITY_GROUP_PERMISSIONS.min() => {
+        Some(z)
+            if d.rule.allow
+                && d.sender == Sender::Ips
+                && d.priority >= PriorityBand::SECURITY_GROUP_PERMISSIONS.min() =>
+        {
             conntrack::permission(f, z, stage, table_id)
         }
         _ => f,
@@ -800,10 +817,10 @@ fn compile_staged(d: &DerivedRule, endpoints: &[Endpoint], table_id: u8, zone: O
     let mut flows = Vec::new();
     if d.rule.direction.includes_from() {
         for mut f in compile(&part(Direction::From), endpoints, d.priority, d.cookie, table_id) {
-            if d.unlocked && f.flow_match.dl_type == Some(ETH_TYPE_IPV6) {
-                // Unlocked IPv6 (the DHCPv6 client) still comes from a link-local address.
-                let mask = Ipv6Addr::from(addr::ipv6_prefix_mask(LINK_LOCAL.1));
-                let (value, mask) = (NxValue::Ipv6(LINK_LOCAL.0), Some(NxValue::Ipv6(mask)));
+            if let (Sender::Ipv6(from, prefix), Some(ETH_TYPE_IPV6)) = (d.sender, f.flow_match.dl_type) {
+                // Compiled without the lock, its IPv6 still comes from this prefix only.
+                let mask = (prefix < 128).then(|| NxValue::Ipv6(Ipv6Addr::from(addr::ipv6_prefix_mask(prefix))));
+                let value = NxValue::Ipv6(from);
                 let src = MatchField::Known { field: Field::Ipv6Src, dialect: Dialect::Oxm, value, mask };
                 f.flow_match = with_fields(f.flow_match, vec![src]);
             }
@@ -1150,7 +1167,7 @@ impl SecurityGroups {
                     ip_range: ipv4_only(c.protocol, ip_range),
                     direction,
                 },
-                unlocked: false,
+                sender: Sender::Ips,
             })
         };
         // Stateful, connection tracking lets replies back: no reply rules.
@@ -1187,7 +1204,16 @@ impl SecurityGroups {
     }
 
     /// The base rules of a VIF: ARP and the DHCP client, then default deny.
-    fn derive_base(&self, target: &Target, restricted: bool, ipv6: bool, out: &mut Vec<DerivedRule>) {
+    /// `own_link_local`: the link-local address of a VIF with IPv6 `ips`, which it
+    /// may send neighbour discovery from besides them.
+    fn derive_base(
+        &self,
+        target: &Target,
+        restricted: bool,
+        ipv6: bool,
+        own_link_local: Option<Ipv6Addr>,
+        out: &mut Vec<DerivedRule>,
+    ) {
         let range = |(addr, prefix): (Ipv6Addr, u8)| Some(IpRange { addr: IpAddr::V6(addr), prefix });
         let both_if_restricted = if restricted { Direction::Both } else { Direction::To };
         // What the VIF sends of its IP basics needs a flow when egress is restricted, and
@@ -1215,11 +1241,11 @@ impl SecurityGroups {
                 }
             };
         let mut add =
-            |priority, rule, unlocked| out.push(DerivedRule { cookie: self.base_cookie, priority, rule, unlocked });
-        add(basics, rule(true, RuleProtocol::Arp, None, None, both_if_restricted), false);
-        add(basics, rule(true, RuleProtocol::Udp, Some(68), Some(67), Direction::To), false);
+            |priority, rule, sender| out.push(DerivedRule { cookie: self.base_cookie, priority, rule, sender });
+        add(basics, rule(true, RuleProtocol::Arp, None, None, both_if_restricted), Sender::Ips);
+        add(basics, rule(true, RuleProtocol::Udp, Some(68), Some(67), Direction::To), Sender::Ips);
         if sends {
-            add(basics, rule(true, RuleProtocol::Udp, Some(67), Some(68), Direction::From), true);
+            add(basics, rule(true, RuleProtocol::Udp, Some(67), Some(68), Direction::From), Sender::Any);
         }
         // IPv6's ARP: neighbour and router discovery (ICMPv6 133-136, router
         // advertisements included), and its DHCP client, for a VIF whose groups let
@@ -1227,18 +1253,37 @@ impl SecurityGroups {
         if ipv6 {
             for icmp_type in [133, 134, 135, 136] {
                 let nd = rule(true, RuleProtocol::Icmpv6, None, None, both_if_sent);
-                add(basics, Rule { icmp_type: Some(icmp_type), ..nd }, false);
+                add(basics, Rule { icmp_type: Some(icmp_type), ..nd }, Sender::Ips);
+            }
+            // A lock lists global addresses, but a host resolves its router from its
+            // link-local address, and checks a new address (duplicate address
+            // detection, RFC 4862 §5.4) or solicits before it has one from `::` (RFC
+            // 4861 §4.1, §4.3), which creates no neighbour cache entry (§6.2.6, §7.2.3).
+            // So ND from `::`, and from the VIF's own EUI-64 link-local address, as
+            // Neutron does, not from any of fe80::/10: it cannot speak for another's.
+            if let Some(link_local) = own_link_local.filter(|_| sends) {
+                let nd = |icmp_type| Rule {
+                    icmp_type: Some(icmp_type),
+                    ..rule(true, RuleProtocol::Icmpv6, None, None, Direction::From)
+                };
+                for icmp_type in [133, 135] {
+                    add(basics, nd(icmp_type), Sender::Ipv6(Ipv6Addr::UNSPECIFIED, 128));
+                }
+                for icmp_type in [133, 135, 136] {
+                    add(basics, nd(icmp_type), Sender::Ipv6(link_local, 128));
+                }
             }
             let reply = rule(true, RuleProtocol::Udp, Some(546), Some(547), Direction::To);
-            add(basics, Rule { ip_range: range(LINK_LOCAL), ..reply }, false);
+            add(basics, Rule { ip_range: range(LINK_LOCAL), ..reply }, Sender::Ips);
             if sends {
                 // From its link-local address, which no lock lists (see compile_staged).
                 let solicit = rule(true, RuleProtocol::Udp, Some(547), Some(546), Direction::From);
-                add(basics, Rule { ip_range: range((DHCPV6_SERVERS, 128)), ..solicit }, true);
+                let (from, prefix) = LINK_LOCAL;
+                add(basics, Rule { ip_range: range((DHCPV6_SERVERS, 128)), ..solicit }, Sender::Ipv6(from, prefix));
             }
         }
         let deny = PriorityBand::SECURITY_GROUP_DENY.min();
-        add(deny, rule(false, RuleProtocol::Any, None, None, both_if_restricted), false);
+        add(deny, rule(false, RuleProtocol::Any, None, None, both_if_restricted), Sender::Ips);
     }
 
     /// Every rule of an attached VIF: its groups by slot, then the base rules.
@@ -1255,7 +1300,9 @@ impl SecurityGroups {
         }
         // Some IPv6 let in or out: an IPv6 permission, or a sourceGroup with IPv6 members.
         let ipv6 = rules.iter().any(|d| d.rule.ip_range.is_some_and(IpRange::is_ipv6));
-        self.derive_base(&target, restricted, ipv6, &mut rules);
+        // A VIF locked to IPv6 addresses (none: it sends no IPv6, or it is not locked).
+        let own_link_local = a.vif.ips.iter().any(IpAddr::is_ipv6).then(|| a.vif.mac.eui64_link_local());
+        self.derive_base(&target, restricted, ipv6, own_link_local, &mut rules);
         VifRules { egress_restricted: restricted, rules }
     }
 
@@ -1298,7 +1345,7 @@ impl SecurityGroups {
                 let derived = self.derive_vif(a, &sources);
                 let zone = self.stateful.then_some(a.zone);
                 for d in &derived.rules {
-                    let endpoints = if d.unlocked { &unlocked } else { &locked };
+                    let endpoints = if d.sender == Sender::Ips { &locked } else { &unlocked };
                     push(d.cookie, compile_staged(d, endpoints, table_id, zone));
                 }
                 let mut base = vec![to_ingress_verdict(a.vif.mac, table_id, self.base_cookie)];

@@ -45,8 +45,10 @@ fn show(d: &DerivedRule) -> String {
         s += &format!(" ip={ip}");
     }
     s += &format!(" {}", r.direction.name());
-    if d.unlocked {
-        s += " unlocked";
+    match d.sender {
+        Sender::Ips => {}
+        Sender::Any => s += " unlocked",
+        Sender::Ipv6(from, prefix) => s += &format!(" src={from}/{prefix}"),
     }
     s
 }
@@ -1023,8 +1025,13 @@ fn ipv6_members_of_source_groups_and_the_ipv6_lock() {
             "9800 allow icmpv6 type=134 both",
             "9800 allow icmpv6 type=135 both",
             "9800 allow icmpv6 type=136 both",
+            "9800 allow icmpv6 type=133 from src=::/128",
+            "9800 allow icmpv6 type=135 from src=::/128",
+            "9800 allow icmpv6 type=133 from src=fe80::ff:fe00:1/128",
+            "9800 allow icmpv6 type=135 from src=fe80::ff:fe00:1/128",
+            "9800 allow icmpv6 type=136 from src=fe80::ff:fe00:1/128",
             "9800 allow udp port=546 sport=547 ip=fe80::/10 to",
-            "9800 allow udp port=547 sport=546 ip=ff02::1:2/128 from unlocked",
+            "9800 allow udp port=547 sport=546 ip=ff02::1:2/128 from src=fe80::/10",
             "9100 deny any both",
         ],
         "icmp from the IPv4 members only, icmpv6 from the IPv6 ones"
@@ -1050,13 +1057,15 @@ fn ipv6_members_of_source_groups_and_the_ipv6_lock() {
         "table=1, priority=9800,udp6,dl_dst=02:00:00:00:00:01,ipv6_src=fe80::/10,tp_src=547,tp_dst=546 actions=NORMAL",
         "priority=9800,udp6,in_port=5,dl_src=02:00:00:00:00:01,ipv6_src=fe80::/10,ipv6_dst=ff02::1:2,tp_src=546,tp_dst=547 actions=goto_table:1",
     ]);
-    // ND out once per IPv6 address (A6 = 1), from that address.
+    // ND out once per IPv6 address (A6 = 1), from that address, and 5 from `::` and the
+    // VIF's link-local address (L = 1).
     let nd_out: Vec<&String> = base.iter().filter(|t| t.contains("icmp6") && t.contains("in_port=5")).collect();
-    assert_eq!(nd_out.len(), 4);
-    assert!(nd_out.iter().all(|t| t.contains("ipv6_src=2001:db8::1")), "{nd_out:?}");
-    // The README's formula: groups + 4 + R(2 + A4) + V(4 + 4 R A6) + V(1 + R), and the stage default.
-    let (r, a4, a6, v) = (1, 1, 1, 1);
-    assert_eq!(base.len(), 1 + 4 + r * (2 + a4) + v * (4 + 4 * r * a6) + v * (1 + r));
+    assert_eq!(nd_out.len(), 4 + 5);
+    assert!(nd_out.iter().filter(|t| t.contains("ipv6_src=2001:db8::1")).count() == 4, "{nd_out:?}");
+    // The README's formula: groups + 4 + R(2 + A4) + V(4 + 4 R A6 + 5 R L) + V(1 + R), and
+    // the stage default.
+    let (r, a4, a6, v, l) = (1, 1, 1, 1, 1);
+    assert_eq!(base.len(), 1 + 4 + r * (2 + a4) + v * (4 + 4 * r * a6 + 5 * r * l) + v * (1 + r));
     // A VIF locked to IPv4 addresses only sends no IPv6; one locked to IPv6 ones only, no IPv4.
     for (ips, ipv4, ipv6) in [(vec!["10.0.0.1"], 2, 0), (vec!["2001:db8::1", "2001:db8::11"], 0, 8)] {
         sg.attach(&vif(V1, 1, &ips), &json!(["db"])).unwrap();
@@ -1084,6 +1093,53 @@ fn ipv6_members_of_source_groups_and_the_ipv6_lock() {
     // has its flow above the tracking, as with restricted egress.
     let discover: Vec<&String> = base.iter().filter(|t| t.contains("tp_src=68,tp_dst=67")).collect();
     assert_eq!(discover, [&format!("cookie={:#x}, priority=9800,udp,in_port=5,dl_src=02:00:00:00:00:01,tp_src=68,tp_dst=67 actions=goto_table:1", cookie(BASE))]);
+}
+
+/// A VIF locked to an IPv6 address may send neighbour discovery from `::` and from
+/// its own EUI-64 link-local address too (a host resolves its router from its
+/// link-local address, and checks a new address from `::`), where its ND is
+/// limited to its `ips`: restricted egress, or stateful groups. Not from another
+/// link-local address; nothing new for a VIF that sends no IPv6 or is not locked.
+#[test]
+fn a_locked_ipv6_vif_sends_nd_from_unspecified_and_its_own_link_local() {
+    let mac = "02:00:00:00:00:01".parse::<MacAddr>().unwrap();
+    let link_local = mac.eui64_link_local();
+    assert_eq!(link_local.to_string(), "fe80::ff:fe00:1");
+    let new_nd = |t: &String| t.contains("icmp6") && (t.contains("ipv6_src=::,") || t.contains("ipv6_src=fe80:"));
+    // (stateful, egress open, ips) => the flows of what the VIF sends from `::` and fe80::ff:fe00:1.
+    let base_flows = |stateful: bool, open: bool, ips: &[&str]| -> (Vec<String>, usize) {
+        let mut sg = sg().with_stateful(stateful);
+        sg.create_group("g", "", 100).unwrap();
+        sg.authorize("g", Side::Ingress, &json!({ "protocol": "tcp", "fromPort": 22, "toPort": 22, "cidr": "::/0" }))
+            .unwrap();
+        if !open {
+            sg.revoke("g", Side::Egress, &json!({ "protocol": "all", "cidr": "0.0.0.0/0" })).unwrap();
+        }
+        sg.attach(&vif(V1, 1, ips), &json!(["g"])).unwrap();
+        let out = sg.flows(&bridges(&[("br", &[(V1, 5)])]), 0).unwrap();
+        let base = out.iter().filter(|b| b.cookie == cookie(BASE)).flat_map(|b| &b.flows);
+        let texts: Vec<String> =
+            base.map(|f| crate::openflow::text::format_flow_mod(&FlowMod { cookie: 0, ..f.clone() })).collect();
+        let rules = sg.rules_of(V1).unwrap().rules;
+        let derived = rules.iter().filter(|d| matches!(d.sender, Sender::Ipv6(_, 128))).count();
+        (texts.iter().filter(|t| new_nd(t)).cloned().collect(), derived)
+    };
+    let from = |src: &str, t: u8| {
+        let m = format!("icmp6,in_port=5,dl_src=02:00:00:00:00:01,ipv6_src={src},icmp_type={t}");
+        format!("priority=9800,{m} actions=goto_table:1")
+    };
+    let own = "fe80::ff:fe00:1";
+    let want = [from("::", 133), from("::", 135), from(own, 133), from(own, 135), from(own, 136)];
+    for (stateful, open) in [(false, false), (true, false), (true, true)] {
+        // Stateless, above the tracking: no ct() in them, and one flow per derived rule.
+        assert_eq!(base_flows(stateful, open, &["10.0.0.1", "2001:db8::1"]), (want.to_vec(), 5), "{stateful} {open}");
+        assert_eq!(base_flows(stateful, open, &["2001:db8::1", "2001:db8::2"]).0, want, "{stateful} {open}");
+        // Locked to IPv4 only: no IPv6 out at all. Not locked: ND from any address already.
+        assert_eq!(base_flows(stateful, open, &["10.0.0.1"]), (vec![], 0), "{stateful} {open}");
+        assert_eq!(base_flows(stateful, open, &[]).1, 0, "{stateful} {open}");
+    }
+    // Stateless with egress open: what the VIF sends is not judged, so nothing to add.
+    assert_eq!(base_flows(false, true, &["10.0.0.1", "2001:db8::1"]), (vec![], 0));
 }
 
 /// The budget takes the costliest member when members differ by family: more
