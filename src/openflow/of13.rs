@@ -31,6 +31,8 @@ use super::flow_match::{Match, MATCH_TYPE_OXM, VID_ANY, VID_NONE};
 use super::header::{MsgType, HEADER_LEN, OFP11_VERSION};
 use super::instruction::Instruction;
 use super::nxm::{Dialect, Field, MatchField, NxmMatch, Value};
+// An `ofp_port` has one layout in both versions.
+use super::port::PORT_LEN;
 use super::stats::{StatsReplyBody, StatsRequestBody};
 use super::types::{Bytes, MacAddr};
 use super::Message;
@@ -44,8 +46,6 @@ const SET_FIELD: u16 = 25;
 const PORT_DESC: u16 = 13;
 /// `OFPVID_PRESENT`: the VLAN_VID bit that says a tag is there.
 const VID_PRESENT: u16 = 0x1000;
-/// Bytes of an `ofp_port`, the same in both versions.
-const PORT_LEN: usize = 64;
 
 const ETH_TYPE_IP: u16 = 0x0800;
 const ETH_TYPE_ARP: u16 = 0x0806;
