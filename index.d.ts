@@ -446,7 +446,7 @@ export interface OpenFlowChannelOptions extends HostAuthOptions {
   /** 'rustls' (default) or 'node' (the same session over a node:tls socket). */
   transport?: 'rustls' | 'node'
   /**
-   * Versions to negotiate (default `['1.1']`); the highest the switch also offers wins.
+   * Versions to negotiate (default `['1.1', '1.3']`); the highest the switch also offers wins.
    * Messages stay OpenFlow 1.1 in this API: in 1.3 the channel translates them on the
    * wire and refuses (`ERR_INVALID_ARG_VALUE`) what has no 1.3 form.
    */

@@ -52,12 +52,14 @@ function withXid(bytes, xid) {
 }
 
 /**
- * A switch that does the handshake as OVS does (its recorded HELLO and
- * FEATURES_REPLY), answers barriers, and hands every other message to `onMessage`.
+ * A switch of OpenFlow 1.1 only (a bridge with protocols=OpenFlow11): a plain 1.1
+ * HELLO, then OVS's recorded FEATURES_REPLY; it answers barriers, and hands every
+ * other message to `onMessage`. Everything it sends is OpenFlow 1.1, so it must not
+ * announce 1.3 as OVS's own HELLO does.
  */
 function fakeSwitch(onMessage = () => {}) {
   return fakePeer((socket) => {
-    socket.write(switchMsg('rep.hello'))
+    socket.write(Buffer.from([2, 0, 0, 8, 0, 0, 0, 1]))
     let buf = Buffer.alloc(0)
     socket.on('data', (chunk) => {
       buf = Buffer.concat([buf, chunk])

@@ -42,10 +42,11 @@ async function codeOf(promise) {
   return 'NO ERROR'
 }
 
-test('connects over TLS, negotiates OF1.1 from OVS\'s OF1.3 hello, reports the datapath and ports', async () => {
+test('connects over TLS, negotiates OF1.1 from OVS\'s OF1.3 hello when asked for 1.1 only, reports the datapath and ports', async () => {
   const h = sb.hosts[0]
-  const ch = channel(h)
+  const ch = channel(h, { versions: ['1.1'] })
   const { datapathId, ports } = await ch.connect()
+  expect(ch.version).toBe('1.1')
   expect(datapathId).toBe(BigInt('0x' + h.ofctl('show').match(/dpid:([0-9a-f]+)/)[1]))
   expect(ports.map((p) => p.name).sort()).toEqual(['br0', 'vif1.0', 'vif2.0', 'vif3.0', 'vif4.0'])
   expect(ports.find((p) => p.name === 'vif4.0').portNo).toBe(4)

@@ -7,6 +7,9 @@
 
 const { TlsConfig, SdnController, SecurityGroups } = require('..')
 const { startSandbox } = require('../testing/sandbox.js')
+// OpenFlow 1.1, as XCP-ng's bridges run it (XO's plugin sets protocols=OpenFlow11): this
+// measures what XCP-ng runs, though the sandbox's bridges would also allow 1.3.
+const OPENFLOW = ['1.1']
 
 const json = process.argv.includes('--json')
 const log = json ? () => {} : console.log
@@ -26,7 +29,7 @@ async function main() {
   const sb = await startSandbox({ hosts: 1, nports: VIFS })
   const h = sb.hosts[0]
   const tls = new TlsConfig({ clientCert: sb.pki.client.cert, clientKey: sb.pki.client.key, poolCa: sb.pki.ca.cert })
-  const sdn = new SdnController({ tls, syncIntervalMs: 0, openflow: { requestTimeoutMs: 120000 } })
+  const sdn = new SdnController({ tls, syncIntervalMs: 0, openflow: { requestTimeoutMs: 120000, versions: OPENFLOW } })
   const results = { date: new Date().toISOString(), vifs: VIFS, cases: {} }
   let stateful
   try {
@@ -65,7 +68,7 @@ async function main() {
     // The same group stateful, in a controller of its own (the first one's flows removed).
     await sdn.close()
     for (const t of [0, 1]) h.ofctl('del-flows', `table=${t},cookie=0x5d4e000000000000/0xffff000000000000`)
-    stateful = new SdnController({ tls, syncIntervalMs: 0, openflow: { requestTimeoutMs: 120000 } })
+    stateful = new SdnController({ tls, syncIntervalMs: 0, openflow: { requestTimeoutMs: 120000, versions: OPENFLOW } })
     stateful.addHost({ id: h.name, address: h.ip, ovsdbPort: h.ports.ovsdbSsl, openflowPort: h.ports.openflowSsl, serverCert: h.certs.server.cert })
     const ssg = new SecurityGroups(stateful, { stateful: true })
     ssg.createSecurityGroup('warm')

@@ -1,5 +1,6 @@
 'use strict'
-// OpenFlowChannel: a persistent OpenFlow 1.1 connection to one bridge of one host.
+// OpenFlowChannel: a persistent OpenFlow connection to one bridge of one host, 1.1
+// or 1.3 on the wire, OpenFlow 1.1 messages in this API.
 // The Rust driver owns the socket (TLS with the pool CA), the handshake, echo
 // probes, barriers and reconnection; this facade encodes/decodes messages with the
 // codec and turns native events into EventEmitter events.
@@ -52,8 +53,8 @@ class OpenFlowChannel extends EventEmitter {
    * @param {number} [options.reconnectMaxMs=30000]
    * @param {number} [options.missSendLen=65535] 0: do not send SET_CONFIG
    * @param {'rustls'|'node'} [options.transport='rustls'] 'node': the same session over a node:tls (OpenSSL) socket
-   * @param {Array<'1.1'|'1.3'>} [options.versions=['1.1']] versions to negotiate, the highest the switch
-   *   also offers wins. Messages are OpenFlow 1.1 in this API either way: in 1.3 the channel
+   * @param {Array<'1.1'|'1.3'>} [options.versions=['1.1', '1.3']] versions to negotiate, the highest the
+   *   switch also offers wins (XO's bridges offer only 1.1). Messages are OpenFlow 1.1 in this API either way: in 1.3 the channel
    *   translates them on the wire, and refuses (ERR_INVALID_ARG_VALUE) what has no 1.3 form.
    */
   constructor(options) {

@@ -147,10 +147,8 @@ pub(super) fn session_config(options: &NativeChannelOptions) -> napi::Result<Con
         Some(n) => Some(u16::try_from(n).map_err(|_| err("ERR_OUT_OF_RANGE", "missSendLen must be at most 65535"))?),
     };
     let versions = match &options.versions {
-        // OpenFlow 1.1 unless asked: every feature works on it, XO's bridges offer only
-        // it, and XO's legacy path is proven message for message against how Open
-        // vSwitch reads XO's OpenFlow 1.1.
-        None => vec![OFP11_VERSION],
+        // OpenFlow 1.3 where the bridge allows it (XO's bridges offer only OpenFlow11).
+        None => vec![OFP11_VERSION, OFP13_VERSION],
         Some(list) => {
             let wire = |v: &String| match v.as_str() {
                 "1.1" => Some(OFP11_VERSION),
