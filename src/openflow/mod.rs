@@ -9,6 +9,8 @@
 //! Open vSwitch's Nicira extensions live beside it: [`nxm`] (NXM/OXM match TLVs, the
 //! `OFPMT_OXM` match OVS accepts on OF1.1), [`nx_action`] (ct, nat, resubmit, reg_load,
 //! seen through `Action::Experimenter`) and [`nx_flow_mod`] (`NXT_FLOW_MOD`).
+//! [`of13`] translates between this OpenFlow 1.1 and OpenFlow 1.3 on the wire, for a
+//! session that negotiated 1.3.
 
 #![forbid(unsafe_code)]
 
