@@ -763,7 +763,15 @@ impl Session {
         let ours = self.config.versions.iter().copied().filter(|v| [OFP11_VERSION, OFP13_VERSION].contains(v));
         let Some(version) = ours.filter(|v| versions.contains(v)).max() else {
             let xid = self.alloc_xids(1);
-            let text = format!("we speak OpenFlow 1.1 (0x02){}; the switch offers {versions:?} (add OpenFlow11 to Bridge.protocols)", if self.config.versions.contains(&OFP13_VERSION) { " and 1.3 (0x04)" } else { "" });
+            let ours: Vec<&str> = [(OFP11_VERSION, "1.1 (0x02)"), (OFP13_VERSION, "1.3 (0x04)")]
+                .into_iter()
+                .filter(|(v, _)| self.config.versions.contains(v))
+                .map(|(_, name)| name)
+                .collect();
+            let text = format!(
+                "we speak OpenFlow {}; the switch offers {versions:?} (add OpenFlow11 to Bridge.protocols)",
+                ours.join(" and ")
+            );
             self.queue(&Message::Error(crate::openflow::error_msg::ErrorMsg {
                 xid,
                 error_type: ErrorType::HELLO_FAILED,
@@ -819,7 +827,8 @@ impl Session {
     /// A part of the PORT_DESC reply; with the last, the session becomes active.
     fn on_port_desc(&mut self, frame: &[u8]) {
         let State::ExpectPortDesc { parts, .. } = &mut self.state else { return };
-        if parts.len() >= self.config.max_reply_parts {
+        let bytes = parts.iter().map(Vec::len).sum::<usize>() + frame.len();
+        if parts.len() >= self.config.max_reply_parts || bytes > self.config.max_reply_bytes {
             return self.close(CloseReason::Protocol("the port description never ends".into()));
         }
         parts.push(frame.to_vec());
