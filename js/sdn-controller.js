@@ -293,7 +293,8 @@ class Switch {
   /**
    * Makes `items` the desired flows of their cookies (items of one cookie are
    * unioned), in one native call; returns the FLOW_MODs that change the switch
-   * accordingly (`add`, `delete`), and `added`: each cookie's flows added. An item is
+   * accordingly (`add`, and `deletes` to send after it), and `added`: each cookie's
+   * flows added. An item is
    * a rule of the list compiled for endpoints, `{ cookie, priority, id, endpoints }`,
    * a rule carried whole, `{ cookie, priority, specJson, endpoints }`, or raw flows,
    * `{ cookie, flows: Buffer }`. A cookie whose items are unchanged is not compiled.
@@ -325,7 +326,7 @@ class Switch {
       total.addCount += delta.addCount
       total.deleteCount += delta.deleteCount
       if (delta.deleteCount > 0) total.deletes.push(delta.delete)
-      if (onSlice === null) Object.assign(total, { add: delta.add, delete: delta.delete })
+      if (onSlice === null) total.add = delta.add
       else if (delta.addCount > 0) onSlice(delta.add)
       batch = ''
       cookies = []
@@ -1381,7 +1382,7 @@ class SdnController extends EventEmitter {
           if (!send) return
           for (const e of entries) e.pinned = true
           if (d.addCount > 0) await this.#send(sw, [d.add])
-          if (d.deleteCount > 0) await this.#send(sw, [d.delete])
+          if (d.deleteCount > 0) await this.#send(sw, d.deletes)
           if (stale.length > 0) await this.#send(sw, stale)
         }),
       ),
