@@ -351,22 +351,14 @@ fn actions_to_of13(actions: &[Action], m: &Match) -> Result<Vec<Action>, Refusal
                     };
                     set_field(field, Value::U16(*tp_port))
                 }
-                Action::SetNwTos { .. } | Action::SetNwEcn { .. } | Action::SetMplsLabel { .. } | Action::SetMplsTc { .. } => {
-                    return Err(format!("{} has no SET_FIELD here", action_name(a)));
-                }
+                Action::SetNwTos { .. } => return Err("set_nw_tos has no SET_FIELD here".into()),
+                Action::SetNwEcn { .. } => return Err("set_nw_ecn has no SET_FIELD here".into()),
+                Action::SetMplsLabel { .. } => return Err("set_mpls_label has no SET_FIELD here".into()),
+                Action::SetMplsTc { .. } => return Err("set_mpls_tc has no SET_FIELD here".into()),
                 other => other.clone(),
             })
         })
         .collect()
-}
-
-fn action_name(a: &Action) -> &'static str {
-    match a {
-        Action::SetNwTos { .. } => "set_nw_tos",
-        Action::SetNwEcn { .. } => "set_nw_ecn",
-        Action::SetMplsLabel { .. } => "set_mpls_label",
-        _ => "set_mpls_tc",
-    }
 }
 
 fn instructions_to_of13(instructions: &[Instruction], m: &Match) -> Result<Vec<Instruction>, Refusal> {

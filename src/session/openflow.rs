@@ -790,7 +790,7 @@ impl Session {
     fn on_features(&mut self, frame: &[u8]) {
         // OpenFlow 1.3: read without its ports, which the PORT_DESC reply brings.
         let of11;
-        let frame = if self.version == OFP13_VERSION {
+        let readable = if self.version == OFP13_VERSION {
             of11 = match of13::features_reply_of11(frame, &[]) {
                 Ok(f) => f,
                 Err(why) => return self.close(CloseReason::Protocol(format!("bad FEATURES_REPLY: {why}"))),
@@ -799,7 +799,7 @@ impl Session {
         } else {
             frame
         };
-        let features: FeaturesReply = match Message::decode(frame) {
+        let features: FeaturesReply = match Message::decode(readable) {
             Ok(Message::FeaturesReply(f)) => f,
             Ok(_) => return,
             Err(e) => {
