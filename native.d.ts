@@ -734,11 +734,11 @@ export interface NativePlacement {
   start: number
   /** The whole list was spread again: every rule has a new priority and generation. */
   respread: boolean
-  priorities: Array<number>
-  generations: Array<number>
+  priorities: Uint32Array
+  generations: Uint32Array
   /** Rule numbers (40 bits: exact as JS numbers). */
-  numbers: Array<number>
-  cookies: Array<bigint>
+  numbers: Float64Array
+  cookies: BigUint64Array
 }
 
 /** A rule as js/xo-adapters.js `pluginRule` checked it. */

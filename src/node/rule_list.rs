@@ -6,7 +6,7 @@
 //! Every mutating call answers with a [`NativePlacement`]: the rules whose
 //! priority, generation or cookie it set, from index `start` in list order.
 
-use napi::bindgen_prelude::BigInt;
+use napi::bindgen_prelude::{BigInt, BigUint64Array, Float64Array, Uint32Array};
 use napi_derive::napi;
 use serde_json::Value;
 
@@ -95,11 +95,13 @@ pub struct NativePlacement {
     pub start: u32,
     /// The whole list was spread again: every rule has a new priority and generation.
     pub respread: bool,
-    pub priorities: Vec<u32>,
-    pub generations: Vec<u32>,
+    // Typed arrays: one copy each across the boundary, where an Array of 10,000
+    // takes 10,000 element stores (and as many BigInts).
+    pub priorities: Uint32Array,
+    pub generations: Uint32Array,
     /// Rule numbers (40 bits: exact as JS numbers).
-    pub numbers: Vec<f64>,
-    pub cookies: Vec<BigInt>,
+    pub numbers: Float64Array,
+    pub cookies: BigUint64Array,
 }
 
 /// The rules `range` describe, or all of them after a respread.
@@ -108,10 +110,10 @@ fn placement(rules: &[RuleState], range: std::ops::Range<usize>, respread: bool)
     NativePlacement {
         start: start as u32,
         respread,
-        priorities: rules.iter().map(|r| u32::from(r.priority())).collect(),
-        generations: rules.iter().map(|r| u32::from(r.generation())).collect(),
-        numbers: rules.iter().map(|r| r.number() as f64).collect(),
-        cookies: rules.iter().map(|r| BigInt::from(r.cookie())).collect(),
+        priorities: Uint32Array::new(rules.iter().map(|r| u32::from(r.priority())).collect()),
+        generations: Uint32Array::new(rules.iter().map(|r| u32::from(r.generation())).collect()),
+        numbers: Float64Array::new(rules.iter().map(|r| r.number() as f64).collect()),
+        cookies: BigUint64Array::new(rules.iter().map(|r| r.cookie()).collect()),
     }
 }
 
