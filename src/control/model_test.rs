@@ -403,11 +403,13 @@ struct Harness {
 impl Harness {
     fn new(seed: u64) -> Self {
         let mut rng = Rng::new(seed);
-        let capacity = *rng.pick(&[6u16, 10, 40, 25000]);
-        let band = if capacity == 25000 {
+        // In rules: a rule takes two priorities (its own and the one above, for its
+        // exceptions), so the band has twice as many.
+        let capacity = *rng.pick(&[6u16, 10, 40, 12500]);
+        let band = if capacity == 12500 {
             PriorityBand::RULES_DEFAULT
         } else {
-            PriorityBand::for_rules(20000, 20000 + capacity - 1).expect("a valid band")
+            PriorityBand::for_rules(20000, 20000 + 2 * capacity - 1).expect("a valid band")
         };
         let mut h = Harness {
             seed,
