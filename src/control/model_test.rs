@@ -153,7 +153,10 @@ fn random_rule(rng: &mut Rng) -> Value {
         }
         4 => {
             r.insert("protocol".into(), json!("ip"));
-            r.insert("ipRange".into(), json!("10.1.0.0/16"));
+            // Without a range, a deny has its ND carve-outs one priority above it.
+            if rng.percent(50) {
+                r.insert("ipRange".into(), json!("10.1.0.0/16"));
+            }
         }
         5 => {
             r.insert("protocol".into(), json!("arp"));
