@@ -272,7 +272,7 @@ impl RuleList {
         let (min, max) = (i32::from(self.band.min()), i32::from(self.band.max()));
         // The usable slots: P + 1 below the rule above (below max + 1 at the top), and
         // above the P + 1 of the rule below (at least min at the end).
-        let highest = if index > 0 { i32::from(self.rules[index - 1].priority) } else { max + 1 } - 2;
+        let highest = (if index > 0 { i32::from(self.rules[index - 1].priority) } else { max + 1 }) - 2;
         let lowest = if index < n { i32::from(self.rules[index].priority) + 2 } else { min };
         let slot = (lowest <= highest).then(|| if index == n { highest } else { (lowest + highest).div_euclid(2) });
         self.numbers.take(rule_owner(id), number);
