@@ -893,7 +893,9 @@ export interface SdnControllerOptions {
   /**
    * The priority band of the rules: `'default'` 10000–34999 (above XAPI's VIF
    * locking, 4000–8000; below XO's bands), `'xo'` 35001–65000, or `{ min, max }` with
-   * 8000 < min <= max <= 65535.
+   * 8000 < min < max <= 65535. A rule takes two priorities, its own and the one above
+   * it (its exceptions: the neighbour discovery a deny of `ip` keeps), so a band holds
+   * half its priorities in rules.
    */
   priorities?: 'default' | 'xo' | { min: number; max: number }
   /** OpenFlow table of every flow, 0..252; security groups judge what is delivered to a VIF in `tableId + 1`. Default 0. */

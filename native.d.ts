@@ -294,7 +294,8 @@ export declare class NativeRuleList {
   /**
    * Replaces every rule by a saved state's (`[{ id, rule, number, generation,
    * priority, host? }]` as JSON, in order), all or none; providers' numbers stay.
-   * The error names `state.rules[i]`.
+   * The error names `state.rules[i]`. Describes every rule; `respread` when their
+   * priorities left a rule no free `P + 1` and the list was spread again.
    */
   restore(rulesJson: string): NativePlacement
   /** The ids in list order (for tests and read-back). */

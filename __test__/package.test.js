@@ -17,7 +17,7 @@ const ROOT = path.join(__dirname, '..')
 const pkg = require('../package.json')
 const X64_GNU = TARGETS.find((t) => t.abi === 'linux-x64-gnu')
 // The README's seed rule, as ovs-ofctl prints it.
-const SEED_FLOW = 'priority=34999,tcp,in_port=4,dl_src=ae:f7:4b:84:6c:8b,nw_dst=192.168.5.55,tp_dst=5060 actions=drop'
+const SEED_FLOW = 'priority=34998,tcp,in_port=4,dl_src=ae:f7:4b:84:6c:8b,nw_dst=192.168.5.55,tp_dst=5060 actions=drop'
 
 describe('the platforms, in every place that names them', () => {
   test('js/platform.js, napi.targets, optionalDependencies, npm/<abi>/package.json and the CI matrix agree', () => {

@@ -34,9 +34,9 @@ test("the seed's SIP rule: exactly the flow ovs-ofctl shows, and ofproto/trace d
   const sdn = controller()
   const r = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'SIP', ipRange: '192.168.5.55', direction: 'from' })
   expect(r.hosts[h.name]).toEqual({ ok: true, flows: 1 })
-  expect(r.rule).toMatchObject({ allow: false, protocol: 'sip', ipRange: '192.168.5.55/32', direction: 'from', priority: 34999 })
+  expect(r.rule).toMatchObject({ allow: false, protocol: 'sip', ipRange: '192.168.5.55/32', direction: 'from', priority: 34998 })
   expect(r.rule.cookie).toMatch(/^0x5d4e00[0-9a-f]{10}$/)
-  expect(ourFlows(h)).toEqual([`cookie=${r.rule.cookie.replace(/^0x0*/, '0x')}, priority=34999,tcp,in_port=1,dl_src=${vif.mac},nw_dst=192.168.5.55,tp_dst=5060 actions=drop`])
+  expect(ourFlows(h)).toEqual([`cookie=${r.rule.cookie.replace(/^0x0*/, '0x')}, priority=34998,tcp,in_port=1,dl_src=${vif.mac},nw_dst=192.168.5.55,tp_dst=5060 actions=drop`])
   const pkt = (over) => ({ in_port: 1, dl_src: vif.mac, dl_dst: '02:00:00:00:00:02', nw_src: '192.168.5.242', nw_dst: '192.168.5.55', tp_dst: 5060, ...over })
   const text = (p) => `in_port=${p.in_port},tcp,dl_src=${p.dl_src},dl_dst=${p.dl_dst},nw_src=${p.nw_src},nw_dst=${p.nw_dst},tp_src=40000,tp_dst=${p.tp_dst}`
   expect(verdict(h, text(pkt()))).toBe('drop')
@@ -178,11 +178,11 @@ test('a port range is masked flows: deny tcp 1000-2000 is 8 flows per direction 
 test("a foreign flow with exactly one of our masked matches is a conflict, not overwritten", async () => {
   const h = sb.hosts[0]
   const vif = vifOf(h, 2)
-  ofctl13(h, 'add-flow', `cookie=0x99,priority=34999,tcp,dl_dst=${vif.mac},tp_dst=0x3e8/0xfff8,actions=normal`)
+  ofctl13(h, 'add-flow', `cookie=0x99,priority=34998,tcp,dl_dst=${vif.mac},tp_dst=0x3e8/0xfff8,actions=normal`)
   try {
     const sdn = controller([h])
     const r = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'tcp', port: '1000-2000', direction: 'to' })
-    expect(r.rule.priority).toBe(34999)
+    expect(r.rule.priority).toBe(34998)
     expect(r.hosts[h.name]).toMatchObject({ ok: false, error: { code: 'SDN_FLOW_CONFLICT', flows: [expect.stringContaining('tp_dst=0x3e8/0xfff8')] } })
     const theirs = h.ofctl('dump-flows', '--no-stats', 'cookie=0x99/-1').split('\n').filter((l) => l.includes('cookie='))
     expect(theirs).toEqual([expect.stringContaining('actions=NORMAL')])
@@ -228,8 +228,8 @@ test('an IPv6 range: deny tcp 22 from 2001:db8::/32 drops IPv6 SSH inside the ra
   expect(rule.ipRange).toBe('2001:db8::/32')
   expect(hosts[h.name]).toEqual({ ok: true, flows: 2 })
   expect(ourFlows(h).map((l) => l.replace(/^cookie=\S+ /, ''))).toEqual([
-    `priority=34999,tcp6,dl_dst=${vif.mac},ipv6_src=2001:db8::/32,tp_dst=22 actions=drop`,
-    `priority=34999,tcp6,in_port=1,dl_src=${vif.mac},ipv6_dst=2001:db8::/32,tp_dst=22 actions=drop`,
+    `priority=34998,tcp6,dl_dst=${vif.mac},ipv6_src=2001:db8::/32,tp_dst=22 actions=drop`,
+    `priority=34998,tcp6,in_port=1,dl_src=${vif.mac},ipv6_dst=2001:db8::/32,tp_dst=22 actions=drop`,
   ])
   const out6 = (dst, port = 22) => `in_port=1,tcp6,dl_src=${vif.mac},dl_dst=${peer.mac},ipv6_src=2001:db8:ffff::1,ipv6_dst=${dst},tp_src=40000,tp_dst=${port}`
   const in6 = (src, port = 22) => `in_port=4,tcp6,dl_src=${peer.mac},dl_dst=${vif.mac},ipv6_src=${src},ipv6_dst=2001:db8:ffff::1,tp_src=40000,tp_dst=${port}`
@@ -260,10 +260,10 @@ test('a rule without an address family covers both: deny tcp 22 drops SSH over I
   expect(rule).not.toHaveProperty('ipRange')
   expect(hosts[h.name]).toEqual({ ok: true, flows: 4 })
   expect(ourFlows(h).map((l) => l.replace(/^cookie=\S+ /, ''))).toEqual([
-    `priority=34999,tcp,dl_dst=${vif.mac},tp_dst=22 actions=drop`,
-    `priority=34999,tcp,in_port=3,dl_src=${vif.mac},tp_dst=22 actions=drop`,
-    `priority=34999,tcp6,dl_dst=${vif.mac},tp_dst=22 actions=drop`,
-    `priority=34999,tcp6,in_port=3,dl_src=${vif.mac},tp_dst=22 actions=drop`,
+    `priority=34998,tcp,dl_dst=${vif.mac},tp_dst=22 actions=drop`,
+    `priority=34998,tcp,in_port=3,dl_src=${vif.mac},tp_dst=22 actions=drop`,
+    `priority=34998,tcp6,dl_dst=${vif.mac},tp_dst=22 actions=drop`,
+    `priority=34998,tcp6,in_port=3,dl_src=${vif.mac},tp_dst=22 actions=drop`,
   ])
   const v4 = (from, port) => from
     ? `in_port=3,tcp,dl_src=${vif.mac},dl_dst=${peer.mac},nw_src=10.0.0.3,nw_dst=10.0.0.4,tp_src=40000,tp_dst=${port}`
@@ -290,26 +290,122 @@ test('a rule without an address family covers both: deny tcp 22 drops SSH over I
   expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
 })
 
-test('deny ip covers IPv6 too, neighbour discovery included; allow icmpv6 135/136 above it keeps ND, as ARP is kept', async () => {
+/** The EUI-64 link-local address of `mac` (RFC 4291 Appendix A), as SLAAC forms it. */
+function eui64LinkLocal(mac) {
+  const b = mac.split(':').map((x) => parseInt(x, 16))
+  const word = (hi, lo) => ((hi << 8) | lo).toString(16)
+  return `fe80::${word(b[0] ^ 0x02, b[1])}:${word(b[2], 0xff)}:${word(0xfe, b[3])}:${word(b[4], b[5])}`
+}
+
+test('deny ip covers IPv6 but keeps neighbour discovery, as ARP is kept: no extra rule, one priority above it; deny icmpv6 and deny any still drop it', async () => {
   const h = sb.hosts[0]
   const vif = vifOf(h, 2)
   const peer = vifOf(h, 4)
   const sdn = controller([h])
   const target = { uuid: vif.uuid, mac: vif.mac }
-  await sdn.addRule({ id: 'deny-ip', vif: target, allow: false, protocol: 'ip', direction: 'both' })
-  const nd = (type, from) => from
-    ? `in_port=2,icmp6,dl_src=${vif.mac},dl_dst=${peer.mac},ipv6_src=fe80::2,ipv6_dst=fe80::4,icmpv6_type=${type},icmpv6_code=0`
+  const icmp6 = (type, from, src = 'fe80::2') => from
+    ? `in_port=2,icmp6,dl_src=${vif.mac},dl_dst=${peer.mac},ipv6_src=${src},ipv6_dst=fe80::4,icmpv6_type=${type},icmpv6_code=0`
     : `in_port=4,icmp6,dl_src=${peer.mac},dl_dst=${vif.mac},ipv6_src=fe80::4,ipv6_dst=fe80::2,icmpv6_type=${type},icmpv6_code=0`
-  const arp = `in_port=4,arp,dl_src=${peer.mac},dl_dst=${vif.mac},arp_op=2,arp_spa=10.0.0.4,arp_tpa=10.0.0.2`
-  const tcp6 = `in_port=4,tcp6,dl_src=${peer.mac},dl_dst=${vif.mac},ipv6_src=fe80::4,ipv6_dst=fe80::2,tp_src=40000,tp_dst=80`
-  expect([verdict(h, nd(135, false)), verdict(h, nd(136, true)), verdict(h, arp), verdict(h, tcp6)]).toEqual(['drop', 'drop', 'forward', 'drop'])
-  // ND allowed explicitly above the deny (one OpenFlow priority per rule cannot say "IPv6 but ND").
-  for (const icmpType of [135, 136]) {
-    await sdn.addRule({ vif: target, allow: true, protocol: 'icmpv6', icmpType, direction: 'both' }, { position: 0 })
-  }
-  expect([verdict(h, nd(135, false)), verdict(h, nd(136, true)), verdict(h, nd(135, true)), verdict(h, arp), verdict(h, tcp6), verdict(h, nd(128, false))])
-    .toEqual(['forward', 'forward', 'forward', 'forward', 'drop', 'drop'])
+  const arp = (from) => from
+    ? `in_port=2,arp,dl_src=${vif.mac},dl_dst=${peer.mac},arp_op=1,arp_spa=10.0.0.2,arp_tpa=10.0.0.4`
+    : `in_port=4,arp,dl_src=${peer.mac},dl_dst=${vif.mac},arp_op=2,arp_spa=10.0.0.4,arp_tpa=10.0.0.2`
+  const tcp6 = (from, port = 80) => from
+    ? `in_port=2,tcp6,dl_src=${vif.mac},dl_dst=${peer.mac},ipv6_src=2001:db8::2,ipv6_dst=2001:db8::4,tp_src=40000,tp_dst=${port}`
+    : `in_port=4,tcp6,dl_src=${peer.mac},dl_dst=${vif.mac},ipv6_src=2001:db8::4,ipv6_dst=2001:db8::2,tp_src=40000,tp_dst=${port}`
+  const tcp4 = (port) => `in_port=2,tcp,dl_src=${vif.mac},dl_dst=${peer.mac},nw_src=10.0.0.2,nw_dst=10.0.0.4,tp_src=40000,tp_dst=${port}`
+  const check = (cases) => expect(cases.map(([name, got]) => [name, got])).toEqual(cases.map(([name, , want]) => [name, want]))
+
+  // deny ip both ways, alone.
+  const { rule, hosts } = await sdn.addRule({ id: 'deny-ip', vif: target, allow: false, protocol: 'ip', direction: 'both' })
+  expect(hosts[h.name]).toEqual({ ok: true, flows: 10 }) // ip and ipv6 each way, RS/NS/NA sent and RA/NS/NA received
+  const nd = ourFlows(h).filter((l) => l.includes('icmp6'))
+  expect(nd).toHaveLength(6)
+  for (const l of nd) expect(l).toMatch(new RegExp(`priority=${rule.priority + 1},.* actions=NORMAL$`))
+  check([
+    ['NS out', verdict(h, icmp6(135, true)), 'forward'],
+    ['NA out', verdict(h, icmp6(136, true)), 'forward'],
+    ['RS out', verdict(h, icmp6(133, true)), 'forward'],
+    ['RA out (rogue)', verdict(h, icmp6(134, true)), 'drop'],
+    ['NS in', verdict(h, icmp6(135, false)), 'forward'],
+    ['NA in', verdict(h, icmp6(136, false)), 'forward'],
+    ['RA in', verdict(h, icmp6(134, false)), 'forward'],
+    ['RS in', verdict(h, icmp6(133, false)), 'drop'],
+    ['echo out', verdict(h, icmp6(128, true)), 'drop'],
+    ['echo in', verdict(h, icmp6(128, false)), 'drop'],
+    ['tcp6 out', verdict(h, tcp6(true)), 'drop'],
+    ['tcp6 in', verdict(h, tcp6(false)), 'drop'],
+    ['tcp out', verdict(h, tcp4(80)), 'drop'],
+    ['ARP out', verdict(h, arp(true)), 'forward'],
+    ['ARP in', verdict(h, arp(false)), 'forward'],
+  ])
+  expect(h.trace(icmp6(135, false)).priority).toBe(rule.priority + 1)
+  expect((await sdn.listRules({ vif: vif.uuid })).rules[0].hosts[h.name]).toMatchObject({ state: 'present', expected: 10, present: 10, missing: 0 })
   expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
+  await sdn.deleteRule('deny-ip')
+
+  // The common whitelist: allow https out, then deny ip out. IPv6 https and ND pass, nothing else.
+  await sdn.addRules([
+    { id: 'https', vif: target, allow: true, protocol: 'tcp', port: 443, direction: 'from' },
+    { id: 'rest', vif: target, allow: false, protocol: 'ip', direction: 'from' },
+  ])
+  check([
+    ['tcp6 443 out', verdict(h, tcp6(true, 443)), 'forward'],
+    ['tcp 443 out', verdict(h, tcp4(443)), 'forward'],
+    ['NS out', verdict(h, icmp6(135, true)), 'forward'],
+    ['NA out', verdict(h, icmp6(136, true)), 'forward'],
+    ['tcp6 80 out', verdict(h, tcp6(true, 80)), 'drop'],
+    ['tcp 80 out', verdict(h, tcp4(80)), 'drop'],
+    ['echo out', verdict(h, icmp6(128, true)), 'drop'],
+    ['ARP out', verdict(h, arp(true)), 'forward'],
+  ])
+  expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
+  await sdn.deleteRule('https')
+  await sdn.deleteRule('rest')
+
+  // A rule naming ICMPv6 means it, and `any` drops ARP too: ND is dropped with them.
+  await sdn.addRule({ id: 'deny-icmpv6', vif: target, allow: false, protocol: 'icmpv6', direction: 'both' })
+  check([
+    ['icmpv6: NS out', verdict(h, icmp6(135, true)), 'drop'],
+    ['icmpv6: NA in', verdict(h, icmp6(136, false)), 'drop'],
+    ['icmpv6: ARP in', verdict(h, arp(false)), 'forward'],
+  ])
+  await sdn.deleteRule('deny-icmpv6')
+  await sdn.addRule({ id: 'deny-any', vif: target, allow: false, direction: 'both' })
+  check([
+    ['any: NS out', verdict(h, icmp6(135, true)), 'drop'],
+    ['any: NA in', verdict(h, icmp6(136, false)), 'drop'],
+    ['any: ARP in', verdict(h, arp(false)), 'drop'],
+  ])
+  expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
+})
+
+test("deny ip from a VIF locked to an IPv6 address keeps XAPI's lock on ND: from its address, its EUI-64 link-local and :: only", async () => {
+  const h = sb.hosts[0]
+  const vif = vifOf(h, 2)
+  const peer = vifOf(h, 4)
+  const sdn = controller([h])
+  const linkLocal = eui64LinkLocal(vif.mac)
+  const locked = { uuid: vif.uuid, mac: vif.mac, ips: ['10.0.0.2', '2001:db8::2'] }
+  const r = await sdn.addRule({ vif: locked, allow: false, protocol: 'ip', direction: 'from' })
+  // ip and ipv6 (a deny is never narrowed), then RS and NS from 3 sources, NA from 2.
+  expect(r.hosts[h.name]).toEqual({ ok: true, flows: 2 + 3 + 3 + 2 })
+  const nd = (type, src) => `in_port=2,icmp6,dl_src=${vif.mac},dl_dst=${peer.mac},ipv6_src=${src},ipv6_dst=ff02::1:ff00:4,icmpv6_type=${type},icmpv6_code=0`
+  const cases = [
+    ['NS from its address', verdict(h, nd(135, '2001:db8::2')), 'forward'],
+    [`NS from its link-local ${linkLocal}`, verdict(h, nd(135, linkLocal)), 'forward'],
+    ['NS from :: (duplicate address detection)', verdict(h, nd(135, '::')), 'forward'],
+    ['RS from ::', verdict(h, nd(133, '::')), 'forward'],
+    ['NA from its address', verdict(h, nd(136, '2001:db8::2')), 'forward'],
+    ['NA from ::', verdict(h, nd(136, '::')), 'drop'],
+    ['NS from another address', verdict(h, nd(135, '2001:db8::9')), 'drop'],
+    ['NS from another link-local', verdict(h, nd(135, 'fe80::9')), 'drop'],
+  ]
+  expect(cases.map(([name, got]) => [name, got])).toEqual(cases.map(([name, , want]) => [name, want]))
+  expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
+  // Locked to IPv4 only: XAPI drops its IPv6, so no carve-out from it at all.
+  const v4 = await sdn.updateRule(r.rule.id, { vif: { ...locked, ips: ['10.0.0.2'] } })
+  expect(v4.hosts[h.name]).toEqual({ ok: true, flows: 2 })
+  expect(verdict(h, nd(135, linkLocal))).toBe('drop')
 })
 
 test('icmpv6 with a type: deny echo requests to a VIF, neighbour solicitations still pass', async () => {
@@ -481,28 +577,29 @@ test('exported state, imported by a new controller (a restart of xo-server), syn
 
 test('the rule list in a small band: a batch past the tail spreads the list, a full band refuses with nothing applied, a bad state changes nothing', async () => {
   const h = sb.hosts[0]
-  const sdn = controller([h], { priorities: { min: 35001, max: 35005 } })
+  // 12 priorities: 6 rules, each owning its priority and the one above it (its exceptions').
+  const sdn = controller([h], { priorities: { min: 35001, max: 35012 } })
   const pool = (port) => ({ pool: true, allow: false, protocol: 'tcp', port, direction: 'to' })
   const priorities = () => sdn.rules().map((r) => r.priority)
   // Distinct priorities of our flows (a pool rule has one flow per VIF).
   const onSwitch = () => [...new Set(ourFlows(h).map((l) => Number(/priority=(\d+)/.exec(l)[1])))].sort((a, b) => b - a)
   await sdn.addRules([{ id: 'a', ...pool(1) }, { id: 'b', ...pool(2) }])
-  expect(priorities()).toEqual([35005, 35004])
-  await sdn.addRule({ id: 'top', ...pool(3) }, { position: 0 }) // no room above 35005: spread again, step 1
+  expect(priorities()).toEqual([35011, 35009])
+  await sdn.addRule({ id: 'top', ...pool(3) }, { position: 0 }) // no room above 35011 (35012 is its P + 1): spread again, step 3
   expect(sdn.rules().map((r) => r.id)).toEqual(['top', 'a', 'b'])
-  expect(priorities()).toEqual([35005, 35004, 35003])
-  // Two more fit only by spreading again (the tail has room for them: 35002, 35001).
-  const r = await sdn.addRules([{ id: 'c', ...pool(4) }, { id: 'd', ...pool(5) }])
+  expect(priorities()).toEqual([35011, 35008, 35005])
+  // Three more fit only by spreading again (the tail has room for one: 35003), step 2.
+  const r = await sdn.addRules([{ id: 'c', ...pool(4) }, { id: 'd', ...pool(5) }, { id: 'e', ...pool(9) }])
   expect(r.hosts[h.name].ok).toBe(true)
-  expect(priorities()).toEqual([35005, 35004, 35003, 35002, 35001])
+  expect(priorities()).toEqual([35011, 35009, 35007, 35005, 35003, 35001])
   expect(onSwitch()).toEqual(priorities()) // every old generation deleted, the switch holds exactly the list
   const cookies = () => [...new Set(ourFlows(h).map((l) => /cookie=(0x[0-9a-f]+)/.exec(l)[1]))].sort()
   expect(cookies()).toEqual(sdn.rules().map((x) => x.cookie.replace(/^0x0*/, '0x')).sort())
   const flows = ourFlows(h)
   const state = sdn.exportState()
   // Full: refused before any I/O, nothing changed anywhere.
-  expect(await rejection(sdn.addRules([{ id: 'e', ...pool(6) }]))).toMatchObject({ code: 'SDN_TOO_MANY_RULES' })
-  expect(await rejection(sdn.addRule({ id: 'e', ...pool(6) }, { position: 2 }))).toMatchObject({ code: 'SDN_TOO_MANY_RULES' })
+  expect(await rejection(sdn.addRules([{ id: 'f', ...pool(6) }]))).toMatchObject({ code: 'SDN_TOO_MANY_RULES', message: expect.stringContaining('holds at most 6 rules') })
+  expect(await rejection(sdn.addRule({ id: 'f', ...pool(6) }, { position: 2 }))).toMatchObject({ code: 'SDN_TOO_MANY_RULES' })
   expect(await rejection(sdn.addRules([{ id: 'x', ...pool(7) }, { id: 'x', ...pool(8) }]))).toMatchObject({ code: 'SDN_RULE_EXISTS' })
   expect(ourFlows(h)).toEqual(flows)
   // A state whose numbers repeat, or whose priority is outside the band, is refused whole.
@@ -514,7 +611,7 @@ test('the rule list in a small band: a batch past the tail spreads the list, a f
   // After a delete the band has room again; the freed number can be taken again.
   await sdn.deleteRule('top')
   await sdn.addRule({ id: 'top', ...pool(3) })
-  expect(sdn.rules().map((x) => x.id)).toEqual(['a', 'b', 'c', 'd', 'top'])
+  expect(sdn.rules().map((x) => x.id)).toEqual(['a', 'b', 'c', 'd', 'e', 'top'])
   expect(onSwitch()).toEqual(priorities())
   await sdn.close()
 })
@@ -584,8 +681,9 @@ test('first contact: before any call changes a switch, unknown flows of ours go,
   ])
   await traced
   expect(seen.filter((x) => x !== 'drop')).toEqual([])
-  // Every rule here has no range: each flow has its IPv6 twin, so `changed` adds 2, and 4 go (its old 2, gone's 2).
-  expect(adopted).toEqual([{ host: h.name, bridge: 'br0', added: 2, removed: 4, adopted: 1 }])
+  // Every rule here has no range: each flow has its IPv6 twin, so `changed` adds 2, and 7 go (its old 2,
+  // gone's 2 and the 3 ND carve-outs of its deny of ip).
+  expect(adopted).toEqual([{ host: h.name, bridge: 'br0', added: 2, removed: 7, adopted: 1 }])
   const after = ourFlows(h)
   expect(after.filter((l) => l.includes(v1.mac))).toEqual(kept) // same cookie (generation 2), untouched
   expect(second.getRule('keep').cookie).toBe(`0x5d4e02${numberOf(keep.cookie).toString(16).padStart(10, '0')}`)
@@ -637,6 +735,45 @@ test('stateFile: the state is written on every change and read back by the next 
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }
+})
+
+test('a state saved when a rule took one priority (consecutive) is spread again once: the next sync moves its flows, make-before-break', async () => {
+  const h = sb.hosts[0]
+  const vif = vifOf(h, 3)
+  const target = { uuid: vif.uuid, mac: vif.mac }
+  const first = controller([h])
+  await first.addRules([
+    { id: 'old-a', vif: target, allow: false, protocol: 'tcp', port: 81, direction: 'to' },
+    { id: 'old-b', vif: target, allow: false, protocol: 'tcp', port: 82, direction: 'to' },
+  ])
+  const state = first.exportState()
+  await first.close()
+  // As an older version left it: the rules at 34998 and 34997 (one priority each), their flows there.
+  const old = { ...state, rules: state.rules.map((r, i) => ({ ...r, priority: 34998 - i })) }
+  const moved = ourFlows(h).map((l) => l.replace(/priority=34996,/, 'priority=34997,'))
+  deleteOurs(h)
+  for (const l of moved) ofctl13(h, 'add-flow', `table=0,${l.replace(', ', ',').replace(' actions=', ',actions=')}`)
+  expect(ourFlows(h)).toEqual(moved.sort())
+
+  const second = controller([h])
+  const adopted = []
+  second.on('adopted', (e) => adopted.push(e))
+  second.importState(old)
+  const rules = second.rules()
+  // Spread as a respread does: from max - 1, step 16, every rule a new generation.
+  expect(second.exportState().rules.map((r) => [r.id, r.priority, r.generation])).toEqual([['old-a', 34998, 1], ['old-b', 34982, 1]])
+  // Moved, as after a respread on insert: old-a keeps 34998, but its saved generation is not adopted back;
+  // its new flows replace the old ones in place (same match and priority), old-b's old ones go after.
+  const s = await second.sync()
+  expect(s.hosts[h.name]).toEqual({ ok: true, added: 4, removed: 2 })
+  expect(adopted).toEqual([{ host: h.name, bridge: 'br0', added: 4, removed: 2, adopted: 0 }])
+  const now = ourFlows(h)
+  expect(now).toHaveLength(4)
+  for (const r of rules) {
+    const mine = now.filter((l) => l.startsWith(`cookie=${r.cookie.replace(/^0x0*/, '0x')},`))
+    expect([r.id, mine.length, mine.every((l) => l.includes(`priority=${r.priority},`))]).toEqual([r.id, 2, true])
+  }
+  expect((await second.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
 })
 
 test("one rule's commands take effect in call order: update then delete in one tick leave nothing; two updates lose no field", async () => {
@@ -693,12 +830,12 @@ test('a hung host: SDN_HOST_TIMEOUT for it, the others served; later calls do no
 test("a foreign flow with exactly our match and priority is neither replaced nor deleted: the rule's outcome says why", async () => {
   const h = sb.hosts[0]
   const vif = vifOf(h, 1)
-  const foreign = `cookie=0x99,priority=34999,tcp,in_port=1,dl_src=${vif.mac},nw_dst=192.168.5.55,tp_dst=5060,actions=normal`
+  const foreign = `cookie=0x99,priority=34998,tcp,in_port=1,dl_src=${vif.mac},nw_dst=192.168.5.55,tp_dst=5060,actions=normal`
   h.ofctl('add-flow', foreign)
   try {
     const sdn = controller([h])
     const r = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'sip', ipRange: '192.168.5.55', direction: 'from' })
-    expect(r.rule.priority).toBe(34999)
+    expect(r.rule.priority).toBe(34998)
     expect(r.hosts[h.name]).toMatchObject({ ok: false, error: { code: 'SDN_FLOW_CONFLICT', flows: [expect.stringContaining('tp_dst=5060')] } })
     const theirs = () => h.ofctl('dump-flows', '--no-stats', 'cookie=0x99/-1').split('\n').filter((l) => l.includes('cookie='))
     expect(theirs()).toEqual([expect.stringContaining('actions=NORMAL')])
@@ -721,9 +858,9 @@ test('concurrent addRule calls share one batch per switch (group commit); each k
   const sdn = controller([h])
   const warm = await sdn.addRule({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'tcp', port: 999, direction: 'from' })
   const top = warm.rule.priority
-  // Call k of the burst appends the rule at priority top - 1 - k: a foreign flow holds call 7's key.
+  // Call k of the burst appends the rule at priority top - 2 - 2k: a foreign flow holds call 7's key.
   const rule = (k) => ({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'tcp', port: 3000 + k, ipRange: '0.0.0.0/0', direction: 'from' })
-  h.ofctl('add-flow', `cookie=0x98,priority=${top - 8},tcp,in_port=${vif.ofport},dl_src=${vif.mac},tp_dst=3007,actions=normal`)
+  h.ofctl('add-flow', `cookie=0x98,priority=${top - 16},tcp,in_port=${vif.ofport},dl_src=${vif.mac},tp_dst=3007,actions=normal`)
   try {
     await sdn.sync() // reads the foreign flows
     // ovs-vswitchd's own count of the OpenFlow messages it received (summed about once a second).

@@ -992,6 +992,11 @@ class SdnController extends EventEmitter {
     this.#rules = entries
     this.#byId = new Map(entries.map((e) => [e.id, e]))
     this.#mirror(placed)
+    // A state whose priorities leave a rule no free P + 1 (saved when a rule took one
+    // priority) was spread again: every rule moved, as after a respread on insert. Its
+    // new generation is ours, not one to adopt from the switches: the next contact
+    // installs the moved flows and deletes the saved generations' (make-before-break).
+    if (placed.respread) for (const e of entries) e.pinned = true
     for (const host of this.#hosts.values()) {
       for (const sw of host.switches.values()) {
         sw.clear()

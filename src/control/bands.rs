@@ -8,8 +8,8 @@
 //! ```text
 //!  65000 ┐ XO's own bands (taken instead of the default with `priorities: 'xo'`)
 //!  35001 ┘
-//!  34999 ┐ ordered traffic rules (SdnController's default band), one priority per rule
-//!  10000 ┘
+//!  34999 ┐ ordered traffic rules (SdnController's default band), two priorities per
+//!  10000 ┘ rule: its own P and P + 1 above it for its exceptions (src/control/list.rs)
 //!   9990   elastic IPs: ARP for the public address -> controller   (js/elastic-ips.js)
 //!   9985   elastic IPs: internal ranges, unchanged
 //!   9980   elastic IPs: NAT rewrites
@@ -86,12 +86,20 @@ impl PriorityBand {
     pub const SECURITY_GROUP_INGRESS: PriorityBand = PriorityBand { min: 9050, max: 9050 };
 
     /// A band for the ordered rules, as `options.priorities: { min, max }` allows
-    /// it: `1 <= min <= max <= 65535` and above XAPI's VIF locking, which must
-    /// stay below every rule (`ERR_OUT_OF_RANGE` otherwise).
+    /// it: `1 <= min <= max <= 65535`, at least 2 priorities (a rule takes two)
+    /// and above XAPI's VIF locking, which must stay below every rule
+    /// (`ERR_OUT_OF_RANGE` otherwise).
     pub fn for_rules(min: u16, max: u16) -> Result<Self, EngineError> {
         if min < 1 || min > max {
             return Err(EngineError::InvalidBand {
                 reason: format!("priorities must satisfy 1 <= min <= max <= 65535, got {min}-{max}"),
+            });
+        }
+        if min == max {
+            return Err(EngineError::InvalidBand {
+                reason: format!(
+                    "priorities must hold at least 2 priorities (a rule takes its own and the one above it), got {min}-{max}"
+                ),
             });
         }
         if min <= Self::XAPI_VIF_LOCKING.max {
@@ -117,9 +125,15 @@ impl PriorityBand {
         self.max
     }
 
-    /// How many distinct priorities (so rules) it holds.
+    /// How many distinct priorities it holds.
     pub fn capacity(self) -> usize {
         usize::from(self.max - self.min) + 1
+    }
+
+    /// How many ordered rules it holds: half its priorities, as each rule takes
+    /// its own priority and the one above it (src/control/list.rs).
+    pub fn rule_capacity(self) -> usize {
+        self.capacity() / 2
     }
 
     /// `min..=max`.
@@ -169,6 +183,7 @@ mod tests {
         assert_eq!(PriorityBand::RULES_DEFAULT.range(), 10000..=34999);
         assert_eq!(PriorityBand::XO.range(), 35001..=65000);
         assert_eq!(PriorityBand::RULES_DEFAULT.capacity(), 25000);
+        assert_eq!(PriorityBand::RULES_DEFAULT.rule_capacity(), 12500);
         // policy::security_groups: permissions at 9900 - slot, basics 9800, deny 9100,
         // at most max_groups_per_vif() = 16 slots.
         let slots = (0..16u16).map(|s| 9900 - s);
@@ -186,8 +201,10 @@ mod tests {
     #[test]
     fn a_rule_band_must_stay_above_xapi_locking() {
         assert_eq!(PriorityBand::for_rules(10000, 34999), Ok(PriorityBand::RULES_DEFAULT));
-        assert_eq!(PriorityBand::for_rules(8001, 8001).map(PriorityBand::capacity), Ok(1));
-        for (min, max) in [(8000, 9000), (0, 10), (20000, 10000)] {
+        assert_eq!(PriorityBand::for_rules(8001, 8002).map(PriorityBand::rule_capacity), Ok(1));
+        assert_eq!(PriorityBand::for_rules(8001, 8003).map(PriorityBand::rule_capacity), Ok(1));
+        // One priority holds no rule: a rule takes its own and the one above it.
+        for (min, max) in [(8000, 9000), (0, 10), (20000, 10000), (8001, 8001), (65535, 65535)] {
             let e = PriorityBand::for_rules(min, max).unwrap_err();
             assert_eq!(e.code(), "ERR_OUT_OF_RANGE", "{min}-{max}: {e}");
         }

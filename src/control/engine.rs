@@ -496,7 +496,7 @@ mod tests {
         assert_eq!(
             lines(&b.adds),
             vec![format!(
-                "add cookie={c:#x}, priority=34999,tcp,in_port=4,dl_src=ae:f7:4b:84:6c:8b,nw_dst=192.168.5.55,tp_dst=5060 actions=drop"
+                "add cookie={c:#x}, priority=34998,tcp,in_port=4,dl_src=ae:f7:4b:84:6c:8b,nw_dst=192.168.5.55,tp_dst=5060 actions=drop"
             )]
         );
         assert!(b.deletes.is_empty());
@@ -542,8 +542,8 @@ mod tests {
         assert_eq!(
             lines(&next.adds),
             vec![
-                format!("add cookie={c:#x}, priority=34999,tcp,{from}"),
-                format!("add cookie={c:#x}, priority=34999,tcp6,{from}"),
+                format!("add cookie={c:#x}, priority=34998,tcp,{from}"),
+                format!("add cookie={c:#x}, priority=34998,tcp6,{from}"),
             ],
             "port 80 from the first patch, no range after the second: IPv4 and IPv6"
         );
@@ -689,10 +689,10 @@ mod tests {
         e.add("a", pool(22), None, None).unwrap();
         drain(&mut e);
         let a0 = cookie(&e, "a");
-        e.add("b", pool(80), Some(0), None).unwrap(); // above a at 34999: no room
+        e.add("b", pool(80), Some(0), None).unwrap(); // above a at 34998: no room
         assert_eq!(
             e.rules().iter().map(|r| (r.priority(), r.generation())).collect::<Vec<_>>(),
-            vec![(34999, 1), (34983, 1)]
+            vec![(34998, 1), (34982, 1)]
         );
         let b = e.poll_batch().unwrap();
         assert_eq!(b.adds.len(), 2, "both rules at their new priorities");
@@ -731,7 +731,7 @@ mod tests {
         );
         assert_eq!((e.rules().to_vec(), e.desired("h1", "xenbr0")), before);
         assert_eq!(e.poll_batch(), None, "and nothing to send");
-        let mut full = Engine::new(PriorityBand::for_rules(10000, 10000).unwrap(), 0);
+        let mut full = Engine::new(PriorityBand::for_rules(10000, 10001).unwrap(), 0); // one rule
         full.add("a", pool(22), None, None).unwrap();
         assert_eq!(full.add("b", pool(22), Some(0), None).unwrap_err().code(), "SDN_TOO_MANY_RULES");
         full.reserve_number("provider:sg", stable_number("rule:b")).unwrap();

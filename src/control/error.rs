@@ -31,7 +31,8 @@ pub enum EngineError {
         /// Who holds it.
         holder: String,
     },
-    /// The priority band cannot hold that many rules, one priority each.
+    /// The priority band cannot hold that many rules, two priorities each (a rule's
+    /// own and the one above it, for its exceptions).
     #[error("the priority band {min}-{max} holds at most {capacity} rules, {wanted} asked for")]
     TooManyRules {
         /// Lowest priority of the band.

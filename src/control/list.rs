@@ -1,22 +1,30 @@
 //! The ordered rule list: ids, numbers, generations and priorities.
 //!
 //! One list; the first rule has the highest priority, and the first rule that
-//! matches a packet decides. Each rule gets its own priority in the band, so two
-//! rules never tie (OpenFlow leaves the winner of a tie undefined):
+//! matches a packet decides. Each rule owns two priorities of the band, its own
+//! `P` and `P + 1` above it, where its exceptions go (a `deny ip` keeps IPv6
+//! neighbour discovery there, see `rules::compile`); so two rules never tie
+//! (OpenFlow leaves the winner of a tie undefined), and a rule's exceptions sit
+//! between it and the rule above:
 //!
-//! * appending takes the last priority minus one (the band's `max` for the first rule);
-//! * inserting takes the floor of the midpoint of its neighbours (`max + 1` above
-//!   position 0, `min - 1` below the end);
-//! * when the neighbours are adjacent there is no room: the whole list is spread
-//!   again, `step = max(1, min(16, floor(capacity / (n + 1))))`, rule `i` at
-//!   `max - i * step`, and every rule gets a new generation (its flows move to new
-//!   priorities, and the new ones must be installed before the old ones go);
-//! * `reorder` spreads the list again the same way.
+//! * appending takes the last priority minus two (`max - 1` for the first rule),
+//!   so a batch takes `last - 2 - 2i`;
+//! * inserting takes the floor of the midpoint of the usable slots between its
+//!   neighbours: from the priority below `+ 2` (`min` below the end) to the
+//!   priority above `- 2` (`max - 1` above position 0), so both keep their `P + 1`;
+//! * when there is no usable slot: the whole list is spread again,
+//!   `step = max(2, min(16, floor(priorities / (n + 1))))`, rule `i` at
+//!   `max - 1 - i * step` (its `P + 1` stays inside the band), and every rule gets a
+//!   new generation (its flows move to new priorities, and the new ones must be
+//!   installed before the old ones go);
+//! * `reorder` spreads the list again the same way, and so does `restore` of a
+//!   saved state whose priorities leave a rule no free `P + 1` (a state written
+//!   when a rule took one priority: consecutive priorities).
 //!
-//! A rule's generation starts at 0 and goes up by one (mod 256) on every update
-//! and every respread: its cookie changes, so the flows of the previous form can
-//! be deleted by exact cookie once the new ones are in. These are the rules of
-//! `js/sdn-controller.js` (`#assignPriority`, `#renumber`), reproduced exactly.
+//! A band of `c` priorities holds `floor(c / 2)` rules. A rule's generation starts
+//! at 0 and goes up by one (mod 256) on every update and every respread: its cookie
+//! changes, so the flows of the previous form can be deleted by exact cookie once
+//! the new ones are in.
 
 use std::collections::{HashMap, HashSet};
 
@@ -227,15 +235,19 @@ impl RuleList {
     }
 
     fn check_room(&self, wanted: usize) -> Result<(), EngineError> {
-        if wanted > self.band.capacity() {
-            return Err(EngineError::TooManyRules {
-                min: self.band.min(),
-                max: self.band.max(),
-                capacity: self.band.capacity(),
-                wanted,
-            });
+        if wanted > self.band.rule_capacity() {
+            return Err(self.too_many(wanted));
         }
         Ok(())
+    }
+
+    fn too_many(&self, wanted: usize) -> EngineError {
+        EngineError::TooManyRules {
+            min: self.band.min(),
+            max: self.band.max(),
+            capacity: self.band.rule_capacity(),
+            wanted,
+        }
     }
 
     /// Inserts a rule at `position` (default: last, the lowest priority); refuses
@@ -258,9 +270,11 @@ impl RuleList {
         self.check_room(n + 1)?;
 
         let (min, max) = (i32::from(self.band.min()), i32::from(self.band.max()));
-        let above = if index > 0 { i32::from(self.rules[index - 1].priority) } else { max + 1 };
-        let below = if index < n { i32::from(self.rules[index].priority) } else { min - 1 };
-        let slot = (above - below > 1).then(|| if index == n { above - 1 } else { (above + below).div_euclid(2) });
+        // The usable slots: P + 1 below the rule above (below max + 1 at the top), and
+        // above the P + 1 of the rule below (at least min at the end).
+        let highest = (if index > 0 { i32::from(self.rules[index - 1].priority) } else { max + 1 }) - 2;
+        let lowest = if index < n { i32::from(self.rules[index].priority) + 2 } else { min };
+        let slot = (lowest <= highest).then(|| if index == n { highest } else { (lowest + highest).div_euclid(2) });
         self.numbers.take(rule_owner(id), number);
         self.rules.insert(
             index,
@@ -269,8 +283,8 @@ impl RuleList {
                 rule: stored(rule),
                 number,
                 generation: 0,
-                // A slot lies strictly between two priorities of the band (or its
-                // ends), so it fits; without one, the respread below assigns it.
+                // A slot lies inside the band, its P + 1 too; without one, the
+                // respread below assigns it.
                 priority: slot.map_or(0, |p| p as u16),
                 host,
             },
@@ -286,7 +300,7 @@ impl RuleList {
     }
 
     /// Appends rules in the order given, all or none: each takes the priority
-    /// below the previous one; when the tail of the band has no room for all of
+    /// two below the previous one; when the tail of the band has no room for all of
     /// them but the band does, the list is spread again.
     ///
     /// (js/sdn-controller.js `addRules` refuses `SDN_TOO_MANY_RULES` in that case,
@@ -301,10 +315,10 @@ impl RuleList {
         let n = self.rules.len();
         self.check_room(n + rules.len())?;
         let last = self.rules.last().map_or(i32::from(self.band.max()) + 1, |r| i32::from(r.priority));
-        let room = last - rules.len() as i32 >= i32::from(self.band.min());
+        let room = last - 2 * rules.len() as i32 >= i32::from(self.band.min());
         for (i, ((id, rule), number)) in rules.into_iter().zip(numbers).enumerate() {
             self.numbers.take(rule_owner(&id), number);
-            let priority = if room { (last - 1 - i as i32) as u16 } else { 0 };
+            let priority = if room { (last - 2 - 2 * i as i32) as u16 } else { 0 };
             self.positions.insert(id.clone(), self.rules.len());
             self.rules.push(RuleState { id, rule: stored(rule), number, generation: 0, priority, host: host.clone() });
         }
@@ -390,9 +404,18 @@ impl RuleList {
 
     /// Replaces every rule by `rules` (a saved state, in order), all or none: ids
     /// valid and distinct, numbers valid, distinct and not held by a provider,
-    /// priorities inside the band. Providers' reservations stay. The error names the
-    /// index of the first offending rule.
-    pub fn restore(&mut self, rules: Vec<SavedRule>) -> Result<(), (usize, EngineError)> {
+    /// priorities inside the band, no more rules than the band holds. Providers'
+    /// reservations stay. The error names the index of the first offending rule.
+    ///
+    /// Priorities that leave a rule no free `P + 1` (not decreasing by at least two
+    /// from `max - 1` down: a state saved when a rule took one priority) are spread
+    /// again, as a respread does: new priorities and generations
+    /// ([`Placement::Respread`]); the caller then replaces the rules' flows.
+    pub fn restore(&mut self, rules: Vec<SavedRule>) -> Result<Placement, (usize, EngineError)> {
+        let capacity = self.band.rule_capacity();
+        if rules.len() > capacity {
+            return Err((capacity, self.too_many(rules.len())));
+        }
         let mut numbers = self.numbers.clone();
         numbers.retain(|owner| !owner.starts_with("rule:"));
         let mut ids = HashSet::new();
@@ -431,21 +454,37 @@ impl RuleList {
                 host: saved.host,
             });
         }
+        // Each rule's P + 1 free: inside the band, and below the rule above it.
+        let mut above = u32::from(self.band.max()) + 1;
+        let spaced = restored.iter().all(|r| {
+            let p = u32::from(r.priority);
+            let free = p + 2 <= above;
+            above = p;
+            free
+        });
         self.rules = restored;
         self.positions.clear();
         self.index_from(0);
         self.numbers = numbers;
-        Ok(())
+        if spaced {
+            Ok(Placement::Slotted)
+        } else {
+            self.respread();
+            Ok(Placement::Respread)
+        }
     }
 
-    /// Spreads the priorities evenly from the top (gaps keep later inserts cheap);
-    /// every rule gets a new generation. The caller checked the band holds them.
+    /// Spreads the priorities evenly from the top (gaps keep later inserts cheap),
+    /// two at least apart and from `max - 1` down, so that every rule keeps its
+    /// `P + 1` inside the band; every rule gets a new generation. The caller checked
+    /// the band holds them (`rule_capacity`): with `n <= priorities / 2`, the last
+    /// rule's `max - 1 - (n - 1) * step` is never below `min`.
     fn respread(&mut self) {
         let n = self.rules.len();
-        let step = (self.band.capacity() / (n + 1)).clamp(1, 16);
-        let max = usize::from(self.band.max());
+        let step = (self.band.capacity() / (n + 1)).clamp(2, 16);
+        let top = usize::from(self.band.max()) - 1;
         for (i, r) in self.rules.iter_mut().enumerate() {
-            r.priority = (max - i * step) as u16;
+            r.priority = (top - i * step) as u16;
             r.next_generation();
         }
     }
@@ -481,7 +520,7 @@ mod tests {
                 assert_eq!(l.index_of(&r.id), Ok(i), "{}", r.id);
             }
         };
-        let mut l = RuleList::new(PriorityBand::for_rules(10000, 10010).unwrap());
+        let mut l = RuleList::new(PriorityBand::for_rules(10000, 10020).unwrap());
         let batch = (0..4).map(|i| (format!("b{i}"), rule())).collect();
         l.append_many(batch, None).unwrap();
         l.insert("front", rule(), Some(0), None).unwrap();
@@ -506,51 +545,62 @@ mod tests {
                 host: None,
             })
             .collect();
-        l.restore(saved).unwrap();
+        assert_eq!(l.restore(saved), Ok(Placement::Respread), "reversed: increasing priorities");
         assert_eq!(ids(&l), ["front", "b1", "middle", "b2"]);
         indexed(&l);
     }
 
     #[test]
-    fn appending_takes_the_next_priority_down() {
+    fn appending_takes_the_priority_two_below_leaving_each_rule_the_one_above() {
         let mut l = RuleList::new(PriorityBand::RULES_DEFAULT);
         for id in ["a", "b", "c"] {
             assert_eq!(l.insert(id, rule(), None, None), Ok(Placement::Slotted));
         }
-        assert_eq!(priorities(&l), vec![34999, 34998, 34997]);
+        // The first at max - 1: its P + 1 is the band's max.
+        assert_eq!(priorities(&l), vec![34998, 34996, 34994]);
         assert_eq!(generations(&l), vec![0, 0, 0]);
         assert_eq!(l.append_many(vec![("d".into(), rule()), ("e".into(), rule())], None), Ok(Placement::Slotted));
-        assert_eq!(priorities(&l), vec![34999, 34998, 34997, 34996, 34995]);
+        assert_eq!(priorities(&l), vec![34998, 34996, 34994, 34992, 34990], "last - 2 - 2i");
     }
 
     #[test]
     fn inserting_takes_the_floor_of_the_midpoint() {
         let mut l = RuleList::new(PriorityBand::RULES_DEFAULT);
-        l.insert("a", rule(), None, None).unwrap(); // 34999
-        l.insert("top", rule(), Some(0), None).unwrap(); // between 35000 (max + 1) and 34999: no room
-        assert_eq!((priorities(&l), generations(&l)), (vec![34999, 34983], vec![1, 1]), "respread, step 16");
-        l.insert("mid", rule(), Some(1), None).unwrap(); // floor((34999 + 34983) / 2)
-        assert_eq!(priorities(&l), vec![34999, 34991, 34983]);
-        l.insert("low", rule(), Some(3), None).unwrap(); // appending at an explicit position: last - 1
-        assert_eq!(priorities(&l), vec![34999, 34991, 34983, 34982]);
+        l.insert("a", rule(), None, None).unwrap(); // 34998
+        l.insert("top", rule(), Some(0), None).unwrap(); // slots up to 35000 (max + 1) - 2, from 34998 + 2: none
+        assert_eq!((priorities(&l), generations(&l)), (vec![34998, 34982], vec![1, 1]), "respread, step 16");
+        l.insert("mid", rule(), Some(1), None).unwrap(); // floor((34984 + 34996) / 2)
+        assert_eq!(priorities(&l), vec![34998, 34990, 34982]);
+        l.insert("low", rule(), Some(3), None).unwrap(); // appending at an explicit position: last - 2
+        assert_eq!(priorities(&l), vec![34998, 34990, 34982, 34980]);
         assert_eq!(generations(&l), vec![1, 0, 1, 0], "only a respread changes generations");
-        l.insert("under", rule(), Some(3), None).unwrap(); // between 34983 and 34982: no room
-        assert_eq!(ids(&l), vec!["top", "mid", "a", "under", "low"]);
-        assert_eq!(priorities(&l), vec![34999, 34983, 34967, 34951, 34935]);
-        assert_eq!(generations(&l), vec![2, 1, 2, 1, 1], "every rule got a new generation");
+        l.insert("one", rule(), Some(1), None).unwrap(); // one usable slot left each side: 34994 of 34992-34996
+        l.insert("two", rule(), Some(1), None).unwrap(); // 34996 exactly: 34998 keeps 34999, 34994 keeps 34995
+        assert_eq!(priorities(&l), vec![34998, 34996, 34994, 34990, 34982, 34980]);
+        assert_eq!(generations(&l), vec![1, 0, 0, 0, 1, 0]);
+        l.insert("under", rule(), Some(5), None).unwrap(); // between 34982 and 34980: no room
+        assert_eq!(ids(&l), vec!["top", "two", "one", "mid", "a", "under", "low"]);
+        assert_eq!(priorities(&l), vec![34998, 34982, 34966, 34950, 34934, 34918, 34902]);
+        assert_eq!(generations(&l), vec![2, 1, 1, 1, 2, 1, 1], "every rule got a new generation");
+        // Every rule's P + 1 is free: no other rule there, inside the band.
+        let p = priorities(&l);
+        assert!(p[0] < 34999 && p.windows(2).all(|w| w[1] + 1 < w[0]), "{p:?}");
     }
 
     #[test]
     fn a_respread_uses_a_smaller_step_in_a_small_band_and_a_full_band_refuses() {
-        let band = PriorityBand::for_rules(10000, 10004).unwrap(); // 5 priorities
+        let band = PriorityBand::for_rules(10000, 10009).unwrap(); // 10 priorities: 5 rules
         let mut l = RuleList::new(band);
         l.insert("a", rule(), None, None).unwrap();
-        l.insert("b", rule(), Some(0), None).unwrap(); // no room above a: step floor(5 / 3) = 1
-        assert_eq!(priorities(&l), vec![10004, 10003]);
-        for id in ["c", "d", "e"] {
+        l.insert("b", rule(), Some(0), None).unwrap(); // no room above a: step floor(10 / 3) = 3
+        assert_eq!(priorities(&l), vec![10008, 10005]);
+        for id in ["c", "d"] {
             l.insert(id, rule(), None, None).unwrap();
         }
-        assert_eq!(priorities(&l), vec![10004, 10003, 10002, 10001, 10000]);
+        assert_eq!(priorities(&l), vec![10008, 10005, 10003, 10001]);
+        assert_eq!(l.insert("e", rule(), None, None), Ok(Placement::Respread), "no 9999: spread again");
+        // floor(10 / 6) = 1, at least 2: the whole band, every P + 1 in it.
+        assert_eq!(priorities(&l), vec![10008, 10006, 10004, 10002, 10000]);
         let before = l.rules().to_vec();
         let e = l.insert("f", rule(), Some(2), None).unwrap_err();
         assert_eq!(e.code(), "SDN_TOO_MANY_RULES");
@@ -562,22 +612,22 @@ mod tests {
 
     #[test]
     fn a_batch_without_room_at_the_tail_spreads_the_list() {
-        let band = PriorityBand::for_rules(10000, 10009).unwrap();
+        let band = PriorityBand::for_rules(10000, 10019).unwrap(); // 20 priorities: 10 rules
         let mut l = RuleList::new(band);
-        l.insert("a", rule(), None, None).unwrap(); // 10009
-        l.insert("b", rule(), Some(1), None).unwrap(); // 10008
+        l.insert("a", rule(), None, None).unwrap(); // 10018
+        l.insert("b", rule(), Some(1), None).unwrap(); // 10016
         l.update("b", rule()).unwrap();
         // Fill the tail of the band.
         l.append_many((0..7).map(|i| (format!("t{i}"), rule())).collect(), None).unwrap();
-        assert_eq!(l.rules().last().map(|r| r.priority), Some(10001));
+        assert_eq!(l.rules().last().map(|r| r.priority), Some(10002));
         assert_eq!(
             l.append_many(vec![("x".into(), rule()), ("y".into(), rule())], None),
-            Err(EngineError::TooManyRules { min: 10000, max: 10009, capacity: 10, wanted: 11 })
+            Err(EngineError::TooManyRules { min: 10000, max: 10019, capacity: 10, wanted: 11 })
         );
         l.remove("t3").unwrap();
-        l.remove("t4").unwrap(); // 7 rules, the tail still ends at 10001
+        l.remove("t4").unwrap(); // 7 rules, the tail still ends at 10002
         assert_eq!(l.append_many(vec![("x".into(), rule()), ("y".into(), rule())], None), Ok(Placement::Respread));
-        assert_eq!(priorities(&l), (0..9).map(|i| 10009 - i).collect::<Vec<_>>(), "step floor(10 / 10) = 1");
+        assert_eq!(priorities(&l), (0..9).map(|i| 10018 - 2 * i).collect::<Vec<_>>(), "step floor(20 / 10) = 2");
         assert_eq!(l.get("b").map(|r| r.generation), Some(2), "updated once, spread once");
         assert_eq!(l.get("y").map(|r| r.generation), Some(1), "new rules spread too");
     }
@@ -590,7 +640,7 @@ mod tests {
         let before = l.update("a", rule()).unwrap();
         assert_eq!((before.generation, before.cookie()), (0, c0));
         let after = l.get("a").unwrap();
-        assert_eq!((after.generation, after.priority), (1, 34999));
+        assert_eq!((after.generation, after.priority), (1, 34998));
         assert_eq!(after.cookie(), c0 | 1 << 40);
         for _ in 0..255 {
             l.update("a", rule()).unwrap();
@@ -640,16 +690,16 @@ mod tests {
         for bad in [s(&["a", "b"]), s(&["a", "b", "b"]), s(&["a", "b", "z"])] {
             assert_eq!(l.reorder(&bad).unwrap_err().code(), "ERR_INVALID_ARG_VALUE", "{bad:?}");
         }
-        assert_eq!(priorities(&l), vec![34999, 34998, 34997], "refused: nothing changed");
+        assert_eq!(priorities(&l), vec![34998, 34996, 34994], "refused: nothing changed");
         l.reorder(&s(&["c", "a", "b"])).unwrap();
         assert_eq!(ids(&l), vec!["c", "a", "b"]);
-        assert_eq!(priorities(&l), vec![34999, 34983, 34967]);
+        assert_eq!(priorities(&l), vec![34998, 34982, 34966]);
         assert_eq!(generations(&l), vec![1, 1, 1]);
     }
 
     #[test]
     fn check_new_ids_refuses_what_an_add_would_and_changes_nothing() {
-        let mut l = RuleList::new(PriorityBand::for_rules(10000, 10002).unwrap());
+        let mut l = RuleList::new(PriorityBand::for_rules(10000, 10005).unwrap()); // 3 rules
         l.insert("a", rule(), None, None).unwrap();
         assert_eq!(l.check_new_ids(&["b", "c"]), Ok(()));
         let codes = |ids: &[&str]| l.check_new_ids(ids).unwrap_err().code();
@@ -709,11 +759,57 @@ mod tests {
             assert_eq!((i, e.code()), (index, code));
             assert_eq!(ids(&l), vec!["old"], "nothing changed");
         }
-        l.restore(good).unwrap();
+        let too_many = (0..6).map(|i| saved(&format!("r{i}"), 10 + i, 10008 - 2 * i as u16)).collect();
+        let (i, e) = l.restore(too_many).unwrap_err();
+        assert_eq!((i, e), (5, EngineError::TooManyRules { min: 10000, max: 10009, capacity: 5, wanted: 6 }));
+        assert_eq!(ids(&l), vec!["old"], "nothing changed");
+        assert_eq!(l.restore(good), Ok(Placement::Slotted), "each P + 1 free: kept as saved");
         assert_eq!(ids(&l), vec!["x", "y"]);
         assert_eq!((priorities(&l), generations(&l)), (vec![10005, 10001], vec![3, 3]));
         assert_eq!(l.numbers().holder(7), Some("rule:x"));
         assert_eq!(l.numbers().holder(77), Some("provider:sg"), "providers keep theirs");
         assert_eq!(l.numbers().holder(stable_number("rule:old")), None, "the old rules' numbers are free");
+    }
+
+    /// A state saved when a rule took one priority (consecutive, the first at max):
+    /// no rule has a free P + 1, so the list is spread again as a respread does, new
+    /// priorities and generations; one whose priorities leave each its P + 1 is kept.
+    #[test]
+    fn restoring_an_old_consecutive_state_spreads_it_once() {
+        let band = PriorityBand::for_rules(10000, 10009).unwrap();
+        let saved = |id: &str, number: u64, generation: u8, priority: u16| SavedRule {
+            id: id.into(),
+            rule: rule(),
+            number,
+            generation,
+            priority,
+            host: None,
+        };
+        let mut l = RuleList::new(band);
+        let old = vec![saved("x", 7, 3, 10009), saved("y", 8, 255, 10008), saved("z", 9, 0, 10007)];
+        assert_eq!(l.restore(old), Ok(Placement::Respread));
+        assert_eq!(ids(&l), vec!["x", "y", "z"], "in the saved order");
+        // step floor(10 / 4) = 2, from max - 1.
+        assert_eq!((priorities(&l), generations(&l)), (vec![10008, 10006, 10004], vec![4, 0, 1]));
+        assert_eq!(l.rules().iter().map(|r| r.number).collect::<Vec<_>>(), vec![7, 8, 9], "numbers kept");
+        // What the list now holds restores as it is (a later restart).
+        let now: Vec<SavedRule> = l.rules().iter().map(|r| saved(&r.id, r.number, r.generation, r.priority)).collect();
+        assert_eq!(l.restore(now), Ok(Placement::Slotted));
+        assert_eq!((priorities(&l), generations(&l)), (vec![10008, 10006, 10004], vec![4, 0, 1]));
+        // The first at max, or a rule just below the one above it, or out of order: spread.
+        for state in [
+            vec![saved("x", 7, 0, 10009)],
+            vec![saved("x", 7, 0, 10008), saved("y", 8, 0, 10007)],
+            vec![saved("x", 7, 0, 10001), saved("y", 8, 0, 10005)],
+        ] {
+            let n = state.len();
+            assert_eq!(l.restore(state), Ok(Placement::Respread));
+            assert_eq!(generations(&l), vec![1; n]);
+            let p = priorities(&l);
+            assert!(p[0] == 10008 && p.windows(2).all(|w| w[1] + 1 < w[0]), "{p:?}");
+        }
+        // A full old state of this band's size cannot be spread: refused, as before for more.
+        let full = (0..6).map(|i| saved(&format!("r{i}"), 10 + i, 0, 10009 - i as u16)).collect();
+        assert_eq!(l.restore(full).unwrap_err().1.code(), "SDN_TOO_MANY_RULES");
     }
 }

@@ -153,7 +153,10 @@ fn random_rule(rng: &mut Rng) -> Value {
         }
         4 => {
             r.insert("protocol".into(), json!("ip"));
-            r.insert("ipRange".into(), json!("10.1.0.0/16"));
+            // Without a range, a deny has its ND carve-outs one priority above it.
+            if rng.percent(50) {
+                r.insert("ipRange".into(), json!("10.1.0.0/16"));
+            }
         }
         5 => {
             r.insert("protocol".into(), json!("arp"));
@@ -403,11 +406,13 @@ struct Harness {
 impl Harness {
     fn new(seed: u64) -> Self {
         let mut rng = Rng::new(seed);
-        let capacity = *rng.pick(&[6u16, 10, 40, 25000]);
-        let band = if capacity == 25000 {
+        // In rules: a rule takes two priorities (its own and the one above, for its
+        // exceptions), so the band has twice as many.
+        let capacity = *rng.pick(&[6u16, 10, 40, 12500]);
+        let band = if capacity == 12500 {
             PriorityBand::RULES_DEFAULT
         } else {
-            PriorityBand::for_rules(20000, 20000 + capacity - 1).expect("a valid band")
+            PriorityBand::for_rules(20000, 20000 + 2 * capacity - 1).expect("a valid band")
         };
         let mut h = Harness {
             seed,

@@ -271,7 +271,8 @@ impl NativeRuleList {
 
     /// Replaces every rule by a saved state's (`[{ id, rule, number, generation,
     /// priority, host? }]` as JSON, in order), all or none; providers' numbers stay.
-    /// The error names `state.rules[i]`.
+    /// The error names `state.rules[i]`. Describes every rule; `respread` when their
+    /// priorities left a rule no free `P + 1` and the list was spread again.
     #[napi]
     pub fn restore(&mut self, rules_json: String) -> Result<NativePlacement, JsError> {
         guard(|| {
@@ -302,14 +303,18 @@ impl NativeRuleList {
                     .map_err(|_| at("ERR_OUT_OF_RANGE", "priority is outside the priority band".into()))?;
                 saved.push(SavedRule { id: id.to_owned(), rule, number, generation, priority, host });
             }
-            self.list.restore(saved).map_err(|(i, e)| {
+            let placed = self.list.restore(saved).map_err(|(i, e)| {
                 let code = match e {
                     EngineError::InvalidBand { .. } => "ERR_OUT_OF_RANGE",
+                    EngineError::TooManyRules { .. } => e.code(),
                     _ => "ERR_INVALID_ARG_VALUE",
                 };
                 err(code, format!("state.rules[{i}]: {e}"))
             })?;
-            Ok(placement(self.list.rules(), 0..0, true))
+            // Every rule, and whether they were spread again (an old state: new priorities
+            // and generations, so their flows are to be replaced).
+            let n = self.list.len();
+            Ok(placement(self.list.rules(), 0..n, placed == Placement::Respread))
         })
     }
 

@@ -62,7 +62,9 @@ use crate::openflow::flow_match::Match;
 use crate::openflow::instruction::Instruction;
 use crate::openflow::types::{Masked, PortNo};
 use crate::openflow::nxm::{Dialect, Field, MatchField, Value as NxValue};
-use crate::rules::compile::{add_flow, compile, flow_count, with_fields, Endpoint, ETH_TYPE_IPV6};
+use crate::rules::compile::{
+    add_flow, compile, flow_count, nd_sources_beyond_lock, with_fields, Endpoint, ETH_TYPE_IPV6,
+};
 use crate::rules::cookie;
 use crate::rules::rule::{
     self, Direction, IpRange, PortRange, PortSide, Protocol as RuleProtocol, Rule, RuleError, Target, Vif as RuleVif,
@@ -1255,22 +1257,17 @@ impl SecurityGroups {
                 let nd = rule(true, RuleProtocol::Icmpv6, None, None, both_if_sent);
                 add(basics, Rule { icmp_type: Some(icmp_type), ..nd }, Sender::Ips);
             }
-            // A lock lists global addresses, but a host resolves its router from its
-            // link-local address, and checks a new address (duplicate address
-            // detection, RFC 4862 §5.4) or solicits before it has one from `::` (RFC
-            // 4861 §4.1, §4.3), which creates no neighbour cache entry (§6.2.6, §7.2.3).
-            // So ND from `::`, and from the VIF's own EUI-64 link-local address, as
-            // Neutron does, not from any of fe80::/10: it cannot speak for another's.
+            // A lock lists global addresses: ND from `::` and from the VIF's own
+            // EUI-64 link-local address too (see nd_sources_beyond_lock).
             if let Some(link_local) = own_link_local.filter(|_| sends) {
                 let nd = |icmp_type| Rule {
                     icmp_type: Some(icmp_type),
                     ..rule(true, RuleProtocol::Icmpv6, None, None, Direction::From)
                 };
-                for icmp_type in [133, 135] {
-                    add(basics, nd(icmp_type), Sender::Ipv6(Ipv6Addr::UNSPECIFIED, 128));
-                }
-                for icmp_type in [133, 135, 136] {
-                    add(basics, nd(icmp_type), Sender::Ipv6(link_local, 128));
+                for (from, types) in nd_sources_beyond_lock(link_local) {
+                    for &icmp_type in types {
+                        add(basics, nd(icmp_type), Sender::Ipv6(from, 128));
+                    }
                 }
             }
             let reply = rule(true, RuleProtocol::Udp, Some(546), Some(547), Direction::To);

@@ -36,6 +36,19 @@
 //! let through, so an allow `from` a VIF with allowed addresses also matches
 //! `nw_src` on each of them (ARP: the sender address), and "any" becomes one IP and
 //! one ARP flow per address. A deny is never narrowed that way.
+//!
+//! Neighbour discovery: a *deny* of protocol `ip` covers IPv6, whose ARP is ICMPv6
+//! (RFC 4861), while ARP itself, not being IP, stays open. So each IPv6 clause of
+//! such a rule gets carve-outs one priority above it (`P + 1`, which the rule list
+//! keeps free for it, `control::list`), same cookie, action NORMAL: ICMPv6 types 133
+//! (router solicitation), 135 and 136 (neighbour solicitation and advertisement)
+//! sent by the VIF, and 134 (router advertisement), 135 and 136 delivered to it,
+//! with the clause's IPv6 range. Not 134 sent by the VIF: a VM advertising routes
+//! is the rogue-RA case. Under a lock with IPv6 addresses, what the VIF sends is
+//! carried from each of them, from its EUI-64 link-local address, and RS and NS
+//! from `::` ([`nd_sources_beyond_lock`], as security groups do); a lock with IPv4
+//! addresses only makes none (XAPI drops the VIF's IPv6). `any` (which drops ARP
+//! too) and `icmpv6` (which names ICMPv6) get none.
 
 use serde_json::Value;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -289,14 +302,76 @@ fn unique<T: Copy + PartialEq>(list: &[T]) -> Vec<T> {
 /// True when flows `from` this endpoint carry its source addresses: it is locked
 /// (addresses of either family), and a family it has no address of sends nothing.
 fn locks_source(rule: &Rule, e: &Endpoint) -> bool {
-    rule.allow && !(e.ips.is_empty() && e.ipv6.is_empty())
+    rule.allow && is_locked(e)
+}
+
+/// True when XAPI locks what the endpoint sends to its addresses (of either family).
+fn is_locked(e: &Endpoint) -> bool {
+    !(e.ips.is_empty() && e.ipv6.is_empty())
+}
+
+/// ICMPv6 neighbour discovery (RFC 4861 §4) a VIF sends: router solicitation (133),
+/// neighbour solicitation (135) and advertisement (136). Router advertisements
+/// (134) from a VM are the rogue-RA case.
+pub const ND_SENT: [u8; 3] = [133, 135, 136];
+/// ICMPv6 neighbour discovery a VIF receives: router advertisement (134),
+/// neighbour solicitation (135) and advertisement (136).
+pub const ND_RECEIVED: [u8; 3] = [134, 135, 136];
+
+/// Where a VIF locked to IPv6 addresses also sends neighbour discovery from, and
+/// which types: a lock lists global addresses, but a host resolves its router from
+/// its link-local address, and checks a new address (duplicate address detection,
+/// RFC 4862 §5.4) or solicits before it has one from `::` (RFC 4861 §4.1, §4.3),
+/// which creates no neighbour cache entry (§6.2.6, §7.2.3). So RS and NS from `::`,
+/// and RS, NS and NA from the VIF's own EUI-64 `link_local` address, as Neutron
+/// does, not from any of fe80::/10: it cannot speak for another's.
+pub fn nd_sources_beyond_lock(link_local: Ipv6Addr) -> [(Ipv6Addr, &'static [u8]); 2] {
+    [(Ipv6Addr::UNSPECIFIED, &[133, 135]), (link_local, &ND_SENT)]
+}
+
+/// True when `rule` keeps IPv6 neighbour discovery open above its IPv6 clauses: a
+/// deny of protocol `ip` (see the module doc).
+fn keeps_nd(rule: &Rule) -> bool {
+    !rule.allow && rule.protocol == Protocol::Ip
+}
+
+/// The ND carve-out of IPv6 clause `c` for ICMPv6 type `icmp_type`: the clause
+/// (its range) with `ip_proto` 58 and that type.
+fn nd_clause(c: &Clause, icmp_type: u8) -> Clause {
+    Clause { nw_proto: Some(IP_PROTO_ICMPV6), tp_src: Some(MaskedPort::exact(u16::from(icmp_type))), ..*c }
+}
+
+/// The sources carve-out `icmp_type` sent by a locked endpoint carries: each IPv6
+/// address of the lock, then those of [`nd_sources_beyond_lock`] for that type,
+/// without repeats (none when the lock lists no IPv6 address).
+fn nd_senders(e: &Endpoint, icmp_type: u8) -> Vec<Ipv6Addr> {
+    let mut out = unique(&e.ipv6);
+    if out.is_empty() {
+        return out;
+    }
+    for (from, types) in nd_sources_beyond_lock(e.mac.eui64_link_local()) {
+        if types.contains(&icmp_type) && !out.contains(&from) {
+            out.push(from);
+        }
+    }
+    out
+}
+
+/// The number of carve-outs [`compile`] makes for `e`: `from` and `to` are the
+/// rule's clauses of each way.
+fn nd_count(e: &Endpoint, from: &[Clause], to: &[Clause]) -> usize {
+    let from_ipv6 = from.iter().filter(|c| c.is_ipv6()).count();
+    let to_ipv6 = to.iter().filter(|c| c.is_ipv6()).count();
+    let sent: usize = if is_locked(e) { ND_SENT.iter().map(|&t| nd_senders(e, t).len()).sum() } else { ND_SENT.len() };
+    from_ipv6 * sent + to_ipv6 * ND_RECEIVED.len()
 }
 
 /// The number of flows [`compile`] makes, without making them (for budgets): the
 /// same clauses, counted the way compile multiplies them.
 pub fn flow_count(rule: &Rule, endpoints: &[Endpoint]) -> usize {
     let from = if rule.direction.includes_from() { clauses(rule, Direction::From) } else { Vec::new() };
-    let to = if rule.direction.includes_to() { clauses(rule, Direction::To).len() } else { 0 };
+    let to_clauses = if rule.direction.includes_to() { clauses(rule, Direction::To) } else { Vec::new() };
+    let to = to_clauses.len();
     let from_ipv6 = from.iter().filter(|c| c.is_ipv6()).count();
     endpoints
         .iter()
@@ -309,7 +384,8 @@ pub fn flow_count(rule: &Rule, endpoints: &[Endpoint]) -> usize {
                 // Locked: each clause once per address of its family (see compile).
                 true => (from.len() - from_ipv6) * ips + from_ipv6 * ipv6,
             };
-            sent + to
+            let nd = if keeps_nd(rule) { nd_count(e, &from, &to_clauses) } else { 0 };
+            sent + to + nd
         })
         .sum()
 }
@@ -336,14 +412,15 @@ pub fn add_flow(table_id: u8, priority: u16, cookie: u64, flow_match: Match, ins
 }
 
 /// The FLOW_MODs (command ADD, no timeouts, no flags) that put `rule` in force for
-/// `endpoints` at `priority` in table `table_id`, all with `cookie`.
+/// `endpoints` at `priority` in table `table_id`, all with `cookie`; a deny of `ip`
+/// also has its neighbour-discovery carve-outs at `priority + 1` (see the module doc).
 pub fn compile(rule: &Rule, endpoints: &[Endpoint], priority: u16, cookie: u64, table_id: u8) -> Vec<FlowMod> {
-    let instructions = if rule.allow {
-        vec![Instruction::ApplyActions { actions: vec![Action::Output { port: PortNo::NORMAL, max_len: 0 }] }]
-    } else {
-        Vec::new()
-    };
+    let normal = vec![Instruction::ApplyActions { actions: vec![Action::Output { port: PortNo::NORMAL, max_len: 0 }] }];
+    let instructions = if rule.allow { normal.clone() } else { Vec::new() };
     let flow = |m: Match| add_flow(table_id, priority, cookie, m, instructions.clone());
+    // The rule list keeps P + 1 free for them (a band ends at 65535 at most).
+    let exception = |m: Match| add_flow(table_id, priority.saturating_add(1), cookie, m, normal.clone());
+    let nd = keeps_nd(rule);
     let range = rule.ip_range.and_then(IpRange::ipv4_match);
     let from_clauses = if rule.direction.includes_from() { clauses(rule, Direction::From) } else { Vec::new() };
     let to_clauses = if rule.direction.includes_to() { clauses(rule, Direction::To) } else { Vec::new() };
@@ -387,11 +464,27 @@ pub fn compile(rule: &Rule, endpoints: &[Endpoint], priority: u16, cookie: u64, 
                     }
                 }
             }
+            for c in from_clauses.iter().filter(|c| nd && c.is_ipv6()) {
+                for t in ND_SENT {
+                    if !is_locked(e) {
+                        out.push(exception(ipv6_match(&base, &nd_clause(c, t))));
+                        continue;
+                    }
+                    for ip in nd_senders(e, t) {
+                        out.push(exception(from_ipv6(&base, &nd_clause(c, t), ip)));
+                    }
+                }
+            }
         }
         if rule.direction.includes_to() {
             let base = Match { dl_dst: Some(Masked::exact(e.mac)), nw_src: range, ..Match::default() };
             for c in &to_clauses {
                 out.push(flow(with_clause(&base, c)));
+            }
+            for c in to_clauses.iter().filter(|c| nd && c.is_ipv6()) {
+                for t in ND_RECEIVED {
+                    out.push(exception(ipv6_match(&base, &nd_clause(c, t))));
+                }
             }
         }
     }
@@ -724,11 +817,11 @@ mod tests {
         let p = "priority=5,cookie=3,dl_dst=02:00:00:00:00:02";
         assert_eq!(one(json!({})), text(&format!("{p},actions=drop")));
         assert_eq!(one(json!({ "protocol": "ip", "ipRange": "0.0.0.0/0" })), text(&format!("{p},ip,actions=drop")));
-        // No range: both families, the IPv6 twin after.
-        assert_eq!(
-            all(json!({ "protocol": "ip" })),
-            [text(&format!("{p},ip,actions=drop")), nx_text(&format!("{p},ipv6,actions=drop"))]
-        );
+        // No range: both families, the IPv6 twin after (then the 3 ND carve-outs of a
+        // deny of ip, see a_deny_of_ip_keeps_neighbour_discovery_one_priority_above).
+        let ip = all(json!({ "protocol": "ip" }));
+        assert_eq!(ip[..2], [text(&format!("{p},ip,actions=drop")), nx_text(&format!("{p},ipv6,actions=drop"))]);
+        assert_eq!(ip.len(), 2 + 3);
         assert_eq!(
             all(json!({ "protocol": "tcp" })),
             [text(&format!("{p},tcp,actions=drop")), nx_text(&format!("{p},tcp6,actions=drop"))]
@@ -894,10 +987,24 @@ mod tests {
         );
         let ip = rule(json!({ "pool": true, "allow": false, "protocol": "ip", "ipRange": "2001:db8::/32",
                                "direction": "from" }));
+        let nd = |t: u8| {
+            nx_text(&format!(
+                "priority=101,cookie=7,icmp6,in_port=3,dl_src=02:00:00:00:00:01,ipv6_dst=2001:db8::/32,icmp_type={t},actions=normal"
+            ))
+        };
         assert_eq!(
             compile(&ip, &eps, 100, 7, 0),
-            vec![nx_text("priority=100,cookie=7,ipv6,in_port=3,dl_src=02:00:00:00:00:01,ipv6_dst=2001:db8::/32,actions=drop")]
+            vec![
+                nx_text(
+                    "priority=100,cookie=7,ipv6,in_port=3,dl_src=02:00:00:00:00:01,ipv6_dst=2001:db8::/32,actions=drop"
+                ),
+                nd(133),
+                nd(135),
+                nd(136),
+            ],
+            "the ND carve-outs keep the range: exactly the ND part of what the rule drops"
         );
+        assert_eq!(flow_count(&ip, &eps), 4);
         // ::/0: every IPv6 address, no address field.
         let all =
             rule(json!({ "pool": true, "allow": false, "protocol": "ssh", "ipRange": "::/0", "direction": "to" }));
@@ -969,6 +1076,100 @@ mod tests {
         assert_eq!(flow_count(&ssh, &v6_only), 1);
     }
 
+    /// A deny of `ip` drops IPv6, whose ARP is ICMPv6: each IPv6 clause gets the ND
+    /// carve-outs one priority above it, action NORMAL, same cookie and table: RS, NS
+    /// and NA sent by the VIF (not RA), RA, NS and NA delivered to it.
+    #[test]
+    fn a_deny_of_ip_keeps_neighbour_discovery_one_priority_above() {
+        let eps = [endpoint(3, "02:00:00:00:00:01", &[])];
+        let r = rule(json!({ "pool": true, "allow": false, "protocol": "ip", "direction": "both" }));
+        let flows = compile(&r, &eps, 100, 7, 2);
+        let from = "cookie=7,table=2,in_port=3,dl_src=02:00:00:00:00:01";
+        let to = "cookie=7,table=2,dl_dst=02:00:00:00:00:01";
+        let nd = |side: &str, t: u8| nx_text(&format!("priority=101,{side},icmp6,icmp_type={t},actions=normal"));
+        assert_eq!(
+            flows,
+            vec![
+                text(&format!("priority=100,{from},ip,actions=drop")),
+                nx_text(&format!("priority=100,{from},ipv6,actions=drop")),
+                nd(from, 133),
+                nd(from, 135),
+                nd(from, 136),
+                text(&format!("priority=100,{to},ip,actions=drop")),
+                nx_text(&format!("priority=100,{to},ipv6,actions=drop")),
+                nd(to, 134),
+                nd(to, 135),
+                nd(to, 136),
+            ]
+        );
+        assert_eq!(flow_count(&r, &eps), 10);
+        let allow_ip = rule(json!({ "pool": true, "allow": true, "protocol": "ip", "direction": "both" }));
+        let allow = compile(&allow_ip, &eps, 100, 7, 2);
+        assert_eq!(flows[2].instructions, allow[0].instructions, "NORMAL, as an allow");
+
+        // Only a deny of ip, and only its IPv6 clauses: `any` drops ARP too, a rule
+        // naming icmpv6 means it, an IPv4 range has no IPv6 clause.
+        for v in [
+            json!({ "pool": true, "allow": false, "direction": "both" }),
+            json!({ "pool": true, "allow": false, "protocol": "icmpv6", "direction": "both" }),
+            json!({ "pool": true, "allow": false, "protocol": "ip", "ipRange": "0.0.0.0/0", "direction": "both" }),
+            json!({ "pool": true, "allow": false, "protocol": "tcp", "direction": "both" }),
+            json!({ "pool": true, "allow": true, "protocol": "ip", "direction": "both" }),
+        ] {
+            let r = rule(v.clone());
+            let flows = compile(&r, &eps, 100, 7, 0);
+            assert!(flows.iter().all(|f| f.priority == 100), "{v}");
+            assert_eq!(flow_count(&r, &eps), flows.len(), "{v}");
+        }
+        // An IPv6 range on a `to` rule: on the remote side, as the rule's own flow.
+        let r =
+            rule(json!({ "pool": true, "allow": false, "protocol": "ip", "ipRange": "fd00::/8", "direction": "to" }));
+        assert_eq!(
+            compile(&r, &eps, 100, 7, 0)[1..],
+            [134, 135, 136].map(|t| nx_text(&format!(
+                "priority=101,cookie=7,icmp6,dl_dst=02:00:00:00:00:01,ipv6_src=fd00::/8,icmp_type={t},actions=normal"
+            )))
+        );
+    }
+
+    /// XAPI's lock stays in force under the carve-outs: what a VIF locked to IPv6
+    /// addresses sends is carried from each of them, from its EUI-64 link-local
+    /// address, and RS/NS from `::` (duplicate address detection); a lock of IPv4
+    /// addresses only makes no IPv6 carve-out (XAPI drops its IPv6).
+    #[test]
+    fn the_nd_carve_outs_of_a_locked_vif_carry_its_sources() {
+        let r = rule(json!({ "pool": true, "allow": false, "protocol": "ip", "direction": "both" }));
+        // 02:00:00:00:00:01: fe80::ff:fe00:1.
+        let eps = [endpoint(3, "02:00:00:00:00:01", &["10.0.0.1", "2001:db8::1", "2001:db8::2"])];
+        let flows = compile(&r, &eps, 100, 7, 0);
+        let from = "priority=101,cookie=7,icmp6,in_port=3,dl_src=02:00:00:00:00:01";
+        let nd = |t: u8, src: &str| nx_text(&format!("{from},ipv6_src={src},icmp_type={t},actions=normal"));
+        let mut want = vec![];
+        for t in [133, 135] {
+            for src in ["2001:db8::1", "2001:db8::2", "::", "fe80::ff:fe00:1"] {
+                want.push(nd(t, src));
+            }
+        }
+        for src in ["2001:db8::1", "2001:db8::2", "fe80::ff:fe00:1"] {
+            want.push(nd(136, src));
+        }
+        assert_eq!(flows[2..13], want[..], "the deny itself is not narrowed: ip and ipv6 drops first");
+        assert_eq!(flows[13..].iter().filter(|f| f.priority == 101).count(), 3, "RA, NS, NA to it, any source");
+        assert_eq!(flows.len(), 2 + 11 + 2 + 3);
+        assert_eq!(flow_count(&r, &eps), flows.len());
+        // A lock that lists the link-local address already: once.
+        let ll = [endpoint(3, "02:00:00:00:00:01", &["fe80::ff:fe00:1"])];
+        let flows = compile(&r, &ll, 100, 7, 0);
+        let sent: Vec<_> = flows.iter().filter(|f| f.priority == 101 && f.flow_match.in_port.is_some()).collect();
+        assert_eq!(sent.len(), 2 + 2 + 1);
+        assert_eq!(flow_count(&r, &ll), flows.len());
+        // IPv4 only: none sent by it, the deny's own drops stay.
+        let v4 = [endpoint(3, "02:00:00:00:00:01", &["10.0.0.1"])];
+        let flows = compile(&r, &v4, 100, 7, 0);
+        assert!(flows.iter().filter(|f| f.priority == 101).all(|f| f.flow_match.in_port.is_none()));
+        assert_eq!((flows.len(), flow_count(&r, &v4)), (2 + 2 + 3, 7));
+    }
+
     #[test]
     fn flow_count_agrees_with_compile_for_ipv6() {
         let eps = [
@@ -1009,8 +1210,10 @@ mod tests {
             endpoint(2, "02:00:00:00:00:02", &["10.0.0.2", "10.0.0.3", "10.0.0.2"]),
             endpoint(3, "02:00:00:00:00:03", &["10.0.0.4", "2001:db8::4", "2001:db8::5", "2001:db8::4"]),
             endpoint(4, "02:00:00:00:00:04", &["2001:db8::6"]),
+            // Its own EUI-64 link-local address in the lock (a deny of ip: once).
+            endpoint(5, "02:00:00:00:00:05", &["fe80::ff:fe00:5", "2001:db8::5"]),
         ];
-        for protocol in ["any", "ip", "arp", "icmp", "tcp", "udp", "dns", "dhcp", "ssh"] {
+        for protocol in ["any", "ip", "arp", "icmp", "icmpv6", "tcp", "udp", "dns", "dhcp", "ssh"] {
             for direction in ["from", "to", "both"] {
                 for allow in [true, false] {
                     let r = rule(json!({ "pool": true, "allow": allow, "protocol": protocol, "direction": direction }));

@@ -882,21 +882,21 @@ mod tests {
     #[test]
     fn flows_of_others_are_recorded_from_a_whole_table_dump_and_only_their_exact_key_collides() {
         let mut t = FlowTable::new(0);
-        let mut theirs = text("cookie=0x99,priority=34999,tcp,in_port=4,dl_src=ae:f7:4b:84:6c:8b,nw_dst=192.168.5.55,tp_dst=5060,actions=normal");
+        let mut theirs = text("cookie=0x99,priority=34998,tcp,in_port=4,dl_src=ae:f7:4b:84:6c:8b,nw_dst=192.168.5.55,tp_dst=5060,actions=normal");
         theirs.cookie = 0x99;
         let xapi = text("priority=0,actions=normal");
-        let mut ours = text("priority=34999,tcp,in_port=4,dl_src=ae:f7:4b:84:6c:8b,nw_dst=192.168.5.55/32,tp_dst=5060,actions=drop");
+        let mut ours = text("priority=34998,tcp,in_port=4,dl_src=ae:f7:4b:84:6c:8b,nw_dst=192.168.5.55/32,tp_dst=5060,actions=drop");
         ours.cookie = c(1);
         let mut elsewhere = theirs.clone();
         elsewhere.table_id = 3; // another table: no collision in ours
         elsewhere.flow_match.tp_dst = Some(22);
         t.set_foreign(&[stats(&theirs, 0, 0), stats(&xapi, 0, 0), stats(&ours, 0, 0), stats(&elsewhere, 0, 0)]);
-        assert_eq!(t.foreign_priorities().collect::<Vec<_>>(), vec![0, 34999], "ours and other tables' are not foreign");
+        assert_eq!(t.foreign_priorities().collect::<Vec<_>>(), vec![0, 34998], "ours and other tables' are not foreign");
         assert!(t.is_foreign(&ours), "same table, priority and match (written another way)");
         let mut other_port = ours.clone();
         other_port.flow_match.tp_dst = Some(5061);
         let mut other_priority = ours.clone();
-        other_priority.priority = 34998;
+        other_priority.priority = 34997;
         let mut delete = ours.clone();
         delete.command = FlowModCommand::DELETE_STRICT;
         assert!(!t.is_foreign(&other_port) && !t.is_foreign(&other_priority) && !t.is_foreign(&delete));
