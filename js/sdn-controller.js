@@ -138,7 +138,7 @@ function ruleKey(ref) {
 
 /** The normalized JSON of an entry's rule (what the compiler and the native list read). */
 function specJsonOf(e) {
-  e.specJson ??= JSON.stringify(e.spec)
+  e.specJson ??= JSON.stringify(specOf(e))
   return e.specJson
 }
 
@@ -248,14 +248,48 @@ function validate(rule) {
 }
 
 /**
- * Normalized rules of a batch and their ids, in one native call: `{ specs, ids, batch }`
- * (`batch` for NativeRuleList.appendMany). The specs come without ids, so no entry ever
- * deletes a property (which would turn 10,000 specs into slow dictionary objects).
+ * A batch of rules checked in one native call: `{ ids, batch, targets, targetOf }`
+ * (`batch` for NativeRuleList.appendMany, and whose `json` holds the normalized rules
+ * without their ids). Where the rules land is resolved from their distinct `targets`
+ * (`targetOf[i]` is rule i's): the 10,000 specs themselves are read once the flows
+ * are sent (see batchSpecs).
  */
 function validateAll(rules) {
   rules.forEach((r, i) => checkRuleObject(r, `rules[${i}]: `))
   const batch = nativeCall(() => native.validateRules(ruleJson(rules, 'rules')))
-  return { specs: JSON.parse(batch.json), ids: batch.ids, batch }
+  return { ids: batch.ids, batch, targets: JSON.parse(batch.targets), targetOf: batch.targetOf }
+}
+
+/**
+ * Fills the specs of a batch's `entries` from its normalized JSON, once, when one of
+ * them is first read (specOf). The specs come without ids, so no entry ever deletes a
+ * property (which would turn 10,000 specs into slow dictionary objects).
+ */
+function batchSpecs(batch, entries) {
+  const pending = {
+    fill() {
+      const specs = JSON.parse(batch.json)
+      for (let i = 0; i < entries.length; i++) {
+        // An entry given a new spec meanwhile (updateRule reads it first) keeps it.
+        if (entries[i].pending !== pending) continue
+        entries[i].spec = specs[i]
+        entries[i].pending = null
+      }
+    },
+  }
+  for (const e of entries) e.pending = pending
+  return pending
+}
+
+/** An entry's normalized rule (read from its batch the first time). */
+function specOf(e) {
+  if (e.pending !== null) e.pending.fill()
+  return e.spec
+}
+
+/** What decides where an entry lands: `{ vif }`, `{ vm }`, `{ network }` or `{ pool }`. */
+function targetOf(e) {
+  return e.target ?? specOf(e)
 }
 
 /**
@@ -263,8 +297,8 @@ function validateAll(rules) {
  * fields from the start (the list's placement fills them in; see #mirror), so they
  * all share one shape.
  */
-function entryOf(spec, id, host, specJson = undefined) {
-  return { spec, specJson, id, host, priority: 0, generation: 0, number: 0, cookie: 0n, hex: undefined, hexOf: undefined, pinned: false }
+function entryOf(spec, id, host, specJson = undefined, target = undefined) {
+  return { spec, specJson, id, host, target, pending: null, priority: 0, generation: 0, number: 0, cookie: 0n, hex: undefined, hexOf: undefined, pinned: false }
 }
 
 /** The band `options.priorities` names and the rule list that assigns its priorities (which checks the band). */
@@ -531,6 +565,8 @@ class SdnController extends EventEmitter {
   }
 
   async #writeState() {
+    // After what the command sends: its flows go out before the state is written.
+    await new Promise(setImmediate)
     const state = this.exportState()
     // States of providers not registered yet in this process are kept as read.
     const providers = { ...this.#savedProviders }
@@ -722,15 +758,16 @@ class SdnController extends EventEmitter {
   async #addRules(rules, { host } = {}) {
     this.#checkOpen()
     if (!Array.isArray(rules)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'rules must be an array')
-    const { specs, ids, batch } = validateAll(rules)
+    const { ids, batch, targets, targetOf: targetIndex } = validateAll(rules)
     nativeCall(() => this.#list.checkBatch(batch))
     const onlyHost = this.#checkHostOption(host)
-    const reached = await this.#resolveTargets(specs, onlyHost)
+    const reached = await this.#resolveTargets(targets, onlyHost)
     this.#checkOpen()
     const placed = nativeCall(() => this.#list.appendMany(batch, onlyHost))
     // The tail of the band had no room for them all: the list was spread again.
     const previous = placed.respread ? this.#rules.map((e) => ({ cookie: e.cookie })) : null
-    const entries = specs.map((spec, i) => entryOf(spec, ids[i], onlyHost))
+    const entries = ids.map((id, i) => entryOf(null, id, onlyHost, undefined, targets[targetIndex[i]]))
+    batchSpecs(batch, entries)
     for (const e of entries) {
       this.#rules.push(e)
       this.#byId.set(e.id, e)
@@ -768,7 +805,7 @@ class SdnController extends EventEmitter {
           return 0
         },
         // Where it lands now, also on a switch this process has not touched yet.
-        (host, interfaces) => (entry.host && entry.host !== host.id ? [] : [...this.#endpoints(entry.spec, interfaces).keys()]),
+        (host, interfaces) => (entry.host && entry.host !== host.id ? [] : [...this.#endpoints(targetOf(entry), interfaces).keys()]),
       ),
     )
     return { rule: this.#view(entry), hosts: outcome }
@@ -787,7 +824,7 @@ class SdnController extends EventEmitter {
     const entry = this.#find(ref)
     if (patch === null || typeof patch !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'patch must be an object')
     if (patch.id !== undefined && patch.id !== entry.id) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'patch.id cannot change a rule id')
-    const merged = { ...entry.spec, ...patch }
+    const merged = { ...specOf(entry), ...patch }
     for (const [k, v] of Object.entries(patch)) if (v === null || v === undefined) delete merged[k]
     // A new target replaces the old one.
     const targets = ['vif', 'vm', 'network', 'pool'].filter((t) => patch[t] !== undefined && patch[t] !== null)
@@ -799,6 +836,7 @@ class SdnController extends EventEmitter {
     const previous = { ...entry }
     entry.spec = spec
     entry.specJson = specJson
+    entry.target = undefined
     this.#mirror(placed)
     this.#version++
     const outcome = await this.#applyAndSave(() => this.#applyEverywhere([entry], null, [previous]))
@@ -961,7 +999,7 @@ class SdnController extends EventEmitter {
     return {
       version: STATE_VERSION,
       priorities: { ...this.#priorities },
-      rules: this.#rules.map((e) => ({ id: e.id, ...e.spec, priority: e.priority, number: e.number, generation: e.generation, ...(e.host ? { host: e.host } : {}) })),
+      rules: this.#rules.map((e) => ({ id: e.id, ...specOf(e), priority: e.priority, number: e.number, generation: e.generation, ...(e.host ? { host: e.host } : {}) })),
     }
   }
 
@@ -1221,14 +1259,14 @@ class SdnController extends EventEmitter {
   }
 
   #view(e) {
-    const view = { id: e.id, ...e.spec, priority: e.priority, cookie: hexOf(e) }
+    const view = { id: e.id, ...specOf(e), priority: e.priority, cookie: hexOf(e) }
     if (e.host) view.host = e.host
     return view
   }
 
   #matchesFilter(e, filter) {
     if (filter === null || typeof filter !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'filter must be an object')
-    const s = e.spec
+    const s = specOf(e)
     if (filter.vif !== undefined) {
       const uuid = typeof filter.vif === 'string' ? filter.vif : filter.vif?.uuid
       return s.vif?.uuid === String(uuid).toLowerCase()
@@ -1481,7 +1519,7 @@ class SdnController extends EventEmitter {
     const at = (bridge) => perBridge.get(bridge) ?? (perBridge.set(bridge, { items: [], entries: [] }), perBridge.get(bridge))
     for (const e of this.#rules) {
       if (e.host && e.host !== host.id) continue
-      for (const [bridge, eps] of this.#endpoints(e.spec, interfaces)) {
+      for (const [bridge, eps] of this.#endpoints(targetOf(e), interfaces)) {
         const b = at(bridge)
         b.items.push(ruleItem(e, eps, true))
         b.entries.push(e)
@@ -1653,7 +1691,7 @@ class SdnController extends EventEmitter {
     const perSwitch = new Map()
     for (const e of entries) {
       if (e.host && e.host !== host.id) continue
-      for (const [bridge, eps] of this.#endpoints(e.spec, interfaces)) {
+      for (const [bridge, eps] of this.#endpoints(targetOf(e), interfaces)) {
         const sw = this.#switchOf(host, bridge)
         if (!perSwitch.has(sw)) perSwitch.set(sw, [])
         perSwitch.get(sw).push([e, eps])

@@ -940,6 +940,14 @@ impl Rule {
         serde_json::to_writer(out, &self.normalized())
     }
 
+    /// The target part of [`Rule::write_json`]'s text alone (`vif`, `vm`, `network`
+    /// or `pool`, written the same way): what decides where the rule lands, which
+    /// rules of one VIF share.
+    pub fn write_target_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        let t = self.normalized();
+        serde_json::to_writer(out, &TargetText { network: t.network, pool: t.pool, vif: t.vif, vm: t.vm })
+    }
+
     fn normalized(&self) -> Text<'_> {
         let ports = |p: PortRange| if p.lo == p.hi { Ports::One(p.lo) } else { Ports::Range([p.lo, p.hi]) };
         let (mut vif, mut vm, mut network, mut pool) = (None, None, None, None);
@@ -1031,6 +1039,19 @@ struct Text<'a> {
     vm: Option<UuidText<'a>>,
 }
 
+/// [`Text`]'s target fields alone, in its order.
+#[derive(serde::Serialize)]
+struct TargetText<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    network: Option<UuidText<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pool: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vif: Option<VifText<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vm: Option<UuidText<'a>>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1076,6 +1097,17 @@ mod tests {
                         let mut text = Vec::new();
                         rule.write_json(&mut text).unwrap();
                         assert_eq!(String::from_utf8(text).unwrap(), rule.to_json().to_string(), "{v}");
+                        // The target text is the target fields of the whole, as written there.
+                        let mut target = Vec::new();
+                        rule.write_target_json(&mut target).unwrap();
+                        let whole = rule.to_json();
+                        let mut only = serde_json::Map::new();
+                        for k in ["network", "pool", "vif", "vm"] {
+                            if let Some(x) = whole.get(k) {
+                                only.insert(k.to_owned(), x.clone());
+                            }
+                        }
+                        assert_eq!(String::from_utf8(target).unwrap(), Value::Object(only).to_string(), "{v}");
                         seen += 1;
                     }
                 }
