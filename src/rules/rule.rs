@@ -944,26 +944,30 @@ impl Rule {
     /// or `pool`, written the same way): what decides where the rule lands, which
     /// rules of one VIF share.
     pub fn write_target_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
-        let t = self.normalized();
-        serde_json::to_writer(out, &TargetText { network: t.network, pool: t.pool, vif: t.vif, vm: t.vm })
+        serde_json::to_writer(out, &self.target_text())
     }
 
-    fn normalized(&self) -> Text<'_> {
-        let ports = |p: PortRange| if p.lo == p.hi { Ports::One(p.lo) } else { Ports::Range([p.lo, p.hi]) };
-        let (mut vif, mut vm, mut network, mut pool) = (None, None, None, None);
+    fn target_text(&self) -> TargetText<'_> {
+        let mut t = TargetText { network: None, pool: None, vif: None, vm: None };
         match &self.target {
             Target::Vif(v) => {
-                vif = Some(VifText {
+                t.vif = Some(VifText {
                     ips: v.ips.iter().map(|ip| ip.to_string()).collect(),
                     mac: v.mac.to_string(),
                     ofport: v.ofport,
                     uuid: &v.uuid,
                 })
             }
-            Target::Vm { uuid } => vm = Some(UuidText { uuid }),
-            Target::Network { uuid } => network = Some(UuidText { uuid }),
-            Target::Pool => pool = Some(true),
+            Target::Vm { uuid } => t.vm = Some(UuidText { uuid }),
+            Target::Network { uuid } => t.network = Some(UuidText { uuid }),
+            Target::Pool => t.pool = Some(true),
         }
+        t
+    }
+
+    fn normalized(&self) -> Text<'_> {
+        let ports = |p: PortRange| if p.lo == p.hi { Ports::One(p.lo) } else { Ports::Range([p.lo, p.hi]) };
+        let TargetText { network, pool, vif, vm } = self.target_text();
         Text {
             allow: self.allow,
             description: self.description.as_deref(),
