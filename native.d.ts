@@ -743,11 +743,11 @@ export interface NativePlacement {
   start: number
   /** The whole list was spread again: every rule has a new priority and generation. */
   respread: boolean
-  priorities: Uint32Array
-  generations: Uint32Array
+  priorities: Array<number> | Uint32Array
+  generations: Array<number> | Uint32Array
   /** Rule numbers (40 bits: exact as JS numbers). */
-  numbers: Float64Array
-  cookies: BigUint64Array
+  numbers: Array<number> | Float64Array
+  cookies: Array<bigint> | BigUint64Array
 }
 
 /** A rule as js/xo-adapters.js `pluginRule` checked it. */

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use napi::bindgen_prelude::{BigInt, BigUint64Array, Float64Array, Uint32Array};
+use napi::bindgen_prelude::{BigInt, BigUint64Array, Either, Float64Array, Uint32Array};
 use napi_derive::napi;
 use serde_json::Value;
 
@@ -135,13 +135,26 @@ pub struct NativePlacement {
     pub start: u32,
     /// The whole list was spread again: every rule has a new priority and generation.
     pub respread: bool,
-    // Typed arrays: one copy each across the boundary, where an Array of 10,000
-    // takes 10,000 element stores (and as many BigInts).
-    pub priorities: Uint32Array,
-    pub generations: Uint32Array,
+    // Arrays for a few rules, typed arrays for many (see `placement`).
+    pub priorities: Either<Vec<u32>, Uint32Array>,
+    pub generations: Either<Vec<u32>, Uint32Array>,
     /// Rule numbers (40 bits: exact as JS numbers).
-    pub numbers: Float64Array,
-    pub cookies: BigUint64Array,
+    pub numbers: Either<Vec<f64>, Float64Array>,
+    pub cookies: Either<Vec<BigInt>, BigUint64Array>,
+}
+
+/// From how many rules a placement crosses as typed arrays: one copy each, where an
+/// Array of 10,000 takes 10,000 element stores (and as many BigInts), but four
+/// ArrayBuffers cost more than the Arrays of a single insert or update.
+const TYPED_FROM: usize = 64;
+
+/// `values` as an Array when there are few of them, else as a typed array.
+fn sized<T, Typed>(values: Vec<T>, typed: impl FnOnce(Vec<T>) -> Typed) -> Either<Vec<T>, Typed> {
+    if values.len() < TYPED_FROM {
+        Either::A(values)
+    } else {
+        Either::B(typed(values))
+    }
 }
 
 /// The rules `range` describe, or all of them after a respread.
@@ -150,10 +163,13 @@ fn placement(rules: &[RuleState], range: std::ops::Range<usize>, respread: bool)
     NativePlacement {
         start: start as u32,
         respread,
-        priorities: Uint32Array::new(rules.iter().map(|r| u32::from(r.priority())).collect()),
-        generations: Uint32Array::new(rules.iter().map(|r| u32::from(r.generation())).collect()),
-        numbers: Float64Array::new(rules.iter().map(|r| r.number() as f64).collect()),
-        cookies: BigUint64Array::new(rules.iter().map(|r| r.cookie()).collect()),
+        priorities: sized(rules.iter().map(|r| u32::from(r.priority())).collect(), Uint32Array::new),
+        generations: sized(rules.iter().map(|r| u32::from(r.generation())).collect(), Uint32Array::new),
+        numbers: sized(rules.iter().map(|r| r.number() as f64).collect(), Float64Array::new),
+        cookies: match rules.len() < TYPED_FROM {
+            true => Either::A(rules.iter().map(|r| BigInt::from(r.cookie())).collect()),
+            false => Either::B(BigUint64Array::new(rules.iter().map(|r| r.cookie()).collect())),
+        },
     }
 }
 
