@@ -1022,3 +1022,25 @@ describe('bad input: rejected with its own message, the switch untouched', () =>
     expect((await rejection(sdn.addRule({ vif, allow: true, direction: 'from' }))).code).toBe('SDN_CLOSED')
   })
 })
+
+test('a rule that is not plain data is refused whole, before any I/O, by addRule and addRules alike', async () => {
+  const sdn = new SdnController({ syncIntervalMs: 0 })
+  try {
+    const vif = { uuid: '00000000-0000-0000-0000-000000000001', mac: '02:00:00:00:00:01' }
+    const throwing = { vif: { uuid: vif.uuid, get mac() { throw new Error('from the getter') } }, allow: false, direction: 'to' }
+    const pending = Promise.reject(new Error('never awaited by the caller'))
+    const thenable = { vif: pending, allow: false, direction: 'to' }
+    for (const rule of [throwing, thenable]) {
+      for (const call of [() => sdn.addRule(rule), () => sdn.addRules([{ vif, allow: true, direction: 'to' }, rule])]) {
+        const e = await rejection(call())
+        expect([e.constructor, e.code, /must be plain data/.test(e.message)]).toEqual([TypeError, 'ERR_INVALID_ARG_VALUE', true])
+      }
+    }
+    // Plain data reaches the next check (no host here), a BigInt port included.
+    for (const call of [() => sdn.addRule({ vif, allow: false, protocol: 'tcp', port: 22n, direction: 'to' }), () => sdn.addRules([{ vif, allow: false, direction: 'to' }])]) {
+      expect((await rejection(call())).code).toBe('SDN_NO_HOSTS')
+    }
+  } finally {
+    await sdn.close()
+  }
+})

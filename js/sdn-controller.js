@@ -216,7 +216,11 @@ function isPlainData(v, depth = 0) {
 
 /** JSON of rules for the validator. */
 function ruleJson(value, what = 'rule') {
-  if (isPlainData(value)) return JSON.stringify(value)
+  try {
+    if (isPlainData(value)) return JSON.stringify(value)
+  } catch {
+    // A throwing getter or proxy: the replacer's path below says what it is.
+  }
   let json
   try {
     json = JSON.stringify(value, RULE_DATA)
