@@ -1044,3 +1044,38 @@ test('a rule that is not plain data is refused whole, before any I/O, by addRule
     await sdn.close()
   }
 })
+
+test('a batch read while it is being added: every reader sees whole rules, and a later update and delete apply in order', async () => {
+  const h = sb.hosts[0]
+  const vif = vifOf(h, 3)
+  const sdn = controller([h])
+  const batch = Array.from({ length: 300 }, (_, k) => ({ id: `lazy-${k}`, vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'tcp', port: 3000 + k, ipRange: '0.0.0.0/0', direction: 'to' }))
+  const adding = sdn.addRules(batch)
+  const updating = sdn.updateRule('lazy-7', { port: 4007 })
+  const deleting = sdn.deleteRule('lazy-8')
+  // Every synchronous reader, at every turn of the event loop until the batch is in.
+  const seen = []
+  let done = false
+  adding.finally(() => (done = true))
+  while (!done) {
+    const state = sdn.exportState().rules.filter((r) => r.id.startsWith('lazy-'))
+    const listed = sdn.rules({ vif: vif.uuid }).filter((r) => r.id.startsWith('lazy-'))
+    seen.push(state.length, listed.length)
+    for (const r of [...state, ...listed, sdn.getRule('lazy-299')].filter(Boolean)) {
+      expect([r.protocol, r.vif?.uuid, typeof r.port]).toEqual(['tcp', vif.uuid, 'number'])
+    }
+    await new Promise(setImmediate)
+  }
+  const added = await adding
+  expect(added.rules.map((r) => [r.id, r.port])).toEqual(batch.map((r) => [r.id, r.port]))
+  await updating
+  await deleting
+  expect(seen.some((n) => n === 300)).toBe(true) // some turn saw the batch whole
+  expect(sdn.getRule('lazy-7').port).toBe(4007)
+  expect(sdn.getRule('lazy-8')).toBeUndefined()
+  const flows = ourFlows(h)
+  expect(flows).toHaveLength(299)
+  expect(flows.filter((f) => /tp_dst=4007\b/.test(f))).toHaveLength(1)
+  expect(flows.filter((f) => /tp_dst=300[78]\b/.test(f))).toHaveLength(0)
+  expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
+})
