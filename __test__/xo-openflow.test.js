@@ -484,4 +484,17 @@ describe('parse(socket)', () => {
     const mine = await collect(ours.parse(chunks()))
     expect(mine.map(m => m.header.type)).toEqual([of.type.echoRequest, of.type.barrierReply])
   })
+
+  test('a chunk that is a thenable is refused as not bytes, never waited on', async () => {
+    const never = { then() {} } // calls back neither way
+    const asyncSource = {
+      [Symbol.asyncIterator]() {
+        let n = 0
+        return { next: async () => (n++ === 0 ? { value: never, done: false } : { done: true }) }
+      },
+    }
+    for (const source of [[never, vector('async.echo_request')], asyncSource]) {
+      await expect(collect(ours.parse(source))).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(/not bytes/) })
+    }
+  })
 })

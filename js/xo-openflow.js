@@ -952,12 +952,20 @@ function readSome(stream) {
   })
 }
 
+/**
+ * The chunks of `source`, each wrapped as `{ chunk }`: an async generator awaits what
+ * it yields (and `for await` what a plain iterable holds), so a chunk that is a
+ * thenable would be waited on, for ever if it never calls back, instead of being
+ * refused as not bytes.
+ */
 async function* chunksOf(source) {
   if (typeof source.read === 'function' && typeof source.on === 'function') {
     let chunk
-    while ((chunk = await readSome(source)) !== null) yield chunk
+    while ((chunk = await readSome(source)) !== null) yield { chunk }
+  } else if (typeof source[Symbol.asyncIterator] === 'function') {
+    for await (const chunk of source) yield { chunk }
   } else {
-    yield* source
+    for (const chunk of source) yield { chunk }
   }
 }
 
@@ -970,7 +978,7 @@ async function* parse(socket) {
     throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `parse takes a readable stream or an (async) iterable of Buffers, got ${describe(socket)}`)
   }
   let pending = null
-  for await (let chunk of chunksOf(socket)) {
+  for await (let { chunk } of chunksOf(socket)) {
     if (!Buffer.isBuffer(chunk)) {
       if (typeof chunk !== 'string' && !ArrayBuffer.isView(chunk) && !(chunk instanceof ArrayBuffer)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `the stream gave a chunk that is not bytes: ${describe(chunk)}`)
       chunk = ArrayBuffer.isView(chunk) ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.from(chunk)
