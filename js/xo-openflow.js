@@ -974,7 +974,7 @@ async function* chunksOf(source) {
  * stream or async iterable of Buffers), unpacked as by `unpack`. Ends with the stream.
  */
 async function* parse(socket) {
-  if (socket === null || (typeof socket !== 'object' && typeof socket !== 'function') || (typeof socket.read !== 'function' && typeof socket[Symbol.asyncIterator] !== 'function' && typeof socket[Symbol.iterator] !== 'function')) {
+  if (socket === null || (typeof socket !== 'object' && typeof socket !== 'function') || (!(typeof socket.read === 'function' && typeof socket.on === 'function') && typeof socket[Symbol.asyncIterator] !== 'function' && typeof socket[Symbol.iterator] !== 'function')) {
     throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `parse takes a readable stream or an (async) iterable of Buffers, got ${describe(socket)}`)
   }
   let pending = null
