@@ -415,11 +415,12 @@ pub fn add_flow(table_id: u8, priority: u16, cookie: u64, flow_match: Match, ins
 /// `endpoints` at `priority` in table `table_id`, all with `cookie`; a deny of `ip`
 /// also has its neighbour-discovery carve-outs at `priority + 1` (see the module doc).
 pub fn compile(rule: &Rule, endpoints: &[Endpoint], priority: u16, cookie: u64, table_id: u8) -> Vec<FlowMod> {
-    let normal = vec![Instruction::ApplyActions { actions: vec![Action::Output { port: PortNo::NORMAL, max_len: 0 }] }];
-    let instructions = if rule.allow { normal.clone() } else { Vec::new() };
+    // Built per flow that takes it: a deny (most of a bulk add) has no instruction to allocate.
+    let normal = || vec![Instruction::ApplyActions { actions: vec![Action::Output { port: PortNo::NORMAL, max_len: 0 }] }];
+    let instructions = if rule.allow { normal() } else { Vec::new() };
     let flow = |m: Match| add_flow(table_id, priority, cookie, m, instructions.clone());
     // The rule list keeps P + 1 free for them (a band ends at 65535 at most).
-    let exception = |m: Match| add_flow(table_id, priority.saturating_add(1), cookie, m, normal.clone());
+    let exception = |m: Match| add_flow(table_id, priority.saturating_add(1), cookie, m, normal());
     let nd = keeps_nd(rule);
     let range = rule.ip_range.and_then(IpRange::ipv4_match);
     let from_clauses = if rule.direction.includes_from() { clauses(rule, Direction::From) } else { Vec::new() };
