@@ -148,28 +148,33 @@ pub struct NativePlacement {
 /// ArrayBuffers cost more than the Arrays of a single insert or update.
 const TYPED_FROM: usize = 64;
 
-/// `values` as an Array when there are few of them, else as a typed array.
-fn sized<T, Typed>(values: Vec<T>, typed: impl FnOnce(Vec<T>) -> Typed) -> Either<Vec<T>, Typed> {
-    if values.len() < TYPED_FROM {
-        Either::A(values)
+/// `few()` (Arrays) for fewer than [`TYPED_FROM`] rules, `many()` (typed arrays) from there.
+fn sized<A, B>(n: usize, few: impl FnOnce() -> A, many: impl FnOnce() -> B) -> Either<A, B> {
+    if n < TYPED_FROM {
+        Either::A(few())
     } else {
-        Either::B(typed(values))
+        Either::B(many())
     }
 }
 
 /// The rules `range` describe, or all of them after a respread.
 fn placement(rules: &[RuleState], range: std::ops::Range<usize>, respread: bool) -> NativePlacement {
     let (start, rules) = if respread { (0, rules) } else { (range.start, &rules[range]) };
+    let n = rules.len();
+    let priorities = || rules.iter().map(|r| u32::from(r.priority()));
+    let generations = || rules.iter().map(|r| u32::from(r.generation()));
+    let numbers = || rules.iter().map(|r| r.number() as f64);
     NativePlacement {
         start: start as u32,
         respread,
-        priorities: sized(rules.iter().map(|r| u32::from(r.priority())).collect(), Uint32Array::new),
-        generations: sized(rules.iter().map(|r| u32::from(r.generation())).collect(), Uint32Array::new),
-        numbers: sized(rules.iter().map(|r| r.number() as f64).collect(), Float64Array::new),
-        cookies: match rules.len() < TYPED_FROM {
-            true => Either::A(rules.iter().map(|r| BigInt::from(r.cookie())).collect()),
-            false => Either::B(BigUint64Array::new(rules.iter().map(|r| r.cookie()).collect())),
-        },
+        priorities: sized(n, || priorities().collect(), || Uint32Array::new(priorities().collect())),
+        generations: sized(n, || generations().collect(), || Uint32Array::new(generations().collect())),
+        numbers: sized(n, || numbers().collect(), || Float64Array::new(numbers().collect())),
+        cookies: sized(
+            n,
+            || rules.iter().map(|r| BigInt::from(r.cookie())).collect(),
+            || BigUint64Array::new(rules.iter().map(|r| r.cookie()).collect()),
+        ),
     }
 }
 
