@@ -352,7 +352,7 @@ class Switch {
 
   /**
    * Makes `items` the desired flows of their cookies (items of one cookie are
-   * unioned), in one native call; returns the FLOW_MODs that change the switch
+   * unioned), in one or two native calls; returns the FLOW_MODs that change the switch
    * accordingly (`add`, and `deletes` to send after it), and `added`: each cookie's
    * flows added. An item is
    * a rule of the list compiled for endpoints, `{ cookie, priority, id, endpoints }`,
@@ -373,35 +373,68 @@ class Switch {
     }
     const added = new Map() // cookie (as given) -> its flows added
     const total = { addCount: 0, deleteCount: 0, deletes: [], added }
+    const adds = []
+    // A cookie whose one item names a rule of the list crosses with nothing in JSON
+    // but its endpoint set (putListed); the others as entry text (putManyFrom).
     let batch = ''
     let cookies = []
-    const flush = () => {
-      if (batch === '') return
-      const delta = nativeCall(() => this.table.putManyFrom(this.list, `[${batch}]`))
-      for (let i = 0; i < cookies.length; i++) {
-        const [hex, { cookie, items: mine }] = cookies[i]
+    const listed = []
+    const take = (delta, groups) => {
+      for (let i = 0; i < groups.length; i++) {
+        const [hex, { cookie, items: mine }] = groups[i]
         this.compiled.set(hex, mine)
         added.set(cookie, delta.addCounts[i])
       }
       total.addCount += delta.addCount
       total.deleteCount += delta.deleteCount
       if (delta.deleteCount > 0) total.deletes.push(delta.delete)
-      if (onSlice === null) total.add = delta.add
+      if (onSlice === null) adds.push(delta.add)
       else if (delta.addCount > 0) onSlice(delta.add)
+    }
+    const flush = () => {
+      if (batch !== '') take(nativeCall(() => this.table.putManyFrom(this.list, `[${batch}]`)), cookies)
+      if (listed.length > 0) take(this.#putListed(listed), listed)
       batch = ''
       cookies = []
+      listed.length = 0
     }
     for (const group of byCookie) {
       const [hex, { items: mine }] = group
       const was = this.compiled.get(hex)
       if (was !== undefined && sameItems(was, mine)) continue
-      for (const item of mine) batch += (batch === '' ? '' : ',') + entryText(item, hex)
-      cookies.push(group)
+      if (mine.length === 1 && mine[0].id !== undefined) listed.push(group)
+      else {
+        for (const item of mine) batch += (batch === '' ? '' : ',') + entryText(item, hex)
+        cookies.push(group)
+      }
       // Sliced, the switch ingests one slice while the next compiles.
-      if (onSlice !== null && cookies.length === PUT_SLICE) flush()
+      if (onSlice !== null && cookies.length + listed.length === PUT_SLICE) flush()
     }
     flush()
+    if (onSlice === null) total.add = adds.length === 1 ? adds[0] : Buffer.concat(adds)
     return total
+  }
+
+  /** putListed of `groups` (each one item naming a rule of the list): ids, cookies, and each endpoint set once. */
+  #putListed(groups) {
+    const ids = new Array(groups.length)
+    const cookies = new BigUint64Array(groups.length)
+    const endpointOf = new Uint32Array(groups.length)
+    const sets = new Map() // endpoint array -> its index in endpointSets
+    const endpointSets = []
+    for (let i = 0; i < groups.length; i++) {
+      const item = groups[i][1].items[0]
+      ids[i] = item.id
+      cookies[i] = BigInt(item.cookie)
+      let k = sets.get(item.endpoints)
+      if (k === undefined) {
+        k = endpointSets.length
+        sets.set(item.endpoints, k)
+        endpointSets.push(endpointsJson(item.endpoints))
+      }
+      endpointOf[i] = k
+    }
+    return nativeCall(() => this.table.putListed(this.list, ids, cookies, endpointSets, endpointOf))
   }
 
   /** Cookies (hex) with desired flows here. */
@@ -1693,13 +1726,22 @@ class SdnController extends EventEmitter {
     await this.#ovsdbOf(host)
     const interfaces = host.ovsdb.vifInterfaces()
     const perSwitch = new Map()
+    // The rules of a batch share their target objects: where one lands is looked up once.
+    const landings = new Map() // target -> [[switch's list, endpoints]]
     for (const e of entries) {
       if (e.host && e.host !== host.id) continue
-      for (const [bridge, eps] of this.#endpoints(targetOf(e), interfaces)) {
-        const sw = this.#switchOf(host, bridge)
-        if (!perSwitch.has(sw)) perSwitch.set(sw, [])
-        perSwitch.get(sw).push([e, eps])
+      const target = targetOf(e)
+      let where = landings.get(target)
+      if (where === undefined) {
+        where = []
+        for (const [bridge, eps] of this.#endpoints(target, interfaces)) {
+          const sw = this.#switchOf(host, bridge)
+          if (!perSwitch.has(sw)) perSwitch.set(sw, [])
+          where.push([perSwitch.get(sw), eps])
+        }
+        landings.set(target, where)
       }
+      for (let i = 0; i < where.length; i++) where[i][0].push([e, where[i][1]])
     }
     // Switches that held an older generation must drop it even if the rule no longer lands there.
     if (stale.length > 0) for (const sw of host.switches.values()) if (!perSwitch.has(sw)) perSwitch.set(sw, [])

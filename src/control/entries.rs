@@ -133,6 +133,55 @@ pub fn compile_entries(
     Ok(compiled)
 }
 
+/// Rules of `list` named by id, each with its current cookie and an endpoint set,
+/// compiled without any JSON per rule (`NativeFlowTable.putListed`, the bulk path
+/// of `compile_entries`' `id` entries): rule `ids[i]` must hold `cookies[i]` (an
+/// entry computed before the rule changed is refused) and lands on the endpoints
+/// `endpoint_sets[endpoint_of[i]]`, JSON arrays read once each. The priority is
+/// the list's.
+pub fn compile_listed(
+    list: &RuleList,
+    ids: &[String],
+    cookies: &[u64],
+    endpoint_sets: &[String],
+    endpoint_of: &[u32],
+    table_id: u8,
+) -> Result<Vec<(u64, Vec<FlowMod>)>, RuleError> {
+    if cookies.len() != ids.len() || endpoint_of.len() != ids.len() {
+        let msg = format!(
+            "ids, cookies and endpointOf must have one element per rule, got {}, {} and {}",
+            ids.len(),
+            cookies.len(),
+            endpoint_of.len()
+        );
+        return Err(refused(ERR_INVALID_ARG_VALUE, msg));
+    }
+    let sets = endpoint_sets
+        .iter()
+        .enumerate()
+        .map(|(k, text)| {
+            let v: Value = serde_json::from_str(text)
+                .map_err(|e| refused(ERR_INVALID_ARG_VALUE, format!("endpointSets[{k}] is not valid JSON: {e}")))?;
+            parse_endpoints(&v)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut compiled = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let state = list
+            .get(id)
+            .ok_or_else(|| refused(ERR_INVALID_ARG_VALUE, format!("ids[{i}] names no rule of the list")))?;
+        if state.cookie() != cookies[i] {
+            let msg = format!("cookies[{i}] is not the current cookie of rule {}", state.id());
+            return Err(refused(ERR_INVALID_ARG_VALUE, msg));
+        }
+        let endpoints = sets.get(endpoint_of[i] as usize).ok_or_else(|| {
+            refused(ERR_OUT_OF_RANGE, format!("endpointOf[{i}] must be below {}", sets.len()))
+        })?;
+        compiled.push((state.cookie(), compile(state.rule(), endpoints, state.priority(), state.cookie(), table_id)));
+    }
+    Ok(compiled)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +210,35 @@ mod tests {
         assert_eq!(a, b);
         assert!(!a[0].1.is_empty());
         assert_eq!(encode_flow_mods(&a[0].1).unwrap(), encode_flow_mods(&b[0].1).unwrap());
+    }
+
+    #[test]
+    fn listed_rules_compile_as_their_id_entries() {
+        let l = list();
+        let r = l.get("ssh").unwrap();
+        let (c, p) = (r.cookie(), r.priority());
+        let by_id = format!(r#"[{{"cookie":"0x{c:x}","priority":{p},"id":"ssh","endpoints":{ENDPOINTS}}}]"#);
+        let listed = compile_listed(&l, &["ssh".into()], &[c], &[ENDPOINTS.into()], &[0], 0).unwrap();
+        assert_eq!(listed, compile_entries(&by_id, 0, Some(&l)).unwrap());
+        assert!(!listed[0].1.is_empty());
+    }
+
+    #[test]
+    fn a_listed_rule_is_refused_for_an_old_cookie_an_unknown_id_or_a_missing_set() {
+        let mut l = list();
+        let old = l.get("ssh").unwrap().cookie();
+        let sets = [ENDPOINTS.to_owned()];
+        let e = compile_listed(&l, &["nope".into()], &[old], &sets, &[0], 0).unwrap_err();
+        assert!(e.message.contains("ids[0] names no rule"), "{e}");
+        let e = compile_listed(&l, &["ssh".into()], &[old], &sets, &[1], 0).unwrap_err();
+        assert_eq!(e.code, ERR_OUT_OF_RANGE, "{e}");
+        let e = compile_listed(&l, &["ssh".into()], &[], &sets, &[0], 0).unwrap_err();
+        assert_eq!(e.code, ERR_INVALID_ARG_VALUE, "{e}");
+        let e = compile_listed(&l, &["ssh".into()], &[old], &["[{}]".into()], &[0], 0).unwrap_err();
+        assert_eq!(e.code, ERR_INVALID_ARG_TYPE, "{e}");
+        l.update("ssh", parse_rule(&serde_json::from_str(RULE).unwrap()).unwrap()).unwrap();
+        let e = compile_listed(&l, &["ssh".into()], &[old], &sets, &[0], 0).unwrap_err();
+        assert!(e.message.contains("not the current cookie"), "{e}");
     }
 
     #[test]
