@@ -1079,3 +1079,27 @@ test('a batch read while it is being added: every reader sees whole rules, and a
   expect(flows.filter((f) => /tp_dst=300[78]\b/.test(f))).toHaveLength(0)
   expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
 })
+
+test("a rule handed to the caller is the caller's own: changing it moves nothing of the controller's", async () => {
+  const h = sb.hosts[0]
+  const vif = vifOf(h, 4)
+  const other = vifOf(h, 2)
+  const sdn = controller([h])
+  const rule = (port) => ({ vif: { uuid: vif.uuid, mac: vif.mac }, allow: false, protocol: 'tcp', port, ipRange: '0.0.0.0/0', direction: 'to' })
+  const one = await sdn.addRule(rule(5001))
+  const batch = await sdn.addRules([rule(5002), rule(5003)])
+  const kept = JSON.stringify(sdn.rules())
+  // Every way a rule reaches the caller, changed the way plugin code reuses an object.
+  for (const given of [one.rule, ...batch.rules, sdn.getRule(one.rule.id), ...sdn.rules(), ...(await sdn.listRules()).rules, ...sdn.exportState().rules]) {
+    given.vif.uuid = other.uuid
+    given.vif.mac = other.mac
+  }
+  expect(JSON.stringify(sdn.rules())).toBe(kept)
+  expect(sdn.exportState().rules.map((r) => r.vif.uuid)).toEqual([vif.uuid, vif.uuid, vif.uuid])
+  // The flows stay on the VIF the rules name, through a refresh of every switch.
+  expect((await sdn.sync()).hosts[h.name]).toEqual({ ok: true, added: 0, removed: 0 })
+  const flows = ourFlows(h)
+  expect(flows).toHaveLength(3)
+  expect(flows.every((f) => f.includes(`dl_dst=${vif.mac}`))).toBe(true)
+  await sdn.close()
+})

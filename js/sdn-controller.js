@@ -285,6 +285,19 @@ function batchSpecs(batch, entries) {
   return pending
 }
 
+/**
+ * A copy of normalized rule data (plain objects, arrays, primitives): a view given
+ * to a caller shares nothing with the entry, so changing it (`rule.vif.mac = …`)
+ * cannot move the controller's rule behind the native list's back.
+ */
+function copyOfData(v) {
+  if (v === null || typeof v !== 'object') return v
+  if (Array.isArray(v)) return v.map(copyOfData)
+  const out = {}
+  for (const k in v) out[k] = copyOfData(v[k])
+  return out
+}
+
 /** An entry's normalized rule (read from its batch the first time). */
 function specOf(e) {
   if (e.pending !== null) e.pending.fill()
@@ -604,7 +617,7 @@ class SdnController extends EventEmitter {
   async #writeState() {
     // After what the command sends: its flows go out before the state is written.
     await new Promise(setImmediate)
-    const state = this.exportState()
+    const state = this.#state((spec) => spec) // written out below, never handed out
     // States of providers not registered yet in this process are kept as read.
     const providers = { ...this.#savedProviders }
     for (const p of this.#providers) if (typeof p.stateKey === 'string' && typeof p.exportState === 'function') providers[p.stateKey] = p.exportState()
@@ -1033,10 +1046,15 @@ class SdnController extends EventEmitter {
 
   /** The desired state, to persist (e.g. in XAPI other_config) and `importState` after a restart. */
   exportState() {
+    return this.#state(copyOfData)
+  }
+
+  /** The state; `copy` gives each rule's nested values (the caller's own, or shared when written at once). */
+  #state(copy) {
     return {
       version: STATE_VERSION,
       priorities: { ...this.#priorities },
-      rules: this.#rules.map((e) => ({ id: e.id, ...specOf(e), priority: e.priority, number: e.number, generation: e.generation, ...(e.host ? { host: e.host } : {}) })),
+      rules: this.#rules.map((e) => ({ id: e.id, ...copy(specOf(e)), priority: e.priority, number: e.number, generation: e.generation, ...(e.host ? { host: e.host } : {}) })),
     }
   }
 
@@ -1296,7 +1314,11 @@ class SdnController extends EventEmitter {
   }
 
   #view(e) {
-    const view = { id: e.id, ...specOf(e), priority: e.priority, cookie: hexOf(e) }
+    const spec = specOf(e)
+    const view = { id: e.id }
+    for (const k in spec) view[k] = copyOfData(spec[k])
+    view.priority = e.priority
+    view.cookie = hexOf(e)
     if (e.host) view.host = e.host
     return view
   }
