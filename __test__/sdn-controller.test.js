@@ -1103,3 +1103,26 @@ test("a rule handed to the caller is the caller's own: changing it moves nothing
   expect(flows.every((f) => f.includes(`dl_dst=${vif.mac}`))).toBe(true)
   await sdn.close()
 })
+
+test('addRules hands out each rule as getRule does, field order included, with a host, and when the list is replaced meanwhile', async () => {
+  const h = sb.hosts[0]
+  const vif = vifOf(h, 4)
+  const sdn = controller([h])
+  const rule = (port, extra = {}) => ({ vif: { uuid: vif.uuid, mac: vif.mac, ips: ['10.0.0.4'] }, allow: false, protocol: 'udp', port, direction: 'both', ...extra })
+  const plain = await sdn.addRules([rule(6001), rule(6002, { id: 'named', ipRange: '10.1.0.0/16' }), { pool: true, allow: true, protocol: 'icmp', direction: 'to' }])
+  const onHost = await sdn.addRules([rule(6003)], { host: h.name })
+  for (const view of [...plain.rules, ...onHost.rules]) expect(JSON.stringify(view)).toBe(JSON.stringify(sdn.getRule(view.id)))
+  expect(onHost.rules[0].host).toBe(h.name)
+  // A state imported while a batch is in flight: the batch's rules are still what it hands out.
+  const state = sdn.exportState()
+  const adding = sdn.addRules([rule(6004), rule(6005)])
+  await new Promise(setImmediate)
+  sdn.importState(state)
+  const late = await adding
+  expect(late.rules.map((r) => [r.port, r.vif.uuid, typeof r.cookie])).toEqual([
+    [6004, vif.uuid, 'string'],
+    [6005, vif.uuid, 'string'],
+  ])
+  expect(late.rules.every((r) => sdn.getRule(r.id) === undefined)).toBe(true)
+  await sdn.close()
+})
