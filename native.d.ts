@@ -274,6 +274,12 @@ export declare class NativeRuleList {
   constructor(min: number, max: number)
   get length(): number
   /**
+   * `validateRule` (the normalized JSON of a checked rule), remembering the rule:
+   * an `insert` or `update` of the text it answers takes the rule as parsed here
+   * instead of parsing the text a second time.
+   */
+  validate(json: string): string
+  /**
    * Refuses (changing nothing) ids that could not be added now: invalid,
    * existing, repeated, a number held by another owner, or no room in the band.
    */
@@ -285,6 +291,7 @@ export declare class NativeRuleList {
    * `position` (default: last), restricted to `host` if given.
    */
   insert(id: string, ruleJson: string, position?: number | undefined | null, host?: string | undefined | null): NativePlacement
+  insertProbe(id: string, ruleJson: string): number
   /**
    * Appends the rules of `batch` in their order (with the ids it gave them), all
    * or none. A batch is used once.

@@ -1126,3 +1126,20 @@ test('addRules hands out each rule as getRule does, field order included, with a
   expect(late.rules.every((r) => sdn.getRule(r.id) === undefined)).toBe(true)
   await sdn.close()
 })
+
+test('the rule list inserts the rule whose text it is given, whether or not it is the one it validated last', () => {
+  const native = require('../js/binding.js')
+  const list = new native.NativeRuleList(10000, 30000)
+  const rule = (port) => JSON.stringify({ pool: true, allow: false, protocol: 'tcp', port, direction: 'to' })
+  const a = list.validate(rule(1))
+  const b = list.validate(rule(2)) // the one remembered
+  list.insert('a', a, undefined, undefined) // not the last validated: read again
+  list.insert('b', b, undefined, undefined)
+  list.update('a', list.validate(rule(3)))
+  list.update('b', b) // remembered no more (the update above took it): read again
+  expect(JSON.parse(list.viewsJson(0, 2)).map((r) => [r.id, r.port])).toEqual([
+    ['a', 3],
+    ['b', 2],
+  ])
+  expect(() => list.insert('c', '{"pool":true}', undefined, undefined)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }))
+})

@@ -765,7 +765,7 @@ class SdnController extends EventEmitter {
   /** `drawnId`: the id addRule drew for a rule given without one (it is not in `rule`). */
   async #addRule(rule, { position, host } = {}, drawnId = undefined) {
     this.#checkOpen()
-    const { spec: given, text } = validate(rule)
+    const { spec: given, text } = this.#validate(rule)
     let id = drawnId
     let spec = given
     if (id === undefined) {
@@ -781,8 +781,13 @@ class SdnController extends EventEmitter {
       throw argError(RangeError, 'ERR_OUT_OF_RANGE', `position must be 0..${this.#rules.length}`)
     }
     const onlyHost = this.#checkHostOption(host)
-    const reached = await this.#resolveTargets([spec], onlyHost)
-    this.#checkOpen()
+    // Every replica there (the usual case): validated and inserted in one turn, so the
+    // list takes the rule it just parsed (#validate).
+    let reached = this.#resolveTargets([spec], onlyHost)
+    if (reached instanceof Promise) {
+      reached = await reached
+      this.#checkOpen()
+    }
     const entry = entryOf(spec, id, onlyHost, text)
     const placed = nativeCall(() => this.#list.insert(id, text, position, onlyHost))
     // No room between the neighbours: every rule moved, so every old generation goes.
@@ -891,8 +896,9 @@ class SdnController extends EventEmitter {
     const targets = ['vif', 'vm', 'network', 'pool'].filter((t) => patch[t] !== undefined && patch[t] !== null)
     if (targets.length > 0) for (const t of ['vif', 'vm', 'network', 'pool']) if (!targets.includes(t)) delete merged[t]
     delete merged.id
-    const { spec, text: specJson } = validate(merged)
-    await this.#resolveTargets([spec], entry.host)
+    const { spec, text: specJson } = this.#validate(merged)
+    const reached = this.#resolveTargets([spec], entry.host)
+    if (reached instanceof Promise) await reached
     const placed = nativeCall(() => this.#list.update(entry.id, specJson))
     const previous = { ...entry }
     entry.spec = spec
@@ -1344,6 +1350,14 @@ class SdnController extends EventEmitter {
     if (filter.vm !== undefined) return s.vm?.uuid === String(filter.vm?.uuid ?? filter.vm).toLowerCase()
     if (filter.network !== undefined) return s.network?.uuid === String(filter.network?.uuid ?? filter.network).toLowerCase()
     return true
+  }
+
+  /** validate() through the rule list, which keeps the rule it parsed for the insert or update that follows. */
+  #validate(rule) {
+    checkRuleObject(rule)
+    const json = ruleJson(rule)
+    const text = nativeCall(() => this.#list.validate(json))
+    return { spec: JSON.parse(text), text }
   }
 
   /**

@@ -183,12 +183,23 @@ fn placement(rules: &[RuleState], range: std::ops::Range<usize>, respread: bool)
 #[napi]
 pub struct NativeRuleList {
     list: RuleList,
+    /// The last rule `validate` parsed, with the text it answered (see `take_rule`).
+    staged: Option<(String, Rule)>,
 }
 
 impl NativeRuleList {
     /// The list itself, for the flow tables that compile its rules.
     pub(crate) fn list(&self) -> &RuleList {
         &self.list
+    }
+
+    /// The rule of normalized text `text`: the one `validate` parsed when it answered
+    /// this text (a command's next call, in the usual case), else read again.
+    fn take_rule(&mut self, text: &str) -> Result<Rule, JsError> {
+        match self.staged.take() {
+            Some((staged, rule)) if staged == text => Ok(rule),
+            _ => rule_of(text),
+        }
     }
 }
 
@@ -202,13 +213,29 @@ impl NativeRuleList {
                 u16::try_from(n).map_err(|_| err("ERR_OUT_OF_RANGE", format!("priorities must be 1 to 65535, got {n}")))
             };
             let band = PriorityBand::for_rules(p(min)?, p(max)?).map_err(engine_error)?;
-            Ok(NativeRuleList { list: RuleList::new(band) })
+            Ok(NativeRuleList { list: RuleList::new(band), staged: None })
         })
     }
 
     #[napi(getter)]
     pub fn length(&self) -> u32 {
         self.list.len() as u32
+    }
+
+    /// `validateRule` (the normalized JSON of a checked rule), remembering the rule:
+    /// an `insert` or `update` of the text it answers takes the rule as parsed here
+    /// instead of parsing the text a second time.
+    #[napi]
+    pub fn validate(&mut self, json: String) -> Result<String, JsError> {
+        guard(|| {
+            let rule = rule_of(&json)?;
+            let mut text = Vec::with_capacity(json.len() + 32);
+            rule.write_json(&mut text).map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()))?;
+            // serde_json writes UTF-8 only.
+            let text = String::from_utf8(text).map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()))?;
+            self.staged = Some((text.clone(), rule));
+            Ok(text)
+        })
     }
 
     /// Refuses (changing nothing) ids that could not be added now: invalid,
@@ -244,7 +271,7 @@ impl NativeRuleList {
         host: Option<String>,
     ) -> Result<NativePlacement, JsError> {
         guard(|| {
-            let rule = rule_of(&rule_json)?;
+            let rule = self.take_rule(&rule_json)?;
             let index = position.map_or(self.list.len(), |p| p as usize);
             let placed = self.list.insert(&id, rule, position.map(|p| p as usize), host).map_err(engine_error)?;
             let respread = placed == Placement::Respread;
@@ -270,7 +297,7 @@ impl NativeRuleList {
     #[napi]
     pub fn update(&mut self, id: String, rule_json: String) -> Result<NativePlacement, JsError> {
         guard(|| {
-            let rule = rule_of(&rule_json)?;
+            let rule = self.take_rule(&rule_json)?;
             self.list.update(&id, rule).map_err(engine_error)?;
             let index = self.list.position(&id).unwrap_or_default();
             Ok(placement(self.list.rules(), index..index + 1, false))
