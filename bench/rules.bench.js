@@ -24,8 +24,10 @@ const RULES = 10000
 const VIFS = 100
 const SAMPLE = quick ? 100 : 300
 const CONCURRENT = 2000
+const WARM_BURSTS = quick ? 3 : 5
 
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
 
 /**
  * Rule k: deny one TCP port over IPv4, alternately sent by and delivered to VIF
@@ -92,7 +94,19 @@ async function main() {
     const concurrentMs = ms(t0)
     if (each.some((o) => !o.hosts[h.name].ok || o.hosts[h.name].flows !== 1)) throw new Error('a concurrent addRule failed')
     log(`   ${concurrentMs.toFixed(0)} ms (${((CONCURRENT / concurrentMs) * 1000).toFixed(0)} rules/s)`)
-    for (const o of each) await sdn.deleteRule(o.rule.id)
+    await Promise.all(each.map((o) => sdn.deleteRule(o.rule.id)))
+    // The first burst also compiles the code of the path; a long-running xo-server's are warm.
+    log(`» the same ${CONCURRENT} addRule calls at once, ${WARM_BURSTS} more times (code warm; median)`)
+    const warmBursts = []
+    for (let b = 0; b < WARM_BURSTS; b++) {
+      t0 = process.hrtime.bigint()
+      const burst = await Promise.all(extra.map((r) => sdn.addRule({ ...r })))
+      warmBursts.push(ms(t0))
+      if (burst.some((o) => !o.hosts[h.name].ok || o.hosts[h.name].flows !== 1)) throw new Error('a concurrent addRule failed')
+      await Promise.all(burst.map((o) => sdn.deleteRule(o.rule.id)))
+    }
+    const concurrentWarmMs = median(warmBursts)
+    log(`   ${concurrentWarmMs.toFixed(0)} ms (${((CONCURRENT / concurrentWarmMs) * 1000).toFixed(0)} rules/s; each: ${warmBursts.map((x) => x.toFixed(0)).join(', ')} ms)`)
 
     log(`» Open vSwitch's own ingest: ${RULES} pre-encoded FLOW_MODs and a barrier on one channel`)
     const ingest = new OpenFlowChannel({ host: h.ip, port: h.ports.openflowSsl, tls, serverCert: h.certs.server.cert, reconnect: false, versions: OPENFLOW })
@@ -161,6 +175,7 @@ async function main() {
       syncClean10k: { ms: syncCleanMs, target: 1000, met: syncCleanMs < 1000 },
       syncSteady10k: { ms: syncSteadyMs, target: 50, met: syncSteadyMs < 50 },
       concurrentAddRule: { calls: CONCURRENT, ms: concurrentMs, rulesPerSec: (CONCURRENT / concurrentMs) * 1000, target: 20000, met: (CONCURRENT / concurrentMs) * 1000 >= 20000 },
+      concurrentAddRuleWarm: { calls: CONCURRENT, bursts: warmBursts, ms: concurrentWarmMs, rulesPerSec: (CONCURRENT / concurrentWarmMs) * 1000, target: 20000, met: (CONCURRENT / concurrentWarmMs) * 1000 >= 20000 },
       ovsIngest: { flows: RULES, ms: ingestMs, flowsPerSec: (RULES / ingestMs) * 1000 },
       addRulesVsIngest: { value: ingestMs / oursMs, target: 0.4, met: ingestMs / oursMs >= 0.4 },
       syncRepair10k: { ms: syncRepairMs, target: 1000, met: syncRepairMs < 1000 },
@@ -170,7 +185,7 @@ async function main() {
     log(`ratio, XO pattern / SdnController for ${RULES} rules: ${ratio.toFixed(0)}x (target >= 100x: ${ratio >= 100 ? 'met' : 'MISSED'})`)
     log(`full sync of ${RULES} rules: ${syncCleanMs.toFixed(0)} ms clean, ${syncRepairMs.toFixed(0)} ms repairing all (target < 1000 ms: ${syncCleanMs < 1000 && syncRepairMs < 1000 ? 'met' : 'MISSED'})`)
     const rate = (n, t) => (n / t) * 1000
-    log(`${CONCURRENT} concurrent addRule: ${rate(CONCURRENT, concurrentMs).toFixed(0)} rules/s (target >= 20000: ${rate(CONCURRENT, concurrentMs) >= 20000 ? 'met' : 'MISSED'})`)
+    log(`${CONCURRENT} concurrent addRule: ${rate(CONCURRENT, concurrentMs).toFixed(0)} rules/s the first time, ${rate(CONCURRENT, concurrentWarmMs).toFixed(0)} rules/s code warm (target >= 20000: ${rate(CONCURRENT, concurrentMs) >= 20000 ? 'met' : 'MISSED'} the first time, ${rate(CONCURRENT, concurrentWarmMs) >= 20000 ? 'met' : 'MISSED'} warm)`)
     log(`addRules of ${RULES}: ${rate(RULES, oursMs).toFixed(0)} rules/s, ${(ingestMs / oursMs).toFixed(2)}x Open vSwitch's ingest of ${rate(RULES, ingestMs).toFixed(0)} flows/s (target >= 80000 and >= 0.4x: ${rate(RULES, oursMs) >= 80000 && ingestMs / oursMs >= 0.4 ? 'met' : 'MISSED'})`)
     log(`addRules of ${RULES}, code warm: ${rate(RULES, warmMs).toFixed(0)} rules/s, ${(ingestMs / warmMs).toFixed(2)}x the ingest (same target: ${rate(RULES, warmMs) >= 80000 && ingestMs / warmMs >= 0.4 ? 'met' : 'MISSED'})`)
     log(`sync of ${RULES} rules, nothing to do: ${syncCleanMs.toFixed(0)} ms after addRules, ${syncSteadyMs.toFixed(0)} ms in steady state (target < 50 ms: ${syncSteadyMs < 50 ? 'met in steady state' : 'MISSED'}${syncCleanMs < 50 ? '' : ', missed after addRules'})`)
