@@ -74,8 +74,15 @@ impl MacAddr {
 
 impl fmt::Display for MacAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let [a, b, c, d, e, g] = self.0;
-        write!(f, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}")
+        // By table, not six `{:02x}`: every rule and flow of a batch writes its MAC.
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut text = [b':'; 17];
+        for (i, byte) in self.0.iter().enumerate() {
+            text[3 * i] = HEX[usize::from(byte >> 4)];
+            text[3 * i + 1] = HEX[usize::from(byte & 0xf)];
+        }
+        // ASCII hex digits and colons only.
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
 
