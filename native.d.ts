@@ -291,7 +291,6 @@ export declare class NativeRuleList {
    * `position` (default: last), restricted to `host` if given.
    */
   insert(id: string, ruleJson: string, position?: number | undefined | null, host?: string | undefined | null): NativePlacement
-  insertProbe(id: string, ruleJson: string): number
   /**
    * Appends the rules of `batch` in their order (with the ids it gave them), all
    * or none. A batch is used once.
