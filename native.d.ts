@@ -254,6 +254,10 @@ export declare class NativeRuleBatch {
   /**
    * The normalized rules without their ids, a JSON array in the order given:
    * the controller keeps a rule's id beside its fields, never among them.
+   *
+   * Written when asked (the controller reads it only if it needs a rule's fields
+   * it has no other way to read), as the rules were given, whatever the list
+   * did with them since.
    */
   get json(): string
   /** Each rule's id (the one given, or the one drawn here), in the order given. */

@@ -27,6 +27,7 @@
 //! the new ones are in.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use super::bands::PriorityBand;
 use super::error::EngineError;
@@ -39,7 +40,8 @@ use crate::rules::rule::{Rule, MAX_ID_CHARS};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleState {
     id: String,
-    rule: Rule,
+    // Shared with the batch it came in, which writes its rules' text only if asked.
+    rule: Arc<Rule>,
     number: u64,
     generation: u8,
     priority: u16,
@@ -54,6 +56,11 @@ impl RuleState {
 
     /// The validated rule (its own `id` field is always `None`: [`id`](Self::id) is the one).
     pub fn rule(&self) -> &Rule {
+        &self.rule
+    }
+
+    /// [`rule`](Self::rule), shared: it stays what it is when the list replaces it.
+    pub fn shared_rule(&self) -> &Arc<Rule> {
         &self.rule
     }
 
@@ -147,9 +154,9 @@ fn check_id(id: &str, own: Option<&str>) -> Result<(), EngineError> {
 }
 
 /// `rule` as the list stores it: without its own id.
-fn stored(mut rule: Rule) -> Rule {
+fn stored(mut rule: Rule) -> Arc<Rule> {
     rule.id = None;
-    rule
+    Arc::new(rule)
 }
 
 impl RuleList {
@@ -538,7 +545,7 @@ mod tests {
             .rev()
             .map(|r| SavedRule {
                 id: r.id.clone(),
-                rule: r.rule.clone(),
+                rule: Rule::clone(&r.rule),
                 number: r.number,
                 generation: r.generation,
                 priority: r.priority,

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::io::Write as _;
+use std::sync::Arc;
 
 use napi::bindgen_prelude::{BigInt, BigUint64Array, Either, Float64Array, Uint32Array};
 use napi_derive::napi;
@@ -42,7 +43,8 @@ fn u8_of(n: u32, what: &str) -> Result<u8, JsError> {
 #[napi]
 pub struct NativeRuleBatch {
     rules: Option<Vec<(String, Rule)>>,
-    json: String,
+    /// The rules as appended (shared with the list), for `json`.
+    appended: Vec<Arc<Rule>>,
     ids: Vec<String>,
     targets: String,
     target_of: Vec<u32>,
@@ -52,9 +54,29 @@ pub struct NativeRuleBatch {
 impl NativeRuleBatch {
     /// The normalized rules without their ids, a JSON array in the order given:
     /// the controller keeps a rule's id beside its fields, never among them.
+    ///
+    /// Written when asked (the controller reads it only if it needs a rule's fields
+    /// it has no other way to read), as the rules were given, whatever the list
+    /// did with them since.
     #[napi(getter)]
-    pub fn json(&self) -> String {
-        self.json.clone()
+    pub fn json(&self) -> Result<String, JsError> {
+        guard(|| {
+            let rules: Vec<&Rule> = match &self.rules {
+                Some(rules) => rules.iter().map(|(_, r)| r).collect(),
+                None => self.appended.iter().map(|r| &**r).collect(),
+            };
+            let mut text = Vec::with_capacity(200 * rules.len() + 2);
+            text.push(b'[');
+            for (i, rule) in rules.into_iter().enumerate() {
+                if i > 0 {
+                    text.push(b',');
+                }
+                rule.write_json_without_id(&mut text).map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()))?;
+            }
+            text.push(b']');
+            // serde_json writes UTF-8 only.
+            String::from_utf8(text).map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()))
+        })
     }
 
     /// Each rule's id (the one given, or the one drawn here), in the order given.
@@ -85,20 +107,14 @@ pub fn validate_rules(json: String) -> Result<NativeRuleBatch, JsError> {
     guard(|| {
         let rules = parse_rules(&json).map_err(rule_error)?;
         let mut new_ids = random_rule_ids(rules.iter().filter(|r| r.id.is_none()).count()).into_iter();
-        let mut text = Vec::with_capacity(json.len() + 50 * rules.len());
-        text.push(b'[');
         let mut with_ids = Vec::with_capacity(rules.len());
         let mut targets: Vec<u8> = vec![b'['];
         let mut target_index: HashMap<Vec<u8>, u32> = HashMap::new();
         let mut target_of = Vec::with_capacity(rules.len());
         let mut target = Vec::new();
         let failed = |e: serde_json::Error| err("ERR_INVALID_ARG_VALUE", e.to_string());
-        for (i, mut rule) in rules.into_iter().enumerate() {
-            if i > 0 {
-                text.push(b',');
-            }
+        for mut rule in rules {
             let id = rule.id.take().unwrap_or_else(|| new_ids.next().unwrap_or_default());
-            rule.write_json(&mut text).map_err(failed)?;
             target.clear();
             rule.write_target_json(&mut target).map_err(failed)?;
             let index = match target_index.get(&target) {
@@ -117,13 +133,11 @@ pub fn validate_rules(json: String) -> Result<NativeRuleBatch, JsError> {
             rule.id = Some(id.clone());
             with_ids.push((id, rule));
         }
-        text.push(b']');
         targets.push(b']');
         // serde_json writes UTF-8 only.
-        let utf8 = |bytes: Vec<u8>| String::from_utf8(bytes).map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()));
-        let (json, targets) = (utf8(text)?, utf8(targets)?);
+        let targets = String::from_utf8(targets).map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()))?;
         let ids = with_ids.iter().map(|(id, _)| id.clone()).collect();
-        Ok(NativeRuleBatch { rules: Some(with_ids), json, ids, targets, target_of })
+        Ok(NativeRuleBatch { rules: Some(with_ids), appended: Vec::new(), ids, targets, target_of })
     })
 }
 
@@ -289,6 +303,7 @@ impl NativeRuleList {
             };
             let first = self.list.len();
             let placed = self.list.append_many(rules, host).map_err(engine_error)?;
+            batch.appended = self.list.rules()[first..].iter().map(|r| Arc::clone(r.shared_rule())).collect();
             Ok(placement(self.list.rules(), first..self.list.len(), placed == Placement::Respread))
         })
     }

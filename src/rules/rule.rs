@@ -963,6 +963,11 @@ impl Rule {
         serde_json::to_writer(out, &self.normalized())
     }
 
+    /// [`Rule::write_json`] without the `id` field (a list keeps the id beside the rule).
+    pub fn write_json_without_id(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        serde_json::to_writer(out, &Text { id: None, ..self.normalized() })
+    }
+
     /// The target part of [`Rule::write_json`]'s text alone (`vif`, `vm`, `network`
     /// or `pool`, written the same way): what decides where the rule lands, which
     /// rules of one VIF share.
