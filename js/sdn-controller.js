@@ -244,10 +244,10 @@ function ruleJson(value, what = 'rule') {
  * normalized text, `{ spec, text }`: the text is what the list and the compiler read
  * (an id in it is checked against the one they are given), never written again.
  */
-function validate(rule) {
+function validate(rule, check = native.validateRule) {
   checkRuleObject(rule)
   const json = ruleJson(rule)
-  const text = nativeCall(() => native.validateRule(json))
+  const text = nativeCall(() => check(json))
   return { spec: JSON.parse(text), text }
 }
 
@@ -1354,10 +1354,7 @@ class SdnController extends EventEmitter {
 
   /** validate() through the rule list, which keeps the rule it parsed for the insert or update that follows. */
   #validate(rule) {
-    checkRuleObject(rule)
-    const json = ruleJson(rule)
-    const text = nativeCall(() => this.#list.validate(json))
-    return { spec: JSON.parse(text), text }
+    return validate(rule, (json) => this.#list.validate(json))
   }
 
   /**

@@ -198,12 +198,17 @@ mod tests {
         l
     }
 
+    /// The `putManyFrom` entry naming rule `ssh` of `l`, and its cookie and priority.
+    fn ssh_by_id(l: &RuleList) -> (String, u64, u16) {
+        let r = l.get("ssh").unwrap();
+        let (c, p) = (r.cookie(), r.priority());
+        (format!(r#"[{{"cookie":"0x{c:x}","priority":{p},"id":"ssh","endpoints":{ENDPOINTS}}}]"#), c, p)
+    }
+
     #[test]
     fn a_rule_named_by_id_compiles_as_the_same_rule_sent_whole() {
         let l = list();
-        let r = l.get("ssh").unwrap();
-        let (c, p) = (r.cookie(), r.priority());
-        let by_id = format!(r#"[{{"cookie":"0x{c:x}","priority":{p},"id":"ssh","endpoints":{ENDPOINTS}}}]"#);
+        let (by_id, c, p) = ssh_by_id(&l);
         let whole = format!(r#"[{{"cookie":"0x{c:x}","priority":{p},"rule":{RULE},"endpoints":{ENDPOINTS}}}]"#);
         let a = compile_entries(&by_id, 0, Some(&l)).unwrap();
         let b = compile_entries(&whole, 0, None).unwrap();
@@ -215,9 +220,7 @@ mod tests {
     #[test]
     fn listed_rules_compile_as_their_id_entries() {
         let l = list();
-        let r = l.get("ssh").unwrap();
-        let (c, p) = (r.cookie(), r.priority());
-        let by_id = format!(r#"[{{"cookie":"0x{c:x}","priority":{p},"id":"ssh","endpoints":{ENDPOINTS}}}]"#);
+        let (by_id, c, _) = ssh_by_id(&l);
         let listed = compile_listed(&l, &["ssh".into()], &[c], &[ENDPOINTS.into()], &[0], 0).unwrap();
         assert_eq!(listed, compile_entries(&by_id, 0, Some(&l)).unwrap());
         assert!(!listed[0].1.is_empty());
