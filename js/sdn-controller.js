@@ -1662,7 +1662,7 @@ class SdnController extends EventEmitter {
     // The whole table once: the flows of others (never replaced) and ours.
     const dump = await channel.requestEncoded(sw.table.dumpAllRequest())
     let r = this.#reconcileAll(sw, dump)
-    const candidates = this.#adoptable(entries, r)
+    const candidates = this.#adoptable(entries, r, () => sw.table.reconcile(dump).rules)
     if (candidates.length > 0) {
       for (const c of candidates) this.#setGeneration(c.entry, c.generation)
       entries = load()
@@ -1702,8 +1702,9 @@ class SdnController extends EventEmitter {
    * Rules of `entries` whose own cookie has no flow on the switch but whose number
    * has flows there in another generation, and whose generation is still free to
    * choose (not installed anywhere by this process): `{ entry, generation, previous }`.
+   * `reports()` gives the per-rule reports of `r`, read only when other generations are there.
    */
-  #adoptable(entries, r) {
+  #adoptable(entries, r, reports) {
     const generations = new Map() // number -> [{ generation, count }]
     for (const x of r.extra) {
       const p = native.parseCookie(x.cookie)
@@ -1712,7 +1713,7 @@ class SdnController extends EventEmitter {
       list.push({ generation: p.generation, count: x.count })
     }
     if (generations.size === 0) return []
-    const present = new Map(r.rules.map((x) => [hexCookie(x.cookie), x]))
+    const present = new Map(reports().map((x) => [hexCookie(x.cookie), x]))
     const out = []
     for (const e of new Set(entries)) {
       const gens = generations.get(e.number)
@@ -2098,8 +2099,9 @@ class SdnController extends EventEmitter {
    * of ours with the same match and priority would replace one of them, and our
    * delete by cookie would then remove it. Done at first contact and at every sync.
    */
+  /** reconcileAll without the per-rule reports (its `rules` is empty): none of its callers needs them as a rule. */
   #reconcileAll(sw, dump) {
-    const r = sw.table.reconcileAll(dump)
+    const r = sw.table.reconcileAll(dump, false)
     // Only an ADD at one of these priorities can collide: the others are not even decoded.
     sw.foreignPriorities = new Set(sw.table.foreignPriorities())
     return r
