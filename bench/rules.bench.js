@@ -188,7 +188,7 @@ async function main() {
     log(`${CONCURRENT} concurrent addRule: ${rate(CONCURRENT, concurrentMs).toFixed(0)} rules/s the first time, ${rate(CONCURRENT, concurrentWarmMs).toFixed(0)} rules/s code warm (target >= 20000: ${rate(CONCURRENT, concurrentMs) >= 20000 ? 'met' : 'MISSED'} the first time, ${rate(CONCURRENT, concurrentWarmMs) >= 20000 ? 'met' : 'MISSED'} warm)`)
     log(`addRules of ${RULES}: ${rate(RULES, oursMs).toFixed(0)} rules/s, ${(ingestMs / oursMs).toFixed(2)}x Open vSwitch's ingest of ${rate(RULES, ingestMs).toFixed(0)} flows/s (target >= 80000 and >= 0.4x: ${rate(RULES, oursMs) >= 80000 && ingestMs / oursMs >= 0.4 ? 'met' : 'MISSED'})`)
     log(`addRules of ${RULES}, code warm: ${rate(RULES, warmMs).toFixed(0)} rules/s, ${(ingestMs / warmMs).toFixed(2)}x the ingest (same target: ${rate(RULES, warmMs) >= 80000 && ingestMs / warmMs >= 0.4 ? 'met' : 'MISSED'})`)
-    log(`sync of ${RULES} rules, nothing to do: ${syncCleanMs.toFixed(0)} ms after addRules, ${syncSteadyMs.toFixed(0)} ms in steady state (target < 50 ms: ${syncSteadyMs < 50 ? 'met in steady state' : 'MISSED'}${syncCleanMs < 50 ? '' : ', missed after addRules'})`)
+    log(`sync of ${RULES} rules, nothing to do: ${syncCleanMs.toFixed(0)} ms after addRules, ${syncSteadyMs.toFixed(0)} ms in steady state (target < 50 ms: ${syncSteadyMs < 50 && syncCleanMs < 50 ? 'met' : syncSteadyMs < 50 ? 'met in steady state, missed after addRules' : 'MISSED'})`)
     if (json) console.log(JSON.stringify(results, null, 2))
   } finally {
     await sdn.close()
