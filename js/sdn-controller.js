@@ -1331,11 +1331,7 @@ class SdnController extends EventEmitter {
   }
 
   #view(e) {
-    const spec = specOf(e)
-    const view = { id: e.id }
-    for (const k in spec) view[k] = copyOfData(spec[k])
-    view.priority = e.priority
-    view.cookie = hexOf(e)
+    const view = { id: e.id, ...copyOfData(specOf(e)), priority: e.priority, cookie: hexOf(e) }
     if (e.host) view.host = e.host
     return view
   }
@@ -2098,8 +2094,8 @@ class SdnController extends EventEmitter {
    * records the flows of others (any cookie but ours) by match and priority: an ADD
    * of ours with the same match and priority would replace one of them, and our
    * delete by cookie would then remove it. Done at first contact and at every sync.
+   * Without the per-rule reports (`rules` is empty): no caller reads them.
    */
-  /** reconcileAll without the per-rule reports (its `rules` is empty): none of its callers needs them as a rule. */
   #reconcileAll(sw, dump) {
     const r = sw.table.reconcileAll(dump, false)
     // Only an ADD at one of these priorities can collide: the others are not even decoded.

@@ -15,23 +15,15 @@ use napi_derive::napi;
 use serde_json::Value;
 
 use super::errors::{err, guard, JsError};
+use super::rules::{normalized_text, rule_error, rule_of};
 use crate::control::list::SavedRule;
 use crate::control::{random_rule_ids, EngineError, Placement, PriorityBand, RuleList, RuleState};
-use crate::rules::{parse_rule, parse_rules, Rule, RuleError};
+use crate::rules::{parse_rule, parse_rules, Rule};
 
 fn engine_error(e: EngineError) -> JsError {
     err(e.code(), e)
 }
 
-fn rule_error(e: RuleError) -> JsError {
-    err(e.code, e.message)
-}
-
-fn rule_of(text: &str) -> Result<Rule, JsError> {
-    let v: Value =
-        serde_json::from_str(text).map_err(|e| err("ERR_INVALID_ARG_VALUE", format!("rule is not valid JSON: {e}")))?;
-    parse_rule(&v).map_err(rule_error)
-}
 
 fn u8_of(n: u32, what: &str) -> Result<u8, JsError> {
     u8::try_from(n).map_err(|_| err("ERR_OUT_OF_RANGE", format!("{what} must be 0 to 255, got {n}")))
@@ -243,10 +235,7 @@ impl NativeRuleList {
     pub fn validate(&mut self, json: String) -> Result<String, JsError> {
         guard(|| {
             let rule = rule_of(&json)?;
-            let mut text = Vec::with_capacity(json.len() + 32);
-            rule.write_json(&mut text).map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()))?;
-            // serde_json writes UTF-8 only.
-            let text = String::from_utf8(text).map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()))?;
+            let text = normalized_text(&rule)?;
             self.staged = Some((text.clone(), rule));
             Ok(text)
         })

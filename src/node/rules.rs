@@ -18,7 +18,7 @@ use crate::control::RuleList;
 use crate::rules::table::{dump_all_request, dump_request, encode_flow_mods, Tables};
 use crate::rules::{cookie, flow_count, parse_endpoints, parse_rule, service, FlowTable, Rule, RuleError};
 
-fn rule_error(e: RuleError) -> JsError {
+pub(super) fn rule_error(e: RuleError) -> JsError {
     err(e.code, e.message)
 }
 
@@ -26,8 +26,16 @@ fn parse_json(text: &str, what: &str) -> Result<Value, JsError> {
     serde_json::from_str(text).map_err(|e| err("ERR_INVALID_ARG_VALUE", format!("{what} is not valid JSON: {e}")))
 }
 
-fn rule_of(text: &str) -> Result<Rule, JsError> {
+pub(super) fn rule_of(text: &str) -> Result<Rule, JsError> {
     parse_rule(&parse_json(text, "rule")?).map_err(rule_error)
+}
+
+/// A checked rule's normalized JSON (what `validateRule` answers).
+pub(super) fn normalized_text(rule: &Rule) -> Result<String, JsError> {
+    let mut text = Vec::with_capacity(200);
+    rule.write_json(&mut text).map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()))?;
+    // serde_json writes UTF-8 only.
+    String::from_utf8(text).map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()))
 }
 
 fn endpoints_of(text: &str) -> Result<Vec<crate::rules::Endpoint>, JsError> {
@@ -46,12 +54,7 @@ fn u64_of(b: &BigInt, what: &str) -> Result<u64, JsError> {
 /// `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` with a message naming the field.
 #[napi]
 pub fn validate_rule(json: String) -> Result<String, JsError> {
-    guard(|| {
-        let mut text = Vec::with_capacity(json.len() + 32);
-        rule_of(&json)?.write_json(&mut text).map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()))?;
-        // serde_json writes UTF-8 only.
-        String::from_utf8(text).map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()))
-    })
+    guard(|| normalized_text(&rule_of(&json)?))
 }
 
 /// `NAMESPACE | generation << 40 | ruleNumber` (ruleNumber 1..2^40-1, generation 0..255).
@@ -214,6 +217,7 @@ impl NativeFlowTable {
     pub fn put_many_from(&mut self, list: &NativeRuleList, entries_json: String) -> Result<NativeFlowDelta, JsError> {
         guard(|| self.put_entries(&entries_json, Some(list.list())))
     }
+
     /// `putManyFrom` of rules of `list` with nothing per rule in JSON (the bulk
     /// path: 10,000 rules of an `addRules`): rule `ids[i]`, whose current cookie must
     /// be `cookies[i]`, on the endpoints `endpointSets[endpointOf[i]]` (JSON arrays,
