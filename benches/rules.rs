@@ -155,7 +155,7 @@ fn main() {
     for _ in 0..ROUNDS {
         let t = Instant::now();
         let mut parsed = Vec::with_capacity(RULES);
-        for_each_element(&text, |_, e| {
+        for_each_element(&text, |_, e: serde_json::Value| {
             let cookie = u64::from_str_radix(e["cookie"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
             let priority = e["priority"].as_u64().unwrap() as u16;
             parsed.push((cookie, priority, parse_rule(&e["rule"]).unwrap(), parse_endpoints(&e["endpoints"]).unwrap()));

@@ -16,7 +16,7 @@ use super::rule_list::NativeRuleList;
 use crate::control::entries::{compile_entries, compile_listed};
 use crate::control::RuleList;
 use crate::rules::table::{dump_all_request, dump_request, encode_flow_mods, Tables};
-use crate::rules::{cookie, flow_count, parse_endpoints, parse_rule, service, FlowTable, Rule, RuleError};
+use crate::rules::{cookie, flow_count, parse_endpoints, rule_from_json, service, FlowTable, Json, Rule, RuleError};
 
 pub(super) fn rule_error(e: RuleError) -> JsError {
     err(e.code, e.message)
@@ -27,7 +27,9 @@ fn parse_json(text: &str, what: &str) -> Result<Value, JsError> {
 }
 
 pub(super) fn rule_of(text: &str) -> Result<Rule, JsError> {
-    parse_rule(&parse_json(text, "rule")?).map_err(rule_error)
+    let json: Json<'_> =
+        serde_json::from_str(text).map_err(|e| err("ERR_INVALID_ARG_VALUE", format!("rule is not valid JSON: {e}")))?;
+    rule_from_json(&json).map_err(rule_error)
 }
 
 /// A checked rule's normalized JSON (what `validateRule` answers).

@@ -19,6 +19,7 @@ pub mod service;
 pub mod table;
 
 pub use compile::{compile, flow_count, parse_endpoints, Endpoint};
-pub use rule::{parse_rule, parse_rules, Direction, PortRange, Protocol, Rule, RuleError, Target};
+pub use json::Json;
+pub use rule::{parse_rule, parse_rules, rule_from_json, Direction, PortRange, Protocol, Rule, RuleError, Target};
 pub use service::{services, Service};
 pub use table::{dump_request, encode_flow_mods, CookieReport, Delta, FlowTable, MatchKey, Reconcile, Tables};

@@ -11,10 +11,11 @@
 //! `null` is read as "absent" for every key (JS's `undefined` does not survive
 //! JSON, `null` does).
 
-use serde_json::{Map, Value};
+use serde_json::{Number, Value};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::json::{Json, Object, Scalar};
 use super::service::{self, Service, Transport};
 use crate::net::addr::{self, IpMask, MaskedIpError};
 use crate::openflow::types::{MacAddr, Masked};
@@ -372,19 +373,12 @@ fn is_rule_field(k: &str) -> bool {
 }
 
 /// `a string`, `a number`... for messages.
-pub(crate) fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
+pub(crate) fn kind(v: &impl Scalar) -> &'static str {
+    v.kind()
 }
 
 /// A present, non-null key.
-fn get<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+fn get<'a, 'j>(obj: &'a Object<'j>, key: &str) -> Option<&'a Json<'j>> {
     obj.get(key).filter(|v| !v.is_null())
 }
 
@@ -397,8 +391,8 @@ pub(crate) enum NotInteger {
 }
 
 /// The integer in `v` (a whole `f64` such as `1e3` counts).
-pub(crate) fn integer(v: &Value) -> Result<i128, NotInteger> {
-    let Value::Number(n) = v else { return Err(NotInteger::WrongType) };
+pub(crate) fn integer(v: &impl Scalar) -> Result<i128, NotInteger> {
+    let Some(n) = v.as_number() else { return Err(NotInteger::WrongType) };
     if let Some(u) = n.as_u64() {
         return Ok(i128::from(u));
     }
@@ -412,22 +406,26 @@ pub(crate) fn integer(v: &Value) -> Result<i128, NotInteger> {
 }
 
 /// An integer in `lo..=hi`, with the three kinds of mistakes told apart.
-fn int_in(field: &str, v: &Value, lo: i128, hi: i128) -> Result<i128, RuleError> {
+fn int_in(field: &str, v: &Json<'_>, lo: i128, hi: i128) -> Result<i128, RuleError> {
     match integer(v) {
         Ok(n) if (lo..=hi).contains(&n) => Ok(n),
         Ok(n) => Err(range_err(field, format_args!("must be {lo} to {hi}, got {n}"))),
         Err(NotInteger::WrongType) => Err(type_err(field, format_args!("must be an integer, got {}", kind(v)))),
-        Err(NotInteger::Fraction) => Err(type_err(field, format_args!("must be an integer, got {v}"))),
+        Err(NotInteger::Fraction) => Err(type_err(
+            field,
+            format_args!("must be an integer, got {}", v.as_number().map_or_else(String::new, Number::to_string)),
+        )),
     }
 }
 
-fn string<'a>(field: &str, v: &'a Value) -> Result<&'a str, RuleError> {
+fn string<'a>(field: &str, v: &'a Json<'_>) -> Result<&'a str, RuleError> {
     v.as_str().ok_or_else(|| type_err(field, format_args!("must be a string, got {}", kind(v))))
 }
 
 /// Checks that `obj` has only `allowed` keys.
-fn only_keys(obj: &Map<String, Value>, parent: &str, allowed: &[&str]) -> Result<(), RuleError> {
-    match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+fn only_keys(obj: &Object<'_>, parent: &str, allowed: &[&str]) -> Result<(), RuleError> {
+    // The first in key order, as when objects were read into sorted maps.
+    match obj.keys().filter(|k| !allowed.contains(k)).min() {
         None => Ok(()),
         Some(k) => Err(value_err(
             &format!("{parent}.{k}"),
@@ -447,7 +445,7 @@ pub(crate) fn parse_uuid(s: &str) -> Option<String> {
 /// Checks a MAC a VIF can have: the API's MAC grammar ([`addr::parse_mac`]:
 /// `aa:bb:cc:dd:ee:ff`, any case), unicast, not all-zero. Messages read
 /// `{prefix}{field} ...` (`rule.vif.mac ...`, `endpoints[0].mac ...`).
-pub(crate) fn unicast_mac(prefix: &str, field: &str, v: &Value) -> Result<MacAddr, RuleError> {
+pub(crate) fn unicast_mac(prefix: &str, field: &str, v: &impl Scalar) -> Result<MacAddr, RuleError> {
     let s = v.as_str().ok_or_else(|| {
         RuleError::at(ERR_INVALID_ARG_TYPE, prefix, field, format_args!("must be a string, got {}", kind(v)))
     })?;
@@ -467,7 +465,7 @@ pub(crate) fn unicast_mac(prefix: &str, field: &str, v: &Value) -> Result<MacAdd
 
 /// One plain IPv4 address (no mask), as a VIF's allowed address
 /// ([`addr::parse_ipv4`]).
-pub(crate) fn plain_ipv4(prefix: &str, field: &str, v: &Value) -> Result<Ipv4Addr, RuleError> {
+pub(crate) fn plain_ipv4(prefix: &str, field: &str, v: &impl Scalar) -> Result<Ipv4Addr, RuleError> {
     let s = v.as_str().ok_or_else(|| {
         RuleError::at(ERR_INVALID_ARG_TYPE, prefix, field, format_args!("must be a string, got {}", kind(v)))
     })?;
@@ -481,7 +479,7 @@ pub(crate) fn plain_ipv4(prefix: &str, field: &str, v: &Value) -> Result<Ipv4Add
 /// One of the addresses a VIF may send from (XAPI's `ipv4_allowed` and
 /// `ipv6_allowed`): a plain IPv4 address ([`plain_ipv4`]) or, when it has a colon,
 /// an IPv6 one as `std` reads it that a VIF can send from (not `::`, not multicast).
-pub(crate) fn vif_ip(prefix: &str, field: &str, v: &Value) -> Result<IpAddr, RuleError> {
+pub(crate) fn vif_ip(prefix: &str, field: &str, v: &impl Scalar) -> Result<IpAddr, RuleError> {
     let Some(text) = v.as_str().filter(|s| s.contains(':')) else {
         return plain_ipv4(prefix, field, v).map(IpAddr::V4);
     };
@@ -495,7 +493,7 @@ pub(crate) fn vif_ip(prefix: &str, field: &str, v: &Value) -> Result<IpAddr, Rul
     }
 }
 
-fn uuid_field(field: &str, obj: &Map<String, Value>) -> Result<String, RuleError> {
+fn uuid_field(field: &str, obj: &Object<'_>) -> Result<String, RuleError> {
     // The field's name is written only for an error: 10,000 rules of a batch have none.
     let f = || format!("{field}.uuid");
     let v = get(obj, "uuid").ok_or_else(|| type_err(&f(), "is required"))?;
@@ -505,7 +503,7 @@ fn uuid_field(field: &str, obj: &Map<String, Value>) -> Result<String, RuleError
     })
 }
 
-fn parse_vif(v: &Value) -> Result<Target, RuleError> {
+fn parse_vif(v: &Json<'_>) -> Result<Target, RuleError> {
     let obj = v.as_object().ok_or_else(|| {
         type_err("vif", format_args!("must be an object {{ uuid, mac, ips?, ofport? }}, got {}", kind(v)))
     })?;
@@ -532,7 +530,7 @@ fn parse_vif(v: &Value) -> Result<Target, RuleError> {
     Ok(Target::Vif(Vif { uuid, mac, ips, ofport }))
 }
 
-fn parse_target(obj: &Map<String, Value>) -> Result<Target, RuleError> {
+fn parse_target(obj: &Object<'_>) -> Result<Target, RuleError> {
     let given: Vec<&str> = TARGETS.iter().copied().filter(|t| get(obj, t).is_some()).collect();
     let (first, second) = match given[..] {
         [] => return Err(type_err("vif", "is missing: a rule needs a target: vif, vm, network or pool")),
@@ -545,12 +543,12 @@ fn parse_target(obj: &Map<String, Value>) -> Result<Target, RuleError> {
             format_args!("cannot be given with rule.{first}: a rule has exactly one target (vif, vm, network or pool)"),
         ));
     }
-    let v = get(obj, first).unwrap_or(&Value::Null);
+    let v = get(obj, first).unwrap_or(&Json::Null);
     match first {
         "vif" => parse_vif(v),
         "pool" => match v {
-            Value::Bool(true) => Ok(Target::Pool),
-            Value::Bool(false) => Err(value_err("pool", "must be true to target the whole pool, got false")),
+            Json::Bool(true) => Ok(Target::Pool),
+            Json::Bool(false) => Err(value_err("pool", "must be true to target the whole pool, got false")),
             other => Err(type_err("pool", format_args!("must be true, got {}", kind(other)))),
         },
         name => {
@@ -564,7 +562,7 @@ fn parse_target(obj: &Map<String, Value>) -> Result<Target, RuleError> {
     }
 }
 
-fn parse_protocol(v: Option<&Value>) -> Result<Protocol, RuleError> {
+fn parse_protocol(v: Option<&Json<'_>>) -> Result<Protocol, RuleError> {
     let Some(v) = v else { return Ok(Protocol::Any) };
     let s = string("protocol", v)?;
     let lower = s.trim().to_ascii_lowercase();
@@ -597,7 +595,7 @@ fn parse_protocol(v: Option<&Value>) -> Result<Protocol, RuleError> {
 }
 
 /// One bound of a port range.
-fn port_number(field: &str, v: &Value) -> Result<u16, RuleError> {
+fn port_number(field: &str, v: &Json<'_>) -> Result<u16, RuleError> {
     int_in(field, v, 1, 65535).map(|p| p as u16)
 }
 
@@ -619,14 +617,14 @@ fn port_text(field: &str, s: &str) -> Result<PortRange, RuleError> {
     }
 }
 
-fn parse_port(field: &str, v: &Value) -> Result<PortRange, RuleError> {
+fn parse_port(field: &str, v: &Json<'_>) -> Result<PortRange, RuleError> {
     let range = match v {
-        Value::Number(_) => {
+        Json::Number(_) => {
             let p = port_number(field, v)?;
             PortRange { lo: p, hi: p }
         }
-        Value::String(s) => port_text(field, s)?,
-        Value::Array(items) => match &items[..] {
+        Json::String(s) => port_text(field, s)?,
+        Json::Array(items) => match &items[..] {
             [lo, hi] => PortRange {
                 lo: port_number(&format!("{field}[0]"), lo)?,
                 hi: port_number(&format!("{field}[1]"), hi)?,
@@ -657,7 +655,7 @@ fn parse_port(field: &str, v: &Value) -> Result<PortRange, RuleError> {
 /// `ipRange`: `""` (any address), `a.b.c.d` or `a.b.c.d/n` through
 /// [`addr::parse_ipv4_masked`], or an IPv6 address or CIDR through
 /// [`addr::parse_ipv6_prefixed`]; host bits clear; a netmask is refused.
-fn parse_ip_range(v: &Value) -> Result<Option<IpRange>, RuleError> {
+fn parse_ip_range(v: &Json<'_>) -> Result<Option<IpRange>, RuleError> {
     let s = string("ipRange", v)?;
     if s.is_empty() {
         return Ok(None);
@@ -716,7 +714,7 @@ fn parse_ipv6_range(s: &str) -> Result<Option<IpRange>, RuleError> {
     Ok(Some(IpRange { addr: IpAddr::V6(addr), prefix }))
 }
 
-fn parse_direction(v: Option<&Value>) -> Result<Direction, RuleError> {
+fn parse_direction(v: Option<&Json<'_>>) -> Result<Direction, RuleError> {
     let v = v.ok_or_else(|| type_err("direction", "is required: from, to or both"))?;
     let s = string("direction", v)?;
     match s.trim().to_ascii_lowercase().as_str() {
@@ -732,7 +730,7 @@ fn parse_direction(v: Option<&Value>) -> Result<Direction, RuleError> {
 
 /// `portSide`, checked against the rule's `protocol`, `port` and `sourcePort`.
 fn parse_port_side(
-    v: Option<&Value>,
+    v: Option<&Json<'_>>,
     protocol: Protocol,
     port: Option<PortRange>,
     source_port: Option<PortRange>,
@@ -782,7 +780,7 @@ fn parse_port_side(
     Ok(side)
 }
 
-fn text_field(obj: &Map<String, Value>, field: &str, max: usize) -> Result<Option<String>, RuleError> {
+fn text_field(obj: &Object<'_>, field: &str, max: usize) -> Result<Option<String>, RuleError> {
     let Some(v) = get(obj, field) else { return Ok(None) };
     let s = string(field, v)?;
     let n = s.chars().count();
@@ -796,7 +794,7 @@ fn text_field(obj: &Map<String, Value>, field: &str, max: usize) -> Result<Optio
 }
 
 fn icmp_field(
-    obj: &Map<String, Value>,
+    obj: &Object<'_>,
     field: &str,
     protocol: Protocol,
     carried_in: &str,
@@ -819,8 +817,8 @@ fn icmp_field(
 /// ([`super::json`]); the error of rule `i` says `rules[i]: ...`.
 pub fn parse_rules(text: &str) -> Result<Vec<Rule>, RuleError> {
     let mut rules = Vec::new();
-    super::json::for_each_element(text, |i, v| {
-        let rule = parse_rule(&v).map_err(|mut e| {
+    super::json::for_each_element(text, |i, v: Json<'_>| {
+        let rule = rule_from_json(&v).map_err(|mut e| {
             e.message = format!("rules[{i}]: {}", e.message);
             e
         })?;
@@ -837,8 +835,13 @@ pub fn parse_rules(text: &str) -> Result<Vec<Rule>, RuleError> {
     Ok(rules)
 }
 
-/// Validates a rule as sent from JS.
+/// Validates a rule given as a `serde_json::Value` ([`rule_from_json`]).
 pub fn parse_rule(v: &Value) -> Result<Rule, RuleError> {
+    rule_from_json(&Json::from(v))
+}
+
+/// Validates a rule as sent from JS.
+pub fn rule_from_json(v: &Json<'_>) -> Result<Rule, RuleError> {
     let obj = v.as_object().ok_or_else(|| RuleError {
         code: ERR_INVALID_ARG_TYPE,
         field: String::new(),
@@ -849,13 +852,14 @@ pub fn parse_rule(v: &Value) -> Result<Rule, RuleError> {
             return Err(value_err(key, "is set by the controller, not by the rule"));
         }
     }
-    if let Some(k) = obj.keys().find(|k| !is_rule_field(k)) {
+    // The first in key order, as when rules were read into sorted maps.
+    if let Some(k) = obj.keys().filter(|k| !is_rule_field(k)).min() {
         return Err(value_err(k, format_args!("is not a rule field (fields: {})", RULE_FIELDS.join(", "))));
     }
     let target = parse_target(obj)?;
     let allow = match get(obj, "allow") {
         None => return Err(type_err("allow", "is required: true to allow the traffic, false to drop it")),
-        Some(Value::Bool(b)) => *b,
+        Some(Json::Bool(b)) => *b,
         Some(other) => return Err(type_err("allow", format_args!("must be a boolean, got {}", kind(other)))),
     };
     let protocol = parse_protocol(get(obj, "protocol"))?;
@@ -1254,6 +1258,9 @@ mod tests {
         let mut messages = std::collections::HashSet::new();
         for (input, code, field, message) in &cases {
             let e = parse_rule(input).expect_err(&format!("{input} should be refused"));
+            // The batch path reads the text itself: the same refusal, named by index.
+            let batch = parse_rules(&format!("[{input}]")).expect_err("refused in a batch too");
+            assert_eq!((batch.code, batch.message.as_str()), (e.code, format!("rules[0]: {}", e.message).as_str()));
             assert_eq!((e.code, e.field.as_str()), (*code, *field), "{input}: {e}");
             assert!(e.message.starts_with(message), "{input}:\n  got  {}\n  want {message}...", e.message);
             let path = if field.is_empty() { "rule".to_owned() } else { format!("rule.{field}") };
@@ -1366,6 +1373,9 @@ mod tests {
         ];
         for (input, code, field, message) in &cases {
             let e = parse_rule(input).expect_err(&format!("{input} should be refused"));
+            // The batch path reads the text itself: the same refusal, named by index.
+            let batch = parse_rules(&format!("[{input}]")).expect_err("refused in a batch too");
+            assert_eq!((batch.code, batch.message.as_str()), (e.code, format!("rules[0]: {}", e.message).as_str()));
             assert_eq!((e.code, e.field.as_str()), (*code, *field), "{input}: {e}");
             assert!(e.message.starts_with(message), "{input}:\n  got  {}\n  want {message}...", e.message);
         }
