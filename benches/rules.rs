@@ -15,7 +15,7 @@ use xo_sdn_native::rules::cookie::rule_cookie;
 use xo_sdn_native::rules::json::for_each_element;
 use xo_sdn_native::rules::table::encode_flow_mods;
 use xo_sdn_native::control::entries::compile_entries;
-use xo_sdn_native::control::{random_rule_ids, PriorityBand, RuleList};
+use xo_sdn_native::control::{random_rule_ids, PriorityBand, RuleId, RuleList};
 use xo_sdn_native::rules::{compile, parse_endpoints, parse_rule, parse_rules, FlowTable};
 
 const RULES: usize = 10_000;
@@ -136,7 +136,7 @@ fn main() {
     let text = entries();
     let mut list = RuleList::new(PriorityBand::RULES_DEFAULT);
     let rules = parse_rules(&format!("[{}]", (0..RULES).map(rule_json).collect::<Vec<_>>().join(","))).unwrap();
-    list.append_many(random_rule_ids(RULES).into_iter().zip(rules).collect(), None).unwrap();
+    list.append_many(random_rule_ids(RULES).into_iter().map(RuleId::new).zip(rules).collect(), None).unwrap();
     let by_id = id_entries(&list);
     let mut rows = Vec::new();
     for _ in 0..ROUNDS {

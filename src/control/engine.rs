@@ -19,6 +19,7 @@ use super::error::EngineError;
 use super::list::{Placement, RuleList, RuleState};
 #[cfg(test)]
 use super::numbers::stable_number;
+use super::numbers::RuleId;
 use super::patch::merge_patch;
 use super::switch::Switch;
 use super::topology::{endpoints, HostTopology, Interface, SwitchId};
@@ -182,7 +183,7 @@ impl Engine {
     /// Appends rules in the order given, all or none, restricted to `host` if given.
     pub fn add_many(&mut self, rules: Vec<(String, Rule)>, host: Option<String>) -> Result<Receipt, EngineError> {
         let first = self.list.len();
-        let placement = self.list.append_many(rules, host)?;
+        let placement = self.list.append_many(rules.into_iter().map(|(id, rule)| (RuleId::new(id), rule)).collect(), host)?;
         Ok(self.after_placement(placement, first..self.list.len()))
     }
 

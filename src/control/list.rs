@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use super::bands::PriorityBand;
 use super::error::EngineError;
-use super::numbers::{rule_owner, stable_number, NumberRegistry};
+use super::numbers::{is_rule_owner, rule_owner, NumberRegistry, RuleId};
 use crate::rules::cookie::rule_cookie;
 use crate::rules::rule::{Rule, MAX_ID_CHARS};
 
@@ -64,7 +64,7 @@ impl RuleState {
         &self.rule
     }
 
-    /// Its rule number, derived from the id ([`stable_number`] of `rule:<id>`).
+    /// Its rule number, derived from the id ([`stable_number`](super::numbers::stable_number) of `rule:<id>`).
     pub fn number(&self) -> u64 {
         self.number
     }
@@ -219,26 +219,26 @@ impl RuleList {
         self.numbers.reserve(owner, number)
     }
 
-    /// The numbers of new rules `ids`, refused when an id exists, repeats, or its
-    /// number is held (by anyone, or by an earlier id of the same list).
-    fn check_new(&self, ids: &[&str]) -> Result<Vec<u64>, EngineError> {
+    /// Refuses new rules `ids` when an id exists, repeats, or its number is held
+    /// (by anyone, or by an earlier id of the same list).
+    fn check_new<'a>(&self, ids: impl ExactSizeIterator<Item = &'a RuleId>) -> Result<(), EngineError> {
         let mut given = HashSet::with_capacity(ids.len());
         let mut taken: HashMap<u64, &str> = HashMap::with_capacity(ids.len()); // within this list
-        let mut numbers = Vec::with_capacity(ids.len());
-        for &id in ids {
-            let owner = rule_owner(id);
-            let number = stable_number(&owner);
+        for rule_id in ids {
+            let (id, number) = (rule_id.as_str(), rule_id.number());
             // A rule holds its number under its own name: that is how it exists.
-            if self.numbers.holder(number) == Some(owner.as_str()) || !given.insert(id) {
+            let holder = self.numbers.holder(number);
+            if holder.is_some_and(|h| is_rule_owner(h, id)) || !given.insert(id) {
                 return Err(EngineError::RuleExists { id: id.to_owned() });
             }
-            self.numbers.check(&owner, number)?;
-            if let Some(earlier) = taken.insert(number, id) {
-                return Err(EngineError::RuleIdCollision { owner, number, holder: rule_owner(earlier) });
+            if let Some(holder) = holder {
+                return Err(EngineError::RuleIdCollision { owner: rule_owner(id), number, holder: holder.to_owned() });
             }
-            numbers.push(number);
+            if let Some(earlier) = taken.insert(number, id) {
+                return Err(EngineError::RuleIdCollision { owner: rule_owner(id), number, holder: rule_owner(earlier) });
+            }
         }
-        Ok(numbers)
+        Ok(())
     }
 
     fn check_room(&self, wanted: usize) -> Result<(), EngineError> {
@@ -273,7 +273,9 @@ impl RuleList {
         if index > n {
             return Err(EngineError::PositionOutOfRange { position: index, len: n });
         }
-        let number = self.check_new(&[id])?[0]; // one id, one number
+        let new = RuleId::from(id);
+        self.check_new(std::iter::once(&new))?;
+        let number = new.number();
         self.check_room(n + 1)?;
 
         let (min, max) = (i32::from(self.band.min()), i32::from(self.band.max()));
@@ -313,17 +315,18 @@ impl RuleList {
     /// (js/sdn-controller.js `addRules` refuses `SDN_TOO_MANY_RULES` in that case,
     /// telling the caller to reorder; spreading is what a single add does, so the
     /// engine does it for a batch too.)
-    pub fn append_many(&mut self, rules: Vec<(String, Rule)>, host: Option<String>) -> Result<Placement, EngineError> {
+    pub fn append_many(&mut self, rules: Vec<(RuleId, Rule)>, host: Option<String>) -> Result<Placement, EngineError> {
         for (id, rule) in &rules {
-            check_id(id, rule.id.as_deref())?;
+            check_id(id.as_str(), rule.id.as_deref())?;
         }
-        let ids: Vec<&str> = rules.iter().map(|(id, _)| id.as_str()).collect();
-        let numbers = self.check_new(&ids)?;
+        self.check_new(rules.iter().map(|(id, _)| id))?;
         let n = self.rules.len();
         self.check_room(n + rules.len())?;
         let last = self.rules.last().map_or(i32::from(self.band.max()) + 1, |r| i32::from(r.priority));
         let room = last - 2 * rules.len() as i32 >= i32::from(self.band.min());
-        for (i, ((id, rule), number)) in rules.into_iter().zip(numbers).enumerate() {
+        for (i, (id, rule)) in rules.into_iter().enumerate() {
+            let number = id.number();
+            let id = id.into_string();
             self.numbers.take(rule_owner(&id), number);
             let priority = if room { (last - 2 - 2 * i as i32) as u16 } else { 0 };
             self.positions.insert(id.clone(), self.rules.len());
@@ -387,12 +390,13 @@ impl RuleList {
     /// Checks, changing nothing, that rules `ids` could be added now: valid ids, none
     /// existing or repeated, no number held, room in the band. A caller checks before
     /// its I/O and adds after it (the add checks again).
-    pub fn check_new_ids(&self, ids: &[&str]) -> Result<(), EngineError> {
-        for id in ids {
-            check_id(id, None)?;
+    pub fn check_new_ids<'a>(&self, ids: impl ExactSizeIterator<Item = &'a RuleId> + Clone) -> Result<(), EngineError> {
+        for id in ids.clone() {
+            check_id(id.as_str(), None)?;
         }
+        let count = ids.len();
         self.check_new(ids)?;
-        self.check_room(self.rules.len() + ids.len())
+        self.check_room(self.rules.len() + count)
     }
 
     /// Where rule `id` is in the list.
@@ -501,6 +505,7 @@ impl RuleList {
 mod tests {
     use super::*;
     use crate::rules::rule::parse_rule;
+    use crate::control::numbers::stable_number;
     use serde_json::json;
 
     fn rule() -> Rule {
@@ -528,7 +533,7 @@ mod tests {
             }
         };
         let mut l = RuleList::new(PriorityBand::for_rules(10000, 10020).unwrap());
-        let batch = (0..4).map(|i| (format!("b{i}"), rule())).collect();
+        let batch = (0..4).map(|i| (format!("b{i}").into(), rule())).collect();
         l.append_many(batch, None).unwrap();
         l.insert("front", rule(), Some(0), None).unwrap();
         l.insert("middle", rule(), Some(3), None).unwrap(); // may respread
@@ -625,7 +630,7 @@ mod tests {
         l.insert("b", rule(), Some(1), None).unwrap(); // 10016
         l.update("b", rule()).unwrap();
         // Fill the tail of the band.
-        l.append_many((0..7).map(|i| (format!("t{i}"), rule())).collect(), None).unwrap();
+        l.append_many((0..7).map(|i| (format!("t{i}").into(), rule())).collect(), None).unwrap();
         assert_eq!(l.rules().last().map(|r| r.priority), Some(10002));
         assert_eq!(
             l.append_many(vec![("x".into(), rule()), ("y".into(), rule())], None),
@@ -708,8 +713,9 @@ mod tests {
     fn check_new_ids_refuses_what_an_add_would_and_changes_nothing() {
         let mut l = RuleList::new(PriorityBand::for_rules(10000, 10005).unwrap()); // 3 rules
         l.insert("a", rule(), None, None).unwrap();
-        assert_eq!(l.check_new_ids(&["b", "c"]), Ok(()));
-        let codes = |ids: &[&str]| l.check_new_ids(ids).unwrap_err().code();
+        let ids = |ids: &[&str]| ids.iter().map(|&id| RuleId::from(id)).collect::<Vec<_>>();
+        assert_eq!(l.check_new_ids(ids(&["b", "c"]).iter()), Ok(()));
+        let codes = |given: &[&str]| l.check_new_ids(ids(given).iter()).unwrap_err().code();
         assert_eq!(codes(&["a"]), "SDN_RULE_EXISTS");
         assert_eq!(codes(&["b", "b"]), "SDN_RULE_EXISTS");
         assert_eq!(codes(&["b", "c", "d"]), "SDN_TOO_MANY_RULES");
@@ -722,7 +728,7 @@ mod tests {
         // (It was quadratic: 50 ms for 10,000 ids.) Not a timing assertion: the
         // batch must simply be accepted, every id with its own number.
         let mut l = RuleList::new(PriorityBand::RULES_DEFAULT);
-        let batch: Vec<(String, Rule)> = (0..10_000).map(|i| (format!("r{i}"), rule())).collect();
+        let batch: Vec<(RuleId, Rule)> = (0..10_000).map(|i| (format!("r{i}").into(), rule())).collect();
         l.append_many(batch, None).unwrap();
         assert_eq!(l.len(), 10_000);
         assert_eq!(l.rules().iter().map(|r| r.number).collect::<HashSet<_>>().len(), 10_000);

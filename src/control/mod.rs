@@ -80,5 +80,5 @@ pub use bands::{NamedBand, PriorityBand, BANDS};
 pub use engine::{Batch, Engine, Receipt, SwitchStatus};
 pub use error::EngineError;
 pub use list::{Placement, RuleList, RuleState};
-pub use numbers::{random_rule_id, random_rule_ids, stable_number, NumberRegistry};
+pub use numbers::{random_rule_id, random_rule_ids, stable_number, NumberRegistry, RuleId};
 pub use topology::{endpoints, HostTopology, Interface, SwitchId};

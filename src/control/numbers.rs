@@ -61,6 +61,55 @@ pub fn rule_owner(id: &str) -> String {
     format!("rule:{id}")
 }
 
+/// Is `holder` the identity of rule `id` ([`rule_owner`]), without writing it?
+pub(crate) fn is_rule_owner(holder: &str, id: &str) -> bool {
+    holder.strip_prefix("rule:") == Some(id)
+}
+
+/// A new rule's id with the number it derives ([`stable_number`] of
+/// [`rule_owner`]), hashed once: a batch is checked before it is appended, and
+/// 10,000 SHA-256s are worth not doing twice.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleId {
+    id: String,
+    number: u64,
+}
+
+impl RuleId {
+    /// `id` and its number.
+    pub fn new(id: String) -> Self {
+        let number = stable_number(&rule_owner(&id));
+        RuleId { id, number }
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.id
+    }
+
+    /// The number it derives.
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// The id, given back.
+    pub fn into_string(self) -> String {
+        self.id
+    }
+}
+
+impl From<String> for RuleId {
+    fn from(id: String) -> Self {
+        RuleId::new(id)
+    }
+}
+
+impl From<&str> for RuleId {
+    fn from(id: &str) -> Self {
+        RuleId::new(id.to_owned())
+    }
+}
+
 /// Who holds which number: rules (`rule:<id>`) and providers' reservations.
 #[derive(Clone, Debug, Default)]
 pub struct NumberRegistry {
@@ -124,6 +173,8 @@ mod tests {
         let expected = u64::from_be_bytes(wide);
         assert_eq!(expected, 0x97_a397_949f);
         assert_eq!(stable_number(&rule_owner("sip")), expected);
+        assert_eq!(RuleId::from("sip").number(), expected);
+        assert!(is_rule_owner("rule:sip", "sip") && !is_rule_owner("sip", "sip") && !is_rule_owner("rule:sipx", "sip"));
         assert!(stable_number("anything") <= MAX_RULE_NUMBER);
     }
 

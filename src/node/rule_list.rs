@@ -7,17 +7,17 @@
 //! priority, generation or cookie it set, from index `start` in list order.
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::sync::Arc;
 
 use napi::bindgen_prelude::{BigInt, BigUint64Array, Either, Float64Array, Uint32Array};
 use napi_derive::napi;
 use serde_json::Value;
 
+use super::convert::JsonText;
 use super::errors::{err, guard, JsError};
 use super::rules::{normalized_text, rule_error, rule_of};
 use crate::control::list::SavedRule;
-use crate::control::{random_rule_ids, EngineError, Placement, PriorityBand, RuleList, RuleState};
+use crate::control::{random_rule_ids, EngineError, Placement, PriorityBand, RuleId, RuleList, RuleState};
 use crate::rules::{parse_rule, parse_rules, Rule};
 
 fn engine_error(e: EngineError) -> JsError {
@@ -34,7 +34,7 @@ fn u8_of(n: u32, what: &str) -> Result<u8, JsError> {
 /// the ids never cross the boundary a second time.
 #[napi]
 pub struct NativeRuleBatch {
-    rules: Option<Vec<(String, Rule)>>,
+    rules: Option<Vec<(RuleId, Rule)>>,
     /// The rules as appended (shared with the list), for `json`.
     appended: Vec<Arc<Rule>>,
     ids: Vec<String>,
@@ -123,17 +123,43 @@ pub fn validate_rules(json: String) -> Result<NativeRuleBatch, JsError> {
             };
             target_of.push(index);
             rule.id = Some(id.clone());
-            with_ids.push((id, rule));
+            with_ids.push((RuleId::new(id), rule));
         }
         targets.push(b']');
         // serde_json writes UTF-8 only.
         let targets = String::from_utf8(targets).map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()))?;
-        let ids = with_ids.iter().map(|(id, _)| id.clone()).collect();
+        let ids = with_ids.iter().map(|(id, _)| id.as_str().to_owned()).collect();
         Ok(NativeRuleBatch { rules: Some(with_ids), appended: Vec::new(), ids, targets, target_of })
     })
 }
 
 const USED_BATCH: &str = "this batch of rules was appended already";
+
+/// `n` as 16 lowercase hex digits (a cookie as views write it), without `core::fmt`.
+fn hex16(n: u64) -> [u8; 16] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0; 16];
+    for (i, digit) in out.iter_mut().enumerate() {
+        *digit = HEX[(n >> (60 - 4 * i) & 0xf) as usize];
+    }
+    out
+}
+
+/// Writes `n` in decimal, without `core::fmt`.
+fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
 
 /// What a command set, for the rules `start..start + priorities.length`.
 #[napi(object)]
@@ -246,8 +272,8 @@ impl NativeRuleList {
     #[napi]
     pub fn check_new(&self, ids: Vec<String>) -> Result<(), JsError> {
         guard(|| {
-            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-            self.list.check_new_ids(&ids).map_err(engine_error)
+            let ids: Vec<RuleId> = ids.into_iter().map(RuleId::new).collect();
+            self.list.check_new_ids(ids.iter()).map_err(engine_error)
         })
     }
 
@@ -258,8 +284,7 @@ impl NativeRuleList {
             let Some(rules) = &batch.rules else {
                 return Err(err("ERR_INVALID_ARG_VALUE", USED_BATCH));
             };
-            let ids: Vec<&str> = rules.iter().map(|(id, _)| id.as_str()).collect();
-            self.list.check_new_ids(&ids).map_err(engine_error)
+            self.list.check_new_ids(rules.iter().map(|(id, _)| id)).map_err(engine_error)
         })
     }
 
@@ -312,8 +337,8 @@ impl NativeRuleList {
     /// `{ id, ...rule, priority, cookie: "0x" + 16 hex digits, host? }`, a JSON
     /// array, so that a batch of 10,000 becomes the caller's objects in one
     /// `JSON.parse` (nothing shared with the controller's own).
-    #[napi]
-    pub fn views_json(&self, start: u32, count: u32) -> Result<String, JsError> {
+    #[napi(ts_return_type = "string")]
+    pub fn views_json(&self, start: u32, count: u32) -> Result<JsonText, JsError> {
         guard(|| {
             let rules = self.list.rules();
             let (start, end) = (start as usize, start as usize + count as usize);
@@ -337,8 +362,11 @@ impl NativeRuleList {
                     out.push(b',');
                     out.extend_from_slice(fields);
                 }
-                write!(out, ",\"priority\":{},\"cookie\":\"0x{:016x}\"", r.priority(), r.cookie())
-                    .map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()))?;
+                out.extend_from_slice(b",\"priority\":");
+                push_decimal(&mut out, u64::from(r.priority()));
+                out.extend_from_slice(b",\"cookie\":\"0x");
+                out.extend_from_slice(&hex16(r.cookie()));
+                out.push(b'"');
                 if let Some(host) = r.host() {
                     out.extend_from_slice(b",\"host\":");
                     serde_json::to_writer(&mut out, host).map_err(failed)?;
@@ -347,7 +375,7 @@ impl NativeRuleList {
             }
             out.push(b']');
             // serde_json writes UTF-8 only.
-            String::from_utf8(out).map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()))
+            String::from_utf8(out).map(JsonText).map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()))
         })
     }
 

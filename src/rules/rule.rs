@@ -983,12 +983,7 @@ impl Rule {
         let mut t = TargetText { network: None, pool: None, vif: None, vm: None };
         match &self.target {
             Target::Vif(v) => {
-                t.vif = Some(VifText {
-                    ips: v.ips.iter().map(|ip| ip.to_string()).collect(),
-                    mac: v.mac.to_string(),
-                    ofport: v.ofport,
-                    uuid: &v.uuid,
-                })
+                t.vif = Some(VifText { ips: &v.ips, mac: &v.mac, ofport: v.ofport, uuid: &v.uuid })
             }
             Target::Vm { uuid } => t.vm = Some(UuidText { uuid }),
             Target::Network { uuid } => t.network = Some(UuidText { uuid }),
@@ -1007,7 +1002,7 @@ impl Rule {
             icmp_code: self.icmp_code,
             icmp_type: self.icmp_type,
             id: self.id.as_deref(),
-            ip_range: self.ip_range.map(|r| r.to_string()),
+            ip_range: self.ip_range,
             network,
             pool,
             port: self.port.map(ports),
@@ -1017,6 +1012,14 @@ impl Rule {
             vif,
             vm,
         }
+    }
+}
+
+/// An `ipRange` as its text (`a.b.c.d/n`), written straight into the output.
+fn range_text<S: serde::Serializer>(range: &Option<IpRange>, s: S) -> Result<S::Ok, S::Error> {
+    match range {
+        Some(r) => s.collect_str(r),
+        None => s.serialize_none(),
     }
 }
 
@@ -1032,11 +1035,13 @@ enum Ports {
     Range([u16; 2]),
 }
 
+// Addresses are written as they are serialized (no String of their own per rule):
+// a MAC by `MacAddr`'s Serialize, an IP by std's (its Display), a range by Display.
 #[derive(serde::Serialize)]
 struct VifText<'a> {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    ips: Vec<String>,
-    mac: String,
+    #[serde(skip_serializing_if = "<[IpAddr]>::is_empty")]
+    ips: &'a [IpAddr],
+    mac: &'a MacAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
     ofport: Option<u32>,
     uuid: &'a str,
@@ -1056,8 +1061,8 @@ struct Text<'a> {
     icmp_type: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<&'a str>,
-    #[serde(rename = "ipRange", skip_serializing_if = "Option::is_none")]
-    ip_range: Option<String>,
+    #[serde(rename = "ipRange", skip_serializing_if = "Option::is_none", serialize_with = "range_text")]
+    ip_range: Option<IpRange>,
     #[serde(skip_serializing_if = "Option::is_none")]
     network: Option<UuidText<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
