@@ -148,8 +148,7 @@ function specJsonOf(e) {
  * list meanwhile carries its own rule.
  */
 function ruleItem(e, endpoints, current) {
-  const hex = hexOf(e)
-  return current ? { cookie: e.cookie, hex, priority: e.priority, id: e.id, endpoints } : { cookie: e.cookie, hex, priority: e.priority, specJson: specJsonOf(e), endpoints }
+  return current ? { cookie: e.cookie, priority: e.priority, id: e.id, endpoints } : { cookie: e.cookie, priority: e.priority, specJson: specJsonOf(e), endpoints }
 }
 
 /** An entry's cookie as hex, written once per cookie it takes. */
@@ -161,18 +160,30 @@ function hexOf(e) {
   return e.hex
 }
 
+/** A cookie as the key of a switch's maps: a BigInt (given as one, or as a '0x' string). */
+function cookieKey(c) {
+  return typeof c === 'bigint' ? c : BigInt(c)
+}
+
+// The items of one cookie, as a switch keeps them: the item itself when it is the
+// only one (a rule of a batch: no array for each of 10,000), else an array.
+const itemCount = (mine) => (Array.isArray(mine) ? mine.length : 1)
+const itemAt = (mine, i) => (Array.isArray(mine) ? mine[i] : mine)
+
 /**
- * Would these items compile to what `was` compiled to? A rule of the list named by
- * id is the same rule while its cookie is (each change of a rule takes a new
- * generation, so a new cookie), so its priority and endpoints decide; endpoint
- * lists are shared per target and snapshot (#endpoints), so compared by identity
- * first. Raw flows compare their bytes; a rule carried whole, its JSON.
+ * Would these items (one or an array, see itemAt) compile to what `was` compiled
+ * to? A rule of the list named by id is the same rule while its cookie is (each
+ * change of a rule takes a new generation, so a new cookie), so its priority and
+ * endpoints decide; endpoint lists are shared per target and snapshot
+ * (#endpoints), so compared by identity first. Raw flows compare their bytes; a
+ * rule carried whole, its JSON.
  */
 function sameItems(was, items) {
-  if (was.length !== items.length) return false
-  for (let i = 0; i < items.length; i++) {
-    const a = was[i]
-    const b = items[i]
+  const n = itemCount(items)
+  if (itemCount(was) !== n) return false
+  for (let i = 0; i < n; i++) {
+    const a = itemAt(was, i)
+    const b = itemAt(items, i)
     if (a.flows || b.flows) {
       if (!a.flows || !b.flows || !a.flows.equals(b.flows)) return false
       continue
@@ -347,7 +358,7 @@ class Switch {
     // tableId + 1 is the ingress stage of security groups (src/control/bands.rs).
     this.table = new native.NativeFlowTable(tableId, 2)
     this.list = list // the controller's NativeRuleList: entries name its rules by id
-    this.compiled = new Map() // hex cookie -> the items it was compiled from: unchanged rules are not recompiled
+    this.compiled = new Map() // cookie (BigInt) -> the items it was compiled from (see itemAt): unchanged rules are not recompiled
     this.foreign = new Map() // cookie (BigInt) -> flow_mods a caller chose (putForeignFlows)
     this.channel = null
     this.connecting = null
@@ -377,14 +388,15 @@ class Switch {
    * compiles); the DELETEs come back in `deletes`, to send once the adds landed.
    */
   put(items, onSlice = null) {
-    const byCookie = new Map() // hex cookie -> { cookie (as given), items }
+    const byCookie = new Map() // cookie (BigInt) -> its items (see itemAt)
     for (const item of items) {
-      const hex = item.hex ?? hexCookie(item.cookie)
-      const group = byCookie.get(hex)
-      if (group === undefined) byCookie.set(hex, { cookie: item.cookie, items: [item] })
-      else group.items.push(item)
+      const key = cookieKey(item.cookie)
+      const had = byCookie.get(key)
+      if (had === undefined) byCookie.set(key, item)
+      else if (Array.isArray(had)) had.push(item)
+      else byCookie.set(key, [had, item])
     }
-    const added = new Map() // cookie (as given) -> its flows added
+    const added = new Map() // cookie (BigInt) -> its flows added
     const total = { addCount: 0, deleteCount: 0, deletes: [], added }
     const adds = []
     // A cookie whose one item names a rule of the list crosses with nothing in JSON
@@ -394,9 +406,9 @@ class Switch {
     const listed = []
     const take = (delta, groups) => {
       for (let i = 0; i < groups.length; i++) {
-        const [hex, { cookie, items: mine }] = groups[i]
-        this.compiled.set(hex, mine)
-        added.set(cookie, delta.addCounts[i])
+        const [key, mine] = groups[i]
+        this.compiled.set(key, mine)
+        added.set(key, delta.addCounts[i])
       }
       total.addCount += delta.addCount
       total.deleteCount += delta.deleteCount
@@ -412,12 +424,12 @@ class Switch {
       listed.length = 0
     }
     for (const group of byCookie) {
-      const [hex, { items: mine }] = group
-      const was = this.compiled.get(hex)
+      const [key, mine] = group
+      const was = this.compiled.get(key)
       if (was !== undefined && sameItems(was, mine)) continue
-      if (mine.length === 1 && mine[0].id !== undefined) listed.push(group)
+      if (!Array.isArray(mine) && mine.id !== undefined) listed.push(group)
       else {
-        for (const item of mine) batch += (batch === '' ? '' : ',') + entryText(item, hex)
+        for (let i = 0; i < itemCount(mine); i++) batch += (batch === '' ? '' : ',') + entryText(itemAt(mine, i))
         cookies.push(group)
       }
       // Sliced, the switch ingests one slice while the next compiles.
@@ -436,9 +448,9 @@ class Switch {
     const sets = new Map() // endpoint array -> its index in endpointSets
     const endpointSets = []
     for (let i = 0; i < groups.length; i++) {
-      const item = groups[i][1].items[0]
+      const [cookie, item] = groups[i]
       ids[i] = item.id
-      cookies[i] = BigInt(item.cookie)
+      cookies[i] = cookie
       let k = sets.get(item.endpoints)
       if (k === undefined) {
         k = endpointSets.length
@@ -450,14 +462,15 @@ class Switch {
     return nativeCall(() => this.table.putListed(this.list, ids, cookies, endpointSets, endpointOf))
   }
 
-  /** Cookies (hex) with desired flows here. */
+  /** Cookies (BigInt) with desired flows here. */
   cookies() {
     return [...this.compiled.keys()]
   }
 
   remove(cookie) {
-    this.compiled.delete(hexCookie(cookie))
-    return this.table.remove(typeof cookie === 'bigint' ? cookie : BigInt(cookie))
+    const key = cookieKey(cookie)
+    this.compiled.delete(key)
+    return this.table.remove(key)
   }
 
   clear() {
@@ -469,7 +482,7 @@ class Switch {
   /** Runs `fn` after every earlier operation on this switch: a dump never sees a half-applied change. */
   serial(fn) {
     const run = this.queue.then(fn, fn)
-    this.queue = run.catch(() => {})
+    this.queue = run.then(noop, noop) // not its value: a group's outcome would stay reachable
     return run
   }
 }
@@ -1611,7 +1624,7 @@ class SdnController extends EventEmitter {
   /** Makes `items` the desired flows of `sw` (cookies not among them dropped); the FLOW_MODs that would do it. */
   #load(sw, items) {
     const delta = sw.put(items)
-    const wanted = new Set(items.map((i) => hexCookie(i.cookie)))
+    const wanted = new Set(items.map((i) => cookieKey(i.cookie)))
     const stale = sw.cookies().filter((c) => !wanted.has(c)).map((c) => sw.remove(c)).filter(Boolean)
     return { delta, stale }
   }
@@ -1911,10 +1924,9 @@ class SdnController extends EventEmitter {
     // Each slice of adds goes out as soon as it is compiled: the switch ingests it
     // while the next one compiles.
     const adds = []
-    const d = sw.put(
-      [...latest].map(([e, eps]) => this.#ruleItem(e, eps)),
-      (bytes) => adds.push(this.#sendUnlessForeign(sw, bytes)),
-    )
+    const items = []
+    latest.forEach((eps, e) => items.push(this.#ruleItem(e, eps)))
+    const d = sw.put(items, (bytes) => adds.push(this.#sendUnlessForeign(sw, bytes)))
     for (const e of latest.keys()) e.pinned = true
     // Each job's flows here: what this put sends for its rules, unless a first contact just sent them.
     const counts = new Map()
