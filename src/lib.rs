@@ -30,6 +30,7 @@ pub mod driver;
 pub mod tape;
 pub mod tls;
 pub mod mapped_buf;
+pub mod parallel;
 
 #[cfg(feature = "node")]
 mod node;

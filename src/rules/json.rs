@@ -285,9 +285,66 @@ impl<'de> Deserialize<'de> for Json<'de> {
     }
 }
 
+/// `text`, a JSON array, cut into up to `parts` runs of elements (the text
+/// between the brackets, a run for each part) at `},{` found near equal shares
+/// of it, for parts to be read on their own as `[run]`, or `None` when `text` is
+/// not bracketed.
+///
+/// Only a cut between two elements of the array gives runs that all read as
+/// arrays: reading `[run]` is reading `text` from a boundary between elements,
+/// so a `},{` inside a string leaves the run before it inside that string, and
+/// one inside an element leaves that element unclosed. A caller that reads every
+/// run, and reads the whole of `text` instead when one does not read, reads
+/// exactly the elements of `text`, at the same depth.
+pub fn split_array(text: &str, parts: usize) -> Option<Vec<&str>> {
+    let body = text.trim_matches(is_json_space).strip_prefix('[')?.strip_suffix(']')?;
+    let mut runs = Vec::with_capacity(parts);
+    let mut start = 0;
+    for k in 1..parts.max(1) {
+        let share = body.len() * k / parts;
+        let Some(found) = body.get(share.max(start)..).and_then(|rest| rest.find("},{")) else { break };
+        let comma = share.max(start) + found + 1;
+        runs.push(body.get(start..comma)?);
+        start = comma + 1;
+    }
+    runs.push(body.get(start..)?);
+    Some(runs)
+}
+
+/// JSON's whitespace (RFC 8259 §2), which is not all of Unicode's.
+fn is_json_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_array_cuts_between_elements_near_equal_shares() {
+        let text = r#" [{"a":1},{"b":2},{"c":3},{"d":4}] "#;
+        // At the first `},{` from half of the text on.
+        assert_eq!(split_array(text, 2).unwrap(), vec![r#"{"a":1},{"b":2},{"c":3}"#, r#"{"d":4}"#]);
+        assert_eq!(split_array(text, 1).unwrap(), vec![r#"{"a":1},{"b":2},{"c":3},{"d":4}"#]);
+        // No `},{` left to cut at: fewer runs.
+        assert_eq!(split_array("[1,2,3]", 3).unwrap(), vec!["1,2,3"]);
+        assert_eq!(split_array("[]", 2).unwrap(), vec![""]);
+        assert_eq!(split_array("{}", 2), None);
+    }
+
+    #[test]
+    fn a_cut_inside_a_string_or_an_element_leaves_a_run_that_does_not_read() {
+        let read = |run: &str| for_each_element(&format!("[{run}]"), |_, _: Value| Ok::<(), ()>(())).is_ok();
+        // The only `},{` is inside a string, then inside an element's array.
+        for text in [r#"[{"a":"padding padding x},{y"},{"b":2}]"#, r#"[{"a":[1,1,1,1,1,1,{},{}]},{"b":2}]"#] {
+            let runs = split_array(text, 2).unwrap();
+            assert!(runs.len() == 2 && !runs.iter().all(|r| read(r)), "{text}: {runs:?}");
+        }
+        // A true cut reads, run by run, the elements of the whole.
+        let text = r#"[{"a":"},{"},{"b":[1]},{"c":{}}]"#;
+        let runs = split_array(text, 2).unwrap();
+        assert!(runs.iter().all(|r| read(r)), "{runs:?}");
+    }
 
     #[test]
     fn every_element_in_order_then_the_first_error() {

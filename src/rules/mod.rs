@@ -20,6 +20,6 @@ pub mod table;
 
 pub use compile::{compile, flow_count, parse_endpoints, Endpoint};
 pub use json::Json;
-pub use rule::{parse_rule, parse_rules, rule_from_json, Direction, PortRange, Protocol, Rule, RuleError, Target};
+pub use rule::{parse_rule, parse_rules, parse_rules_then, rule_from_json, Direction, PortRange, Protocol, Rule, RuleError, Target};
 pub use service::{services, Service};
 pub use table::{dump_request, encode_flow_mods, CookieReport, Delta, FlowTable, MatchKey, Reconcile, Tables};

@@ -17,6 +17,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::json::{Json, Object, Scalar};
 use super::service::{self, Service, Transport};
+use crate::parallel;
 use crate::net::addr::{self, IpMask, MaskedIpError};
 use crate::openflow::types::{MacAddr, Masked};
 
@@ -74,7 +75,7 @@ fn range_err(field: &str, tail: impl fmt::Display) -> RuleError {
 }
 
 /// What a rule applies to.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
     /// One VIF.
     Vif(Vif),
@@ -93,7 +94,7 @@ pub enum Target {
 }
 
 /// A VIF target.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Vif {
     /// The VIF's UUID (lower case).
     pub uuid: String,
@@ -816,13 +817,25 @@ fn icmp_field(
 /// Validates a JSON array of rules, each parsed and checked as it is read
 /// ([`super::json`]); the error of rule `i` says `rules[i]: ...`.
 pub fn parse_rules(text: &str) -> Result<Vec<Rule>, RuleError> {
+    parse_rules_then(text, |rule| rule)
+}
+
+/// [`parse_rules`], each rule handed to `then(rule)` once checked. A large batch is
+/// read in parts on a few threads ([`crate::parallel`]), `then` too (so it must
+/// only compute); a batch with a mistake is read again as a whole, which names
+/// the first mistake as it always has.
+pub fn parse_rules_then<T: Send>(text: &str, then: impl Fn(Rule) -> T + Sync) -> Result<Vec<T>, RuleError> {
+    let threads = parallel::threads_for_text(text.len());
+    if let Some(all) = (threads > 1).then(|| read_in_parts(text, threads, &then)).flatten() {
+        return Ok(all);
+    }
     let mut rules = Vec::new();
     super::json::for_each_element(text, |i, v: Json<'_>| {
         let rule = rule_from_json(&v).map_err(|mut e| {
             e.message = format!("rules[{i}]: {}", e.message);
             e
         })?;
-        rules.push(rule);
+        rules.push(then(rule));
         Ok(())
     })
     .map_err(|e| {
@@ -833,6 +846,23 @@ pub fn parse_rules(text: &str) -> Result<Vec<Rule>, RuleError> {
         })
     })?;
     Ok(rules)
+}
+
+/// The rules of `text` read in up to `parts` parts, each on a thread of its own
+/// ([`super::json::split_array`]), or `None` if it has fewer parts or a part does
+/// not read (not JSON, or a mistake in a rule).
+fn read_in_parts<T: Send>(text: &str, parts: usize, then: &(impl Fn(Rule) -> T + Sync)) -> Option<Vec<T>> {
+    let runs = super::json::split_array(text, parts).filter(|runs| runs.len() > 1)?;
+    let read = parallel::map_in_parallel(&runs, runs.len(), |_, run| {
+        let mut part = Vec::new();
+        super::json::for_each_element(&format!("[{run}]"), |_, v: Json<'_>| {
+            part.push(then(rule_from_json(&v)?));
+            Ok::<(), RuleError>(())
+        })
+        .ok()?;
+        Some(part)
+    })?;
+    Some(read.into_iter().flatten().collect())
 }
 
 /// Validates a rule given as a `serde_json::Value` ([`rule_from_json`]).
@@ -1097,6 +1127,70 @@ struct TargetText<'a> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A batch large enough to be checked on several threads: every rule field in
+    /// turn, with and without ids.
+    fn large_batch() -> Vec<Value> {
+        (0..3 * crate::parallel::PARALLEL_FROM)
+            .map(|k| {
+                let mut r = json!({
+                    "vif": { "uuid": format!("00000000-0000-0000-0000-{:012}", k % 97), "mac": "02:00:00:00:00:01" },
+                    "allow": k % 3 == 0, "direction": (["from", "to", "both"][k % 3]),
+                });
+                match k % 5 {
+                    0 => r["protocol"] = json!("tcp"),
+                    1 => r["port"] = json!(1000 + k),
+                    2 => {
+                        r["ipRange"] = json!("10.0.0.0/8");
+                        r["protocol"] = json!("icmp");
+                    }
+                    3 => r["description"] = json!(format!("rule \"{k}\", [x]")),
+                    _ => r["id"] = json!(format!("r{k}")),
+                }
+                if k % 5 == 1 {
+                    r["protocol"] = json!("udp");
+                }
+                r
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_large_batch_reads_as_one_thread_reads_it() {
+        let batch = large_batch();
+        let text = serde_json::to_string(&batch).unwrap();
+        let one_by_one: Vec<Rule> = batch.iter().map(|r| parse_rule(r).unwrap()).collect();
+        let read = parse_rules(&text).unwrap();
+        assert_eq!(read, one_by_one);
+        // In parts, whatever the cores of the machine running the test.
+        for parts in [2, 3, 4] {
+            assert_eq!(read_in_parts(&text, parts, &|rule| rule).as_ref(), Some(&one_by_one), "{parts}");
+        }
+    }
+
+    #[test]
+    fn a_mistake_in_a_large_batch_is_named_as_one_thread_names_it() {
+        let batch = large_batch();
+        let n = batch.len();
+        for (at, mistake) in [(0, json!({ "allow": true })), (n / 2, json!("x")), (n - 1, json!({ "vif": 1, "allow": true }))] {
+            let mut broken = batch.clone();
+            broken[at] = mistake.clone();
+            // A second mistake, later (on another thread), must not be the one named.
+            if at + 1 < n {
+                broken[n - 1] = json!(null);
+            }
+            let text = serde_json::to_string(&broken).unwrap();
+            assert_eq!(read_in_parts(&text, 2, &|rule| rule), None, "a part with a mistake does not read");
+            let e = parse_rules(&text).unwrap_err();
+            let alone = parse_rule(&mistake).unwrap_err();
+            assert_eq!((e.code, e.message.as_str()), (alone.code, format!("rules[{at}]: {}", alone.message).as_str()));
+        }
+        // Malformed JSON: serde_json's own message, with the position in the whole text.
+        let text = serde_json::to_string(&batch).unwrap();
+        let cut = format!("{}]", &text[..text.len() - 40]);
+        let e = parse_rules(&cut).unwrap_err();
+        assert!(e.message.starts_with("rules must be a JSON array of rules: ") && e.message.contains("column"), "{}", e.message);
+    }
 
     /// write_json must be to_json's text byte for byte (its fields in the sorted order
     /// of to_json's map): the validator answers with one, the list and compiler were
