@@ -54,13 +54,13 @@ export declare class NativeFlowTable {
    */
   putManyFrom(list: NativeRuleList, entriesJson: string): NativeFlowDelta
   /**
-   * `putManyFrom` of rules of `list` with nothing per rule in JSON (the bulk
-   * path: 10,000 rules of an `addRules`): rule `ids[i]`, whose current cookie must
-   * be `cookies[i]`, on the endpoints `endpointSets[endpointOf[i]]` (JSON arrays,
+   * `putManyFrom` of rules of `list` with nothing per rule in JSON nor in strings
+   * (the bulk path: 10,000 rules of an `addRules`): the rule whose current cookie
+   * is `cookies[i]`, on the endpoints `endpointSets[endpointOf[i]]` (JSON arrays,
    * each read once), at the priority the list gives it. `addCounts` as in
    * `putManyFrom`.
    */
-  putListed(list: NativeRuleList, ids: Array<string>, cookies: BigUint64Array, endpointSets: Array<string>, endpointOf: Uint32Array): NativeFlowDelta
+  putListed(list: NativeRuleList, cookies: BigUint64Array, endpointSets: Array<string>, endpointOf: Uint32Array): NativeFlowDelta
   /**
    * Forgets `cookie`; the DELETEs that remove its flows (one per table the
    * table owns, back to back), or `null` if unknown.

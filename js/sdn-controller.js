@@ -440,16 +440,14 @@ class Switch {
     return total
   }
 
-  /** putListed of `groups` (each one item naming a rule of the list): ids, cookies, and each endpoint set once. */
+  /** putListed of `groups` (each one item naming a rule of the list): their cookies, and each endpoint set once. */
   #putListed(groups) {
-    const ids = new Array(groups.length)
     const cookies = new BigUint64Array(groups.length)
     const endpointOf = new Uint32Array(groups.length)
     const sets = new Map() // endpoint array -> its index in endpointSets
     const endpointSets = []
     for (let i = 0; i < groups.length; i++) {
       const [cookie, item] = groups[i]
-      ids[i] = item.id
       cookies[i] = cookie
       let k = sets.get(item.endpoints)
       if (k === undefined) {
@@ -459,7 +457,7 @@ class Switch {
       }
       endpointOf[i] = k
     }
-    return nativeCall(() => this.table.putListed(this.list, ids, cookies, endpointSets, endpointOf))
+    return nativeCall(() => this.table.putListed(this.list, cookies, endpointSets, endpointOf))
   }
 
   /** Cookies (BigInt) with desired flows here. */

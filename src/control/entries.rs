@@ -133,24 +133,22 @@ pub fn compile_entries(
     Ok(compiled)
 }
 
-/// Rules of `list` named by id, each with its current cookie and an endpoint set,
+/// Rules of `list` named by their current cookies, each with an endpoint set,
 /// compiled without any JSON per rule (`NativeFlowTable.putListed`, the bulk path
-/// of `compile_entries`' `id` entries): rule `ids[i]` must hold `cookies[i]` (an
-/// entry computed before the rule changed is refused) and lands on the endpoints
-/// `endpoint_sets[endpoint_of[i]]`, JSON arrays read once each. The priority is
-/// the list's.
+/// of `compile_entries`' `id` entries): `cookies[i]` must be the current cookie of
+/// a rule (one computed before the rule changed is refused), which lands on the
+/// endpoints `endpoint_sets[endpoint_of[i]]`, JSON arrays read once each. The
+/// priority is the list's.
 pub fn compile_listed(
     list: &RuleList,
-    ids: &[String],
     cookies: &[u64],
     endpoint_sets: &[String],
     endpoint_of: &[u32],
     table_id: u8,
 ) -> Result<Vec<(u64, Vec<FlowMod>)>, RuleError> {
-    if cookies.len() != ids.len() || endpoint_of.len() != ids.len() {
+    if endpoint_of.len() != cookies.len() {
         let msg = format!(
-            "ids, cookies and endpointOf must have one element per rule, got {}, {} and {}",
-            ids.len(),
+            "cookies and endpointOf must have one element per rule, got {} and {}",
             cookies.len(),
             endpoint_of.len()
         );
@@ -165,19 +163,15 @@ pub fn compile_listed(
             parse_endpoints(&v)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let mut compiled = Vec::with_capacity(ids.len());
-    for (i, id) in ids.iter().enumerate() {
-        let state = list
-            .get(id)
-            .ok_or_else(|| refused(ERR_INVALID_ARG_VALUE, format!("ids[{i}] names no rule of the list")))?;
-        if state.cookie() != cookies[i] {
-            let msg = format!("cookies[{i}] is not the current cookie of rule {}", state.id());
-            return Err(refused(ERR_INVALID_ARG_VALUE, msg));
-        }
+    let mut compiled = Vec::with_capacity(cookies.len());
+    for (i, &cookie) in cookies.iter().enumerate() {
+        let state = list.by_cookie(cookie).ok_or_else(|| {
+            refused(ERR_INVALID_ARG_VALUE, format!("cookies[{i}] (0x{cookie:016x}) is the current cookie of no rule of the list"))
+        })?;
         let endpoints = sets.get(endpoint_of[i] as usize).ok_or_else(|| {
             refused(ERR_OUT_OF_RANGE, format!("endpointOf[{i}] must be below {}", sets.len()))
         })?;
-        compiled.push((state.cookie(), compile(state.rule(), endpoints, state.priority(), state.cookie(), table_id)));
+        compiled.push((cookie, compile(state.rule(), endpoints, state.priority(), cookie, table_id)));
     }
     Ok(compiled)
 }
@@ -221,27 +215,31 @@ mod tests {
     fn listed_rules_compile_as_their_id_entries() {
         let l = list();
         let (by_id, c, _) = ssh_by_id(&l);
-        let listed = compile_listed(&l, &["ssh".into()], &[c], &[ENDPOINTS.into()], &[0], 0).unwrap();
+        let listed = compile_listed(&l, &[c], &[ENDPOINTS.into()], &[0], 0).unwrap();
         assert_eq!(listed, compile_entries(&by_id, 0, Some(&l)).unwrap());
         assert!(!listed[0].1.is_empty());
     }
 
     #[test]
-    fn a_listed_rule_is_refused_for_an_old_cookie_an_unknown_id_or_a_missing_set() {
+    fn a_listed_rule_is_refused_for_an_old_cookie_an_unknown_one_or_a_missing_set() {
         let mut l = list();
         let old = l.get("ssh").unwrap().cookie();
         let sets = [ENDPOINTS.to_owned()];
-        let e = compile_listed(&l, &["nope".into()], &[old], &sets, &[0], 0).unwrap_err();
-        assert!(e.message.contains("ids[0] names no rule"), "{e}");
-        let e = compile_listed(&l, &["ssh".into()], &[old], &sets, &[1], 0).unwrap_err();
+        let unknown = crate::rules::cookie::rule_cookie(12345, 0).unwrap();
+        for cookie in [unknown, 0x77, old ^ 1] {
+            let e = compile_listed(&l, &[cookie], &sets, &[0], 0).unwrap_err();
+            assert!(e.message.contains("cookies[0]") && e.message.contains("no rule"), "{e}");
+        }
+        let e = compile_listed(&l, &[old], &sets, &[1], 0).unwrap_err();
         assert_eq!(e.code, ERR_OUT_OF_RANGE, "{e}");
-        let e = compile_listed(&l, &["ssh".into()], &[], &sets, &[0], 0).unwrap_err();
+        let e = compile_listed(&l, &[old], &sets, &[], 0).unwrap_err();
         assert_eq!(e.code, ERR_INVALID_ARG_VALUE, "{e}");
-        let e = compile_listed(&l, &["ssh".into()], &[old], &["[{}]".into()], &[0], 0).unwrap_err();
+        let e = compile_listed(&l, &[old], &["[{}]".into()], &[0], 0).unwrap_err();
         assert_eq!(e.code, ERR_INVALID_ARG_TYPE, "{e}");
         l.update("ssh", parse_rule(&serde_json::from_str(RULE).unwrap()).unwrap()).unwrap();
-        let e = compile_listed(&l, &["ssh".into()], &[old], &sets, &[0], 0).unwrap_err();
-        assert!(e.message.contains("not the current cookie"), "{e}");
+        let e = compile_listed(&l, &[old], &sets, &[0], 0).unwrap_err();
+        assert!(e.message.contains("no rule"), "an old generation: {e}");
+        assert!(compile_listed(&l, &[l.get("ssh").unwrap().cookie()], &sets, &[0], 0).is_ok());
     }
 
     #[test]

@@ -190,6 +190,13 @@ impl RuleList {
         self.positions.get(id).map(|&i| &self.rules[i])
     }
 
+    /// The rule whose current cookie is `cookie` (found by the number it carries).
+    pub fn by_cookie(&self, cookie: u64) -> Option<&RuleState> {
+        let (number, _) = crate::rules::cookie::parse(cookie)?;
+        let id = self.numbers.holder(number)?.strip_prefix("rule:")?;
+        self.get(id).filter(|state| state.cookie() == cookie)
+    }
+
     fn index_of(&self, id: &str) -> Result<usize, EngineError> {
         self.positions.get(id).copied().ok_or_else(|| EngineError::RuleNotFound { id: id.to_owned() })
     }

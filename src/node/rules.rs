@@ -220,23 +220,22 @@ impl NativeFlowTable {
         guard(|| self.put_entries(&entries_json, Some(list.list())))
     }
 
-    /// `putManyFrom` of rules of `list` with nothing per rule in JSON (the bulk
-    /// path: 10,000 rules of an `addRules`): rule `ids[i]`, whose current cookie must
-    /// be `cookies[i]`, on the endpoints `endpointSets[endpointOf[i]]` (JSON arrays,
+    /// `putManyFrom` of rules of `list` with nothing per rule in JSON nor in strings
+    /// (the bulk path: 10,000 rules of an `addRules`): the rule whose current cookie
+    /// is `cookies[i]`, on the endpoints `endpointSets[endpointOf[i]]` (JSON arrays,
     /// each read once), at the priority the list gives it. `addCounts` as in
     /// `putManyFrom`.
     #[napi]
     pub fn put_listed(
         &mut self,
         list: &NativeRuleList,
-        ids: Vec<String>,
         cookies: BigUint64Array,
         endpoint_sets: Vec<String>,
         endpoint_of: Uint32Array,
     ) -> Result<NativeFlowDelta, JsError> {
         guard(|| {
             let table_id = self.table.tables().first();
-            let compiled = compile_listed(list.list(), &ids, &cookies, &endpoint_sets, &endpoint_of, table_id)
+            let compiled = compile_listed(list.list(), &cookies, &endpoint_sets, &endpoint_of, table_id)
                 .map_err(rule_error)?;
             self.put_compiled(compiled)
         })
