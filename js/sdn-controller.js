@@ -1917,15 +1917,20 @@ class SdnController extends EventEmitter {
   async #runGroup(sw, jobs) {
     const adoption = await this.#prepare(sw)
     // A rule in two jobs (a respread and a concurrent add): its current form, once.
-    const latest = new Map()
-    for (const { list } of jobs) for (const [e, eps] of list) latest.set(e, eps)
+    // One job (an addRules alone) lists each of its rules once already.
+    let latest = jobs[0].list
+    if (jobs.length > 1) {
+      const byEntry = new Map()
+      for (const { list } of jobs) for (const [e, eps] of list) byEntry.set(e, eps)
+      latest = [...byEntry]
+    }
     // Each slice of adds goes out as soon as it is compiled: the switch ingests it
     // while the next one compiles.
     const adds = []
-    const items = []
-    latest.forEach((eps, e) => items.push(this.#ruleItem(e, eps)))
+    const items = new Array(latest.length)
+    for (let i = 0; i < latest.length; i++) items[i] = this.#ruleItem(latest[i][0], latest[i][1])
     const d = sw.put(items, (bytes) => adds.push(this.#sendUnlessForeign(sw, bytes)))
-    for (const e of latest.keys()) e.pinned = true
+    for (let i = 0; i < latest.length; i++) latest[i][0].pinned = true
     // Each job's flows here: what this put sends for its rules, unless a first contact just sent them.
     const counts = new Map()
     const flowsOf = adoption === null ? ([e]) => d.added.get(e.cookie) ?? 0 : ([e, eps]) => this.#scratch.flowCount(specJsonOf(e), endpointsJson(eps))

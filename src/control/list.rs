@@ -331,6 +331,10 @@ impl RuleList {
         self.check_room(n + rules.len())?;
         let last = self.rules.last().map_or(i32::from(self.band.max()) + 1, |r| i32::from(r.priority));
         let room = last - 2 * rules.len() as i32 >= i32::from(self.band.min());
+        // Grown once for the batch, not rehashed as 10,000 entries arrive.
+        self.numbers.make_room(rules.len());
+        self.positions.reserve(rules.len());
+        self.rules.reserve(rules.len());
         for (i, (id, rule)) in rules.into_iter().enumerate() {
             let number = id.number();
             let id = id.into_string();

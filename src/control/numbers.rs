@@ -69,7 +69,11 @@ pub fn random_rule_ids(n: usize) -> Vec<String> {
 
 /// The identity a rule's number derives from: `rule:<id>`.
 pub fn rule_owner(id: &str) -> String {
-    format!("rule:{id}")
+    // Not format!: a batch writes 10,000 of them.
+    let mut owner = String::with_capacity(5 + id.len());
+    owner.push_str("rule:");
+    owner.push_str(id);
+    owner
 }
 
 /// Is `holder` the identity of rule `id` ([`rule_owner`]), without writing it?
@@ -156,6 +160,11 @@ impl NumberRegistry {
     /// Takes `number` for `owner` (after [`check`](Self::check)).
     pub(crate) fn take(&mut self, owner: String, number: u64) {
         self.holders.insert(number, owner);
+    }
+
+    /// Room for `more` numbers taken at once (a batch).
+    pub(crate) fn make_room(&mut self, more: usize) {
+        self.holders.reserve(more);
     }
 
     /// Gives `number` back.
