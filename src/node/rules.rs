@@ -358,8 +358,8 @@ impl NativeFlowTable {
     /// Makes `compiled` the desired flows of its cookies; `add_counts` per cookie in
     /// the order they first appear.
     fn put_compiled(&mut self, compiled: Vec<(u64, Vec<crate::openflow::FlowMod>)>) -> Result<NativeFlowDelta, JsError> {
-        let mut order: Vec<u64> = Vec::new();
-        let mut added: HashMap<u64, u32> = HashMap::new();
+        let mut order: Vec<u64> = Vec::with_capacity(compiled.len());
+        let mut added: HashMap<u64, u32> = HashMap::with_capacity(compiled.len());
         for (cookie, _) in &compiled {
             if added.insert(*cookie, 0).is_none() {
                 order.push(*cookie);

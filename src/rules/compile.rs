@@ -425,7 +425,9 @@ pub fn compile(rule: &Rule, endpoints: &[Endpoint], priority: u16, cookie: u64, 
     let range = rule.ip_range.and_then(IpRange::ipv4_match);
     let from_clauses = if rule.direction.includes_from() { clauses(rule, Direction::From) } else { Vec::new() };
     let to_clauses = if rule.direction.includes_to() { clauses(rule, Direction::To) } else { Vec::new() };
-    let mut out = Vec::with_capacity(flow_count(rule, endpoints));
+    // Sized from the clauses at hand (flow_count would derive them again): the
+    // exceptions of a locked source, rare, grow it.
+    let mut out = Vec::with_capacity(endpoints.len() * (from_clauses.len() + to_clauses.len()));
     for e in endpoints {
         let (ips, ipv6) = (unique(&e.ips), unique(&e.ipv6));
         if rule.direction.includes_from() {

@@ -526,8 +526,9 @@ impl FlowTable {
     /// order cookies first appear; so each mentioned cookie's desired set becomes
     /// exactly that union. Cookies not mentioned are left alone.
     pub fn put_all(&mut self, entries: impl IntoIterator<Item = (u64, Vec<FlowMod>)>) -> Delta {
-        let mut united: Vec<(u64, Vec<FlowMod>)> = Vec::new();
-        let mut at: HashMap<u64, usize> = HashMap::new();
+        let entries = entries.into_iter();
+        let mut united: Vec<(u64, Vec<FlowMod>)> = Vec::with_capacity(entries.size_hint().0);
+        let mut at: HashMap<u64, usize> = HashMap::with_capacity(entries.size_hint().0);
         for (cookie, flows) in entries {
             match at.get(&cookie) {
                 Some(&i) => united[i].1.extend(flows),
