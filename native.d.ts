@@ -311,6 +311,12 @@ export declare class NativeRuleList {
    * `JSON.parse` (nothing shared with the controller's own).
    */
   viewsJson(start: number, count: number): string
+  /**
+   * A copy of the rules `start..start + count` as they are now, whose views
+   * `NativeViewsCopy.json()` writes off the JS thread (the list itself stays
+   * free for any call meanwhile).
+   */
+  viewsCopy(start: number, count: number): NativeViewsCopy
   /** Removes rule `id` and frees its number. */
   remove(id: string): void
   /** Puts the rules in the order of `ids` (every id once) and spreads them again. */
@@ -404,6 +410,20 @@ export declare class NativeStream {
    * 'close' event follows, once the socket and the queue are dropped.
    */
   end(abort?: boolean | undefined | null): void
+}
+
+/**
+ * Rules copied from a list (`viewsCopy`), for their views to be written on a
+ * thread of libuv's pool: the controller asks for the views of a batch as soon
+ * as it is placed, and reads them once the switches are sent their flows.
+ */
+export declare class NativeViewsCopy {
+  /**
+   * `viewsJson` of the copied rules, written off the JS thread (once: the copy
+   * is handed to the work). Rejects only on an internal error; a caller then
+   * asks `viewsJson`, which names it with its code.
+   */
+  json(): Promise<string>
 }
 
 /** The controller's TLS identity, shared by every connection. */

@@ -856,13 +856,20 @@ class SdnController extends EventEmitter {
     this.#mirror(placed)
     const applied = this.#applyAndSave(() => (previous ? this.#applyEverywhere(this.#rules, reached, previous) : this.#applyEverywhere(entries, reached)))
     applied.catch(noop) // awaited below, after the views
-    // The views are written while the switches ingest what was sent (every slice is
-    // sent before the first macrotask); again if anything changed them meanwhile.
-    await new Promise(setImmediate)
+    // The views are written on another thread while the flows are compiled and sent
+    // here (every slice goes out before the first macrotask), and read once both are
+    // done; written again if anything changed the rules meanwhile.
     const version = this.#version
-    let views = this.#viewsOf(entries, first)
+    const later = nativeCall(() => this.#list.viewsCopy(first, entries.length)).json()
+    let views = null
+    try {
+      const text = await later
+      if (this.#version === version && this.#holds(entries, first)) views = JSON.parse(text)
+    } catch {
+      // an internal error: #viewsOf below says what it is, with its code
+    }
     const outcome = await applied
-    if (this.#version !== version) views = this.#viewsOf(entries, first)
+    if (views === null || this.#version !== version) views = this.#viewsOf(entries, first)
     return { rules: views, hosts: outcome }
   }
 
@@ -872,8 +879,15 @@ class SdnController extends EventEmitter {
    * unless the list changed under them meanwhile (an importState), then one by one.
    */
   #viewsOf(entries, first) {
-    for (let i = 0; i < entries.length; i++) if (this.#rules[first + i] !== entries[i]) return entries.map((e) => this.#view(e))
+    if (!this.#holds(entries, first)) return entries.map((e) => this.#view(e))
     return JSON.parse(nativeCall(() => this.#list.viewsJson(first, entries.length)))
+  }
+
+  /** Are `entries` still the list's, from index `first` on? */
+  #holds(entries, first) {
+    const rules = this.#rules
+    for (let i = 0; i < entries.length; i++) if (rules[first + i] !== entries[i]) return false
+    return true
   }
 
   /** Removes a rule (by id, or `{ id }`); its flows are deleted by cookie on every host. */

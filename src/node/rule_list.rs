@@ -9,7 +9,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{BigInt, BigUint64Array, Either, Float64Array, Uint32Array};
+use napi::bindgen_prelude::{AsyncTask, BigInt, BigUint64Array, Either, Float64Array, Uint32Array};
+use napi::{Env, Task};
 use napi_derive::napi;
 use serde_json::Value;
 
@@ -137,6 +138,80 @@ pub fn validate_rules(json: String) -> Result<NativeRuleBatch, JsError> {
 
 const USED_BATCH: &str = "this batch of rules was appended already";
 
+/// The views of `rules` as one JSON array (see `viewsJson`).
+fn write_views(rules: &[RuleState]) -> Result<String, JsError> {
+    let failed = |e: serde_json::Error| err("ERR_INVALID_ARG_VALUE", e.to_string());
+    let mut out = Vec::with_capacity(240 * rules.len() + 2);
+    out.push(b'[');
+    let mut rule = Vec::with_capacity(240);
+    for (i, r) in rules.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"id\":");
+        serde_json::to_writer(&mut out, r.id()).map_err(failed)?;
+        rule.clear();
+        r.rule().write_json(&mut rule).map_err(failed)?;
+        // The rule's fields, between its braces (a rule always has some).
+        if let Some(fields) = rule.strip_prefix(b"{").and_then(|f| f.strip_suffix(b"}")).filter(|f| !f.is_empty()) {
+            out.push(b',');
+            out.extend_from_slice(fields);
+        }
+        out.extend_from_slice(b",\"priority\":");
+        push_decimal(&mut out, u64::from(r.priority()));
+        out.extend_from_slice(b",\"cookie\":\"0x");
+        out.extend_from_slice(&hex16(r.cookie()));
+        out.push(b'"');
+        if let Some(host) = r.host() {
+            out.extend_from_slice(b",\"host\":");
+            serde_json::to_writer(&mut out, host).map_err(failed)?;
+        }
+        out.push(b'}');
+    }
+    out.push(b']');
+    // serde_json writes UTF-8 only.
+    String::from_utf8(out).map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()))
+}
+
+/// Rules copied from a list (`viewsCopy`), for their views to be written on a
+/// thread of libuv's pool: the controller asks for the views of a batch as soon
+/// as it is placed, and reads them once the switches are sent their flows.
+#[napi]
+pub struct NativeViewsCopy {
+    rules: Vec<RuleState>,
+}
+
+#[napi]
+impl NativeViewsCopy {
+    /// `viewsJson` of the copied rules, written off the JS thread (once: the copy
+    /// is handed to the work). Rejects only on an internal error; a caller then
+    /// asks `viewsJson`, which names it with its code.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn json(&mut self) -> AsyncTask<ViewsLater> {
+        AsyncTask::new(ViewsLater { rules: std::mem::take(&mut self.rules) })
+    }
+}
+
+/// `NativeViewsCopy.json`'s work.
+pub struct ViewsLater {
+    rules: Vec<RuleState>,
+}
+
+impl Task for ViewsLater {
+    type Output = String;
+    type JsValue = JsonText;
+
+    fn compute(&mut self) -> napi::Result<String> {
+        // A panic must not unwind into libuv; a failure rejects, and the caller asks
+        // viewsJson instead, whose error has its code.
+        guard(|| write_views(&self.rules)).map_err(|e| napi::Error::new(napi::Status::GenericFailure, e.reason))
+    }
+
+    fn resolve(&mut self, _: Env, text: String) -> napi::Result<JsonText> {
+        Ok(JsonText(text))
+    }
+}
+
 /// `n` as 16 lowercase hex digits (a cookie as views write it), without `core::fmt`.
 fn hex16(n: u64) -> [u8; 16] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -225,6 +300,15 @@ impl NativeRuleList {
     /// The list itself, for the flow tables that compile its rules.
     pub(crate) fn list(&self) -> &RuleList {
         &self.list
+    }
+
+    /// The rules `start..start + count`.
+    fn views_range(&self, start: u32, count: u32) -> Result<&[RuleState], JsError> {
+        let rules = self.list.rules();
+        let (start, end) = (start as usize, start as usize + count as usize);
+        rules
+            .get(start..end)
+            .ok_or_else(|| err("ERR_OUT_OF_RANGE", format!("rules {start}..{end} are past the list's {}", rules.len())))
     }
 
     /// The rule of normalized text `text`: the one `validate` parsed when it answered
@@ -341,44 +425,15 @@ impl NativeRuleList {
     /// `JSON.parse` (nothing shared with the controller's own).
     #[napi(ts_return_type = "string")]
     pub fn views_json(&self, start: u32, count: u32) -> Result<JsonText, JsError> {
-        guard(|| {
-            let rules = self.list.rules();
-            let (start, end) = (start as usize, start as usize + count as usize);
-            if end > rules.len() {
-                return Err(err("ERR_OUT_OF_RANGE", format!("rules {start}..{end} are past the list's {}", rules.len())));
-            }
-            let failed = |e: serde_json::Error| err("ERR_INVALID_ARG_VALUE", e.to_string());
-            let mut out = Vec::with_capacity(240 * (end - start) + 2);
-            out.push(b'[');
-            let mut rule = Vec::with_capacity(240);
-            for (i, r) in rules[start..end].iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(b"{\"id\":");
-                serde_json::to_writer(&mut out, r.id()).map_err(failed)?;
-                rule.clear();
-                r.rule().write_json(&mut rule).map_err(failed)?;
-                // The rule's fields, between its braces (a rule always has some).
-                if let Some(fields) = rule.strip_prefix(b"{").and_then(|f| f.strip_suffix(b"}")).filter(|f| !f.is_empty()) {
-                    out.push(b',');
-                    out.extend_from_slice(fields);
-                }
-                out.extend_from_slice(b",\"priority\":");
-                push_decimal(&mut out, u64::from(r.priority()));
-                out.extend_from_slice(b",\"cookie\":\"0x");
-                out.extend_from_slice(&hex16(r.cookie()));
-                out.push(b'"');
-                if let Some(host) = r.host() {
-                    out.extend_from_slice(b",\"host\":");
-                    serde_json::to_writer(&mut out, host).map_err(failed)?;
-                }
-                out.push(b'}');
-            }
-            out.push(b']');
-            // serde_json writes UTF-8 only.
-            String::from_utf8(out).map(JsonText).map_err(|e| err("ERR_INVALID_ARG_VALUE", e.to_string()))
-        })
+        guard(|| write_views(self.views_range(start, count)?).map(JsonText))
+    }
+
+    /// A copy of the rules `start..start + count` as they are now, whose views
+    /// `NativeViewsCopy.json()` writes off the JS thread (the list itself stays
+    /// free for any call meanwhile).
+    #[napi]
+    pub fn views_copy(&self, start: u32, count: u32) -> Result<NativeViewsCopy, JsError> {
+        guard(|| Ok(NativeViewsCopy { rules: self.views_range(start, count)?.to_vec() }))
     }
 
     /// Removes rule `id` and frees its number.
