@@ -111,6 +111,8 @@ function endpointsJson(eps) {
 
 // Rules compiled per native call when the adds are sent as they compile (Switch#put).
 const PUT_SLICE = 1000
+// The first slice is smaller: the switch has nothing to do until it arrives.
+const FIRST_SLICE = 200
 
 /** Waits for every promise; then rejects with the first rejection, if any. */
 async function allOrFirstError(promises) {
@@ -387,16 +389,18 @@ class Switch {
    * a rule carried whole, `{ cookie, priority, specJson, endpoints }`, or raw flows,
    * `{ cookie, flows: Buffer }`. A cookie whose items are unchanged is not compiled.
    *
-   * With `onSlice`, compiles PUT_SLICE cookies per native call and hands each
-   * slice's ADDs to `onSlice` at once (the caller sends them while the next slice
-   * compiles); the DELETEs come back in `deletes`, to send once the adds landed.
+   * With `onSlice`, compiles PUT_SLICE cookies per native call (FIRST_SLICE the
+   * first time) and hands each slice's ADDs to `onSlice` at once (the caller sends
+   * them while the next slice compiles); the DELETEs come back in `deletes`, to
+   * send once the adds landed. `distinct` says no two items share a cookie: they are
+   * not grouped first.
    */
-  put(items, onSlice = null) {
+  put(items, onSlice = null, { distinct = false } = {}) {
     // Indexed loops and forEach, not for-of: a batch runs them 10,000 times before
     // its code is optimized, and for-of makes an iterator result (and a Map, an
     // entry array) per element.
     const byCookie = new Map() // cookie (BigInt) -> its items (see itemAt)
-    for (let i = 0; i < items.length; i++) {
+    for (let i = 0; !distinct && i < items.length; i++) {
       const item = items[i]
       const key = cookieKey(item.cookie)
       const had = byCookie.get(key)
@@ -412,6 +416,7 @@ class Switch {
     let batch = ''
     let cookies = []
     const listed = []
+    let slice = FIRST_SLICE
     const take = (delta, groups) => {
       const counts = delta.addCounts
       for (let i = 0; i < groups.length; i++) {
@@ -434,7 +439,7 @@ class Switch {
       cookies = []
       listed.length = 0
     }
-    byCookie.forEach((mine, key) => {
+    const visit = (mine, key) => {
       const was = this.compiled.get(key)
       if (was !== undefined && sameItems(was, mine)) return
       if (!Array.isArray(mine) && mine.id !== undefined) listed.push([key, mine])
@@ -443,8 +448,15 @@ class Switch {
         cookies.push([key, mine])
       }
       // Sliced, the switch ingests one slice while the next compiles.
-      if (onSlice !== null && cookies.length + listed.length === PUT_SLICE) flush()
-    })
+      if (onSlice !== null && cookies.length + listed.length === slice) {
+        flush()
+        slice = PUT_SLICE
+      }
+    }
+    // Items of distinct cookies (rules of one batch) go in order, their first slice
+    // compiled before the others are even looked at.
+    if (distinct) for (let i = 0; i < items.length; i++) visit(items[i], cookieKey(items[i].cookie))
+    else byCookie.forEach(visit)
     flush()
     if (onSlice === null) total.add = adds.length === 1 ? adds[0] : Buffer.concat(adds)
     return total
@@ -1960,7 +1972,8 @@ class SdnController extends EventEmitter {
     const adds = []
     const items = new Array(latest.length)
     for (let i = 0; i < latest.length; i++) items[i] = this.#ruleItem(latest[i][0], latest[i][1])
-    const d = sw.put(items, (bytes) => adds.push(this.#sendUnlessForeign(sw, bytes)))
+    // One job's rules are distinct rules, hence distinct cookies.
+    const d = sw.put(items, (bytes) => adds.push(this.#sendUnlessForeign(sw, bytes)), { distinct: jobs.length === 1 })
     for (let i = 0; i < latest.length; i++) latest[i][0].pinned = true
     // Each job's flows here: what this put sends for its rules, unless a first contact just sent them.
     const counts = new Map()
