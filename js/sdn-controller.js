@@ -692,8 +692,11 @@ class SdnController extends EventEmitter {
    * rules run concurrently.
    */
   #onRule(id, command) {
-    const after = Promise.all([this.#ruleTails.get(id), this.#listTail])
-    const run = after.then(command)
+    // A rule with nothing in flight (every new rule of a burst of addRule) waits for the
+    // list alone: no Promise.all, whose promises and closures 2,000 concurrent calls
+    // would keep alive across scavenges.
+    const previous = this.#ruleTails.get(id)
+    const run = (previous === undefined ? this.#listTail : Promise.all([previous, this.#listTail])).then(command)
     const tail = run.then(noop, noop)
     this.#ruleTails.set(id, tail)
     tail.then(() => {
@@ -825,7 +828,8 @@ class SdnController extends EventEmitter {
     const placed = nativeCall(() => this.#list.insert(id, text, position, onlyHost))
     // No room between the neighbours: every rule moved, so every old generation goes.
     const previous = placed.respread ? this.#rules.map((e) => ({ cookie: e.cookie })) : null
-    this.#rules.splice(position ?? this.#rules.length, 0, entry)
+    if (position === undefined) this.#rules.push(entry)
+    else this.#rules.splice(position, 0, entry)
     this.#byId.set(id, entry)
     this.#mirror(placed)
     const outcome = await this.#applyAndSave(() => (previous ? this.#applyEverywhere(this.#rules, reached, previous) : this.#applyJoined(entry, reached)))
