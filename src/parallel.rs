@@ -29,8 +29,8 @@ pub fn threads_for_text(len: usize) -> usize {
 }
 
 /// `each(index, item)` of every item, on up to `threads` threads (this one
-/// among them), results in the order of `items`; `None` as soon as a part meets
-/// a `None` (the caller then does the work again in order, to name the first
+/// among them), results in the order of `items`; `None` if any call answers
+/// `None` (the caller then does the work again in order, to name the first
 /// failure as a single thread would).
 pub fn map_in_parallel<I: Sync, T: Send>(
     items: &[I],
@@ -44,11 +44,21 @@ pub fn map_in_parallel<I: Sync, T: Send>(
     let mut parts = items.chunks(per_thread).enumerate();
     let Some((_, mine)) = parts.next() else { return Some(Vec::new()) };
     std::thread::scope(|scope| {
-        let others: Vec<_> = parts.map(|(n, part)| scope.spawn(move || run(n * per_thread, part))).collect();
+        // A part whose thread cannot be made (the process is at its limit) is done
+        // here, after this thread's own.
+        let others: Vec<_> = parts
+            .map(|(n, part)| {
+                let first = n * per_thread;
+                std::thread::Builder::new().spawn_scoped(scope, move || run(first, part)).map_err(|_| (first, part))
+            })
+            .collect();
         let mut out = run(0, mine);
         for other in others {
-            // A panic in a part is this thread's panic (the caller's guard catches it).
-            let theirs = other.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let theirs = match other {
+                // A panic in a part is this thread's panic (the caller's guard catches it).
+                Ok(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err((first, part)) => run(first, part),
+            };
             out = out.zip(theirs).map(|(mut all, part)| {
                 all.extend(part);
                 all
