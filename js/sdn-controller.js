@@ -95,7 +95,8 @@ function flowKey(f) {
  * One entry of NativeFlowTable.putManyFrom: a rule of the native list (by id) or a
  * rule's normalized JSON, for endpoints; or raw FLOW_MODs.
  */
-function entryText(item, cookie = hexCookie(item.cookie)) {
+function entryText(item) {
+  const cookie = hexCookie(item.cookie)
   if (item.flows) return `{"cookie":"${cookie}","flows":"${item.flows.toString('hex')}"}`
   const rule = item.id !== undefined ? `"id":${JSON.stringify(item.id)}` : `"rule":${item.specJson}`
   return `{"cookie":"${cookie}","priority":${item.priority},${rule},"endpoints":${endpointsJson(item.endpoints)}}`

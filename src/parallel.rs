@@ -17,7 +17,7 @@ pub fn threads_for(items: usize) -> usize {
     if items < PARALLEL_FROM {
         return 1;
     }
-    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, MAX_THREADS)
+    available_threads()
 }
 
 /// Threads worth using for a text of `len` bytes: 1 below [`PARALLEL_FROM_BYTES`].
@@ -25,7 +25,12 @@ pub fn threads_for_text(len: usize) -> usize {
     if len < PARALLEL_FROM_BYTES {
         return 1;
     }
-    threads_for(PARALLEL_FROM)
+    available_threads()
+}
+
+/// The cores of the host, at most [`MAX_THREADS`].
+fn available_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, MAX_THREADS)
 }
 
 /// `each(index, item)` of every item, on up to `threads` threads (this one

@@ -19,6 +19,7 @@ use super::errors::{err, guard, JsError};
 use super::rules::{normalized_text, rule_error, rule_of};
 use crate::control::list::SavedRule;
 use crate::control::{random_rule_ids, EngineError, Placement, PriorityBand, RuleId, RuleList, RuleState};
+use crate::openflow::types::hex_encode_into;
 use crate::rules::{parse_rule, parse_rules_then, Rule, Target};
 
 fn engine_error(e: EngineError) -> JsError {
@@ -160,7 +161,7 @@ fn write_views(rules: &[RuleState]) -> Result<String, JsError> {
         out.extend_from_slice(b",\"priority\":");
         push_decimal(&mut out, u64::from(r.priority()));
         out.extend_from_slice(b",\"cookie\":\"0x");
-        out.extend_from_slice(&hex16(r.cookie()));
+        hex_encode_into(&r.cookie().to_be_bytes(), &mut out);
         out.push(b'"');
         if let Some(host) = r.host() {
             out.extend_from_slice(b",\"host\":");
@@ -210,16 +211,6 @@ impl Task for ViewsLater {
     fn resolve(&mut self, _: Env, text: String) -> napi::Result<JsonText> {
         Ok(JsonText(text))
     }
-}
-
-/// `n` as 16 lowercase hex digits (a cookie as views write it), without `core::fmt`.
-fn hex16(n: u64) -> [u8; 16] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [0; 16];
-    for (i, digit) in out.iter_mut().enumerate() {
-        *digit = HEX[(n >> (60 - 4 * i) & 0xf) as usize];
-    }
-    out
 }
 
 /// Writes `n` in decimal, without `core::fmt`.

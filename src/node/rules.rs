@@ -22,14 +22,12 @@ pub(super) fn rule_error(e: RuleError) -> JsError {
     err(e.code, e.message)
 }
 
-fn parse_json(text: &str, what: &str) -> Result<Value, JsError> {
+fn parse_json<'a, T: serde::Deserialize<'a>>(text: &'a str, what: &str) -> Result<T, JsError> {
     serde_json::from_str(text).map_err(|e| err("ERR_INVALID_ARG_VALUE", format!("{what} is not valid JSON: {e}")))
 }
 
 pub(super) fn rule_of(text: &str) -> Result<Rule, JsError> {
-    let json: Json<'_> =
-        serde_json::from_str(text).map_err(|e| err("ERR_INVALID_ARG_VALUE", format!("rule is not valid JSON: {e}")))?;
-    rule_from_json(&json).map_err(rule_error)
+    rule_from_json(&parse_json::<Json<'_>>(text, "rule")?).map_err(rule_error)
 }
 
 /// A checked rule's normalized JSON (what `validateRule` answers).
@@ -41,7 +39,7 @@ pub(super) fn normalized_text(rule: &Rule) -> Result<String, JsError> {
 }
 
 fn endpoints_of(text: &str) -> Result<Vec<crate::rules::Endpoint>, JsError> {
-    parse_endpoints(&parse_json(text, "endpoints")?).map_err(rule_error)
+    parse_endpoints(&parse_json::<Value>(text, "endpoints")?).map_err(rule_error)
 }
 
 /// An unsigned 64-bit BigInt.
